@@ -1,0 +1,415 @@
+"""Inversion problems and their solutions.
+
+An :class:`InversionProblem` asks: is there a latent ``z`` in the domain with
+
+    ||G(z) - x||_p  <=  delta      (relation "<=")   or
+    ||G(z) - x||_p  <   delta      (relation "<")
+
+where ``delta = 0`` with ``"<="`` is exact inversion ``G(z) = x``.  The domain
+is ``real`` (R^n), ``box`` (per-coordinate ``[lower_i, upper_i]``), ``binary``
+({0,1}^n) or ``sign`` ({-1,1}^n).
+
+A :class:`Solution` has one of three statuses: ``yes`` (a witness ``z``,
+re-checked in exact arithmetic), ``no`` (with ``proof``: what proves that no
+``z`` exists) or ``unknown`` (gave up; never a disguised ``no``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+from enum import Enum
+from fractions import Fraction
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from geninv.errors import ValidationError
+from geninv.network import FloatArray, ReLUNetwork, to_fraction
+
+DomainKind = Literal["real", "box", "binary", "sign"]
+Relation = Literal["<=", "<"]
+DOMAINS: tuple[str, ...] = ("real", "box", "binary", "sign")
+RELATIONS: tuple[str, ...] = ("<=", "<")
+
+#: Decimal digits used to compare ||.||_p^p with delta^p when p is not an integer.
+NONINTEGER_P_DIGITS = 60
+
+
+def parse_norm(value: Any, what: str = "norm") -> float:
+    """A norm exponent p: a real number >= 1, or infinity ('inf')."""
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("inf", "infinity", "∞"):
+            return math.inf
+        try:
+            p = float(v)
+        except ValueError:
+            raise ValidationError(f"{what}: expected a number >= 1 or 'inf', got {value!r}") from None
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        p = float(value)
+    else:
+        raise ValidationError(f"{what}: expected a number >= 1 or 'inf', got {value!r}")
+    if math.isnan(p) or p < 1:
+        raise ValidationError(f"{what}: p must be >= 1 (or 'inf'), got {value!r}")
+    return p
+
+
+def norm_label(p: float) -> str:
+    if math.isinf(p):
+        return "inf"
+    return str(int(p)) if p.is_integer() else repr(p)
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Where the latent lives.  ``lower``/``upper`` only for ``box``."""
+
+    kind: DomainKind
+    lower: tuple[Fraction, ...] | None = None
+    upper: tuple[Fraction, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in DOMAINS:
+            raise ValidationError(f"domain must be one of {', '.join(DOMAINS)}, got {self.kind!r}")
+        if self.kind == "box":
+            if self.lower is None or self.upper is None:
+                raise ValidationError("a box domain needs lower and upper bounds")
+            if len(self.lower) != len(self.upper):
+                raise ValidationError(
+                    f"box bounds have lengths {len(self.lower)} and {len(self.upper)}"
+                )
+            for i, (lo, hi) in enumerate(zip(self.lower, self.upper, strict=True)):
+                if lo > hi:
+                    raise ValidationError(f"box bound {i}: lower {lo} > upper {hi}")
+        elif self.lower is not None or self.upper is not None:
+            raise ValidationError(f"bounds are only allowed for a box domain, not {self.kind!r}")
+
+    @staticmethod
+    def box(lower: Sequence[Any], upper: Sequence[Any]) -> Domain:
+        lo = tuple(to_fraction(v, f"lower[{i}]") for i, v in enumerate(lower))
+        hi = tuple(to_fraction(v, f"upper[{i}]") for i, v in enumerate(upper))
+        return Domain("box", lo, hi)
+
+    def contains(self, z: Sequence[Fraction]) -> tuple[bool, str]:
+        """Exact membership test; returns (ok, reason when not)."""
+        for i, v in enumerate(z):
+            if self.kind == "binary" and v not in (0, 1):
+                return False, f"z[{i}] = {v} is not in {{0, 1}}"
+            if self.kind == "sign" and v not in (-1, 1):
+                return False, f"z[{i}] = {v} is not in {{-1, 1}}"
+            if self.kind == "box":
+                assert self.lower is not None and self.upper is not None
+                if not (self.lower[i] <= v <= self.upper[i]):
+                    return False, f"z[{i}] = {v} is outside [{self.lower[i]}, {self.upper[i]}]"
+        return True, ""
+
+    @property
+    def is_discrete(self) -> bool:
+        return self.kind in ("binary", "sign")
+
+    def corner_values(self) -> tuple[int, int]:
+        """The two values of a discrete domain."""
+        if self.kind == "binary":
+            return (0, 1)
+        if self.kind == "sign":
+            return (-1, 1)
+        raise ValidationError(f"domain {self.kind!r} is not discrete")
+
+
+@dataclass(frozen=True)
+class ExactCheck:
+    """Result of re-checking a witness in exact arithmetic."""
+
+    in_domain: bool
+    meets: bool
+    distance: float  # ||G(z) - x||_p rounded to float
+    distance_pow: Fraction | None  # exact ||G(z) - x||_p^p for integer p, exact max for p = inf
+    method: str  # "exact rational" or "decimal, N digits"
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "in_domain": self.in_domain,
+            "meets_threshold": self.meets,
+            "distance": self.distance,
+            "method": self.method,
+            "reason": self.reason or None,
+        }
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where an instance came from: which reduction, which file, what answer is expected."""
+
+    reduction: str | None = None
+    theorem: str | None = None
+    file: str | None = None
+    sha256: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    expected: Literal["yes", "no"] | None = None
+    copy: str | None = None  # name of the copy of the source file inside the instance directory
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reduction": self.reduction,
+            "theorem": self.theorem,
+            "file": self.file,
+            "sha256": self.sha256,
+            "parameters": self.parameters,
+            "expected": self.expected,
+            "copy": self.copy,
+        }
+
+
+class InversionProblem:
+    """Decide whether some z in the domain has ||G(z) - x||_p (<= or <) delta.
+
+    ``threshold_pow`` may give delta^p exactly when delta itself is irrational
+    (integer p only); exact checks then compare ||G(z) - x||_p^p with it.
+    """
+
+    def __init__(
+        self,
+        network: ReLUNetwork,
+        target: Sequence[Any],
+        domain: Domain,
+        p: float = math.inf,
+        threshold: Any = 0,
+        relation: Relation = "<=",
+        threshold_pow: Any = None,
+        source: SourceInfo | None = None,
+        inverse_data: dict[str, Any] | None = None,
+        input_box: tuple[Sequence[Any], Sequence[Any]] | None = None,
+    ) -> None:
+        self.network = network
+        self.target: tuple[Fraction, ...] = tuple(
+            to_fraction(v, f"target[{i}]") for i, v in enumerate(target)
+        )
+        if len(self.target) != network.n_outputs:
+            raise ValidationError(
+                f"target has {len(self.target)} entries but the network has {network.n_outputs} outputs"
+            )
+        self.domain = domain
+        if domain.kind == "box":
+            assert domain.lower is not None
+            if len(domain.lower) != network.n_inputs:
+                raise ValidationError(
+                    f"box bounds have {len(domain.lower)} entries but the network has {network.n_inputs} inputs"
+                )
+        self.p = parse_norm(p)
+        self.threshold = to_fraction(threshold, "threshold")
+        if self.threshold < 0:
+            raise ValidationError(f"threshold must be >= 0, got {self.threshold}")
+        if relation not in RELATIONS:
+            raise ValidationError(f"relation must be '<=' or '<', got {relation!r}")
+        if relation == "<" and self.threshold == 0:
+            raise ValidationError("threshold 0 with relation '<' can never hold; use '<=' for exact inversion")
+        self.relation: Relation = relation
+        self.threshold_pow: Fraction | None = None
+        if threshold_pow is not None:
+            if math.isinf(self.p) or not self.p.is_integer():
+                raise ValidationError("threshold_pow (delta^p) is only meaningful for integer p")
+            self.threshold_pow = to_fraction(threshold_pow, "threshold_pow")
+            if self.threshold_pow < 0:
+                raise ValidationError("threshold_pow must be >= 0")
+        self.source = source or SourceInfo()
+        self.inverse_data: dict[str, Any] = dict(inverse_data or {})
+        # A box outside which the network's output does not change (the network clamps z).
+        self.input_box: tuple[tuple[Fraction, ...], tuple[Fraction, ...]] | None = None
+        if input_box is not None:
+            lo = tuple(to_fraction(v, "input_box lower") for v in input_box[0])
+            hi = tuple(to_fraction(v, "input_box upper") for v in input_box[1])
+            if len(lo) != network.n_inputs or len(hi) != network.n_inputs:
+                raise ValidationError("input_box must have one bound per input")
+            self.input_box = (lo, hi)
+
+    # ------------------------------------------------------------ basics
+    @property
+    def n(self) -> int:
+        return self.network.n_inputs
+
+    @property
+    def is_exact_inversion(self) -> bool:
+        return self.threshold == 0
+
+    def target_array(self) -> FloatArray:
+        return np.array([float(v) for v in self.target], dtype=np.float64)
+
+    def threshold_float(self) -> float:
+        if self.threshold_pow is not None:
+            return float(self.threshold_pow) ** (1.0 / self.p)
+        return float(self.threshold)
+
+    def describe(self) -> str:
+        rel = "=" if self.is_exact_inversion else self.relation
+        rhs = "x" if self.is_exact_inversion else f"{self.threshold_float():g} (p={norm_label(self.p)})"
+        lhs = "G(z)" if self.is_exact_inversion else "||G(z) - x||"
+        return f"{lhs} {rel} {rhs}, z in {self.domain.kind}^{self.n}"
+
+    # ------------------------------------------------------------ distances
+    def distances(self, outputs: npt.NDArray[np.float64]) -> FloatArray:
+        """Float ||G(z) - x||_p for a batch of outputs of shape (batch, q)."""
+        return lp_norm_rows(outputs - self.target_array(), self.p)
+
+    def exact_check(self, z: Sequence[Any]) -> ExactCheck:
+        """Re-check a witness exactly: domain membership, G(z) in rationals, threshold."""
+        zf = [to_fraction(v, f"z[{i}]") for i, v in enumerate(z)]
+        if len(zf) != self.n:
+            raise ValidationError(f"witness has {len(zf)} entries, expected {self.n}")
+        ok, why = self.domain.contains(zf)
+        out = self.network.forward_exact(zf)
+        diff = [o - t for o, t in zip(out, self.target, strict=True)]
+        meets, dist, dpow, method = compare_exact(
+            diff, self.p, self.threshold, self.relation, self.threshold_pow
+        )
+        reason = why if not ok else ("" if meets else "distance exceeds the threshold")
+        return ExactCheck(ok, ok and meets, dist, dpow, method, reason)
+
+
+def lp_norm_rows(d: npt.NDArray[np.float64], p: float) -> FloatArray:
+    """Row-wise l_p norm of a (batch, q) array."""
+    a = np.abs(d)
+    if math.isinf(p):
+        return a.max(axis=1) if a.shape[1] else np.zeros(a.shape[0])
+    if p == 1:
+        return a.sum(axis=1)
+    if p == 2:
+        return np.sqrt(np.einsum("ij,ij->i", a, a))
+    scale = a.max(axis=1, keepdims=True) if a.shape[1] else np.zeros((a.shape[0], 1))
+    safe = np.where(scale > 0, scale, 1.0)
+    return (scale[:, 0] * (((a / safe) ** p).sum(axis=1)) ** (1.0 / p)).astype(np.float64)
+
+
+def compare_exact(
+    diff: Sequence[Fraction],
+    p: float,
+    threshold: Fraction,
+    relation: Relation,
+    threshold_pow: Fraction | None = None,
+) -> tuple[bool, float, Fraction | None, str]:
+    """Compare ||diff||_p with delta exactly where possible.
+
+    * p = inf: max |d_i| against delta, exact.
+    * integer p: sum |d_i|^p against delta^p (or ``threshold_pow``), exact.
+    * other p: sum |d_i|^p and delta^p in decimal arithmetic with
+      ``NONINTEGER_P_DIGITS`` significant digits; the method string says so.
+
+    Returns (meets, distance as float, exact p-th power or max, method).
+    """
+    absd = [abs(v) for v in diff]
+
+    def rel(a: Any, b: Any) -> bool:
+        return bool(a <= b) if relation == "<=" else bool(a < b)
+
+    if math.isinf(p):
+        m = max(absd, default=Fraction(0))
+        return rel(m, threshold), float(m), m, "exact rational"
+    if p.is_integer():
+        k = int(p)
+        s = sum((v**k for v in absd), Fraction(0))
+        rhs = threshold_pow if threshold_pow is not None else threshold**k
+        dist = _root_float(s, k)
+        return rel(s, rhs), dist, s, "exact rational"
+    with localcontext() as ctx:
+        ctx.prec = NONINTEGER_P_DIGITS
+        dp = Decimal(repr(p))
+        total = sum(
+            ((Decimal(v.numerator) / Decimal(v.denominator)) ** dp for v in absd if v != 0),
+            Decimal(0),
+        )
+        t = Decimal(threshold.numerator) / Decimal(threshold.denominator)
+        rhs_d = t**dp if t != 0 else Decimal(0)
+        dist_d = total ** (Decimal(1) / dp) if total != 0 else Decimal(0)
+        return rel(total, rhs_d), float(dist_d), None, f"decimal, {NONINTEGER_P_DIGITS} digits"
+
+
+def _root_float(s: Fraction, k: int) -> float:
+    if s == 0:
+        return 0.0
+    if k == 1:
+        return float(s)
+    # scale to avoid overflow for huge rationals
+    num, den = s.numerator, s.denominator
+    return float(math.exp((math.log(num) - math.log(den)) / k))
+
+
+class Status(str, Enum):
+    """The closed set of solver outcomes."""
+
+    YES = "yes"
+    NO = "no"
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class Solution:
+    """What a solver found.
+
+    * ``yes``: ``z`` is a witness; ``check`` is its exact re-check.
+    * ``no``: ``proof`` says what proves that no witness exists
+      (e.g. ``{"kind": "exhaustive enumeration", "points": 2**n, ...}``).
+    * ``unknown``: ``reason`` says why (time limit, gave up); ``z`` may hold the
+      best point found.
+    """
+
+    status: Status
+    method: str
+    z: list[Fraction] | None = None
+    distance: float | None = None
+    seconds: float = 0.0
+    proof: dict[str, Any] | None = None
+    reason: str | None = None
+    check: ExactCheck | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+        if self.status is Status.YES and self.z is None:
+            raise ValidationError("a 'yes' solution needs a witness z")
+        if self.status is Status.NO and not self.proof:
+            raise ValidationError("a 'no' solution needs a proof")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "z": None if self.z is None else [json_number(v) for v in self.z],
+            "distance": self.distance,
+            "method": self.method,
+            "seconds": round(self.seconds, 6),
+            "proof": self.proof,
+            "reason": self.reason,
+            "check": None if self.check is None else self.check.to_json(),
+            "stats": self.stats,
+        }
+
+
+def json_number(v: Fraction | int | float) -> int | float | str:
+    """A JSON value for an exact rational: int, float when exact, else 'p/q'."""
+    f = to_fraction(v)
+    if f.denominator == 1:
+        return int(f.numerator)
+    fl = float(f)
+    if Fraction(fl) == f:
+        return fl
+    return f"{f.numerator}/{f.denominator}"
+
+
+def certify(problem: InversionProblem, solution: Solution) -> Solution:
+    """Re-check a ``yes`` exactly; a witness that fails becomes ``unknown``."""
+    if solution.status is not Status.YES:
+        return solution
+    assert solution.z is not None
+    chk = problem.exact_check(solution.z)
+    solution.check = chk
+    solution.distance = chk.distance
+    if not chk.meets:
+        solution.status = Status.UNKNOWN
+        solution.reason = f"solver's witness failed the exact check: {chk.reason}"
+    return solution

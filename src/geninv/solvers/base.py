@@ -1,0 +1,159 @@
+"""One interface for every solver backend, and one registry.
+
+A backend declares what it accepts (latent domains, norms, exact and/or
+approximate inversion) and which Python modules it needs.  Availability is
+checked with :func:`importlib.util.find_spec`, so listing backends never
+imports a heavy dependency.  Every backend returns a :class:`Solution` whose
+status is one of ``yes``/``no``/``unknown``; :func:`solve` re-checks every
+``yes`` in exact arithmetic before handing it out.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+from geninv.errors import BackendUnavailableError, UnsupportedError
+from geninv.problem import InversionProblem, Solution, certify
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend accepts."""
+
+    domains: frozenset[str]
+    exact: bool = True  # delta = 0
+    approximate: bool = True  # delta > 0
+    norms: str = "any"  # "any", or a comma list such as "1,inf"
+    complete: bool = True  # can prove 'no'
+
+
+class Backend(ABC):
+    """A solver.  Subclasses set the class attributes and implement :meth:`solve`."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    modules: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def missing_modules(cls) -> list[str]:
+        return [m for m in cls.modules if importlib.util.find_spec(m) is None]
+
+    @classmethod
+    def available(cls) -> bool:
+        return not cls.missing_modules()
+
+    @classmethod
+    def unsupported_reason(cls, problem: InversionProblem) -> str | None:
+        """Why this backend cannot take ``problem``, or None if it can."""
+        caps = cls.capabilities
+        if problem.domain.kind not in caps.domains:
+            return (
+                f"backend {cls.name!r} handles domains {', '.join(sorted(caps.domains))}, "
+                f"not {problem.domain.kind!r}"
+            )
+        if problem.is_exact_inversion and not caps.exact:
+            return f"backend {cls.name!r} does not do exact inversion"
+        if not problem.is_exact_inversion and not caps.approximate:
+            return f"backend {cls.name!r} does not do approximate inversion"
+        if caps.norms != "any" and not problem.is_exact_inversion:
+            allowed = {s.strip() for s in caps.norms.split(",")}
+            label = "inf" if math.isinf(problem.p) else (
+                str(int(problem.p)) if problem.p.is_integer() else repr(problem.p)
+            )
+            if label not in allowed:
+                return f"backend {cls.name!r} handles norms {caps.norms}, not p={label}"
+        return None
+
+    @abstractmethod
+    def solve(
+        self,
+        problem: InversionProblem,
+        *,
+        time_limit: float | None = None,
+        seed: int | None = None,
+        progress: bool = False,
+    ) -> Solution:
+        """Decide the problem.  Must return ``unknown`` (never ``no``) when it gives up."""
+
+
+REGISTRY: dict[str, type[Backend]] = {}
+
+
+def register(cls: type[Backend]) -> type[Backend]:
+    """Class decorator adding a backend to :data:`REGISTRY`."""
+    if cls.name in REGISTRY:
+        raise ValueError(f"backend {cls.name!r} registered twice")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_backend(name: str) -> type[Backend]:
+    _load_builtin_backends()
+    if name not in REGISTRY:
+        raise UnsupportedError(
+            f"unknown method {name!r}; available: {', '.join(['auto', *sorted(REGISTRY)])}"
+        )
+    cls = REGISTRY[name]
+    missing = cls.missing_modules()
+    if missing:
+        raise BackendUnavailableError(
+            f"method {name!r} needs the Python module(s) {', '.join(missing)}; "
+            f"install them (pip install {' '.join(missing)}) or choose another --method"
+        )
+    return cls
+
+
+def choose_backend(problem: InversionProblem) -> tuple[type[Backend], str]:
+    """Pick a backend for ``problem`` and say why."""
+    _load_builtin_backends()
+    candidates = [
+        cls
+        for cls in REGISTRY.values()
+        if cls.available() and cls.unsupported_reason(problem) is None and cls.capabilities.complete
+    ]
+    if not candidates:
+        raise UnsupportedError(
+            f"no installed backend can decide {problem.describe()}; "
+            "exact solvers for real and box latents arrive with the MILP backend"
+        )
+    # Order of preference among the complete backends present.
+    order = ["sat", "milp", "enumerate"]
+    candidates.sort(key=lambda c: order.index(c.name) if c.name in order else len(order))
+    chosen = candidates[0]
+    return chosen, f"{chosen.name}: first complete backend for {problem.domain.kind} latents"
+
+
+def solve(
+    problem: InversionProblem,
+    method: str = "auto",
+    *,
+    time_limit: float | None = None,
+    seed: int | None = None,
+    progress: bool = False,
+) -> Solution:
+    """Solve with the named backend (or ``auto``); re-check ``yes`` answers exactly."""
+    if method == "auto":
+        cls, why = choose_backend(problem)
+    else:
+        cls = get_backend(method)
+        why = ""
+        reason = cls.unsupported_reason(problem)
+        if reason is not None:
+            raise UnsupportedError(reason)
+    start = time.perf_counter()
+    sol = cls().solve(problem, time_limit=time_limit, seed=seed, progress=progress)
+    sol.seconds = time.perf_counter() - start
+    if why:
+        sol.stats.setdefault("auto", why)
+    return certify(problem, sol)
+
+
+def _load_builtin_backends() -> None:
+    # Importing the modules registers their backends.
+    from geninv.solvers import enumerate as _enumerate  # noqa: F401
