@@ -61,9 +61,7 @@ def to_fraction(value: Any, what: str = "value") -> Fraction:
     raise ValidationError(f"{what}: expected a number, got {type(value).__name__}")
 
 
-def _layer_arrays(
-    a: Any, what: str, ndim: int
-) -> tuple[FloatArray, list[Any] | None]:
+def _layer_arrays(a: Any, what: str, ndim: int) -> tuple[FloatArray, list[Any] | None]:
     """Float64 copy of a parameter and, when floats cannot hold it exactly, its Fractions."""
     if isinstance(a, np.ndarray) and a.dtype != object:
         if a.dtype.kind not in "biuf":
@@ -72,14 +70,21 @@ def _layer_arrays(
         exact: list[Any] | None = None
     else:
         if ndim == 2:
-            rows = [[to_fraction(v, f"{what}[{i}][{j}]") for j, v in enumerate(r)] for i, r in enumerate(a)]
+            rows = [
+                [to_fraction(v, f"{what}[{i}][{j}]") for j, v in enumerate(r)]
+                for i, r in enumerate(a)
+            ]
             if rows and len({len(r) for r in rows}) != 1:
                 raise ValidationError(f"{what}: rows have different lengths")
             exact = rows
             arr = np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
             if arr.size == 0:
                 arr = arr.reshape(len(rows), 0)
-            same = all(Fraction(float(f)) == e for r, fr in zip(rows, arr, strict=True) for f, e in zip(fr, r, strict=True))
+            same = all(
+                Fraction(float(f)) == e
+                for r, fr in zip(rows, arr, strict=True)
+                for f, e in zip(fr, r, strict=True)
+            )
         else:
             vec = [to_fraction(v, f"{what}[{i}]") for i, v in enumerate(a)]
             exact = vec
@@ -176,7 +181,9 @@ class ReLUNetwork:
             fb, eb = _layer_arrays(b, f"b_{idx}", 1)
             n_out, n_in = fw.shape
             if n_out == 0 or n_in == 0:
-                raise ValidationError(f"W_{idx}: has shape {fw.shape}; every layer needs units and inputs")
+                raise ValidationError(
+                    f"W_{idx}: has shape {fw.shape}; every layer needs units and inputs"
+                )
             if fb.shape[0] != n_out:
                 raise ValidationError(
                     f"b_{idx}: has length {fb.shape[0]}, expected {n_out} (rows of W_{idx})"
@@ -261,7 +268,8 @@ class ReLUNetwork:
 
     def describe(self) -> str:
         return (
-            f"{self.n_inputs} -> " + " -> ".join(str(w) for w in self.widths)
+            f"{self.n_inputs} -> "
+            + " -> ".join(str(w) for w in self.widths)
             + f" (depth {self.depth}, {self.n_params} parameters, final {self.final_activation})"
         )
 
@@ -273,7 +281,8 @@ class ReLUNetwork:
         h = arr[None, :] if single else arr
         if h.ndim != 2 or h.shape[1] != self.n_inputs:
             raise ValidationError(
-                f"latent has shape {arr.shape}, expected ({self.n_inputs},) or (batch, {self.n_inputs})"
+                f"latent has shape {arr.shape}, "
+                f"expected ({self.n_inputs},) or (batch, {self.n_inputs})"
             )
         for layer in self.layers:
             h = h @ layer.weight.T + layer.bias

@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
-from enum import Enum
+from enum import StrEnum
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -48,7 +48,9 @@ def parse_norm(value: Any, what: str = "norm") -> float:
         try:
             p = float(v)
         except ValueError:
-            raise ValidationError(f"{what}: expected a number >= 1 or 'inf', got {value!r}") from None
+            raise ValidationError(
+                f"{what}: expected a number >= 1 or 'inf', got {value!r}"
+            ) from None
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         p = float(value)
     else:
@@ -191,14 +193,16 @@ class InversionProblem:
         )
         if len(self.target) != network.n_outputs:
             raise ValidationError(
-                f"target has {len(self.target)} entries but the network has {network.n_outputs} outputs"
+                f"target has {len(self.target)} entries "
+                f"but the network has {network.n_outputs} outputs"
             )
         self.domain = domain
         if domain.kind == "box":
             assert domain.lower is not None
             if len(domain.lower) != network.n_inputs:
                 raise ValidationError(
-                    f"box bounds have {len(domain.lower)} entries but the network has {network.n_inputs} inputs"
+                    f"box bounds have {len(domain.lower)} entries "
+                    f"but the network has {network.n_inputs} inputs"
                 )
         self.p = parse_norm(p)
         self.threshold = to_fraction(threshold, "threshold")
@@ -207,7 +211,9 @@ class InversionProblem:
         if relation not in RELATIONS:
             raise ValidationError(f"relation must be '<=' or '<', got {relation!r}")
         if relation == "<" and self.threshold == 0:
-            raise ValidationError("threshold 0 with relation '<' can never hold; use '<=' for exact inversion")
+            raise ValidationError(
+                "threshold 0 with relation '<' can never hold; use '<=' for exact inversion"
+            )
         self.relation: Relation = relation
         self.threshold_pow: Fraction | None = None
         if threshold_pow is not None:
@@ -241,12 +247,16 @@ class InversionProblem:
 
     def threshold_float(self) -> float:
         if self.threshold_pow is not None:
-            return float(self.threshold_pow) ** (1.0 / self.p)
+            return float(float(self.threshold_pow) ** (1.0 / self.p))
         return float(self.threshold)
 
     def describe(self) -> str:
         rel = "=" if self.is_exact_inversion else self.relation
-        rhs = "x" if self.is_exact_inversion else f"{self.threshold_float():g} (p={norm_label(self.p)})"
+        rhs = (
+            "x"
+            if self.is_exact_inversion
+            else f"{self.threshold_float():g} (p={norm_label(self.p)})"
+        )
         lhs = "G(z)" if self.is_exact_inversion else "||G(z) - x||"
         return f"{lhs} {rel} {rhs}, z in {self.domain.kind}^{self.n}"
 
@@ -271,17 +281,24 @@ class InversionProblem:
 
 
 def lp_norm_rows(d: npt.NDArray[np.float64], p: float) -> FloatArray:
-    """Row-wise l_p norm of a (batch, q) array."""
+    """Row-wise l_p norm of a (batch, q) array.
+
+    The rounding error of each branch is bounded in ``solvers/enumerate.py``
+    (``_norm_rho``); change both together.
+    """
     a = np.abs(d)
+    out: FloatArray
     if math.isinf(p):
-        return a.max(axis=1) if a.shape[1] else np.zeros(a.shape[0])
-    if p == 1:
-        return a.sum(axis=1)
-    if p == 2:
-        return np.sqrt(np.einsum("ij,ij->i", a, a))
-    scale = a.max(axis=1, keepdims=True) if a.shape[1] else np.zeros((a.shape[0], 1))
-    safe = np.where(scale > 0, scale, 1.0)
-    return (scale[:, 0] * (((a / safe) ** p).sum(axis=1)) ** (1.0 / p)).astype(np.float64)
+        out = a.max(axis=1) if a.shape[1] else np.zeros(a.shape[0])
+    elif p == 1:
+        out = a.sum(axis=1)
+    elif p == 2:
+        out = np.sqrt(np.einsum("ij,ij->i", a, a))
+    else:
+        scale = a.max(axis=1, keepdims=True) if a.shape[1] else np.zeros((a.shape[0], 1))
+        safe = np.where(scale > 0, scale, 1.0)
+        out = scale[:, 0] * (((a / safe) ** p).sum(axis=1)) ** (1.0 / p)
+    return np.asarray(out, dtype=np.float64)
 
 
 def compare_exact(
@@ -337,7 +354,7 @@ def _root_float(s: Fraction, k: int) -> float:
     return float(math.exp((math.log(num) - math.log(den)) / k))
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """The closed set of solver outcomes."""
 
     YES = "yes"
@@ -383,11 +400,22 @@ class Solution:
             "distance": self.distance,
             "method": self.method,
             "seconds": round(self.seconds, 6),
-            "proof": self.proof,
+            "proof": _finite_json(self.proof),
             "reason": self.reason,
             "check": None if self.check is None else self.check.to_json(),
-            "stats": self.stats,
+            "stats": _finite_json(self.stats),
         }
+
+
+def _finite_json(obj: Any) -> Any:
+    """Replace non-finite floats (which strict JSON cannot hold) by 'inf', '-inf', 'nan'."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, dict):
+        return {k: _finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_json(v) for v in obj]
+    return obj
 
 
 def json_number(v: Fraction | int | float) -> int | float | str:

@@ -15,7 +15,7 @@ import math
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from geninv.errors import BackendUnavailableError, UnsupportedError
 from geninv.problem import InversionProblem, Solution, certify
@@ -63,8 +63,10 @@ class Backend(ABC):
             return f"backend {cls.name!r} does not do approximate inversion"
         if caps.norms != "any" and not problem.is_exact_inversion:
             allowed = {s.strip() for s in caps.norms.split(",")}
-            label = "inf" if math.isinf(problem.p) else (
-                str(int(problem.p)) if problem.p.is_integer() else repr(problem.p)
+            label = (
+                "inf"
+                if math.isinf(problem.p)
+                else (str(int(problem.p)) if problem.p.is_integer() else repr(problem.p))
             )
             if label not in allowed:
                 return f"backend {cls.name!r} handles norms {caps.norms}, not p={label}"
@@ -136,8 +138,13 @@ def solve(
     time_limit: float | None = None,
     seed: int | None = None,
     progress: bool = False,
+    options: dict[str, Any] | None = None,
 ) -> Solution:
-    """Solve with the named backend (or ``auto``); re-check ``yes`` answers exactly."""
+    """Solve with the named backend (or ``auto``); re-check ``yes`` answers exactly.
+
+    ``options`` are passed to the backend's constructor (e.g. ``{"mode": "optimize"}``
+    for ``enumerate``).
+    """
     if method == "auto":
         cls, why = choose_backend(problem)
     else:
@@ -147,7 +154,7 @@ def solve(
         if reason is not None:
             raise UnsupportedError(reason)
     start = time.perf_counter()
-    sol = cls().solve(problem, time_limit=time_limit, seed=seed, progress=progress)
+    sol = cls(**(options or {})).solve(problem, time_limit=time_limit, seed=seed, progress=progress)
     sol.seconds = time.perf_counter() - start
     if why:
         sol.stats.setdefault("auto", why)
@@ -156,4 +163,4 @@ def solve(
 
 def _load_builtin_backends() -> None:
     # Importing the modules registers their backends.
-    from geninv.solvers import enumerate as _enumerate  # noqa: F401
+    import geninv.solvers.enumerate  # noqa: F401

@@ -1,0 +1,411 @@
+"""The ``geninv`` command line.
+
+Every command reports bad input as one line on stderr naming the file and the
+problem, and exits with status 2; no traceback, no half-written output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+
+from geninv.errors import GeninvError, ParseError, ValidationError
+from geninv.io.instance import load_instance, read_json, save_instance, sha256_file, summary
+from geninv.network import to_fraction
+from geninv.problem import (
+    DOMAINS,
+    Domain,
+    InversionProblem,
+    Solution,
+    SourceInfo,
+    Status,
+    json_number,
+    norm_label,
+    parse_norm,
+)
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors are one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# ---------------------------------------------------------------- helpers
+def _print(msg: str = "") -> None:
+    sys.stdout.write(msg + "\n")
+
+
+def _number_arg(text: str, what: str) -> Fraction:
+    try:
+        return to_fraction(text, what)
+    except ValidationError as exc:
+        raise ValidationError(f"--{what}: {exc}") from None
+
+
+def _vector_arg(text: str, n: int, what: str) -> list[Fraction]:
+    """A scalar (broadcast to n), a comma list, or a .json / .npy file."""
+    if text.endswith(".json") or text.endswith(".npy"):
+        values = _read_vector_file(text)
+    elif "," in text:
+        values = [_number_arg(t, what) for t in text.split(",")]
+    else:
+        return [_number_arg(text, what)] * n
+    if len(values) != n:
+        raise ValidationError(f"--{what}: has {len(values)} entries, expected {n} (one per input)")
+    return values
+
+
+def _read_vector_file(path: str) -> list[Fraction]:
+    p = Path(path)
+    if p.suffix == ".npy":
+        try:
+            arr = np.load(p, allow_pickle=False)
+        except FileNotFoundError:
+            raise ParseError("no such file", path) from None
+        except (OSError, ValueError) as exc:
+            raise ParseError(f"not a readable .npy array ({exc})", path) from None
+        if arr.dtype.kind not in "biuf":
+            raise ParseError(f"expected a numeric array, got dtype {arr.dtype}", path)
+        arr = arr.reshape(-1) if arr.ndim == 2 and 1 in arr.shape else arr
+        if arr.ndim != 1:
+            raise ParseError(f"expected a vector, got an array of shape {arr.shape}", path)
+        try:
+            return [to_fraction(v, f"entry {i}") for i, v in enumerate(arr.tolist())]
+        except ValidationError as exc:
+            raise ParseError(str(exc), path) from None
+    doc = read_json(p)
+    if isinstance(doc, dict) and "target" in doc:
+        doc = doc["target"]
+    if not isinstance(doc, list) or not doc:
+        raise ParseError("expected a non-empty JSON list of numbers", path)
+    try:
+        return [to_fraction(v, f"entry {i}") for i, v in enumerate(doc)]
+    except ValidationError as exc:
+        raise ParseError(str(exc), path) from None
+
+
+def _read_witness(path: str) -> list[Fraction]:
+    doc = read_json(path)
+    if not isinstance(doc, dict) or "z" not in doc:
+        raise ParseError('expected a JSON object with a "z" list', path)
+    z = doc["z"]
+    if not isinstance(z, list):
+        status = doc.get("status")
+        extra = f" (the solution's status is {status!r})" if status else ""
+        raise ParseError(f'"z" is {json.dumps(z)}, expected a list of numbers{extra}', path)
+    try:
+        return [to_fraction(v, f"z[{i}]") for i, v in enumerate(z)]
+    except ValidationError as exc:
+        raise ParseError(str(exc), path) from None
+
+
+def _check_witness_length(problem: InversionProblem, z: Sequence[Any], path: str) -> None:
+    if len(z) != problem.n:
+        raise ParseError(f'"z" has {len(z)} entries, but the instance has {problem.n} inputs', path)
+
+
+# ---------------------------------------------------------------- commands
+def cmd_reduce_sat(args: argparse.Namespace) -> int:
+    from geninv.io.dimacs import read_cnf
+    from geninv.reductions.sat import SatReduction
+
+    cnf = read_cnf(args.file)
+    reduction = SatReduction(args.domain)
+    problem, _ = reduction.apply(cnf)
+    expected = _expected_sat(cnf, args.expected, args.oracle_time_limit)
+    params = dict(problem.source.parameters)
+    problem.source = SourceInfo(
+        reduction=reduction.name,
+        theorem=reduction.theorem,
+        file=Path(args.file).name,
+        sha256=sha256_file(args.file),
+        parameters=params,
+        expected=expected,
+        copy="source.cnf",
+    )
+    out = save_instance(
+        problem, args.output, force=args.force, source_file=args.file, source_copy_name="source.cnf"
+    )
+    net = problem.network
+    _print(
+        f"{reduction.theorem}: {Path(args.file).name} "
+        f"({cnf.n_vars} variables, {cnf.n_clauses} clauses) -> {problem.domain.kind} latent, "
+        f"n={net.n_inputs}, depth {net.depth}, widths {net.widths}"
+    )
+    _print(f"expected answer: {expected or 'not known'}; wrote {out}")
+    return EXIT_OK
+
+
+def _expected_sat(cnf: Any, mode: str, limit: float) -> Any:
+    if mode in ("yes", "no"):
+        return mode
+    if mode == "unknown":
+        return None
+    from geninv.oracles import sat_oracle
+
+    verdict = sat_oracle(cnf, time_limit=limit)
+    return None if verdict is None else ("yes" if verdict else "no")
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from geninv.io.onnx_io import import_onnx
+
+    network = import_onnx(args.network)
+    target = _read_vector_file(args.target)
+    if len(target) != network.n_outputs:
+        raise ParseError(
+            f"target has {len(target)} entries but {Path(args.network).name} has "
+            f"{network.n_outputs} outputs",
+            args.target,
+        )
+    p = parse_norm(args.norm, "--norm")
+    threshold = _number_arg(args.threshold, "threshold")
+    if threshold < 0:
+        raise ValidationError(f"--threshold must be >= 0, got {args.threshold}")
+    if args.domain == "box":
+        if args.lower is None or args.upper is None:
+            raise ValidationError("--domain box needs --lower and --upper")
+        domain = Domain.box(
+            _vector_arg(args.lower, network.n_inputs, "lower"),
+            _vector_arg(args.upper, network.n_inputs, "upper"),
+        )
+    else:
+        if args.lower is not None or args.upper is not None:
+            raise ValidationError(f"--lower/--upper only apply to --domain box, not {args.domain}")
+        domain = Domain(args.domain)
+    input_box = None
+    if args.domain == "real":
+        from geninv.analysis import input_clamp_box
+
+        clamp = input_clamp_box(network)
+        if clamp is not None:
+            input_box = clamp
+    problem = InversionProblem(
+        network,
+        target,
+        domain,
+        p=p,
+        threshold=threshold,
+        relation=args.relation,
+        source=SourceInfo(file=Path(args.network).name, sha256=sha256_file(args.network)),
+        input_box=input_box,
+    )
+    out = save_instance(problem, args.output, force=args.force)
+    _print(f"{problem.describe()}; network {network.describe()}; wrote {out}")
+    return EXIT_OK
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from geninv.solvers.base import choose_backend, solve
+
+    problem = load_instance(args.dir)
+    if args.verbose and args.method == "auto":
+        _, why = choose_backend(problem)
+        sys.stderr.write(f"auto: {why}\n")
+    progress = (not args.json) and sys.stderr.isatty()
+    sol = solve(problem, args.method, time_limit=args.time_limit, seed=args.seed, progress=progress)
+    if args.json:
+        _print(json.dumps(sol.to_json()))
+        return EXIT_OK
+    _print_solution(problem, sol)
+    return EXIT_OK
+
+
+def _print_solution(problem: InversionProblem, sol: Solution) -> None:
+    _print(f"status: {sol.status}")
+    _print(f"method: {sol.method}  ({sol.seconds:.3f} s)")
+    if sol.status is Status.YES:
+        assert sol.z is not None and sol.check is not None
+        _print(f"z: {_short_vector(sol.z)}")
+        _print(
+            f"distance: {sol.distance:g} (checked: {sol.check.method}, "
+            f"{'meets' if sol.check.meets else 'misses'} {_threshold_text(problem)})"
+        )
+    elif sol.status is Status.NO:
+        _print(f"proof: {json.dumps(sol.proof)}")
+    else:
+        _print(f"reason: {sol.reason}")
+    expected = problem.source.expected
+    if expected is not None and sol.status is not Status.UNKNOWN:
+        agree = "agrees" if sol.status.value == expected else "DISAGREES"
+        _print(f"expected from the source: {expected} ({agree})")
+
+
+def _short_vector(z: Sequence[Fraction], limit: int = 24) -> str:
+    items = [str(json_number(v)) for v in z[:limit]]
+    more = f" ... ({len(z)} entries)" if len(z) > limit else ""
+    return "[" + ", ".join(items) + "]" + more
+
+
+def _threshold_text(problem: InversionProblem) -> str:
+    if problem.is_exact_inversion:
+        return "G(z) = x"
+    return f"||G(z) - x||_{norm_label(problem.p)} {problem.relation} {problem.threshold_float():g}"
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    problem = load_instance(args.dir)
+    z = _read_witness(args.witness)
+    _check_witness_length(problem, z, args.witness)
+    chk = problem.exact_check(z)
+    verdict = "meets" if chk.meets else "does not meet"
+    _print(f"distance: {chk.distance!r} ({chk.method})")
+    if not chk.in_domain:
+        _print(f"z is not in the {problem.domain.kind} domain: {chk.reason}")
+    _print(f"{verdict} the threshold: {_threshold_text(problem)}")
+    return EXIT_OK if chk.meets else EXIT_FAIL
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from geninv.reductions.registry import get_reduction
+
+    problem = load_instance(args.dir)
+    entry = get_reduction(problem.source.reduction)
+    z = _read_witness(args.witness)
+    _check_witness_length(problem, z, args.witness)
+    chk = problem.exact_check(z)
+    _print(
+        f"inversion witness: {'meets' if chk.meets else 'does not meet'} "
+        f"{_threshold_text(problem)} (distance {chk.distance:g}, {chk.method})"
+    )
+    sol = Solution(Status.YES, "witness file", z=z, check=chk)
+    copy = problem.source.copy
+    if not copy:
+        raise ParseError(
+            "problem.json names no copy of the source file", str(Path(args.dir) / "problem.json")
+        )
+    source = entry.load_source(Path(args.dir) / copy)
+    reduction = entry.make()
+    mapped = reduction.invert(sol, problem.inverse_data)
+    result = entry.check(source, mapped)
+    _print(f"source check: {result.message}")
+    if result.solution_text:
+        _print(result.solution_text)
+    return EXIT_OK if (result.ok and chk.meets) else EXIT_FAIL
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    problem = load_instance(args.dir)
+    info = summary(problem)
+    if args.json:
+        _print(json.dumps(info))
+        return EXIT_OK
+    for key, value in info.items():
+        _print(f"{key:>20}: {value}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from geninv.demo import run_demo
+
+    return run_demo(args.workdir)
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="geninv", description="Invert ReLU generative models.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    red = sub.add_parser("reduce", help="turn a source problem into an inversion instance")
+    rsub = red.add_subparsers(dest="source", required=True, parser_class=_Parser)
+    sat = rsub.add_parser("sat", help="CNF satisfiability (Theorem 1: sign, Theorem 2: real)")
+    sat.add_argument("file", help="DIMACS CNF file")
+    sat.add_argument("--domain", choices=["sign", "real"], default="sign")
+    sat.add_argument("-o", "--output", required=True, help="instance directory to create")
+    sat.add_argument("--force", action="store_true", help="replace an existing output directory")
+    sat.add_argument(
+        "--expected",
+        choices=["auto", "yes", "no", "unknown"],
+        default="auto",
+        help="the source's answer to record; auto asks PySAT (CaDiCaL) within --oracle-time-limit",
+    )
+    sat.add_argument("--oracle-time-limit", type=float, default=10.0, metavar="SECONDS")
+    sat.set_defaults(func=cmd_reduce_sat)
+
+    new = sub.add_parser("new", help="an instance from someone else's network")
+    new.add_argument("--network", required=True, help="ONNX file (Gemm/MatMul, Add, Relu)")
+    new.add_argument("--target", required=True, help="target x: a .json list or a .npy vector")
+    new.add_argument("--norm", default="inf", help="p >= 1 or 'inf' (default inf)")
+    new.add_argument("--threshold", default="0", help="delta >= 0 (0 = exact inversion)")
+    new.add_argument("--relation", choices=["<=", "<"], default="<=")
+    new.add_argument("--domain", required=True, choices=list(DOMAINS))
+    new.add_argument("--lower", help="box lower bound: a number, a comma list, .json or .npy")
+    new.add_argument("--upper", help="box upper bound: a number, a comma list, .json or .npy")
+    new.add_argument("-o", "--output", required=True)
+    new.add_argument("--force", action="store_true")
+    new.set_defaults(func=cmd_new)
+
+    solve = sub.add_parser("solve", help="decide an instance")
+    solve.add_argument("dir")
+    solve.add_argument("--method", default="auto", help="backend name, or auto (default)")
+    solve.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
+    solve.add_argument("--seed", type=int, default=0)
+    solve.add_argument("--json", action="store_true", help="print one JSON object")
+    solve.add_argument("--verbose", action="store_true", help="say why auto chose its backend")
+    solve.set_defaults(func=cmd_solve)
+
+    check = sub.add_parser("check", help="re-check a witness exactly")
+    check.add_argument("dir")
+    check.add_argument("witness", help='JSON object with a "z" list (solve --json output works)')
+    check.set_defaults(func=cmd_check)
+
+    extract = sub.add_parser("extract", help="map a witness back to the source problem")
+    extract.add_argument("dir")
+    extract.add_argument("witness")
+    extract.set_defaults(func=cmd_extract)
+
+    info = sub.add_parser("info", help="describe an instance")
+    info.add_argument("dir")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(func=cmd_info)
+
+    demo = sub.add_parser(
+        "demo", help="the main job on bundled data: reduce, solve, check, extract"
+    )
+    demo.add_argument(
+        "--workdir", default=None, help="where to write instances (default: a temp dir)"
+    )
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "time_limit", None) is not None and not (
+        math.isfinite(args.time_limit) and args.time_limit > 0
+    ):
+        sys.stderr.write("geninv: error: --time-limit must be a positive number of seconds\n")
+        return EXIT_USAGE
+    try:
+        code: int = args.func(args)
+        return code
+    except GeninvError as exc:
+        msg = " ".join(str(exc).split("\n"))
+        sys.stderr.write(f"geninv: error: {msg}\n")
+        return EXIT_USAGE
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"geninv: error: {where}{exc.strerror or exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("geninv: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

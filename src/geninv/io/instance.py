@@ -1,0 +1,330 @@
+"""Instance directories: ``network.onnx`` + ``problem.json`` (+ ``property.vnnlib``).
+
+The schema is documented in docs/formats.md.  Writing is atomic: everything is
+written into a temporary sibling directory which is renamed into place only
+when complete, so a failure never leaves a half-written instance behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from geninv.errors import GeninvError, OutputExistsError, ParseError
+from geninv.io.onnx_io import export_onnx, import_onnx
+from geninv.io.vnnlib import vnnlib_expressible, write_vnnlib
+from geninv.network import ReLUNetwork
+from geninv.problem import (
+    DOMAINS,
+    Domain,
+    InversionProblem,
+    SourceInfo,
+    json_number,
+    norm_label,
+    parse_norm,
+)
+
+SCHEMA_NAME = "geninv-problem"
+SCHEMA_VERSION = 1
+PROBLEM_FILE = "problem.json"
+NETWORK_FILE = "network.onnx"
+EXACT_FILE = "exact_parameters.json"
+VNNLIB_FILE = "property.vnnlib"
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def problem_to_json(problem: InversionProblem, network_sha: str | None) -> dict[str, Any]:
+    net = problem.network
+    box = problem.input_box
+    dom: dict[str, Any] = {"kind": problem.domain.kind}
+    if problem.domain.kind == "box":
+        assert problem.domain.lower is not None and problem.domain.upper is not None
+        dom["lower"] = [json_number(v) for v in problem.domain.lower]
+        dom["upper"] = [json_number(v) for v in problem.domain.upper]
+    return {
+        "format": SCHEMA_NAME,
+        "version": SCHEMA_VERSION,
+        "network": {
+            "file": NETWORK_FILE,
+            "sha256": network_sha,
+            "inputs": net.n_inputs,
+            "outputs": net.n_outputs,
+            "depth": net.depth,
+            "widths": net.widths,
+            "parameters": net.n_params,
+            "final_activation": net.final_activation,
+            "exact_parameters": None if net.is_float_exact() else EXACT_FILE,
+        },
+        "target": [json_number(v) for v in problem.target],
+        "norm": "inf" if math.isinf(problem.p) else json_number(Fraction(problem.p)),
+        "threshold": json_number(problem.threshold),
+        "threshold_pow": None
+        if problem.threshold_pow is None
+        else json_number(problem.threshold_pow),
+        "relation": problem.relation,
+        "domain": dom,
+        "input_box": None
+        if box is None
+        else {"lower": [json_number(v) for v in box[0]], "upper": [json_number(v) for v in box[1]]},
+        "property": None,
+        "source": problem.source.to_json(),
+        "inverse_data": problem.inverse_data,
+    }
+
+
+def _exact_parameters(net: ReLUNetwork) -> dict[str, Any]:
+    layers = []
+    for layer in net.layers:
+        w = layer.exact_weight or [[Fraction(float(v)) for v in row] for row in layer.weight]
+        b = layer.exact_bias_values()
+        layers.append(
+            {
+                "weight": [[json_number(v) for v in row] for row in w],
+                "bias": [json_number(v) for v in b],
+            }
+        )
+    return {"layers": layers, "final_activation": net.final_activation}
+
+
+def save_instance(
+    problem: InversionProblem,
+    out_dir: str | Path,
+    *,
+    force: bool = False,
+    source_file: str | Path | None = None,
+    source_copy_name: str | None = None,
+) -> Path:
+    """Write an instance directory atomically; returns its path.
+
+    ``source_file`` (optional) is copied into the directory as
+    ``source_copy_name`` so ``geninv extract`` can check witnesses against it.
+    """
+    out = Path(out_dir)
+    if out.exists() and not force:
+        raise OutputExistsError(f"{out}: already exists; choose another -o or pass --force")
+    parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    try:
+        export_onnx(problem.network, tmp / NETWORK_FILE)
+        sha = sha256_file(tmp / NETWORK_FILE)
+        doc = problem_to_json(problem, sha)
+        if not problem.network.is_float_exact():
+            _write_json(tmp / EXACT_FILE, _exact_parameters(problem.network))
+        box = _vnnlib_box(problem)
+        if box is not None and vnnlib_expressible(problem) is None:
+            write_vnnlib(problem, box, tmp / VNNLIB_FILE)
+            doc["property"] = VNNLIB_FILE
+        if source_file is not None and source_copy_name is not None:
+            shutil.copyfile(source_file, tmp / source_copy_name)
+        _write_json(tmp / PROBLEM_FILE, doc)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
+            os.replace(out, old / "x")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _vnnlib_box(problem: InversionProblem) -> tuple[list[Fraction], list[Fraction]] | None:
+    if problem.domain.kind == "box":
+        assert problem.domain.lower is not None and problem.domain.upper is not None
+        return list(problem.domain.lower), list(problem.domain.upper)
+    if problem.domain.kind == "real" and problem.input_box is not None:
+        return list(problem.input_box[0]), list(problem.input_box[1])
+    return None
+
+
+def _write_json(path: Path, doc: Any) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=1)
+        fh.write("\n")
+
+
+def read_json(path: str | Path) -> Any:
+    """Load a JSON file; any failure is a one-line ParseError naming the file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParseError("no such file", str(p)) from None
+    except IsADirectoryError:
+        raise ParseError("is a directory, expected a JSON file", str(p)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParseError(f"cannot read: {exc}", str(p)) from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ParseError(
+            f"invalid JSON: {exc.msg} (column {exc.colno})", str(p), exc.lineno
+        ) from None
+    except ValueError as exc:
+        raise ParseError(str(exc), str(p)) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name} is not allowed")
+
+
+def load_instance(directory: str | Path) -> InversionProblem:
+    """Read an instance directory, validating it against its network."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise ParseError("not an instance directory (expected a folder with problem.json)", str(d))
+    pj = d / PROBLEM_FILE
+    doc = read_json(pj)
+    where = str(pj)
+
+    def field(obj: Any, key: str, ctx: str = "") -> Any:
+        if not isinstance(obj, dict) or key not in obj:
+            raise ParseError(f"missing field {ctx}{key!r}", where)
+        return obj[key]
+
+    def convert(fn: Callable[[], Any], what: str) -> Any:
+        try:
+            return fn()
+        except GeninvError as exc:
+            raise ParseError(f"{what}: {exc}", where) from None
+
+    if not isinstance(doc, dict) or doc.get("format") != SCHEMA_NAME:
+        raise ParseError(f'not a geninv problem file (expected "format": "{SCHEMA_NAME}")', where)
+    if doc.get("version") != SCHEMA_VERSION:
+        raise ParseError(
+            f"schema version {doc.get('version')!r} is not supported (expected {SCHEMA_VERSION})",
+            where,
+        )
+    netinfo = field(doc, "network")
+    net_path = d / str(field(netinfo, "file", "network."))
+    if not net_path.is_file():
+        raise ParseError(f"the network file {net_path.name} is missing", str(d))
+    recorded = netinfo.get("sha256")
+    if recorded is not None and sha256_file(net_path) != recorded:
+        raise ParseError(
+            f"{net_path.name} does not match the sha256 recorded in problem.json "
+            "(the network was changed after the instance was written)",
+            where,
+        )
+    exact_name = netinfo.get("exact_parameters")
+    if exact_name:
+        network = _load_exact_network(d / str(exact_name))
+        onnx_net = import_onnx(net_path)
+        if onnx_net.widths != network.widths or onnx_net.n_inputs != network.n_inputs:
+            raise ParseError(f"{exact_name} and {net_path.name} describe different shapes", where)
+    else:
+        network = import_onnx(net_path)
+    for key, actual in (("inputs", network.n_inputs), ("outputs", network.n_outputs)):
+        if key in netinfo and netinfo[key] != actual:
+            raise ParseError(
+                f"network.{key} is {netinfo[key]!r} but {net_path.name} has {actual}", where
+            )
+    target = field(doc, "target")
+    if not isinstance(target, list):
+        raise ParseError("target must be a list of numbers", where)
+    if len(target) != network.n_outputs:
+        raise ParseError(
+            f"target has {len(target)} entries but {net_path.name} has {network.n_outputs} outputs",
+            where,
+        )
+    domdoc = field(doc, "domain")
+    kind = field(domdoc, "kind", "domain.")
+    if kind not in DOMAINS:
+        raise ParseError(f"domain.kind must be one of {', '.join(DOMAINS)}, got {kind!r}", where)
+    if kind == "box":
+        lower, upper = field(domdoc, "lower", "domain."), field(domdoc, "upper", "domain.")
+        for name, vec in (("lower", lower), ("upper", upper)):
+            if not isinstance(vec, list) or len(vec) != network.n_inputs:
+                raise ParseError(
+                    f"domain.{name} must list {network.n_inputs} numbers (one per input)", where
+                )
+        domain = convert(lambda: Domain.box(lower, upper), "domain")
+    else:
+        domain = Domain(kind)
+    box = doc.get("input_box")
+    input_box = None
+    if box is not None:
+        input_box = (field(box, "lower", "input_box."), field(box, "upper", "input_box."))
+    src = doc.get("source") or {}
+    source = SourceInfo(
+        reduction=src.get("reduction"),
+        theorem=src.get("theorem"),
+        file=src.get("file"),
+        sha256=src.get("sha256"),
+        parameters=src.get("parameters") or {},
+        expected=src.get("expected"),
+        copy=src.get("copy"),
+    )
+    norm = convert(lambda: parse_norm(field(doc, "norm")), "norm")
+    problem: InversionProblem = convert(
+        lambda: InversionProblem(
+            network,
+            target,
+            domain,
+            p=norm,
+            threshold=field(doc, "threshold"),
+            relation=field(doc, "relation"),
+            threshold_pow=doc.get("threshold_pow"),
+            source=source,
+            inverse_data=doc.get("inverse_data") or {},
+            input_box=input_box,
+        ),
+        "problem",
+    )
+    return problem
+
+
+def _load_exact_network(path: Path) -> ReLUNetwork:
+    doc = read_json(path)
+    try:
+        layers = doc["layers"]
+        return ReLUNetwork(
+            [layer["weight"] for layer in layers],
+            [layer["bias"] for layer in layers],
+            final_activation=doc.get("final_activation", "relu"),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ParseError(f"malformed exact parameters ({exc})", str(path)) from None
+    except GeninvError as exc:
+        raise ParseError(str(exc), str(path)) from None
+
+
+def summary(problem: InversionProblem) -> dict[str, Any]:
+    """What ``geninv info`` prints."""
+    net = problem.network
+    return {
+        "theorem": problem.source.theorem,
+        "reduction": problem.source.reduction,
+        "source": problem.source.file,
+        "expected": problem.source.expected,
+        "domain": problem.domain.kind,
+        "latent_dim": net.n_inputs,
+        "output_dim": net.n_outputs,
+        "norm": norm_label(problem.p),
+        "threshold": json_number(problem.threshold),
+        "relation": problem.relation,
+        "depth": net.depth,
+        "widths": net.widths,
+        "width": net.width,
+        "parameters": net.n_params,
+        "nonzero_parameters": net.n_nonzero,
+        "final_activation": net.final_activation,
+    }

@@ -1,0 +1,53 @@
+"""Shared fixtures and helpers for the test suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from geninv.io.dimacs import CNF
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SHARED_DATA = SHARED / "data"
+SHARED_REASON = (
+    "../shared/data is not present beside this checkout (CI and the developers' machines "
+    "have it; a user's clone may not)"
+)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(SHARED_REASON)
+    return SHARED_DATA
+
+
+def random_cnf(
+    rng: np.random.Generator,
+    n: int,
+    m: int,
+    lengths: tuple[int, ...] = (3,),
+    p_repeat: float = 0.0,
+    p_taut: float = 0.0,
+    p_empty: float = 0.0,
+) -> CNF:
+    """A random CNF with clause lengths drawn from ``lengths`` and optional oddities."""
+    clauses: list[tuple[int, ...]] = []
+    for _ in range(m):
+        if rng.random() < p_empty:
+            clauses.append(())
+            continue
+        k = int(rng.choice(lengths))
+        k = min(k, n)
+        vs = rng.choice(n, size=k, replace=False) + 1
+        lits = [int(v) * int(rng.choice([-1, 1])) for v in vs]
+        if lits and rng.random() < p_repeat:
+            lits.append(lits[int(rng.integers(len(lits)))])
+        if lits and rng.random() < p_taut:
+            lits.append(-lits[0])
+        rng.shuffle(lits)
+        clauses.append(tuple(lits))
+    return CNF(n, tuple(clauses))
