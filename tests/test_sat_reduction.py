@@ -190,3 +190,43 @@ def test_satlib_uuf50_witness_maps(shared_data) -> None:  # type: ignore[no-unty
         p2, _ = THM2.apply(cnf)
         assert p1.network.widths == [218, 1]
         assert p2.network.widths == [50, 50, 218 + 100, 2]
+
+
+def test_reduction_outputs_in_onnxruntime_and_vnnlib(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every reduction output exports to ONNX that onnxruntime evaluates like we do."""
+    import onnxruntime as ort
+
+    from geninv.analysis import input_clamp_box
+    from geninv.io.instance import load_instance, save_instance
+    from geninv.io.vnnlib import read_vnnlib
+
+    rng = np.random.default_rng(5)
+    for i in range(30):
+        n = int(rng.integers(1, 10))
+        cnf = random_cnf(rng, n, int(rng.integers(0, 5 * n)), lengths=(1, 2, 3, 4), p_taut=0.1)
+        for red in (THM1, THM2):
+            problem, _ = red.apply(cnf)
+            inst = save_instance(problem, tmp_path / f"{i}-{red.name}")
+            sess = ort.InferenceSession(
+                str(inst / "network.onnx"), providers=["CPUExecutionProvider"]
+            )
+            inp = sess.get_inputs()[0]
+            for z in rng.uniform(-2, 2, size=(5, problem.n)):
+                dtype = np.float32 if "float)" in inp.type else np.float64
+                got = sess.run(None, {inp.name: z[None, :].astype(dtype)})[0][0]
+                want = problem.network.forward(z.astype(dtype).astype(np.float64))
+                assert np.allclose(got, want, rtol=1e-6, atol=1e-5)
+            again = load_instance(inst)
+            for a, b in zip(again.network.layers, problem.network.layers, strict=True):
+                assert np.array_equal(a.weight, b.weight) and np.array_equal(a.bias, b.bias)
+            if red is THM2:
+                # the clamp box found by analysis is the one the reduction declares
+                box = input_clamp_box(problem.network)
+                assert box is not None and problem.input_box is not None
+                assert (list(problem.input_box[0]), list(problem.input_box[1])) == box
+                prop = read_vnnlib(inst / "property.vnnlib")
+                assert prop.n_inputs == problem.n and prop.n_outputs == 2
+                assert prop.input_lower == [-1] * problem.n and prop.input_upper == [1] * problem.n
+                assert prop.output_lower == [0, problem.n] and prop.output_upper == [0, problem.n]
+            else:
+                assert not (inst / "property.vnnlib").exists()

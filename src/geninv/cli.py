@@ -218,11 +218,20 @@ def cmd_solve(args: argparse.Namespace) -> int:
         sys.stderr.write(f"auto: {why}\n")
     progress = (not args.json) and sys.stderr.isatty()
     sol = solve(problem, args.method, time_limit=args.time_limit, seed=args.seed, progress=progress)
+    doc = sol.to_json()
+    if args.output:
+        _write_text_atomic(Path(args.output), json.dumps(doc, indent=1) + "\n")
     if args.json:
-        _print(json.dumps(sol.to_json()))
+        _print(json.dumps(doc))
         return EXIT_OK
     _print_solution(problem, sol)
     return EXIT_OK
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def _print_solution(problem: InversionProblem, sol: Solution) -> None:
@@ -355,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
     solve.add_argument("--seed", type=int, default=0)
     solve.add_argument("--json", action="store_true", help="print one JSON object")
+    solve.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="also write the JSON solution to FILE (a witness file)",
+    )
     solve.add_argument("--verbose", action="store_true", help="say why auto chose its backend")
     solve.set_defaults(func=cmd_solve)
 
