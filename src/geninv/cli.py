@@ -119,6 +119,50 @@ def _check_witness_length(problem: InversionProblem, z: Sequence[Any], path: str
 
 
 # ---------------------------------------------------------------- commands
+def _finish_reduction(
+    args: argparse.Namespace,
+    problem: InversionProblem,
+    files: Sequence[str],
+    copy_from: str | None,
+    copy_name: str,
+    expected: Any,
+    described: str,
+    theorem_real: str | None = None,
+) -> int:
+    """Record provenance, lift to real latents if asked, and write the instance atomically."""
+    import hashlib
+
+    params = dict(problem.source.parameters)
+    h = hashlib.sha256()
+    for f in files:
+        h.update(Path(f).read_bytes())
+    src = problem.source
+    problem.source = SourceInfo(
+        reduction=src.reduction,
+        theorem=src.theorem,
+        file=", ".join(Path(f).name for f in files),
+        sha256=h.hexdigest(),
+        parameters=params,
+        expected=expected,
+        copy=copy_name,
+    )
+    if getattr(args, "domain", None) == "real" and theorem_real is not None:
+        from geninv.reductions.lifting import lift
+
+        problem = lift(problem)
+        problem.source = SourceInfo(**{**problem.source.__dict__, "theorem": theorem_real})
+    out = save_instance(
+        problem, args.output, force=args.force, source_file=copy_from, source_copy_name=copy_name
+    )
+    net = problem.network
+    _print(
+        f"{problem.source.theorem}: {described} -> {problem.domain.kind} latent, "
+        f"n={net.n_inputs}, depth {net.depth}, widths {net.widths}"
+    )
+    _print(f"expected answer: {expected or 'not known'}; wrote {out}")
+    return EXIT_OK
+
+
 def cmd_reduce_sat(args: argparse.Namespace) -> int:
     from geninv.io.dimacs import read_cnf
     from geninv.reductions.sat import SatReduction
@@ -127,26 +171,186 @@ def cmd_reduce_sat(args: argparse.Namespace) -> int:
     reduction = SatReduction(args.domain)
     problem, _ = reduction.apply(cnf)
     expected = _expected_sat(cnf, args.expected, args.oracle_time_limit)
-    params = dict(problem.source.parameters)
-    problem.source = SourceInfo(
-        reduction=reduction.name,
-        theorem=reduction.theorem,
-        file=Path(args.file).name,
-        sha256=sha256_file(args.file),
-        parameters=params,
-        expected=expected,
-        copy="source.cnf",
+    described = f"{Path(args.file).name} ({cnf.n_vars} variables, {cnf.n_clauses} clauses)"
+    return _finish_reduction(
+        args, problem, [args.file], args.file, "source.cnf", expected, described
     )
-    out = save_instance(
-        problem, args.output, force=args.force, source_file=args.file, source_copy_name="source.cnf"
+
+
+def _expected_flag(mode: str, small: bool, compute: Any) -> Any:
+    if mode in ("yes", "no"):
+        return mode
+    if mode == "unknown" or not small:
+        return None
+    return "yes" if compute() else "no"
+
+
+def cmd_reduce_cvp(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from geninv.io.lattice import (
+        CVPInstance,
+        read_cvp_json,
+        read_fplll_matrix,
+        read_fplll_vector,
+        write_cvp_json,
     )
-    net = problem.network
+    from geninv.oracles import cvp01_decide
+    from geninv.reductions.cvp import CVPReduction
+
+    p = parse_norm(args.p, "--p")
+    files = [args.file]
+    if args.target is not None:
+        basis = read_fplll_matrix(args.file)
+        target = read_fplll_vector(args.target)
+        files.append(args.target)
+        if basis and len(basis[0]) != len(target):
+            raise ParseError(
+                f"target has {len(target)} entries but the basis vectors have {len(basis[0])}",
+                args.target,
+            )
+        inst = CVPInstance(
+            basis=tuple(tuple(r) for r in basis),
+            target=tuple(target),
+            radius=None,
+            radius_pow=None,
+            p=p,
+        )
+    else:
+        inst = read_cvp_json(args.file)
+    if args.radius is not None or args.radius_pow is not None:
+        if args.radius is not None and args.radius_pow is not None:
+            raise ValidationError("give --radius or --radius-pow, not both")
+        radius = None if args.radius is None else _number_arg(args.radius, "radius")
+        rpow = None if args.radius_pow is None else _number_arg(args.radius_pow, "radius-pow")
+        for name, val in (("radius", radius), ("radius-pow", rpow)):
+            if val is not None and val < 0:
+                raise ValidationError(f"--{name} must be >= 0")
+        inst = CVPInstance(
+            basis=inst.basis, target=inst.target, radius=radius, radius_pow=rpow, p=p
+        )
+    reduction = CVPReduction(p, relation=args.relation, paper_pairs=args.paper_pairs)
+    problem, _ = reduction.apply(inst)
+    n = len(inst.basis)
+    expected = _expected_flag(
+        args.expected,
+        n <= 20,
+        lambda: cvp01_decide(
+            inst.basis,
+            inst.target,
+            p,
+            radius=inst.radius,
+            radius_pow=inst.radius_pow,
+            relation=args.relation,
+        )[0],
+    )
+    described = f"{', '.join(Path(f).name for f in files)} (n={n}, d={len(inst.target)})"
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "source.json"
+        write_cvp_json(inst, copy)
+        return _finish_reduction(
+            args, problem, files, str(copy), "source.json", expected, described, "Theorem 4"
+        )
+
+
+def cmd_reduce_clique(args: argparse.Namespace) -> int:
+    from geninv.io.graphs import read_graph
+    from geninv.oracles import clique_decide
+    from geninv.reductions.clique import CliqueReduction
+
+    graph = read_graph(args.file)
+    max_weight = None if args.max_weight is None else _number_arg(args.max_weight, "max-weight")
+    reduction = CliqueReduction(
+        None if args.half else args.k, args.p, max_weight, relation=args.relation, half=args.half
+    )
+    problem, _ = reduction.apply(graph)
+    params = problem.source.parameters
+    expected = _expected_flag(
+        args.expected,
+        graph.n <= 40,
+        lambda: clique_decide(
+            graph, int(params["k"]), Fraction(params["max_weight"]), relation=args.relation
+        )[0],
+    )
+    described = (
+        f"{Path(args.file).name} ({graph.n} vertices, {len(graph.edges)} edges, k={params['k']})"
+    )
+    return _finish_reduction(
+        args, problem, [args.file], args.file, "source.graph", expected, described, "Theorem 6"
+    )
+
+
+def cmd_reduce_vc(args: argparse.Namespace) -> int:
+    from geninv.io.graphs import read_graph
+    from geninv.oracles import vertex_cover_decide
+    from geninv.reductions.vertex_cover import VertexCoverReduction
+
+    graph = read_graph(args.file)
+    reduction = VertexCoverReduction(args.size, args.p, relation=args.relation)
+    problem, _ = reduction.apply(graph)
+    expected = _expected_flag(
+        args.expected, graph.n <= 20, lambda: vertex_cover_decide(graph, args.size)[0]
+    )
+    described = (
+        f"{Path(args.file).name} ({graph.n} vertices, {len(graph.edges)} edges, q={args.size})"
+    )
+    return _finish_reduction(
+        args,
+        problem,
+        [args.file],
+        args.file,
+        "source.graph",
+        expected,
+        described,
+        "Section 5.3, lifted to real latents",
+    )
+
+
+def _lift_scale(problem: InversionProblem) -> Any:
+    inv = problem.inverse_data
+    return inv["steps"][-1]["scale"] if "steps" in inv else inv.get("scale")
+
+
+def cmd_lift(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from geninv.io.instance import save_instance as _save
+    from geninv.reductions.lifting import lift
+
+    src_dir = Path(args.dir)
+    problem = load_instance(src_dir)
+    lifted = lift(problem)
+    copy_from: str | None = None
+    copy_name: str | None = problem.source.copy
+    if problem.source.reduction and problem.source.copy:
+        copy_from = str(src_dir / problem.source.copy)
+        theorem = {
+            "cvp-thm3": "Theorem 4",
+            "clique-thm5": "Theorem 6",
+            "vc-sec53": "Section 5.3, lifted to real latents",
+        }.get(problem.source.reduction, f"{problem.source.theorem}, lifted to real latents")
+        lifted.source = SourceInfo(**{**lifted.source.__dict__, "theorem": theorem})
+        out = _save(
+            lifted, args.output, force=args.force, source_file=copy_from, source_copy_name=copy_name
+        )
+    else:
+        # The source of a plain lifted instance is the binary instance itself.
+        lifted.source = SourceInfo(
+            **{
+                **lifted.source.__dict__,
+                "copy": "source-instance",
+                "theorem": "binary-to-real lifting",
+            }
+        )
+        out = _save(lifted, args.output, force=args.force)
+        with tempfile.TemporaryDirectory(dir=out) as tmp:
+            _save(problem, Path(tmp) / "source-instance")
+            (Path(tmp) / "source-instance").rename(out / "source-instance")
+    net = lifted.network
     _print(
-        f"{reduction.theorem}: {Path(args.file).name} "
-        f"({cnf.n_vars} variables, {cnf.n_clauses} clauses) -> {problem.domain.kind} latent, "
-        f"n={net.n_inputs}, depth {net.depth}, widths {net.widths}"
+        f"lifted {src_dir.name} ({problem.domain.kind}^{problem.n}) -> real latent, "
+        f"depth {net.depth}, widths {net.widths}; scale s = {_lift_scale(lifted)}; wrote {out}"
     )
-    _print(f"expected answer: {expected or 'not known'}; wrote {out}")
     return EXIT_OK
 
 
@@ -295,12 +499,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
     copy = problem.source.copy
     if not copy:
         raise ParseError(
-            "problem.json names no copy of the source file", str(Path(args.dir) / "problem.json")
+            "problem.json names no copy of the source", str(Path(args.dir) / "problem.json")
         )
     source = entry.load_source(Path(args.dir) / copy)
-    reduction = entry.make()
-    mapped = reduction.invert(sol, problem.inverse_data)
-    result = entry.check(source, mapped)
+    mapped = entry.invert(sol, problem.inverse_data)
+    result = entry.check(source, mapped, problem)
     _print(f"source check: {result.message}")
     if result.solution_text:
         _print(result.solution_text)
@@ -344,6 +547,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sat.add_argument("--oracle-time-limit", type=float, default=10.0, metavar="SECONDS")
     sat.set_defaults(func=cmd_reduce_sat)
+
+    def common(sp: argparse.ArgumentParser, domains: Sequence[str]) -> None:
+        sp.add_argument("--p", required=True, help="norm exponent p (integer >= 1, or inf)")
+        sp.add_argument("--domain", choices=list(domains), default=domains[0])
+        sp.add_argument("--relation", choices=["<=", "<"], default="<=")
+        sp.add_argument("-o", "--output", required=True, help="instance directory to create")
+        sp.add_argument("--force", action="store_true", help="replace an existing output directory")
+        sp.add_argument(
+            "--expected",
+            choices=["auto", "yes", "no", "unknown"],
+            default="auto",
+            help="the source's answer to record; auto computes it by brute force on small inputs",
+        )
+
+    cvp = rsub.add_parser("cvp", help="(0,1)-CVP_p (Theorem 3: binary, Theorem 4: real)")
+    cvp.add_argument("file", help="CVP JSON file, or an fplll lattice (with --target)")
+    cvp.add_argument("--target", help="fplll target vector file (when FILE is an fplll lattice)")
+    cvp.add_argument("--radius", help="radius r (overrides the file's)")
+    cvp.add_argument("--radius-pow", help="r^p exactly, for radii with irrational p-th roots")
+    cvp.add_argument(
+        "--paper-pairs",
+        action="store_true",
+        help="the paper's 2n-latent pair gadget (see errata E9)",
+    )
+    common(cvp, ["binary", "real"])
+    cvp.set_defaults(func=cmd_reduce_cvp)
+
+    clq = rsub.add_parser(
+        "clique", help="weighted k-Clique / Half-Clique (Theorem 5; real: Theorem 6)"
+    )
+    clq.add_argument("file", help="DIMACS graph (p edge N M, e u v [w])")
+    group = clq.add_mutually_exclusive_group(required=True)
+    group.add_argument("--k", type=int, help="clique size")
+    group.add_argument("--half", action="store_true", help="k = n/2 (Half-Clique)")
+    clq.add_argument("--max-weight", help="M: ask for a clique of weight <= M (default: any)")
+    common(clq, ["binary", "real"])
+    clq.set_defaults(func=cmd_reduce_clique)
+
+    vc = rsub.add_parser("vertex-cover", help="vertex cover of size <= Q (section 5.3)")
+    vc.add_argument("file", help="DIMACS or PACE graph")
+    vc.add_argument("--size", type=int, required=True, help="Q, the cover size")
+    common(vc, ["binary", "real"])
+    vc.set_defaults(func=cmd_reduce_vc)
+
+    lift = sub.add_parser("lift", help="binary/sign instance -> real-latent instance")
+    lift.add_argument("dir")
+    lift.add_argument("-o", "--output", required=True)
+    lift.add_argument("--force", action="store_true")
+    lift.set_defaults(func=cmd_lift)
 
     new = sub.add_parser("new", help="an instance from someone else's network")
     new.add_argument("--network", required=True, help="ONNX file (Gemm/MatMul, Add, Relu)")

@@ -319,7 +319,9 @@ def summary(problem: InversionProblem) -> dict[str, Any]:
         "latent_dim": net.n_inputs,
         "output_dim": net.n_outputs,
         "norm": norm_label(problem.p),
-        "threshold": json_number(problem.threshold),
+        "threshold": json_number(problem.threshold)
+        if problem.threshold_pow is None
+        else f"{problem.threshold_float():.12g} (delta^p = {problem.threshold_pow} exactly)",
         "relation": problem.relation,
         "depth": net.depth,
         "widths": net.widths,
