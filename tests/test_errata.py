@@ -126,3 +126,161 @@ def test_e7_reported_widths() -> None:
     p2, _ = SatReduction("real").apply(cnf)
     assert p1.network.widths == [5, 1]
     assert p2.network.widths == [4, 4, 5 + 8, 2]
+
+
+# ---------------------------------------------------------------- section 5 and Appendix A
+def _cvp(basis: list[list[int]], target: list[object], r: object) -> object:
+    from fractions import Fraction
+
+    from geninv.io.lattice import CVPInstance
+
+    return CVPInstance(
+        tuple(tuple(Fraction(v) for v in col) for col in basis),
+        tuple(Fraction(v) for v in target),  # type: ignore[arg-type]
+        Fraction(r),  # type: ignore[arg-type]
+        None,
+        None,
+    )
+
+
+def test_e9_pairs_double_the_latent() -> None:
+    from geninv.reductions.cvp import CVPReduction
+
+    inst = _cvp([[1]], [1], 0)
+    paper, _ = CVPReduction(1, paper_pairs=True).apply(inst)  # type: ignore[arg-type]
+    ours_p, _ = CVPReduction(1).apply(inst)  # type: ignore[arg-type]
+    assert paper.n == 2 and ours_p.n == 1
+    assert solve(paper, "enumerate").status is solve(ours_p, "enumerate").status is Status.YES
+
+
+def test_e10_strict_versus_nonstrict() -> None:
+    from geninv.oracles import cvp01_decide
+    from geninv.reductions.cvp import CVPReduction
+
+    inst = _cvp([[2]], [1], 1)
+    assert cvp01_decide(inst.basis, inst.target, 1.0, radius=inst.radius)[0]  # type: ignore[attr-defined]
+    literal, _ = CVPReduction(1, relation="<").apply(inst)  # type: ignore[arg-type]
+    assert solve(literal, "enumerate").status is Status.NO  # wrong for the <= question
+    ours_p, _ = CVPReduction(1).apply(inst)  # type: ignore[arg-type]
+    assert solve(ours_p, "enumerate").status is Status.YES
+
+
+def test_e11_literal_snap_fails_above_one_quarter() -> None:
+    from fractions import Fraction
+
+    from geninv.reductions.cvp import CVPReduction
+    from geninv.reductions.lifting import BinaryToReal
+
+    inst = _cvp([[1]], ["1/2"], "3/10")
+    binary, _ = CVPReduction("inf").apply(inst)  # type: ignore[arg-type]
+    assert solve(binary, "enumerate").status is Status.NO
+    literal, _ = BinaryToReal(scale=Fraction(1)).apply(binary)
+    assert literal.exact_check([Fraction(3, 10)]).meets  # a real witness for a NO instance
+    ours_p, _ = BinaryToReal().apply(binary)
+    assert not ours_p.exact_check([Fraction(3, 10)]).meets
+
+
+def test_e13_appendix_a_literal_w4() -> None:
+    """Appendix A with W4 = -I: v in [0, delta] does not snap to 0 (delta = 2/5, c = 3)."""
+    from fractions import Fraction as F
+
+    delta, c = F(2, 5), 3
+    cd = c * delta
+    # layers on z in R^1 (n = 1): a = ReLU(z); c' = ReLU(c delta - a) = c delta - v;
+    # u = ReLU(c' - delta) = ReLU((c-1) delta - v);
+    # e+ = ReLU(c delta/2 - c'); e- = ReLU(c' - c delta/2)
+    # t = ReLU(1 - u)  (W4 = -I, b4 = 1);  E = ReLU(e+ + e-) = |v - c delta/2|
+    # CVP B = [[1]], t* = [1/2]: rows t - 1/2 doubled, E carried; target (0, 0, n c delta/2)
+    net = ReLUNetwork(
+        [[[1]], [[-1]], [[1], [-1], [1]], [[-1, 0, 0], [0, 1, 1]], [[1, 0], [-1, 0], [0, 1]]],
+        [[0], [cd], [-delta, cd / 2, -cd / 2], [1, 0], [F(-1, 2), F(1, 2), 0]],
+    )
+    lifted = InversionProblem(net, [0, 0, cd / 2], Domain("real"), p="inf", threshold=delta)
+    assert lifted.exact_check([F(3, 10)]).meets  # t = 1/2: a real witness
+    from geninv.reductions.cvp import CVPReduction
+
+    binary, _ = CVPReduction("inf").apply(_cvp([[1]], ["1/2"], delta))  # type: ignore[arg-type]
+    assert solve(binary, "enumerate").status is Status.NO
+
+
+def test_e14_bias_length() -> None:
+    from geninv.io.graphs import Graph
+    from geninv.reductions.clique import CliqueReduction
+
+    g = Graph(n=4, edges=((0, 1), (1, 2)))
+    problem, _ = CliqueReduction(2, 2).apply(g)
+    assert problem.network.widths == [2 * (6 + 1)]  # C(4,2) + 1 rows, doubled; not n + 1 = 5
+
+
+def test_e15_relations_in_theorem5() -> None:
+    from fractions import Fraction
+
+    from geninv.io.graphs import Graph
+    from geninv.oracles import clique_decide
+    from geninv.reductions.clique import CliqueReduction
+
+    g = Graph(n=2, edges=((0, 1),), weights=(Fraction(1),))
+    assert clique_decide(g, 1, Fraction(0), relation="<")[0] is False
+    ours_p, _ = CliqueReduction(1, 1, max_weight=0, relation="<").apply(g)
+    assert solve(ours_p, "enumerate").status is Status.NO
+    literal = InversionProblem(
+        ours_p.network, ours_p.target, Domain("binary"), p=1, threshold=ours_p.threshold
+    )
+    assert solve(literal, "enumerate").status is Status.YES  # "<= delta" with "< M"
+
+
+def test_e16_constants_are_minimal() -> None:
+    from geninv.io.graphs import Graph
+    from geninv.reductions.clique import CliqueReduction
+
+    g = Graph(n=2, edges=())  # no 2-clique
+    problem, _ = CliqueReduction(2, 1, max_weight=1).apply(g)
+    params = problem.source.parameters
+    assert (params["alpha"], params["beta"]) == (2, 3)
+    assert solve(problem, "enumerate").status is Status.NO
+    smaller_alpha, _ = CliqueReduction(2, 1, max_weight=1, constants=(1, 3)).apply(g)
+    assert solve(smaller_alpha, "enumerate").status is Status.YES  # wrong: alpha^p = M
+    smaller_beta, _ = CliqueReduction(2, 1, max_weight=1, constants=(2, 2)).apply(g)
+    assert solve(smaller_beta, "enumerate").status is Status.YES  # wrong: beta^p = (3^p-1) M
+
+
+def test_e17_weights_as_sums_of_powers() -> None:
+    from fractions import Fraction
+
+    from geninv.io.graphs import Graph
+    from geninv.reductions._build import weight_as_pth_powers
+    from geninv.reductions.clique import CliqueReduction
+
+    for w in (2, 3, 7, Fraction(5, 3), 1000):
+        for p in (2, 3):
+            terms = weight_as_pth_powers(Fraction(w), p, "w")
+            assert sum((c**p for c in terms), Fraction(0)) == w
+    g = Graph(
+        n=3, edges=((0, 1), (0, 2), (1, 2)), weights=(Fraction(2), Fraction(3), Fraction(5, 3))
+    )
+    problem, _ = CliqueReduction(3, 2, max_weight=Fraction(20, 3)).apply(g)
+    assert solve(problem, "enumerate").status is Status.YES  # weight 2 + 3 + 5/3 = 20/3 exactly
+
+
+def test_e18_theorem6_is_lifted_theorem5() -> None:
+    from geninv.io.graphs import Graph
+    from geninv.reductions.clique import CliqueReduction
+    from geninv.reductions.lifting import BinaryToReal
+
+    g = Graph(n=4, edges=((0, 1), (0, 2), (1, 2), (2, 3)))
+    binary, _ = CliqueReduction(None, 2, half=True).apply(g)
+    real, _ = BinaryToReal().apply(binary)
+    assert real.domain.kind == "real" and real.network.depth == 5
+
+
+def test_e19_vertex_cover_strict() -> None:
+    from geninv.io.graphs import Graph
+    from geninv.reductions.vertex_cover import VertexCoverReduction
+
+    g = Graph(n=2, edges=((0, 1),))
+    ours_p, _ = VertexCoverReduction(1, 2, relation="<").apply(g)
+    assert solve(ours_p, "enumerate").status is Status.YES
+    literal = InversionProblem(
+        ours_p.network, ours_p.target, Domain("binary"), p=2, threshold=1, relation="<"
+    )  # delta^p = Z alpha^p = 1
+    assert solve(literal, "enumerate").status is Status.NO

@@ -86,7 +86,14 @@ class CliqueReduction(Reduction[Graph, list[int] | None]):
         max_weight: Any = None,
         relation: Relation = "<=",
         half: bool = False,
+        constants: tuple[int, int] | None = None,
     ) -> None:
+        """``constants=(alpha, beta)`` overrides the derived minimal constants.
+
+        Smaller ones make the reduction unsound (errata E16); the override exists
+        to demonstrate that.
+        """
+        self.constants = constants
         self.p = integer_p(p, "the clique reduction")
         self.k = k
         self.half = half
@@ -122,6 +129,8 @@ class CliqueReduction(Reduction[Graph, list[int] | None]):
             )
         alpha = smallest_int_pow_above(m_bound, p)
         beta = smallest_int_pow_above((3**p - 1) * m_bound, p)
+        if self.constants is not None:
+            alpha, beta = self.constants
         rows: list[SparseRow] = []
         n_edge_rows = 0
         for i in range(n):

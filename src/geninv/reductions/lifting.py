@@ -106,6 +106,13 @@ class BinaryToReal(Reduction[InversionProblem, Solution]):
     name = "lift"
     theorem = "binary-to-real lifting (Theorem 4)"
 
+    def __init__(self, scale: Fraction | None = None) -> None:
+        """``scale`` overrides s (e.g. 1 reproduces the paper's gadget, errata E11).
+
+        A scale below 4 delta makes the lifting unsound; it exists for experiments.
+        """
+        self.scale = scale
+
     def apply(self, source: InversionProblem) -> tuple[InversionProblem, InverseData]:
         kind = source.domain.kind
         if kind not in ("binary", "sign"):
@@ -114,7 +121,7 @@ class BinaryToReal(Reduction[InversionProblem, Solution]):
             )
         net = source.network
         n = net.n_inputs
-        s = scale_for(source)
+        s = scale_for(source) if self.scale is None else Fraction(self.scale)
         eye = np.eye(n)
         w3 = np.vstack([eye, -eye])  # on c: u = ReLU(c - 1/2), e = ReLU(1/2 - c)
         b3 = np.concatenate([np.full(n, -0.5), np.full(n, 0.5)])
