@@ -416,7 +416,18 @@ def cmd_new(args: argparse.Namespace) -> int:
 def cmd_solve(args: argparse.Namespace) -> int:
     from geninv.solvers.base import choose_backend, solve
 
-    problem = load_instance(args.dir)
+    if args.dir is not None and (args.onnx or args.vnnlib):
+        raise ValidationError("give an instance directory or --onnx/--vnnlib, not both")
+    if args.dir is None:
+        if not (args.onnx and args.vnnlib):
+            raise ValidationError(
+                "give an instance directory, or both --onnx FILE and --vnnlib FILE"
+            )
+        from geninv.io.vnncomp import problem_from_vnncomp
+
+        problem = problem_from_vnncomp(args.onnx, args.vnnlib)
+    else:
+        problem = load_instance(args.dir)
     if args.verbose and args.method == "auto":
         _, why = choose_backend(problem)
         sys.stderr.write(f"auto: {why}\n")
@@ -521,6 +532,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export_vnncomp(args: argparse.Namespace) -> int:
+    from geninv.io.vnncomp import export_vnncomp
+
+    exported, skipped = export_vnncomp(args.dirs, args.output, args.timeout, force=args.force)
+    for line in skipped:
+        sys.stderr.write(f"geninv: skipped {line}\n")
+    _print(f"wrote {len(exported)} instance(s) to {args.output} (onnx/, vnnlib/, instances.csv)")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from geninv.demo import run_demo
 
@@ -611,7 +632,9 @@ def build_parser() -> argparse.ArgumentParser:
     new.set_defaults(func=cmd_new)
 
     solve = sub.add_parser("solve", help="decide an instance")
-    solve.add_argument("dir")
+    solve.add_argument("dir", nargs="?", help="instance directory")
+    solve.add_argument("--onnx", help="a VNN-COMP network (with --vnnlib) instead of a directory")
+    solve.add_argument("--vnnlib", help="a VNN-COMP property: input box, output bounds")
     solve.add_argument("--method", default="auto", help="backend name, or auto (default)")
     solve.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
     solve.add_argument("--seed", type=int, default=0)
@@ -639,6 +662,13 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("dir")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=cmd_info)
+
+    exp = sub.add_parser("export-vnncomp", help="write a VNN-COMP benchmark folder")
+    exp.add_argument("dirs", nargs="+", help="instance directories")
+    exp.add_argument("-o", "--output", required=True)
+    exp.add_argument("--timeout", type=float, default=300.0, help="per-instance timeout for the csv")
+    exp.add_argument("--force", action="store_true")
+    exp.set_defaults(func=cmd_export_vnncomp)
 
     demo = sub.add_parser(
         "demo", help="the main job on bundled data: reduce, solve, check, extract"

@@ -179,7 +179,7 @@ class InversionProblem:
         network: ReLUNetwork,
         target: Sequence[Any],
         domain: Domain,
-        p: float = math.inf,
+        p: float | str = math.inf,
         threshold: Any = 0,
         relation: Relation = "<=",
         threshold_pow: Any = None,
