@@ -109,7 +109,8 @@ def test_export_vnncomp(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["export-vnncomp", str(real), str(sign), "-o", str(out), "--timeout", "60"]) == 0
     captured = capsys.readouterr()
     assert "skipped" in captured.err and "sign" in captured.err
-    rows = list(csv.reader(open(out / "instances.csv", encoding="utf-8")))
+    with open(out / "instances.csv", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
     assert rows == [["onnx/real.onnx", "vnnlib/real.vnnlib", "60"]]
     assert (out / "onnx" / "real.onnx").is_file() and (out / "vnnlib" / "real.vnnlib").is_file()
     with pytest.raises(UnsupportedError):

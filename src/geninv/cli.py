@@ -666,7 +666,9 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export-vnncomp", help="write a VNN-COMP benchmark folder")
     exp.add_argument("dirs", nargs="+", help="instance directories")
     exp.add_argument("-o", "--output", required=True)
-    exp.add_argument("--timeout", type=float, default=300.0, help="per-instance timeout for the csv")
+    exp.add_argument(
+        "--timeout", type=float, default=300.0, help="per-instance timeout for the csv"
+    )
     exp.add_argument("--force", action="store_true")
     exp.set_defaults(func=cmd_export_vnncomp)
 
