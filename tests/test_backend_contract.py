@@ -1,0 +1,169 @@
+"""One contract for every registered backend.
+
+Each backend, on every problem it declares it accepts:
+
+* agrees with exhaustive enumeration on discrete latents (random networks and
+  every reduction's outputs), and with the source oracle on the real-latent
+  reductions (whose clamp box makes them decidable);
+* returns ``yes`` only with a witness that passes the exact check, ``no``
+  only with a proof;
+* says ``unknown`` (never ``no``) when its time limit is hit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from geninv.io.graphs import Graph
+from geninv.io.lattice import CVPInstance
+from geninv.network import ReLUNetwork
+from geninv.oracles import sat_oracle
+from geninv.problem import Domain, InversionProblem, Status
+from geninv.reductions.clique import CliqueReduction
+from geninv.reductions.cvp import CVPReduction
+from geninv.reductions.lifting import BinaryToReal
+from geninv.reductions.sat import SatReduction
+from geninv.reductions.vertex_cover import VertexCoverReduction
+from geninv.solvers.base import REGISTRY, _load_builtin_backends, solve
+
+from .conftest import random_cnf
+
+_load_builtin_backends()
+BACKENDS = sorted(name for name, cls in REGISTRY.items() if cls.available())
+COMPLETE = [name for name in BACKENDS if REGISTRY[name].capabilities.complete]
+
+
+def discrete_problems() -> Iterator[tuple[str, InversionProblem]]:
+    rng = np.random.default_rng(2024)
+    for i in range(24):
+        n = int(rng.integers(2, 7))
+        dims = [n, *[int(d) for d in rng.integers(2, 6, size=int(rng.integers(1, 3)))]]
+        ws = [
+            rng.integers(-2, 3, size=(dims[k + 1], dims[k])).astype(float)
+            for k in range(len(dims) - 1)
+        ]
+        bs = [rng.integers(-1, 2, size=dims[k + 1]).astype(float) for k in range(len(dims) - 1)]
+        net = ReLUNetwork(ws, bs, final_activation="identity" if i % 3 == 0 else "relu")
+        kind = "binary" if i % 2 else "sign"
+        lo, hi = Domain(kind).corner_values()
+        corner = rng.choice([lo, hi], size=n)
+        target = net.forward(corner)
+        if i % 4 == 1:
+            target = target + 0.5  # usually no exact preimage
+        p = [math.inf, 1.0, 2.0][i % 3]
+        threshold = 0 if i % 4 < 2 else float(rng.choice([0.5, 1.0, 1.5]))
+        yield f"random-{i}", InversionProblem(net, target, Domain(kind), p=p, threshold=threshold)
+    for i in range(8):
+        cnf = random_cnf(rng, 6, int(rng.integers(12, 35)))
+        yield f"thm1-{i}", SatReduction("sign").apply(cnf)[0]
+    for i in range(6):
+        basis = tuple(
+            tuple(Fraction(int(v)) for v in rng.integers(-2, 3, size=3)) for _ in range(4)
+        )
+        target = tuple(Fraction(int(v)) for v in rng.integers(-3, 4, size=3))
+        p = [1.0, math.inf, 2.0][i % 3]
+        inst = CVPInstance(basis, target, Fraction(int(rng.integers(0, 4))), None, p)
+        yield f"cvp-{i}", CVPReduction(p).apply(inst)[0]
+    for i in range(6):
+        n = 5
+        edges = tuple((a, b) for a in range(n) for b in range(a + 1, n) if rng.random() < 0.6)
+        g = Graph(n=n, edges=edges)
+        if i % 2:
+            yield f"clique-{i}", CliqueReduction(3, 1 + i % 2).apply(g)[0]
+        else:
+            yield (
+                f"vc-{i}",
+                VertexCoverReduction(int(rng.integers(1, 4)), [1, 2, "inf"][i % 3]).apply(g)[0],
+            )
+
+
+DISCRETE = list(discrete_problems())
+
+
+@pytest.mark.parametrize("backend", COMPLETE)
+def test_agrees_with_enumeration(backend: str) -> None:
+    cls = REGISTRY[backend]
+    checked = 0
+    for name, problem in DISCRETE:
+        if cls.unsupported_reason(problem) is not None:
+            continue
+        ref = solve(problem, "enumerate")
+        try:
+            got = solve(problem, backend, time_limit=60)
+        except Exception as exc:  # an UnsupportedError for this instance is acceptable
+            from geninv.errors import UnsupportedError
+
+            if isinstance(exc, UnsupportedError):
+                continue
+            raise
+        assert got.status is not Status.UNKNOWN, (backend, name, got.reason)
+        assert got.status is ref.status, (backend, name)
+        if got.status is Status.YES:
+            assert got.check is not None and got.check.meets
+        else:
+            assert got.proof
+        checked += 1
+    if backend == "enumerate":
+        assert checked == len(DISCRETE)
+    else:
+        assert checked >= 5, f"{backend} accepted only {checked} contract problems"
+
+
+def real_problems() -> Iterator[tuple[str, InversionProblem, bool]]:
+    rng = np.random.default_rng(77)
+    for i in range(6):
+        cnf = random_cnf(rng, 5, int(rng.integers(15, 35)))
+        truth = bool(sat_oracle(cnf))
+        yield f"thm2-{i}", SatReduction("real").apply(cnf)[0], truth
+    for i in range(4):
+        basis = tuple(
+            tuple(Fraction(int(v)) for v in rng.integers(-2, 3, size=2)) for _ in range(3)
+        )
+        target = tuple(Fraction(int(v)) for v in rng.integers(-3, 4, size=2))
+        binary = CVPReduction(math.inf).apply(CVPInstance(basis, target, Fraction(1), None, None))[
+            0
+        ]
+        truth = solve(binary, "enumerate").status is Status.YES
+        yield f"thm4-{i}", BinaryToReal().apply(binary)[0], truth
+
+
+REAL = list(real_problems())
+
+
+@pytest.mark.parametrize("backend", COMPLETE)
+def test_real_latent_reductions(backend: str) -> None:
+    cls = REGISTRY[backend]
+    for name, problem, truth in REAL:
+        if cls.unsupported_reason(problem) is not None:
+            continue
+        got = solve(problem, backend, time_limit=60)
+        assert got.status is not Status.UNKNOWN, (backend, name, got.reason)
+        assert (got.status is Status.YES) == truth, (backend, name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_time_limit_never_gives_a_wrong_no(backend: str) -> None:
+    """A satisfiable instance under a tiny time limit: yes or unknown, never no."""
+    rng = np.random.default_rng(5)
+    cnf = random_cnf(rng, 22, 80)
+    while not sat_oracle(cnf):
+        cnf = random_cnf(rng, 22, 80)
+    for problem in (SatReduction("sign").apply(cnf)[0], SatReduction("real").apply(cnf)[0]):
+        if REGISTRY[backend].unsupported_reason(problem) is not None:
+            continue
+        got = solve(problem, backend, time_limit=0.001)
+        assert got.status in (Status.YES, Status.UNKNOWN), backend
+        if got.status is Status.UNKNOWN:
+            assert got.reason
+
+
+def test_every_backend_declares_itself() -> None:
+    assert "enumerate" in BACKENDS
+    for name, cls in REGISTRY.items():
+        assert cls.name == name and cls.summary and cls.capabilities.domains
+        assert set(cls.capabilities.domains) <= {"real", "box", "binary", "sign"}
