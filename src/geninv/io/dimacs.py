@@ -27,6 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geninv.errors import ParseError, ValidationError
+from geninv.io.text import count as _count
+from geninv.io.text import header_counts, read_text
+from geninv.io.text import is_integer as _is_integer
+from geninv.io.text import show as _show
 
 __all__ = [
     "CNF",
@@ -42,29 +46,6 @@ __all__ = [
 Assignment = Sequence[bool] | Mapping[int, bool]
 
 _HEADER_FORM = "expected 'p cnf <variables> <clauses>'"
-
-
-def _is_decimal(token: str) -> bool:
-    """True for ASCII ``[0-9]+`` (``int()`` alone would accept ``+1``, ``1_0``, ``١``)."""
-    return token.isascii() and token.isdigit()
-
-
-def _is_integer(token: str) -> bool:
-    """True for ASCII ``-?[0-9]+``."""
-    if token.startswith("-"):
-        return _is_decimal(token[1:])
-    return _is_decimal(token)
-
-
-def _show(text: str, limit: int = 40) -> str:
-    """``repr`` of a token for an error message, shortened so the message stays short."""
-    if len(text) > limit:
-        return repr(text[:limit]) + "..."
-    return repr(text)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @dataclass(frozen=True)
@@ -196,24 +177,7 @@ def _parse_header(tokens: list[str], path: str, lineno: int) -> tuple[int, int]:
             path,
             lineno,
         )
-    if len(tokens) != 4:
-        raise ParseError(
-            f"header {_show(' '.join(tokens))} has {_count(len(tokens) - 2, 'number')} "
-            f"after 'p cnf', not 2 ({_HEADER_FORM})",
-            path,
-            lineno,
-        )
-    counts: list[int] = []
-    for what, token in (("variables", tokens[2]), ("clauses", tokens[3])):
-        if not _is_decimal(token):
-            raise ParseError(
-                f"number of {what} in header is {_show(token)}, not a non-negative integer "
-                f"({_HEADER_FORM})",
-                path,
-                lineno,
-            )
-        counts.append(int(token))
-    return counts[0], counts[1]
+    return header_counts(tokens, ("variables", "clauses"), _HEADER_FORM, path, lineno)
 
 
 def parse_cnf(text: str, path: str = "<string>") -> CNF:
@@ -330,24 +294,7 @@ def read_cnf(path: str | os.PathLike[str]) -> CNF:
     A missing or unreadable file, or bytes that are not UTF-8, raise
     :class:`ParseError` naming the file.
     """
-    name = os.fspath(path)
-    try:
-        data = Path(name).read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or exc.__class__.__name__
-        raise ParseError(
-            f"cannot read file: {reason} (expected a readable DIMACS CNF file)", name
-        ) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        lineno = data.count(b"\n", 0, exc.start) + 1
-        raise ParseError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}; "
-            "expected a DIMACS CNF text file)",
-            name,
-            lineno,
-        ) from None
+    name, text = read_text(path, "a readable DIMACS CNF text file")
     return parse_cnf(text, name)
 
 

@@ -44,12 +44,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from geninv.errors import BackendUnavailableError, ParseError, UnsupportedError, ValidationError
-from geninv.io.dimacs import _count, _is_decimal, _show
 from geninv.io.lattice import NUMBER_FORM, parse_exact_number
+from geninv.io.text import count as _count
+from geninv.io.text import header_counts
+from geninv.io.text import is_decimal as _is_decimal
+from geninv.io.text import read_text as _read_text
+from geninv.io.text import show as _show
 
 __all__ = [
     "Graph",
@@ -299,24 +302,8 @@ def _parse_header(tokens: list[str], path: str, lineno: int) -> tuple[str, int, 
         raise ParseError(
             f"unsupported problem format {_show(kind)} in header ({_HEADER_FORM})", path, lineno
         )
-    if len(tokens) != 4:
-        raise ParseError(
-            f"header {_show(' '.join(tokens))} has {_count(len(tokens) - 2, 'number')} "
-            f"after 'p {kind}', not 2 ({_HEADER_FORM})",
-            path,
-            lineno,
-        )
-    counts: list[int] = []
-    for what, token in (("vertices", tokens[2]), ("edges", tokens[3])):
-        if not _is_decimal(token):
-            raise ParseError(
-                f"number of {what} in header is {_show(token)}, not a non-negative integer "
-                f"({_HEADER_FORM})",
-                path,
-                lineno,
-            )
-        counts.append(int(token))
-    return kind, counts[0], counts[1]
+    n, m = header_counts(tokens, ("vertices", "edges"), _HEADER_FORM, path, lineno)
+    return kind, n, m
 
 
 def _vertex_token(token: str, n: int, form: str, path: str, lineno: int) -> int:
@@ -496,25 +483,6 @@ def parse_graph(text: str, path: str = "<string>") -> Graph:
     if weighted:
         weights = tuple(w for w, _ in (seen[k] for k in keys) if w is not None)
     return Graph(n, tuple(keys), weights, tuple(comments), edge_lines - len(keys))
-
-
-def _read_text(path: str | os.PathLike[str], expected: str) -> tuple[str, str]:
-    name = os.fspath(path)
-    try:
-        data = Path(name).read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or exc.__class__.__name__
-        raise ParseError(f"cannot read file: {reason} (expected {expected})", name) from None
-    try:
-        return name, data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        lineno = data.count(b"\n", 0, exc.start) + 1
-        raise ParseError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}; "
-            f"expected {expected})",
-            name,
-            lineno,
-        ) from None
 
 
 def read_graph(path: str | os.PathLike[str]) -> Graph:

@@ -82,6 +82,7 @@ from pathlib import Path
 from typing import Any
 
 from geninv.errors import ParseError, ValidationError
+from geninv.io.text import read_text as _read_text
 from geninv.network import to_fraction
 from geninv.problem import parse_norm
 
@@ -248,29 +249,6 @@ class CVPInstance:
     def dim(self) -> int:
         """Dimension ``d`` of the ambient space (length of every vector)."""
         return len(self.target)
-
-
-# --------------------------------------------------------------------- reading text
-
-
-def _read_text(path: str | os.PathLike[str], expected: str) -> tuple[str, str]:
-    """``(name, text)`` of a UTF-8 file (BOM allowed); failures are one-line ParseErrors."""
-    name = os.fspath(path)
-    try:
-        data = Path(name).read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or exc.__class__.__name__
-        raise ParseError(f"cannot read file: {reason} (expected {expected})", name) from None
-    try:
-        return name, data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        lineno = data.count(b"\n", 0, exc.start) + 1
-        raise ParseError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}; "
-            f"expected {expected})",
-            name,
-            lineno,
-        ) from None
 
 
 # --------------------------------------------------------------------- fplll text
