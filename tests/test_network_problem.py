@@ -159,3 +159,39 @@ def test_json_number() -> None:
     assert json_number(Fraction(3)) == 3
     assert json_number(Fraction(1, 4)) == 0.25
     assert json_number(Fraction(1, 3)) == "1/3"
+
+
+def test_generator_activations() -> None:
+    from geninv.network import parse_activation
+
+    net = ReLUNetwork(
+        [np.array([[1.0], [-1.0]]), np.array([[1.0, 1.0]])],
+        [np.zeros(2), np.zeros(1)],
+        activations=["leaky_relu:1/4", "sigmoid"],
+    )
+    assert net.activations == ["leaky_relu:1/4", "sigmoid"] and not net.is_piecewise_linear
+    # z = 2: hidden (2, -1/2); output sigmoid(3/2)
+    out = net.forward_exact([2])[0]
+    assert abs(float(out) - 1 / (1 + math.exp(-1.5))) < 1e-15
+    assert abs(net.forward(np.array([2.0]))[0] - float(out)) < 1e-15
+    prob = InversionProblem(net, [out], Domain("real"))
+    assert "digits" in prob.exact_check([2]).method
+    leaky = ReLUNetwork([np.array([[2.0]])], [np.zeros(1)], final_activation="leaky_relu:0.5")
+    assert leaky.forward_exact([-3]) == [-3] and leaky.is_piecewise_linear
+    assert parse_activation("leaky_relu") == ("leaky_relu", Fraction(1, 100))
+    for bad in ("softmax", "relu:2", "leaky_relu:-1", 3):
+        with pytest.raises(ValidationError):
+            parse_activation(bad)
+    tanh = ReLUNetwork([np.array([[1.0]])], [np.zeros(1)], final_activation="tanh")
+    assert abs(float(tanh.forward_exact([500])[0]) - 1.0) < 1e-50
+    assert abs(float(tanh.forward_exact([Fraction(1, 2)])[0]) - math.tanh(0.5)) < 1e-15
+
+
+def test_backends_refuse_smooth_layers() -> None:
+    from geninv.errors import UnsupportedError
+    from geninv.solvers.base import solve
+
+    net = ReLUNetwork([np.array([[1.0, 1.0]])], [np.zeros(1)], final_activation="sigmoid")
+    prob = InversionProblem(net, [0.5], Domain("binary"), p=1, threshold=0.1)
+    with pytest.raises(UnsupportedError, match=r"layer 1 \(sigmoid\)"):
+        solve(prob, "enumerate")

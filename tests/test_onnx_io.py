@@ -8,14 +8,13 @@ from typing import Any
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from geninv.errors import GeninvError, ParseError, UnsupportedError, ValidationError
 from geninv.io.onnx_io import IR_VERSION, OPSET, export_onnx, import_onnx
 from geninv.network import Activation, ReLUNetwork
-
-ort = pytest.importorskip("onnxruntime")
 
 
 # ---------------------------------------------------------------- helpers
@@ -323,7 +322,7 @@ def _inits() -> dict[str, np.ndarray]:
     return {"W": np.ones((2, 2)), "b": np.zeros(2)}
 
 
-def test_refuses_sigmoid(tmp_path: Path) -> None:
+def test_refuses_two_activations_in_a_row(tmp_path: Path) -> None:
     nodes = [*_gemm_relu_nodes(), helper.make_node("Sigmoid", ["h"], ["x"], name="Sigmoid_1")]
     path = save(make_model(nodes, _inits(), 2, 2), tmp_path / "model.onnx")
     with pytest.raises(UnsupportedError) as info:
@@ -331,7 +330,42 @@ def test_refuses_sigmoid(tmp_path: Path) -> None:
     assert_one_line_error(info.value, path)
     msg = str(info.value)
     assert "node 2 'Sigmoid_1' (Sigmoid)" in msg
-    assert "Gemm, MatMul, Add and Relu" in msg
+    assert "before any affine node" in msg
+
+
+def test_refuses_softmax(tmp_path: Path) -> None:
+    nodes = [*_gemm_relu_nodes()[:1], helper.make_node("Softmax", ["a"], ["x"], name="sm")]
+    path = save(make_model(nodes, _inits(), 2, 2), tmp_path / "model.onnx")
+    with pytest.raises(UnsupportedError, match=r"node 1 'sm' \(Softmax\): unsupported op") as info:
+        import_onnx(path)
+    assert_one_line_error(info.value, path)
+    assert "LeakyRelu, Sigmoid and Tanh" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "acts", [["leaky_relu:0.25", "sigmoid"], ["relu", "tanh"], ["leaky_relu:1/8", "leaky_relu:0.5"]]
+)
+def test_generator_activations_round_trip(tmp_path: Path, acts: list[str]) -> None:
+    rng = np.random.default_rng(1)
+    net = ReLUNetwork(
+        [rng.normal(size=(6, 3)), rng.normal(size=(4, 6))],
+        [rng.normal(size=6), np.zeros(4)],
+        activations=acts,
+    )
+    path = tmp_path / "g.onnx"
+    export_onnx(net, path)
+    leaky = any(a.startswith("leaky") for a in acts)
+    back = import_onnx(path)
+    assert back.activations == net.activations
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    z = rng.normal(size=(20, 3))
+    tol = 1e-5 if leaky else 1e-12
+    for row in z:
+        x = row[None, :].astype(np.float32 if leaky else np.float64)
+        got = sess.run(None, {"z": x})[0][0]
+        assert np.allclose(got, net.forward(row), rtol=tol, atol=tol)
+        exact = [float(v) for v in net.forward_exact([float(v) for v in row])]
+        assert np.allclose(exact, net.forward(row), rtol=1e-12, atol=1e-12)
 
 
 def test_refuses_conv(tmp_path: Path) -> None:

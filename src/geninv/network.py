@@ -1,10 +1,12 @@
-"""The ReLU network of the paper's eq. (3).
+"""The ReLU network of the paper's eq. (3), and the generators used in practice.
 
-    G_1(z) = act(W_1 z + b_1),   G_l(z) = act(W_l G_{l-1}(z) + b_l),  l = 2..L
+    G_1(z) = act_1(W_1 z + b_1),   G_l(z) = act_l(W_l G_{l-1}(z) + b_l),  l = 2..L
 
-where every layer's activation is ReLU, except that the last layer may use the
-identity instead (``final_activation="identity"``) for networks whose output is
-affine in the last hidden layer.
+In the paper every act_l is ReLU.  geninv also admits, per layer, the identity,
+LeakyReLU with a rational slope (``"leaky_relu:0.2"``), and sigmoid or tanh
+(trained GAN/VAE generators end with one of these).  A network is *piecewise
+linear* when it uses only ReLU, LeakyReLU and the identity; exact solvers
+accept only what they can encode and say which layer they cannot.
 
 Each layer is stored twice: as float64 arrays for fast batched evaluation, and
 as exact rationals (:class:`fractions.Fraction`) for certificates.  Built from
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -27,7 +30,11 @@ import numpy.typing as npt
 from geninv.errors import ValidationError
 
 FloatArray = npt.NDArray[np.float64]
-Activation = Literal["relu", "identity"]
+Activation = Literal["relu", "identity", "leaky_relu", "sigmoid", "tanh"]
+ACTIVATIONS: tuple[str, ...] = ("relu", "identity", "leaky_relu", "sigmoid", "tanh")
+PIECEWISE_LINEAR: frozenset[str] = frozenset({"relu", "identity", "leaky_relu"})
+#: Decimal digits used to evaluate sigmoid and tanh in "exact" evaluation.
+SMOOTH_DIGITS = 60
 Number = int | float | Fraction
 
 # One sparse exact row: (column indices, coefficients) with zero entries dropped.
@@ -114,6 +121,13 @@ class Layer:
     activation: Activation
     exact_weight: list[list[Fraction]] | None = field(default=None, repr=False)
     exact_bias: list[Fraction] | None = field(default=None, repr=False)
+    negative_slope: Fraction = Fraction(0)  # LeakyReLU slope (0 for ReLU)
+
+    @property
+    def activation_label(self) -> str:
+        if self.activation == "leaky_relu":
+            return f"leaky_relu:{self.negative_slope}"
+        return self.activation
 
     @property
     def n_in(self) -> int:
@@ -155,14 +169,19 @@ class ReLUNetwork:
         (dyadic) values; nested lists may also hold ints, Fractions or 'p/q'
         strings, kept exactly when floats cannot represent them.
     final_activation:
-        ``"relu"`` (the paper's eq. (3)) or ``"identity"``.
+        ``"relu"`` (the paper's eq. (3)), ``"identity"``, ``"leaky_relu:SLOPE"``,
+        ``"sigmoid"`` or ``"tanh"``: the last layer's activation.
+    activations:
+        Optional per-layer activations (same spellings), overriding the default
+        "ReLU everywhere, ``final_activation`` last".
     """
 
     def __init__(
         self,
         weights: Sequence[Any],
         biases: Sequence[Any],
-        final_activation: Activation = "relu",
+        final_activation: str = "relu",
+        activations: Sequence[str] | None = None,
     ) -> None:
         if len(weights) == 0:
             raise ValidationError("a network needs at least one layer")
@@ -170,10 +189,13 @@ class ReLUNetwork:
             raise ValidationError(
                 f"got {len(weights)} weight matrices but {len(biases)} bias vectors"
             )
-        if final_activation not in ("relu", "identity"):
-            raise ValidationError(
-                f"final activation must be 'relu' or 'identity', got {final_activation!r}"
-            )
+        if activations is None:
+            activations = ["relu"] * (len(weights) - 1) + [final_activation]
+        if len(activations) != len(weights):
+            raise ValidationError(f"got {len(activations)} activations for {len(weights)} layers")
+        parsed = [
+            parse_activation(a, f"activation of layer {i + 1}") for i, a in enumerate(activations)
+        ]
         layers: list[Layer] = []
         prev: int | None = None
         for idx, (w, b) in enumerate(zip(weights, biases, strict=True), start=1):
@@ -201,10 +223,10 @@ class ReLUNetwork:
                     eb = [Fraction(float(v)) for v in fb]
             fw.setflags(write=False)
             fb.setflags(write=False)
-            act: Activation = final_activation if idx == len(weights) else "relu"
-            layers.append(Layer(fw, fb, act, ew, eb))
+            act, slope = parsed[idx - 1]
+            layers.append(Layer(fw, fb, act, ew, eb, slope))
         self.layers: tuple[Layer, ...] = tuple(layers)
-        self.final_activation: Activation = final_activation
+        self.final_activation: str = layers[-1].activation_label
         self._sparse: list[list[_SparseRow]] | None = None
 
     # ------------------------------------------------------------------ shape
@@ -285,10 +307,24 @@ class ReLUNetwork:
                 f"expected ({self.n_inputs},) or (batch, {self.n_inputs})"
             )
         for layer in self.layers:
-            h = h @ layer.weight.T + layer.bias
-            if layer.activation == "relu":
-                np.maximum(h, 0.0, out=h)
+            h = apply_activation(h @ layer.weight.T + layer.bias, layer)
         return h[0] if single else h
+
+    @property
+    def activations(self) -> list[str]:
+        return [layer.activation_label for layer in self.layers]
+
+    @property
+    def is_piecewise_linear(self) -> bool:
+        """Only ReLU, LeakyReLU and identity (outputs are exact rationals)."""
+        return all(layer.activation in PIECEWISE_LINEAR for layer in self.layers)
+
+    def first_layer_outside(self, allowed: frozenset[str] | set[str]) -> str | None:
+        """'layer k (sigmoid)' for the first layer whose activation is not allowed."""
+        for i, layer in enumerate(self.layers, start=1):
+            if layer.activation not in allowed:
+                return f"layer {i} ({layer.activation_label})"
+        return None
 
     def _sparse_layers(self) -> list[list[_SparseRow]]:
         if self._sparse is None:
@@ -296,7 +332,12 @@ class ReLUNetwork:
         return self._sparse
 
     def forward_exact(self, z: Sequence[Any]) -> list[Fraction]:
-        """Exact rational evaluation of one latent vector."""
+        """Exact rational evaluation of one latent vector.
+
+        Exact for piecewise-linear networks.  Sigmoid and tanh are evaluated in
+        decimal arithmetic with ``SMOOTH_DIGITS`` significant digits and the
+        result taken as a rational (see :attr:`is_piecewise_linear`).
+        """
         h = [to_fraction(v, f"z[{i}]") for i, v in enumerate(z)]
         if len(h) != self.n_inputs:
             raise ValidationError(f"latent has length {len(h)}, expected {self.n_inputs}")
@@ -306,11 +347,66 @@ class ReLUNetwork:
                 s = b
                 for j, c in zip(idx, coef, strict=True):
                     s += c * h[j]
-                if layer.activation == "relu" and s < 0:
-                    s = Fraction(0)
-                out.append(s)
+                out.append(_exact_activation(s, layer))
             h = out
         return h
 
     def __repr__(self) -> str:
         return f"ReLUNetwork({self.describe()})"
+
+
+def parse_activation(spec: Any, what: str = "activation") -> tuple[Activation, Fraction]:
+    """'relu', 'identity', 'sigmoid', 'tanh', 'leaky_relu' (slope 1/100) or 'leaky_relu:SLOPE'."""
+    if not isinstance(spec, str):
+        raise ValidationError(f"{what}: expected a string such as 'relu', got {spec!r}")
+    name, _, arg = spec.strip().lower().partition(":")
+    if name not in ACTIVATIONS:
+        raise ValidationError(
+            f"{what}: unknown activation {spec!r}; expected one of relu, identity, "
+            "leaky_relu[:slope], sigmoid, tanh"
+        )
+    if name == "leaky_relu":
+        slope = to_fraction(arg, f"{what} slope") if arg else Fraction(1, 100)
+        if slope < 0:
+            raise ValidationError(f"{what}: LeakyReLU slope must be >= 0, got {slope}")
+        return "leaky_relu", slope
+    if arg:
+        raise ValidationError(f"{what}: {name} takes no parameter, got {spec!r}")
+    return name, Fraction(0)  # type: ignore[return-value]
+
+
+def apply_activation(h: FloatArray, layer: Layer) -> FloatArray:
+    """The layer's activation on a float array (in place where possible)."""
+    act = layer.activation
+    if act == "relu":
+        np.maximum(h, 0.0, out=h)
+    elif act == "leaky_relu":
+        h = np.where(h > 0, h, float(layer.negative_slope) * h)
+    elif act == "sigmoid":
+        h = 0.5 * (1.0 + np.tanh(0.5 * h))  # stable for large |h|
+    elif act == "tanh":
+        h = np.tanh(h)
+    return h
+
+
+def _exact_activation(s: Fraction, layer: Layer) -> Fraction:
+    act = layer.activation
+    if act == "relu":
+        return s if s > 0 else Fraction(0)
+    if act == "leaky_relu":
+        return s if s > 0 else layer.negative_slope * s
+    if act == "identity":
+        return s
+    with localcontext() as ctx:
+        ctx.prec = SMOOTH_DIGITS
+        x = Decimal(s.numerator) / Decimal(s.denominator)
+        if act == "sigmoid":
+            val = 1 / (1 + (-x).exp()) if x > -1000 else Decimal(0)
+        else:  # tanh
+            val = Decimal(1) if x > 200 else (Decimal(-1) if x < -200 else _dtanh(x))
+        return Fraction(val)
+
+
+def _dtanh(x: Decimal) -> Decimal:
+    e = (2 * x).exp()
+    return (e - 1) / (e + 1)

@@ -277,6 +277,10 @@ class InversionProblem:
             diff, self.p, self.threshold, self.relation, self.threshold_pow
         )
         reason = why if not ok else ("" if meets else "distance exceeds the threshold")
+        if not self.network.is_piecewise_linear:
+            from geninv.network import SMOOTH_DIGITS
+
+            method += f"; sigmoid/tanh evaluated to {SMOOTH_DIGITS} digits"
         return ExactCheck(ok, ok and meets, dist, dpow, method, reason)
 
 

@@ -68,6 +68,7 @@ def problem_to_json(problem: InversionProblem, network_sha: str | None) -> dict[
             "widths": net.widths,
             "parameters": net.n_params,
             "final_activation": net.final_activation,
+            "activations": net.activations,
             "exact_parameters": None if net.is_float_exact() else EXACT_FILE,
         },
         "target": [json_number(v) for v in problem.target],
@@ -98,7 +99,7 @@ def _exact_parameters(net: ReLUNetwork) -> dict[str, Any]:
                 "bias": [json_number(v) for v in b],
             }
         )
-    return {"layers": layers, "final_activation": net.final_activation}
+    return {"layers": layers, "activations": net.activations}
 
 
 def save_instance(
@@ -299,7 +300,7 @@ def _load_exact_network(path: Path) -> ReLUNetwork:
         return ReLUNetwork(
             [layer["weight"] for layer in layers],
             [layer["bias"] for layer in layers],
-            final_activation=doc.get("final_activation", "relu"),
+            activations=doc.get("activations"),
         )
     except (KeyError, TypeError) as exc:
         raise ParseError(f"malformed exact parameters ({exc})", str(path)) from None
@@ -329,4 +330,5 @@ def summary(problem: InversionProblem) -> dict[str, Any]:
         "parameters": net.n_params,
         "nonzero_parameters": net.n_nonzero,
         "final_activation": net.final_activation,
+        "activations": net.activations,
     }

@@ -59,7 +59,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from geninv.errors import GeninvError, ParseError, UnsupportedError, ValidationError
-from geninv.network import Activation, ReLUNetwork
+from geninv.network import ReLUNetwork
 
 __all__ = ["IR_VERSION", "OPSET", "export_onnx", "import_onnx"]
 
@@ -68,7 +68,7 @@ OPSET = 13
 #: IR version written by :func:`export_onnx`; 8 is read by onnxruntime >= 1.10.
 IR_VERSION = 8
 
-_SUPPORTED = "geninv reads only Gemm, MatMul, Add and Relu"
+_SUPPORTED = "geninv reads only Gemm, MatMul, Add, Relu, LeakyRelu, Sigmoid and Tanh"
 _FLOAT_TYPES = {
     TensorProto.FLOAT: "float32",
     TensorProto.DOUBLE: "float64",
@@ -93,13 +93,33 @@ def _one_line(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
+#: activation -> ONNX op written after each Gemm (none for the identity)
+_EXPORT_OPS = {"relu": "Relu", "leaky_relu": "LeakyRelu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+#: ONNX activation ops read, each closing one layer
+_IMPORT_OPS = ("Relu", "LeakyRelu", "Sigmoid", "Tanh")
+
+
+def _activation_of(reader: Any, index: int, node: onnx.NodeProto) -> str:
+    op = node.op_type
+    if op == "LeakyRelu":
+        alpha = 0.01  # the ONNX default
+        for attr in node.attribute:
+            if attr.name == "alpha":
+                alpha = float(attr.f)
+        if not (np.isfinite(alpha) and alpha >= 0):
+            raise reader.unsupported(index, node, f"LeakyRelu alpha {alpha}; expected >= 0")
+        return f"leaky_relu:{Fraction(alpha)}"
+    return {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}[op]
+
+
 # ====================================================================== export
 def export_onnx(network: ReLUNetwork, path: str | Path, dtype: str = "auto") -> None:
     """Write ``network`` to ``path`` as an ONNX model of Gemm and Relu nodes.
 
     ``dtype`` selects the tensor element type: ``"float32"``, ``"float64"`` or
     ``"auto"`` (float32 when every parameter is exactly a float32, see
-    :meth:`ReLUNetwork.is_float32_exact`, else float64).  Weights are always
+    :meth:`ReLUNetwork.is_float32_exact`, or when the network has a LeakyReLU,
+    which onnxruntime implements only in float32; else float64).  Weights are always
     stored as floats: a network with exact rational weights that no float holds
     (e.g. 1/3, :meth:`ReLUNetwork.is_float_exact` is False) is exported with the
     nearest float64 (or, when float32 is forced, the nearest float32 of that),
@@ -110,7 +130,9 @@ def export_onnx(network: ReLUNetwork, path: str | Path, dtype: str = "auto") -> 
     ``path``.  Opset :data:`OPSET`, IR version :data:`IR_VERSION`.
     """
     if dtype == "auto":
-        dtype = "float32" if network.is_float32_exact() else "float64"
+        leaky = any(layer.activation == "leaky_relu" for layer in network.layers)
+        # onnxruntime implements LeakyRelu for float32 only; trained generators are float32
+        dtype = "float32" if network.is_float32_exact() or leaky else "float64"
     if dtype not in ("float32", "float64"):
         raise ValidationError(f"ONNX dtype must be 'auto', 'float32' or 'float64', got {dtype!r}")
     np_dtype = np.float32 if dtype == "float32" else np.float64
@@ -124,17 +146,20 @@ def export_onnx(network: ReLUNetwork, path: str | Path, dtype: str = "auto") -> 
         w_name, b_name = f"W{l_idx}", f"b{l_idx}"
         inits.append(numpy_helper.from_array(np.asarray(layer.weight, dtype=np_dtype), w_name))
         inits.append(numpy_helper.from_array(np.asarray(layer.bias, dtype=np_dtype), b_name))
-        relu = layer.activation == "relu"
-        pre = "x" if (l_idx == last and not relu) else f"a{l_idx}"
+        act_op = _EXPORT_OPS.get(layer.activation)
+        pre = "x" if (l_idx == last and act_op is None) else f"a{l_idx}"
         nodes.append(
             helper.make_node(
                 "Gemm", [current, w_name, b_name], [pre], name=f"Gemm_{l_idx}", transB=1
             )
         )
         current = pre
-        if relu:
+        if act_op is not None:
             post = "x" if l_idx == last else f"h{l_idx}"
-            nodes.append(helper.make_node("Relu", [current], [post], name=f"Relu_{l_idx}"))
+            node = helper.make_node(act_op, [current], [post], name=f"{act_op}_{l_idx}")
+            if act_op == "LeakyRelu":
+                node.attribute.append(helper.make_attribute("alpha", float(layer.negative_slope)))
+            nodes.append(node)
             current = post
 
     graph = helper.make_graph(
@@ -364,7 +389,7 @@ def import_onnx(path: str | Path) -> ReLUNetwork:
             raise reader.unsupported(
                 index, node, f"custom operator domain '{node.domain}'; {_SUPPORTED}"
             )
-        if node.op_type not in ("Gemm", "MatMul", "Add", "Relu", "Constant"):
+        if node.op_type not in ("Gemm", "MatMul", "Add", "Constant", *_IMPORT_OPS):
             raise reader.unsupported(index, node, f"unsupported op; {_SUPPORTED}")
 
     inputs = [vi for vi in graph.input if vi.name not in reader.consts]
@@ -383,8 +408,8 @@ def import_onnx(path: str | Path) -> ReLUNetwork:
     out_name = graph.output[0].name
 
     layers: list[_Affine] = []
+    acts: list[str] = []
     pending: _Affine | None = None
-    last_relu = False
     for index, node in enumerate(graph.node):
         op = node.op_type
         if op == "Constant":
@@ -412,22 +437,22 @@ def import_onnx(path: str | Path) -> ReLUNetwork:
             )
         slot = data_slots[0]
 
-        if op == "Relu":
+        if op in _IMPORT_OPS:
             if pending is None:
                 raise reader.unsupported(
                     index,
                     node,
-                    "Relu before any affine node; "
-                    "expected a Gemm, MatMul or Add node before each Relu",
+                    f"{op} before any affine node; "
+                    f"expected a Gemm, MatMul or Add node before each {op}",
                 )
             if pending.weight is None:
                 assert width is not None
                 pending = _Affine(np.eye(width, dtype=np.float64), pending.bias)
             layers.append(pending)
+            acts.append(_activation_of(reader, index, node))
             assert pending.weight is not None
             width = int(pending.weight.shape[0])
             pending = None
-            last_relu = True
         else:
             a, c = _affine_of(reader, index, node, slot, width)
             pending = _compose(pending, a, c)
@@ -435,7 +460,6 @@ def import_onnx(path: str | Path) -> ReLUNetwork:
                 width = int(a.shape[0])
             elif width is None:
                 width = int(c.shape[0])
-            last_relu = False
         current = node.output[0]
 
     if current != out_name:
@@ -443,12 +467,12 @@ def import_onnx(path: str | Path) -> ReLUNetwork:
             f"{shown}: graph output '{out_name}' is not the end of the Gemm/MatMul/Add/Relu chain "
             f"(which ends at '{current}')"
         )
-    final: Activation = "relu" if last_relu else "identity"
     if pending is not None:
         if pending.weight is None:
             assert width is not None
             pending = _Affine(np.eye(width, dtype=np.float64), pending.bias)
         layers.append(pending)
+        acts.append("identity")
     if not layers:
         raise UnsupportedError(f"{shown}: graph has no Gemm, MatMul or Add node; nothing to read")
 
@@ -459,7 +483,7 @@ def import_onnx(path: str | Path) -> ReLUNetwork:
         weights.append(aff.weight if aff.weight.dtype != object else aff.weight.tolist())
         biases.append(aff.bias if aff.bias.dtype != object else aff.bias.tolist())
     try:
-        network = ReLUNetwork(weights, biases, final_activation=final)
+        network = ReLUNetwork(weights, biases, activations=acts)
     except GeninvError as exc:
         raise ParseError(f"inconsistent network: {_one_line(str(exc))}", shown) from None
     out_vi = graph.output[0]

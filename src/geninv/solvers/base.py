@@ -30,6 +30,7 @@ class Capabilities:
     approximate: bool = True  # delta > 0
     norms: str = "any"  # "any", or a comma list such as "1,inf"
     complete: bool = True  # can prove 'no'
+    activations: frozenset[str] = frozenset({"relu", "identity"})  # layer activations encoded
 
 
 class Backend(ABC):
@@ -52,6 +53,12 @@ class Backend(ABC):
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
         """Why this backend cannot take ``problem``, or None if it can."""
         caps = cls.capabilities
+        outside = problem.network.first_layer_outside(caps.activations)
+        if outside is not None:
+            return (
+                f"backend {cls.name!r} cannot encode {outside}; it handles "
+                f"{', '.join(sorted(caps.activations))} layers (try an approximate backend)"
+            )
         if problem.domain.kind not in caps.domains:
             return (
                 f"backend {cls.name!r} handles domains {', '.join(sorted(caps.domains))}, "
