@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from geninv.errors import GeninvError, ParseError, ValidationError
+from geninv.errors import GeninvError, ParseError, UnsupportedError, ValidationError
 from geninv.io.instance import load_instance, read_json, save_instance, sha256_file, summary
 from geninv.network import to_fraction
 from geninv.problem import (
@@ -177,6 +177,16 @@ def cmd_reduce_sat(args: argparse.Namespace) -> int:
     )
 
 
+def _apply_named(reduction: Any, source: Any, path: str) -> InversionProblem:
+    """Apply a reduction; errors that come from the input name the input file."""
+    try:
+        problem, _ = reduction.apply(source)
+    except (ValidationError, UnsupportedError) as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+    assert isinstance(problem, InversionProblem)
+    return problem
+
+
 def _expected_flag(mode: str, small: bool, compute: Any) -> Any:
     if mode in ("yes", "no"):
         return mode
@@ -217,7 +227,22 @@ def cmd_reduce_cvp(args: argparse.Namespace) -> int:
             p=p,
         )
     else:
-        inst = read_cvp_json(args.file)
+        try:
+            inst = read_cvp_json(args.file)
+        except ParseError:
+            head = Path(args.file).read_text(encoding="utf-8", errors="replace").lstrip()[:2]
+            if head == "[[":
+                raise ParseError(
+                    "looks like an fplll lattice, not CVP JSON; give its target with "
+                    "--target FILE and the radius with --radius",
+                    args.file,
+                ) from None
+            raise
+        if inst.p is not None and inst.p != p:
+            raise ValidationError(
+                f"{args.file}: the instance says p = {inst.p:g} but --p is {args.p}; "
+                "make them agree"
+            )
     if args.radius is not None or args.radius_pow is not None:
         if args.radius is not None and args.radius_pow is not None:
             raise ValidationError("give --radius or --radius-pow, not both")
@@ -230,7 +255,7 @@ def cmd_reduce_cvp(args: argparse.Namespace) -> int:
             basis=inst.basis, target=inst.target, radius=radius, radius_pow=rpow, p=p
         )
     reduction = CVPReduction(p, relation=args.relation, paper_pairs=args.paper_pairs)
-    problem, _ = reduction.apply(inst)
+    problem = _apply_named(reduction, inst, args.file)
     n = len(inst.basis)
     expected = _expected_flag(
         args.expected,
@@ -263,7 +288,7 @@ def cmd_reduce_clique(args: argparse.Namespace) -> int:
     reduction = CliqueReduction(
         None if args.half else args.k, args.p, max_weight, relation=args.relation, half=args.half
     )
-    problem, _ = reduction.apply(graph)
+    problem = _apply_named(reduction, graph, args.file)
     params = problem.source.parameters
     expected = _expected_flag(
         args.expected,
@@ -287,7 +312,7 @@ def cmd_reduce_vc(args: argparse.Namespace) -> int:
 
     graph = read_graph(args.file)
     reduction = VertexCoverReduction(args.size, args.p, relation=args.relation)
-    problem, _ = reduction.apply(graph)
+    problem = _apply_named(reduction, graph, args.file)
     expected = _expected_flag(
         args.expected, graph.n <= 20, lambda: vertex_cover_decide(graph, args.size)[0]
     )

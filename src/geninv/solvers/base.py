@@ -118,24 +118,54 @@ def get_backend(name: str) -> type[Backend]:
     return cls
 
 
+#: At or below this latent size, exhaustive enumeration of a discrete domain is the
+#: fastest complete method in practice (2^22 corners take seconds).
+ENUMERATE_UP_TO = 22
+
+
 def choose_backend(problem: InversionProblem) -> tuple[type[Backend], str]:
-    """Pick a backend for ``problem`` and say why."""
+    """Pick a complete backend for ``problem`` and say why.
+
+    Discrete latents: enumeration up to ``ENUMERATE_UP_TO`` coordinates, then
+    the SAT compilation (integer-valued networks), then MILP, then enumeration
+    as the last resort.  Real and box latents: MILP (p = 1, inf or exact).
+    """
     _load_builtin_backends()
-    candidates = [
-        cls
-        for cls in REGISTRY.values()
-        if cls.available() and cls.unsupported_reason(problem) is None and cls.capabilities.complete
-    ]
-    if not candidates:
-        raise UnsupportedError(
-            f"no installed backend can decide {problem.describe()}; "
-            "exact solvers for real and box latents arrive with the MILP backend"
-        )
-    # Order of preference among the complete backends present.
-    order = ["sat", "milp", "enumerate"]
-    candidates.sort(key=lambda c: order.index(c.name) if c.name in order else len(order))
-    chosen = candidates[0]
-    return chosen, f"{chosen.name}: first complete backend for {problem.domain.kind} latents"
+    reasons: dict[str, str] = {}
+    usable: dict[str, type[Backend]] = {}
+    for name, cls in REGISTRY.items():
+        if not cls.capabilities.complete:
+            continue
+        if not cls.available():
+            reasons[name] = f"needs {', '.join(cls.missing_modules())}"
+            continue
+        why = cls.unsupported_reason(problem)
+        if why is None:
+            usable[name] = cls
+        else:
+            reasons[name] = why
+    n = problem.n
+    kind = problem.domain.kind
+    if kind in ("binary", "sign"):
+        if n <= ENUMERATE_UP_TO and "enumerate" in usable:
+            return usable["enumerate"], (
+                f"enumerate: {kind} latents, n = {n} <= {ENUMERATE_UP_TO}, "
+                f"so all 2^{n} corners are enumerated exhaustively"
+            )
+        for name, why in (
+            ("sat", "the network compiles to CNF (integer-valued), solved by a CDCL solver"),
+            ("milp", "mixed-integer program with big-M ReLU encodings (HiGHS)"),
+            ("enumerate", f"no faster complete backend applies; 2^{n} corners"),
+        ):
+            if name in usable:
+                return usable[name], f"{name}: {kind} latents, n = {n}: {why}"
+    elif "milp" in usable:
+        return usable["milp"], f"milp: {kind} latents need a continuous method; big-M MILP (HiGHS)"
+    if usable:
+        name = sorted(usable)[0]
+        return usable[name], f"{name}: the only complete backend that accepts this problem"
+    detail = "; ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))
+    raise UnsupportedError(f"no installed backend can decide {problem.describe()} ({detail})")
 
 
 def solve(
@@ -170,4 +200,5 @@ def solve(
 
 def _load_builtin_backends() -> None:
     # Importing the modules registers their backends.
-    import geninv.solvers.enumerate  # noqa: F401
+    import geninv.solvers.enumerate
+    import geninv.solvers.milp  # noqa: F401
