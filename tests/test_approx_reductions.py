@@ -287,3 +287,38 @@ def test_lifting_large_delta_uses_scale() -> None:
     assert Fraction(inv["scale"]) == 2
     for z in np.linspace(-0.5, 1.5, 2001):
         assert not lifted.exact_check([Fraction(float(z))]).meets
+
+
+def test_lifted_instances_decided_by_milp() -> None:
+    """The real-latent (lifted) instances are decided by the MILP backend: NO with a proof."""
+    rng = np.random.default_rng(8)
+    counts = [0, 0]
+    for i in range(45):
+        kind = i % 3
+        if kind == 0:
+            p = [1.0, math.inf][i % 2]
+            inst, _ = random_cvp(rng, p)
+            truth, _ = cvp01_decide(inst.basis, inst.target, p, radius=inst.radius)
+            problem, _ = CVPReduction(p).apply(inst)
+        elif kind == 1:
+            n = int(rng.integers(2, 7))
+            g = random_graph(rng, n, 0.5, "none")
+            q = int(rng.integers(0, n))
+            truth, _ = vertex_cover_decide(g, q)
+            problem, _ = VertexCoverReduction(q, [1, "inf"][i % 2]).apply(g)
+        else:
+            n = int(rng.integers(2, 7))
+            g = random_graph(rng, n, 0.6, "int")
+            k = int(rng.integers(1, n + 1))
+            total = sum((g.edge_weight(*e) for e in g.edges), Fraction(0))
+            truth, _ = clique_decide(g, k, total)
+            problem, _ = CliqueReduction(k, 1).apply(g)
+        lifted, _ = LIFT.apply(problem)
+        sol = solve(lifted, "milp", time_limit=60)
+        assert sol.status is (Status.YES if truth else Status.NO), (i, sol.reason)
+        if truth:
+            assert sol.check is not None and sol.check.meets
+        else:
+            assert sol.proof is not None
+        counts[truth] += 1
+    assert min(counts) >= 10
