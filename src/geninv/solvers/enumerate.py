@@ -1,12 +1,38 @@
 """Reference solver: enumerate every corner of {0,1}^n or {-1,1}^n.
 
 This backend is the oracle the other solvers are tested against, so it favours
-being right over being fast.  It walks the 2^n corners in chunks (vectorised
-numpy, memory bounded whatever n), evaluates the network in float64 and
-screens the float distances; every point the floats cannot rule out with
-certainty is re-checked in exact rational arithmetic
+being right; within that, it is built to be fast.  It evaluates the network in
+float64 on every corner, screens the float distances, and re-checks every
+point the floats cannot rule out with certainty in exact rational arithmetic
 (:meth:`InversionProblem.exact_check`).  A ``no`` therefore rests on a
-rigorous a-priori bound on the float error, derived below.
+rigorous a-priori bound on the float error, derived below, and on shard
+bookkeeping that shows every corner was screened exactly once.
+
+Enumeration order and the table method
+--------------------------------------
+Corner ``i`` (``0 <= i < 2^n``) is the ``i``-th element of
+``itertools.product(values, repeat=n)``: coordinate ``j`` holds bit ``n-1-j`` of
+``i``.  With ``k`` *table bits*, ``i = o 2^k + r``: the *outer* index ``o`` holds
+coordinates ``0 .. n-k-1`` and the *inner* index ``r`` coordinates ``n-k .. n-1``.
+The first layer's contribution of the inner block is computed once for all
+``2^k`` inner patterns, ``T[r] = W_1[:, inner] z(r)`` (a ``(2^k, m_1)`` table,
+stored transposed); for a batch of outer patterns the first-layer
+pre-activation of all ``2^k`` corners sharing ``o`` is one broadcast add
+``T + C[o]`` with ``C[o] = W_1[:, outer] z(o) + b_1``: ``O(m_1)`` per corner instead
+of ``O(n m_1)``.  Later layers are batched matrix products.  Chunks hold at
+most ``chunk_rows`` corners, so memory stays bounded whatever ``n`` (per worker).
+
+Shards and parallelism
+----------------------
+The ``2^(n-k)`` outer indices are cut into contiguous *shards*; shard ``s`` with
+outer indices ``[a, b)`` is the corners ``[a 2^k, b 2^k)``.  Shards are independent
+and deterministic (:func:`run_shard`), so they run in the calling thread, in a
+thread pool (numpy releases the GIL in its kernels), in a process pool, or as
+Dask tasks (:mod:`geninv.solvers.enumerate_dask`), and a shard computed twice
+gives the same result.  :class:`ShardCombiner` keeps one result per shard id,
+so nothing is counted twice; a ``no`` is only returned when the completed
+shards tile ``[0, 2^n)`` exactly and their point counts sum to ``2^n`` (both
+checked, and recorded per shard in the proof).
 
 Float error bound
 -----------------
@@ -24,10 +50,22 @@ network was built from rationals that floats cannot hold, e.g. 1/3), and
 * ``E_l = |W_l| E_{l-1} + dW_l M_{l-1} + db_l
   + gamma_{k_l+1} (|W_l| (M_{l-1} + E_{l-1}) + |b_l|) + (k_l+1) eta``
   bounds ``|float h_l - exact h_l|``.  The ``gamma`` term is the standard
-  bound for a length-``k_l`` dot product plus a bias added in any order, with
-  or without FMA (so any BLAS summation order); the ``eta`` term covers
-  underflow in the products.  ReLU is 1-Lipschitz, so it does not increase
-  the error.  No partial sum can overflow while ``M`` is finite.
+  bound for a sum of the ``k_l + 1`` terms ``w_ij h_j`` and ``b_i`` evaluated
+  along *any* binary tree of float additions, with or without FMA: every
+  leaf of a binary tree with ``k_l + 1`` leaves lies at depth at most ``k_l``,
+  so each term is rounded at most once as a product and at most ``k_l`` times
+  inside partial sums, and the computed sum is ``sum_t term_t (1 + theta_t)``
+  with ``|theta_t| <= gamma_{k_l+1}`` (Higham, *Accuracy and Stability of
+  Numerical Algorithms*, Lemma 3.1).  This covers every BLAS summation order,
+  and the table method: layer 1 is computed as ``fl(T[r] + C[o])`` where
+  ``T[r]`` is a float sum (some tree) of the inner terms, ``C[o]`` a float sum
+  (some tree) of the outer terms and the bias, and the final add joins the two
+  trees, so the whole is again one binary tree over the same ``n + 1`` leaves
+  and the same ``gamma_{n+1}`` bound applies (a sum of two partial dot
+  products is still a dot product).  The ``eta`` term covers underflow in the
+  products (float additions are exact in the subnormal range).  ReLU is
+  1-Lipschitz, so it does not increase the error.  No partial sum can
+  overflow while ``M`` is finite.
 
 Every bound is computed in float64 with upward inflation (each vector
 expression of ``k`` operations is multiplied by ``1 + 2(k+3)u`` and gets
@@ -37,8 +75,11 @@ expression of ``k`` operations is multiplied by ``1 + 2(k+3)u`` and gets
 multiple of ``2^-f`` and every |partial sum| of layer ``l`` stays below
 ``2^(53 - F_l)``, with ``F_0 = 0`` and ``F_l = max(f_{W_l} + F_{l-1}, f_{b_l})``,
 then every float operation is exact and ``E_L = 0`` (typical for the integer
-networks of the hardness reductions).  Identical float outputs then mean
-identical exact outputs, which lets exact re-checks be cached by output.
+networks of the hardness reductions).  The test bounds every partial sum by
+the sum of the absolute values of all terms, which holds for any summation
+tree, so it also covers the table method (the table entries and ``C[o]`` are
+partial sums).  Identical float outputs then mean identical exact outputs,
+which lets exact re-checks be cached by output.
 
 *Distance.*  The float distance is ``D = problem.distances(y)``: ``d = fl(y - t)``
 with ``t = float(x)``, then the row norm of :func:`geninv.problem.lp_norm_rows`.
@@ -50,7 +91,7 @@ exact distance ``D* = ||G*(z) - x||_p``::
                            R = (rho + 2u) / (1 - rho)
 
 where ``rho`` bounds the relative error of the norm routine: 0 for p = inf
-(max is exact), ``gamma_{q+3}`` for p = 1 and p = 2, and
+(max is exact), ``gamma_{q+3}`` for p = 1 and p = 2 (any summation order), and
 ``gamma_{2q + ceil(p) + 8}`` for other p (scaling by the max, the power, the
 sum, the root with a rounded exponent ``1/p``, and the final product; it
 assumes ``pow`` is accurate to 1 ulp).  ``||E_L + dt||_p`` is bounded by its
@@ -68,50 +109,85 @@ an upper float bound of its p-th root is verified in exact arithmetic.
 
 Modes
 -----
-``decide`` (default) stops at the first exact witness in enumeration order
-(the order of ``itertools.product(values, repeat=n)``).  ``optimize`` finds the
-minimum exact distance over all corners: it screens with the running float
-minimum ``m`` (a corner with ``D (1 - 2R) - 2A > m (1 + 2R) + 2A`` cannot be a
-minimiser), exact-checks the survivors in enumeration order, and answers the
-decision from the minimiser; ``stats`` hold ``min_distance`` and ``argmin``.
+``decide`` (default) returns the first exact witness in enumeration order,
+whatever the shards, workers and timing: each shard stops at its own first
+witness, shards after a witness shard are told to stop, and the answer is the
+witness of the lowest shard whose predecessors all finished without one.
+``optimize`` finds the minimum exact distance over all corners: each shard
+screens with the running float minimum ``m`` (shared between threads or
+processes; a corner with ``D (1 - 2R) - 2A > m (1 + 2R) + 2A`` cannot be a
+minimiser, whichever corner ``m`` came from), exact-checks the survivors in
+enumeration order and keeps its first minimiser; the shards' minima are
+combined by (exact key, index), i.e. the first minimiser in enumeration order.
+The decision follows from the minimiser; ``stats`` hold ``min_distance`` and
+``argmin``.
 """
 
 from __future__ import annotations
 
+import ctypes
+import importlib
 import math
+import multiprocessing as mp
+import os
+import pickle
+import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from geninv.errors import UnsupportedError, ValidationError
+from geninv.errors import GeninvError, UnsupportedError, ValidationError
 from geninv.network import FloatArray, ReLUNetwork
 from geninv.problem import (
     NONINTEGER_P_DIGITS,
+    ExactCheck,
     InversionProblem,
     Solution,
     Status,
 )
 from geninv.solvers.base import Backend, Capabilities, register
 
+if TYPE_CHECKING:
+    from distributed import Client
+
 Mode = Literal["decide", "optimize"]
 MODES: tuple[str, ...] = ("decide", "optimize")
+ExecutorKind = Literal["threads", "processes"]
+EXECUTORS: tuple[str, ...] = ("threads", "processes")
 
 #: Largest latent dimension this backend accepts (2^40 corners is already days).
 MAX_N = 40
 #: Budget of float64 entries per chunk: ``chunk_rows * max(n, widths) <= CHUNK_FLOATS``.
-CHUNK_FLOATS = 1 << 22
+CHUNK_FLOATS = 1 << 20
+#: Default number of inner (table) bits k; capped by n and by ``log2(chunk_rows)``.
+TABLE_BITS = 10
+#: Largest accepted ``table_bits``.
+MAX_TABLE_BITS = 24
 #: Safety factor applied to the a-priori error bound.
 SAFETY = 2.0
 #: Exact re-checks are cached by float output (only when floats are exact) up to this size.
 CACHE_LIMIT = 1 << 16
 #: Optimize mode exact-checks its pending candidates once this many have piled up.
 PENDING_LIMIT = 4096
+#: With ``workers=None``, problems with fewer corners than this run in the calling thread.
+PARALLEL_MIN_POINTS = 1 << 16
+#: Default number of shards per worker thread (load balance and early exit in decide mode).
+SHARDS_PER_WORKER = 8
 
 U = 2.0**-53
 ETA = 2.0**-1074  # smallest positive subnormal
@@ -307,7 +383,6 @@ def threshold_upper(problem: InversionProblem) -> float:
     return r
 
 
-# --------------------------------------------------------------- enumeration
 def chunk_rows(network: ReLUNetwork, max_floats: int = CHUNK_FLOATS) -> int:
     """Rows per chunk so that ``rows * max(n, widths) <= max_floats`` (at least 1)."""
     width = max(network.n_inputs, *network.widths)
@@ -413,71 +488,20 @@ class _Bar:
             self._progress.advance(self._task, k)
 
 
-@dataclass
-class _Run:
-    """State shared by both modes."""
+def default_workers() -> int:
+    """The number of CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
-    problem: InversionProblem
-    values: tuple[int, int]
-    bound: ErrorBound
-    rows: int
-    time_limit: float | None
-    start: float
-    rechecks: int = 0
-    cache_hits: int = 0
-    done: int = 0  # corners fully screened
 
-    @property
-    def total(self) -> int:
-        return 1 << self.problem.n
-
-    def timed_out(self) -> bool:
-        return self.time_limit is not None and time.perf_counter() - self.start > self.time_limit
-
-    def corner(self, index: int) -> list[Fraction]:
-        z = corners(index, index + 1, self.problem.n, self.values)[0]
-        return [Fraction(int(v)) for v in z]
-
-    def stats(self, **extra: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "points_screened": self.done,
-            "exact_rechecks": self.rechecks,
-            "cache_hits": self.cache_hits,
-            "chunk_rows": self.rows,
-            "float_exact": self.bound.float_exact,
-        }
-        out.update(extra)
-        return out
-
-    def unknown(self, z: list[Fraction] | None = None, **extra: Any) -> Solution:
-        return Solution(
-            Status.UNKNOWN,
-            "enumerate",
-            z=z,
-            reason=f"time limit after {self.done} of 2^{self.problem.n} points",
-            stats=self.stats(**extra),
-        )
-
-    def proof(self, margin: float, **extra: Any) -> dict[str, Any]:
-        proof: dict[str, Any] = {
-            "kind": "exhaustive enumeration",
-            "points": self.total,
-            "float_error_margin": margin,
-            "exact_rechecks": self.rechecks,
-        }
-        proof.update(extra)
-        return proof
-
-    def chunks(self) -> Iterator[tuple[int, npt.NDArray[np.int64], FloatArray, FloatArray]]:
-        """(first index, corners, float outputs, float distances) per chunk."""
-        n = self.problem.n
-        for first in range(0, self.total, self.rows):
-            last = min(self.total, first + self.rows)
-            z = corners(first, last, n, self.values)
-            with np.errstate(over="ignore", invalid="ignore"):
-                out = self.problem.network.forward(z.astype(np.float64))
-                dist = self.problem.distances(out)
-            yield first, z, out, dist
+def _fmin(a: FloatArray) -> float:
+    """Smallest entry ignoring NaN (inf when there is none)."""
+    if a.size == 0:
+        return math.inf
+    v = float(np.fmin.reduce(a))
+    return v if not math.isnan(v) else math.inf
 
 
 def _screen(dist: FloatArray, cutoff: float) -> npt.NDArray[np.intp]:
@@ -486,60 +510,426 @@ def _screen(dist: FloatArray, cutoff: float) -> npt.NDArray[np.intp]:
         return np.flatnonzero(~(dist > cutoff) | ~np.isfinite(dist))
 
 
-def _margin(run: _Run) -> float:
-    return run.bound.cutoff(threshold_upper(run.problem)) - run.problem.threshold_float()
+def _expired(deadline: float | None) -> bool:
+    return deadline is not None and time.time() >= deadline
 
 
-def _decide(run: _Run, bar: _Bar) -> Solution:
-    problem = run.problem
-    cutoff = run.bound.cutoff(threshold_upper(problem))
-    margin = _margin(run)
-    # With an exact float forward pass, equal float outputs are equal exact outputs.
-    cache: set[bytes] | None = set() if run.bound.float_exact else None
-    for first, z, out, dist in run.chunks():
-        for i in _screen(dist, cutoff):
-            if run.timed_out():
-                return run.unknown(float_error_margin=margin)
-            key = out[i].tobytes()
-            if cache is not None and key in cache:
-                run.cache_hits += 1
-                continue
-            zi = [Fraction(int(v)) for v in z[i]]
-            chk = problem.exact_check(zi)
-            run.rechecks += 1
-            if chk.meets:
-                run.done = first + int(i) + 1
-                return Solution(
-                    Status.YES,
-                    "enumerate",
-                    z=zi,
-                    distance=chk.distance,
-                    check=chk,
-                    stats=run.stats(float_error_margin=margin),
-                )
-            if cache is not None and len(cache) < CACHE_LIMIT:
-                cache.add(key)
-        run.done += len(z)
-        bar.advance(len(z))
-        if run.done < run.total and run.timed_out():
-            return run.unknown(float_error_margin=margin)
-    return Solution(
-        Status.NO,
-        "enumerate",
-        proof=run.proof(margin),
-        stats=run.stats(float_error_margin=margin),
+class _BlasLimit:
+    """Keep BLAS single-threaded while shards run; the shards are the parallelism.
+
+    Multi-threaded BLAS inside each of several worker threads oversubscribes
+    the cores, and OpenBLAS's threaded kernels on the chunk shapes used here can
+    be 100x slower on a loaded machine.  The limit is process-wide (BLAS has no
+    per-thread setting), reference-counted over concurrently running shards,
+    and restored when the last one ends.  It uses :mod:`threadpoolctl` when that
+    is installed, else OpenBLAS's own setter found among the loaded libraries
+    (Linux); elsewhere it does nothing.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._restore: Callable[[], None] | None = None
+        self._probed = False
+        self._threadpoolctl: Any = None
+        self._openblas: tuple[Callable[[], int], Callable[[int], None]] | None = None
+
+    def _limit(self) -> Callable[[], None] | None:
+        if not self._probed:
+            self._probed = True
+            try:
+                self._threadpoolctl = importlib.import_module("threadpoolctl")
+            except ImportError:
+                self._openblas = _find_openblas()
+        if self._threadpoolctl is not None:
+            limiter = self._threadpoolctl.threadpool_limits(limits=1, user_api="blas")
+            return lambda: limiter.restore_original_limits()
+        if self._openblas is None:
+            return None
+        get, set_ = self._openblas
+        before = get()
+        set_(1)
+        return lambda: set_(before)
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._restore = self._limit()
+            self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0 and self._restore is not None:
+                self._restore()
+                self._restore = None
+
+
+def _find_openblas() -> tuple[Callable[[], int], Callable[[int], None]] | None:
+    """get/set thread count of an OpenBLAS already loaded in this process, if any."""
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = sorted(
+                {line.split()[-1] for line in fh if "openblas" in line.lower() and ".so" in line}
+            )
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("scipy_openblas", "openblas"):
+            for suffix in ("64_", ""):
+                get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
+                set_ = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
+                if get is None or set_ is None:
+                    continue
+                get.restype = ctypes.c_int
+                get.argtypes = []
+                set_.restype = None
+                set_.argtypes = [ctypes.c_int]
+                return (lambda g=get: int(g())), (lambda k, s=set_: s(k))
+    return None
+
+
+_BLAS_LIMIT = _BlasLimit()
+
+
+class ShardError(RuntimeError):
+    """Shard bookkeeping is inconsistent (a bug, never a property of the input)."""
+
+
+# --------------------------------------------------------------- the plan
+@dataclass(frozen=True)
+class Shard:
+    """Outer indices ``[start, stop)``, i.e. corners ``[start 2^k, stop 2^k)``."""
+
+    shard_id: int
+    start: int
+    stop: int
+    table_bits: int
+
+    @property
+    def first(self) -> int:
+        """First corner index."""
+        return self.start << self.table_bits
+
+    @property
+    def last(self) -> int:
+        """One past the last corner index."""
+        return self.stop << self.table_bits
+
+    @property
+    def points(self) -> int:
+        return self.last - self.first
+
+
+@dataclass(frozen=True, eq=False)
+class EnumPlan:
+    """Everything a shard needs: the problem, its error bound, the table, the chunking.
+
+    Built once (:func:`make_plan`) and shipped, pickled, to threads, processes
+    or Dask workers.
+    """
+
+    problem: InversionProblem
+    values: tuple[int, int]
+    bound: ErrorBound
+    rows: int  # at most this many corners per chunk
+    table_bits: int  # k
+    batch: int  # outer patterns per chunk (batch * 2^k <= rows)
+    table: FloatArray  # (m_1, 2^k): column r is W_1[:, inner] z(r)
+    w_outer: FloatArray  # (m_1, n - k): W_1[:, outer]
+    cutoff: float  # decide mode: float distances above this are not witnesses
+    margin: float  # cutoff - delta
+
+    @property
+    def n(self) -> int:
+        return self.problem.n
+
+    @property
+    def total(self) -> int:
+        return 1 << self.problem.n
+
+    @property
+    def n_outer(self) -> int:
+        """Number of outer patterns, 2^(n-k)."""
+        return 1 << (self.problem.n - self.table_bits)
+
+    def split(self, count: int) -> list[Shard]:
+        """``min(count, 2^(n-k))`` shards of (nearly) equal size covering every outer index."""
+        count = max(1, min(count, self.n_outer))
+        cuts = [self.n_outer * i // count for i in range(count + 1)]
+        return [Shard(i, cuts[i], cuts[i + 1], self.table_bits) for i in range(count)]
+
+    def buffer(self) -> FloatArray:
+        """Scratch space for the first layer of one chunk."""
+        m1 = self.problem.network.layers[0].n_out
+        return np.empty((self.batch, m1, 1 << self.table_bits), dtype=np.float64)
+
+    def evaluate(
+        self, start: int, stop: int, buf: FloatArray | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """Float outputs ``(rows, q)`` and distances of the outer indices ``[start, stop)``.
+
+        Row ``j`` is corner ``start 2^k + j``.  The outputs may share memory
+        with ``buf``: use them before the next call with the same buffer.
+        """
+        b = stop - start
+        net = self.problem.network
+        first = net.layers[0]
+        size = 1 << self.table_bits
+        if buf is None or buf.shape[0] < b:
+            buf = np.empty((b, first.n_out, size), dtype=np.float64)
+        h: FloatArray = buf[:b]
+        zo = corners(start, stop, self.n - self.table_bits, self.values).astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            c: FloatArray = zo @ self.w_outer.T
+            c += first.bias
+            np.add(self.table[None, :, :], c[:, :, None], out=h)
+            if first.activation == "relu":
+                np.maximum(h, 0.0, out=h)
+            for layer in net.layers[1:]:
+                h = np.matmul(layer.weight, h)
+                h += layer.bias[:, None]
+                if layer.activation == "relu":
+                    np.maximum(h, 0.0, out=h)
+            out = np.ascontiguousarray(h.transpose(0, 2, 1)).reshape(b * size, -1)
+            dist = self.problem.distances(out)
+        return out, dist
+
+    def corner(self, index: int) -> list[Fraction]:
+        z = corners(index, index + 1, self.n, self.values)[0]
+        return [Fraction(int(v)) for v in z]
+
+
+def choose_table_bits(n: int, rows: int, min_shards: int = 1, requested: int | None = None) -> int:
+    """k: the requested (or default) table bits, capped so that ``2^k <= rows``, ``k <= n``
+    and, where possible, ``2^(n-k) >= min_shards``."""
+    k = TABLE_BITS if requested is None else requested
+    k = min(k, n, max(0, rows.bit_length() - 1))
+    need = max(0, (min_shards - 1).bit_length())  # ceil(log2(min_shards))
+    return max(0, min(k, n - need))
+
+
+def make_plan(
+    problem: InversionProblem,
+    *,
+    chunk_floats: int = CHUNK_FLOATS,
+    table_bits: int | None = None,
+    min_shards: int = 1,
+) -> EnumPlan:
+    """Error bound, table and chunking for ``problem`` (see the module docstring)."""
+    values = _check_supported(problem)
+    n = problem.n
+    rows = min(1 << n, chunk_rows(problem.network, chunk_floats))
+    k = choose_table_bits(n, rows, min_shards, table_bits)
+    layer = problem.network.layers[0]
+    inner = corners(0, 1 << k, k, values).astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        table = np.ascontiguousarray((inner @ layer.weight[:, n - k :].T).T)
+    bound = error_bound(problem)
+    cutoff = bound.cutoff(threshold_upper(problem))
+    return EnumPlan(
+        problem=problem,
+        values=values,
+        bound=bound,
+        rows=rows,
+        table_bits=k,
+        batch=max(1, rows >> k),
+        table=table,
+        w_outer=np.ascontiguousarray(layer.weight[:, : n - k]),
+        cutoff=cutoff,
+        margin=cutoff - problem.threshold_float(),
     )
 
 
-class _Minimiser:
-    """Optimize mode: pending float candidates, flushed through exact evaluation."""
+# --------------------------------------------------------------- one shard
+@dataclass
+class ShardResult:
+    """What one shard found.  ``points`` corners from ``first`` on were screened."""
 
-    def __init__(self, run: _Run) -> None:
-        self.run = run
-        self.cache: dict[bytes, Fraction] | None = {} if run.bound.float_exact else None
+    shard_id: int
+    first: int  # first corner index of the shard
+    stop: int  # one past its last corner index
+    points: int = 0
+    complete: bool = False  # every corner of the shard was screened (and, optimize, flushed)
+    stopped: str | None = None  # "witness", "time limit" or "cancelled" when not complete
+    rechecks: int = 0
+    cache_hits: int = 0
+    witness: int | None = None  # decide: index of the shard's first exact witness ...
+    check: ExactCheck | None = None  # ... and its exact check
+    min_float: float = math.inf  # smallest float distance screened
+    min_key: Fraction | None = None  # optimize: smallest exact key found ...
+    argmin: int | None = None  # ... and the first corner index attaining it
+    seconds: float = 0.0
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.first
+
+    @property
+    def conclusive(self) -> bool:
+        return self.complete or self.witness is not None
+
+
+class ShardControl:
+    """Signals between the shards of one run.  This base class is a shard on its own."""
+
+    def stop(self, shard_id: int) -> bool:
+        """Should shard ``shard_id`` stop now (a witness in an earlier shard, or cancelled)?"""
+        return False
+
+    def found(self, shard_id: int) -> None:
+        """Shard ``shard_id`` found a witness: later shards may stop."""
+
+    def advance(self, points: int) -> None:
+        """``points`` more corners were screened."""
+
+    def offer_min(self, value: float) -> float:
+        """Share a float distance seen; returns the smallest one known (optimize mode)."""
+        return value
+
+
+class LocalControl(ShardControl):
+    """Shards running as threads of one process."""
+
+    def __init__(self, n_shards: int, on_advance: Callable[[int], None] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._witness = n_shards  # smallest shard id with a witness (n_shards: none yet)
+        self._min = math.inf
+        self._on_advance = on_advance
+
+    def stop(self, shard_id: int) -> bool:
+        return self._witness < shard_id
+
+    def found(self, shard_id: int) -> None:
+        with self._lock:
+            self._witness = min(self._witness, shard_id)
+
+    def advance(self, points: int) -> None:
+        if self._on_advance is not None:
+            self._on_advance(points)
+
+    def offer_min(self, value: float) -> float:
+        with self._lock:
+            if value < self._min:
+                self._min = value
+            return self._min
+
+
+class _SharedControl(ShardControl):
+    """Shards running in worker processes: the same signals in shared memory."""
+
+    def __init__(self, witness: Any, progress: Any, minimum: Any) -> None:
+        self._witness = witness  # multiprocessing.Value("q")
+        self._progress = progress  # multiprocessing.Value("q")
+        self._minimum = minimum  # multiprocessing.Value("d")
+
+    def stop(self, shard_id: int) -> bool:
+        return bool(self._witness.value < shard_id)
+
+    def found(self, shard_id: int) -> None:
+        with self._witness.get_lock():
+            if shard_id < self._witness.value:
+                self._witness.value = shard_id
+
+    def advance(self, points: int) -> None:
+        with self._progress.get_lock():
+            self._progress.value += points
+
+    def offer_min(self, value: float) -> float:
+        with self._minimum.get_lock():
+            if value < self._minimum.value:
+                self._minimum.value = value
+            return float(self._minimum.value)
+
+
+def run_shard(
+    plan: EnumPlan,
+    shard: Shard,
+    *,
+    mode: Mode = "decide",
+    deadline: float | None = None,
+    control: ShardControl | None = None,
+) -> ShardResult:
+    """Screen (and exact-check) one shard.  Pure and deterministic up to the deadline.
+
+    ``deadline`` is a :func:`time.time` value, checked between chunks and
+    between exact re-checks.
+    """
+    if shard.table_bits != plan.table_bits:
+        raise ShardError(f"shard {shard.shard_id} was cut for k = {shard.table_bits}")
+    ctl = control if control is not None else ShardControl()
+    t0 = time.perf_counter()
+    res = ShardResult(shard.shard_id, shard.first, shard.last)
+    if mode not in MODES:
+        raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
+    with _BLAS_LIMIT:
+        if mode == "decide":
+            _decide_shard(plan, shard, deadline, ctl, res)
+        else:
+            _optimize_shard(plan, shard, deadline, ctl, res)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def _decide_shard(
+    plan: EnumPlan, shard: Shard, deadline: float | None, ctl: ShardControl, res: ShardResult
+) -> None:
+    problem = plan.problem
+    k = plan.table_bits
+    # With an exact float forward pass, equal float outputs are equal exact outputs.
+    cache: set[bytes] | None = set() if plan.bound.float_exact else None
+    buf = plan.buffer()
+    for o0 in range(shard.start, shard.stop, plan.batch):
+        if ctl.stop(shard.shard_id):
+            res.stopped = "cancelled"
+            return
+        if _expired(deadline):
+            res.stopped = "time limit"
+            return
+        o1 = min(shard.stop, o0 + plan.batch)
+        out, dist = plan.evaluate(o0, o1, buf)
+        res.min_float = min(res.min_float, _fmin(dist))
+        base = o0 << k
+        for i in _screen(dist, plan.cutoff):
+            if _expired(deadline):
+                res.stopped = "time limit"
+                return
+            key = out[i].tobytes()
+            if cache is not None and key in cache:
+                res.cache_hits += 1
+                continue
+            chk = problem.exact_check(plan.corner(base + int(i)))
+            res.rechecks += 1
+            if chk.meets:
+                res.witness = base + int(i)
+                res.check = chk
+                res.points += int(i) + 1
+                res.stopped = "witness"
+                ctl.found(shard.shard_id)
+                return
+            if cache is not None and len(cache) < CACHE_LIMIT:
+                cache.add(key)
+        done = (o1 - o0) << k
+        res.points += done
+        ctl.advance(done)
+    res.complete = True
+
+
+class _Minimiser:
+    """Optimize mode in one shard: pending float candidates, flushed through exact evaluation."""
+
+    def __init__(self, plan: EnumPlan, ctl: ShardControl, res: ShardResult) -> None:
+        self.plan = plan
+        self.ctl = ctl
+        self.res = res
+        self.cache: dict[bytes, Fraction] | None = {} if plan.bound.float_exact else None
         self.best_key: Fraction | None = None
-        self.best_z: list[Fraction] | None = None
-        self.running_min = math.inf  # smallest finite float distance so far
+        self.best_index: int | None = None
+        self.running_min = math.inf  # smallest finite float distance of this shard
         self.idx: list[npt.NDArray[np.int64]] = []
         self.out: list[FloatArray] = []
         self.dist: list[FloatArray] = []
@@ -547,13 +937,11 @@ class _Minimiser:
 
     def threshold(self) -> float:
         """Float distances above this cannot belong to a minimiser."""
-        bound = self.run.bound
-        return bound.cutoff(bound.upper(self.running_min))
+        bound = self.plan.bound
+        return bound.cutoff(bound.upper(self.ctl.offer_min(self.running_min)))
 
     def add(self, first: int, out: FloatArray, dist: FloatArray) -> None:
-        finite = dist[np.isfinite(dist)]
-        if finite.size:
-            self.running_min = min(self.running_min, float(finite.min()))
+        self.running_min = min(self.running_min, _fmin(dist))
         cand = _screen(dist, self.threshold())
         if cand.size:
             self.idx.append(cand.astype(np.int64) + first)
@@ -561,74 +949,417 @@ class _Minimiser:
             self.dist.append(dist[cand])
             self.pending += int(cand.size)
 
-    def flush(self) -> bool:
+    def flush(self, deadline: float | None) -> bool:
         """Exact-check the pending candidates still in the running; False on time out."""
         if not self.idx:
             return True
-        run = self.run
+        plan = self.plan
         idx = np.concatenate(self.idx)
         outs = np.concatenate(self.out)
         dist = np.concatenate(self.dist)
         self.idx, self.out, self.dist, self.pending = [], [], [], 0
         for j in _screen(dist, self.threshold()):
-            if run.timed_out():
+            if _expired(deadline):
                 return False
             key_bytes = outs[j].tobytes()
             if self.cache is not None and key_bytes in self.cache:
-                run.cache_hits += 1
+                self.res.cache_hits += 1
                 key = self.cache[key_bytes]
-                zi: list[Fraction] | None = None
             else:
-                zi = run.corner(int(idx[j]))
-                key = exact_key(run.problem, run.problem.network.forward_exact(zi))
-                run.rechecks += 1
+                zi = plan.corner(int(idx[j]))
+                key = exact_key(plan.problem, plan.problem.network.forward_exact(zi))
+                self.res.rechecks += 1
                 if self.cache is not None and len(self.cache) < CACHE_LIMIT:
                     self.cache[key_bytes] = key
             if self.best_key is None or key < self.best_key:
                 self.best_key = key
-                self.best_z = zi if zi is not None else run.corner(int(idx[j]))
+                self.best_index = int(idx[j])
         return True
 
 
-def _optimize(run: _Run, bar: _Bar) -> Solution:
-    problem = run.problem
-    margin = _margin(run)
-    mini = _Minimiser(run)
+def _optimize_shard(
+    plan: EnumPlan, shard: Shard, deadline: float | None, ctl: ShardControl, res: ShardResult
+) -> None:
+    k = plan.table_bits
+    mini = _Minimiser(plan, ctl, res)
+    buf = plan.buffer()
+    try:
+        for o0 in range(shard.start, shard.stop, plan.batch):
+            if ctl.stop(shard.shard_id):
+                res.stopped = "cancelled"
+                return
+            if _expired(deadline):
+                res.stopped = "time limit"
+                return
+            o1 = min(shard.stop, o0 + plan.batch)
+            out, dist = plan.evaluate(o0, o1, buf)
+            mini.add(o0 << k, out, dist)
+            if mini.pending > PENDING_LIMIT and not mini.flush(deadline):
+                res.stopped = "time limit"
+                return
+            done = (o1 - o0) << k
+            res.points += done
+            ctl.advance(done)
+        if not mini.flush(deadline):
+            res.stopped = "time limit"
+            return
+        res.complete = True
+    finally:
+        res.min_float = mini.running_min
+        res.min_key = mini.best_key
+        res.argmin = mini.best_index
 
-    def gave_up() -> Solution:
-        if mini.best_z is None:
-            return run.unknown(float_error_margin=margin)
-        best = problem.exact_check(mini.best_z).distance
-        return run.unknown(mini.best_z, float_error_margin=margin, best_distance=best)
 
-    for first, z, out, dist in run.chunks():
-        mini.add(first, out, dist)
-        if mini.pending > PENDING_LIMIT and not mini.flush():
-            return gave_up()
-        run.done += len(z)
-        bar.advance(len(z))
-        if run.done < run.total and run.timed_out():
-            return gave_up()
-    if not mini.flush():
-        return gave_up()
-    assert mini.best_z is not None
-    chk = problem.exact_check(mini.best_z)
-    stats = run.stats(
-        min_distance=chk.distance,
-        argmin=[int(v) for v in mini.best_z],
-        float_error_margin=margin,
-    )
-    if chk.meets:
-        return Solution(
-            Status.YES, "enumerate", z=mini.best_z, distance=chk.distance, check=chk, stats=stats
+# --------------------------------------------------------------- combining
+class ShardCombiner:
+    """Merges shard results, one per shard id, whatever arrives twice or out of order."""
+
+    def __init__(self, shards: Sequence[Shard], total: int) -> None:
+        self.shards: dict[int, Shard] = {s.shard_id: s for s in shards}
+        if len(self.shards) != len(shards):
+            raise ShardError("shard ids are not unique")
+        self.total = total
+        self.results: dict[int, ShardResult] = {}
+        self.duplicates = 0
+        spans = sorted((s.first, s.last) for s in shards)
+        pos = 0
+        for a, b in spans:
+            if a != pos or b <= a:
+                raise ShardError(f"shards do not tile [0, {total}): gap or overlap at {pos}")
+            pos = b
+        if pos != total:
+            raise ShardError(f"shards cover [0, {pos}), not [0, {total})")
+
+    def add(self, res: ShardResult) -> bool:
+        """Record a result; False when shard ``res.shard_id`` was already recorded.
+
+        A repeated shard (a recomputed task, a retry) is counted once: the more
+        conclusive of the two results is kept.
+        """
+        spec = self.shards.get(res.shard_id)
+        if spec is None or (res.first, res.stop) != (spec.first, spec.last):
+            raise ShardError(f"result for unknown shard {res.shard_id} [{res.first}, {res.stop})")
+        if not 0 <= res.points <= res.size:
+            raise ShardError(f"shard {res.shard_id} reports {res.points} of {res.size} points")
+        old = self.results.get(res.shard_id)
+        if old is not None:
+            self.duplicates += 1
+            if (res.conclusive, res.points) > (old.conclusive, old.points):
+                self.results[res.shard_id] = res
+            return False
+        self.results[res.shard_id] = res
+        return True
+
+    @property
+    def points(self) -> int:
+        return sum(r.points for r in self.results.values())
+
+    @property
+    def rechecks(self) -> int:
+        return sum(r.rechecks for r in self.results.values())
+
+    @property
+    def cache_hits(self) -> int:
+        return sum(r.cache_hits for r in self.results.values())
+
+    @property
+    def min_float(self) -> float:
+        return min((r.min_float for r in self.results.values()), default=math.inf)
+
+    def complete(self) -> bool:
+        return len(self.results) == len(self.shards) and all(
+            r.complete for r in self.results.values()
         )
+
+    def decisive_witness(self) -> ShardResult | None:
+        """The witness of the lowest shard whose predecessors all finished without one."""
+        for sid in sorted(self.shards):
+            res = self.results.get(sid)
+            if res is None:
+                return None
+            if res.witness is not None:
+                return res
+            if not res.complete:
+                return None
+        return None
+
+    def first_witness(self) -> ShardResult | None:
+        """The lowest shard with a witness, decisive or not."""
+        found = [r for r in self.results.values() if r.witness is not None]
+        return min(found, key=lambda r: r.shard_id) if found else None
+
+    def best(self) -> ShardResult | None:
+        """Optimize: the shard holding the smallest (exact key, corner index)."""
+        found = [r for r in self.results.values() if r.min_key is not None]
+        if not found:
+            return None
+        return min(found, key=lambda r: (r.min_key, r.argmin))
+
+    def proof_shards(self) -> list[dict[str, int]]:
+        """Per-shard point counts for a ``no`` proof; checks that they tile ``[0, 2^n)``."""
+        if not self.complete():
+            raise ShardError("a proof needs every shard complete")
+        rows: list[dict[str, int]] = []
+        pos = 0
+        for res in sorted(self.results.values(), key=lambda r: r.first):
+            if res.first != pos or res.points != res.size:
+                raise ShardError(f"shard {res.shard_id} does not continue the tiling at {pos}")
+            pos = res.stop
+            rows.append(
+                {"shard": res.shard_id, "first": res.first, "stop": res.stop, "points": res.points}
+            )
+        counted = sum(r["points"] for r in rows)
+        if pos != self.total or counted != self.total:
+            raise ShardError(f"shards screened {counted} points, not {self.total}")
+        return rows
+
+
+# --------------------------------------------------------------- running shards
+def _run_sequential(
+    plan: EnumPlan,
+    shards: Sequence[Shard],
+    comb: ShardCombiner,
+    mode: Mode,
+    deadline: float | None,
+    bar: _Bar,
+) -> None:
+    ctl = LocalControl(len(shards), bar.advance)
+    for shard in shards:
+        res = run_shard(plan, shard, mode=mode, deadline=deadline, control=ctl)
+        comb.add(res)
+        if mode == "decide" and comb.decisive_witness() is not None:
+            return
+        if res.stopped == "time limit":
+            return  # later shards would stop at once
+
+
+def _drain(
+    futures: dict[Future[ShardResult], int],
+    comb: ShardCombiner,
+    mode: Mode,
+    ctl: ShardControl,
+    poll: Callable[[], None] | None,
+) -> None:
+    """Collect shard results as they complete; stop later shards when a witness turns up."""
+    pending = set(futures)
+    try:
+        while pending:
+            done, pending = wait(
+                pending, timeout=0.1 if poll is not None else None, return_when=FIRST_COMPLETED
+            )
+            if poll is not None:
+                poll()
+            for fut in sorted(done, key=futures.__getitem__):
+                if fut.cancelled():
+                    continue
+                res = fut.result()
+                comb.add(res)
+                if res.witness is not None:
+                    ctl.found(res.shard_id)
+                    for other in pending:
+                        if futures[other] > res.shard_id:
+                            other.cancel()
+            if mode == "decide" and comb.decisive_witness() is not None:
+                return
+    finally:
+        for fut in pending:
+            fut.cancel()
+        if pending:
+            ctl.found(-1)  # stop whatever still runs
+
+
+def _run_threads(
+    plan: EnumPlan,
+    shards: Sequence[Shard],
+    comb: ShardCombiner,
+    mode: Mode,
+    deadline: float | None,
+    bar: _Bar,
+    workers: int,
+) -> None:
+    ctl = LocalControl(len(shards), bar.advance)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="geninv-enumerate") as pool:
+        futures = {
+            pool.submit(run_shard, plan, s, mode=mode, deadline=deadline, control=ctl): s.shard_id
+            for s in shards
+        }
+        _drain(futures, comb, mode, ctl, None)
+
+
+_WORKER_STATE: tuple[EnumPlan, _SharedControl] | None = None
+
+
+def _process_init(plan_path: str, witness: Any, progress: Any, minimum: Any) -> None:
+    global _WORKER_STATE
+    with open(plan_path, "rb") as fh:
+        plan = pickle.load(fh)
+    _WORKER_STATE = (plan, _SharedControl(witness, progress, minimum))
+
+
+def _process_shard(shard: Shard, mode: Mode, deadline: float | None) -> ShardResult:
+    if _WORKER_STATE is None:
+        raise ShardError("worker process was not initialised")
+    plan, ctl = _WORKER_STATE
+    return run_shard(plan, shard, mode=mode, deadline=deadline, control=ctl)
+
+
+def _run_processes(
+    plan: EnumPlan,
+    shards: Sequence[Shard],
+    comb: ShardCombiner,
+    mode: Mode,
+    deadline: float | None,
+    bar: _Bar,
+    workers: int,
+) -> None:
+    ctx = mp.get_context("spawn")  # no fork of a process that may run threads
+    witness = ctx.Value("q", len(shards))
+    progress = ctx.Value("q", 0)
+    minimum = ctx.Value("d", math.inf)
+    ctl = _SharedControl(witness, progress, minimum)
+    seen = 0
+
+    def poll() -> None:
+        nonlocal seen
+        now = int(progress.value)
+        bar.advance(now - seen)
+        seen = now
+
+    # The plan goes through a file: a large initializer argument can block the
+    # parent's write to a worker that dies while starting (e.g. a script
+    # without the ``if __name__ == "__main__":`` guard), instead of breaking the pool.
+    with tempfile.TemporaryDirectory(prefix="geninv-enumerate-") as tmp:
+        plan_path = os.path.join(tmp, "plan.pickle")
+        with open(plan_path, "wb") as fh:
+            pickle.dump(plan, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_process_init,
+            initargs=(plan_path, witness, progress, minimum),
+        ) as pool:
+            futures = {pool.submit(_process_shard, s, mode, deadline): s.shard_id for s in shards}
+            try:
+                _drain(futures, comb, mode, ctl, poll)
+            except BrokenProcessPool as exc:
+                raise GeninvError(
+                    "an enumerate worker process died (out of memory, or a script that starts "
+                    "solvers without an `if __name__ == '__main__':` guard); "
+                    "use executor='threads' or fix the cause"
+                ) from exc
+    poll()
+
+
+# --------------------------------------------------------------- the answer
+def _finish(
+    plan: EnumPlan,
+    comb: ShardCombiner,
+    mode: Mode,
+    seconds: float,
+    extra: dict[str, Any],
+) -> Solution:
+    problem = plan.problem
+    stats: dict[str, Any] = {
+        "points_screened": comb.points,
+        "exact_rechecks": comb.rechecks,
+        "cache_hits": comb.cache_hits,
+        "chunk_rows": plan.rows,
+        "table_bits": plan.table_bits,
+        "shards": len(comb.shards),
+        "float_exact": plan.bound.float_exact,
+        "float_error_margin": plan.margin,
+        "min_float_distance": comb.min_float,
+        "candidates_per_second": comb.points / seconds if seconds > 0 else math.inf,
+    }
+    if comb.duplicates:
+        stats["duplicate_shard_results"] = comb.duplicates
+    stats.update(extra)
+
+    def proof(**more: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": "exhaustive enumeration",
+            "points": plan.total,
+            "float_error_margin": plan.margin,
+            "exact_rechecks": comb.rechecks,
+            "table_bits": plan.table_bits,
+            "shards": comb.proof_shards(),
+        }
+        out.update(more)
+        return out
+
+    def unknown(z: list[Fraction] | None = None) -> Solution:
+        return Solution(
+            Status.UNKNOWN,
+            "enumerate",
+            z=z,
+            reason=f"time limit after {comb.points} of 2^{problem.n} points",
+            stats=stats,
+        )
+
+    if mode == "decide":
+        wit = comb.decisive_witness() or comb.first_witness()
+        if wit is not None:
+            assert wit.witness is not None
+            z = plan.corner(wit.witness)
+            chk = wit.check if wit.check is not None else problem.exact_check(z)
+            if not chk.meets:
+                raise ShardError(f"shard {wit.shard_id} reported a witness that fails")
+            return Solution(
+                Status.YES, "enumerate", z=z, distance=chk.distance, check=chk, stats=stats
+            )
+        if comb.complete():
+            return Solution(Status.NO, "enumerate", proof=proof(), stats=stats)
+        return unknown()
+
+    best = comb.best()
+    if not comb.complete():
+        if best is None or best.argmin is None:
+            return unknown()
+        z = plan.corner(best.argmin)
+        stats["best_distance"] = problem.exact_check(z).distance
+        return unknown(z)
+    if best is None or best.argmin is None:
+        raise ShardError("optimize mode finished without a minimiser")
+    z = plan.corner(best.argmin)
+    chk = problem.exact_check(z)
+    stats["min_distance"] = chk.distance
+    stats["argmin"] = [int(v) for v in z]
+    if chk.meets:
+        return Solution(Status.YES, "enumerate", z=z, distance=chk.distance, check=chk, stats=stats)
     return Solution(
         Status.NO,
         "enumerate",
         distance=chk.distance,
-        proof=run.proof(margin, min_distance=chk.distance),
+        proof=proof(min_distance=chk.distance),
         stats=stats,
     )
+
+
+def _validate(
+    mode: str,
+    chunk_floats: int,
+    workers: int | None,
+    shards: int | None,
+    executor: str,
+    table_bits: int | None,
+    scheduler: object,
+) -> None:
+    if mode not in MODES:
+        raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
+    if chunk_floats < 1:
+        raise ValidationError(f"chunk_floats must be positive, got {chunk_floats}")
+    if workers is not None and workers < 1:
+        raise ValidationError(f"workers must be positive, got {workers}")
+    if shards is not None and shards < 1:
+        raise ValidationError(f"shards must be positive, got {shards}")
+    if executor not in EXECUTORS:
+        raise ValidationError(f"executor must be 'threads' or 'processes', got {executor!r}")
+    if table_bits is not None and not 0 <= table_bits <= MAX_TABLE_BITS:
+        raise ValidationError(f"table_bits must be in [0, {MAX_TABLE_BITS}], got {table_bits}")
+    if isinstance(scheduler, str) and scheduler != "local" and "://" not in scheduler:
+        raise ValidationError(
+            f"scheduler must be 'local' or an address such as 'tcp://host:8786', got {scheduler!r}"
+        )
 
 
 def enumerate_corners(
@@ -638,42 +1369,98 @@ def enumerate_corners(
     time_limit: float | None = None,
     progress: bool = False,
     chunk_floats: int = CHUNK_FLOATS,
+    workers: int | None = None,
+    shards: int | None = None,
+    executor: ExecutorKind = "threads",
+    table_bits: int | None = None,
+    scheduler: str | Client | None = None,
+    dask_options: dict[str, Any] | None = None,
 ) -> Solution:
     """Decide (or, with ``mode="optimize"``, minimise) by enumerating every corner.
 
-    Returns ``yes`` with an exactly re-checked witness, ``no`` with an
-    exhaustive-enumeration proof, or ``unknown`` when ``time_limit`` (seconds,
+    Returns ``yes`` with an exactly re-checked witness (the first in
+    enumeration order), ``no`` with an exhaustive-enumeration proof (per-shard
+    point counts summing to 2^n), or ``unknown`` when ``time_limit`` (seconds,
     checked between chunks and between exact re-checks) runs out.  Raises
     :class:`UnsupportedError` for non-discrete domains and n > 40.
+
+    Parallelism: without ``scheduler``, ``workers`` threads (``executor="threads"``,
+    default all CPUs; problems under 2^16 corners run in the calling thread) or
+    spawned processes (``"processes"``; a script using them needs the
+    ``if __name__ == "__main__":`` guard) screen ``shards`` shards (default 8
+    per worker).  ``scheduler="local"`` starts a Dask ``LocalCluster`` (keyword
+    arguments from ``dask_options``) for this call; an address
+    (``"tcp://host:8786"``, ``dask_options`` then go to ``Client``) or a
+    ``distributed.Client`` uses that cluster; one task per shard (default 8 per
+    worker thread).  ``table_bits`` is k (default 10, capped by n, by the chunk
+    size and so that there are at least ``shards`` outer patterns).  Memory:
+    each running shard holds one chunk (``chunk_floats`` float64 per layer)
+    and the plan holds the ``m_1 x 2^k`` table.  BLAS is kept single-threaded
+    while shards run (see :class:`_BlasLimit`).
     """
-    if mode not in MODES:
-        raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
-    if chunk_floats < 1:
-        raise ValidationError(f"chunk_floats must be positive, got {chunk_floats}")
-    values = _check_supported(problem)
+    _validate(mode, chunk_floats, workers, shards, executor, table_bits, scheduler)
+    _check_supported(problem)
     start = time.perf_counter()
-    run = _Run(
-        problem=problem,
-        values=values,
-        bound=error_bound(problem),
-        rows=min(1 << problem.n, chunk_rows(problem.network, chunk_floats)),
-        time_limit=time_limit,
-        start=start,
-    )
-    if run.timed_out():
-        sol = run.unknown()
+    deadline = None if time_limit is None else time.time() + time_limit
+    n = problem.n
+    label = f"enumerate 2^{n}"
+    extra: dict[str, Any] = {"mode": mode}
+    if scheduler is None:
+        nworkers = workers if workers is not None else default_workers()
+        if workers is None and (1 << n) < PARALLEL_MIN_POINTS:
+            nworkers = 1
+        nshards = (
+            shards if shards is not None else (1 if nworkers == 1 else SHARDS_PER_WORKER * nworkers)
+        )
+        plan = make_plan(
+            problem, chunk_floats=chunk_floats, table_bits=table_bits, min_shards=nshards
+        )
+        shard_list = plan.split(nshards)
+        comb = ShardCombiner(shard_list, plan.total)
+        kind = "sequential" if nworkers == 1 or len(shard_list) == 1 else executor
+        extra.update(workers=nworkers if kind != "sequential" else 1, executor=kind)
+        if not _expired(deadline):
+            with _Bar(plan.total, progress, label) as bar:
+                if kind == "sequential":
+                    _run_sequential(plan, shard_list, comb, mode, deadline, bar)
+                elif kind == "threads":
+                    _run_threads(plan, shard_list, comb, mode, deadline, bar, nworkers)
+                else:
+                    _run_processes(plan, shard_list, comb, mode, deadline, bar, nworkers)
     else:
-        label = f"enumerate 2^{problem.n}"
-        with _Bar(run.total, progress, label) as bar:
-            sol = _decide(run, bar) if mode == "decide" else _optimize(run, bar)
-    sol.stats["mode"] = mode
+        from geninv.solvers.enumerate_dask import enumerate_with_dask
+
+        with _Bar(1 << n, progress, label) as bar:
+            plan, comb, info = enumerate_with_dask(
+                problem,
+                scheduler=scheduler,
+                dask_options=dask_options,
+                shards=shards,
+                mode=mode,
+                deadline=deadline,
+                chunk_floats=chunk_floats,
+                table_bits=table_bits,
+                advance=bar.advance,
+            )
+        extra.update(info)
+        extra["executor"] = "dask"
+    seconds = time.perf_counter() - start
+    sol = _finish(plan, comb, mode, seconds, extra)
     sol.seconds = time.perf_counter() - start
     return sol
 
 
 @register
 class EnumerateBackend(Backend):
-    """Exhaustive enumeration of {0,1}^n or {-1,1}^n (n <= 40), float screen + exact re-check."""
+    """Exhaustive enumeration of {0,1}^n or {-1,1}^n (n <= 40), float screen + exact re-check.
+
+    Options (``solve(..., options={...})``): ``mode`` ("decide" | "optimize"),
+    ``workers``, ``shards``, ``executor`` ("threads" | "processes"),
+    ``table_bits``, ``chunk_floats``, ``scheduler`` (None | "local" |
+    "tcp://host:port" | a ``distributed.Client``) and ``dask_options``
+    (keyword arguments of ``LocalCluster`` or ``Client``); see
+    :func:`enumerate_corners`.
+    """
 
     name = "enumerate"
     summary = "exhaustive enumeration of all 2^n corners (reference oracle, n <= 40)"
@@ -686,11 +1473,27 @@ class EnumerateBackend(Backend):
     )
     modules = ()
 
-    def __init__(self, mode: Mode = "decide", chunk_floats: int = CHUNK_FLOATS) -> None:
-        if mode not in MODES:
-            raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
+    def __init__(
+        self,
+        mode: Mode = "decide",
+        chunk_floats: int = CHUNK_FLOATS,
+        *,
+        workers: int | None = None,
+        shards: int | None = None,
+        executor: ExecutorKind = "threads",
+        table_bits: int | None = None,
+        scheduler: str | Client | None = None,
+        dask_options: dict[str, Any] | None = None,
+    ) -> None:
+        _validate(mode, chunk_floats, workers, shards, executor, table_bits, scheduler)
         self.mode: Mode = mode
         self.chunk_floats = chunk_floats
+        self.workers = workers
+        self.shards = shards
+        self.executor: ExecutorKind = executor
+        self.table_bits = table_bits
+        self.scheduler = scheduler
+        self.dask_options = dask_options
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
@@ -716,4 +1519,10 @@ class EnumerateBackend(Backend):
             time_limit=time_limit,
             progress=progress,
             chunk_floats=self.chunk_floats,
+            workers=self.workers,
+            shards=self.shards,
+            executor=self.executor,
+            table_bits=self.table_bits,
+            scheduler=self.scheduler,
+            dask_options=self.dask_options,
         )
