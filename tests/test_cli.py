@@ -341,3 +341,52 @@ def test_console_script_and_demo(tmp_path: Path) -> None:
 def test_cnf_reexported_unchanged() -> None:
     cnf = parse_cnf("p cnf 3 2\n1 -2 0\n2 3 0\n")
     assert parse_cnf(cnf.to_dimacs()) == cnf
+
+
+def test_solve_backend_options(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    inst = tmp_path / "i"
+    assert run(capsys, "reduce", "sat", str(DEMO / "demo-unsat.cnf"), "-o", str(inst))[0] == 0
+    code, out, _ = run(
+        capsys,
+        "solve",
+        str(inst),
+        "--method",
+        "enumerate",
+        "--workers",
+        "2",
+        "--option",
+        "shards=5",
+        "--json",
+    )
+    sol = json.loads(out)
+    assert code == 0 and sol["status"] == "no"
+    shards = sol["proof"]["shards"]
+    assert sum(s["points"] for s in shards) == 2**14  # small problems run as one shard
+    code, out, _ = run(capsys, "solve", str(inst), "--method", "enumerate", "--optimize", "--json")
+    sol = json.loads(out)
+    assert sol["status"] == "no" and sol["stats"]["min_distance"] >= 1
+    code, _, err = run(capsys, "solve", str(inst), "--method", "enumerate", "--option", "bogus=1")
+    assert_one_line_error(code, err, "does not take these options")
+    code, _, err = run(capsys, "solve", str(inst), "--option", "mode=optimize")
+    assert_one_line_error(code, err, "explicit --method")
+    code, _, err = run(capsys, "solve", str(inst), "--method", "enumerate", "--option", "novalue")
+    assert_one_line_error(code, err, "KEY=VALUE")
+
+
+def test_solve_with_local_dask_scheduler(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    inst = tmp_path / "i"
+    assert run(capsys, "reduce", "sat", str(DEMO / "demo-sat.cnf"), "-o", str(inst))[0] == 0
+    code, out, _ = run(
+        capsys,
+        "solve",
+        str(inst),
+        "--method",
+        "enumerate",
+        "--scheduler",
+        "local",
+        "--option",
+        'dask_options={"processes": false, "n_workers": 1, "threads_per_worker": 2}',
+        "--json",
+    )
+    sol = json.loads(out)
+    assert code == 0 and sol["status"] == "yes" and sol["check"]["meets_threshold"]

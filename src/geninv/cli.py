@@ -468,6 +468,33 @@ def cmd_solve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _backend_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Backend constructor options from --option KEY=VALUE and the shortcut flags."""
+    opts: dict[str, Any] = {}
+    for item in args.option or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(f"--option {item!r}: expected KEY=VALUE")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        opts[key.strip()] = value
+    if args.optimize:
+        opts["mode"] = "optimize"
+    if args.scheduler:
+        opts["scheduler"] = args.scheduler
+    if args.workers is not None:
+        opts["workers"] = args.workers
+    if args.proof:
+        opts["proof"] = args.proof
+    if not opts:
+        return None
+    if args.method == "auto":
+        raise ValidationError("backend options need an explicit --method (auto may pick another)")
+    return opts
+
+
 def _write_text_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -671,6 +698,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the JSON solution to FILE (a witness file)",
     )
     solve.add_argument("--verbose", action="store_true", help="say why auto chose its backend")
+    solve.add_argument(
+        "--optimize", action="store_true", help="find the smallest distance, not just decide"
+    )
+    solve.add_argument("--scheduler", help="enumerate: 'local' or a Dask scheduler address")
+    solve.add_argument("--workers", type=int, help="enumerate: worker threads")
+    solve.add_argument("--proof", metavar="FILE", help="sat: write a DRUP proof of a 'no'")
+    solve.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="any backend constructor option (value parsed as JSON when it can be)",
+    )
     solve.set_defaults(func=cmd_solve)
 
     check = sub.add_parser("check", help="re-check a witness exactly")

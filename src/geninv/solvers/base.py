@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from geninv.errors import BackendUnavailableError, UnsupportedError
+from geninv.errors import BackendUnavailableError, UnsupportedError, ValidationError
 from geninv.problem import InversionProblem, Solution, certify
 
 
@@ -191,7 +191,11 @@ def solve(
         if reason is not None:
             raise UnsupportedError(reason)
     start = time.perf_counter()
-    sol = cls(**(options or {})).solve(problem, time_limit=time_limit, seed=seed, progress=progress)
+    try:
+        backend = cls(**(options or {}))
+    except TypeError as exc:
+        raise ValidationError(f"method {cls.name!r} does not take these options: {exc}") from None
+    sol = backend.solve(problem, time_limit=time_limit, seed=seed, progress=progress)
     sol.seconds = time.perf_counter() - start
     if why:
         sol.stats.setdefault("auto", why)
