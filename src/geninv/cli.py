@@ -457,7 +457,14 @@ def cmd_solve(args: argparse.Namespace) -> int:
         _, why = choose_backend(problem)
         sys.stderr.write(f"auto: {why}\n")
     progress = (not args.json) and sys.stderr.isatty()
-    sol = solve(problem, args.method, time_limit=args.time_limit, seed=args.seed, progress=progress)
+    sol = solve(
+        problem,
+        args.method,
+        time_limit=args.time_limit,
+        seed=args.seed,
+        progress=progress,
+        options=_backend_options(args),
+    )
     doc = sol.to_json()
     if args.output:
         _write_text_atomic(Path(args.output), json.dumps(doc, indent=1) + "\n")
