@@ -209,7 +209,12 @@ def test_vertex_cover_equivalence(p: float) -> None:
 
 
 def _lifted_checks(
-    problem: InversionProblem, truth: bool, witness: list[int] | None, rng: np.random.Generator
+    problem: InversionProblem,
+    truth: bool,
+    witness: list[int] | None,
+    rng: np.random.Generator,
+    search: bool,
+    certify: bool,
 ) -> None:
     lifted, inv = LIFT.apply(problem)
     assert lifted.domain.kind == "real" and lifted.input_box is not None
@@ -230,52 +235,61 @@ def _lifted_checks(
         assert lifted.exact_check(z).meets
         back = LIFT.invert(Solution(Status.YES, "t", z=z), inv)
         assert back.z is not None and problem.exact_check(back.z).meets
-    else:
+    elif search:
         target = lifted.target_array()
         _, z = adversarial_min_distance(
-            lifted.network, target, rng, n_random=500, n_starts=32, steps=150, box=(0.0, 1.0)
+            lifted.network, target, rng, n_random=300, n_starts=16, steps=100, box=(0.0, 1.0)
         )
         chk = lifted.exact_check([float(v) for v in z])
         assert not chk.meets
         # the best float point found maps to a binary point that is not a witness either
         t = BinaryToReal.decode([float(v) for v in z], inv)
         assert not problem.exact_check(t).meets
+    if certify and (math.isinf(lifted.p) or lifted.p == 1 or lifted.is_exact_inversion):
+        sol = solve(lifted, "milp", time_limit=60)
+        assert sol.status is (Status.YES if truth else Status.NO), sol.reason
 
 
-def test_lifted_cvp_theorem4() -> None:
-    rng = np.random.default_rng(4)
-    counts = [0, 0]
-    for i in range(80):
+def _lifted_instance(
+    family: str, rng: np.random.Generator, i: int
+) -> tuple[InversionProblem, bool, list[int] | None]:
+    if family == "cvp":
         p = [1.0, 2.0, math.inf][i % 3]
         inst, _ = random_cvp(rng, p)
         truth, y = cvp01_decide(
             inst.basis, inst.target, p, radius=inst.radius, radius_pow=inst.radius_pow
         )
         problem, inv = CVPReduction(p).apply(inst)
-        _lifted_checks(problem, truth, None if y is None else CVPReduction.encode(y, inv), rng)
-        counts[truth] += 1
-    assert min(counts) >= 15
+        return problem, truth, None if y is None else CVPReduction.encode(y, inv)
+    n = int(rng.integers(2, 7))
+    if family == "clique":
+        g = random_graph(rng, n, float(rng.choice([0.4, 0.7])), "int" if i % 2 else "none")
+        k = int(rng.integers(1, n + 1))
+        best = min_weight_k_clique(g, k)
+        m = None
+        if best is not None and i % 3 == 0:
+            m = best[0]  # exactly at the threshold
+        bound = m if m is not None else sum((g.edge_weight(*e) for e in g.edges), Fraction(0))
+        truth, c = clique_decide(g, k, bound)
+        problem, inv = CliqueReduction(k, 1 + i % 2, max_weight=m).apply(g)
+        return problem, truth, None if c is None else CliqueReduction.encode(c, inv)
+    g = random_graph(rng, n, float(rng.choice([0.3, 0.6])), "none")
+    q = int(rng.integers(0, n))
+    truth, c = vertex_cover_decide(g, q)
+    problem, inv = VertexCoverReduction(q, [1, 2, "inf"][i % 3]).apply(g)
+    return problem, truth, None if c is None else VertexCoverReduction.encode(c, inv)
 
 
-def test_lifted_clique_theorem6_and_vertex_cover() -> None:
-    rng = np.random.default_rng(6)
+@pytest.mark.parametrize("family", ["cvp", "clique", "vc"])
+def test_lifted_family(family: str) -> None:
+    """500 lifted instances per family (Theorem 4, Theorem 6, real vertex cover)."""
+    rng = np.random.default_rng({"cvp": 4, "clique": 6, "vc": 9}[family])
     counts = [0, 0]
-    for i in range(60):
-        n = int(rng.integers(2, 7))
-        g = random_graph(rng, n, 0.6, "int" if i % 2 else "none")
-        if i % 2:
-            k = int(rng.integers(1, n + 1))
-            truth, c = clique_decide(g, k, sum((g.edge_weight(*e) for e in g.edges), Fraction(0)))
-            problem, inv = CliqueReduction(k, 2).apply(g)
-            w = None if c is None else CliqueReduction.encode(c, inv)
-        else:
-            q = int(rng.integers(0, n))
-            truth, c = vertex_cover_decide(g, q)
-            problem, inv = VertexCoverReduction(q, 2).apply(g)
-            w = None if c is None else VertexCoverReduction.encode(c, inv)
-        _lifted_checks(problem, truth, w, rng)
+    for i in range(500):
+        problem, truth, witness = _lifted_instance(family, rng, i)
+        _lifted_checks(problem, truth, witness, rng, search=(i % 5 == 0), certify=(i % 10 == 0))
         counts[truth] += 1
-    assert min(counts) >= 10
+    assert min(counts) >= 100, counts
 
 
 def test_lifting_large_delta_uses_scale() -> None:
