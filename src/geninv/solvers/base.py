@@ -123,8 +123,8 @@ def get_backend(name: str) -> type[Backend]:
 ENUMERATE_UP_TO = 22
 
 
-def choose_backend(problem: InversionProblem) -> tuple[type[Backend], str]:
-    """Pick a complete backend for ``problem`` and say why.
+def candidate_backends(problem: InversionProblem) -> list[tuple[type[Backend], str]]:
+    """The complete backends that accept ``problem``, best first, each with the reason.
 
     Discrete latents: enumeration up to ``ENUMERATE_UP_TO`` coordinates, then
     the SAT compilation (integer-valued networks), then MILP, then enumeration
@@ -146,26 +146,39 @@ def choose_backend(problem: InversionProblem) -> tuple[type[Backend], str]:
             reasons[name] = why
     n = problem.n
     kind = problem.domain.kind
+    ranked: list[tuple[str, str]] = []
     if kind in ("binary", "sign"):
-        if n <= ENUMERATE_UP_TO and "enumerate" in usable:
-            return usable["enumerate"], (
-                f"enumerate: {kind} latents, n = {n} <= {ENUMERATE_UP_TO}, "
-                f"so all 2^{n} corners are enumerated exhaustively"
+        if n <= ENUMERATE_UP_TO:
+            ranked.append(
+                (
+                    "enumerate",
+                    f"{kind} latents, n = {n} <= {ENUMERATE_UP_TO}, "
+                    f"so all 2^{n} corners are enumerated exhaustively",
+                )
             )
-        for name, why in (
-            ("sat", "the network compiles to CNF (integer-valued), solved by a CDCL solver"),
-            ("milp", "mixed-integer program with big-M ReLU encodings (HiGHS)"),
-            ("enumerate", f"no faster complete backend applies; 2^{n} corners"),
-        ):
-            if name in usable:
-                return usable[name], f"{name}: {kind} latents, n = {n}: {why}"
-    elif "milp" in usable:
-        return usable["milp"], f"milp: {kind} latents need a continuous method; big-M MILP (HiGHS)"
-    if usable:
-        name = sorted(usable)[0]
-        return usable[name], f"{name}: the only complete backend that accepts this problem"
-    detail = "; ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))
-    raise UnsupportedError(f"no installed backend can decide {problem.describe()} ({detail})")
+        ranked += [
+            ("sat", f"{kind} latents, n = {n}: the network compiles to CNF for a CDCL solver"),
+            ("milp", f"{kind} latents, n = {n}: big-M mixed-integer program (HiGHS)"),
+            ("enumerate", f"{kind} latents, n = {n}: no faster complete backend applies"),
+        ]
+    else:
+        ranked.append(("milp", f"{kind} latents need a continuous method: big-M MILP (HiGHS)"))
+    ranked += [(name, "the remaining complete backends") for name in sorted(usable)]
+    out: list[tuple[type[Backend], str]] = []
+    seen: set[str] = set()
+    for name, why in ranked:
+        if name in usable and name not in seen:
+            seen.add(name)
+            out.append((usable[name], f"{name}: {why}"))
+    if not out:
+        detail = "; ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))
+        raise UnsupportedError(f"no installed backend can decide {problem.describe()} ({detail})")
+    return out
+
+
+def choose_backend(problem: InversionProblem) -> tuple[type[Backend], str]:
+    """The first of :func:`candidate_backends`."""
+    return candidate_backends(problem)[0]
 
 
 def solve(
@@ -183,13 +196,22 @@ def solve(
     for ``enumerate``).
     """
     if method == "auto":
-        cls, why = choose_backend(problem)
-    else:
-        cls = get_backend(method)
-        why = ""
-        reason = cls.unsupported_reason(problem)
-        if reason is not None:
-            raise UnsupportedError(reason)
+        refused: list[str] = []
+        for cls, why in candidate_backends(problem):
+            try:
+                sol = solve(problem, cls.name, time_limit=time_limit, seed=seed, progress=progress)
+            except UnsupportedError as exc:  # e.g. sat: values too many to encode
+                refused.append(f"{cls.name}: {exc}")
+                continue
+            sol.stats.setdefault("auto", why)
+            if refused:
+                sol.stats["auto_refused"] = refused
+            return sol
+        raise UnsupportedError("every applicable backend refused: " + "; ".join(refused))
+    cls = get_backend(method)
+    reason = cls.unsupported_reason(problem)
+    if reason is not None:
+        raise UnsupportedError(reason)
     start = time.perf_counter()
     try:
         backend = cls(**(options or {}))
@@ -197,12 +219,11 @@ def solve(
         raise ValidationError(f"method {cls.name!r} does not take these options: {exc}") from None
     sol = backend.solve(problem, time_limit=time_limit, seed=seed, progress=progress)
     sol.seconds = time.perf_counter() - start
-    if why:
-        sol.stats.setdefault("auto", why)
     return certify(problem, sol)
 
 
 def _load_builtin_backends() -> None:
     # Importing the modules registers their backends.
     import geninv.solvers.enumerate
-    import geninv.solvers.milp  # noqa: F401
+    import geninv.solvers.milp
+    import geninv.solvers.sat  # noqa: F401
