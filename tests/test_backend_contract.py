@@ -163,7 +163,19 @@ def test_time_limit_never_gives_a_wrong_no(backend: str) -> None:
 
 
 def test_every_backend_declares_itself() -> None:
-    assert "enumerate" in BACKENDS
+    expected = {
+        "enumerate",
+        "sat",
+        "milp",
+        "adam",
+        "pgd",
+        "admm",
+        "langevin",
+        "flipgd",
+        "layerwise",
+    }
+    assert expected <= set(REGISTRY), sorted(REGISTRY)
+    assert expected <= set(BACKENDS), "a built-in backend is not available (missing dependency?)"
     for name, cls in REGISTRY.items():
         assert cls.name == name and cls.summary and cls.capabilities.domains
         assert set(cls.capabilities.domains) <= {"real", "box", "binary", "sign"}

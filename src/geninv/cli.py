@@ -453,6 +453,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
         problem = problem_from_vnncomp(args.onnx, args.vnnlib)
     else:
         problem = load_instance(args.dir)
+    if args.certify:
+        return _certify(problem, args)
     if args.verbose and args.method == "auto":
         _, why = choose_backend(problem)
         sys.stderr.write(f"auto: {why}\n")
@@ -472,6 +474,28 @@ def cmd_solve(args: argparse.Namespace) -> int:
         _print(json.dumps(doc))
         return EXIT_OK
     _print_solution(problem, sol)
+    return EXIT_OK
+
+
+def _certify(problem: InversionProblem, args: argparse.Namespace) -> int:
+    from geninv.gap import certified_gap
+
+    report = certified_gap(problem, time_limit=args.time_limit or 120.0, seed=args.seed)
+    doc = report.to_json()
+    if args.output:
+        _write_text_atomic(Path(args.output), json.dumps(doc, indent=1) + "\n")
+    if args.json:
+        _print(json.dumps(doc))
+        return EXIT_OK
+    for run in report.runs:
+        outcome = run.get("distance", run.get("error"))
+        _print(f"{run['method']:>10}: {run.get('status', 'error')}  {outcome}")
+    _print(f"best distance: {report.best_distance} ({report.best_method})")
+    if report.lower_bound is not None:
+        _print(f"lower bound:   {report.lower_bound:.9g} ({report.lower_bound_how})")
+        _print(f"gap:           {report.gap:.9g}")
+    else:
+        _print(f"lower bound:   none ({report.no_bound_reason})")
     return EXIT_OK
 
 
@@ -707,6 +731,11 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--verbose", action="store_true", help="say why auto chose its backend")
     solve.add_argument(
         "--optimize", action="store_true", help="find the smallest distance, not just decide"
+    )
+    solve.add_argument(
+        "--certify",
+        action="store_true",
+        help="best distance from the approximate backends and a proven MILP lower bound",
     )
     solve.add_argument("--scheduler", help="enumerate: 'local' or a Dask scheduler address")
     solve.add_argument("--workers", type=int, help="enumerate: worker threads")

@@ -223,7 +223,12 @@ def solve(
 
 
 def _load_builtin_backends() -> None:
-    # Importing the modules registers their backends.
+    """Import the built-in backend modules; importing one registers its backends.
+
+    None of them imports its heavy dependency (torch, highspy, pysat) at import time.
+    """
+    import geninv.solvers.approx  # adam, pgd, admm, langevin, flipgd
     import geninv.solvers.enumerate
+    import geninv.solvers.layerwise
     import geninv.solvers.milp
     import geninv.solvers.sat  # noqa: F401
