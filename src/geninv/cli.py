@@ -391,9 +391,7 @@ def _expected_sat(cnf: Any, mode: str, limit: float) -> Any:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from geninv.io.onnx_io import import_onnx
-
-    network = import_onnx(args.network)
+    network = _load_generator(args.network, args.arch)
     target = _read_vector_file(args.target)
     if len(target) != network.n_outputs:
         raise ParseError(
@@ -615,6 +613,100 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _load_generator(path: str, arch: str | None) -> Any:
+    suffix = Path(path).suffix.lower()
+    if suffix == ".onnx":
+        if arch:
+            raise ValidationError("--arch applies to PyTorch (.pt, .pth, .ckpt) and .npz files")
+        from geninv.io.onnx_io import import_onnx
+
+        return import_onnx(path)
+    if not arch:
+        raise ValidationError(
+            f"{path}: a state_dict needs --arch, e.g. 'linear:fc3,relu,linear:fc4,sigmoid'"
+        )
+    if suffix == ".npz":
+        from geninv.io.torch_io import load_npz
+
+        return load_npz(path, arch, ignore=("*",))
+    from geninv.io.torch_io import load_torch_file
+
+    return load_torch_file(path, arch, ignore=("*",))
+
+
+def cmd_sense(args: argparse.Namespace) -> int:
+    from geninv import sensing
+
+    if args.digits is not None:
+        if args.network or args.image:
+            raise ValidationError("--digits uses the bundled generator and test digits")
+        generator = sensing.load_digits_generator()
+        images = sensing.load_test_digits()[0][: args.digits]
+    else:
+        if not args.network or not (args.image or args.y):
+            raise ValidationError("give --network and --image (or --y), or --digits K")
+        generator = _load_generator(args.network, args.arch)
+        images = None
+        if args.image:
+            arr = np.load(args.image, allow_pickle=False) if args.image.endswith(".npy") else None
+            if arr is None:
+                raise ParseError("expected a .npy array of images (one per row)", args.image)
+            images = np.atleast_2d(np.asarray(arr, dtype=np.float64).reshape(arr.shape[0], -1))
+    q = generator.n_outputs
+    if args.matrix:
+        A = np.load(args.matrix, allow_pickle=False)
+        if A.ndim != 2 or A.shape[1] != q:
+            raise ParseError(
+                f"expected a matrix with {q} columns, got shape {A.shape}", args.matrix
+            )
+    else:
+        if not args.measurements or args.measurements < 1:
+            raise ValidationError("give --measurements M (>= 1) or --matrix A.npy")
+        A = sensing.gaussian_measurements(args.measurements, q, args.seed)
+    rng = np.random.default_rng(args.seed)
+    if images is not None:
+        if images.shape[1] != q:
+            raise ParseError(f"images have {images.shape[1]} pixels, the generator {q}", args.image)
+        ys = images @ A.T + args.noise * rng.normal(size=(images.shape[0], A.shape[0]))
+    else:
+        ys = np.atleast_2d(np.load(args.y, allow_pickle=False)).astype(np.float64)
+    rows: list[list[Any]] = [[], [], []]
+    errors = []
+    for i, y in enumerate(ys):
+        problem = sensing.sensing_problem(generator, A, y, p=args.norm, threshold=args.threshold)
+        if args.output and i == 0:
+            save_instance(problem, args.output, force=args.force)
+        x_hat, sol = sensing.recover(
+            problem, args.method, time_limit=args.time_limit, seed=args.seed
+        )
+        lasso = sensing.lasso_baseline(A, y, args.lasso_alpha)
+        line = f"image {i}: {args.method} {sol.status}, ||A G(z) - y|| = {sol.distance:.4g}"
+        if images is not None:
+            e_g = sensing.per_pixel_error(images[i], x_hat)
+            e_l = sensing.per_pixel_error(images[i], lasso)
+            errors.append((e_g, e_l))
+            line += f"; per-pixel error geninv {e_g:.4f}, Lasso {e_l:.4f}"
+            rows[0].append(images[i])
+        rows[1].append(lasso)
+        rows[2].append(x_hat)
+        _print(line)
+    if errors:
+        mg = float(np.mean([e[0] for e in errors]))
+        ml = float(np.mean([e[1] for e in errors]))
+        _print(
+            f"mean per-pixel error over {len(errors)} image(s), m = {A.shape[0]} of {q}: "
+            f"geninv {mg:.4f}, Lasso {ml:.4f} (ratio {ml / mg:.1f}x)"
+        )
+    if args.png:
+        side = round(q**0.5)
+        shape = (side, side) if side * side == q else (1, q)
+        labels = ["truth", "Lasso", f"geninv ({args.method})"]
+        keep = [(r, lab) for r, lab in zip(rows, labels, strict=True) if r]
+        sensing.save_grid_png([r for r, _ in keep], [lab for _, lab in keep], args.png, shape)
+        _print(f"wrote {args.png}")
+    return EXIT_OK
+
+
 def cmd_export_vnncomp(args: argparse.Namespace) -> int:
     from geninv.io.vnncomp import export_vnncomp
 
@@ -702,7 +794,10 @@ def build_parser() -> argparse.ArgumentParser:
     lift.set_defaults(func=cmd_lift)
 
     new = sub.add_parser("new", help="an instance from someone else's network")
-    new.add_argument("--network", required=True, help="ONNX file (Gemm/MatMul, Add, Relu)")
+    new.add_argument(
+        "--network", required=True, help="ONNX file, or a PyTorch state_dict/.npz with --arch"
+    )
+    new.add_argument("--arch", help="architecture of a state_dict, e.g. '0,relu,2,relu,4,tanh'")
     new.add_argument("--target", required=True, help="target x: a .json list or a .npy vector")
     new.add_argument("--norm", default="inf", help="p >= 1 or 'inf' (default inf)")
     new.add_argument("--threshold", default="0", help="delta >= 0 (0 = exact inversion)")
@@ -762,6 +857,28 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("dir")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=cmd_info)
+
+    sense = sub.add_parser("sense", help="compressed sensing with a generator prior")
+    sense.add_argument("--network", help="generator: .onnx, or .pt/.pth/.ckpt/.npz with --arch")
+    sense.add_argument("--arch", help="architecture of a state_dict, e.g. 'linear:fc3,relu,...'")
+    sense.add_argument(
+        "--digits", type=int, help="use the bundled digits generator on K test digits"
+    )
+    sense.add_argument("--image", help="true image(s), .npy (one per row): y = A x + noise")
+    sense.add_argument("--y", help="measurements, .npy (when the image is unknown)")
+    sense.add_argument("--matrix", help="measurement matrix A, .npy")
+    sense.add_argument("--measurements", type=int, help="M Gaussian measurements, N(0, 1/M)")
+    sense.add_argument("--seed", type=int, default=0)
+    sense.add_argument("--noise", type=float, default=0.0, help="noise standard deviation")
+    sense.add_argument("--method", default="adam", help="backend (default adam)")
+    sense.add_argument("--norm", default="2")
+    sense.add_argument("--threshold", default=None, help="delta (default 1e-3 ||y||)")
+    sense.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
+    sense.add_argument("--lasso-alpha", type=float, default=0.01)
+    sense.add_argument("--png", help="write a grid: truth, Lasso, geninv")
+    sense.add_argument("-o", "--output", help="save the first instance directory here")
+    sense.add_argument("--force", action="store_true")
+    sense.set_defaults(func=cmd_sense)
 
     exp = sub.add_parser("export-vnncomp", help="write a VNN-COMP benchmark folder")
     exp.add_argument("dirs", nargs="+", help="instance directories")

@@ -12,7 +12,6 @@ import contextlib
 import io
 import json
 import shlex
-import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -40,57 +39,74 @@ def _run(console: Console, argv: list[str]) -> tuple[int, str]:
 
 def run_demo(workdir: str | None = None) -> int:
     console = Console()
-    ctx = tempfile.TemporaryDirectory(prefix="geninv-demo-") if workdir is None else None
-    root = Path(ctx.name if ctx is not None else str(workdir))
+    root = Path(workdir if workdir is not None else "geninv-demo")
     root.mkdir(parents=True, exist_ok=True)
     rows: list[tuple[str, str, str, str, str]] = []
     failures = 0
-    try:
-        for name in ("demo-sat.cnf", "demo-unsat.cnf"):
-            cnf = _data_file(name)
-            stem = name.removesuffix(".cnf")
-            for domain, theorem, method in (
-                ("sign", "Theorem 1", "enumerate"),
-                ("real", "Theorem 2", "auto"),
-            ):
-                inst = root / f"{stem}-{domain}"
-                console.rule(f"{name}: {theorem} ({domain} latents)")
-                _run(
-                    console,
-                    ["reduce", "sat", str(cnf), "--domain", domain, "-o", str(inst), "--force"],
-                )
-                _run(console, ["info", str(inst)])
-                expected = json.loads((inst / "problem.json").read_text())["source"]["expected"]
-                witness = root / f"{stem}-{domain}-solution.json"
-                _run(
-                    console,
-                    ["solve", str(inst), "--method", method, "--verbose", "-o", str(witness)],
-                )
-                sol = json.loads(witness.read_text())
-                status = sol["status"]
-                ok = status == expected
-                detail = f"{sol['method']}, {sol['seconds']:.2f} s"
-                if status == "yes":
-                    c1, _ = _run(console, ["check", str(inst), str(witness)])
-                    c2, _ = _run(console, ["extract", str(inst), str(witness)])
-                    ok = ok and c1 == 0 and c2 == 0
-                    detail += "; witness checked exactly and mapped to a satisfying assignment"
-                elif status == "no":
-                    detail += f"; proof: {sol['proof']['kind']}"
-                rows.append((name, theorem, str(expected), status, detail))
-                failures += 0 if ok else 1
-        table = Table(title="geninv demo")
-        for col in ("formula", "reduction", "expected", "solver said", "details"):
-            table.add_column(col)
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-        console.print(
-            "all answers agree with PySAT"
-            if failures == 0
-            else f"[red]{failures} disagreement(s)[/]"
+    for name in ("demo-sat.cnf", "demo-unsat.cnf"):
+        cnf = _data_file(name)
+        stem = name.removesuffix(".cnf")
+        for domain, theorem, method in (
+            ("sign", "Theorem 1", "enumerate"),
+            ("real", "Theorem 2", "auto"),
+        ):
+            inst = root / f"{stem}-{domain}"
+            console.rule(f"{name}: {theorem} ({domain} latents)")
+            _run(
+                console,
+                ["reduce", "sat", str(cnf), "--domain", domain, "-o", str(inst), "--force"],
+            )
+            _run(console, ["info", str(inst)])
+            expected = json.loads((inst / "problem.json").read_text())["source"]["expected"]
+            witness = root / f"{stem}-{domain}-solution.json"
+            _run(
+                console,
+                ["solve", str(inst), "--method", method, "--verbose", "-o", str(witness)],
+            )
+            sol = json.loads(witness.read_text())
+            status = sol["status"]
+            ok = status == expected
+            detail = f"{sol['method']}, {sol['seconds']:.2f} s"
+            if status == "yes":
+                c1, _ = _run(console, ["check", str(inst), str(witness)])
+                c2, _ = _run(console, ["extract", str(inst), str(witness)])
+                ok = ok and c1 == 0 and c2 == 0
+                detail += "; witness checked exactly and mapped to a satisfying assignment"
+            elif status == "no":
+                detail += f"; proof: {sol['proof']['kind']}"
+            rows.append((name, theorem, str(expected), status, detail))
+            failures += 0 if ok else 1
+    console.rule("compressed sensing: 8x8 test digits from 20 of 64 measurements")
+    png = root / "sensing.png"
+    code, out = _run(
+        console,
+        ["sense", "--digits", "6", "--measurements", "20", "--seed", "0", "--png", str(png)],
+    )
+    mean_line = [ln for ln in out.splitlines() if ln.startswith("mean per-pixel error")]
+    if code == 0 and mean_line:
+        ratio = float(mean_line[0].rsplit("(ratio ", 1)[1].split("x")[0])
+        ok = ratio > 1.5
+        rows.append(
+            (
+                "6 held-out digits",
+                "sensing (adam)",
+                "beats Lasso",
+                "yes" if ok else "no",
+                mean_line[0].split(": ", 1)[1] + f"; grid in {png}",
+            )
         )
-    finally:
-        if ctx is not None:
-            ctx.cleanup()
+        failures += 0 if ok else 1
+    else:
+        failures += 1
+    table = Table(title="geninv demo")
+    for col in ("formula", "reduction", "expected", "solver said", "details"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print(
+        f"all answers as expected (SAT answers agree with PySAT); outputs in {root}"
+        if failures == 0
+        else f"[red]{failures} unexpected result(s)[/]"
+    )
     return 0 if failures == 0 else 1
