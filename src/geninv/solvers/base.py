@@ -163,6 +163,7 @@ def candidate_backends(problem: InversionProblem) -> list[tuple[type[Backend], s
         ]
     else:
         ranked.append(("milp", f"{kind} latents need a continuous method: big-M MILP (HiGHS)"))
+        ranked.append(("miqp", f"{kind} latents with an l_p threshold, p >= 2: MIQP (SCIP)"))
     ranked += [(name, "the remaining complete backends") for name in sorted(usable)]
     out: list[tuple[type[Backend], str]] = []
     seen: set[str] = set()
@@ -231,4 +232,5 @@ def _load_builtin_backends() -> None:
     import geninv.solvers.enumerate
     import geninv.solvers.layerwise
     import geninv.solvers.milp
+    import geninv.solvers.miqp
     import geninv.solvers.sat  # noqa: F401

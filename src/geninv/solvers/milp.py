@@ -170,7 +170,7 @@ NO_BOUNDS_MESSAGE = (
     "a real domain without bounds cannot be encoded as a MILP; "
     "give box bounds (geninv new --domain box ...)"
 )
-NORM_MESSAGE = "ℓp for p other than 1 and ∞ needs the MIQP backend (SCIP), not yet available"
+NORM_MESSAGE = "ℓp for p other than 1 and ∞: use --method miqp (SCIP)"
 
 
 # ------------------------------------------------------------------ helpers

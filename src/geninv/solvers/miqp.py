@@ -1,0 +1,436 @@
+"""Mixed-integer (non)linear backend (SCIP) for l_p inversion with integer p >= 2.
+
+Decides ``||G(z) - x||_p <= delta`` (or ``< delta``) for integer p >= 2, and
+exact inversion for any p, over binary, sign, box and bounded real latents,
+with SCIP (``pyscipopt``).  p = 1 and p = inf are linear: use ``--method milp``.
+
+Encoding
+--------
+The linear part is the MILP backend's (:mod:`geninv.solvers.milp`): the same
+big-M ReLU encoding with the same valid pre-activation bounds
+(:func:`geninv.solvers.milp.compute_bounds`: interval arithmetic, then LP
+tightening), the same snapping of near-stable units, and one column
+``t_j >= |y_j - x_j|`` per output.  SCIP then gets one more column ``s`` with
+the constraint ``s >= sum_j t_j^p`` (a convex quadratic constraint for p = 2,
+a nonlinear ``pow`` constraint for p > 2; convex since ``t_j >= 0``) and
+minimises ``s``.  Exact inversion uses p = 2 (every norm is 0 at the same
+points).
+
+Tolerance and why a ``no`` is sound
+-----------------------------------
+``E`` bounds |model output - exact output| per output (from the bounds, plus
+the rounding of the target to floats).  By Minkowski, a genuine witness has
+``||t||_p <= delta + ||E||_p`` in the model, so the margin in distance units is
+
+    tol = TOL_REL * scale + 2 * ||E||_p,
+    scale = max(1, delta, |x_j|, |bounds of the outputs|)
+
+and the model's cap on ``sum t^p`` is
+``cap = max((delta + tol)^p, delta^p + TOL_REL * scale^p)``; ``tolerance`` in
+every proof and in ``stats`` is ``cap - delta^p`` (in units of ``sum t^p``).
+``delta^p`` comes from ``threshold_pow`` when the problem gives it.
+
+* ``decide`` (default): minimise ``s`` subject to ``s <= cap``.  SCIP proving
+  this infeasible -> ``no``, proof ``{"kind": "MIQP infeasible", ...}``.
+* ``optimize``: minimise ``s`` without the cap; a dual bound above ``cap``
+  -> ``no``, proof ``{"kind": "MIQP lower bound", ...}``.  ``stats`` hold
+  ``best_distance`` (exact distance of the best checked point) and
+  ``lower_bound = (dual bound - tolerance)^(1/p)`` clipped at 0.
+
+SCIP works in floating point with feasibility tolerances, so a ``no`` is as
+sound as SCIP's arithmetic with this margin, not an exact certificate.
+
+Witnesses
+---------
+Every point SCIP stores is polished as in the MILP backend (rounded to
+corners, or rounded decimals / snapped / projected for box latents) and must
+pass :meth:`InversionProblem.exact_check`.  A point within the margin that
+fails the check, a time limit, or any other SCIP status -> ``unknown``.
+``time_limit`` covers everything (SCIP's ``limits/time`` gets what is left),
+``seed`` shifts SCIP's random seeds, and ``progress`` shows SCIP's log.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from fractions import Fraction
+from typing import Any, Literal
+
+import numpy as np
+
+from geninv.errors import UnsupportedError, ValidationError
+from geninv.network import FloatArray
+from geninv.problem import InversionProblem, Solution, Status
+from geninv.solvers.base import Backend, Capabilities, register
+from geninv.solvers.milp import (
+    BOUND_TIME,
+    BOUND_TIME_SHARE,
+    TIGHTEN_MAX_UNITS,
+    TOL_REL,
+    _Best,
+    _build_milp,
+    _Clock,
+    _Milp,
+    _polish,
+    _Run,
+    _Setup,
+    compute_bounds,
+    float_down,
+    float_up,
+)
+
+Mode = Literal["decide", "optimize"]
+MODES: tuple[str, ...] = ("decide", "optimize")
+
+#: At most this many of SCIP's stored solutions are polished.
+MAX_SOLUTIONS = 8
+
+NO_BOUNDS_MESSAGE = (
+    "a real domain without bounds cannot be encoded with big-M values; "
+    "give box bounds (geninv new --domain box ...)"
+)
+NORM_MESSAGE = (
+    "backend 'miqp' handles integer p >= 2; p = 1 and p = inf are linear: use --method milp"
+)
+
+
+def scip_version() -> str:
+    """'SCIP x.y' of the installed pyscipopt."""
+    import pyscipopt
+
+    return f"SCIP {pyscipopt.Model().version()}"
+
+
+def _exponent(problem: InversionProblem) -> int | None:
+    """The exponent p used in the model, or None when this backend cannot take the norm."""
+    if problem.is_exact_inversion:
+        return 2
+    p = problem.p
+    if math.isinf(p) or not p.is_integer() or p < 2:
+        return None
+    return int(p)
+
+
+def _setup(problem: InversionProblem) -> _Setup:
+    """The MILP backend's setup record (latent box, threshold), with one t_j per output."""
+    kind = problem.domain.kind
+    n = problem.n
+    if kind in ("binary", "sign"):
+        a, b = problem.domain.corner_values()
+        lo = [Fraction(a)] * n
+        hi = [Fraction(b)] * n
+    elif kind == "box":
+        assert problem.domain.lower is not None and problem.domain.upper is not None
+        lo, hi = list(problem.domain.lower), list(problem.domain.upper)
+    else:
+        if problem.input_box is None:
+            raise UnsupportedError(NO_BOUNDS_MESSAGE)
+        lo, hi = list(problem.input_box[0]), list(problem.input_box[1])
+        if any(a > b for a, b in zip(lo, hi, strict=True)):
+            raise ValidationError("input_box has a lower bound above its upper bound")
+    lo_f = np.array([float_down(v) for v in lo], dtype=np.float64)
+    hi_f = np.array([float_up(v) for v in hi], dtype=np.float64)
+    if not (np.all(np.isfinite(lo_f)) and np.all(np.isfinite(hi_f))):
+        raise UnsupportedError("latent bounds overflow float64; cannot encode for SCIP")
+    delta = Fraction(0) if problem.is_exact_inversion else problem.threshold
+    work = n * sum(int(np.count_nonzero(layer.weight)) for layer in problem.network.layers)
+    # norm "1": one t_j >= |y_j - x_j| per output (the sum row is only added with a cap)
+    return _Setup(problem, lo, hi, lo_f, hi_f, delta, "1", work)
+
+
+def _to_scip(milp: _Milp, p: int, seed: int | None, progress: bool) -> tuple[Any, list[Any], Any]:
+    """The SCIP model: the MILP's rows, plus ``s >= sum t_j^p``; returns (model, columns, s)."""
+    import pyscipopt
+
+    m = pyscipopt.Model()
+    if not progress:
+        m.hideOutput()
+    if seed is not None:
+        m.setParam("randomization/randomseedshift", int(seed) % 2147483647)
+    model = milp.model
+    cols: list[Any] = []
+    for k in range(model.n_cols):
+        lo, hi = model.col_lo[k], model.col_hi[k]
+        cols.append(
+            m.addVar(
+                name=f"c{k}",
+                vtype="I" if model.col_int[k] else "C",
+                lb=None if math.isinf(lo) else lo,
+                ub=None if math.isinf(hi) else hi,
+            )
+        )
+    for lo, hi, idx, val in zip(
+        model.row_lo, model.row_hi, model.row_idx, model.row_val, strict=True
+    ):
+        expr = pyscipopt.quicksum(float(v) * cols[int(i)] for i, v in zip(idx, val, strict=True))
+        if lo == hi:
+            m.addCons(expr == lo)
+            continue
+        if not math.isinf(lo):
+            m.addCons(expr >= lo)
+        if not math.isinf(hi):
+            m.addCons(expr <= hi)
+    s = m.addVar(name="s", vtype="C", lb=0.0, ub=None)
+    ts = [cols[int(t)] for t in milp.t_cols]
+    if p == 2:
+        m.addCons(pyscipopt.quicksum(t * t for t in ts) <= s)
+    else:
+        m.addCons(pyscipopt.quicksum(t**p for t in ts) <= s)
+    m.setObjective(s, "minimize")
+    return m, cols, s
+
+
+class _Solver:
+    def __init__(
+        self,
+        problem: InversionProblem,
+        mode: Mode,
+        time_limit: float | None,
+        seed: int | None,
+        progress: bool,
+        tighten: bool | None,
+        bound_time: float,
+    ) -> None:
+        reason = MiqpBackend.unsupported_reason(problem)
+        if reason is not None:
+            raise UnsupportedError(reason)
+        p = _exponent(problem)
+        assert p is not None
+        self.p = p
+        self.start = time.perf_counter()
+        self.clock = _Clock(self.start, None if time_limit is None else self.start + time_limit)
+        self.problem = problem
+        self.mode = mode
+        self.seed = seed
+        self.progress = progress
+        self.setup = _setup(problem)
+        net = problem.network
+        if tighten is None:
+            tighten = sum(net.widths) <= TIGHTEN_MAX_UNITS
+        budget = (
+            bound_time if time_limit is None else min(bound_time, BOUND_TIME_SHARE * time_limit)
+        )
+        self.bounds = compute_bounds(
+            net,
+            problem.domain.kind,
+            self.setup.lo_f,
+            self.setup.hi_f,
+            tighten,
+            self.clock,
+            max(budget, 0.0),
+        )
+        self.delta_pow, self.cap, self.tol, self.dist_tol = self._margin()
+        self.solver = scip_version()
+        self.best = _Best()
+        self.stats: dict[str, Any] = {
+            "mode": mode,
+            "solver": self.solver,
+            "p_model": p,
+            "tolerance": self.tol,
+            "distance_tolerance": self.dist_tol,
+        }
+
+    def _margin(self) -> tuple[float, float, float, float]:
+        """(delta^p, cap on sum t^p, cap - delta^p, tolerance in distance units)."""
+        problem, p, b = self.problem, self.p, self.bounds
+        olo, ohi = b.post(len(b.state) - 1)
+        x = problem.target_array()
+        delta = float(self.setup.delta)
+        scale = max(
+            1.0,
+            delta,
+            float(np.max(np.abs(x))) if len(x) else 0.0,
+            float(np.max(np.abs(olo), initial=0.0)),
+            float(np.max(np.abs(ohi), initial=0.0)),
+        )
+        dt = np.array([float_up(abs(t - Fraction(float(t)))) for t in problem.target])
+        err: FloatArray = dt + b.error
+        err_p = float(np.sum(err**p) ** (1.0 / p)) * (1.0 + 1e-9)
+        dist_tol = TOL_REL * scale + 2.0 * err_p
+        if problem.is_exact_inversion:
+            delta_pow = 0.0
+        elif problem.threshold_pow is not None:
+            delta_pow = float_up(problem.threshold_pow)
+        else:
+            delta_pow = float_up(problem.threshold**p)
+        with np.errstate(over="ignore"):
+            cap = max((delta + dist_tol) ** p, delta_pow + TOL_REL * scale**p) * (1.0 + 1e-12)
+        if not math.isfinite(cap):
+            cap = math.inf
+        return delta_pow, cap, cap - delta_pow, dist_tol
+
+    # -------------------------------------------------------------- outcomes
+    def finish(
+        self, status: Status, proof: dict[str, Any] | None = None, reason: str | None = None
+    ) -> Solution:
+        chk = self.best.check
+        if chk is not None:
+            self.stats["best_distance"] = chk.distance
+        self.stats["exact_checks"] = self.best.tried
+        return Solution(
+            status,
+            "miqp",
+            z=self.best.z,
+            distance=None if chk is None else chk.distance,
+            proof=proof,
+            reason=reason,
+            check=chk if status is Status.YES else None,
+            stats=self.stats,
+            seconds=time.perf_counter() - self.start,
+        )
+
+    def found(self) -> bool:
+        return self.best.check is not None and self.best.check.meets
+
+    def proof(self, kind: str, **extra: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": kind,
+            "threshold": float(self.setup.delta),
+            "p": self.p,
+            "tolerance": self.tol,
+            "solver": self.solver,
+            "constraint": f"sum_j t_j^{self.p} <= threshold^{self.p} + tolerance ({self.cap!r})",
+        }
+        out.update(extra)
+        return out
+
+    # -------------------------------------------------------------- SCIP
+    def run(self, cap: float | None) -> tuple[str, float]:
+        """Solve with SCIP, polish its points; returns (status, dual bound)."""
+        milp = _build_milp(self.setup, self.bounds, None)
+        assert milp is not None
+        m, cols, s = _to_scip(milp, self.p, self.seed, self.progress)
+        if cap is not None:
+            m.addCons(s <= cap)
+        self.stats.update(
+            binaries=milp.enc.binaries,
+            stable_active=milp.enc.stable_active,
+            stable_inactive=milp.enc.stable_inactive,
+            columns=len(cols) + 1,
+        )
+        left = self.clock.left()
+        if math.isfinite(left):
+            m.setParam("limits/time", max(left, 1e-3))
+        t0 = time.perf_counter()
+        m.optimize()
+        status = str(m.getStatus())
+        dual = float(m.getDualbound())
+        sols = []
+        for sol in m.getSols()[:MAX_SOLUTIONS]:
+            sols.append(np.array([m.getSolVal(sol, c) for c in cols], dtype=np.float64))
+        self.stats["scip"] = {
+            "status": status,
+            "nodes": int(m.getNNodes()),
+            "seconds": round(time.perf_counter() - t0, 6),
+            "dual_bound": dual,
+        }
+        run = _Run(status, bool(sols), math.inf, dual, 0, sols, time.perf_counter() - t0)
+        _polish(self.setup, milp, run, self.best, self.mode == "decide", self.clock)
+        return status, dual
+
+    def decide(self) -> Solution:
+        if self.clock.expired():
+            return self.finish(Status.UNKNOWN, reason="time limit (SCIP not started)")
+        status, _ = self.run(self.cap)
+        if self.found():
+            return self.finish(Status.YES)
+        if status == "infeasible":
+            return self.finish(Status.NO, proof=self.proof("MIQP infeasible"))
+        return self.unknown(status)
+
+    def optimize(self) -> Solution:
+        if self.clock.expired():
+            return self.finish(Status.UNKNOWN, reason="time limit (SCIP not started)")
+        status, dual = self.run(None)
+        lower = max(dual - self.tol, 0.0) if math.isfinite(dual) else 0.0
+        self.stats["lower_bound"] = lower ** (1.0 / self.p)
+        if self.found():
+            return self.finish(Status.YES)
+        if status in ("optimal", "timelimit") and math.isfinite(dual) and dual > self.cap:
+            return self.finish(Status.NO, proof=self.proof("MIQP lower bound", lower_bound=dual))
+        return self.unknown(status)
+
+    def unknown(self, status: str) -> Solution:
+        if status == "timelimit" or self.clock.expired():
+            return self.finish(Status.UNKNOWN, reason=f"time limit ({self.solver} {status})")
+        if status == "optimal":
+            return self.finish(
+                Status.UNKNOWN,
+                reason=(
+                    f"the minimum is within the tolerance {self.tol:.3g} of the threshold "
+                    "and no point passed the exact check"
+                ),
+            )
+        return self.finish(Status.UNKNOWN, reason=f"{self.solver} ended with status {status}")
+
+
+def miqp_solve(
+    problem: InversionProblem,
+    *,
+    mode: Mode = "decide",
+    time_limit: float | None = None,
+    seed: int | None = None,
+    progress: bool = False,
+    tighten: bool | None = None,
+    bound_time: float = BOUND_TIME,
+) -> Solution:
+    """Decide (or, with ``mode="optimize"``, minimise) with SCIP; see the module docstring."""
+    if mode not in MODES:
+        raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
+    solver = _Solver(problem, mode, time_limit, seed, progress, tighten, bound_time)
+    return solver.decide() if mode == "decide" else solver.optimize()
+
+
+@register
+class MiqpBackend(Backend):
+    """Big-M encoding with an l_p distance constraint, solved by SCIP (integer p >= 2)."""
+
+    name = "miqp"
+    summary = "big-M MIQP/MINLP encoding solved by SCIP (integer p >= 2 and exact inversion)"
+    capabilities = Capabilities(
+        domains=frozenset({"real", "box", "binary", "sign"}),
+        exact=True,
+        approximate=True,
+        norms="any",
+        complete=True,
+    )
+    modules = ("pyscipopt",)
+
+    def __init__(
+        self,
+        mode: Mode = "decide",
+        tighten: bool | None = None,
+        bound_time: float = BOUND_TIME,
+    ) -> None:
+        if mode not in MODES:
+            raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
+        self.mode: Mode = mode
+        self.tighten = tighten
+        self.bound_time = bound_time
+
+    @classmethod
+    def unsupported_reason(cls, problem: InversionProblem) -> str | None:
+        if problem.domain.kind == "real" and problem.input_box is None:
+            return NO_BOUNDS_MESSAGE
+        if _exponent(problem) is None:
+            return NORM_MESSAGE
+        return super().unsupported_reason(problem)
+
+    def solve(
+        self,
+        problem: InversionProblem,
+        *,
+        time_limit: float | None = None,
+        seed: int | None = None,
+        progress: bool = False,
+    ) -> Solution:
+        return miqp_solve(
+            problem,
+            mode=self.mode,
+            time_limit=time_limit,
+            seed=seed,
+            progress=progress,
+            tighten=self.tighten,
+            bound_time=self.bound_time,
+        )
