@@ -202,6 +202,10 @@ def main() -> None:
                 }
             )
         ratio = censored_ratio(mar, milp, args.limit)
+        say(
+            f"net{k}: r = {radius:.6g} ({info['origin']}), expect {expect}: "
+            + "  ".join(f"{r.solver} {r.status} {fmt_s(r.seconds)}" for r in (milp, auto, mar))
+        )
         add_row(
             table,
             f"net{k}",

@@ -350,6 +350,13 @@ def theorem2(
             else:
                 mrun = not_available("marabou", mar_why)
             runs["marabou"].append(mrun)
+            say(
+                f"{path.name:14s} "
+                + "  ".join(
+                    f"{r.solver} {r.status} {fmt_s(r.seconds)}"
+                    for r in (runs["milp"][-1], runs["auto"][-1], mrun)
+                )
+            )
             for run in (runs["milp"][-1], runs["auto"][-1], mrun):
                 if run.status in ("yes", "no") and (run.status == "yes") != expect:
                     wrong.append(f"{path.name}: {run.solver} says {run.status}")
