@@ -121,6 +121,12 @@ def main() -> None:
     ap.add_argument("--no-t1", action="store_true", help="skip the Theorem 1 part")
     ap.add_argument("--no-t2", action="store_true", help="skip the Theorem 2 part")
     ap.add_argument("--no-marabou", action="store_true")
+    ap.add_argument(
+        "--t2-methods", default="milp,auto", help="geninv methods for Theorem 2 (comma list)"
+    )
+    ap.add_argument(
+        "--marabou-families", help="Theorem 2 families Marabou runs on (default: all of them)"
+    )
     ap.add_argument("--quick", action="store_true", help=f"about a minute: {QUICK}")
     ap.add_argument("--no-plot", action="store_true")
     args = ap.parse_args()
@@ -297,24 +303,25 @@ def theorem2(
     inst_root = OUT / "instances" / "satlib-thm2"
     shutil.rmtree(inst_root, ignore_errors=True)
     rows: list[dict[str, Any]] = []
+    methods = [m for m in args.t2_methods.split(",") if m]
+    mar_fams = set(args.marabou_families.split(",")) if args.marabou_families else set(families)
+    columns = ["family", "n / widths", "expect"]
+    for m in methods:
+        columns += [f"{m} solved", f"{m} y/n/?", f"{m} median"]
+        if m == "auto":
+            columns.append("auto chose")
+    columns += [
+        f"{args.cadical} median",
+        "median ratio auto/CaDiCaL" if "auto" in methods else f"median ratio {methods[0]}/CaDiCaL",
+        "Marabou solved",
+        "Marabou y/n/?",
+        "Marabou median",
+        "wrong",
+    ]
     table = make_table(
-        f"Theorem 2 (real latents): geninv milp and auto vs Marabou on ONNX + VNN-LIB "
+        f"Theorem 2 (real latents): geninv {', '.join(methods)} vs Marabou on ONNX + VNN-LIB "
         f"({args.instances_per_family} per family, limit {limit:g} s)",
-        [
-            "family",
-            "n / widths",
-            "expect",
-            "milp solved",
-            "milp y/n/?",
-            "milp median",
-            "auto solved",
-            "auto chose",
-            "auto median",
-            "Marabou solved",
-            "Marabou y/n/?",
-            "Marabou median",
-            "wrong",
-        ],
+        columns,
         caption="median over all instances, a timeout counted at the time it took; "
         "y/n/? = yes / no / unknown (time limit) answers; Marabou time = read ONNX + "
         "property + solve, single worker",
@@ -325,14 +332,21 @@ def theorem2(
         runs: dict[str, list[Run]] = defaultdict(list)
         wrong: list[str] = []
         shape = ""
+        ratio_of = "auto" if "auto" in methods else methods[0]
+        ratios: list[float] = []
+        cad_times: list[float] = []
         for path in files:
             cnf = read_cnf(path)
             problem, inverse = SatReduction("real").apply(cnf)
             shape = f"{problem.n} / {','.join(map(str, problem.network.widths))}"
             inst = save_instance(problem, inst_root / path.stem, force=True)
-            for method in ("milp", "auto"):
+            for method in methods:
                 runs[method].append(run_geninv(problem, method, limit, seed=args.seed))
-            if mar_ok:
+            _, t_cad = cadical([list(c) for c in cnf.clauses], args.cadical)
+            cad_times.append(t_cad)
+            if runs[ratio_of][-1].solved(limit) and t_cad > 0:
+                ratios.append(runs[ratio_of][-1].seconds / t_cad)
+            if mar_ok and fam in mar_fams:
                 mrun = run_marabou(inst / NETWORK_FILE, inst / VNNLIB_FILE, limit)
                 if mrun.status == "yes" and "z" in mrun.extra:
                     z = mrun.extra["z"]
@@ -348,16 +362,16 @@ def theorem2(
                             "the formula"
                         )
             else:
-                mrun = not_available("marabou", mar_why)
+                why = mar_why if not mar_ok else "not run on this family (--marabou-families)"
+                mrun = not_available("marabou", why)
             runs["marabou"].append(mrun)
+            mine = [runs[m][-1] for m in methods]
             say(
                 f"{path.name:14s} "
-                + "  ".join(
-                    f"{r.solver} {r.status} {fmt_s(r.seconds)}"
-                    for r in (runs["milp"][-1], runs["auto"][-1], mrun)
-                )
+                + "  ".join(f"{r.solver} {r.status} {fmt_s(r.seconds)}" for r in (*mine, mrun))
+                + f"  {args.cadical} {fmt_s(t_cad)}"
             )
-            for run in (runs["milp"][-1], runs["auto"][-1], mrun):
+            for run in (*mine, mrun):
                 if run.status in ("yes", "no") and (run.status == "yes") != expect:
                     wrong.append(f"{path.name}: {run.solver} says {run.status}")
                 rows.append(
@@ -386,19 +400,27 @@ def theorem2(
                 counts += f" +{other} err"
             return [f"{good}/{n}", counts, fmt_s(median(r.seconds for r in rs))]
 
-        milp, auto, mar = cells(runs["milp"]), cells(runs["auto"]), cells(runs["marabou"])
-        chose = ",".join(sorted({str(r.extra.get("chosen", r.status)) for r in runs["auto"]}))
+        mine_cells: list[str] = []
+        for m in methods:
+            mine_cells += cells(runs[m])
+            if m == "auto":
+                mine_cells.append(
+                    ",".join(sorted({str(r.extra.get("chosen", r.status)) for r in runs["auto"]}))
+                )
+        mar = cells(runs["marabou"])
         if mar[0] == "n/a":
-            mar = [f"n/a: {mar_why}"[:40], "-", "-"]
+            mar = ["n/a", "-", "-"]
+        ratio = fmt_x(median(ratios))
+        if len(ratios) < n:
+            ratio += f" ({len(ratios)} of {n})"
         add_row(
             table,
             fam,
             shape,
             "SAT" if expect else "UNSAT",
-            *milp[:3],
-            auto[0],
-            chose,
-            auto[2],
+            *mine_cells,
+            fmt_s(median(cad_times)),
+            ratio,
             *mar,
             str(len(wrong)) if not wrong else "; ".join(wrong),
         )

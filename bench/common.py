@@ -98,6 +98,9 @@ def run_geninv(
     note = sol.reason or ""
     if method == "auto":
         chosen = str(sol.stats.get("auto", sol.method)).split(":")[0]
+        inner = sol.stats.get("binary_solution")
+        if isinstance(inner, dict) and inner.get("method"):
+            chosen += f"+{inner['method']}"  # corner presolve, then this binary backend
         extra["chosen"] = chosen
     return Run(name, str(sol.status), secs, note, extra)
 

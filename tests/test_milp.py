@@ -103,8 +103,12 @@ def assert_sound(problem: InversionProblem, sol: Solution) -> None:
         assert problem.exact_check(sol.z).meets
     elif sol.status is Status.NO:
         assert sol.proof is not None
-        assert sol.proof["kind"] in ("MILP infeasible", "MILP lower bound")
-        assert sol.proof["solver"].startswith("HiGHS ")
+        assert sol.proof["kind"] in (
+            "MILP infeasible",
+            "MILP lower bound",
+            "LP relaxation infeasible",
+        )
+        assert sol.proof["solver"].startswith(("HiGHS ", "SCIP "))
         assert sol.proof["tolerance"] > 0
 
 
@@ -210,7 +214,8 @@ def test_decide_no_proof_is_confirmed_infeasibility() -> None:
     prob = InversionProblem(net, [Fraction(1, 2), 0], Domain("binary"))
     sol = milp(prob)
     assert sol.status is Status.NO
-    assert sol.proof is not None and sol.proof["kind"] == "MILP infeasible"
+    assert sol.proof is not None
+    assert sol.proof["kind"] in ("MILP infeasible", "LP relaxation infeasible")
     assert "confirmed" in sol.proof
     opt = milp(prob, "optimize")
     assert opt.status is Status.NO
@@ -300,6 +305,44 @@ def test_box_against_pattern_lp_oracle(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(3))
+def test_target_bounds_and_scip_engine_agree_with_oracle(seed: int) -> None:
+    """Target-aware bounds (on, off) and the SCIP engine decide as the pattern-LP oracle."""
+    rng = np.random.default_rng(3500 + seed)
+    kinds: set[str] = set()
+    tightened = 0
+    for _ in range(5):
+        n = int(rng.integers(1, 4))
+        net = random_network(rng, n, str(rng.choice(["int", "float"])), max_width=4)
+        lo, hi = random_box(rng, n)
+        p = float(rng.choice([1.0, math.inf]))
+        x = net.forward(np.array([float(v) for v in lo])) + rng.normal(size=net.n_outputs)
+        prob = InversionProblem(net, [Fraction(float(v)) for v in x], Domain.box(lo, hi), p=p)
+        oracle = pattern_lp_min(net, np.array(lo, float), np.array(hi, float), x, p)
+        margin = 1e-3 * (1 + oracle)
+        for opts in (
+            {"target_bounds": True},
+            {"target_bounds": False},
+            {"engine": "scip"},
+        ):
+            above = milp(with_threshold(prob, Fraction(oracle + margin)), **opts)
+            assert above.status is Status.YES, (opts, above.reason)
+            if oracle - margin > 0:
+                below = milp(with_threshold(prob, Fraction(oracle - margin)), **opts)
+                assert below.status is Status.NO, (opts, below.reason)
+                assert below.proof is not None
+                kinds.add(below.proof["kind"])
+                tt = below.stats.get("target_tightening")
+                assert (tt is not None) == opts.get("target_bounds", True)
+                if tt is not None:
+                    tightened += tt["tightened"] + int(tt["lp_infeasible"])
+            if opts.get("engine") == "scip":
+                assert above.method == "milp-scip"
+                assert above.stats["solver"].startswith("SCIP ")
+    assert tightened > 0  # the target pass did something on these instances
+    assert kinds
+
+
+@pytest.mark.parametrize("seed", range(3))
 def test_box_exact_inversion_and_sampling(seed: int) -> None:
     rng = np.random.default_rng(4000 + seed)
     for _ in range(5):
@@ -349,7 +392,8 @@ def test_theorem2_yes_iff_satisfiable(seed: int) -> None:
                 for clause in cnf.clauses
             )
         else:
-            assert sol.proof is not None and sol.proof["kind"] == "MILP infeasible"
+            assert sol.proof is not None
+            assert sol.proof["kind"] in ("MILP infeasible", "LP relaxation infeasible")
 
 
 def test_real_without_bounds_is_refused() -> None:

@@ -162,6 +162,14 @@ def candidate_backends(problem: InversionProblem) -> list[tuple[type[Backend], s
             ("enumerate", f"{kind} latents, n = {n}: no faster complete backend applies"),
         ]
     else:
+        if problem.is_exact_inversion:
+            ranked.append(
+                (
+                    "corners",
+                    "exact inversion over a box: if the target forces every latent onto two "
+                    "values, the problem is binary (corner presolve)",
+                )
+            )
         ranked.append(("milp", f"{kind} latents need a continuous method: big-M MILP (HiGHS)"))
         ranked.append(("miqp", f"{kind} latents with an l_p threshold, p >= 2: MIQP (SCIP)"))
     ranked += [(name, "the remaining complete backends") for name in sorted(usable)]
@@ -229,6 +237,7 @@ def _load_builtin_backends() -> None:
     None of them imports its heavy dependency (torch, highspy, pysat) at import time.
     """
     import geninv.solvers.approx  # adam, pgd, admm, langevin, flipgd
+    import geninv.solvers.corners
     import geninv.solvers.enumerate
     import geninv.solvers.layerwise
     import geninv.solvers.milp

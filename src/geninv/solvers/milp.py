@@ -50,6 +50,16 @@ in floats with tolerances, so an LP optimum ``v`` becomes the bound
 is tighter than the interval bound.  Both kinds of bound hold on the whole
 latent box, so the MILP keeps every genuine solution.
 
+In ``decide`` mode (``target_bounds``, default on with tightening) the bounds
+are tightened once more by :func:`target_tighten`: the same max/min LPs, now
+over the LP relaxation of the whole *margin model*, i.e. including the rows
+``distance <= delta + tol`` that tie the outputs to the target.  Such bounds
+hold at every witness though not on the whole box, which is all a ``no``
+needs; a unit whose new bounds exclude 0 becomes stable (no snapping, so the
+error ``E`` below is unchanged), and an empty relaxation is itself a ``no``
+(proof ``"LP relaxation infeasible"``, confirmed by a second, interior-point
+solve; if the two disagree every bound of that pass is discarded).
+
 Two deliberate changes keep the model away from coefficients that HiGHS cannot
 handle (a bound of -3e-9 on a big-M row made HiGHS 1.16's presolve return a
 wrong optimum): a unit whose bounds come within
@@ -96,6 +106,15 @@ be feasible that HiGHS calls infeasible is re-solved without presolve.  A
 ``no`` is thus as sound as HiGHS's floating-point arithmetic with this margin,
 twice over, not an exact certificate.
 
+Engines
+-------
+``engine="highs"`` (default) solves the model with HiGHS; ``engine="scip"``
+(registered as the backend ``milp-scip``) hands the same columns and rows to
+SCIP through pyscipopt (one thread; decide mode stops at the first feasible
+point, reported like HiGHS's objective target).  SCIP's statuses are mapped to
+HiGHS's names; its ``no`` is not re-confirmed by default (``confirm_no``; no
+wrong SCIP presolve has been seen here), the bound tightening LPs stay on HiGHS.
+
 Witnesses
 ---------
 A ``yes`` is only returned for a point that passes
@@ -118,6 +137,7 @@ sends HiGHS's log to stderr.
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import math
 import os
@@ -128,7 +148,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -142,6 +162,8 @@ from geninv.solvers.base import Backend, Capabilities, register
 _Highs = Any
 
 Mode = Literal["decide", "optimize"]
+Engine = Literal["highs", "scip"]
+ENGINES: tuple[str, ...] = ("highs", "scip")
 MODES: tuple[str, ...] = ("decide", "optimize")
 Norm = Literal["1", "inf"]
 IntArray = npt.NDArray[np.int64]
@@ -671,15 +693,18 @@ class _Milp:
     t_cols: IntArray
 
 
-def _build_milp(setup: _Setup, bounds: _Bounds, cap: float | None) -> _Milp | None:
+def _build_milp(
+    setup: _Setup, bounds: _Bounds, cap: float | None, relax: bool = False
+) -> _Milp | None:
     """The MILP: minimise the distance; ``cap`` bounds it from above (decide mode).
 
-    None when the cap is already violated by outputs that are stably 0.
+    None when the cap is already violated by outputs that are stably 0.  With
+    ``relax`` the binaries are relaxed to [0, 1] (the LP relaxation).
     """
     problem = setup.problem
     net = problem.network
     model = _Model()
-    enc = _Encoded(_encode_input(model, problem.domain.kind, setup.lo_f, setup.hi_f, relax=False))
+    enc = _Encoded(_encode_input(model, problem.domain.kind, setup.lo_f, setup.hi_f, relax=relax))
     hcols = enc.z
     for index, layer in enumerate(net.layers):
         hcols = _encode_layer(
@@ -690,7 +715,7 @@ def _build_milp(setup: _Setup, bounds: _Bounds, cap: float | None) -> _Milp | No
             hcols,
             bounds.lo[index],
             bounds.hi[index],
-            False,
+            relax,
             enc,
         )
         enc.layers.append(hcols)
@@ -722,6 +747,198 @@ def _build_milp(setup: _Setup, bounds: _Bounds, cap: float | None) -> _Milp | No
         model.add_row(-xj, math.inf, [tcol_of[j], int(y)], [1.0, -1.0])  # t >= y - x
         model.add_row(xj, math.inf, [tcol_of[j], int(y)], [1.0, 1.0])  # t >= x - y
     return _Milp(model, enc, t_cols)
+
+
+# ------------------------------------------------------------------ target-aware bounds
+@dataclass
+class _TargetPass:
+    """What :func:`target_tighten` did (``stats["target_tightening"]``)."""
+
+    lps: int = 0
+    tightened: int = 0
+    fixed_active: int = 0
+    fixed_inactive: int = 0
+    sweeps: int = 0
+    seconds: float = 0.0
+    complete: bool = True
+    infeasible: str | None = None  # why the margin model's LP relaxation is empty
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lps": self.lps,
+            "tightened": self.tightened,
+            "fixed_active": self.fixed_active,
+            "fixed_inactive": self.fixed_inactive,
+            "sweeps": self.sweeps,
+            "seconds": round(self.seconds, 6),
+            "complete": self.complete,
+            "lp_infeasible": self.infeasible is not None,
+        }
+
+
+def _restate(bounds: _Bounds, index: int, lo: FloatArray, hi: FloatArray, mag: FloatArray) -> int:
+    """Intersect layer ``index``'s bounds with ``lo``/``hi`` and fix units that became stable.
+
+    Only genuinely stable units are fixed (``hi <= 0``: inactive, ``lo >= 0``:
+    active), so the model's outputs do not move and ``bounds.error`` stays
+    valid; an unstable unit keeps bounds at least ``eta`` away from 0 (tiny
+    big-M coefficients have tripped HiGHS).  Returns the number of units fixed.
+    """
+    st = bounds.state[index]
+    unstable = st == UNSTABLE
+    new_lo = np.where(unstable, np.maximum(bounds.lo[index], lo), bounds.lo[index])
+    new_hi = np.where(unstable, np.minimum(bounds.hi[index], hi), bounds.hi[index])
+    inactive = unstable & (new_hi <= 0)
+    active = unstable & ~inactive & (new_lo >= 0)
+    eta = SNAP_REL * (1.0 + mag)
+    still = unstable & ~inactive & ~active
+    new_hi = np.where(still, np.maximum(new_hi, eta), new_hi)
+    new_lo = np.where(still, np.minimum(new_lo, -eta), new_lo)
+    st = st.copy()
+    st[inactive] = INACTIVE
+    st[active] = ACTIVE
+    bounds.lo[index], bounds.hi[index], bounds.state[index] = new_lo, new_hi, st
+    return int(inactive.sum() + active.sum())
+
+
+def target_tighten(
+    setup: _Setup,
+    bounds: _Bounds,
+    cap: float,
+    clock: _Clock,
+    budget: float,
+    sweeps: int = 2,
+) -> _TargetPass:
+    """Tighten ``bounds`` in place with the output target (decide mode only).
+
+    The LP relaxation of the *margin model* (the MILP with ``distance <= cap``,
+    binaries relaxed to [0, 1]) contains every point of the box whose model
+    output is within ``cap`` of the target, in particular every genuine witness
+    (its model distance is at most ``delta + ||E|| < cap``).  Maximising and
+    minimising each unstable unit's pre-activation over it therefore gives
+    bounds that hold at every witness, though not on the whole box: the
+    big-M rows built from them keep every witness, which is all that a ``no``
+    needs.  Layer by layer from the input (the relaxation is rebuilt after each
+    layer, with the tighter triangles), ``sweeps`` times; each LP optimum ``v``
+    is widened by ``LP_BOUND_MARGIN * (1 + |W| |h| + |b|)`` as in
+    :func:`compute_bounds`.  A unit whose bounds exclude 0 becomes stable.  If
+    the relaxation itself is empty, no witness exists: ``infeasible`` says so
+    and the caller confirms it by a second LP solve (interior point).
+    """
+    hs = _highs_module()
+    net = setup.problem.network
+    out = _TargetPass()
+    t0 = time.perf_counter()
+    stop = t0 + budget
+
+    def left() -> float:
+        return min(stop - time.perf_counter(), clock.left())
+
+    for sweep in range(sweeps):
+        changed = 0
+        for index, layer in enumerate(net.layers):
+            if layer.activation != "relu":
+                continue
+            unstable = np.flatnonzero(bounds.state[index] == UNSTABLE)
+            if unstable.size == 0:
+                continue
+            if left() <= 0:
+                out.complete = False
+                break
+            milp = _build_milp(setup, bounds, cap, relax=True)
+            if milp is None:
+                out.infeasible = "outputs that are stably 0 already exceed the threshold"
+                break
+            h = _new_highs(False)
+            h.setOptionValue("presolve", "off")
+            milp.model.push(h)
+            for col in milp.t_cols:  # the objective is set per unit below
+                h.changeColCost(int(col), 0.0)
+            h.setOptionValue("time_limit", max(left(), 1e-3))
+            h.run()
+            out.lps += 1
+            status = h.getModelStatus()
+            if _name(status) in INFEASIBLE:
+                out.infeasible = f"the LP relaxation of the margin model is {_name(status)}"
+                break
+            prev = milp.enc.z if index == 0 else milp.enc.layers[index - 1]
+            live = np.flatnonzero(prev >= 0)
+            cols = prev[live].astype(np.int32)
+            weight = bounds.weights[index]
+            hlo, hhi = (setup.lo_f, setup.hi_f) if index == 0 else bounds.post(index - 1)
+            _, _, mag = _interval(weight, layer.bias, hlo, hhi)
+            lo = np.full(layer.n_out, -math.inf)
+            hi = np.full(layer.n_out, math.inf)
+            for j in unstable:
+                if left() <= 0:
+                    out.complete = False
+                    break
+                h.setOptionValue("time_limit", max(left(), 1e-3))
+                h.changeColsCost(len(cols), cols, np.ascontiguousarray(weight[j, live]))
+                margin = LP_BOUND_MARGIN * (1.0 + float(mag[j]))
+                b = float(layer.bias[j])
+                for sense in (hs.ObjSense.kMaximize, hs.ObjSense.kMinimize):
+                    h.changeObjectiveSense(sense)
+                    h.run()
+                    out.lps += 1
+                    st = h.getModelStatus()
+                    if st != hs.HighsModelStatus.kOptimal:
+                        if _name(st) in INFEASIBLE:
+                            out.infeasible = f"the LP relaxation of the margin model is {_name(st)}"
+                        continue
+                    v = float(h.getInfo().objective_function_value) + b
+                    if sense == hs.ObjSense.kMaximize:
+                        if v + margin < bounds.hi[index][j]:
+                            hi[j] = v + margin
+                            out.tightened += 1
+                        if v + margin <= 0:
+                            break  # inactive: the lower bound does not matter
+                    elif v - margin > bounds.lo[index][j]:
+                        lo[j] = v - margin
+                        out.tightened += 1
+                if out.infeasible:
+                    break
+            if out.infeasible:
+                break
+            before = bounds.state[index].copy()
+            changed += _restate(bounds, index, lo, hi, mag)
+            out.fixed_inactive += int(
+                np.sum((bounds.state[index] == INACTIVE) & (before != INACTIVE))
+            )
+            out.fixed_active += int(np.sum((bounds.state[index] == ACTIVE) & (before != ACTIVE)))
+            # interval bounds of the later layers, from the tighter ones
+            for k in range(index + 1, len(net.layers)):
+                klo, khi, kmag = _interval(
+                    bounds.weights[k], net.layers[k].bias, *bounds.post(k - 1)
+                )
+                if net.layers[k].activation == "relu":
+                    changed += _restate(bounds, k, klo, khi, kmag)
+        out.sweeps = sweep + 1
+        if out.infeasible or not out.complete or changed == 0:
+            break
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _lp_infeasible_again(setup: _Setup, bounds: _Bounds, cap: float, clock: _Clock) -> bool:
+    """Re-solve the margin model's LP relaxation by interior point: empty again?"""
+    milp = _build_milp(setup, bounds, cap, relax=True)
+    if milp is None:
+        return True
+    h = _new_highs(False)
+    h.setOptionValue("presolve", "off")
+    h.setOptionValue("solver", "ipm")
+    milp.model.push(h)
+    h.setOptionValue(
+        "time_limit", max(clock.left(), 1e-3) if math.isfinite(clock.left()) else math.inf
+    )
+    h.run()
+    return _name(h.getModelStatus()) in INFEASIBLE
+
+
+def _name(status: Any) -> str:
+    """'kInfeasible' for HighsModelStatus.kInfeasible."""
+    return str(status).split(".")[-1]
 
 
 # ------------------------------------------------------------------ HiGHS runs
@@ -768,6 +985,99 @@ def _run_highs(h: _Highs, time_left: float, is_mip: bool) -> _Run:
         objective=float(info.objective_function_value) if has else math.inf,
         dual_bound=dual,
         nodes=int(info.mip_node_count),
+        solutions=sols,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+#: SCIP statuses as the HiGHS model-status names used throughout this module.
+_SCIP_STATUS = {
+    "optimal": "kOptimal",
+    "infeasible": "kInfeasible",
+    "inforunbd": "kUnboundedOrInfeasible",
+    "unbounded": "kUnbounded",
+    "timelimit": "kTimeLimit",
+    "sollimit": "kObjectiveTarget",
+    "bestsollimit": "kObjectiveTarget",
+    "userinterrupt": "kInterrupt",
+    "memlimit": "kMemoryLimit",
+    "nodelimit": "kSolutionLimit",
+}
+
+
+def scip_version() -> str:
+    """'SCIP x.y' of the installed pyscipopt."""
+    import pyscipopt
+
+    return f"SCIP {pyscipopt.Model().version()}"
+
+
+def _run_scip(
+    model: _Model,
+    time_left: float,
+    seed: int | None,
+    presolve: bool,
+    first_solution: bool,
+    progress: bool,
+) -> _Run:
+    """Solve the (MI)LP with SCIP; statuses are mapped to HiGHS's names (``_SCIP_STATUS``).
+
+    ``first_solution`` stops at the first feasible point (decide mode: every
+    point of the capped model is within the margin), reported as
+    ``kObjectiveTarget`` like HiGHS's objective target.
+    """
+    import pyscipopt
+
+    m = pyscipopt.Model()
+    if not progress:
+        m.hideOutput()
+    m.setParam("parallel/maxnthreads", 1)
+    if seed is not None:
+        m.setParam("randomization/randomseedshift", int(seed) % 2147483647)
+    if not presolve:
+        m.setPresolve(pyscipopt.scip.PY_SCIP_PARAMSETTING.OFF)
+    if first_solution:
+        m.setParam("limits/solutions", 1)
+    if math.isfinite(time_left):
+        m.setParam("limits/time", max(time_left, 1e-3))
+    cols = [
+        m.addVar(
+            name=f"c{k}",
+            vtype="I" if model.col_int[k] else "C",
+            lb=None if math.isinf(model.col_lo[k]) else model.col_lo[k],
+            ub=None if math.isinf(model.col_hi[k]) else model.col_hi[k],
+            obj=model.col_cost[k],
+        )
+        for k in range(model.n_cols)
+    ]
+    for lo, hi, idx, val in zip(
+        model.row_lo, model.row_hi, model.row_idx, model.row_val, strict=True
+    ):
+        expr = pyscipopt.quicksum(float(v) * cols[int(i)] for i, v in zip(idx, val, strict=True))
+        if lo == hi:
+            m.addCons(expr == lo)
+            continue
+        if not math.isinf(lo):
+            m.addCons(expr >= lo)
+        if not math.isinf(hi):
+            m.addCons(expr <= hi)
+    m.setMinimize()
+    t0 = time.perf_counter()
+    m.optimize()
+    raw = str(m.getStatus())
+    status = _SCIP_STATUS.get(raw, f"scip:{raw}")
+    sols: list[FloatArray] = []
+    for sol in m.getSols()[:MAX_SAVED_SOLUTIONS]:
+        sols.append(np.array([m.getSolVal(sol, c) for c in cols], dtype=np.float64))
+    dual = float(m.getDualbound())
+    if raw == "infeasible":
+        dual = math.inf
+    return _Run(
+        status=status,
+        has_solution=bool(sols),
+        objective=float(m.getSolObjVal(m.getBestSol())) if sols else math.inf,
+        dual_bound=dual,
+        nodes=int(m.getNNodes()),
         solutions=sols,
         seconds=time.perf_counter() - t0,
     )
@@ -1032,7 +1342,9 @@ class _Solver:
         progress: bool,
         tighten: bool | None,
         bound_time: float,
-        confirm_no: bool,
+        confirm_no: bool | None,
+        target_bounds: bool = True,
+        engine: Engine = "highs",
     ) -> None:
         self.start = time.perf_counter()
         self.clock = _Clock(self.start, None if time_limit is None else self.start + time_limit)
@@ -1040,13 +1352,17 @@ class _Solver:
         self.mode = mode
         self.seed = seed
         self.progress = progress
-        self.confirm = confirm_no
+        self.engine = engine
+        # HiGHS's presolve has been seen wrong (module docstring); SCIP's has not
+        self.confirm = (engine == "highs") if confirm_no is None else confirm_no
         net = problem.network
         if tighten is None:
             tighten = sum(net.widths) <= TIGHTEN_MAX_UNITS
         budget = (
             bound_time if time_limit is None else min(bound_time, BOUND_TIME_SHARE * time_limit)
         )
+        self.bound_budget = max(budget, 0.0)
+        self.target_bounds = bool(tighten) and target_bounds and mode == "decide"
         self.bounds = compute_bounds(
             net,
             problem.domain.kind,
@@ -1058,7 +1374,7 @@ class _Solver:
         )
         self.tol = _tolerance(self.setup, self.bounds)
         self.cap = self.setup.delta_f + self.tol
-        self.solver = highs_version()
+        self.solver = highs_version() if engine == "highs" else scip_version()
         self.best = _Best()
         b = self.bounds
         self.stats: dict[str, Any] = {
@@ -1074,7 +1390,8 @@ class _Solver:
                 "snapped_units": b.snapped,
                 "dropped_weights": b.dropped_weights,
             },
-            "highs": [],
+            "engine": engine,
+            engine: [],
         }
 
     # -------------------------------------------------------------- outcomes
@@ -1087,7 +1404,7 @@ class _Solver:
         self.stats["exact_checks"] = self.best.tried
         return Solution(
             status,
-            "milp",
+            "milp" if self.engine == "highs" else "milp-scip",
             z=self.best.z,
             distance=None if chk is None else chk.distance,
             proof=proof,
@@ -1124,12 +1441,17 @@ class _Solver:
         seed_shift: int = 0,
         record: bool = True,
     ) -> _Run:
+        seed = self.seed if seed_shift == 0 else (self.seed or 0) + seed_shift
+        if self.engine == "scip":
+            run = _run_scip(
+                milp.model, self.clock.left(), seed, presolve, target is not None, self.progress
+            )
+            return self.record(milp, run, presolve, record)
         log_path = None
         if self.progress and not _stderr_is_stream():
             fd, log_path = tempfile.mkstemp(prefix="geninv-highs-", suffix=".log")
             os.close(fd)
         h = _new_highs(self.progress, log_path)
-        seed = self.seed if seed_shift == 0 else (self.seed or 0) + seed_shift
         _configure(h, seed, presolve)
         milp.model.push(h)
         if target is not None:
@@ -1140,7 +1462,11 @@ class _Solver:
         run = _run_highs(h, self.clock.left(), any(milp.model.col_int))
         if log_path is not None:
             _copy_log(h, log_path)
-        self.stats["highs"].append(
+        return self.record(milp, run, presolve, record)
+
+    def record(self, milp: _Milp, run: _Run, presolve: bool, record: bool) -> _Run:
+        """Note the run in ``stats`` and polish its points."""
+        self.stats["highs" if self.engine == "highs" else "scip"].append(
             {
                 "status": run.status,
                 "presolve": presolve,
@@ -1150,7 +1476,7 @@ class _Solver:
         )
         if record:
             self.stats["lower_bound"] = run.dual_bound
-            self.stats["highs_status"] = run.status
+            self.stats[f"{self.engine}_status"] = run.status
         _polish(self.setup, milp, run, self.best, self.mode == "decide", self.clock)
         return run
 
@@ -1198,7 +1524,31 @@ class _Solver:
         )
 
     # -------------------------------------------------------------- modes
+    def target_pass(self) -> Solution | None:
+        """Target-aware bound tightening (:func:`target_tighten`); ``no`` if the LP is empty."""
+        saved = copy.deepcopy(self.bounds)
+        tp = target_tighten(self.setup, self.bounds, self.cap, self.clock, self.bound_budget)
+        self.stats["target_tightening"] = tp.as_dict()
+        if tp.infeasible is None:
+            return None
+        if _lp_infeasible_again(self.setup, self.bounds, self.cap, self.clock):
+            proof = self.proof(
+                "LP relaxation infeasible",
+                constraint=f"distance <= threshold + tolerance ({self.cap!r})",
+                detail=tp.infeasible,
+                confirmed=f"{self.solver} interior point: the same relaxation is infeasible",
+            )
+            return self.finish(Status.NO, proof=proof)
+        # simplex and interior point disagree: distrust every bound of this pass
+        self.bounds = saved
+        self.stats["target_tightening"]["discarded"] = "simplex and interior point disagree"
+        return None
+
     def decide(self) -> Solution:
+        if self.target_bounds and not self.clock.expired():
+            verdict = self.target_pass()
+            if verdict is not None:
+                return verdict
         milp = self.capped()
         if milp is None:
             proof = self.proof(
@@ -1267,17 +1617,36 @@ def milp_solve(
     progress: bool = False,
     tighten: bool | None = None,
     bound_time: float = BOUND_TIME,
-    confirm_no: bool = True,
+    confirm_no: bool | None = None,
+    target_bounds: bool = True,
+    engine: Engine = "highs",
 ) -> Solution:
     """Decide (or, with ``mode="optimize"``, minimise) with HiGHS; see the module docstring.
 
     ``tighten`` switches LP bound tightening on or off (default: on for networks
     of at most ``TIGHTEN_MAX_UNITS`` units); ``bound_time`` caps its seconds.
-    ``confirm_no`` re-solves the margin model without presolve before a ``no``.
+    ``target_bounds`` (decide mode, with ``tighten``) tightens them once more
+    with the output target (:func:`target_tighten`).
+    ``confirm_no`` re-solves the margin model without presolve before a ``no``
+    (default: with HiGHS, not with SCIP).  ``engine`` is the MILP solver:
+    ``"highs"`` (HiGHS) or ``"scip"`` (SCIP through pyscipopt, one thread).
     """
     if mode not in MODES:
         raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
-    solver = _Solver(problem, mode, time_limit, seed, progress, tighten, bound_time, confirm_no)
+    if engine not in ENGINES:
+        raise ValidationError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    solver = _Solver(
+        problem,
+        mode,
+        time_limit,
+        seed,
+        progress,
+        tighten,
+        bound_time,
+        confirm_no,
+        target_bounds,
+        engine,
+    )
     return solver.decide() if mode == "decide" else solver.optimize()
 
 
@@ -1296,21 +1665,27 @@ class MilpBackend(Backend):
         norms="1,inf",
         complete=True,
     )
-    modules = ("highspy",)
+    modules: ClassVar[tuple[str, ...]] = ("highspy",)
 
     def __init__(
         self,
         mode: Mode = "decide",
         tighten: bool | None = None,
         bound_time: float = BOUND_TIME,
-        confirm_no: bool = True,
+        confirm_no: bool | None = None,
+        target_bounds: bool = True,
+        engine: Engine = "highs",
     ) -> None:
         if mode not in MODES:
             raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
+        if engine not in ENGINES:
+            raise ValidationError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        self.engine: Engine = engine
         self.mode: Mode = mode
         self.tighten = tighten
         self.bound_time = bound_time
         self.confirm_no = confirm_no
+        self.target_bounds = target_bounds
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
@@ -1337,4 +1712,29 @@ class MilpBackend(Backend):
             tighten=self.tighten,
             bound_time=self.bound_time,
             confirm_no=self.confirm_no,
+            target_bounds=self.target_bounds,
+            engine=self.engine,
         )
+
+
+@register
+class MilpScipBackend(MilpBackend):
+    """The MILP backend's model solved by SCIP instead of HiGHS (bounds still by HiGHS LPs)."""
+
+    name = "milp-scip"
+    summary = (
+        "the milp backend's big-M model solved by SCIP (one thread); "
+        "faster than HiGHS on the near-boundary random-net regime"
+    )
+    modules = ("highspy", "pyscipopt")
+
+    def __init__(
+        self,
+        mode: Mode = "decide",
+        tighten: bool | None = None,
+        bound_time: float = BOUND_TIME,
+        confirm_no: bool | None = None,
+        target_bounds: bool = True,
+        engine: Engine = "scip",
+    ) -> None:
+        super().__init__(mode, tighten, bound_time, confirm_no, target_bounds, engine)

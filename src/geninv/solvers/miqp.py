@@ -78,6 +78,7 @@ from geninv.solvers.milp import (
     compute_bounds,
     float_down,
     float_up,
+    scip_version,
 )
 
 Mode = Literal["decide", "optimize"]
@@ -93,13 +94,6 @@ NO_BOUNDS_MESSAGE = (
 NORM_MESSAGE = (
     "backend 'miqp' handles integer p >= 2; p = 1 and p = inf are linear: use --method milp"
 )
-
-
-def scip_version() -> str:
-    """'SCIP x.y' of the installed pyscipopt."""
-    import pyscipopt
-
-    return f"SCIP {pyscipopt.Model().version()}"
 
 
 def _exponent(problem: InversionProblem) -> int | None:

@@ -1,0 +1,495 @@
+"""Corner presolve: an output target that forces real latents onto two values each.
+
+For *exact* inversion over a box (or a real domain with ``input_box``), look
+for output units whose pre-activation is **separable** in the latent:
+
+    a_o(z) = C + sum_i f_i(z_i),
+
+i.e. every unit feeding output o depends on at most one latent coordinate
+(found by propagating supports through the nonzero weights).  Each f_i is a
+univariate piecewise-linear function on [lo_i, hi_i], computed exactly (rational
+breakpoints, one ReLU crossing inserted per sign change), so its maximum M_i,
+minimum m_i and the sets where they are attained are exact.  The target fixes
+a_o: ``a_o = x_o`` (identity output, or ReLU output with x_o > 0) or
+``a_o <= 0`` (ReLU output with x_o = 0).  Then, exactly:
+
+* if x_o lies outside [C + sum m_i, C + sum M_i] (or ``C + sum m_i > 0`` for
+  ``a_o <= 0``), no latent reaches the target: ``no``, and the interval is the proof;
+* if x_o = C + sum M_i, every witness has z_i in argmax f_i for every i
+  (a sum of terms each at most M_i reaches the sum of the maxima only when each
+  term does); likewise argmin when x_o = C + sum m_i, or ``a_o <= 0`` with
+  C + sum m_i = 0.
+
+When these *forcing* outputs leave every coordinate a set of at most two
+points {c0_i, c1_i}, the problem is equivalent to one over binary b in {0,1}^n
+with z_i = c0_i + (c1_i - c0_i) b_i: the first layer becomes
+``W diag(c1 - c0) b + (W c0 + b_1)`` (exact rationals), the forcing outputs are
+dropped (on that set they equal their targets exactly), and units that no
+longer reach any output are pruned.  A witness b maps back to z, which
+:func:`geninv.solvers.base.solve` re-checks exactly on the *original* problem;
+a ``no`` of the binary problem is a ``no`` of the original one, with both
+proofs.  This is how the Theorem 2 networks (``y_2 = sum_i |clamp(z_i)| = n``)
+become Theorem 1-like binary instances that the ``sat`` backend decides in
+about the time CaDiCaL needs for the formula (issue 4's stretch goal).
+
+The presolve is sound for any network it accepts; it declines (``None``) when
+the problem is not exact inversion over a box, a layer is not ReLU/identity,
+no output is separable and forcing, or some coordinate keeps more than two
+points or a whole interval.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from geninv.errors import UnsupportedError
+from geninv.network import ReLUNetwork
+from geninv.problem import Domain, InversionProblem, Solution, Status
+from geninv.solvers.base import Backend, Capabilities, register
+
+#: Support marks: no latent (a constant unit), or several latents.
+CONST, MULTI = -1, -2
+#: Breakpoints per univariate function beyond which the analysis gives up.
+MAX_BREAKPOINTS = 4096
+
+_PL = tuple[list[Fraction], list[Fraction]]  # breakpoints xs (sorted) and values ys
+
+
+def _relu_pl(pl: _PL) -> _PL:
+    """ReLU of a piecewise-linear function: insert the zero crossings, clip at 0."""
+    xs, ys = pl
+    out_x: list[Fraction] = [xs[0]]
+    out_y: list[Fraction] = [max(ys[0], Fraction(0))]
+    for k in range(1, len(xs)):
+        x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
+        if (y0 < 0 < y1) or (y1 < 0 < y0):
+            xc = x0 + (x1 - x0) * (-y0) / (y1 - y0)
+            out_x.append(xc)
+            out_y.append(Fraction(0))
+        out_x.append(x1)
+        out_y.append(max(y1, Fraction(0)))
+    return out_x, out_y
+
+
+def _eval_pl(pl: _PL, xs: Sequence[Fraction]) -> list[Fraction]:
+    """Values of ``pl`` at the sorted points ``xs`` (all within its range)."""
+    px, py = pl
+    out: list[Fraction] = []
+    k = 0
+    for x in xs:
+        while k + 1 < len(px) and px[k + 1] < x:
+            k += 1
+        if x == px[k] or k + 1 >= len(px):
+            out.append(py[k])
+        elif x == px[k + 1]:
+            out.append(py[k + 1])
+        else:
+            x0, x1 = px[k], px[k + 1]
+            out.append(py[k] + (py[k + 1] - py[k]) * (x - x0) / (x1 - x0))
+    return out
+
+
+def _combine(terms: Sequence[tuple[Fraction, _PL]], const: Fraction, lo: Fraction) -> _PL:
+    """``const + sum w * pl`` on the union of the breakpoints."""
+    xs = sorted({x for _, (px, _) in terms for x in px} | {lo})
+    ys = [const] * len(xs)
+    for w, pl in terms:
+        vals = _eval_pl(pl, xs)
+        ys = [y + w * v for y, v in zip(ys, vals, strict=True)]
+    # drop breakpoints where the function is linear through them
+    keep_x, keep_y = [xs[0]], [ys[0]]
+    for k in range(1, len(xs) - 1):
+        x0, y0 = keep_x[-1], keep_y[-1]
+        x1, y1, x2, y2 = xs[k], ys[k], xs[k + 1], ys[k + 1]
+        if (y1 - y0) * (x2 - x1) != (y2 - y1) * (x1 - x0):
+            keep_x.append(x1)
+            keep_y.append(y1)
+    if len(xs) > 1:
+        keep_x.append(xs[-1])
+        keep_y.append(ys[-1])
+    return keep_x, keep_y
+
+
+def _extreme_set(pl: _PL, value: Fraction) -> list[Fraction] | None:
+    """The points where ``pl`` equals ``value`` (its max or min); None if an interval."""
+    xs, ys = pl
+    pts = [x for x, y in zip(xs, ys, strict=True) if y == value]
+    for k in range(1, len(xs)):
+        if ys[k - 1] == value and ys[k] == value and xs[k - 1] != xs[k]:
+            return None
+    return pts
+
+
+@dataclass
+class CornerPresolve:
+    """The outcome of :func:`corner_presolve`."""
+
+    infeasible: dict[str, Any] | None = None  # a proof that no witness exists
+    binary: InversionProblem | None = None  # the equivalent binary problem
+    low: list[Fraction] = field(default_factory=list)  # z_i = low_i + (high_i - low_i) b_i
+    high: list[Fraction] = field(default_factory=list)
+    forcing: list[dict[str, Any]] = field(default_factory=list)
+    dropped_outputs: list[int] = field(default_factory=list)
+    pruned_units: int = 0
+    seconds: float = 0.0
+
+    def lift(self, b: Sequence[Fraction]) -> list[Fraction]:
+        """The latent z of a binary point b."""
+        return [
+            lo + (hi - lo) * Fraction(v) for lo, hi, v in zip(self.low, self.high, b, strict=True)
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "forcing_outputs": [f["output"] for f in self.forcing],
+            "dropped_outputs": self.dropped_outputs,
+            "pruned_units": self.pruned_units,
+            "fixed_coordinates": sum(1 for a, b in zip(self.low, self.high, strict=True) if a == b),
+            "seconds": round(self.seconds, 6),
+        }
+
+
+def _value(consts: list[Fraction | None], k: int) -> Fraction:
+    v = consts[k]
+    assert v is not None, "a unit marked constant has a value"
+    return v
+
+
+def _box(problem: InversionProblem) -> tuple[list[Fraction], list[Fraction]] | None:
+    kind = problem.domain.kind
+    if kind == "box":
+        assert problem.domain.lower is not None and problem.domain.upper is not None
+        return list(problem.domain.lower), list(problem.domain.upper)
+    if kind == "real" and problem.input_box is not None:
+        return list(problem.input_box[0]), list(problem.input_box[1])
+    return None
+
+
+def decline_reason(problem: InversionProblem) -> str | None:
+    """Why the presolve cannot apply, from the problem's shape alone (cheap)."""
+    if not problem.is_exact_inversion:
+        return "the corner presolve needs exact inversion (threshold 0)"
+    if _box(problem) is None:
+        return "the corner presolve needs a box (or a real domain with an input box)"
+    bad = problem.network.first_layer_outside({"relu", "identity"})
+    if bad is not None:
+        return f"the corner presolve handles ReLU and identity layers only ({bad})"
+    return None
+
+
+def univariate_units(
+    network: ReLUNetwork, lo: Sequence[Fraction], hi: Sequence[Fraction], upto: int
+) -> tuple[list[int], list[_PL | None], list[Fraction | None]]:
+    """Support, function and constant of every output unit of layer ``upto`` (0: the latents).
+
+    ``support[j]`` is the one latent unit j depends on, ``CONST`` or ``MULTI``;
+    ``funcs[j]`` its exact piecewise-linear function of that latent on
+    [lo_i, hi_i] (breakpoints and values), ``consts[j]`` its value if constant.
+    """
+    n = network.n_inputs
+    # supports and univariate functions of every unit with at most one latent
+    support: list[int] = list(range(n))
+    funcs: list[_PL | None] = [
+        ([lo[i], hi[i]], [lo[i], hi[i]]) if lo[i] != hi[i] else ([lo[i]], [lo[i]]) for i in range(n)
+    ]
+    consts: list[Fraction | None] = [None] * n
+    for layer in network.layers[:upto]:
+        rows, bias = layer.exact_rows(), layer.exact_bias_values()
+        new_support: list[int] = []
+        new_funcs: list[_PL | None] = []
+        new_consts: list[Fraction | None] = []
+        for (idx, coef), b in zip(rows, bias, strict=True):
+            sup = CONST
+            for k in idx:
+                s = support[k]
+                if s == CONST:
+                    continue
+                if s == MULTI or (sup >= 0 and s != sup):
+                    sup = MULTI
+                    break
+                sup = s
+            new_support.append(sup)
+            if sup == MULTI:
+                new_funcs.append(None)
+                new_consts.append(None)
+                continue
+            const = b + sum(
+                (
+                    c * _value(consts, k)
+                    for k, c in zip(idx, coef, strict=True)
+                    if support[k] == CONST
+                ),
+                Fraction(0),
+            )
+            if sup == CONST:
+                v = const if layer.activation == "identity" else max(const, Fraction(0))
+                new_funcs.append(None)
+                new_consts.append(v)
+                continue
+            terms = [(c, funcs[k]) for k, c in zip(idx, coef, strict=True) if support[k] == sup]
+            pl = _combine([(c, f) for c, f in terms if f is not None], const, lo[sup])
+            if layer.activation == "relu":
+                pl = _relu_pl(pl)
+            if len(pl[0]) > MAX_BREAKPOINTS:
+                new_support[-1] = MULTI
+                new_funcs.append(None)
+                new_consts.append(None)
+                continue
+            new_funcs.append(pl)
+            new_consts.append(None)
+        support, funcs, consts = new_support, new_funcs, new_consts
+    return support, funcs, consts
+
+
+def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
+    """Analyse ``problem`` (module docstring); None when the presolve does not apply."""
+    if decline_reason(problem) is not None:
+        return None
+    t0 = time.perf_counter()
+    box = _box(problem)
+    assert box is not None
+    lo, hi = box
+    n = problem.n
+    net = problem.network
+    layers = net.layers
+    rows_all = [layer.exact_rows() for layer in layers]
+    bias_all = [layer.exact_bias_values() for layer in layers]
+    support, funcs, consts = univariate_units(problem.network, lo, hi, len(layers) - 1)
+    # forcing outputs
+    last = layers[-1]
+    x = problem.target
+    allowed: list[set[Fraction] | None] = [None] * n
+    result = CornerPresolve()
+    for o, ((idx, coef), b) in enumerate(zip(rows_all[-1], bias_all[-1], strict=True)):
+        if any(support[k] == MULTI for k in idx):
+            continue
+        const = b
+        per: dict[int, list[tuple[Fraction, _PL]]] = {}
+        for k, c in zip(idx, coef, strict=True):
+            if support[k] == CONST:
+                const += c * _value(consts, k)
+            else:
+                f = funcs[k]
+                assert f is not None
+                per.setdefault(support[k], []).append((c, f))
+        fs = {i: _combine(t, Fraction(0), lo[i]) for i, t in per.items()}
+        smax = const + sum((max(f[1]) for f in fs.values()), Fraction(0))
+        smin = const + sum((min(f[1]) for f in fs.values()), Fraction(0))
+        xo = x[o]
+        if last.activation == "relu" and xo < 0:
+            continue  # a negative target of a ReLU output: left to the solvers
+        need_le0 = last.activation == "relu" and xo == 0
+        detail = {
+            "output": o,
+            "target": str(xo),
+            "range": [str(smin), str(smax)],
+            "separable_in": len(fs),
+        }
+        if (need_le0 and smin > 0) or (not need_le0 and not smin <= xo <= smax):
+            result.infeasible = {
+                "kind": "corner presolve: target out of range",
+                "detail": (
+                    f"output {o}'s pre-activation is a sum of univariate piecewise-linear "
+                    f"functions of the latent whose exact range over the box is [{smin}, {smax}]; "
+                    + (
+                        "the target 0 of this ReLU output needs it <= 0"
+                        if need_le0
+                        else f"the target needs it to equal {xo}"
+                    )
+                ),
+                **detail,
+            }
+            result.seconds = time.perf_counter() - t0
+            return result
+        if need_le0:
+            side = "min" if smin == 0 else None
+        else:
+            side = "max" if xo == smax else ("min" if xo == smin else None)
+        if side is None:
+            continue
+        sets: dict[int, list[Fraction] | None] = {}
+        for i, f in fs.items():
+            v = max(f[1]) if side == "max" else min(f[1])
+            sets[i] = _extreme_set(f, v)
+        if any(s is None for s in sets.values()):
+            continue  # attained on an interval: not a finite set
+        for i, pts_i in sets.items():
+            assert pts_i is not None
+            cur = allowed[i]
+            allowed[i] = set(pts_i) if cur is None else cur & set(pts_i)
+        result.forcing.append({**detail, "side": side})
+        result.dropped_outputs.append(o)
+    if not result.forcing:
+        return None
+    for i in range(n):
+        a = allowed[i]
+        if a is None or len(a) > 2:
+            return None
+        if not a:
+            result.infeasible = {
+                "kind": "corner presolve: incompatible forcing outputs",
+                "detail": f"the forcing outputs leave latent {i} no admissible value",
+                "forcing": result.forcing,
+            }
+            result.seconds = time.perf_counter() - t0
+            return result
+        pts = sorted(a)
+        result.low.append(pts[0])
+        result.high.append(pts[-1])
+    result.binary, result.pruned_units = _binary_problem(problem, result, rows_all, bias_all)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _dense(rows: list[dict[int, Fraction]], cols: list[int]) -> Any:
+    """A dense weight matrix: float64 when every entry is a float exactly, else Fractions."""
+    pos = {k: c for c, k in enumerate(cols)}
+    entries = [(j, pos[k], v) for j, row in enumerate(rows) for k, v in row.items() if k in pos]
+    if all(Fraction(float(v)) == v for _, _, v in entries):
+        out = np.zeros((len(rows), len(cols)), dtype=np.float64)
+        for j, c, v in entries:
+            out[j, c] = float(v)
+        return out
+    dense = [[Fraction(0)] * len(cols) for _ in rows]
+    for j, c, v in entries:
+        dense[j][c] = v
+    return dense
+
+
+def _vector(values: list[Fraction]) -> Any:
+    if all(Fraction(float(v)) == v for v in values):
+        return np.array([float(v) for v in values], dtype=np.float64)
+    return values
+
+
+def _binary_problem(
+    problem: InversionProblem,
+    pre: CornerPresolve,
+    rows_all: list[list[tuple[tuple[int, ...], tuple[Fraction, ...]]]],
+    bias_all: list[list[Fraction]],
+) -> tuple[InversionProblem, int]:
+    """The binary problem: substituted first layer, forcing outputs dropped, dead units pruned."""
+    layers = problem.network.layers
+    n_layers = len(layers)
+    sparse = [[dict(zip(idx, coef, strict=True)) for idx, coef in rows] for rows in rows_all]
+    biases = [list(b) for b in bias_all]
+    # substitute z = low + (high - low) b in the first layer
+    scale = [h - lo for lo, h in zip(pre.low, pre.high, strict=True)]
+    for j, row in enumerate(sparse[0]):
+        biases[0][j] += sum((c * pre.low[k] for k, c in row.items()), Fraction(0))
+        sparse[0][j] = {k: c * scale[k] for k, c in row.items() if scale[k] != 0}
+    # outputs kept (at least one)
+    dropped = set(pre.dropped_outputs)
+    keep_out = [o for o in range(layers[-1].n_out) if o not in dropped]
+    if not keep_out:
+        keep_out = [pre.dropped_outputs[0]]
+        pre.dropped_outputs = pre.dropped_outputs[1:]
+    keep: list[list[int]] = [[] for _ in range(n_layers)]
+    keep[-1] = keep_out
+    pruned = 0
+    for index in range(n_layers - 1, 0, -1):
+        used = sorted({k for j in keep[index] for k, c in sparse[index][j].items() if c != 0})
+        if not used:
+            used = [0]
+        pruned += layers[index - 1].n_out - len(used)
+        keep[index - 1] = used
+    weights: list[Any] = []
+    bs: list[Any] = []
+    prev = list(range(problem.n))
+    for index in range(n_layers):
+        weights.append(_dense([sparse[index][j] for j in keep[index]], prev))
+        bs.append(_vector([biases[index][j] for j in keep[index]]))
+        prev = keep[index]
+    binary_net = ReLUNetwork(weights, bs, activations=[layer.activation_label for layer in layers])
+    target = [problem.target[o] for o in keep_out]
+    return InversionProblem(binary_net, target, Domain("binary"), p=problem.p), pruned
+
+
+@register
+class CornersBackend(Backend):
+    """Corner presolve, then the best backend for the binary problem it leaves."""
+
+    name = "corners"
+    summary = (
+        "exact inversion over a box whose output target forces every latent onto two values: "
+        "solved as a binary problem (module geninv.solvers.corners)"
+    )
+    capabilities = Capabilities(
+        domains=frozenset({"real", "box"}),
+        exact=True,
+        approximate=False,
+        norms="any",
+        complete=True,
+    )
+    modules = ()
+
+    def __init__(self, method: str = "auto") -> None:
+        self.method = method
+
+    @classmethod
+    def unsupported_reason(cls, problem: InversionProblem) -> str | None:
+        return decline_reason(problem) or super().unsupported_reason(problem)
+
+    def solve(
+        self,
+        problem: InversionProblem,
+        *,
+        time_limit: float | None = None,
+        seed: int | None = None,
+        progress: bool = False,
+    ) -> Solution:
+        from geninv.solvers.base import solve
+
+        start = time.perf_counter()
+        pre = corner_presolve(problem)
+        if pre is None:
+            raise UnsupportedError(
+                "the corner presolve does not apply: no output forces every latent "
+                "coordinate onto at most two values"
+            )
+        stats: dict[str, Any] = {"corner_presolve": pre.summary()}
+        if pre.infeasible is not None:
+            return Solution(
+                Status.NO, "corners", proof=pre.infeasible, stats=stats, seconds=pre.seconds
+            )
+        assert pre.binary is not None
+        left = None if time_limit is None else max(time_limit - pre.seconds, 1e-3)
+        sub = solve(pre.binary, self.method, time_limit=left, seed=seed, progress=progress)
+        stats["binary_solution"] = {
+            "method": sub.method,
+            "status": sub.status.value,
+            "seconds": round(sub.seconds, 6),
+            "network": pre.binary.network.describe(),
+        }
+        stats.update({f"binary_{k}": v for k, v in sub.stats.items() if k in ("auto",)})
+        seconds = time.perf_counter() - start
+        if sub.status is Status.YES:
+            assert sub.z is not None
+            return Solution(Status.YES, "corners", z=pre.lift(sub.z), stats=stats, seconds=seconds)
+        if sub.status is Status.NO:
+            proof = {
+                "kind": "corner presolve + binary proof",
+                "forcing": pre.forcing,
+                "lemma": (
+                    "each forcing output is a sum of univariate piecewise-linear terms whose "
+                    "target is their sum of maxima (or minima), so every witness has each z_i "
+                    "in {low_i, high_i}; the binary problem on those values has no witness"
+                ),
+                "low": [str(v) for v in pre.low],
+                "high": [str(v) for v in pre.high],
+                "binary_proof": sub.proof,
+            }
+            return Solution(Status.NO, "corners", proof=proof, stats=stats, seconds=seconds)
+        return Solution(
+            Status.UNKNOWN,
+            "corners",
+            reason=f"binary problem: {sub.reason}",
+            stats=stats,
+            seconds=seconds,
+        )

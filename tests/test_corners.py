@@ -1,0 +1,209 @@
+"""The corner presolve (geninv.solvers.corners) against independent oracles.
+
+* exact univariate functions: every single-support unit agrees with the
+  network's exact forward pass at its breakpoints and at random points;
+* Theorem 2 networks: corners (and auto, which picks it) agree with PySAT on
+  random CNFs, YES witnesses lift to exact witnesses that map back to
+  satisfying assignments, NO answers carry the binary proof;
+* random box problems with separable forcing outputs: corners agrees with the
+  milp backend on the original (unreduced) problem, YES and NO;
+* it declines what it cannot handle, and auto then falls through to milp.
+"""
+
+from __future__ import annotations
+
+import itertools
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from geninv.errors import UnsupportedError
+from geninv.network import ReLUNetwork
+from geninv.oracles import sat_oracle
+from geninv.problem import Domain, InversionProblem, Status
+from geninv.reductions.sat import SatReduction
+from geninv.solvers.base import solve
+from geninv.solvers.corners import CONST, MULTI, corner_presolve, univariate_units
+
+from .conftest import random_cnf
+
+
+def frac(rng: np.random.Generator, lo: int, hi: int, den: int = 4) -> Fraction:
+    return Fraction(int(rng.integers(lo * den, hi * den + 1)), den)
+
+
+def pl_value(pl: tuple[list[Fraction], list[Fraction]], t: Fraction) -> Fraction:
+    xs, ys = pl
+    for k in range(len(xs)):
+        if xs[k] == t:
+            return ys[k]
+        if k + 1 < len(xs) and xs[k] < t < xs[k + 1]:
+            return ys[k] + (ys[k + 1] - ys[k]) * (t - xs[k]) / (xs[k + 1] - xs[k])
+    raise AssertionError(f"{t} outside {xs[0]}..{xs[-1]}")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_univariate_units_match_forward(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 4))
+    widths = [n, *[int(w) for w in rng.integers(2, 6, size=int(rng.integers(1, 4)))]]
+    weights, biases = [], []
+    for a, b in itertools.pairwise(widths):
+        w = rng.integers(-3, 4, size=(b, a)).astype(float)
+        w[rng.random((b, a)) < 0.6] = 0.0  # sparse: many single-support units
+        weights.append(w / 2)
+        biases.append(rng.integers(-4, 5, size=b).astype(float) / 4)
+    net = ReLUNetwork(weights, biases, final_activation="relu")
+    lo = [frac(rng, -3, 0) for _ in range(n)]
+    hi = [v + frac(rng, 0, 3) for v in lo]
+    for upto in range(1, len(weights) + 1):
+        sub = ReLUNetwork(weights[:upto], biases[:upto], final_activation="relu")
+        support, funcs, consts = univariate_units(net, lo, hi, upto)
+        for j, s in enumerate(support):
+            if s == MULTI:
+                continue
+            z = [lo[i] + (hi[i] - lo[i]) * Fraction(int(rng.integers(0, 9)), 8) for i in range(n)]
+            if s == CONST:
+                assert sub.forward_exact(z)[j] == consts[j]
+                continue
+            f = funcs[j]
+            assert f is not None
+            pts = list(f[0]) + [
+                lo[s] + (hi[s] - lo[s]) * Fraction(int(rng.integers(0, 17)), 16) for _ in range(5)
+            ]
+            for t in pts:
+                z[s] = t
+                assert sub.forward_exact(z)[j] == pl_value(f, t), (j, s, t)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_theorem2_agrees_with_pysat(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    answers = {True: 0, False: 0}
+    for _ in range(30):
+        n = int(rng.integers(3, 11))
+        cnf = random_cnf(rng, n, int(rng.integers(2 * n, 9 * n)))
+        truth = bool(sat_oracle(cnf))
+        red = SatReduction("real")
+        problem, inv = red.apply(cnf)
+        pre = corner_presolve(problem)
+        assert pre is not None and pre.infeasible is None and pre.binary is not None
+        assert pre.binary.domain.kind == "binary" and pre.binary.n == problem.n
+        sol = solve(problem, "corners")
+        assert sol.status is (Status.YES if truth else Status.NO), cnf
+        if truth:
+            assert sol.z is not None and problem.exact_check(sol.z).meets
+            assignment = red.invert(sol, inv)
+            assert assignment is not None
+            assert all(
+                any(assignment[abs(lit) - 1] == (lit > 0) for lit in clause)
+                for clause in cnf.clauses
+            )
+        else:
+            assert sol.proof is not None and sol.proof["binary_proof"]
+        auto = solve(problem, "auto")
+        assert auto.status is sol.status and auto.method == "corners"
+        answers[truth] += 1
+    assert answers[True] >= 5 and answers[False] >= 5, answers
+
+
+def separable_problem(
+    rng: np.random.Generator, equal: bool, mode: str
+) -> tuple[InversionProblem, list[Fraction]]:
+    """A box problem: output 0 = sum_i (a_i ReLU(z_i - m_i) + b_i ReLU(m_i - z_i)), others random.
+
+    With ``equal`` the gadget is maximal at both ends of [lo_i, hi_i], otherwise
+    at one; output 0's target is the sum of the maxima (``mode`` "max"), one
+    more than that ("over": infeasible), or the value at a random point ("mid").
+    Returns the problem and a point of the gadget's argmax set.
+    """
+    n = int(rng.integers(2, 6))
+    lo = [frac(rng, -2, 0) for _ in range(n)]
+    hi = [v + frac(rng, 1, 3) for v in lo]
+    mid = [a + (b - a) * Fraction(int(rng.integers(1, 4)), 4) for a, b in zip(lo, hi, strict=True)]
+    h = int(rng.integers(2, 6))
+    w1 = [[Fraction(0)] * n for _ in range(2 * n)]
+    b1: list[Fraction] = []
+    for i in range(n):
+        w1[2 * i][i] = Fraction(1)
+        w1[2 * i + 1][i] = Fraction(-1)
+        b1 += [-mid[i], mid[i]]
+    other = rng.integers(-2, 3, size=(h, n))
+    w1 += [[Fraction(int(v)) for v in row] for row in other]
+    b1 += [frac(rng, -1, 1) for _ in range(h)]
+    gadget: list[Fraction] = []
+    best: list[Fraction] = []
+    witness: list[Fraction] = []
+    for i in range(n):
+        if equal:
+            a, b = mid[i] - lo[i], hi[i] - mid[i]
+        else:
+            a, b = frac(rng, 1, 2), frac(rng, 1, 2)
+        gadget += [a, b]
+        at_lo, at_hi = b * (mid[i] - lo[i]), a * (hi[i] - mid[i])
+        best.append(max(at_lo, at_hi))
+        choices = [v for v, val in ((lo[i], at_lo), (hi[i], at_hi)) if val == best[-1]]
+        witness.append(choices[int(rng.integers(0, len(choices)))])
+    q = int(rng.integers(1, 4))
+    w2 = [gadget + [Fraction(0)] * h]
+    w2 += [[Fraction(0)] * (2 * n) + [Fraction(int(v)) for v in rng.integers(-2, 3, size=h)]]
+    w2 += [[Fraction(int(v)) for v in rng.integers(-1, 2, size=2 * n + h)] for _ in range(q - 1)]
+    b2 = [Fraction(0)] + [frac(rng, -1, 1) for _ in range(q)]
+    net = ReLUNetwork([w1, w2], [b1, b2])
+    point = witness if mode != "mid" else [frac(rng, -2, 2) for _ in range(n)]
+    point = [min(max(v, a), b) for v, a, b in zip(point, lo, hi, strict=True)]
+    target = net.forward_exact(point)
+    if mode == "max":
+        target[0] = sum(best, Fraction(0))
+    elif mode == "over":
+        target[0] = sum(best, Fraction(0)) + 1
+    if rng.random() < 0.3:
+        target[-1] += Fraction(1, 2)  # usually breaks the other outputs: a NO instance
+    return InversionProblem(net, target, Domain.box(lo, hi)), witness
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_separable_box_problems_agree_with_milp(seed: int) -> None:
+    rng = np.random.default_rng(200 + seed)
+    seen = {"yes": 0, "no": 0, "declined": 0}
+    for k in range(12):
+        mode = ["max", "max", "over", "mid"][k % 4]
+        problem, _ = separable_problem(rng, bool(k % 3), mode)
+        ref = solve(problem, "milp", time_limit=60)
+        assert ref.status is not Status.UNKNOWN, ref.reason
+        try:
+            got = solve(problem, "corners", time_limit=60)
+        except UnsupportedError:
+            seen["declined"] += 1
+            assert mode == "mid" or corner_presolve(problem) is None
+            continue
+        assert got.status is ref.status, (mode, got.proof, ref.proof)
+        if got.status is Status.YES:
+            assert got.z is not None and problem.exact_check(got.z).meets
+            seen["yes"] += 1
+        else:
+            assert got.proof is not None
+            seen["no"] += 1
+        if mode == "over":
+            assert got.status is Status.NO
+            assert got.proof is not None and "out of range" in got.proof["kind"]
+    assert seen["yes"] and seen["no"], seen
+
+
+def test_declines_what_it_cannot_handle() -> None:
+    rng = np.random.default_rng(7)
+    net = ReLUNetwork(
+        [rng.normal(size=(4, 3)), rng.normal(size=(2, 4))], [np.zeros(4), np.zeros(2)]
+    )
+    x = net.forward(np.array([0.5, -0.5, 0.25]))
+    box = Domain.box([-1] * 3, [1] * 3)
+    dense = InversionProblem(net, [Fraction(float(v)) for v in x], box)
+    assert corner_presolve(dense) is None  # no separable output
+    with pytest.raises(UnsupportedError):
+        solve(dense, "corners")
+    assert solve(dense, "auto", time_limit=60).method == "milp"
+    approx = InversionProblem(net, [Fraction(float(v)) for v in x], box, p="inf", threshold=0.1)
+    assert corner_presolve(approx) is None
+    binary = InversionProblem(net, [Fraction(float(v)) for v in x], Domain("binary"))
+    assert corner_presolve(binary) is None
