@@ -323,6 +323,7 @@ def test_target_bounds_and_scip_engine_agree_with_oracle(seed: int) -> None:
             {"target_bounds": True},
             {"target_bounds": False},
             {"engine": "scip"},
+            {"engine": "scip", "separating": "fast", "target_bounds": False},
         ):
             above = milp(with_threshold(prob, Fraction(oracle + margin)), **opts)
             assert above.status is Status.YES, (opts, above.reason)
@@ -340,6 +341,17 @@ def test_target_bounds_and_scip_engine_agree_with_oracle(seed: int) -> None:
                 assert above.stats["solver"].startswith("SCIP ")
     assert tightened > 0  # the target pass did something on these instances
     assert kinds
+
+
+def test_bad_engine_options_are_refused() -> None:
+    net = ReLUNetwork([np.array([[1.0, -1.0]])], [np.zeros(1)], "identity")
+    prob = InversionProblem(net, [Fraction(1, 2)], Domain.box([-1, -1], [1, 1]))
+    for opts in ({"engine": "gurobi"}, {"engine": "scip", "separating": "sometimes"}):
+        with pytest.raises(ValidationError):
+            solve(prob, "milp", options=opts)
+    sol = solve(prob, "milp-scip", options={"separating": "portfolio"})
+    assert sol.status is Status.YES
+    assert sol.stats["scip"][0]["config"] in ("fast", "off")
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -128,7 +128,9 @@ def candidate_backends(problem: InversionProblem) -> list[tuple[type[Backend], s
 
     Discrete latents: enumeration up to ``ENUMERATE_UP_TO`` coordinates, then
     the SAT compilation (integer-valued networks), then MILP, then enumeration
-    as the last resort.  Real and box latents: MILP (p = 1, inf or exact).
+    as the last resort.  Real and box latents: the corner presolve for exact
+    inversion, then MILP (HiGHS) for exact inversion, MILP on SCIP for l_1 /
+    l_inf thresholds (then HiGHS), MIQP for integer p >= 2.
     """
     _load_builtin_backends()
     reasons: dict[str, str] = {}
@@ -170,6 +172,15 @@ def candidate_backends(problem: InversionProblem) -> list[tuple[type[Backend], s
                     "values, the problem is binary (corner presolve)",
                 )
             )
+        if problem.is_exact_inversion:
+            ranked.append(("milp", f"{kind} latents, exact inversion: big-M MILP (HiGHS)"))
+        ranked.append(
+            (
+                "milp-scip",
+                f"{kind} latents with an l_1 / l_inf threshold: big-M MILP on SCIP, two "
+                "cutting-plane settings raced (faster than HiGHS on near-boundary instances)",
+            )
+        )
         ranked.append(("milp", f"{kind} latents need a continuous method: big-M MILP (HiGHS)"))
         ranked.append(("miqp", f"{kind} latents with an l_p threshold, p >= 2: MIQP (SCIP)"))
     ranked += [(name, "the remaining complete backends") for name in sorted(usable)]
