@@ -129,8 +129,9 @@ def main() -> None:
     )
     ap.add_argument("--quick", action="store_true", help=f"about a minute: {QUICK}")
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--name", help="output file stem under bench/out (default satlib)")
     args = ap.parse_args()
-    name = "satlib-quick" if args.quick else "satlib"
+    name = args.name or ("satlib-quick" if args.quick else "satlib")
     if args.quick:
         args.instances_per_family = QUICK["instances"]
         args.limit = QUICK["limit"]

@@ -297,16 +297,14 @@ def machine_line() -> str:
                 break
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     versions = []
-    for mod in ("highspy", "python-sat"):
+    for mod in ("highspy", "python-sat", "pyscipopt", "torch"):
         with contextlib.suppress(Exception):
             import importlib.metadata as md
 
             versions.append(f"{mod} {md.version(mod)}")
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        f"{cpu}, {os.cpu_count()} CPUs, load avg {load}; {when}; "
-        f"Python {platform.python_version()}; {'; '.join(versions)}"
-    )
+    head = [f"{cpu}, {os.cpu_count()} CPUs, load avg {load}", when]
+    return "; ".join([*head, f"Python {platform.python_version()}", *versions])
 
 
 def make_table(title: str, columns: Sequence[str], caption: str | None = None) -> Any:

@@ -3,7 +3,9 @@
 Runs the CLI pipeline ``reduce -> solve -> check -> extract`` on two bundled
 random 3-SAT formulas (one satisfiable, one not), through Theorem 1 (sign
 latents, decided by enumeration) and Theorem 2 (real latents, decided by the
-backend ``auto`` picks: MILP), printing each command and what it said.
+backend ``auto`` picks: the corner presolve, which turns the clamped real
+latents into binary ones for the SAT or enumeration backend), printing each
+command and what it said.
 """
 
 from __future__ import annotations
