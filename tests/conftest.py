@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -51,3 +52,25 @@ def random_cnf(
         rng.shuffle(lits)
         clauses.append(tuple(lits))
     return CNF(n, tuple(clauses))
+
+
+BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
+
+
+def load_bench(stem: str) -> ModuleType:
+    """Import ``bench/<stem>.py`` (bench/ is not a package) for a smoke test.
+
+    The module is registered in ``sys.modules`` under ``stem`` (dataclasses look
+    their module up there), with ``bench/`` on ``sys.path`` for its ``common`` import.
+    """
+    import importlib.util
+    import sys
+
+    if str(BENCH_DIR) not in sys.path:
+        sys.path.insert(0, str(BENCH_DIR))
+    spec = importlib.util.spec_from_file_location(stem, BENCH_DIR / f"{stem}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[stem] = module
+    spec.loader.exec_module(module)
+    return module

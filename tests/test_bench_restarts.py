@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "bench_restarts.py"
-
-
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_restarts", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from .conftest import load_bench
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -40,7 +28,7 @@ def check_rows(rows: list[dict[str, str]], backends: set[str], rs: set[str]) -> 
 
 def test_bench_restarts_digits(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    bench = load_script()
+    bench = load_bench("bench_restarts")
     bench.main(
         [
             "--settings",
@@ -69,7 +57,7 @@ def test_bench_restarts_digits(tmp_path: Path) -> None:
 
 def test_bench_restarts_random_quick(tmp_path: Path) -> None:
     pytest.importorskip("torch")
-    bench = load_script()
+    bench = load_bench("bench_restarts")
     out = bench.main(
         [
             "--quick",

@@ -241,7 +241,9 @@ class _Layerwise:
     def _run(self, h: Any) -> str:
         left = self.left()
         if math.isfinite(left):
-            h.setOptionValue("time_limit", max(left, 1e-3))
+            # HiGHS compares time_limit with its run clock, which keeps counting across
+            # the successive run() calls on one instance (the eps steps re-solve it)
+            h.setOptionValue("time_limit", float(h.getRunTime()) + max(left, 1e-3))
         h.run()
         return str(h.getModelStatus()).split(".")[-1]
 

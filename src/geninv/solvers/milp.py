@@ -556,7 +556,8 @@ def compute_bounds(
                     if left <= 0:
                         bounds.complete = False
                         break
-                    h.setOptionValue("time_limit", left)
+                    # HiGHS measures time_limit on a clock that runs across run() calls
+                    h.setOptionValue("time_limit", float(h.getRunTime()) + left)
                     h.changeColsCost(len(cols), cols, np.ascontiguousarray(weight[j, live]))
                     margin = LP_BOUND_MARGIN * (1.0 + float(mag[j]))
                     b = float(layer.bias[j])
@@ -873,7 +874,7 @@ def target_tighten(
                 if left() <= 0:
                     out.complete = False
                     break
-                h.setOptionValue("time_limit", max(left(), 1e-3))
+                h.setOptionValue("time_limit", float(h.getRunTime()) + max(left(), 1e-3))
                 h.changeColsCost(len(cols), cols, np.ascontiguousarray(weight[j, live]))
                 margin = LP_BOUND_MARGIN * (1.0 + float(mag[j]))
                 b = float(layer.bias[j])
