@@ -371,7 +371,12 @@ def test_wide_layer_chunks_stay_bounded() -> None:
     yes = InversionProblem(net, target, Domain("binary"))
     sol = enumerate_corners(yes)
     assert sol.status is Status.YES
-    assert sol.stats["chunk_rows"] == rows
+    # an integer network is evaluated in float32: twice the rows in the same bytes
+    assert sol.stats["precision"] == "float32"
+    assert sol.stats["chunk_rows"] == chunk_rows(net, 2 * CHUNK_FLOATS)
+    assert sol.stats["chunk_rows"] * width * 4 <= CHUNK_FLOATS * 8
+    float64 = enumerate_corners(yes, precision="float64")
+    assert float64.stats["chunk_rows"] == rows and float64.z == sol.z
     assert net.forward_exact(sol.z or []) == target
     # integer outputs cannot hit a half-integer target
     no = InversionProblem(net, [t + Fraction(1, 2) for t in target], Domain("binary"))
@@ -389,7 +394,8 @@ def test_tiny_chunks_agree(chunk_floats: int) -> None:
         prob = InversionProblem(net, target, Domain("sign"), p=1)
         sol = enumerate_corners(prob, chunk_floats=chunk_floats)
         assert sol.status is Status.YES
-        assert sol.stats["chunk_rows"] == max(1, chunk_floats // max(6, *net.widths))
+        per_float64 = 2 if sol.stats["precision"] == "float32" else 1  # same bytes
+        assert sol.stats["chunk_rows"] == max(1, per_float64 * chunk_floats // max(6, *net.widths))
         prob2 = variant(prob, target=[t + Fraction(1, 7) for t in target], threshold="1/100")
         expected = any(c.meets for _, c in brute(prob2))
         for mode in ("decide", "optimize"):

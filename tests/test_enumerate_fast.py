@@ -487,3 +487,93 @@ def test_dask_running_shard_sees_the_stop_signal(dask_client: Any) -> None:
     assert res.stopped == "cancelled" and not res.complete
     assert 0 < res.points < shard.points
     assert res.seconds < 10 * STOP_POLL
+
+
+# ------------------------------------------------------------------ float32 evaluation
+def test_float32_only_where_it_is_exact() -> None:
+    from geninv.errors import UnsupportedError
+    from geninv.solvers.enumerate import error_bound
+
+    # integer network: float32 is exact, and the plan uses it
+    net = ReLUNetwork([np.array([[1.0, -2.0, 3.0]]), np.array([[2.0]])], [np.zeros(1), [1.0]])
+    prob = InversionProblem(net, [3], Domain("binary"))
+    bound = error_bound(prob)
+    assert bound.float_exact and bound.float32_exact
+    assert make_plan(prob).dtype == "float32"
+    assert make_plan(prob, precision="float64").dtype == "float64"
+    # partial sums reach 2^24 + 1: exact in float64, not in float32
+    big = ReLUNetwork([np.array([[2.0**23, 2.0**23, 1.0]])], [np.zeros(1)])
+    target = [2**24 + 1]  # only z = (1, 1, 1); float32 would round it to 2^24
+    prob = InversionProblem(big, target, Domain("binary"))
+    bound = error_bound(prob)
+    assert bound.float_exact and not bound.float32_exact
+    plan = make_plan(prob)
+    assert plan.dtype == "float64"
+    sol = enumerate_corners(prob)
+    assert sol.status is Status.YES and sol.z == [1, 1, 1]
+    assert sol.stats["precision"] == "float64"
+    # a weight float32 cannot hold, on a unit that is always 0: still float64
+    w2 = np.array([[1.0, 2.0**40 + 1.0]])
+    odd = ReLUNetwork([np.array([[1.0, 1.0], [0.0, 0.0]]), w2], [np.zeros(2), np.zeros(1)])
+    bound = error_bound(InversionProblem(odd, [2], Domain("binary")))
+    assert bound.float_exact and not bound.float32_exact
+    # float32 is exact, but folding the first ReLU needs one more bit in layer 2
+    tight = ReLUNetwork([np.array([[2.0**21, 2.0**21]]), np.array([[3.0]])], [np.zeros(1)] * 2)
+    prob = InversionProblem(tight, [3 * 2**22], Domain("binary"))
+    bound = error_bound(prob)
+    assert bound.float32_exact and not bound.float32_fold
+    plan = make_plan(prob)
+    assert plan.dtype == "float32" and not plan.fold
+    assert np.array_equal(
+        plan.evaluate(0, plan.n_outer)[0], tight.forward([[0, 0], [0, 1], [1, 0], [1, 1]])
+    )
+    assert enumerate_corners(prob).z == [1, 1]
+    # with a small enough layer 2 it folds; an identity first layer never does
+    loose = ReLUNetwork([np.array([[2.0**21, 2.0**21]]), np.array([[1.0]])], [np.zeros(1)] * 2)
+    assert make_plan(InversionProblem(loose, [0], Domain("binary"))).fold
+    linear = ReLUNetwork(
+        [np.array([[1.0, 2.0]]), np.array([[1.0]])],
+        [np.zeros(1)] * 2,
+        activations=["identity", "relu"],
+    )
+    plan = make_plan(InversionProblem(linear, [0], Domain("binary")))
+    assert plan.dtype == "float32" and not plan.fold
+    # fractional weights are never float32-evaluated
+    frac = ReLUNetwork([np.array([[0.1, 0.2]])], [np.zeros(1)])
+    assert make_plan(InversionProblem(frac, [0.3], Domain("binary"), p=1)).dtype == "float64"
+    with pytest.raises(ValidationError):
+        make_plan(InversionProblem(frac, [0.3], Domain("binary"), p=1), precision="half")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        EnumerateBackend(precision="float16")  # type: ignore[arg-type]
+    leaky = ReLUNetwork([np.array([[1.0, 1.0]])], [np.zeros(1)], final_activation="leaky_relu")
+    with pytest.raises(UnsupportedError, match="leaky"):
+        enumerate_corners(InversionProblem(leaky, [0], Domain("sign")))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_float32_and_float64_plans_agree(seed: int) -> None:
+    rng = np.random.default_rng(1000 + seed)
+    n = 9
+    folded = 0
+    for trial in range(8):
+        net = random_network(rng, n, "int" if trial % 2 else "quarter")
+        domain = "sign" if trial < 2 else "binary"
+        target = [
+            v + Fraction(int(rng.integers(-2, 3)), 2)
+            for v in net.forward_exact(random_corner(rng, n, domain))
+        ]
+        p = NORMS[(seed + trial) % len(NORMS)]
+        prob = InversionProblem(net, target, Domain(domain), p=p, threshold=Fraction(1, 2))  # type: ignore[arg-type]
+        plan = make_plan(prob)
+        assert plan.dtype == "float32"
+        folded += plan.fold
+        a_out, a_dist = make_plan(prob, table_bits=4).evaluate(0, 1 << (n - 4))
+        b_out, b_dist = make_plan(prob, table_bits=4, precision="float64").evaluate(0, 1 << (n - 4))
+        assert a_out.dtype == np.float64 and np.array_equal(a_out, b_out)
+        assert np.array_equal(a_dist, b_dist)
+        for mode in ("decide", "optimize"):
+            a = enumerate_corners(prob, mode=mode, chunk_floats=37)
+            b = enumerate_corners(prob, mode=mode, chunk_floats=37, precision="float64")
+            assert (a.status, a.z, a.distance) == (b.status, b.z, b.distance)
+            assert a.stats["precision"] == "float32" and b.stats["precision"] == "float64"
+    assert folded  # the folded first layer was exercised

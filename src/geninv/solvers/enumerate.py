@@ -19,8 +19,13 @@ The first layer's contribution of the inner block is computed once for all
 stored transposed); for a batch of outer patterns the first-layer
 pre-activation of all ``2^k`` corners sharing ``o`` is one broadcast add
 ``T + C[o]`` with ``C[o] = W_1[:, outer] z(o) + b_1``: ``O(m_1)`` per corner instead
-of ``O(n m_1)``.  Later layers are batched matrix products.  Chunks hold at
-most ``chunk_rows`` corners, so memory stays bounded whatever ``n`` (per worker).
+of ``O(n m_1)``.  A chunk's activations are 2-D arrays ``(m_l, rows)`` (one column
+per corner, in order), so each later layer is one matrix product ``W_l H``, and
+the distances are taken column-wise on the ``(q, rows)`` outputs.  The ``C[o]``
+of many chunks are computed at once.  Chunks hold at most ``chunk_rows``
+corners, so memory stays bounded whatever ``n`` (per worker); the default
+(512 KiB per layer array) keeps the first layer's block in the L2 cache, where
+the add and the ReLU run fastest.
 
 Shards and parallelism
 ----------------------
@@ -81,8 +86,34 @@ tree, so it also covers the table method (the table entries and ``C[o]`` are
 partial sums).  Identical float outputs then mean identical exact outputs,
 which lets exact re-checks be cached by output.
 
+*Float32 evaluation.*  The same argument holds in float32 (24-bit
+significand, smallest subnormal ``2^-149``) when every parameter is a float32
+value, ``F_l <= 149`` and every |partial sum| stays below ``2^(24 - F_l)``:
+every float32 product and sum is then exact, so the float32 forward pass (and
+the table method in float32) gives exactly the float64 outputs, which are the
+exact outputs.  Only then (``ErrorBound.float32_exact``, the usual case for
+the integer networks of the reductions) does the plan evaluate in float32
+(``precision="auto"``, the default), which halves the memory traffic of the
+hot loop; the outputs are widened to float64 (exactly) before the distance, so
+everything after the forward pass, the bound included, is unchanged.  Any
+other network is evaluated in float64.
+
+*Folded first ReLU (float32 plans).*  ``relu(T + C) = max(T, -C) + C``, so
+layer 2's pre-activation is ``W_2 max(T, -C) + (W_2 C + b_2)``: one max per
+unit and corner instead of an add and a max, and ``W_2 C + b_2`` once per
+outer pattern.  In exact arithmetic the two are equal.  The float32 plan
+folds only when this evaluation is exact too (``ErrorBound.float32_fold``):
+``-C`` and the max are exact, ``T``, ``C`` and ``max(T, -C)`` are multiples of
+``2^-F_1`` bounded by ``S_1 = |W_1| M_0 + |b_1|`` (the bound on layer 1's
+partial sums), and every partial sum of layer 2's ``2 m_1 + 1`` terms is
+bounded by ``|W_2| (2 S_1) + |b_2|``, which the test requires to stay below
+``2^(24 - F_2)``: then every float32 operation of layer 2 is exact, its
+outputs equal the exact ones, and the later layers are exact as before.
+
 *Distance.*  The float distance is ``D = problem.distances(y)``: ``d = fl(y - t)``
-with ``t = float(x)``, then the row norm of :func:`geninv.problem.lp_norm_rows`.
+with ``t = float(x)``, then the row norm of :func:`geninv.problem.lp_norm_rows`
+(for p = 1, 2, inf :meth:`EnumPlan.distances` evaluates the same formula on the
+transposed outputs; only the summation order differs, which ``rho`` allows).
 With ``dt_j = |x_j - float(x_j)|`` (the target need not be a float) and
 ``|fl(y - t) - (y - t)| <= u |y - t|``, the triangle inequality gives for the
 exact distance ``D* = ||G*(z) - x||_p``::
@@ -134,7 +165,7 @@ import pickle
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
     Future,
@@ -169,11 +200,20 @@ Mode = Literal["decide", "optimize"]
 MODES: tuple[str, ...] = ("decide", "optimize")
 ExecutorKind = Literal["threads", "processes"]
 EXECUTORS: tuple[str, ...] = ("threads", "processes")
+Precision = Literal["auto", "float64"]
+PRECISIONS: tuple[str, ...] = ("auto", "float64")
+#: A float64 array, or a float32 one where float32 evaluation is exact.
+AnyFloatArray = npt.NDArray[np.float32] | npt.NDArray[np.float64]
 
 #: Largest latent dimension this backend accepts (2^40 corners is already days).
 MAX_N = 40
-#: Budget of float64 entries per chunk: ``chunk_rows * max(n, widths) <= CHUNK_FLOATS``.
-CHUNK_FLOATS = 1 << 20
+#: Budget per chunk, in float64 entries (8 bytes each) per layer array:
+#: ``chunk_rows * max(n, widths) <= CHUNK_FLOATS`` (twice the rows for a float32 plan, the
+#: same bytes).  512 KiB keeps a chunk's layer-1 block in the L2 cache of current CPUs,
+#: which was measured faster than larger chunks (bench/bench_enumerate.py).
+CHUNK_FLOATS = 1 << 16
+#: Float entries of the outer block C computed at once for several chunks.
+OUTER_FLOATS = 1 << 16
 #: Default number of inner (table) bits k; capped by n and by ``log2(chunk_rows)``.
 TABLE_BITS = 10
 #: Largest accepted ``table_bits``.
@@ -259,6 +299,8 @@ class ErrorBound:
     rel_error: float
     float_exact: bool  # the float forward pass is exact on every corner
     safety: float = SAFETY
+    float32_exact: bool = False  # ... and so is a float32 forward pass (see the module docstring)
+    float32_fold: bool = False  # ... also with the first ReLU folded into layer 2
 
     def cutoff(self, bound: float) -> float:
         """A float c such that float distance D > c implies exact distance > ``bound``."""
@@ -278,13 +320,24 @@ class ErrorBound:
         return _inflate_scalar(distance * (1.0 + r) + a)
 
 
-def _network_bound(network: ReLUNetwork, m0: float) -> tuple[FloatArray, bool]:
-    """E_L over inputs with |z_i| <= m0 that are integers (corners), and float exactness."""
+def _float32_values(a: FloatArray) -> bool:
+    """Every entry of ``a`` is a finite float32 value."""
+    with np.errstate(over="ignore"):
+        a32 = a.astype(np.float32)
+    return bool(np.all(np.isfinite(a32)) and np.array_equal(a32.astype(np.float64), a))
+
+
+def _network_bound(network: ReLUNetwork, m0: float) -> tuple[FloatArray, bool, bool, bool]:
+    """E_L over inputs with |z_i| <= m0 that are integers (corners), and float exactness
+    in float64, in float32, and in float32 with the first ReLU folded into layer 2."""
     mag = np.full(network.n_inputs, m0, dtype=np.float64)  # M_{l-1}
     err = np.zeros(network.n_inputs, dtype=np.float64)  # E_{l-1}
     exact = True
+    exact32 = m0 <= 2.0**24
+    fold32 = len(network.layers) >= 2 and network.layers[0].activation == "relu"
     frac = 0  # F_{l-1}
-    for layer in network.layers:
+    first_sum = np.zeros(0)  # layer 1's float_sum: bounds |T|, |C| and max(T, -C)
+    for index, layer in enumerate(network.layers):
         k = layer.n_in
         wa = np.abs(layer.weight)
         ba = np.abs(layer.bias)
@@ -312,14 +365,29 @@ def _network_bound(network: ReLUNetwork, m0: float) -> tuple[FloatArray, bool]:
         if exact and layer.exact_weight is None:
             frac = max(_frac_bits(layer.weight) + frac, _frac_bits(layer.bias))
             exact = frac <= 1074 and bool(np.all(float_sum < 2.0 ** (53 - frac)))
+            exact32 = (
+                exact32
+                and exact
+                and frac <= 149
+                and bool(np.all(float_sum < 2.0 ** (24 - frac)))
+                and _float32_values(layer.weight)
+                and _float32_values(layer.bias)
+            )
+            if index == 0:
+                first_sum = float_sum
+            elif index == 1:  # the terms W_2 max(T, -C), W_2 C and b_2 (module docstring)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    fold_sum = _inflate(wa @ (2.0 * first_sum) + ba, 2 * k + 4)
+                fold32 = fold32 and bool(np.all(fold_sum < 2.0 ** (24 - frac)))
         else:
-            exact = False
+            exact = exact32 = False
         if exact:
             new_err = np.zeros_like(new_err)
         new_err[~np.isfinite(new_err)] = math.inf
         new_mag[~np.isfinite(new_mag)] = math.inf
         mag, err = new_mag, new_err
-    return err, exact
+    exact32 = exact and exact32
+    return err, exact, exact32, exact32 and fold32
 
 
 def _norm_rho(p: float, q: int) -> float:
@@ -353,7 +421,7 @@ def error_bound(problem: InversionProblem) -> ErrorBound:
     """The a-priori float error bound of the module docstring for a discrete problem."""
     values = problem.domain.corner_values()
     m0 = float(max(abs(v) for v in values))
-    out_err, exact = _network_bound(problem.network, m0)
+    out_err, exact, exact32, fold32 = _network_bound(problem.network, m0)
     target = problem.target_array()
     dt = _exact_abs_diff(list(problem.target), target)
     q = problem.network.n_outputs
@@ -365,7 +433,7 @@ def error_bound(problem: InversionProblem) -> ErrorBound:
     a += 2.0**-530 * math.sqrt(q + 1) if p == 2 else 16 * ETA
     rho = _norm_rho(p, q)
     rel = (rho + 2.0 * U) / (1.0 - rho) * (1.0 + 4.0 * U) if rho < 0.5 else math.inf
-    return ErrorBound(out_err, dt, a, rel, exact)
+    return ErrorBound(out_err, dt, a, rel, exact, float32_exact=exact32, float32_fold=fold32)
 
 
 def threshold_upper(problem: InversionProblem) -> float:
@@ -432,6 +500,12 @@ def _check_supported(problem: InversionProblem) -> tuple[int, int]:
         raise UnsupportedError(
             f"enumeration of 2^{problem.n} corners is out of reach (at most n = {MAX_N}); "
             "use the sat or milp backend instead"
+        )
+    # the float pass (EnumPlan.evaluate) and the error bound know ReLU and identity only
+    outside = problem.network.first_layer_outside(EnumerateBackend.capabilities.activations)
+    if outside is not None:
+        raise UnsupportedError(
+            f"backend 'enumerate' cannot evaluate {outside}; it handles relu and identity layers"
         )
     return problem.domain.corner_values()
 
@@ -630,7 +704,9 @@ class EnumPlan:
     """Everything a shard needs: the problem, its error bound, the table, the chunking.
 
     Built once (:func:`make_plan`) and shipped, pickled, to threads, processes
-    or Dask workers.
+    or Dask workers.  The arrays used by :meth:`evaluate` (``table``,
+    ``w_outer``, ``bias1``, ``rest``) are in ``dtype``: float32 only when the
+    float32 forward pass is exact (``bound.float32_exact``), else float64.
     """
 
     problem: InversionProblem
@@ -639,10 +715,15 @@ class EnumPlan:
     rows: int  # at most this many corners per chunk
     table_bits: int  # k
     batch: int  # outer patterns per chunk (batch * 2^k <= rows)
-    table: FloatArray  # (m_1, 2^k): column r is W_1[:, inner] z(r)
-    w_outer: FloatArray  # (m_1, n - k): W_1[:, outer]
+    table: AnyFloatArray  # (m_1, 2^k): column r is W_1[:, inner] z(r)
+    w_outer: AnyFloatArray  # (m_1, n - k): W_1[:, outer]
     cutoff: float  # decide mode: float distances above this are not witnesses
     margin: float  # cutoff - delta
+    dtype: str = "float64"  # "float32" or "float64": the evaluation precision
+    fold: bool = False  # layer 1's ReLU folded into layer 2 (exact float32 plans only)
+    bias1: AnyFloatArray | None = None  # (m_1,): b_1 in dtype
+    rest: tuple[tuple[AnyFloatArray, AnyFloatArray, bool], ...] = ()  # (W_l, b_l[:, None], relu)
+    target: FloatArray | None = None  # (q, 1): float(x), float64
 
     @property
     def n(self) -> int:
@@ -663,40 +744,140 @@ class EnumPlan:
         cuts = [self.n_outer * i // count for i in range(count + 1)]
         return [Shard(i, cuts[i], cuts[i + 1], self.table_bits) for i in range(count)]
 
-    def buffer(self) -> FloatArray:
-        """Scratch space for the first layer of one chunk."""
-        m1 = self.problem.network.layers[0].n_out
-        return np.empty((self.batch, m1, 1 << self.table_bits), dtype=np.float64)
+    def buffer(self) -> list[AnyFloatArray]:
+        """Scratch space for one chunk: a flat array per layer (``m_l`` x rows entries)."""
+        rows = self.batch << self.table_bits
+        return [
+            np.empty(layer.n_out * rows, dtype=self.dtype) for layer in self.problem.network.layers
+        ]
 
-    def evaluate(
-        self, start: int, stop: int, buf: FloatArray | None = None
-    ) -> tuple[FloatArray, FloatArray]:
-        """Float outputs ``(rows, q)`` and distances of the outer indices ``[start, stop)``.
+    def outer(self, start: int, stop: int) -> AnyFloatArray:
+        """``C[o] = W_1[:, outer] z(o) + b_1`` for the outer indices ``[start, stop)``.
 
-        Row ``j`` is corner ``start 2^k + j``.  The outputs may share memory
-        with ``buf``: use them before the next call with the same buffer.
+        Shape ``(stop - start, m_1)``, in ``dtype``.
+        """
+        zo = corners(start, stop, self.n - self.table_bits, self.values).astype(self.dtype)
+        bias1 = self.problem.network.layers[0].bias if self.bias1 is None else self.bias1
+        c: AnyFloatArray = zo @ self.w_outer.T
+        c += bias1
+        return c
+
+    def forward(
+        self,
+        start: int,
+        stop: int,
+        buf: list[AnyFloatArray] | None = None,
+        c: AnyFloatArray | None = None,
+    ) -> tuple[AnyFloatArray, FloatArray]:
+        """Last-layer outputs ``(q, rows)`` (in ``dtype``) and float64 distances ``(rows,)``
+        of the outer indices ``[start, stop)``; column ``j`` is corner ``start 2^k + j``.
+
+        The layers are 2-D arrays ``(m_l, rows)`` laid out in ``buf`` (from
+        :meth:`buffer`), so each later layer is one matrix product; ``c`` is
+        :meth:`outer` of the same range when the caller has it.  The outputs
+        share memory with ``buf``: use them before the next call.  Like
+        :meth:`outer` and :meth:`distances` it leaves numpy's overflow warnings
+        to the caller (:func:`run_shard` and :meth:`evaluate` silence them).
         """
         b = stop - start
-        net = self.problem.network
-        first = net.layers[0]
         size = 1 << self.table_bits
-        if buf is None or buf.shape[0] < b:
-            buf = np.empty((b, first.n_out, size), dtype=np.float64)
-        h: FloatArray = buf[:b]
-        zo = corners(start, stop, self.n - self.table_bits, self.values).astype(np.float64)
-        with np.errstate(over="ignore", invalid="ignore"):
-            c: FloatArray = zo @ self.w_outer.T
-            c += first.bias
-            np.add(self.table[None, :, :], c[:, :, None], out=h)
-            if first.activation == "relu":
+        rows = b * size
+        layers = self.problem.network.layers
+        m1 = layers[0].n_out
+        if (
+            buf is None
+            or len(buf) != len(layers)
+            or buf[0].size < m1 * rows
+            or buf[0].dtype != self.dtype
+        ):
+            buf = [np.empty(layer.n_out * rows, dtype=self.dtype) for layer in layers]
+        if c is None:
+            c = self.outer(start, stop)
+        rest = self.rest if self.bias1 is not None else _rest_layers(self.problem, np.float64)
+        h: AnyFloatArray = buf[0][: m1 * rows].reshape(m1, rows)
+        if self.fold:
+            # relu(T + C) = max(T, -C) + C, and W_2 C + b_2 once per outer pattern
+            # (exact in float32 here: see the module docstring)
+            np.maximum(self.table[:, None, :], -c.T[:, :, None], out=h.reshape(m1, b, size))
+            (weight, bias, relu), scratch = rest[0], buf[1]
+            m2 = weight.shape[0]
+            nxt = scratch[: m2 * rows].reshape(m2, rows)
+            np.matmul(weight, h, out=nxt)
+            shift = c @ weight.T  # (b, m_2)
+            shift += bias[:, 0]
+            nxt3 = nxt.reshape(m2, b, size)
+            nxt3 += shift.T[:, :, None]
+            if relu:
+                np.maximum(nxt, 0.0, out=nxt)
+            h = nxt
+            later = zip(rest[1:], buf[2:], strict=True)
+        else:
+            # layer 1: h[:, j 2^k + r] = T[:, r] + C[start + j]
+            np.add(self.table[:, None, :], c.T[:, :, None], out=h.reshape(m1, b, size))
+            if layers[0].activation == "relu":
                 np.maximum(h, 0.0, out=h)
-            for layer in net.layers[1:]:
-                h = np.matmul(layer.weight, h)
-                h += layer.bias[:, None]
-                if layer.activation == "relu":
-                    np.maximum(h, 0.0, out=h)
-            out = np.ascontiguousarray(h.transpose(0, 2, 1)).reshape(b * size, -1)
-            dist = self.problem.distances(out)
+            later = zip(rest, buf[1:], strict=True)
+        for (weight, bias, relu), scratch in later:
+            nxt = scratch[: weight.shape[0] * rows].reshape(weight.shape[0], rows)
+            np.matmul(weight, h, out=nxt)
+            nxt += bias
+            if relu:
+                np.maximum(nxt, 0.0, out=nxt)
+            h = nxt
+        return h, self.distances(h)
+
+    def distances(self, y: AnyFloatArray) -> FloatArray:
+        """Float distances of the outputs ``y`` (shape ``(q, rows)``), as
+        :meth:`InversionProblem.distances` computes them for ``y.T``.
+
+        For p = 1, 2 and inf the formula of :func:`geninv.problem.lp_norm_rows`
+        is evaluated here on the transposed layout (``d = fl(y - t)`` in
+        float64, then max |d|, sum |d| or sqrt(sum d*d) over each column); only
+        the summation order can differ, and the error bound allows any order.
+        Other p go through ``problem.distances`` itself.
+        """
+        problem = self.problem
+        p = problem.p
+        q = y.shape[0]
+        if q == 0 or not (math.isinf(p) or p in (1.0, 2.0)):
+            return problem.distances(np.ascontiguousarray(y.T, dtype=np.float64))
+        target = problem.target_array()[:, None] if self.target is None else self.target
+        d: FloatArray = np.subtract(y, target, dtype=np.float64)  # float32 widens exactly
+        out: FloatArray
+        if p == 2:
+            np.multiply(d, d, out=d)
+            out = d[0] if q == 1 else d.sum(axis=0)
+            np.sqrt(out, out=out)
+            return out
+        np.abs(d, out=d)
+        if q == 1:
+            out = d[0]
+        elif math.isinf(p):
+            out = d.max(axis=0)
+        else:
+            out = d.sum(axis=0)
+        return out
+
+    @staticmethod
+    def output_rows(y: AnyFloatArray, idx: npt.NDArray[np.intp]) -> FloatArray:
+        """Columns ``idx`` of the outputs ``y`` of :meth:`forward`, as float64 rows.
+
+        Shape ``(len(idx), q)``; widening float32 to float64 is exact.
+        """
+        out: FloatArray = np.ascontiguousarray(y[:, idx].T, dtype=np.float64)
+        return out
+
+    def evaluate(
+        self, start: int, stop: int, buf: list[AnyFloatArray] | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """Float64 outputs ``(rows, q)`` and distances of the outer indices ``[start, stop)``.
+
+        Row ``j`` is corner ``start 2^k + j``.  (The shards use :meth:`forward`,
+        which leaves the outputs transposed.)
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            y, dist = self.forward(start, stop, buf)
+        out: FloatArray = np.ascontiguousarray(y.T, dtype=np.float64)  # float32 widens exactly
         return out, dist
 
     def corner(self, index: int) -> list[Fraction]:
@@ -713,23 +894,50 @@ def choose_table_bits(n: int, rows: int, min_shards: int = 1, requested: int | N
     return max(0, min(k, n - need))
 
 
+def _rest_layers(
+    problem: InversionProblem, dtype: type[np.floating[Any]]
+) -> tuple[tuple[AnyFloatArray, AnyFloatArray, bool], ...]:
+    """Layers 2..L as (weight, bias column, relu?) in ``dtype``."""
+    return tuple(
+        (
+            np.ascontiguousarray(layer.weight, dtype=dtype),
+            np.ascontiguousarray(layer.bias[:, None], dtype=dtype),
+            layer.activation == "relu",
+        )
+        for layer in problem.network.layers[1:]
+    )
+
+
 def make_plan(
     problem: InversionProblem,
     *,
     chunk_floats: int = CHUNK_FLOATS,
     table_bits: int | None = None,
     min_shards: int = 1,
+    precision: Precision = "auto",
 ) -> EnumPlan:
-    """Error bound, table and chunking for ``problem`` (see the module docstring)."""
+    """Error bound, table and chunking for ``problem`` (see the module docstring).
+
+    ``precision="auto"`` evaluates in float32 when that is exact on every
+    corner (``bound.float32_exact``), else in float64; ``"float64"`` always
+    uses float64.
+    """
+    if precision not in PRECISIONS:
+        raise ValidationError(f"precision must be 'auto' or 'float64', got {precision!r}")
     values = _check_supported(problem)
     n = problem.n
-    rows = min(1 << n, chunk_rows(problem.network, chunk_floats))
+    bound = error_bound(problem)
+    dtype: type[np.floating[Any]] = (
+        np.float32 if precision == "auto" and bound.float32_exact else np.float64
+    )
+    # the budget is in bytes: float32 entries are half the size
+    entries = chunk_floats * (8 // np.dtype(dtype).itemsize)
+    rows = min(1 << n, chunk_rows(problem.network, entries))
     k = choose_table_bits(n, rows, min_shards, table_bits)
     layer = problem.network.layers[0]
-    inner = corners(0, 1 << k, k, values).astype(np.float64)
+    inner = corners(0, 1 << k, k, values).astype(dtype)
     with np.errstate(over="ignore", invalid="ignore"):
-        table = np.ascontiguousarray((inner @ layer.weight[:, n - k :].T).T)
-    bound = error_bound(problem)
+        table = np.ascontiguousarray((inner @ layer.weight[:, n - k :].T.astype(dtype)).T)
     cutoff = bound.cutoff(threshold_upper(problem))
     return EnumPlan(
         problem=problem,
@@ -739,9 +947,19 @@ def make_plan(
         table_bits=k,
         batch=max(1, rows >> k),
         table=table,
-        w_outer=np.ascontiguousarray(layer.weight[:, : n - k]),
+        w_outer=np.ascontiguousarray(layer.weight[:, : n - k], dtype=dtype),
         cutoff=cutoff,
         margin=cutoff - problem.threshold_float(),
+        dtype=np.dtype(dtype).name,
+        bias1=np.ascontiguousarray(layer.bias, dtype=dtype),
+        rest=_rest_layers(problem, dtype),
+        target=problem.target_array()[:, None],
+        fold=(
+            dtype is np.float32
+            and bound.float32_fold
+            and layer.activation == "relu"
+            and len(problem.network.layers) >= 2
+        ),
     )
 
 
@@ -866,7 +1084,7 @@ def run_shard(
     res = ShardResult(shard.shard_id, shard.first, shard.last)
     if mode not in MODES:
         raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
-    with _BLAS_LIMIT:
+    with _BLAS_LIMIT, np.errstate(over="ignore", invalid="ignore"):
         if mode == "decide":
             _decide_shard(plan, shard, deadline, ctl, res)
         else:
@@ -875,44 +1093,62 @@ def run_shard(
     return res
 
 
+def _chunks(plan: EnumPlan, shard: Shard) -> Iterator[tuple[int, int, AnyFloatArray]]:
+    """The chunks ``[o0, o1)`` of a shard's outer indices, with their rows of
+    :meth:`EnumPlan.outer` (computed for many chunks at once)."""
+    m1 = plan.problem.network.layers[0].n_out
+    span = plan.batch * max(1, OUTER_FLOATS // max(1, plan.batch * m1))
+    for s0 in range(shard.start, shard.stop, span):
+        s1 = min(shard.stop, s0 + span)
+        block = plan.outer(s0, s1)
+        for o0 in range(s0, s1, plan.batch):
+            o1 = min(s1, o0 + plan.batch)
+            yield o0, o1, block[o0 - s0 : o1 - s0]
+
+
 def _decide_shard(
     plan: EnumPlan, shard: Shard, deadline: float | None, ctl: ShardControl, res: ShardResult
 ) -> None:
     problem = plan.problem
     k = plan.table_bits
+    cutoff = plan.cutoff
     # With an exact float forward pass, equal float outputs are equal exact outputs.
     cache: set[bytes] | None = set() if plan.bound.float_exact else None
     buf = plan.buffer()
-    for o0 in range(shard.start, shard.stop, plan.batch):
+    for o0, o1, c in _chunks(plan, shard):
         if ctl.stop(shard.shard_id):
             res.stopped = "cancelled"
             return
         if _expired(deadline):
             res.stopped = "time limit"
             return
-        o1 = min(shard.stop, o0 + plan.batch)
-        out, dist = plan.evaluate(o0, o1, buf)
-        res.min_float = min(res.min_float, _fmin(dist))
-        base = o0 << k
-        for i in _screen(dist, plan.cutoff):
-            if _expired(deadline):
-                res.stopped = "time limit"
-                return
-            key = out[i].tobytes()
-            if cache is not None and key in cache:
-                res.cache_hits += 1
-                continue
-            chk = problem.exact_check(plan.corner(base + int(i)))
-            res.rechecks += 1
-            if chk.meets:
-                res.witness = base + int(i)
-                res.check = chk
-                res.points += int(i) + 1
-                res.stopped = "witness"
-                ctl.found(shard.shard_id)
-                return
-            if cache is not None and len(cache) < CACHE_LIMIT:
-                cache.add(key)
+        y, dist = plan.forward(o0, o1, buf, c)
+        low = float(dist.min())  # NaN when a distance is NaN
+        if low > cutoff and float(dist.max()) < math.inf:  # nothing to re-check (the usual case)
+            res.min_float = min(res.min_float, low)
+        else:
+            res.min_float = min(res.min_float, _fmin(dist))
+            base = o0 << k
+            cand = _screen(dist, cutoff)
+            for i, row in zip(cand, plan.output_rows(y, cand), strict=True):
+                if _expired(deadline):
+                    res.stopped = "time limit"
+                    return
+                key = row.tobytes()
+                if cache is not None and key in cache:
+                    res.cache_hits += 1
+                    continue
+                chk = problem.exact_check(plan.corner(base + int(i)))
+                res.rechecks += 1
+                if chk.meets:
+                    res.witness = base + int(i)
+                    res.check = chk
+                    res.points += int(i) + 1
+                    res.stopped = "witness"
+                    ctl.found(shard.shard_id)
+                    return
+                if cache is not None and len(cache) < CACHE_LIMIT:
+                    cache.add(key)
         done = (o1 - o0) << k
         res.points += done
         ctl.advance(done)
@@ -940,12 +1176,13 @@ class _Minimiser:
         bound = self.plan.bound
         return bound.cutoff(bound.upper(self.ctl.offer_min(self.running_min)))
 
-    def add(self, first: int, out: FloatArray, dist: FloatArray) -> None:
+    def add(self, first: int, y: AnyFloatArray, dist: FloatArray) -> None:
+        """Screen one chunk: ``y`` (q, rows) and ``dist`` from :meth:`EnumPlan.forward`."""
         self.running_min = min(self.running_min, _fmin(dist))
         cand = _screen(dist, self.threshold())
         if cand.size:
             self.idx.append(cand.astype(np.int64) + first)
-            self.out.append(out[cand])
+            self.out.append(self.plan.output_rows(y, cand))
             self.dist.append(dist[cand])
             self.pending += int(cand.size)
 
@@ -984,16 +1221,15 @@ def _optimize_shard(
     mini = _Minimiser(plan, ctl, res)
     buf = plan.buffer()
     try:
-        for o0 in range(shard.start, shard.stop, plan.batch):
+        for o0, o1, c in _chunks(plan, shard):
             if ctl.stop(shard.shard_id):
                 res.stopped = "cancelled"
                 return
             if _expired(deadline):
                 res.stopped = "time limit"
                 return
-            o1 = min(shard.stop, o0 + plan.batch)
-            out, dist = plan.evaluate(o0, o1, buf)
-            mini.add(o0 << k, out, dist)
+            y, dist = plan.forward(o0, o1, buf, c)
+            mini.add(o0 << k, y, dist)
             if mini.pending > PENDING_LIMIT and not mini.flush(deadline):
                 res.stopped = "time limit"
                 return
@@ -1267,6 +1503,8 @@ def _finish(
         "table_bits": plan.table_bits,
         "shards": len(comb.shards),
         "float_exact": plan.bound.float_exact,
+        "precision": plan.dtype,
+        "first_relu_folded": plan.fold,
         "float_error_margin": plan.margin,
         "min_float_distance": comb.min_float,
         "candidates_per_second": comb.points / seconds if seconds > 0 else math.inf,
@@ -1343,6 +1581,7 @@ def _validate(
     executor: str,
     table_bits: int | None,
     scheduler: object,
+    precision: str = "auto",
 ) -> None:
     if mode not in MODES:
         raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
@@ -1354,6 +1593,8 @@ def _validate(
         raise ValidationError(f"shards must be positive, got {shards}")
     if executor not in EXECUTORS:
         raise ValidationError(f"executor must be 'threads' or 'processes', got {executor!r}")
+    if precision not in PRECISIONS:
+        raise ValidationError(f"precision must be 'auto' or 'float64', got {precision!r}")
     if table_bits is not None and not 0 <= table_bits <= MAX_TABLE_BITS:
         raise ValidationError(f"table_bits must be in [0, {MAX_TABLE_BITS}], got {table_bits}")
     if isinstance(scheduler, str) and scheduler != "local" and "://" not in scheduler:
@@ -1375,6 +1616,7 @@ def enumerate_corners(
     table_bits: int | None = None,
     scheduler: str | Client | None = None,
     dask_options: dict[str, Any] | None = None,
+    precision: Precision = "auto",
 ) -> Solution:
     """Decide (or, with ``mode="optimize"``, minimise) by enumerating every corner.
 
@@ -1394,11 +1636,14 @@ def enumerate_corners(
     ``distributed.Client`` uses that cluster; one task per shard (default 8 per
     worker thread).  ``table_bits`` is k (default 10, capped by n, by the chunk
     size and so that there are at least ``shards`` outer patterns).  Memory:
-    each running shard holds one chunk (``chunk_floats`` float64 per layer)
+    each running shard holds one chunk (``chunk_floats`` float64 per layer, or
+    the same bytes of float32)
     and the plan holds the ``m_1 x 2^k`` table.  BLAS is kept single-threaded
-    while shards run (see :class:`_BlasLimit`).
+    while shards run (see :class:`_BlasLimit`).  ``precision="auto"`` evaluates
+    in float32 where that is provably exact (integer-like networks; see the
+    module docstring), ``"float64"`` always in float64.
     """
-    _validate(mode, chunk_floats, workers, shards, executor, table_bits, scheduler)
+    _validate(mode, chunk_floats, workers, shards, executor, table_bits, scheduler, precision)
     _check_supported(problem)
     start = time.perf_counter()
     deadline = None if time_limit is None else time.time() + time_limit
@@ -1413,7 +1658,11 @@ def enumerate_corners(
             shards if shards is not None else (1 if nworkers == 1 else SHARDS_PER_WORKER * nworkers)
         )
         plan = make_plan(
-            problem, chunk_floats=chunk_floats, table_bits=table_bits, min_shards=nshards
+            problem,
+            chunk_floats=chunk_floats,
+            table_bits=table_bits,
+            min_shards=nshards,
+            precision=precision,
         )
         shard_list = plan.split(nshards)
         comb = ShardCombiner(shard_list, plan.total)
@@ -1441,6 +1690,7 @@ def enumerate_corners(
                 chunk_floats=chunk_floats,
                 table_bits=table_bits,
                 advance=bar.advance,
+                precision=precision,
             )
         extra.update(info)
         extra["executor"] = "dask"
@@ -1457,9 +1707,9 @@ class EnumerateBackend(Backend):
     Options (``solve(..., options={...})``): ``mode`` ("decide" | "optimize"),
     ``workers``, ``shards``, ``executor`` ("threads" | "processes"),
     ``table_bits``, ``chunk_floats``, ``scheduler`` (None | "local" |
-    "tcp://host:port" | a ``distributed.Client``) and ``dask_options``
-    (keyword arguments of ``LocalCluster`` or ``Client``); see
-    :func:`enumerate_corners`.
+    "tcp://host:port" | a ``distributed.Client``), ``dask_options``
+    (keyword arguments of ``LocalCluster`` or ``Client``) and ``precision``
+    ("auto" | "float64"); see :func:`enumerate_corners`.
     """
 
     name = "enumerate"
@@ -1484,8 +1734,9 @@ class EnumerateBackend(Backend):
         table_bits: int | None = None,
         scheduler: str | Client | None = None,
         dask_options: dict[str, Any] | None = None,
+        precision: Precision = "auto",
     ) -> None:
-        _validate(mode, chunk_floats, workers, shards, executor, table_bits, scheduler)
+        _validate(mode, chunk_floats, workers, shards, executor, table_bits, scheduler, precision)
         self.mode: Mode = mode
         self.chunk_floats = chunk_floats
         self.workers = workers
@@ -1494,6 +1745,7 @@ class EnumerateBackend(Backend):
         self.table_bits = table_bits
         self.scheduler = scheduler
         self.dask_options = dask_options
+        self.precision: Precision = precision
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
@@ -1525,4 +1777,5 @@ class EnumerateBackend(Backend):
             table_bits=self.table_bits,
             scheduler=self.scheduler,
             dask_options=self.dask_options,
+            precision=self.precision,
         )

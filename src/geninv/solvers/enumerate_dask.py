@@ -41,6 +41,7 @@ from geninv.solvers.enumerate import (
     SHARDS_PER_WORKER,
     EnumPlan,
     Mode,
+    Precision,
     Shard,
     ShardCombiner,
     ShardControl,
@@ -167,13 +168,18 @@ def enumerate_with_dask(
     chunk_floats: int,
     table_bits: int | None,
     advance: Callable[[int], None],
+    precision: Precision = "auto",
 ) -> tuple[EnumPlan, ShardCombiner, dict[str, Any]]:
     """Plan, shard and run ``problem`` on a Dask cluster; returns the merged results."""
     with connect(scheduler, dask_options) as client:
         threads = sum(client.nthreads().values())
         count = shards if shards is not None else SHARDS_PER_WORKER * max(1, threads)
         plan = make_plan(
-            problem, chunk_floats=chunk_floats, table_bits=table_bits, min_shards=count
+            problem,
+            chunk_floats=chunk_floats,
+            table_bits=table_bits,
+            min_shards=count,
+            precision=precision,
         )
         shard_list = plan.split(count)
         comb = ShardCombiner(shard_list, plan.total)
