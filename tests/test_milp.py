@@ -333,7 +333,7 @@ def test_target_bounds_and_scip_engine_agree_with_oracle(seed: int) -> None:
                 assert below.proof is not None
                 kinds.add(below.proof["kind"])
                 tt = below.stats.get("target_tightening")
-                assert (tt is not None) == opts.get("target_bounds", True)
+                assert (tt is not None) == opts.get("target_bounds", False)
                 if tt is not None:
                     tightened += tt["tightened"] + int(tt["lp_infeasible"])
             if opts.get("engine") == "scip":
