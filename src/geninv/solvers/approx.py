@@ -174,9 +174,12 @@ constants (of order ``2^d`` under its weight normalisation, where ``G``
 shrinks norms by about ``2^(-d/2)``); here each restart uses ``alpha = lr /
 g^2`` with ``g^2 = ||G(z_0)||^2 / ||z_0||^2`` its gain at its start (a
 bias-free ReLU network is positively homogeneous), and [restarts=1,
-steps=2000, lr=0.5].  Networks with a nonzero bias, or with a layer other than
-ReLU (identity allowed last), are refused (``UnsupportedError`` naming the
-layer).
+steps=2000, lr=0.5].  On Hand & Voroninski's k-700-600 compressed-sensing
+setting (bench/bench_hand_voroninski.py) these defaults stall from k = 75 on
+(success 0.75 at k = 75, 0.25 at 100-150); ``lr=0.1, steps=10000`` reproduces
+Cocola's published rates (1.0 up to k = 125, 0.25 at 150).  Networks with a
+nonzero bias, or with a layer other than ReLU (identity allowed last), are
+refused (``UnsupportedError`` naming the layer).
 """
 
 from __future__ import annotations

@@ -74,6 +74,7 @@ from geninv.solvers.milp import (
     _Milp,
     _polish,
     _Run,
+    _scip_model,
     _Setup,
     compute_bounds,
     float_down,
@@ -137,41 +138,14 @@ def _to_scip(milp: _Milp, p: int, seed: int | None, progress: bool) -> tuple[Any
     """The SCIP model: the MILP's rows, plus ``s >= sum t_j^p``; returns (model, columns, s)."""
     import pyscipopt
 
-    m = pyscipopt.Model()
-    if not progress:
-        m.hideOutput()
-    if seed is not None:
-        m.setParam("randomization/randomseedshift", int(seed) % 2147483647)
-    model = milp.model
-    cols: list[Any] = []
-    for k in range(model.n_cols):
-        lo, hi = model.col_lo[k], model.col_hi[k]
-        cols.append(
-            m.addVar(
-                name=f"c{k}",
-                vtype="I" if model.col_int[k] else "C",
-                lb=None if math.isinf(lo) else lo,
-                ub=None if math.isinf(hi) else hi,
-            )
-        )
-    for lo, hi, idx, val in zip(
-        model.row_lo, model.row_hi, model.row_idx, model.row_val, strict=True
-    ):
-        expr = pyscipopt.quicksum(float(v) * cols[int(i)] for i, v in zip(idx, val, strict=True))
-        if lo == hi:
-            m.addCons(expr == lo)
-            continue
-        if not math.isinf(lo):
-            m.addCons(expr >= lo)
-        if not math.isinf(hi):
-            m.addCons(expr <= hi)
+    m, cols = _scip_model(milp.model, math.inf, seed, True, False, progress, "default")
     s = m.addVar(name="s", vtype="C", lb=0.0, ub=None)
     ts = [cols[int(t)] for t in milp.t_cols]
     if p == 2:
         m.addCons(pyscipopt.quicksum(t * t for t in ts) <= s)
     else:
         m.addCons(pyscipopt.quicksum(t**p for t in ts) <= s)
-    m.setObjective(s, "minimize")
+    m.setObjective(s, "minimize")  # replaces the MILP's objective (the sum of the t_j)
     return m, cols, s
 
 
