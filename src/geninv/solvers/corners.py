@@ -180,6 +180,13 @@ def decline_reason(problem: InversionProblem) -> str | None:
     bad = problem.network.first_layer_outside({"relu", "identity"})
     if bad is not None:
         return f"the corner presolve handles ReLU and identity layers only ({bad})"
+    first = problem.network.layers[0].weight
+    if int(np.count_nonzero(first, axis=1).min()) > 1:
+        # a float nonzero is an exact nonzero, so every first-layer unit mixes latents
+        return (
+            "the corner presolve needs units that depend on one latent coordinate; "
+            "every first-layer unit mixes several"
+        )
     return None
 
 
