@@ -196,10 +196,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--out", help="output folder (default bench/out)")
     args = ap.parse_args(argv)
-    preset = QUICK if args.quick else DEFAULTS
-    for key, value in preset.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    common.apply_preset(args, QUICK if args.quick else DEFAULTS)
     return args
 
 

@@ -307,6 +307,13 @@ def machine_line() -> str:
     return "; ".join([*head, f"Python {platform.python_version()}", *versions])
 
 
+def apply_preset(args: Any, preset: dict[str, Any]) -> None:
+    """Fill every option still ``None`` in ``args`` from ``preset`` (quick or default run)."""
+    for key, value in preset.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+
+
 def make_table(title: str, columns: Sequence[str], caption: str | None = None) -> Any:
     """A rich table; title, caption and headers are plain text (no rich markup)."""
     from rich.markup import escape
