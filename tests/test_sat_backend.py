@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -237,7 +238,7 @@ def test_theorem1_random_cnfs_match_pysat_and_keep_their_size() -> None:
         sol = sat(problem)
         assert (sol.status is Status.YES) == expected
         answers.append(expected)
-        compiled = compile_to_cnf(problem)
+        compiled = compile_to_cnf(problem, vectorised=False)  # the general encoder
         rows = normalise_clauses(cnf).rows
         distinct = {frozenset(r) for r in rows}
         if any(len(r) == 0 for r in rows):
@@ -254,12 +255,15 @@ def test_theorem1_random_cnfs_match_pysat_and_keep_their_size() -> None:
 def test_theorem1_uf20_compiles_back_to_its_formula(shared_data: Path) -> None:
     cnf = read_cnf(shared_data / "cnf" / "uf20-91" / "uf20-01.cnf")
     problem, inv = SatReduction("sign").apply(cnf)
-    compiled = compile_to_cnf(problem)
     distinct = {frozenset(c) for c in cnf.clauses}
     assert (cnf.n_vars, cnf.n_clauses) == (20, 91)
-    assert compiled.nvars == 20
-    assert {frozenset(c) for c in compiled.clauses} == distinct
-    assert len(compiled.clauses) == len(distinct)
+    general = compile_to_cnf(problem, vectorised=False)
+    assert general.nvars == 20
+    assert {frozenset(c) for c in general.clauses} == distinct
+    assert len(general.clauses) == len(distinct)
+    fast = compile_to_cnf(problem)  # the clause form: the formula, clause for clause
+    assert fast.nvars == 20
+    assert [sorted(c) for c in fast.clauses] == [sorted(c) for c in cnf.clauses]
     for name in ("cadical195", "glucose4"):
         sol = sat(problem, solver=name)
         assert sol.status is Status.YES
@@ -456,6 +460,53 @@ def test_time_limit_gives_unknown_never_no(solver: str) -> None:
     assert sol.seconds < 5
     sol = solve(problem, "sat", time_limit=0.0)
     assert sol.status is Status.UNKNOWN
+
+
+def test_time_limited_cadical_in_a_child_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a time limit and no in-process attempt, CaDiCaL runs in a forked child."""
+    import geninv.solvers.sat as satmod
+
+    calls: list[int] = []
+    real = satmod._solve_in_child
+
+    def spy(name: str, clauses: list[list[int]], deadline: float) -> Any:
+        calls.append(len(clauses))
+        return real(name, clauses, deadline)
+
+    pids: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(satmod, "ONESHOT_BUDGET", 0)
+    monkeypatch.setattr(satmod, "_solve_in_child", spy)
+    monkeypatch.setattr(os, "fork", fork)
+    rng = np.random.default_rng(31)
+    answers = []
+    for _ in range(12):
+        n = int(rng.integers(5, 30))
+        cnf = random_cnf(rng, n, int(4.3 * n))
+        problem, inv = SatReduction("sign").apply(cnf)
+        sol = solve(problem, "sat", time_limit=60)
+        expected = source_sat(cnf)
+        assert (sol.status is Status.YES) == expected
+        if expected:
+            assignment = SatReduction("sign").invert(sol, inv)
+            assert assignment is not None and cnf.evaluate(assignment)
+        answers.append(expected)
+    assert len(calls) == 12 and 2 <= sum(answers) <= 10
+    # killed at the deadline: unknown, on time, and no child left behind
+    problem, _ = SatReduction("sign").apply(pigeonhole(11))
+    sol = solve(problem, "sat", time_limit=0.5)
+    assert sol.status is Status.UNKNOWN and sol.seconds < 3
+    assert len(pids) == 13
+    for pid in pids:  # every child was reaped
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 def test_optimize_time_limit_gives_unknown() -> None:

@@ -18,6 +18,7 @@ and exact evaluation uses the true rationals.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
@@ -228,6 +229,7 @@ class ReLUNetwork:
         self.layers: tuple[Layer, ...] = tuple(layers)
         self.final_activation: str = layers[-1].activation_label
         self._sparse: list[list[_SparseRow]] | None = None
+        self._int_plan: list[tuple[Any, Any, int, int, bool]] | bool | None = False
 
     # ------------------------------------------------------------------ shape
     @property
@@ -331,16 +333,88 @@ class ReLUNetwork:
             self._sparse = [layer.exact_rows() for layer in self.layers]
         return self._sparse
 
+    def integer_layers(self) -> list[tuple[Any, Any, int, int, bool]] | None:
+        """Per layer ``(W, b, R, B, relu)`` when every parameter is an integer of
+        magnitude < 2^53 and every activation is ReLU or the identity, else None.
+
+        ``W``/``b`` are int64 copies, ``R`` an upper bound on the largest row sum of
+        ``|W|`` and ``B`` on ``max |b|`` (Python ints), ``relu`` whether the layer
+        has a ReLU.  Computed once per network.
+        """
+        if self._int_plan is not False:
+            return self._int_plan  # type: ignore[return-value]
+        plan: list[tuple[Any, Any, int, int, bool]] | None = []
+        for layer in self.layers:
+            if layer.exact_weight is not None or layer.activation not in ("relu", "identity"):
+                plan = None
+                break
+            w, b = layer.weight, layer.bias
+            aw, ab = np.abs(w), np.abs(b)
+            if not (
+                float(aw.max()) < 2**53
+                and float(ab.max()) < 2**53
+                and bool((np.rint(w) == w).all())
+                and bool((np.rint(b) == b).all())
+            ):
+                plan = None
+                break
+            # a float sum of k terms is within a relative k * 2^-53 of the exact sum
+            rmax = float(aw.sum(axis=1).max()) * (1 + w.shape[1] * 2.0**-52)
+            assert plan is not None
+            plan.append(
+                (
+                    w.astype(np.int64),
+                    b.astype(np.int64),
+                    math.ceil(rmax) + 1,
+                    int(ab.max()),
+                    layer.activation == "relu",
+                )
+            )
+        self._int_plan = plan
+        return plan
+
+    def _forward_int(self, h: list[Fraction]) -> list[Fraction] | None:
+        """Exact evaluation in int64 for integer networks and integer latents.
+
+        Every partial sum of a layer is at most ``R |h|_inf + |b|_inf`` in
+        magnitude (R the largest row sum of |W|); this bound is computed in Python
+        integers before each layer and the evaluation falls back (returns None) if
+        it could reach 2^62, so no int64 operation can overflow and the result is
+        the exact integer value.
+        """
+        plan = self.integer_layers()
+        if plan is None or any(v.denominator != 1 for v in h):
+            return None
+        ints = [v.numerator for v in h]
+        bound = max((abs(v) for v in ints), default=0)
+        if bound >= 2**62:
+            return None
+        x = np.array(ints, dtype=np.int64)
+        for w, b, rmax, bmax, relu in plan:
+            bound = rmax * bound + bmax
+            if bound >= 2**62:
+                return None
+            x = w @ x + b
+            if relu:
+                x = np.maximum(x, 0)
+                bound = max(bound, 0)
+        return [Fraction(v) for v in x.tolist()]
+
     def forward_exact(self, z: Sequence[Any]) -> list[Fraction]:
         """Exact rational evaluation of one latent vector.
 
         Exact for piecewise-linear networks.  Sigmoid and tanh are evaluated in
         decimal arithmetic with ``SMOOTH_DIGITS`` significant digits and the
-        result taken as a rational (see :attr:`is_piecewise_linear`).
+        result taken as a rational (see :attr:`is_piecewise_linear`).  Integer
+        networks (ReLU/identity layers) on integer latents are evaluated in
+        overflow-checked int64 arithmetic (:meth:`_forward_int`), which is exact.
         """
         h = [to_fraction(v, f"z[{i}]") for i, v in enumerate(z)]
         if len(h) != self.n_inputs:
             raise ValidationError(f"latent has length {len(h)}, expected {self.n_inputs}")
+        fast = self._forward_int(h)
+        if fast is not None:
+            return fast
         for layer, rows in zip(self.layers, self._sparse_layers(), strict=True):
             out: list[Fraction] = []
             for (idx, coef), b in zip(rows, layer.exact_bias_values(), strict=True):

@@ -1,0 +1,194 @@
+"""The sat backend's vectorised clause form and the integer exact evaluation.
+
+``clause_form`` is a shortcut of the general encoder; its CNF must have the
+problem's witnesses as its models *exactly* (checked point by point on every
+corner), and it must decline everything outside its shape.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from geninv.network import ReLUNetwork
+from geninv.problem import Domain, InversionProblem, Status
+from geninv.reductions.sat import SatReduction, normalise_clauses
+from geninv.solvers.base import solve
+from geninv.solvers.sat import clause_form, compile_to_cnf
+
+from .conftest import random_cnf
+from .test_sat_backend import source_sat
+
+
+def corners(n: int, values: tuple[int, int]) -> list[list[int]]:
+    return [list(bits) for bits in itertools.product(values, repeat=n)]
+
+
+def satisfied(clauses: list[list[int]], z: list[int], values: tuple[int, int]) -> bool:
+    true = {i + 1 if v == values[1] else -(i + 1) for i, v in enumerate(z)}
+    return all(any(lit in true for lit in c) for c in clauses)
+
+
+def indicator_row(rng: np.random.Generator, n: int, kind: str) -> tuple[list[int], int]:
+    """A row whose ReLU is M times the indicator of one corner of its support."""
+    lo, hi = (0, 1) if kind == "binary" else (-1, 1)
+    size = int(rng.integers(1, min(n, 4) + 1))
+    support = rng.choice(n, size=size, replace=False)
+    row = [0] * n
+    for v in support:
+        row[int(v)] = int(rng.choice([-1, 1])) * int(rng.integers(1, 4))
+    amax = sum(hi * w if w > 0 else lo * w for w in row)
+    gap = min(abs(w) for w in row if w) * (hi - lo)
+    m = int(rng.integers(1, gap + 1))  # M in 1..gap: the next corner is <= 0
+    return row, m - amax
+
+
+def random_problem(rng: np.random.Generator, n: int) -> InversionProblem:
+    kind = str(rng.choice(["binary", "sign"]))
+    rows: list[list[int]] = []
+    bias: list[int] = []
+    for _ in range(int(rng.integers(1, 3 * n))):
+        r = rng.random()
+        if r < 0.85:
+            row, b = indicator_row(rng, n, kind)
+        elif r < 0.93:  # constant: never active, or no inputs
+            row, b = [0] * n, int(rng.integers(-1, 3))
+        else:  # anything (usually not an indicator)
+            row = [int(v) for v in rng.integers(-2, 3, size=n)]
+            b = int(rng.integers(-2, 3))
+        rows.append(row)
+        bias.append(b)
+    q = int(rng.integers(1, 3))
+    w2 = [[int(v) for v in rng.choice([0, 1, 1, 2, 3, -1], size=len(rows))] for _ in range(q)]
+    if rng.random() < 0.8:  # mostly nonnegative output rows
+        w2 = [[abs(v) for v in r] for r in w2]
+    b2 = [int(v) for v in rng.integers(-3, 2, size=q)]
+    act = str(rng.choice(["relu", "identity"]))
+    net = ReLUNetwork([rows, w2], [bias, b2], final_activation=act)
+    values = Domain(kind).corner_values()
+    r = rng.random()
+    if r < 0.4:
+        target = [Fraction(0)] * q
+    elif r < 0.7:
+        target = [Fraction(int(v)) for v in rng.integers(-1, 3, size=q)]
+    else:
+        z = [int(v) for v in rng.choice(values, size=n)]
+        target = net.forward_exact(z)
+    if rng.random() < 0.5:
+        return InversionProblem(net, target, Domain(kind))
+    delta = Fraction(int(rng.integers(1, 4)), 2)
+    rel: Any = str(rng.choice(["<=", "<"]))
+    return InversionProblem(net, target, Domain(kind), p=math.inf, threshold=delta, relation=rel)
+
+
+def test_clause_form_models_are_exactly_the_witnesses() -> None:
+    rng = np.random.default_rng(2026)
+    accepted = {"yes": 0, "no": 0}
+    declined = 0
+    for _ in range(400):
+        n = int(rng.integers(1, 8))
+        problem = random_problem(rng, n)
+        compiled = clause_form(problem)
+        values = problem.domain.corner_values()
+        truth = [problem.exact_check(z).meets for z in corners(n, values)]
+        sol = solve(problem, "sat")
+        assert (sol.status is Status.YES) == any(truth)
+        if compiled is None:
+            declined += 1
+            assert "encoding" not in sol.stats
+            continue
+        assert compiled.nvars == n
+        assert sol.stats["encoding"].startswith("clause form")
+        for z, meets in zip(corners(n, values), truth, strict=True):
+            assert satisfied(compiled.clauses, z, values) == meets, (z, compiled.clauses)
+        accepted["yes" if any(truth) else "no"] += 1
+        general = compile_to_cnf(problem, vectorised=False)
+        assert "encoding" not in general.stats
+    assert accepted["yes"] >= 40 and accepted["no"] >= 40, accepted
+    assert declined >= 40
+
+
+def test_theorem1_clause_form_is_the_formula_itself() -> None:
+    rng = np.random.default_rng(7)
+    for i in range(80):
+        n = int(rng.integers(1, 12))
+        odd = i % 4 == 0
+        cnf = random_cnf(
+            rng,
+            n,
+            int(rng.integers(1, 6 * n)),
+            lengths=(1, 2, 3, 4) if odd else (3,),
+            p_repeat=0.1 if odd else 0.0,
+            p_taut=0.1 if odd else 0.0,
+            p_empty=0.03 if odd else 0.0,
+        )
+        problem, inv = SatReduction("sign").apply(cnf)
+        compiled = clause_form(problem)
+        assert compiled is not None
+        rows = normalise_clauses(cnf).rows
+        if any(len(r) == 0 for r in rows):
+            assert compiled.clauses == [[]]
+        elif rows:
+            assert [sorted(c) for c in compiled.clauses] == [sorted(r) for r in rows]
+        sol = solve(problem, "sat")
+        assert (sol.status is Status.YES) == source_sat(cnf)
+        if sol.status is Status.YES:
+            assignment = SatReduction("sign").invert(sol, inv)
+            assert assignment is not None and cnf.evaluate(assignment)
+
+
+def test_clause_form_declines_other_shapes() -> None:
+    ind = [[1, -1, 0], [0, 1, 1]]
+    b = [0, -1]  # unit 0: z0 = 1, z1 = 0 (binary); unit 1: z1 = z2 = 1
+    net = ReLUNetwork([ind, [[1, 1]]], [b, [0]])
+    ok = InversionProblem(net, [0], Domain("binary"))
+    assert clause_form(ok) is not None
+    # l_2 threshold, three layers, real latents, fractional weight, a negative output
+    # weight, a target that needs an indicator on: all go to the general encoder
+    others = [
+        InversionProblem(net, [0], Domain("binary"), p=2.0, threshold=Fraction(1, 2)),
+        InversionProblem(ReLUNetwork([ind, [[1, 1]], [[1]]], [b, [0], [0]]), [0], Domain("binary")),
+        InversionProblem(net, [0], Domain.box([-1] * 3, [1] * 3)),
+        InversionProblem(ReLUNetwork([ind, [[1, 1]]], [b, ["1/2"]]), [0], Domain("binary")),
+        InversionProblem(ReLUNetwork([ind, [[1, -1]]], [b, [0]]), [0], Domain("binary")),
+        InversionProblem(net, [1], Domain("binary")),
+        InversionProblem(ReLUNetwork([[[1, 1, 1]], [[1]]], [[0], [0]]), [0], Domain("binary")),
+    ]
+    for problem in others:
+        assert clause_form(problem) is None
+    # a target below every value the output can take: the empty clause
+    below = InversionProblem(ReLUNetwork([ind, [[1, 1]]], [b, [2]]), [1], Domain("binary"))
+    compiled = clause_form(below)
+    assert compiled is not None and compiled.clauses == [[]]
+    assert solve(below, "sat").status is Status.NO
+
+
+def test_integer_exact_evaluation_matches_rationals() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        sizes = [int(v) for v in rng.integers(1, 6, size=int(rng.integers(2, 5)))]
+        ws = [rng.integers(-5, 6, size=(b, a)) for a, b in itertools.pairwise(sizes)]
+        bs = [rng.integers(-5, 6, size=b) for b in sizes[1:]]
+        act = str(rng.choice(["relu", "identity"]))
+        net = ReLUNetwork(ws, bs, final_activation=act)
+        slow = ReLUNetwork(ws, bs, final_activation=act)
+        slow._int_plan = None  # force the Fraction path
+        z = [int(v) for v in rng.integers(-9, 10, size=sizes[0])]
+        assert net._forward_int([Fraction(v) for v in z]) is not None
+        assert net.forward_exact(z) == slow.forward_exact(z)
+        half = [Fraction(2 * v + 1, 2) for v in z]  # non-integer latent: the Fraction path
+        assert net._forward_int(half) is None
+        assert net.forward_exact(half) == slow.forward_exact(half)
+    # a product that could pass 2^62 falls back to Python integers, still exact
+    big = ReLUNetwork([[[2**40, 2**40]], [[2**40]]], [[0], [0]])
+    z = [2**21, 2**21]
+    assert big._forward_int([Fraction(v) for v in z]) is None
+    assert big.forward_exact(z) == [Fraction(2**102)]
+    # sigmoid layers and non-integer weights never take the integer path
+    assert ReLUNetwork([[[1]]], [[0]], final_activation="sigmoid").integer_layers() is None
+    assert ReLUNetwork([[["1/3"]]], [[0]]).integer_layers() is None
+    assert ReLUNetwork([[[0.5]]], [[0]]).integer_layers() is None
