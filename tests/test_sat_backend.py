@@ -183,6 +183,66 @@ def test_random_integer_networks_agree_with_enumeration(
     assert base.exact_check(opt.stats["argmin"]).distance_pow == key
 
 
+def twin_network(rng: np.random.Generator, n: int, hidden: int) -> ReLUNetwork:
+    """A network whose last layer is ``[W; -W]`` (shuffled, plus one lone row): twin pairs."""
+    inner = int_network(rng, n, hidden - 1) if hidden > 1 else None
+    weights = [w for w in inner.weights] if inner else []
+    biases = [b for b in inner.biases] if inner else []
+    prev = weights[-1].shape[0] if weights else n
+    m = int(rng.integers(1, 4))
+    w = rng.integers(-2, 3, (m, prev)).astype(np.float64)
+    b = rng.integers(-2, 3, m).astype(np.float64)
+    lone_w = rng.integers(-2, 3, (1, prev)).astype(np.float64)
+    lone_b = rng.integers(-2, 3, 1).astype(np.float64)
+    rows = np.vstack([w, -w, lone_w])
+    bias = np.concatenate([b, -b, lone_b])
+    order = rng.permutation(rows.shape[0])
+    return ReLUNetwork([*weights, rows[order]], [*biases, bias[order]])
+
+
+@settings(derandomize=True, max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 8),
+    hidden=st.integers(1, 2),
+    domain=st.sampled_from(["binary", "sign"]),
+    p=st.sampled_from((1.0, 2.0, 3.0)),
+)
+def test_twin_outputs_and_threshold_pruning_agree_with_enumeration(
+    seed: int, n: int, hidden: int, domain: str, p: float
+) -> None:
+    """Output pairs ReLU(a), ReLU(-a) become one cost term, and values whose cost alone
+    passes the threshold are excluded: answers must stay those of enumeration."""
+    rng = np.random.default_rng(seed)
+    net = twin_network(rng, n, hidden)
+    target = [
+        v + int(rng.integers(0, 3)) * int(rng.random() < 0.5)
+        for v in net.forward_exact(corner(rng, n, domain))
+    ]
+    base = InversionProblem(net, target, Domain(domain), p=p, threshold=1)  # type: ignore[arg-type]
+    for prob, expected in threshold_variants(base):
+        assert truth(prob) is expected
+        assert sat(prob).status is expected, prob.describe()
+    key, _ = min_key(base)
+    assert sat(base, mode="optimize").stats["min_distance_exact"] == str(key)
+
+
+def test_twins_are_found_and_values_pruned() -> None:
+    # y = (ReLU(a), ReLU(-a), ReLU(z0)) with a = z0 + z1 + z2 - 1 over {0,1}^3, target 0:
+    # the pair's cost is |a|, so |a| + z0 <= 1 leaves a in {-1, 0, 1}; a = 2 is pruned
+    net = ReLUNetwork([[[1, 1, 1], [-1, -1, -1], [1, 0, 0]]], [[-1, 1, 0]])
+    prob = InversionProblem(net, [0, 0, 0], Domain("binary"), p=1.0, threshold=1)
+    sol = sat(prob)
+    assert sol.status is Status.YES and sol.stats["objective_values_pruned"] == 1
+    assert sol.stats["twin_output_pairs"] == 1
+    tight = InversionProblem(net, [0, 0, 0], Domain("binary"), p=1.0, threshold="1/2")
+    sol = sat(tight)  # |a| = 0 and z0 = 0: z = (0, 1, 0) or (0, 0, 1)
+    assert sol.status is Status.YES and sol.z is not None and sol.z[0] == 0
+    assert sum(sol.z) == 1
+    never = InversionProblem(net, [5, 0, 0], Domain("binary"), p=2.0, threshold=1)
+    assert sat(never).status is Status.NO
+
+
 @pytest.mark.parametrize("objective", ["mdd", "adder"])
 def test_both_distance_encodings_agree(objective: str) -> None:
     rng = np.random.default_rng(7 if objective == "mdd" else 8)

@@ -80,6 +80,15 @@ remaining terms are all two-valued and the node is a clause or a cube (e.g.
   constant B as clauses (``s > B`` iff some bit with ``B_i = 0`` has ``s_i = 1``
   and ``s_k = 1`` at every higher ``k`` with ``B_k = 1``).  Every adder output
   is again defined by equivalences.
+* Twin outputs: the reductions' ``[W; -W]`` last layers give output pairs
+  ``ReLU(A)``, ``ReLU(-A)``.  Such a pair is one cost term over the values of
+  ``A`` (its own order encoding), ``|U max(A,0) - x|^p + |U max(-A,0) - x'|^p``,
+  whose minimum is the pair's real minimum (two independent terms could both
+  be 0).  For a decision, a value whose cost alone exceeds the slack
+  ``B - sum_j min f_j`` is excluded by a clause (no witness takes it) and
+  costs the term's minimum in the MDD.  On Theorem 5 this turns "a non-edge
+  inside S" and "|S| != k" into clauses before any sum is encoded:
+  johnson8-2-4 has no 5-clique, decided in 0.35 s (previously unknown at 120 s).
 
 PySAT's ``pysat.pb`` is not used: in PySAT 1.9 it needs the optional
 ``pindakaas`` package, and the hidden units need *reified* constraints (a
@@ -650,6 +659,7 @@ class _Unit(_Quantity):
         self.amin = self.mdd.min + bias
         self.amax = self.mdd.max + bias
         self._domain: tuple[list[int], list[int]] | None = None
+        self._pre_domain: tuple[list[int], list[int]] | None = None
 
     @property
     def status(self) -> str:
@@ -678,13 +688,23 @@ class _Unit(_Quantity):
         return self.mdd.ge(v - self.bias)[0]
 
     def domain(self) -> tuple[list[int], list[int]]:
-        if self._domain is not None:
-            return self._domain
+        if self._domain is None:
+            self._domain = self._walk(self.hmin)
+        return self._domain
+
+    def pre_domain(self) -> tuple[list[int], list[int]]:
+        """Values and order literals of the pre-activation ``A = S + d`` (not clamped)."""
+        if self._pre_domain is None:
+            self._pre_domain = self._walk(self.amin)
+        return self._pre_domain
+
+    def _walk(self, lowest: int) -> tuple[list[int], list[int]]:
+        """The values ``>= lowest`` of ``max(A, lowest)`` and their order literals."""
         true, false = self.cnf.true, -self.cnf.true
         d = self.bias
         # (value, [H >= value]); the smallest value has the literal TRUE
-        pairs: list[tuple[int, int]] = [(self.hmin, true)]
-        k = self.hmin - d + 1  # [H >= hmin + 1] = [S >= k]
+        pairs: list[tuple[int, int]] = [(lowest, true)]
+        k = lowest - d + 1  # [H >= lowest + 1] = [S >= k]
         smax = self.mdd.max
         while k <= smax:
             self.cnf.tick()
@@ -711,8 +731,7 @@ class _Unit(_Quantity):
         lits = [lit for _, lit in pairs[1:]]
         for a, b in itertools.pairwise(lits):
             self.cnf.add([-b, a])
-        self._domain = (values, lits)
-        return self._domain
+        return values, lits
 
 
 def _rational_terms(
@@ -774,6 +793,7 @@ class _Encoder:
         counts = {"active": 0, "inactive": 0, "unstable": 0, "affine": 0}
         per_layer: list[dict[str, int]] = []
         net = problem.network
+        out_rows: list[tuple[tuple[int, ...], tuple[Fraction, ...], Fraction]] = []
         for li, lay in enumerate(net.layers, start=1):
             nxt: list[_Quantity] = []
             lc = {"active": 0, "inactive": 0, "unstable": 0, "affine": 0}
@@ -796,17 +816,21 @@ class _Encoder:
                 )
                 lc[u.status] += 1
                 nxt.append(u)
+                if li == net.depth:
+                    out_rows.append((idx, coef, b))
             for key, v in lc.items():
                 counts[key] += v
             per_layer.append(lc)
             layer = nxt
         self.outputs: list[_Unit] = [q for q in layer if isinstance(q, _Unit)]
+        self.twins = self._find_twins(out_rows, net.layers[-1].activation == "relu")
         self.stats: dict[str, Any] = {
             "stable_active": counts["active"],
             "stable_inactive": counts["inactive"],
             "unstable": counts["unstable"],
             "affine_units": counts["affine"],
             "units_per_layer": per_layer,
+            "twin_output_pairs": len(self.twins),
         }
         self.objective_kind = objective
         self.objective_nodes = objective_nodes
@@ -842,21 +866,79 @@ class _Encoder:
             out.append(-y.ge(hi + 1))
         return out
 
+    def _find_twins(
+        self,
+        rows: list[tuple[tuple[int, ...], tuple[Fraction, ...], Fraction]],
+        relu: bool,
+    ) -> dict[int, int]:
+        """Output pairs ``ReLU(a)``, ``ReLU(-a)`` (the reductions' ``[W; -W]``): j -> j'.
+
+        Only pairs whose two units have the same scale ``U`` (then their integer
+        pre-activations are exact negatives) and that read at least one input.
+        """
+        if not relu or len(rows) != len(self.outputs):
+            return {}
+        where: dict[tuple[Any, ...], int] = {}
+        for j, (idx, coef, b) in enumerate(rows):
+            if idx:
+                where.setdefault((idx, coef, b), j)
+        twins: dict[int, int] = {}
+        used: set[int] = set()
+        for j, (idx, coef, b) in enumerate(rows):
+            if not idx or j in used:
+                continue
+            t = where.get((idx, tuple(-c for c in coef), -b))
+            if t is None or t == j or t in used:
+                continue
+            if self.outputs[j].unit != self.outputs[t].unit:
+                continue
+            twins[j] = t
+            used.update((j, t))
+        return twins
+
     def costs(self, k: int) -> list[tuple[list[int], list[int], list[Fraction]]]:
-        """Per output: values, literals and exact costs |U v - x|^k."""
+        """Per cost term: values, order literals and exact costs.
+
+        A term is one output ``Y`` with cost ``|U Y - x|^k``, or a twin pair
+        ``ReLU(A)``, ``ReLU(-A)`` read through its pre-activation ``A`` with cost
+        ``|U max(A, 0) - x|^k + |U max(-A, 0) - x'|^k``: one term instead of two
+        independent ones, so its minimum is the pair's true minimum (with
+        independent terms both could be 0, which the pair never is unless A = 0).
+        """
         out = []
+        partner = set(self.twins.values())
+        target = self.problem.target
         for j, y in enumerate(self.outputs):
             self.cnf.tick()
+            if j in partner:
+                continue
+            x = target[j]
+            if j in self.twins:
+                vals, lits = y.pre_domain()
+                x2 = target[self.twins[j]]
+                u = y.unit
+                cost = [abs(u * max(v, 0) - x) ** k + abs(u * max(-v, 0) - x2) ** k for v in vals]
+                out.append((vals, lits, cost))
+                continue
             vals, lits = y.domain()
-            x = self.problem.target[j]
             out.append((vals, lits, [abs(y.unit * v - x) ** k for v in vals]))
         return out
 
-    def objective(self, k: int, extra: Sequence[Fraction] = ()) -> None:
+    def objective(
+        self, k: int, extra: Sequence[Fraction] = (), prune: tuple[Fraction, str] | None = None
+    ) -> None:
         """Prepare ``L * sum_j |U_j Y_j - x_j|^k`` (L: lcm of all denominators, incl. ``extra``).
 
         An MDD when it stays within ``objective_nodes`` nodes (or ``objective="mdd"``),
         otherwise (or with ``objective="adder"``) a binary adder network.
+
+        ``prune = (t, relation)``: only the condition ``sum (relation) t`` will be
+        asked (a decision).  Then a value of a term whose cost alone exceeds the
+        slack ``B - sum_j min f_j`` (B the scaled bound) is impossible in any
+        witness: it is excluded by a clause ``~(g_t & ~g_{t+1})``, and its cost
+        replaced by the term's minimum (sound: no model takes it).  A term left
+        with one cost becomes a constant; when the largest remaining sum is
+        ``<= B`` the MDD root is FALSE and the bound adds nothing.
         """
         if self._obj_ready:
             return
@@ -866,9 +948,24 @@ class _Encoder:
         )
         const = 0
         terms: list[_Term] = []
-        for vals, lits, cs in per:
-            ints = [int(c * scale) for c in cs]
-            if len(vals) == 1:
+        ints_per = [[int(c * scale) for c in cs] for _, _, cs in per]
+        if prune is not None:
+            scaled = prune[0] * scale
+            assert scaled.denominator == 1
+            bound = int(scaled) if prune[1] == "<=" else int(scaled) - 1
+            slack = bound - sum(min(f) for f in ints_per)
+            pruned = 0
+            for (_, lits, _), f in zip(per, ints_per, strict=True):
+                low = min(f)
+                g = [self.cnf.true, *lits, -self.cnf.true]
+                for t, v in enumerate(f):
+                    if v - low > slack:
+                        self.cnf.add([-g[t], g[t + 1]])
+                        f[t] = low
+                        pruned += 1
+            self.stats["objective_values_pruned"] = pruned
+        for (vals, lits, _), ints in zip(per, ints_per, strict=True):
+            if len(set(ints)) == 1:
                 const += ints[0]
             else:
                 terms.append(_Term(vals, lits, ints))
@@ -986,7 +1083,7 @@ class _Encoder:
             return
         k = int(p)
         t = pr.threshold_pow if pr.threshold_pow is not None else pr.threshold**k
-        self.objective(k, [t])
+        self.objective(k, [t], prune=(t, pr.relation))
         scaled = t * self._obj_scale
         assert scaled.denominator == 1
         bound = int(scaled) if pr.relation == "<=" else int(scaled) - 1
@@ -1370,6 +1467,8 @@ def _solve_in_child(
     import signal
     import warnings
 
+    from pysat.solvers import Solver  # imported here, not in the child (import locks)
+
     r, w = os.pipe()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
@@ -1377,8 +1476,6 @@ def _solve_in_child(
     if pid == 0:  # pragma: no cover - runs in the child
         try:
             os.close(r)
-            from pysat.solvers import Solver
-
             with Solver(name=name, bootstrap_with=clauses) as child:
                 ok = bool(child.solve())
                 model = child.get_model() if ok else None
