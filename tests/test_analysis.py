@@ -210,3 +210,75 @@ def test_pl_relu_matches_pointwise(units: list[tuple[int, int]], bias: int) -> N
         assert s(t) == expected
     # simplified knots are exactly the kinks
     assert list(s.knots) == s.breakpoints() or (not s.breakpoints() and len(s.knots) == 1)
+
+
+# ------------------------------------------------------- fold_discrete_prefix
+def univariate_layer(rng: np.random.Generator, n_in: int, rational: bool) -> tuple[list, list]:
+    """Rows reading at most one input each (some none), integer or rational entries."""
+    rows, bias = [], []
+    for _ in range(int(rng.integers(1, 6))):
+        row: list[object] = [0] * n_in
+        if rng.random() < 0.85:
+            c = int(rng.choice([-3, -2, -1, 1, 2, 3]))
+            row[int(rng.integers(n_in))] = F(c, int(rng.choice([1, 3]))) if rational else c
+        rows.append(row)
+        b = int(rng.integers(-3, 4))
+        bias.append(F(b, int(rng.choice([1, 2]))) if rational else b)
+    return rows, bias
+
+
+@settings(derandomize=True, max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 6),
+    prefix=st.integers(1, 3),
+    values=st.sampled_from([(0, 1), (-1, 1)]),
+    rational=st.booleans(),
+)
+def test_fold_discrete_prefix_is_exact_on_the_domain(
+    seed: int, n: int, prefix: int, values: tuple[int, int], rational: bool
+) -> None:
+    import itertools
+
+    from geninv.analysis import fold_discrete_prefix
+
+    rng = np.random.default_rng(seed)
+    weights: list[list] = []
+    biases: list[list] = []
+    width = n
+    for _ in range(prefix):  # univariate only in the first layer; later ones may mix
+        rows, bias = univariate_layer(rng, width, rational)
+        if weights:  # a layer after the first reading several units is still foldable
+            rows = [[int(v) for v in rng.integers(-2, 3, width)] for _ in range(len(rows))]
+        weights.append(rows)
+        biases.append(bias)
+        width = len(rows)
+    m = int(rng.integers(1, 4))
+    weights.append([[int(v) for v in rng.integers(-2, 3, width)] for _ in range(m)])
+    biases.append([int(v) for v in rng.integers(-2, 3, m)])
+    acts = [str(rng.choice(["relu", "relu", "identity", "leaky_relu:1/4"])) for _ in weights]
+    net = ReLUNetwork(weights, biases, activations=acts)
+    folded, count = fold_discrete_prefix(net, values)
+    assert count >= 1 and folded.depth == net.depth - count
+    assert folded.activations == net.activations[count:]
+    for z in itertools.product(values, repeat=n):
+        assert folded.forward_exact(list(z)) == net.forward_exact(list(z))
+
+
+def test_fold_discrete_prefix_stops_at_mixing_units() -> None:
+    from geninv.analysis import fold_discrete_prefix
+
+    mixing = ReLUNetwork([[[1, 1]], [[2]]], [[0], [0]])
+    assert fold_discrete_prefix(mixing, (0, 1)) == (mixing, 0)
+    smooth = ReLUNetwork([[[1, 0]], [[2]]], [[0], [0]], activations=["sigmoid", "relu"])
+    assert fold_discrete_prefix(smooth, (0, 1))[1] == 0
+    # two univariate layers then a mixing one: both fold, and not on the reals
+    net = ReLUNetwork([[[2, 0], [0, 2]], [[1, 0], [0, -1]], [[1, 1]]], [[-1, 0], [0, 3], [0]])
+    folded, count = fold_discrete_prefix(net, (0, 1))
+    assert count == 2 and folded.depth == 1
+    for z in ([0, 0], [0, 1], [1, 0], [1, 1]):
+        assert folded.forward_exact(z) == net.forward_exact(z)
+    # ReLU(2 z_0 - 1) is 0 at z_0 = 1/4, its affine stand-in z_0 is not
+    assert folded.forward_exact([F(1, 4), 0]) != net.forward_exact([F(1, 4), 0])
+    with pytest.raises(ValueError):
+        fold_discrete_prefix(net, (1, 1))

@@ -25,6 +25,7 @@ from geninv.problem import Domain, InversionProblem, Status
 from geninv.reductions.sat import SatReduction
 from geninv.solvers.base import solve
 from geninv.solvers.corners import CONST, MULTI, corner_presolve, univariate_units
+from geninv.solvers.sat import clause_form
 
 from .conftest import random_cnf
 
@@ -90,6 +91,10 @@ def test_theorem2_agrees_with_pysat(seed: int) -> None:
         pre = corner_presolve(problem)
         assert pre is not None and pre.infeasible is None and pre.binary is not None
         assert pre.binary.domain.kind == "binary" and pre.binary.n == problem.n
+        # the two clamp layers fold away on {0,1}^n: the clause rows read b directly,
+        # and the sat backend's clause form gives the formula back
+        assert pre.folded_layers == 2 and pre.binary.network.depth == 2
+        assert clause_form(pre.binary) is not None
         sol = solve(problem, "corners")
         assert sol.status is (Status.YES if truth else Status.NO), cnf
         if truth:

@@ -41,6 +41,15 @@ constant, does not influence ``G`` at all; it gets ``lo_i = hi_i = 0``
 (clamping it to 0 changes nothing), which keeps the box valid for the other
 coordinates.  A coordinate with some nonconstant unit that is not constant on
 both sides makes the whole answer ``None``.
+
+:func:`fold_discrete_prefix` is the discrete counterpart: on a two-valued
+latent domain ``{v_0, v_1}^n`` a unit of the first layer that reads at most one
+latent ``z_k`` takes two values, so it *is* the affine function
+``alpha + beta z_k`` there, with ``beta = (f(v_1) - f(v_0)) / (v_1 - v_0)`` and
+``alpha = f(v_0) - beta v_0``.  When every unit of the first layer is like
+that, the first layer folds exactly into the second, ``W_2 (alpha + B z) + b_2``
+with ``B_jk = beta_j [k_j = k]``, and the network loses a layer without
+changing any output on the domain.
 """
 
 from __future__ import annotations
@@ -49,9 +58,11 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from fractions import Fraction
 
-from geninv.network import ReLUNetwork
+import numpy as np
 
-__all__ = ["PiecewiseLinear", "input_clamp_box"]
+from geninv.network import PIECEWISE_LINEAR, Layer, ReLUNetwork
+
+__all__ = ["PiecewiseLinear", "fold_discrete_prefix", "input_clamp_box"]
 
 _ZERO = Fraction(0)
 
@@ -217,3 +228,101 @@ def input_clamp_box(network: ReLUNetwork) -> tuple[list[Fraction], list[Fraction
     lower = [_ZERO if v is None else v for v in lo]
     upper = [_ZERO if v is None else v for v in hi]
     return lower, upper
+
+
+def _act(value: Fraction, layer: Layer) -> Fraction:
+    if layer.activation == "relu":
+        return max(value, _ZERO)
+    if layer.activation == "leaky_relu":
+        return value if value > 0 else layer.negative_slope * value
+    return value
+
+
+def fold_discrete_prefix(network: ReLUNetwork, values: tuple[int, int]) -> tuple[ReLUNetwork, int]:
+    """Fold leading layers whose units each read at most one latent (module docstring).
+
+    Exact on the domain ``{values[0], values[1]}^n`` only (not on the reals).
+    Returns the new network and the number of layers folded (0: ``network``
+    itself).  Only piecewise-linear first layers are folded.
+    """
+    lo, hi = Fraction(values[0]), Fraction(values[1])
+    if lo == hi:
+        raise ValueError("fold_discrete_prefix needs two distinct domain values")
+    net = network
+    folded = 0
+    while net.depth > 1:
+        first, second = net.layers[0], net.layers[1]
+        if first.activation not in PIECEWISE_LINEAR:
+            break
+        if first.exact_weight is None and int(np.count_nonzero(first.weight, axis=1).max()) > 1:
+            break
+        rows = first.exact_rows()
+        if any(len(idx) > 1 for idx, _ in rows):
+            break
+        n = first.n_in
+        alpha: list[Fraction] = []
+        beta: list[Fraction] = []
+        col: list[int] = []
+        for (idx, coef), b in zip(rows, first.exact_bias_values(), strict=True):
+            if not idx:
+                alpha.append(_act(b, first))
+                beta.append(_ZERO)
+                col.append(0)
+                continue
+            f0, f1 = _act(b + coef[0] * lo, first), _act(b + coef[0] * hi, first)
+            slope = (f1 - f0) / (hi - lo)
+            alpha.append(f0 - slope * lo)
+            beta.append(slope)
+            col.append(idx[0])
+        weight, bias = _merge(second, alpha, beta, col, n)
+        rest = net.layers[2:]
+        net = ReLUNetwork(
+            [weight, *(_layer_weight(layer) for layer in rest)],
+            [bias, *(_layer_bias(layer) for layer in rest)],
+            activations=[second.activation_label, *(layer.activation_label for layer in rest)],
+        )
+        folded += 1
+    return net, folded
+
+
+def _layer_weight(layer: Layer) -> object:
+    return layer.exact_weight if layer.exact_weight is not None else layer.weight
+
+
+def _layer_bias(layer: Layer) -> object:
+    return layer.exact_bias if layer.exact_bias is not None else layer.bias
+
+
+def _merge(
+    second: Layer, alpha: list[Fraction], beta: list[Fraction], col: list[int], n: int
+) -> tuple[object, object]:
+    """``W_2 B`` and ``b_2 + W_2 alpha``: in float64 when that is provably exact."""
+    ints = all(v.denominator == 1 for v in (*alpha, *beta))
+    w2 = second.weight
+    if ints and second.exact_weight is None:
+        a = np.array([int(v) for v in alpha], dtype=np.float64)
+        bt = np.array([int(v) for v in beta], dtype=np.float64)
+        integral = bool((np.rint(w2) == w2).all() and (np.rint(second.bias) == second.bias).all())
+        amax = float(np.abs(a).max(initial=0.0)) + float(np.abs(bt).max(initial=0.0))
+        # every product and partial sum is an integer below 2^52 in magnitude: exact
+        if (
+            integral
+            and float(np.abs(w2).sum(axis=1).max(initial=0.0)) * amax
+            + float(np.abs(second.bias).max(initial=0.0))
+            < 2.0**52
+        ):
+            onehot = np.zeros((len(col), n))
+            onehot[np.arange(len(col)), col] = bt
+            return w2 @ onehot, second.bias + w2 @ a
+    weight = [[_ZERO] * n for _ in range(second.n_out)]
+    bias: list[Fraction] = []
+    for j, ((idx, coef), b) in enumerate(
+        zip(second.exact_rows(), second.exact_bias_values(), strict=True)
+    ):
+        row = weight[j]
+        for i, c in zip(idx, coef, strict=True):
+            b += c * alpha[i]
+            if beta[i]:
+                row[col[i]] += c * beta[i]
+        bias.append(b)
+    return weight, bias

@@ -139,24 +139,42 @@ class Layer:
         return int(self.weight.shape[0])
 
     def exact_bias_values(self) -> list[Fraction]:
+        """The biases as exact rationals (computed once; do not modify the list)."""
         if self.exact_bias is not None:
             return self.exact_bias
-        return [Fraction(float(v)) for v in self.bias]
+        cached: list[Fraction] | None = self.__dict__.get("_bias_cache")
+        if cached is None:
+            cached = _fractions(self.bias)
+            object.__setattr__(self, "_bias_cache", cached)
+        return cached
 
     def exact_rows(self) -> list[_SparseRow]:
-        """Nonzero entries of each row of W as exact rationals."""
+        """Nonzero entries of each row of W as exact rationals (computed once)."""
+        cached: list[_SparseRow] | None = self.__dict__.get("_rows_cache")
+        if cached is not None:
+            return cached
         rows: list[_SparseRow] = []
         if self.exact_weight is not None:
             for erow in self.exact_weight:
                 idx = tuple(j for j, v in enumerate(erow) if v != 0)
                 rows.append((idx, tuple(erow[j] for j in idx)))
         else:
-            for frow in self.weight:
-                nz = np.flatnonzero(frow)
-                rows.append(
-                    (tuple(int(j) for j in nz), tuple(Fraction(float(frow[j])) for j in nz))
-                )
+            r, c = np.nonzero(self.weight)
+            cols = c.tolist()
+            vals = _fractions(self.weight[r, c])
+            start = 0
+            for end in np.cumsum(np.bincount(r, minlength=self.n_out)).tolist():
+                rows.append((tuple(cols[start:end]), tuple(vals[start:end])))
+                start = end
+        object.__setattr__(self, "_rows_cache", rows)
         return rows
+
+
+def _fractions(values: FloatArray) -> list[Fraction]:
+    """Exact values of float64 entries (integers take the fast path)."""
+    if bool((np.rint(values) == values).all()) and bool((np.abs(values) < 2.0**53).all()):
+        return [Fraction(v) for v in values.astype(np.int64).tolist()]
+    return [Fraction(v) for v in values.tolist()]
 
 
 class ReLUNetwork:

@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from geninv.analysis import fold_discrete_prefix
 from geninv.errors import UnsupportedError
 from geninv.network import ReLUNetwork
 from geninv.problem import Domain, InversionProblem, Solution, Status
@@ -137,6 +138,7 @@ class CornerPresolve:
     forcing: list[dict[str, Any]] = field(default_factory=list)
     dropped_outputs: list[int] = field(default_factory=list)
     pruned_units: int = 0
+    folded_layers: int = 0  # leading layers folded away on {0,1}^n (fold_discrete_prefix)
     seconds: float = 0.0
 
     def lift(self, b: Sequence[Fraction]) -> list[Fraction]:
@@ -150,6 +152,7 @@ class CornerPresolve:
             "forcing_outputs": [f["output"] for f in self.forcing],
             "dropped_outputs": self.dropped_outputs,
             "pruned_units": self.pruned_units,
+            "folded_layers": self.folded_layers,
             "fixed_coordinates": sum(1 for a, b in zip(self.low, self.high, strict=True) if a == b),
             "seconds": round(self.seconds, 6),
         }
@@ -414,6 +417,8 @@ def _binary_problem(
         bs.append(_vector([biases[index][j] for j in keep[index]]))
         prev = keep[index]
     binary_net = ReLUNetwork(weights, bs, activations=[layer.activation_label for layer in layers])
+    # on {0,1}^n, leading layers of one-latent units are affine: fold them away
+    binary_net, pre.folded_layers = fold_discrete_prefix(binary_net, (0, 1))
     target = [problem.target[o] for o in keep_out]
     return InversionProblem(binary_net, target, Domain("binary"), p=problem.p), pruned
 
