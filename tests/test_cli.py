@@ -81,7 +81,11 @@ def test_uuf_instance_and_no_answer(tmp_path: Path, capsys) -> None:  # type: ig
     _, out, _ = run(capsys, "solve", str(inst), "--json")
     sol = json.loads(out)
     assert sol["status"] == "no" and sol["z"] is None and sol["distance"] is None
-    assert sol["proof"]["kind"] == "exhaustive enumeration"
+    # auto picks sat: a Theorem 1 network has the clause form (the formula itself)
+    assert sol["proof"]["kind"] == "SAT solver: unsatisfiable CNF"
+    assert sol["stats"]["encoding"].startswith("clause form")
+    _, out, _ = run(capsys, "solve", str(inst), "--json", "--method", "enumerate")
+    assert json.loads(out)["proof"]["kind"] == "exhaustive enumeration"
     code, out, _ = run(capsys, "info", str(inst), "--json")
     assert code == 0
     info = json.loads(out)

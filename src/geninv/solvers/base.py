@@ -126,7 +126,10 @@ ENUMERATE_UP_TO = 22
 def candidate_backends(problem: InversionProblem) -> list[tuple[type[Backend], str]]:
     """The complete backends that accept ``problem``, best first, each with the reason.
 
-    Discrete latents: enumeration up to ``ENUMERATE_UP_TO`` coordinates, then
+    Discrete latents: the SAT backend first when the problem has its vectorised
+    clause form (:func:`geninv.solvers.sat.clause_form`: the CNF is one clause per
+    first-layer unit, e.g. every Theorem 1 network), otherwise enumeration up to
+    ``ENUMERATE_UP_TO`` coordinates, then
     the SAT compilation (integer-valued networks), then MILP, then enumeration
     as the last resort.  Real and box latents: the corner presolve for exact
     inversion, then MILP (HiGHS) for exact inversion, MILP on SCIP for l_1 /
@@ -150,6 +153,16 @@ def candidate_backends(problem: InversionProblem) -> list[tuple[type[Backend], s
     kind = problem.domain.kind
     ranked: list[tuple[str, str]] = []
     if kind in ("binary", "sign"):
+        from geninv.solvers.sat import clause_form  # numpy only, no pysat import
+
+        if "sat" in usable and clause_form(problem) is not None:
+            ranked.append(
+                (
+                    "sat",
+                    f"{kind} latents, n = {n}: a two-layer network of corner-indicator units, "
+                    "whose CNF is one clause per unit (the sat backend's clause form)",
+                )
+            )
         if n <= ENUMERATE_UP_TO:
             ranked.append(
                 (

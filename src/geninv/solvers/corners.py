@@ -117,6 +117,47 @@ def _combine(terms: Sequence[tuple[Fraction, _PL]], const: Fraction, lo: Fractio
     return keep_x, keep_y
 
 
+class _PLCache:
+    """Memoised :func:`_combine` and :func:`_relu_pl` on equal inputs.
+
+    Reductions repeat one gadget per coordinate (Theorem 2: ``ReLU(z_i + 1)``,
+    ``ReLU(2 - a_i)``, ... for every i), so most units compute a function
+    already computed for another coordinate with the same box.  Equal results
+    are returned as the *same* object, so an input function is identified by
+    ``id``; the cache keeps every key object alive so that ids are never reused.
+    """
+
+    def __init__(self) -> None:
+        self._combined: dict[tuple[Any, ...], _PL] = {}
+        self._relu: dict[int, _PL] = {}
+        self._leaves: dict[tuple[Fraction, Fraction], _PL] = {}
+        self._alive: list[Any] = []
+
+    def leaf(self, lo: Fraction, hi: Fraction) -> _PL:
+        """The identity on [lo, hi] (a latent), one object per box."""
+        key = (lo, hi)
+        if key not in self._leaves:
+            self._leaves[key] = ([lo, hi], [lo, hi]) if lo != hi else ([lo], [lo])
+        return self._leaves[key]
+
+    def combine(self, terms: Sequence[tuple[Fraction, _PL]], const: Fraction, lo: Fraction) -> _PL:
+        key = (const, lo, tuple((w, id(f)) for w, f in terms))
+        hit = self._combined.get(key)
+        if hit is None:
+            hit = _combine(terms, const, lo)
+            self._combined[key] = hit
+            self._alive.append(list(terms))
+        return hit
+
+    def relu(self, pl: _PL) -> _PL:
+        hit = self._relu.get(id(pl))
+        if hit is None:
+            hit = _relu_pl(pl)
+            self._relu[id(pl)] = hit
+            self._alive.append(pl)
+        return hit
+
+
 def _extreme_set(pl: _PL, value: Fraction) -> list[Fraction] | None:
     """The points where ``pl`` equals ``value`` (its max or min); None if an interval."""
     xs, ys = pl
@@ -194,7 +235,11 @@ def decline_reason(problem: InversionProblem) -> str | None:
 
 
 def univariate_units(
-    network: ReLUNetwork, lo: Sequence[Fraction], hi: Sequence[Fraction], upto: int
+    network: ReLUNetwork,
+    lo: Sequence[Fraction],
+    hi: Sequence[Fraction],
+    upto: int,
+    cache: _PLCache | None = None,
 ) -> tuple[list[int], list[_PL | None], list[Fraction | None]]:
     """Support, function and constant of every output unit of layer ``upto`` (0: the latents).
 
@@ -203,11 +248,10 @@ def univariate_units(
     [lo_i, hi_i] (breakpoints and values), ``consts[j]`` its value if constant.
     """
     n = network.n_inputs
+    pc = cache if cache is not None else _PLCache()
     # supports and univariate functions of every unit with at most one latent
     support: list[int] = list(range(n))
-    funcs: list[_PL | None] = [
-        ([lo[i], hi[i]], [lo[i], hi[i]]) if lo[i] != hi[i] else ([lo[i]], [lo[i]]) for i in range(n)
-    ]
+    funcs: list[_PL | None] = [pc.leaf(lo[i], hi[i]) for i in range(n)]
     consts: list[Fraction | None] = [None] * n
     for layer in network.layers[:upto]:
         rows, bias = layer.exact_rows(), layer.exact_bias_values()
@@ -243,9 +287,9 @@ def univariate_units(
                 new_consts.append(v)
                 continue
             terms = [(c, funcs[k]) for k, c in zip(idx, coef, strict=True) if support[k] == sup]
-            pl = _combine([(c, f) for c, f in terms if f is not None], const, lo[sup])
+            pl = pc.combine([(c, f) for c, f in terms if f is not None], const, lo[sup])
             if layer.activation == "relu":
-                pl = _relu_pl(pl)
+                pl = pc.relu(pl)
             if len(pl[0]) > MAX_BREAKPOINTS:
                 new_support[-1] = MULTI
                 new_funcs.append(None)
@@ -270,7 +314,9 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
     layers = net.layers
     rows_all = [layer.exact_rows() for layer in layers]
     bias_all = [layer.exact_bias_values() for layer in layers]
-    support, funcs, consts = univariate_units(problem.network, lo, hi, len(layers) - 1)
+    cache = _PLCache()
+    support, funcs, consts = univariate_units(problem.network, lo, hi, len(layers) - 1, cache)
+    extremes: dict[tuple[int, Fraction], list[Fraction] | None] = {}
     # forcing outputs
     last = layers[-1]
     x = problem.target
@@ -288,7 +334,7 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
                 f = funcs[k]
                 assert f is not None
                 per.setdefault(support[k], []).append((c, f))
-        fs = {i: _combine(t, Fraction(0), lo[i]) for i, t in per.items()}
+        fs = {i: cache.combine(t, Fraction(0), lo[i]) for i, t in per.items()}
         smax = const + sum((max(f[1]) for f in fs.values()), Fraction(0))
         smin = const + sum((min(f[1]) for f in fs.values()), Fraction(0))
         xo = x[o]
@@ -326,7 +372,10 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
         sets: dict[int, list[Fraction] | None] = {}
         for i, f in fs.items():
             v = max(f[1]) if side == "max" else min(f[1])
-            sets[i] = _extreme_set(f, v)
+            key = (id(f), v)  # f is kept alive by the cache
+            if key not in extremes:
+                extremes[key] = _extreme_set(f, v)
+            sets[i] = extremes[key]
         if any(s is None for s in sets.values()):
             continue  # attained on an interval: not a finite set
         for i, pts_i in sets.items():
@@ -357,11 +406,19 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
     return result
 
 
+def _float_exact(v: Fraction) -> bool:
+    """Whether ``v`` is a float64 exactly (dyadic with a 53-bit numerator: quick test first)."""
+    d = v.denominator
+    if d & (d - 1) == 0 and abs(v.numerator) < 2**53 and d.bit_length() < 1000:
+        return True
+    return Fraction(float(v)) == v
+
+
 def _dense(rows: list[dict[int, Fraction]], cols: list[int]) -> Any:
     """A dense weight matrix: float64 when every entry is a float exactly, else Fractions."""
     pos = {k: c for c, k in enumerate(cols)}
     entries = [(j, pos[k], v) for j, row in enumerate(rows) for k, v in row.items() if k in pos]
-    if all(Fraction(float(v)) == v for _, _, v in entries):
+    if all(_float_exact(v) for _, _, v in entries):
         out = np.zeros((len(rows), len(cols)), dtype=np.float64)
         for j, c, v in entries:
             out[j, c] = float(v)
@@ -373,7 +430,7 @@ def _dense(rows: list[dict[int, Fraction]], cols: list[int]) -> Any:
 
 
 def _vector(values: list[Fraction]) -> Any:
-    if all(Fraction(float(v)) == v for v in values):
+    if all(_float_exact(v) for v in values):
         return np.array([float(v) for v in values], dtype=np.float64)
     return values
 
