@@ -64,8 +64,8 @@ BACKENDS = ("enumerate", "sat", "milp")
 GRIDS: dict[str, dict[str, tuple[int, int, int]]] = {
     "3-SAT (Thm 1)": {"enumerate": (10, 2, 34), "sat": (25, 25, 500), "milp": (4, 4, 200)},
     "CVP p=1 (Thm 3)": {"enumerate": (10, 2, 24), "sat": (6, 2, 24), "milp": (10, 2, 24)},
-    "vertex cover (5.3)": {"enumerate": (8, 2, 34), "sat": (6, 2, 60), "milp": (6, 2, 60)},
-    "clique (Thm 5)": {"enumerate": (8, 2, 34), "sat": (4, 2, 60), "milp": (4, 2, 60)},
+    "vertex cover (5.3)": {"enumerate": (8, 2, 34), "sat": (6, 4, 150), "milp": (6, 2, 60)},
+    "clique (Thm 5)": {"enumerate": (8, 2, 34), "sat": (4, 4, 150), "milp": (4, 2, 60)},
 }
 CVP_MAX_N = 24
 FIT_FLOOR = 0.05
