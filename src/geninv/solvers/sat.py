@@ -97,7 +97,11 @@ monotone (or monotone-by-pieces) terms a node's children come in runs, and a
 child's class says where its run ends, so building a node costs one lookup and
 one bisection per distinct child.
 
-Theorem 1 networks compile back to their formula: a clause unit's
+Two-layer networks of *corner-indicator* units whose outputs force every
+indicator off (every Theorem 1 network) skip all of this: :func:`clause_form`
+writes one clause per unit with numpy, in well under a millisecond for
+SATLIB's uf20 and about 10 ms for uf250.  Through the general encoder,
+Theorem 1 networks compile back to their formula too: a clause unit's
 ``[A >= 1]`` is a cube of the falsified literals (one variable ``o_j``), the
 output's ``[Y >= 1]`` is ``OR(o_j)`` (one variable ``r``), and the unit clause
 ``~r`` propagates to ``~o_j``, leaving exactly the clauses.
@@ -1583,6 +1587,16 @@ class SatBackend(Backend):
             return f"backend 'sat' handles integer p and p = inf for delta > 0, not p = {p!r}"
         return None
 
+    def _encoder(self, problem: InversionProblem, deadline: float | None) -> _Encoder:
+        return _Encoder(
+            problem,
+            self.max_nodes,
+            self.max_values,
+            deadline,
+            self.objective,
+            self.objective_nodes,
+        )
+
     # ------------------------------------------------------------ decide
     def solve(
         self,
@@ -1616,14 +1630,7 @@ class SatBackend(Backend):
             stats = dict(cnf.stats)
         else:
             try:
-                enc = _Encoder(
-                    problem,
-                    self.max_nodes,
-                    self.max_values,
-                    deadline,
-                    self.objective,
-                    self.objective_nodes,
-                )
+                enc = self._encoder(problem, deadline)
                 enc.add_threshold()
             except _Timeout:
                 return self._unknown("time limit while encoding", {})
@@ -1720,14 +1727,7 @@ class SatBackend(Backend):
         best_z: list[Fraction] | None = None
         calls = 0
         try:
-            enc = _Encoder(
-                problem,
-                self.max_nodes,
-                self.max_values,
-                deadline,
-                self.objective,
-                self.objective_nodes,
-            )
+            enc = self._encoder(problem, deadline)
             stats.update(enc.stats)
             cnf = enc.cnf
             with _Sat(self.solver, False) as sat:
