@@ -42,6 +42,13 @@ Number = int | float | Fraction
 _SparseRow = tuple[tuple[int, ...], tuple[Fraction, ...]]
 
 
+def fractions_of(values: Sequence[Any], what: str = "z") -> list[Fraction]:
+    """:func:`to_fraction` of every entry (named ``what[i]`` in errors); Fractions pass as is."""
+    return [
+        v if type(v) is Fraction else to_fraction(v, f"{what}[{i}]") for i, v in enumerate(values)
+    ]
+
+
 def to_fraction(value: Any, what: str = "value") -> Fraction:
     """Exact rational value of an int, float, Fraction, numpy scalar or 'p/q' string.
 
@@ -367,27 +374,21 @@ class ReLUNetwork:
                 plan = None
                 break
             w, b = layer.weight, layer.bias
-            aw, ab = np.abs(w), np.abs(b)
-            if not (
-                float(aw.max()) < 2**53
-                and float(ab.max()) < 2**53
-                and bool((np.rint(w) == w).all())
-                and bool((np.rint(b) == b).all())
-            ):
+            aw = np.abs(w)
+            ab = np.abs(b)
+            # row sums of |W| bound |W| entries too; a float sum of k terms is within a
+            # relative k 2^-53 of the exact sum
+            rmax = float(aw.sum(axis=1).max()) * (1 + w.shape[1] * 2.0**-52)
+            bmax = float(ab.max())
+            if rmax >= 2**53 or bmax >= 2**53:
                 plan = None
                 break
-            # a float sum of k terms is within a relative k * 2^-53 of the exact sum
-            rmax = float(aw.sum(axis=1).max()) * (1 + w.shape[1] * 2.0**-52)
+            wi, bi = w.astype(np.int64), b.astype(np.int64)
+            if not (bool((wi == w).all()) and bool((bi == b).all())):
+                plan = None
+                break
             assert plan is not None
-            plan.append(
-                (
-                    w.astype(np.int64),
-                    b.astype(np.int64),
-                    math.ceil(rmax) + 1,
-                    int(ab.max()),
-                    layer.activation == "relu",
-                )
-            )
+            plan.append((wi, bi, math.ceil(rmax) + 1, int(bmax), layer.activation == "relu"))
         self._int_plan = plan
         return plan
 
@@ -401,10 +402,14 @@ class ReLUNetwork:
         the exact integer value.
         """
         plan = self.integer_layers()
-        if plan is None or any(v.denominator != 1 for v in h):
+        if plan is None:
             return None
-        ints = [v.numerator for v in h]
-        bound = max((abs(v) for v in ints), default=0)
+        ints: list[int] = []
+        for v in h:
+            if v.denominator != 1:
+                return None
+            ints.append(v.numerator)
+        bound = max(map(abs, ints), default=0)
         if bound >= 2**62:
             return None
         x = np.array(ints, dtype=np.int64)
@@ -427,7 +432,7 @@ class ReLUNetwork:
         networks (ReLU/identity layers) on integer latents are evaluated in
         overflow-checked int64 arithmetic (:meth:`_forward_int`), which is exact.
         """
-        h = [to_fraction(v, f"z[{i}]") for i, v in enumerate(z)]
+        h = fractions_of(z)
         if len(h) != self.n_inputs:
             raise ValidationError(f"latent has length {len(h)}, expected {self.n_inputs}")
         fast = self._forward_int(h)

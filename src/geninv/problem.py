@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geninv.errors import ValidationError
-from geninv.network import FloatArray, ReLUNetwork, to_fraction
+from geninv.network import FloatArray, ReLUNetwork, fractions_of, to_fraction
 
 DomainKind = Literal["real", "box", "binary", "sign"]
 Relation = Literal["<=", "<"]
@@ -98,11 +98,16 @@ class Domain:
 
     def contains(self, z: Sequence[Fraction]) -> tuple[bool, str]:
         """Exact membership test; returns (ok, reason when not)."""
+        if self.kind in ("binary", "sign"):
+            allowed = (0, 1) if self.kind == "binary" else (-1, 1)
+            for i, v in enumerate(z):
+                if v.denominator != 1 or v.numerator not in allowed:
+                    return (
+                        False,
+                        f"z[{i}] = {v} is not in {{{', '.join(map(str, sorted(allowed)))}}}",
+                    )
+            return True, ""
         for i, v in enumerate(z):
-            if self.kind == "binary" and v not in (0, 1):
-                return False, f"z[{i}] = {v} is not in {{0, 1}}"
-            if self.kind == "sign" and v not in (-1, 1):
-                return False, f"z[{i}] = {v} is not in {{-1, 1}}"
             if self.kind == "box":
                 assert self.lower is not None and self.upper is not None
                 if not (self.lower[i] <= v <= self.upper[i]):
@@ -267,7 +272,7 @@ class InversionProblem:
 
     def exact_check(self, z: Sequence[Any]) -> ExactCheck:
         """Re-check a witness exactly: domain membership, G(z) in rationals, threshold."""
-        zf = [to_fraction(v, f"z[{i}]") for i, v in enumerate(z)]
+        zf = fractions_of(z)
         if len(zf) != self.n:
             raise ValidationError(f"witness has {len(zf)} entries, expected {self.n}")
         ok, why = self.domain.contains(zf)

@@ -767,7 +767,7 @@ class CompiledCNF:
 
     @property
     def unsat_by_propagation(self) -> bool:
-        return any(len(c) == 0 for c in self.clauses)
+        return not all(self.clauses)  # an empty clause
 
     def to_dimacs(self) -> str:
         lines = [f"p cnf {self.nvars} {len(self.clauses)}"]
@@ -1262,68 +1262,61 @@ def clause_form(problem: InversionProblem) -> CompiledCNF | None:
     lo, hi = pr.domain.corner_values()
     absw = np.abs(w)
     sabs = absw.sum(axis=1)
-    ssum = w.sum(axis=1)
-    spos, sneg = (sabs + ssum) // 2, (ssum - sabs) // 2
-    amax = b + hi * spos + lo * sneg
-    amin = b + lo * spos + hi * sneg
-    big = np.iinfo(np.int64).max
+    if kind == "sign":  # corners -1, 1: the best corner gives b + sum |w|
+        amax = b + sabs
+        amin = b - sabs
+    else:  # corners 0, 1: b + sum of the positive weights
+        amax = b + (sabs + w.sum(axis=1)) // 2
+        amin = amax - sabs
+    big = 2**62
+    # the second-best corner flips the coordinate with the smallest |w|: amax - gap
     gap = np.where(absw > 0, absw, big).min(axis=1) * (hi - lo)
     constant = (amax <= 0) | (amin == amax)
-    indicator = ~constant & (amax - gap <= 0)
-    if not np.all(constant | indicator):
+    if not (constant | (amax <= gap)).all():
         return None
-    const_val = np.where(constant, np.maximum(amax, 0), 0)
-    d = b2 + a @ const_val
-    feeds = (a != 0) & indicator[None, :]
-    if np.any(feeds & (a < 0)):
+    indicator = ~constant
+    d = b2 + a @ np.where(constant, np.maximum(amax, 0), 0) if constant.any() else b2
+    feeds = (a != 0) & indicator
+    if (feeds & (a < 0)).any():
         return None
-    contrib = np.where(feeds, a * amax[None, :], big)
-    smallest = contrib.min(axis=1)  # the smallest jump one indicator causes
+    smallest = np.where(feeds, a * amax, big).min(axis=1)  # the smallest jump of one unit
     relu_out = second.activation == "relu"
     delta = pr.threshold
     strict = pr.relation == "<"
-    need: np.ndarray = np.zeros(w.shape[0], dtype=bool)
+    need = np.zeros(w.shape[0], dtype=bool)
     empty = False
     for j, x in enumerate(pr.target):
-
-        def act(v: int) -> int:
-            return max(v, 0) if relu_out else v
-
-        def low_ok(v: int, x: Fraction = x) -> bool:
-            return v - x > -delta if strict else v - x >= -delta
-
-        def high_ok(v: int, x: Fraction = x) -> bool:
-            return v - x < delta if strict else v - x <= delta
-
-        base = act(int(d[j]))
-        if not low_ok(base):
-            return None
-        if not high_ok(base):
-            empty = True
+        base = int(d[j])
+        if relu_out:
+            base = max(base, 0)
+        gap_low, gap_high = base - x + delta, x + delta - base  # both must stay >= 0 (> 0)
+        if (gap_low <= 0) if strict else (gap_low < 0):
+            return None  # the lower end needs some unit on: not this shape
+        if (gap_high <= 0) if strict else (gap_high < 0):
+            empty = True  # already too high with every unit off
             break
         if not feeds[j].any():
             continue
-        if high_ok(act(int(d[j]) + int(smallest[j]))):
-            return None
+        jump = int(d[j]) + int(smallest[j])
+        if relu_out:
+            jump = max(jump, 0)
+        over = jump - x - delta
+        if (over < 0) if strict else (over <= 0):
+            return None  # one unit on may still meet the upper end
         need |= feeds[j]
     stats: dict[str, Any] = {
         "encoding": "clause form (corner-indicator units, vectorised)",
         "indicator_units": int(indicator.sum()),
-        "constant_units": int(constant.sum()),
+        "constant_units": w.shape[0] - int(indicator.sum()),
     }
     if empty:
         return CompiledCNF(pr.n, pr.n, [[]], stats)
-    rows = np.flatnonzero(need)
-    sub = w[rows]
+    sub = w if need.all() else w[need]
     r, c = np.nonzero(sub)
     # the clause literal says z_v differs from the corner: +v when c_iv = lo (w < 0)
     lits = np.where(sub[r, c] > 0, -(c + 1), c + 1).tolist()
-    ends = np.cumsum(np.count_nonzero(sub, axis=1)).tolist()
-    clauses: list[list[int]] = []
-    start = 0
-    for end in ends:
-        clauses.append(lits[start:end])
-        start = end
+    ends = np.cumsum(np.bincount(r, minlength=sub.shape[0])).tolist()
+    clauses = [lits[i:j] for i, j in zip([0, *ends][:-1], ends, strict=True)]
     return CompiledCNF(pr.n, pr.n, clauses, stats)
 
 
@@ -1369,8 +1362,9 @@ class _Sat:
         self.solver.delete()
 
     def add(self, clauses: Iterable[Sequence[int]]) -> None:
+        add = self.solver.add_clause
         for c in clauses:
-            self.solver.add_clause(list(c))
+            add(c if type(c) is list else list(c))
 
     def solve(self, assumptions: Sequence[int] = (), deadline: float | None = None) -> bool | None:
         """True / False, or None when the deadline passed."""
