@@ -183,6 +183,13 @@ def test_integer_exact_evaluation_matches_rationals() -> None:
         half = [Fraction(2 * v + 1, 2) for v in z]  # non-integer latent: the Fraction path
         assert net._forward_int(half) is None
         assert net.forward_exact(half) == slow.forward_exact(half)
+    # partial sums between 2^53 and 2^62: the int64 path (float64 would round)
+    mid = ReLUNetwork([[[2**30, -(2**30) + 1]], [[3]]], [[3], [-1]], final_activation="identity")
+    z = [2**25, 0]
+    first = 2**30 * z[0] + (-(2**30) + 1) * z[1] + 3
+    assert 2**53 < first < 2**62
+    assert mid._forward_int([Fraction(v) for v in z]) == [Fraction(3 * first - 1)]
+    assert mid.forward_exact(z) == [Fraction(3 * first - 1)]
     # a product that could pass 2^62 falls back to Python integers, still exact
     big = ReLUNetwork([[[2**40, 2**40]], [[2**40]]], [[0], [0]])
     z = [2**21, 2**21]

@@ -396,10 +396,11 @@ class ReLUNetwork:
         """Exact evaluation in int64 for integer networks and integer latents.
 
         Every partial sum of a layer is at most ``R |h|_inf + |b|_inf`` in
-        magnitude (R the largest row sum of |W|); this bound is computed in Python
-        integers before each layer and the evaluation falls back (returns None) if
-        it could reach 2^62, so no int64 operation can overflow and the result is
-        the exact integer value.
+        magnitude (R the largest row sum of |W|); these bounds are computed in
+        Python integers first and the evaluation falls back (returns None) if one
+        could reach 2^62, so no int64 operation can overflow and the result is the
+        exact integer value.  Below 2^53 every partial sum is an integer that
+        float64 holds exactly, so the float64 (BLAS) product is used instead.
         """
         plan = self.integer_layers()
         if plan is None:
@@ -410,17 +411,24 @@ class ReLUNetwork:
                 return None
             ints.append(v.numerator)
         bound = max(map(abs, ints), default=0)
-        if bound >= 2**62:
+        bounds = [bound]
+        for _, _, rmax, bmax, _ in plan:
+            bounds.append(rmax * bounds[-1] + bmax)
+        if max(bounds) >= 2**62:
             return None
+        if max(bounds) < 2**53:
+            # every partial sum is an integer below 2^53: float64 (BLAS) is exact too
+            y = np.array(ints, dtype=np.float64)
+            for layer in self.layers:
+                y = layer.weight @ y + layer.bias
+                if layer.activation == "relu":
+                    y = np.maximum(y, 0.0)
+            return [Fraction(v) for v in y.astype(np.int64).tolist()]
         x = np.array(ints, dtype=np.int64)
-        for w, b, rmax, bmax, relu in plan:
-            bound = rmax * bound + bmax
-            if bound >= 2**62:
-                return None
+        for w, b, _, _, relu in plan:
             x = w @ x + b
             if relu:
                 x = np.maximum(x, 0)
-                bound = max(bound, 0)
         return [Fraction(v) for v in x.tolist()]
 
     def forward_exact(self, z: Sequence[Any]) -> list[Fraction]:

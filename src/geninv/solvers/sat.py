@@ -1256,21 +1256,32 @@ def clause_form(problem: InversionProblem) -> CompiledCNF | None:
     import numpy as np
 
     (w, b, r1, b1, _), (a, b2, r2, bb2, _) = layers
-    # |z_v| <= 1, so |pre-activations| <= r1 + b1 and every sum below <= r2 (r1 + b1) + bb2
-    if r2 * (r1 + b1) + bb2 >= 2**62:
+    # |z_v| <= 1, so |pre-activations| <= r1 + b1 and every sum below <= r2 (r1 + b1) + bb2:
+    # below 2^52 the float64 sums of bincount are exact integers too
+    if r2 * (r1 + b1) + bb2 >= 2**52:
         return None
     lo, hi = pr.domain.corner_values()
-    absw = np.abs(w)
-    sabs = absw.sum(axis=1)
+    m1 = w.shape[0]
+    # work on the nonzeros (reduction rows are sparse): row-major, so sorted by row
+    rows_nz, cols_nz = np.nonzero(w)
+    vals = w[rows_nz, cols_nz]
+    absv = np.abs(vals)
+    counts = np.bincount(rows_nz, minlength=m1)
+    sabs = np.bincount(rows_nz, weights=absv, minlength=m1)
     if kind == "sign":  # corners -1, 1: the best corner gives b + sum |w|
         amax = b + sabs
         amin = b - sabs
     else:  # corners 0, 1: b + sum of the positive weights
-        amax = b + (sabs + w.sum(axis=1)) // 2
+        amax = b + (sabs + np.bincount(rows_nz, weights=vals, minlength=m1)) / 2
         amin = amax - sabs
-    big = 2**62
+    big = float(2**60)
     # the second-best corner flips the coordinate with the smallest |w|: amax - gap
-    gap = np.where(absw > 0, absw, big).min(axis=1) * (hi - lo)
+    minabs = np.full(m1, big)
+    nonempty = counts > 0
+    if vals.size:
+        starts = np.cumsum(counts) - counts
+        minabs[nonempty] = np.minimum.reduceat(absv, starts[nonempty])
+    gap = minabs * (hi - lo)
     constant = (amax <= 0) | (amin == amax)
     if not (constant | (amax <= gap)).all():
         return None
@@ -1311,11 +1322,13 @@ def clause_form(problem: InversionProblem) -> CompiledCNF | None:
     }
     if empty:
         return CompiledCNF(pr.n, pr.n, [[]], stats)
-    sub = w if need.all() else w[need]
-    r, c = np.nonzero(sub)
+    if need.all():
+        cols, signs, ends = cols_nz, vals, np.cumsum(counts).tolist()
+    else:
+        keep = need[rows_nz]
+        cols, signs, ends = cols_nz[keep], vals[keep], np.cumsum(counts[need]).tolist()
     # the clause literal says z_v differs from the corner: +v when c_iv = lo (w < 0)
-    lits = np.where(sub[r, c] > 0, -(c + 1), c + 1).tolist()
-    ends = np.cumsum(np.bincount(r, minlength=sub.shape[0])).tolist()
+    lits = np.where(signs > 0, -(cols + 1), cols + 1).tolist()
     clauses = [lits[i:j] for i, j in zip([0, *ends][:-1], ends, strict=True)]
     return CompiledCNF(pr.n, pr.n, clauses, stats)
 
