@@ -41,7 +41,8 @@ import common
 from common import add_row, fmt_s, machine_line, make_table, print_table, pyplot, say
 
 NAME = "clique_dimacs"
-#: ω as stated by the sources (SOURCES.md, "Known optima stated by sources").
+#: ω as stated by the sources (SOURCES.md, "Known optima stated by sources"); johnson8-4-4
+#: as measured with networkx.  tests/test_shared_graphs.py reads this table too.
 KNOWN_OMEGA = {
     "MANN_a9": 16,
     "brock200_1": 21,
