@@ -1215,8 +1215,8 @@ def clause_form(problem: InversionProblem) -> CompiledCNF | None:
 
     * the latents are binary or sign, the network has two layers, the first a
       ReLU layer, every weight and bias is an integer
-      (:meth:`ReLUNetwork.integer_layers`), and every sum below stays under 2^62
-      in magnitude, so int64 arithmetic is exact;
+      (:meth:`ReLUNetwork.integer_layers`), and every sum below stays under 2^52
+      in magnitude, so int64 and float64 arithmetic on them is exact;
     * every first-layer unit ``h_i = ReLU(w_i . z + b_i)`` is constant (its
       extremes over the corners agree after the ReLU) or a *corner indicator*:
       with ``M_i = max_z (w_i . z + b_i) > 0`` attained at the corner ``c_i``
