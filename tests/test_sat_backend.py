@@ -569,6 +569,26 @@ def test_time_limited_cadical_in_a_child_process(monkeypatch: pytest.MonkeyPatch
             os.waitpid(pid, os.WNOHANG)
 
 
+def test_failed_fork_falls_back_to_budget_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    import geninv.solvers.sat as satmod
+
+    def no_fork() -> int:
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(satmod, "ONESHOT_BUDGET", 0)
+    monkeypatch.setattr(os, "fork", no_fork)
+    opened = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    rng = np.random.default_rng(32)
+    for _ in range(6):
+        n = int(rng.integers(5, 25))
+        cnf = random_cnf(rng, n, int(4.3 * n))
+        problem, _ = SatReduction("sign").apply(cnf)
+        sol = solve(problem, "sat", time_limit=60)
+        assert (sol.status is Status.YES) == source_sat(cnf)
+    if opened is not None:  # the pipe of each failed fork was closed
+        assert len(os.listdir("/proc/self/fd")) <= opened
+
+
 def test_optimize_time_limit_gives_unknown() -> None:
     problem, _ = SatReduction("sign").apply(pigeonhole(10))
     sol = solve(problem, "sat", time_limit=0.5, options={"mode": "optimize"})

@@ -1452,7 +1452,7 @@ class _Sat:
                 return bool(r)
         try:
             out = _solve_in_child(self.name, clauses, deadline)
-        except RuntimeError:  # the child died (e.g. out of memory): slices in process
+        except (RuntimeError, OSError):  # no fork, or the child died: slices in process
             return self.solve((), deadline)
         if out is None:
             return None
@@ -1481,9 +1481,14 @@ def _solve_in_child(
     from pysat.solvers import Solver  # imported here, not in the child (import locks)
 
     r, w = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
-        pid = os.fork()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+            pid = os.fork()
+    except OSError:  # e.g. no memory for the page tables: the caller falls back
+        os.close(r)
+        os.close(w)
+        raise
     if pid == 0:  # pragma: no cover - runs in the child
         try:
             os.close(r)
