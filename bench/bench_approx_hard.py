@@ -192,9 +192,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--limit", type=float, default=30.0, help="time limit per run (default 30 s)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--quick", action="store_true", help=f"about a minute: {QUICK}")
-    ap.add_argument("--no-plot", action="store_true")
-    ap.add_argument("--out", help="output folder (default bench/out)")
+    common.output_args(ap, f"about a minute: {QUICK}")
     args = ap.parse_args(argv)
     common.apply_preset(args, QUICK if args.quick else DEFAULTS)
     return args
@@ -207,9 +205,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     args = parse_args(argv)
-    if args.out:
-        common.OUT = Path(args.out)
-    name = f"{NAME}-quick" if args.quick else NAME
+    name = common.output_name(args, NAME)
     torch.set_num_threads(args.threads)
     backends = [b for b in args.backends.split(",") if b]
     families = [f.strip() for f in args.families.split(",") if f.strip()]

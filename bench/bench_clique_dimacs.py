@@ -72,17 +72,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--graphs", help="comma list of graph names (default: all with a known ω)")
     ap.add_argument("--limit", type=float, default=60.0, help="seconds per question")
-    ap.add_argument("--quick", action="store_true", help=f"{', '.join(QUICK)}, 20 s each")
     ap.add_argument("--data", default=str(GRAPHS), help="folder holding dimacs_clique/")
-    ap.add_argument("--out", help="output folder (default bench/out)")
-    ap.add_argument("--no-plot", action="store_true")
+    common.output_args(ap, f"{', '.join(QUICK)}, 20 s each")
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse(argv)
-    if args.out:
-        common.OUT = Path(args.out)
+    name = common.output_name(args, NAME)
     folder = Path(args.data) / "dimacs_clique"
     if not folder.is_dir():
         raise SystemExit(f"{folder}: not found (the shared benchmark data, ../shared/data)")
@@ -143,7 +140,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{sum(r['wrong'] for r in rows)} wrong; total wall time "
         f"{time.perf_counter() - start:.0f} s"
     )
-    name = f"{NAME}-quick" if args.quick else NAME
     common.save_csv(name, rows)
     if not args.no_plot:
         plot(rows, limit, name)

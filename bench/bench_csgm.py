@@ -515,9 +515,7 @@ def plot(panels: list[Panel], summaries: list[dict[tuple[str, int], Any]], name:
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--quick", action="store_true", help=f"1-2 minutes: {QUICK}")
-    ap.add_argument("--no-plot", action="store_true")
-    ap.add_argument("--out", default=str(common.OUT), help="output folder (default bench/out)")
+    common.output_args(ap, f"1-2 minutes: {QUICK}")
     ap.add_argument("--methods", default=",".join(GEN_METHODS), help="generator-prior backends")
     ap.add_argument("--digits", type=int, help="evaluation digits, test split (default 20)")
     ap.add_argument("--val-digits", type=int, help="validation digits for Lasso alpha (8)")
@@ -552,8 +550,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(args.threads)
-    common.OUT = Path(args.out)
-    name = "csgm-quick" if args.quick else "csgm"
+    name = common.output_name(args, "csgm")
     start = time.perf_counter()
     methods = [m for m in args.methods.split(",") if m]
     say(f"machine: {machine_line()}; torch {torch.__version__}, {args.threads} thread(s)")

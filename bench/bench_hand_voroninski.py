@@ -214,9 +214,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--tag", help="appended to the output names (hand_voroninski-TAG.*)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--quick", action="store_true", help=f"about a minute and a half: {QUICK}")
-    ap.add_argument("--no-plot", action="store_true")
-    ap.add_argument("--out", help="output folder (default bench/out)")
+    common.output_args(ap, f"about a minute and a half: {QUICK}")
     args = ap.parse_args(argv)
     common.apply_preset(args, QUICK if args.quick else DEFAULTS)
     return args
@@ -229,9 +227,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     args = parse_args(argv)
-    if args.out:
-        common.OUT = Path(args.out)
-    name = f"{NAME}-quick" if args.quick else NAME
+    name = common.output_name(args, NAME)
     if args.tag:
         name += f"-{args.tag}"
     options = {b: OPTIONS.get(b) for b in BACKENDS}

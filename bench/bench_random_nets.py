@@ -57,6 +57,8 @@ from common import (
     marabou_available,
     median,
     not_available,
+    output_args,
+    output_name,
     print_table,
     pyplot,
     run_geninv,
@@ -121,10 +123,9 @@ def main() -> None:
     ap.add_argument("--bias-std", type=float, default=0.1, help="N(0, 0.01) = std 0.1")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-marabou", action="store_true")
-    ap.add_argument("--quick", action="store_true", help=f"about a minute: {QUICK}")
-    ap.add_argument("--no-plot", action="store_true")
+    output_args(ap, f"about a minute: {QUICK}", out=False)
     args = ap.parse_args()
-    name = "random_nets-quick" if args.quick else "random_nets"
+    name = output_name(args, "random_nets")
     if args.quick:
         args.instances = QUICK["instances"]
         args.limit = QUICK["limit"]

@@ -394,9 +394,7 @@ def plot(
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--quick", action="store_true", help=f"about a minute: {QUICK}")
-    ap.add_argument("--no-plot", action="store_true")
-    ap.add_argument("--out", default=str(common.OUT), help="output folder (default bench/out)")
+    common.output_args(ap, f"about a minute: {QUICK}")
     ap.add_argument("--backends", default=",".join(BACKENDS))
     ap.add_argument("--settings", default=",".join(SETTINGS), help="digits, random")
     ap.add_argument("--restarts", help=f"R grid (default {','.join(map(str, R_GRID))})")
@@ -428,8 +426,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from geninv.solvers.approx import resolve_device
 
     torch.set_num_threads(args.threads)
-    common.OUT = Path(args.out)
-    name = "restarts-quick" if args.quick else "restarts"
+    name = common.output_name(args, "restarts")
     dev = resolve_device(args.device)
     gpu = torch.cuda.get_device_name(dev) if dev.type == "cuda" else ""
     say(

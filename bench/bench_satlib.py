@@ -57,6 +57,8 @@ from common import (
     marabou_available,
     median,
     not_available,
+    output_args,
+    output_name,
     print_table,
     pyplot,
     run_geninv,
@@ -134,11 +136,10 @@ def main() -> None:
     ap.add_argument(
         "--marabou-families", help="Theorem 2 families Marabou runs on (default: all of them)"
     )
-    ap.add_argument("--quick", action="store_true", help=f"about a minute: {QUICK}")
-    ap.add_argument("--no-plot", action="store_true")
+    output_args(ap, f"about a minute: {QUICK}", out=False)
     ap.add_argument("--name", help="output file stem under bench/out (default satlib)")
     args = ap.parse_args()
-    name = args.name or ("satlib-quick" if args.quick else "satlib")
+    name = args.name or output_name(args, "satlib")
     if args.quick:
         args.instances_per_family = QUICK["instances"]
         args.limit = QUICK["limit"]

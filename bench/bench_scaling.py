@@ -48,6 +48,8 @@ from common import (
     machine_line,
     make_table,
     not_available,
+    output_args,
+    output_name,
     print_table,
     pyplot,
     run_geninv,
@@ -212,10 +214,9 @@ def main() -> None:
     ap.add_argument("--stop-at", type=float, default=5.0, help="stop a series after a slower point")
     ap.add_argument("--series-budget", type=float, default=30.0, help="seconds per series")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--quick", action="store_true", help=f"about a minute: {QUICK}")
-    ap.add_argument("--no-plot", action="store_true")
+    output_args(ap, f"about a minute: {QUICK}", out=False)
     args = ap.parse_args()
-    name = "scaling-quick" if args.quick else "scaling"
+    name = output_name(args, "scaling")
     if args.quick:
         args.point_limit = QUICK["point_limit"]
         args.stop_at = QUICK["stop_at"]

@@ -314,6 +314,22 @@ def apply_preset(args: Any, preset: dict[str, Any]) -> None:
             setattr(args, key, value)
 
 
+def output_args(ap: Any, quick_help: str, out: bool = True) -> None:
+    """The options every script shares: ``--quick``, ``--no-plot`` and (``out``) ``--out``."""
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    ap.add_argument("--no-plot", action="store_true")
+    if out:
+        ap.add_argument("--out", help="output folder (default bench/out)")
+
+
+def output_name(args: Any, stem: str) -> str:
+    """Point the output folder at ``--out`` if given; the file stem (``STEM-quick`` if --quick)."""
+    global OUT
+    if getattr(args, "out", None):
+        OUT = Path(args.out)
+    return f"{stem}-quick" if args.quick else stem
+
+
 def make_table(title: str, columns: Sequence[str], caption: str | None = None) -> Any:
     """A rich table; title, caption and headers are plain text (no rich markup)."""
     from rich.markup import escape
