@@ -18,7 +18,7 @@ from geninv.network import ReLUNetwork
 from geninv.problem import Domain, InversionProblem, Status
 from geninv.reductions.sat import SatReduction, normalise_clauses
 from geninv.solvers.base import solve
-from geninv.solvers.sat import clause_form, compile_to_cnf
+from geninv.solvers.sat import _clause_rows, _clause_rows_int, clause_form, compile_to_cnf
 
 from .conftest import random_cnf
 from .test_sat_backend import source_sat
@@ -47,7 +47,14 @@ def indicator_row(rng: np.random.Generator, n: int, kind: str) -> tuple[list[int
     return row, m - amax
 
 
-def random_problem(rng: np.random.Generator, n: int) -> InversionProblem:
+def random_problem(
+    rng: np.random.Generator, n: int, q: int | None = None, delta_halves: int = 1
+) -> InversionProblem:
+    """A random two-layer integer problem, mostly of the clause shape.
+
+    ``q`` outputs (default 1 or 2); thresholds in halves, or integers when
+    ``delta_halves`` is 0.
+    """
     kind = str(rng.choice(["binary", "sign"]))
     rows: list[list[int]] = []
     bias: list[int] = []
@@ -62,7 +69,7 @@ def random_problem(rng: np.random.Generator, n: int) -> InversionProblem:
             b = int(rng.integers(-2, 3))
         rows.append(row)
         bias.append(b)
-    q = int(rng.integers(1, 3))
+    q = int(rng.integers(1, 3)) if q is None else q
     w2 = [[int(v) for v in rng.choice([0, 1, 1, 2, 3, -1], size=len(rows))] for _ in range(q)]
     if rng.random() < 0.8:  # mostly nonnegative output rows
         w2 = [[abs(v) for v in r] for r in w2]
@@ -80,7 +87,7 @@ def random_problem(rng: np.random.Generator, n: int) -> InversionProblem:
         target = net.forward_exact(z)
     if rng.random() < 0.5:
         return InversionProblem(net, target, Domain(kind))
-    delta = Fraction(int(rng.integers(1, 4)), 2)
+    delta = Fraction(int(rng.integers(1, 4)), 2 if delta_halves else 1)
     rel: Any = str(rng.choice(["<=", "<"]))
     return InversionProblem(net, target, Domain(kind), p=math.inf, threshold=delta, relation=rel)
 
@@ -110,6 +117,128 @@ def test_clause_form_models_are_exactly_the_witnesses() -> None:
         assert "encoding" not in general.stats
     assert accepted["yes"] >= 40 and accepted["no"] >= 40, accepted
     assert declined >= 40
+
+
+def test_many_outputs_vectorised_rows_agree_with_the_loop() -> None:
+    """More than 32 outputs with integer targets take the int64 row test; it must give
+    the loop's answer, and the CNF must still have exactly the witnesses as models."""
+    rng = np.random.default_rng(33)
+    seen = {"cnf": 0, "empty": 0, "declined": 0}
+    outcomes = {"empty": 0, "need": 0, "none": 0}
+    for i in range(320):
+        n = int(rng.integers(1, 6))
+        problem = random_problem(rng, n, q=int(rng.integers(33, 41)), delta_halves=i % 2)
+        w2 = problem.network.layers[1].weight
+        # the rows test on inputs near every boundary, both implementations
+        m1, q = w2.shape[1], w2.shape[0]
+        for relu_out, strict in itertools.product((False, True), repeat=2):
+            delta = int(rng.integers(1 if strict else 0, 3))
+            d = rng.integers(-3, 4, size=q)
+            base = np.maximum(d, 0) if relu_out else d
+            # targets within the interval the lower and upper ends allow (its ends
+            # included), and in a third of the cases one row just outside; one unit
+            # on lands at, just below or just above the upper end
+            r = delta - int(strict)
+            x = base + rng.integers(-r, r + 1, size=q)
+            if rng.random() < 1 / 3:
+                j = int(rng.integers(q))
+                x[j] = base[j] + int(rng.choice([-1, 1])) * (r + 1)
+            smallest = np.maximum(x + delta - d + rng.integers(-1, 2, size=q), 1)
+            feeds = rng.random((q, m1)) < 0.3
+            args = (d.astype(float), smallest.astype(float), feeds)
+            a = _clause_rows(*args, [int(v) for v in x], delta, relu_out, strict)
+            b = _clause_rows_int(*args, [int(v) for v in x], delta, relu_out, strict)
+            assert (a is None) == (b is None)
+            if a is not None and b is not None:
+                outcomes[("empty" if a[0] else "need") if a else "none"] += 1
+                assert a[0] == b[0]
+                assert a[0] or (a[1] == b[1]).all()
+            else:
+                outcomes["none"] += 1
+        compiled = clause_form(problem)
+        values = problem.domain.corner_values()
+        truth = [problem.exact_check(z).meets for z in corners(n, values)]
+        if compiled is None:
+            seen["declined"] += 1
+            continue
+        seen["empty" if compiled.clauses == [[]] else "cnf"] += 1
+        for z, meets in zip(corners(n, values), truth, strict=True):
+            assert satisfied(compiled.clauses, z, values) == meets, (z, compiled.clauses)
+    assert min(seen.values()) >= 10, seen
+    assert min(outcomes.values()) >= 50, outcomes
+
+
+def reference_check(problem: InversionProblem, z: list[int]) -> tuple[bool, Fraction]:
+    """In the domain and within the threshold? and the exact p-th power (inf: max) of
+    the distance, by plain Fraction arithmetic on the float64 parameters."""
+    h = [Fraction(v) for v in z]
+    for layer in problem.network.layers:
+        out = []
+        for row, b in zip(layer.weight.tolist(), layer.bias.tolist(), strict=True):
+            terms = (Fraction(w) * x for w, x in zip(row, h, strict=True))
+            s = Fraction(b) + sum(terms, Fraction(0))
+            out.append(max(s, Fraction(0)) if layer.activation == "relu" else s)
+        h = out
+    diff = [abs(o - t) for o, t in zip(h, problem.target, strict=True)]
+    if math.isinf(problem.p):
+        dist = max(diff, default=Fraction(0))
+        rhs = problem.threshold
+    else:
+        k = int(problem.p)
+        dist = sum((v**k for v in diff), Fraction(0))
+        rhs = problem.threshold**k
+    within = dist <= rhs if problem.relation == "<=" else dist < rhs
+    inside = problem.domain.contains([Fraction(v) for v in z])[0]
+    return inside and within, dist
+
+
+def test_integer_exact_check_matches_a_fraction_reference() -> None:
+    """exact_check's all-integer path (ints throughout) against plain Fractions, with
+    integer and fractional targets, p in {1, 2, 3, inf}, and latents off the domain."""
+    rng = np.random.default_rng(404)
+    paths = {"int": 0, "fraction": 0}
+    for _ in range(200):
+        n = int(rng.integers(1, 6))
+        sizes = [n] + [int(v) for v in rng.integers(1, 6, size=int(rng.integers(1, 3)))]
+        ws = [rng.integers(-4, 5, size=(b, a)) for a, b in itertools.pairwise(sizes)]
+        bs = [rng.integers(-4, 5, size=b) for b in sizes[1:]]
+        net = ReLUNetwork(ws, bs, final_activation=str(rng.choice(["relu", "identity"])))
+        kind = str(rng.choice(["binary", "sign"]))
+        q = sizes[-1]
+        integral = rng.random() < 0.7
+        target = [
+            Fraction(int(v)) if integral else Fraction(int(v), 3)
+            for v in rng.integers(-6, 7, size=q)
+        ]
+        p = float(rng.choice([1.0, 2.0, 3.0, math.inf]))
+        delta = Fraction(int(rng.integers(0, 9)), int(rng.choice([1, 2])))
+        rel: Any = "<" if delta > 0 and rng.random() < 0.3 else "<="
+        problem = InversionProblem(net, target, Domain(kind), p=p, threshold=delta, relation=rel)
+        values = [*Domain(kind).corner_values(), 2]  # 2: outside both domains
+        for _ in range(4):
+            z = [int(v) for v in rng.choice(values, size=n)]
+            chk = problem.exact_check(z)
+            meets, dist = reference_check(problem, z)
+            assert chk.meets == meets
+            assert chk.in_domain == (2 not in z)
+            assert chk.distance_pow == dist
+            paths["int" if integral else "fraction"] += 1
+    assert min(paths.values()) >= 100, paths
+
+
+def test_exact_check_memo_sees_replacements() -> None:
+    """A second check of the same witness is answered from the memo, but a replaced
+    target or threshold, or a different witness, is checked afresh."""
+    net = ReLUNetwork([[[1, 1]], [[1]]], [[0], [0]], final_activation="identity")
+    problem = InversionProblem(net, [2], Domain("binary"))
+    z = [Fraction(1), Fraction(1)]
+    first = problem.exact_check(z)
+    assert first.meets and problem.exact_check(list(z)) is first
+    assert not problem.exact_check([Fraction(1), Fraction(0)]).meets
+    problem.target = (Fraction(1),)
+    assert not problem.exact_check(z).meets
+    problem.threshold = Fraction(1)
+    assert problem.exact_check(z).meets
 
 
 def test_theorem1_clause_form_is_the_formula_itself() -> None:

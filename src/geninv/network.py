@@ -49,6 +49,16 @@ def fractions_of(values: Sequence[Any], what: str = "z") -> list[Fraction]:
     ]
 
 
+def integer_values(values: Sequence[Fraction]) -> list[int] | None:
+    """The entries as Python ints when every one is an integer, else None."""
+    out: list[int] = []
+    for v in values:
+        if v.denominator != 1:
+            return None
+        out.append(v.numerator)
+    return out
+
+
 def to_fraction(value: Any, what: str = "value") -> Fraction:
     """Exact rational value of an int, float, Fraction, numpy scalar or 'p/q' string.
 
@@ -359,12 +369,14 @@ class ReLUNetwork:
         return self._sparse
 
     def integer_layers(self) -> list[tuple[Any, Any, int, int, bool]] | None:
-        """Per layer ``(W, b, R, B, relu)`` when every parameter is an integer of
+        """Per layer ``(S, |b|, R, B, relu)`` when every parameter is an integer of
         magnitude < 2^53 and every activation is ReLU or the identity, else None.
 
-        ``W``/``b`` are int64 copies, ``R`` an upper bound on the largest row sum of
-        ``|W|`` and ``B`` on ``max |b|`` (Python ints), ``relu`` whether the layer
-        has a ReLU.  Computed once per network.
+        ``S`` holds the row sums of ``|W|`` and ``|b|`` the bias magnitudes (float64
+        arrays, each sum within a relative ``k 2^-52`` of the exact one for k
+        terms), ``R`` an upper bound on the largest row sum of ``|W|`` and ``B`` on
+        ``max |b|`` (Python ints), ``relu`` whether the layer has a ReLU.  The
+        float64 parameters themselves are the integers.  Computed once per network.
         """
         if self._int_plan is not False:
             return self._int_plan  # type: ignore[return-value]
@@ -374,62 +386,68 @@ class ReLUNetwork:
                 plan = None
                 break
             w, b = layer.weight, layer.bias
-            aw = np.abs(w)
+            rows = np.abs(w) @ np.ones(w.shape[1])  # BLAS: one pass
             ab = np.abs(b)
-            # row sums of |W| bound |W| entries too; a float sum of k terms is within a
-            # relative k 2^-53 of the exact sum
-            rmax = float(aw.sum(axis=1).max()) * (1 + w.shape[1] * 2.0**-52)
-            bmax = float(ab.max())
+            # a float sum of k nonnegative terms is within a relative k 2^-53 of the exact one
+            rmax = (float(rows.max()) if rows.size else 0.0) * (1 + w.shape[1] * 2.0**-52)
+            bmax = float(ab.max()) if ab.size else 0.0
             if rmax >= 2**53 or bmax >= 2**53:
                 plan = None
                 break
-            wi, bi = w.astype(np.int64), b.astype(np.int64)
-            if not (bool((wi == w).all()) and bool((bi == b).all())):
+            # below 2^53 in magnitude, truncation to an integer is exact; equality says integer
+            if not (bool((np.trunc(w) == w).all()) and bool((np.trunc(b) == b).all())):
                 plan = None
                 break
             assert plan is not None
-            plan.append((wi, bi, math.ceil(rmax) + 1, int(bmax), layer.activation == "relu"))
+            plan.append((rows, ab, math.ceil(rmax) + 1, int(bmax), layer.activation == "relu"))
         self._int_plan = plan
         return plan
 
-    def _forward_int(self, h: list[Fraction]) -> list[Fraction] | None:
-        """Exact evaluation in int64 for integer networks and integer latents.
+    def forward_int(self, ints: Sequence[int]) -> list[int] | None:
+        """Exact evaluation of an integer network on an integer latent, as Python ints.
 
         Every partial sum of a layer is at most ``R |h|_inf + |b|_inf`` in
         magnitude (R the largest row sum of |W|); these bounds are computed in
-        Python integers first and the evaluation falls back (returns None) if one
+        Python integers first and the evaluation gives up (returns None) if one
         could reach 2^62, so no int64 operation can overflow and the result is the
         exact integer value.  Below 2^53 every partial sum is an integer that
         float64 holds exactly, so the float64 (BLAS) product is used instead.
+        None also when the network is not an integer network
+        (:meth:`integer_layers`).
         """
         plan = self.integer_layers()
-        if plan is None:
+        if plan is None or len(ints) != self.n_inputs:
             return None
-        ints: list[int] = []
-        for v in h:
-            if v.denominator != 1:
-                return None
-            ints.append(v.numerator)
         bound = max(map(abs, ints), default=0)
-        bounds = [bound]
+        top = bound
         for _, _, rmax, bmax, _ in plan:
-            bounds.append(rmax * bounds[-1] + bmax)
-        if max(bounds) >= 2**62:
+            bound = rmax * bound + bmax
+            top = max(top, bound)
+        if top >= 2**62:
             return None
-        if max(bounds) < 2**53:
+        if top < 2**53:
             # every partial sum is an integer below 2^53: float64 (BLAS) is exact too
             y = np.array(ints, dtype=np.float64)
             for layer in self.layers:
                 y = layer.weight @ y + layer.bias
                 if layer.activation == "relu":
                     y = np.maximum(y, 0.0)
-            return [Fraction(v) for v in y.astype(np.int64).tolist()]
+            return y.astype(np.int64).tolist()  # type: ignore[no-any-return]
         x = np.array(ints, dtype=np.int64)
-        for w, b, _, _, relu in plan:
-            x = w @ x + b
+        for layer, (_, _, _, _, relu) in zip(self.layers, plan, strict=True):
+            # int64 copies of the integer parameters (this path is rare: made on use)
+            x = layer.weight.astype(np.int64) @ x + layer.bias.astype(np.int64)
             if relu:
                 x = np.maximum(x, 0)
-        return [Fraction(v) for v in x.tolist()]
+        return x.tolist()  # type: ignore[no-any-return]
+
+    def _forward_int(self, h: list[Fraction]) -> list[Fraction] | None:
+        """:meth:`forward_int` for a latent of Fractions (None unless all are integers)."""
+        ints = integer_values(h)
+        if ints is None:
+            return None
+        out = self.forward_int(ints)
+        return None if out is None else [Fraction(v) for v in out]
 
     def forward_exact(self, z: Sequence[Any]) -> list[Fraction]:
         """Exact rational evaluation of one latent vector.

@@ -17,6 +17,7 @@ re-checked in exact arithmetic), ``no`` (with ``proof``: what proves that no
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
@@ -28,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geninv.errors import ValidationError
-from geninv.network import FloatArray, ReLUNetwork, fractions_of, to_fraction
+from geninv.network import FloatArray, ReLUNetwork, fractions_of, integer_values, to_fraction
 
 DomainKind = Literal["real", "box", "binary", "sign"]
 Relation = Literal["<=", "<"]
@@ -96,8 +97,8 @@ class Domain:
         hi = tuple(to_fraction(v, f"upper[{i}]") for i, v in enumerate(upper))
         return Domain("box", lo, hi)
 
-    def contains(self, z: Sequence[Fraction]) -> tuple[bool, str]:
-        """Exact membership test; returns (ok, reason when not)."""
+    def contains(self, z: Sequence[Fraction | int]) -> tuple[bool, str]:
+        """Exact membership test of Fractions or ints; returns (ok, reason when not)."""
         if self.kind in ("binary", "sign"):
             allowed = (0, 1) if self.kind == "binary" else (-1, 1)
             for i, v in enumerate(z):
@@ -270,14 +271,59 @@ class InversionProblem:
         """Float ||G(z) - x||_p for a batch of outputs of shape (batch, q)."""
         return lp_norm_rows(outputs - self.target_array(), self.p)
 
+    def target_ints(self) -> list[int] | None:
+        """The target as Python ints when every entry is an integer (cached per target)."""
+        memo = getattr(self, "_tint_memo", None)
+        if memo is None or memo[0] is not self.target:
+            memo = (self.target, integer_values(self.target))
+            self._tint_memo = memo
+        return memo[1]
+
     def exact_check(self, z: Sequence[Any]) -> ExactCheck:
         """Re-check a witness exactly: domain membership, G(z) in rationals, threshold."""
         zf = fractions_of(z)
         if len(zf) != self.n:
             raise ValidationError(f"witness has {len(zf)} entries, expected {self.n}")
-        ok, why = self.domain.contains(zf)
-        out = self.network.forward_exact(zf)
-        diff = [o - t for o, t in zip(out, self.target, strict=True)]
+        # the same witness checked again (a backend checks, then solve() certifies): the
+        # answer of the last check, if nothing the check reads has been replaced since
+        key = (
+            self.network,
+            self.target,
+            self.domain,
+            self.p,
+            self.threshold,
+            self.relation,
+            self.threshold_pow,
+        )
+        memo: tuple[tuple[Any, ...], list[Fraction], ExactCheck] | None = getattr(
+            self, "_check_memo", None
+        )
+        if (
+            memo is not None
+            and all(map(operator.is_, memo[0], key))
+            and len(memo[1]) == len(zf)
+            and all(map(operator.is_, memo[1], zf))  # the very same entries (immutable)
+        ):
+            return memo[2]
+        chk = self._exact_check(zf)
+        self._check_memo = (key, zf, chk)
+        return chk
+
+    def _exact_check(self, zf: list[Fraction]) -> ExactCheck:
+        diff: Sequence[Fraction | int] | None = None
+        tint = self.target_ints()
+        ints = integer_values(zf) if tint is not None else None
+        if ints is not None and tint is not None:
+            # integer latent, network and target: all in Python ints (exact, no Fractions)
+            ok, why = self.domain.contains(ints)
+            out_i = self.network.forward_int(ints)
+            if out_i is not None:
+                diff = [o - t for o, t in zip(out_i, tint, strict=True)]
+        else:
+            ok, why = self.domain.contains(zf)
+        if diff is None:
+            out = self.network.forward_exact(zf)
+            diff = [o - t for o, t in zip(out, self.target, strict=True)]
         meets, dist, dpow, method = compare_exact(
             diff, self.p, self.threshold, self.relation, self.threshold_pow
         )
@@ -311,7 +357,7 @@ def lp_norm_rows(d: npt.NDArray[np.float64], p: float) -> FloatArray:
 
 
 def compare_exact(
-    diff: Sequence[Fraction],
+    diff: Sequence[Fraction | int],
     p: float,
     threshold: Fraction,
     relation: Relation,
@@ -326,17 +372,17 @@ def compare_exact(
 
     Returns (meets, distance as float, exact p-th power or max, method).
     """
-    absd = [abs(v) for v in diff]
+    absd: list[Any] = [abs(v) for v in diff]  # Fractions, or ints (integer checks)
 
     def rel(a: Any, b: Any) -> bool:
         return bool(a <= b) if relation == "<=" else bool(a < b)
 
     if math.isinf(p):
-        m = max(absd, default=Fraction(0))
+        m = Fraction(max(absd, default=0))
         return rel(m, threshold), float(m), m, "exact rational"
     if p.is_integer():
         k = int(p)
-        s = sum((v**k for v in absd), Fraction(0))
+        s = Fraction(sum(v**k for v in absd))  # in ints when the differences are ints
         rhs = threshold_pow if threshold_pow is not None else threshold**k
         dist = _root_float(s, k)
         return rel(s, rhs), dist, s, "exact rational"

@@ -165,6 +165,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import itertools
 import math
 import os
@@ -1205,6 +1206,83 @@ def compile_to_cnf(
     return cnf
 
 
+def _clause_rows(
+    d: Any,
+    smallest: Any,
+    feeds: Any,
+    target: Sequence[Any],
+    delta: Any,
+    relu_out: bool,
+    strict: bool,
+) -> tuple[bool, Any] | None:
+    """Per output row of :func:`clause_form`, exactly (ints or Fractions): ``(empty, need)``.
+
+    ``empty``: some output is already too high with every indicator off (no
+    latent works); ``need``: the indicators that some output forbids.  None
+    when a row does not have the clause shape (its lower end needs a unit on,
+    or one unit on may still meet its upper end).
+    """
+    import numpy as np
+
+    need = np.zeros(feeds.shape[1], dtype=bool)
+    bases = [max(int(v), 0) if relu_out else int(v) for v in d]
+    for base, x in zip(bases, target, strict=True):
+        gap_high = x + delta - base  # must stay >= 0 (> 0)
+        if (gap_high <= 0) if strict else (gap_high < 0):
+            return True, need  # already too high with every unit off
+    for j, x in enumerate(target):
+        base = bases[j]
+        gap_low = base - x + delta
+        if (gap_low <= 0) if strict else (gap_low < 0):
+            return None  # the lower end needs some unit on: not this shape
+        if not feeds[j].any():
+            continue
+        jump = int(d[j]) + int(smallest[j])
+        if relu_out:
+            jump = max(jump, 0)
+        over = jump - x - delta
+        if (over < 0) if strict else (over <= 0):
+            return None  # one unit on may still meet the upper end
+        need |= feeds[j]
+    return False, need
+
+
+def _clause_rows_int(
+    d: Any,
+    smallest: Any,
+    feeds: Any,
+    target: Sequence[int],
+    delta: int,
+    relu_out: bool,
+    strict: bool,
+) -> tuple[bool, Any] | None:
+    """:func:`_clause_rows` for an integer target and threshold, vectorised in int64.
+
+    Every value is below 2^53 in magnitude (the caller's guards), so the int64
+    sums are exact.  Same answer as the loop: an output that is too high with
+    every unit off makes the CNF empty whatever the other rows say.
+    """
+    import numpy as np
+
+    x = np.asarray(target, dtype=np.int64)
+    base = d.astype(np.int64)
+    if relu_out:
+        base = np.maximum(base, 0)
+    gap_low, gap_high = base - x + delta, x + delta - base
+    if ((gap_high <= 0) if strict else (gap_high < 0)).any():
+        return True, np.zeros(feeds.shape[1], dtype=bool)
+    if ((gap_low <= 0) if strict else (gap_low < 0)).any():
+        return None
+    fed = feeds.any(axis=1)
+    jump = d.astype(np.int64) + np.where(fed, smallest, 0).astype(np.int64)
+    if relu_out:
+        jump = np.maximum(jump, 0)
+    over = (jump - x - delta)[fed]
+    if ((over < 0) if strict else (over <= 0)).any():
+        return None
+    return False, feeds[fed].any(axis=0)
+
+
 # ------------------------------------------------------------------ clause form
 def clause_form(problem: InversionProblem) -> CompiledCNF | None:
     """The CNF of a two-layer network whose first-layer units are *corner indicators*.
@@ -1216,7 +1294,7 @@ def clause_form(problem: InversionProblem) -> CompiledCNF | None:
     * the latents are binary or sign, the network has two layers, the first a
       ReLU layer, every weight and bias is an integer
       (:meth:`ReLUNetwork.integer_layers`), and every sum below stays under 2^52
-      in magnitude, so int64 and float64 arithmetic on them is exact;
+      in magnitude, so the float64 (BLAS) arithmetic on them is exact;
     * every first-layer unit ``h_i = ReLU(w_i . z + b_i)`` is constant (its
       extremes over the corners agree after the ReLU) or a *corner indicator*:
       with ``M_i = max_z (w_i . z + b_i) > 0`` attained at the corner ``c_i``
@@ -1255,81 +1333,74 @@ def clause_form(problem: InversionProblem) -> CompiledCNF | None:
         return None
     import numpy as np
 
-    (w, b, r1, b1, _), (a, b2, r2, bb2, _) = layers
-    # |z_v| <= 1, so |pre-activations| <= r1 + b1 and every sum below <= r2 (r1 + b1) + bb2:
-    # below 2^52 the float64 sums of bincount are exact integers too
-    if r2 * (r1 + b1) + bb2 >= 2**52:
+    (sabs, _, r1, b1, _), (_, _, r2, bb2, _) = layers  # sabs: row sums of |W|, exact below
+    # |z_v| <= 1, so |pre-activations| <= r1 + b1 and every sum below is at most
+    # max(r1 + b1, r2 (r1 + b1) + bb2): under 2^52 each is an integer that float64
+    # holds exactly, whatever order BLAS adds in, and halving it is exact too
+    if max(r1 + b1, r2 * (r1 + b1) + bb2) >= 2**52:
         return None
+    # the float64 parameters equal the integers (integer_layers checked it)
+    w, b, a, b2 = first.weight, first.bias, second.weight, second.bias
     lo, hi = pr.domain.corner_values()
-    m1 = w.shape[0]
-    # work on the nonzeros (reduction rows are sparse): row-major, so sorted by row
-    rows_nz, cols_nz = np.nonzero(w)
-    vals = w[rows_nz, cols_nz]
-    absv = np.abs(vals)
-    counts = np.bincount(rows_nz, minlength=m1)
-    sabs = np.bincount(rows_nz, weights=absv, minlength=m1)
+    m1, n = w.shape
+    aw = np.abs(w)  # sabs = its row sums, from the integer plan
     if kind == "sign":  # corners -1, 1: the best corner gives b + sum |w|
         amax = b + sabs
         amin = b - sabs
     else:  # corners 0, 1: b + sum of the positive weights
-        amax = b + (sabs + np.bincount(rows_nz, weights=vals, minlength=m1)) / 2
+        amax = b + (sabs + w @ np.ones(n)) / 2
         amin = amax - sabs
-    big = float(2**60)
-    # the second-best corner flips the coordinate with the smallest |w|: amax - gap
-    minabs = np.full(m1, big)
-    nonempty = counts > 0
-    if vals.size:
-        starts = np.cumsum(counts) - counts
-        minabs[nonempty] = np.minimum.reduceat(absv, starts[nonempty])
-    gap = minabs * (hi - lo)
     constant = (amax <= 0) | (amin == amax)
-    if not (constant | (amax <= gap)).all():
+    # a non-constant unit is a corner indicator iff its second-best corner, which flips
+    # the coordinate with the smallest nonzero |w_iv|, is not positive:
+    # amax <= |w_iv| (hi - lo) for every nonzero w_iv (hi - lo is 1 or 2: exact)
+    need_abs = np.where(constant, 0.0, amax / (hi - lo))
+    nz = aw != 0
+    if ((aw < need_abs[:, None]) & nz).any():
         return None
     indicator = ~constant
     d = b2 + a @ np.where(constant, np.maximum(amax, 0), 0) if constant.any() else b2
-    feeds = (a != 0) & indicator
-    if (feeds & (a < 0)).any():
+    if ((a < 0) & indicator).any():
         return None
+    feeds = (a != 0) & indicator
+    big = float(2**60)  # above every a_ji M_i (< 2^52)
     smallest = np.where(feeds, a * amax, big).min(axis=1)  # the smallest jump of one unit
     relu_out = second.activation == "relu"
-    delta = pr.threshold
+    delta: Fraction | int = pr.threshold
+    if pr.threshold.denominator == 1:
+        delta = int(pr.threshold)  # Python int arithmetic is far quicker than Fraction's
     strict = pr.relation == "<"
-    need = np.zeros(w.shape[0], dtype=bool)
-    empty = False
-    for j, x in enumerate(pr.target):
-        base = int(d[j])
-        if relu_out:
-            base = max(base, 0)
-        gap_low, gap_high = base - x + delta, x + delta - base  # both must stay >= 0 (> 0)
-        if (gap_low <= 0) if strict else (gap_low < 0):
-            return None  # the lower end needs some unit on: not this shape
-        if (gap_high <= 0) if strict else (gap_high < 0):
-            empty = True  # already too high with every unit off
-            break
-        if not feeds[j].any():
-            continue
-        jump = int(d[j]) + int(smallest[j])
-        if relu_out:
-            jump = max(jump, 0)
-        over = jump - x - delta
-        if (over < 0) if strict else (over <= 0):
-            return None  # one unit on may still meet the upper end
-        need |= feeds[j]
+    tint = pr.target_ints()
+    if len(pr.target) <= 32:  # a few outputs: the loop (in ints when possible) is quicker
+        shape = _clause_rows(d, smallest, feeds, tint or pr.target, delta, relu_out, strict)
+    elif tint is not None and type(delta) is int and max(map(abs, tint)) < 2**52:
+        shape = _clause_rows_int(d, smallest, feeds, tint, delta, relu_out, strict)
+    else:
+        shape = _clause_rows(d, smallest, feeds, pr.target, delta, relu_out, strict)
+    if shape is None:
+        return None
+    empty, need = shape
+    n_ind = m1 - int(constant.sum())
     stats: dict[str, Any] = {
         "encoding": "clause form (corner-indicator units, vectorised)",
-        "indicator_units": int(indicator.sum()),
-        "constant_units": w.shape[0] - int(indicator.sum()),
+        "indicator_units": n_ind,
+        "constant_units": m1 - n_ind,
     }
     if empty:
         return CompiledCNF(pr.n, pr.n, [[]], stats)
-    if need.all():
-        cols, signs, ends = cols_nz, vals, np.cumsum(counts).tolist()
-    else:
-        keep = need[rows_nz]
-        cols, signs, ends = cols_nz[keep], vals[keep], np.cumsum(counts[need]).tolist()
+    ws, nzs = (w, nz) if need.all() else (w[need], nz[need])
+    flat = np.flatnonzero(nzs)  # row-major: the literals of each clause in turn (a bool
+    cols = flat % n  # mask: numpy's nonzero is several times quicker on it than on floats)
+    sizes = np.bincount(flat // n, minlength=ws.shape[0])
     # the clause literal says z_v differs from the corner: +v when c_iv = lo (w < 0)
-    lits = np.where(signs > 0, -(cols + 1), cols + 1).tolist()
-    clauses = [lits[i:j] for i, j in zip([0, *ends][:-1], ends, strict=True)]
+    lits = np.where(ws.ravel()[flat] > 0, -1 - cols, cols + 1)
+    clauses: list[list[int]]
+    if sizes.size and sizes.min() == sizes.max() > 0:  # k-CNF: one reshape
+        clauses = lits.reshape(sizes.size, int(sizes[0])).tolist()
+    else:
+        flat_lits = lits.tolist()
+        ends = np.cumsum(sizes).tolist()
+        clauses = [flat_lits[i:j] for i, j in zip([0, *ends][:-1], ends, strict=True)]
     return CompiledCNF(pr.n, pr.n, clauses, stats)
 
 
@@ -1340,6 +1411,7 @@ NO_PROOF_SOLVERS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=64)
 def canonical_solver(name: str) -> str:
     """PySAT's canonical name for a solver name or alias (``"g4"`` -> ``"glucose4"``)."""
     from pysat.solvers import SolverNames
@@ -1376,6 +1448,22 @@ class _Sat:
 
     def add(self, clauses: Iterable[Sequence[int]]) -> None:
         add = self.solver.add_clause
+        inner = getattr(self.solver, "solver", None)
+        handle = getattr(inner, "cadical", None)
+        if self.name == "cadical195" and handle is not None:
+            from pysat import solvers as pysat_solvers
+
+            direct = getattr(getattr(pysat_solvers, "pysolvers", None), "cadical195_add_cl", None)
+            if direct is not None:
+                # PySAT's own add_clause is two Python wrappers around this call; on
+                # 100-clause formulas they cost as much as CaDiCaL's whole search.
+                # A False return (empty clause added) is recorded as PySAT does.
+                ok = True
+                for c in clauses:
+                    ok = direct(handle, c if type(c) is list else list(c)) and ok
+                if not ok and inner is not None:
+                    inner.status = False
+                return
         for c in clauses:
             add(c if type(c) is list else list(c))
 
@@ -1528,7 +1616,8 @@ def _solve_in_child(
 
 
 def _latent(bits: Sequence[bool], values: tuple[int, int]) -> list[Fraction]:
-    return [Fraction(values[1] if b else values[0]) for b in bits]
+    lo, hi = Fraction(values[0]), Fraction(values[1])  # immutable: shared by every entry
+    return [hi if b else lo for b in bits]
 
 
 @register
