@@ -1343,7 +1343,6 @@ def clause_form(problem: InversionProblem) -> CompiledCNF | None:
     w, b, a, b2 = first.weight, first.bias, second.weight, second.bias
     lo, hi = pr.domain.corner_values()
     m1, n = w.shape
-    aw = np.abs(w)  # sabs = its row sums, from the integer plan
     if kind == "sign":  # corners -1, 1: the best corner gives b + sum |w|
         amax = b + sabs
         amin = b - sabs
@@ -1354,10 +1353,14 @@ def clause_form(problem: InversionProblem) -> CompiledCNF | None:
     # a non-constant unit is a corner indicator iff its second-best corner, which flips
     # the coordinate with the smallest nonzero |w_iv|, is not positive:
     # amax <= |w_iv| (hi - lo) for every nonzero w_iv (hi - lo is 1 or 2: exact)
+    # (every nonzero integer weight has |w_iv| >= 1, so only rows that need more are read)
     need_abs = np.where(constant, 0.0, amax / (hi - lo))
-    nz = aw != 0
-    if ((aw < need_abs[:, None]) & nz).any():
-        return None
+    heavy = need_abs > 1
+    if heavy.any():
+        aw = np.abs(w[heavy])
+        if ((aw < need_abs[heavy][:, None]) & (aw != 0)).any():
+            return None
+    nz = w != 0
     indicator = ~constant
     d = b2 + a @ np.where(constant, np.maximum(amax, 0), 0) if constant.any() else b2
     if ((a < 0) & indicator).any():
