@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import sys
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ class Backend(ABC):
 
     @classmethod
     def missing_modules(cls) -> list[str]:
-        return [m for m in cls.modules if importlib.util.find_spec(m) is None]
+        return [m for m in cls.modules if not _module_found(m)]
 
     @classmethod
     def available(cls) -> bool:
@@ -92,6 +93,21 @@ class Backend(ABC):
 
 
 REGISTRY: dict[str, type[Backend]] = {}
+
+#: find_spec answers for modules found installed (a lookup on disk costs about a
+#: millisecond, and ``auto`` asks for every backend on every solve); a module not
+#: found is looked up again next time, so installing one mid-session is noticed.
+_FOUND: set[str] = set()
+
+
+def _module_found(name: str) -> bool:
+    """Whether ``name`` is importable, without importing it."""
+    if name in _FOUND or sys.modules.get(name) is not None:
+        return True
+    if importlib.util.find_spec(name) is None:
+        return False
+    _FOUND.add(name)
+    return True
 
 
 def register(cls: type[Backend]) -> type[Backend]:
