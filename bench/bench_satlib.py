@@ -45,8 +45,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import common
 from common import (
-    OUT,
     SHARED,
     Run,
     add_row,
@@ -147,7 +147,7 @@ def settle(
     return median(peers), REPEATS
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--families", help=f"comma list (default {','.join(DEFAULT_FAMILIES)})")
     ap.add_argument("--all", action="store_true", help="add " + ",".join(LARGER_FAMILIES))
@@ -170,9 +170,9 @@ def main() -> None:
     ap.add_argument(
         "--marabou-families", help="Theorem 2 families Marabou runs on (default: all of them)"
     )
-    output_args(ap, f"about a minute: {QUICK}", out=False)
-    ap.add_argument("--name", help="output file stem under bench/out (default satlib)")
-    args = ap.parse_args()
+    output_args(ap, f"about a minute: {QUICK}")
+    ap.add_argument("--name", help="output file stem (default satlib)")
+    args = ap.parse_args(argv)
     name = args.name or output_name(args, "satlib")
     if args.quick:
         args.instances_per_family = QUICK["instances"]
@@ -201,6 +201,7 @@ def main() -> None:
     if not args.no_plot:
         plot(rows, args.limit, name)
     save_text(name)
+    return {"name": name, "rows": rows}
 
 
 # ------------------------------------------------------------------ Theorem 1
@@ -362,7 +363,7 @@ def theorem2(
     from geninv.reductions.sat import SatReduction
 
     limit = args.limit
-    inst_root = OUT / "instances" / "satlib-thm2"
+    inst_root = common.OUT / "instances" / "satlib-thm2"
     shutil.rmtree(inst_root, ignore_errors=True)
     rows: list[dict[str, Any]] = []
     methods = [m for m in args.t2_methods.split(",") if m]
@@ -502,7 +503,7 @@ def theorem2(
     notes = sorted({r["note"] for r in rows if r.get("note") and r["solver"] == "marabou"})
     for note in notes:
         say(f"marabou note: {note}")
-    say(f"instances written to {inst_root.relative_to(OUT.parent.parent)}")
+    say(f"instances written to {inst_root}")
     return rows
 
 
