@@ -65,6 +65,8 @@ from common import (  # first: puts this checkout's src/ first on sys.path
     add_row,
     machine_line,
     make_table,
+    output_args,
+    output_name,
     print_table,
     save_csv,
     save_text,
@@ -590,9 +592,9 @@ def profile_parts(plan: EnumPlan, min_seconds: float) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------ main
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="n = 20, one repeat, no n = 30 run")
+    output_args(ap, "n = 20, one repeat, no n = 30 run")
     ap.add_argument("--n", type=int, default=None, help="n of both instances (default 24)")
     ap.add_argument("--repeat", type=int, default=None, help="best of this many runs (2)")
     ap.add_argument("--seed", type=int, default=0)
@@ -607,15 +609,14 @@ def main() -> None:
     ap.add_argument("--n30-n", type=int, default=30, help="n of the Dask instance (30)")
     ap.add_argument("--n30-limit", type=float, default=900.0, help="time limit of that run (s)")
     ap.add_argument("--no-dask", action="store_true", help="no Dask row at --n")
-    ap.add_argument("--no-plot", action="store_true")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     n = args.n if args.n is not None else (20 if args.quick else 24)
     reps = args.repeat if args.repeat is not None else (1 if args.quick else 2)
     do_n30 = args.n30 if args.n30 is not None else not args.quick
     micro_seconds = 0.05 if args.quick else 0.15
     micro_reps = 2 if args.quick else 3
     paired_reps = 1 if args.quick else 2
-    name = "enumerate-quick" if args.quick else "enumerate"
+    name = output_name(args, "enumerate")
     logging.getLogger("distributed").setLevel(logging.ERROR)
 
     cores = default_workers()
@@ -962,6 +963,7 @@ def main() -> None:
     if not args.no_plot:
         _plot(name, results, cores, big)
     say(f"wrote {os.path.relpath(save_text(name))}")
+    return {"name": name, "rows": rows, "results": results}
 
 
 def run_n30(

@@ -44,9 +44,9 @@ import time
 from fractions import Fraction
 from typing import Any
 
+import common
 import numpy as np
 from common import (
-    OUT,
     Run,
     add_row,
     check_witness,
@@ -109,7 +109,7 @@ def with_radius(problem: Any, radius: float) -> Any:
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--instances", type=int, default=5)
     ap.add_argument("--dims", default="20,100,200", help="n,h,m")
@@ -118,13 +118,18 @@ def main() -> None:
     ap.add_argument(
         "--optimize-limit", type=float, default=900.0, help="seconds for d* (0: cache or 0.097)"
     )
-    ap.add_argument("--no-cache", action="store_true", help=f"ignore {DSTAR_CACHE.name}")
-    ap.add_argument("--gap", type=float, default=1e-3, help="r = d* (1 - gap) when d* is known")
+    ap.add_argument("--no-cache", action="store_true", help=f"ignore {DSTAR_NAME}")
+    ap.add_argument(
+        "--gap",
+        type=float,
+        default=1e-3,
+        help="r = d* (1 - gap) when d* is known (negative: a radius above d*, a yes instance)",
+    )
     ap.add_argument("--bias-std", type=float, default=0.1, help="N(0, 0.01) = std 0.1")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-marabou", action="store_true")
-    output_args(ap, f"about a minute: {QUICK}", out=False)
-    args = ap.parse_args()
+    output_args(ap, f"about a minute: {QUICK}")
+    args = ap.parse_args(argv)
     name = output_name(args, "random_nets")
     if args.quick:
         args.instances = QUICK["instances"]
@@ -137,7 +142,7 @@ def main() -> None:
     say(f"machine: {machine_line()} (shared machine: timings are noisy)")
     mar_ok, mar_why = (False, "--no-marabou") if args.no_marabou else marabou_available()
     say(f"marabou: {mar_why if mar_ok else 'not available: ' + mar_why}")
-    inst_root = OUT / "instances" / "random-nets"
+    inst_root = common.OUT / "instances" / "random-nets"
     shutil.rmtree(inst_root, ignore_errors=True)
     from geninv.io.instance import NETWORK_FILE, VNNLIB_FILE, save_instance
 
@@ -236,20 +241,22 @@ def main() -> None:
     if not args.no_plot:
         plot(rows, args.limit, name)
     save_text(name)
+    return {"name": name, "rows": rows}
 
 
-DSTAR_CACHE = OUT / "random_nets_dstar.json"
+DSTAR_NAME = "random_nets_dstar.json"
 
 
 def load_cache() -> dict[str, Any]:
-    if DSTAR_CACHE.is_file():
-        return dict(json.loads(DSTAR_CACHE.read_text()))
+    path = common.OUT / DSTAR_NAME
+    if path.is_file():
+        return dict(json.loads(path.read_text()))
     return {}
 
 
 def store_cache(cache: dict[str, Any]) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    DSTAR_CACHE.write_text(json.dumps(cache, indent=1, sort_keys=True) + "\n")
+    common.OUT.mkdir(parents=True, exist_ok=True)
+    (common.OUT / DSTAR_NAME).write_text(json.dumps(cache, indent=1, sort_keys=True) + "\n")
 
 
 def optimize_bounds(
@@ -301,9 +308,12 @@ def choose_radius(
     info: dict[str, Any] = {"lower": lower, "best": best, "seconds": bounds["seconds"]}
     when = "cached" if bounds["cached"] else "now"
     if bounds["proven"]:
-        r = lower * (1 - args.gap)  # below the proven lower bound: a "no" instance
+        # gap > 0: below the proven lower bound, a "no" instance; gap < 0: above the
+        # best distance found, a "yes" instance (when that distance is below r)
+        r = lower * (1 - args.gap)
         info["origin"] = f"d*(1-{args.gap:g})"
-        return f"{best:.6f} ({fmt_s(bounds['seconds'])}, {when})", r, "no", info
+        expect = "no" if args.gap > 0 else ("yes" if best <= r else "?")
+        return f"{best:.6f} ({fmt_s(bounds['seconds'])}, {when})", r, expect, info
     r = ISSUE_RADIUS
     info["origin"] = "issue value, d* unproven"
     expect = "yes" if best <= r else ("no" if lower is not None and lower > r + tol else "?")

@@ -202,7 +202,7 @@ def series(
     return points, why
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
         "--families",
@@ -214,8 +214,8 @@ def main() -> None:
     ap.add_argument("--stop-at", type=float, default=5.0, help="stop a series after a slower point")
     ap.add_argument("--series-budget", type=float, default=30.0, help="seconds per series")
     ap.add_argument("--seed", type=int, default=0)
-    output_args(ap, f"about a minute: {QUICK}", out=False)
-    args = ap.parse_args()
+    output_args(ap, f"about a minute: {QUICK}")
+    args = ap.parse_args(argv)
     name = output_name(args, "scaling")
     if args.quick:
         args.point_limit = QUICK["point_limit"]
@@ -287,6 +287,7 @@ def main() -> None:
     if not args.no_plot:
         plot(rows, fits, families, backends, name)
     save_text(name)
+    return {"name": name, "rows": rows, "fits": fits}
 
 
 def plot(
