@@ -282,3 +282,37 @@ def test_fold_discrete_prefix_stops_at_mixing_units() -> None:
     assert folded.forward_exact([F(1, 4), 0]) != net.forward_exact([F(1, 4), 0])
     with pytest.raises(ValueError):
         fold_discrete_prefix(net, (1, 1))
+
+
+def test_fold_integer_fast_path_equals_the_fraction_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The float64 fold of integer layers gives the very network the Fraction path gives."""
+    import geninv.analysis as analysis
+
+    rng = np.random.default_rng(77)
+    used = 0
+    for _ in range(150):
+        n = int(rng.integers(1, 6))
+        values = ((0, 1), (-1, 1), (1, 3))[int(rng.integers(3))]
+        weights: list[list] = []
+        biases: list[list] = []
+        width = n
+        for _ in range(int(rng.integers(1, 3))):
+            rows, bias = univariate_layer(rng, width, rational=False)
+            weights.append(rows)
+            biases.append(bias)
+            width = len(rows)
+        weights.append([[int(v) for v in rng.integers(-2, 3, width)] for _ in range(2)])
+        biases.append([int(v) for v in rng.integers(-2, 3, 2)])
+        acts = [str(rng.choice(["relu", "identity"])) for _ in weights]
+        net = ReLUNetwork(weights, biases, activations=acts)
+        used += analysis._fold_integer(net.layers[0], values) is not None
+        fast, count = analysis.fold_discrete_prefix(net, values)
+        with monkeypatch.context() as m:
+            m.setattr(analysis, "_fold_integer", lambda *_: None)
+            slow, slow_count = analysis.fold_discrete_prefix(net, values)
+        assert count == slow_count and fast.activations == slow.activations
+        for a, b in zip(fast.layers, slow.layers, strict=True):
+            assert a.exact_weight is None and b.exact_weight is None
+            assert np.array_equal(a.weight, b.weight) and np.array_equal(a.bias, b.bias)
+            assert not np.signbit(a.weight[a.weight == 0]).any()
+    assert used >= 100, used

@@ -18,6 +18,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+import geninv.solvers.corners as corners_module
 from geninv.errors import UnsupportedError
 from geninv.network import ReLUNetwork
 from geninv.oracles import sat_oracle
@@ -114,7 +115,7 @@ def test_theorem2_agrees_with_pysat(seed: int) -> None:
 
 
 def separable_problem(
-    rng: np.random.Generator, equal: bool, mode: str
+    rng: np.random.Generator, equal: bool, mode: str, den: int = 4
 ) -> tuple[InversionProblem, list[Fraction]]:
     """A box problem: output 0 = sum_i (a_i ReLU(z_i - m_i) + b_i ReLU(m_i - z_i)), others random.
 
@@ -124,9 +125,11 @@ def separable_problem(
     Returns the problem and a point of the gadget's argmax set.
     """
     n = int(rng.integers(2, 6))
-    lo = [frac(rng, -2, 0) for _ in range(n)]
-    hi = [v + frac(rng, 1, 3) for v in lo]
+    lo = [frac(rng, -2, 0, den) for _ in range(n)]
+    hi = [v + frac(rng, 1, 3, den) for v in lo]
     mid = [a + (b - a) * Fraction(int(rng.integers(1, 4)), 4) for a, b in zip(lo, hi, strict=True)]
+    if den == 1:  # integers throughout (the float64 fast paths)
+        mid = [Fraction(round(v)) for v in mid]
     h = int(rng.integers(2, 6))
     w1 = [[Fraction(0)] * n for _ in range(2 * n)]
     b1: list[Fraction] = []
@@ -136,7 +139,7 @@ def separable_problem(
         b1 += [-mid[i], mid[i]]
     other = rng.integers(-2, 3, size=(h, n))
     w1 += [[Fraction(int(v)) for v in row] for row in other]
-    b1 += [frac(rng, -1, 1) for _ in range(h)]
+    b1 += [frac(rng, -1, 1, den) for _ in range(h)]
     gadget: list[Fraction] = []
     best: list[Fraction] = []
     witness: list[Fraction] = []
@@ -144,7 +147,7 @@ def separable_problem(
         if equal:
             a, b = mid[i] - lo[i], hi[i] - mid[i]
         else:
-            a, b = frac(rng, 1, 2), frac(rng, 1, 2)
+            a, b = frac(rng, 1, 2, den), frac(rng, 1, 2, den)
         gadget += [a, b]
         at_lo, at_hi = b * (mid[i] - lo[i]), a * (hi[i] - mid[i])
         best.append(max(at_lo, at_hi))
@@ -154,9 +157,9 @@ def separable_problem(
     w2 = [gadget + [Fraction(0)] * h]
     w2 += [[Fraction(0)] * (2 * n) + [Fraction(int(v)) for v in rng.integers(-2, 3, size=h)]]
     w2 += [[Fraction(int(v)) for v in rng.integers(-1, 2, size=2 * n + h)] for _ in range(q - 1)]
-    b2 = [Fraction(0)] + [frac(rng, -1, 1) for _ in range(q)]
+    b2 = [Fraction(0)] + [frac(rng, -1, 1, den) for _ in range(q)]
     net = ReLUNetwork([w1, w2], [b1, b2])
-    point = witness if mode != "mid" else [frac(rng, -2, 2) for _ in range(n)]
+    point = witness if mode != "mid" else [frac(rng, -2, 2, den) for _ in range(n)]
     point = [min(max(v, a), b) for v, a, b in zip(point, lo, hi, strict=True)]
     target = net.forward_exact(point)
     if mode == "max":
@@ -212,3 +215,42 @@ def test_declines_what_it_cannot_handle() -> None:
     assert corner_presolve(approx) is None
     binary = InversionProblem(net, [Fraction(float(v)) for v in x], Domain("binary"))
     assert corner_presolve(binary) is None
+
+
+def test_float_binary_problem_equals_the_fraction_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For integer networks and corners the binary problem is built in float64; it must be
+    the very problem the Fraction path builds (weights, zeros, targets, pruning, folds)."""
+    rng = np.random.default_rng(909)
+    problems: list[InversionProblem] = []
+    for _ in range(40):
+        n = int(rng.integers(3, 9))
+        cnf = random_cnf(rng, n, int(rng.integers(2 * n, 8 * n)))
+        problems.append(SatReduction("real").apply(cnf)[0])
+    for k in range(80):
+        mode = ["max", "max", "mid"][k % 3]
+        problems.append(separable_problem(rng, bool(k % 2), mode, den=1)[0])
+    # the kept output (a ReLU with a negative target: not forcing) reads no unit at
+    # all: pruning keeps one unit of the layer below
+    net = ReLUNetwork([[[1], [-1]], [[1, 0], [0, 0]]], [[1, 1], [0, 3]])
+    problems.append(InversionProblem(net, [2, -1], Domain.box([-1], [1])))
+    fast_used = 0
+    for problem in problems:
+        fast = corner_presolve(problem)
+        with monkeypatch.context() as m:
+            m.setattr(corners_module, "_binary_problem_float", lambda *_: None)
+            slow = corner_presolve(problem)
+        if fast is None or fast.binary is None:
+            assert slow is None or slow.binary is None
+            continue
+        assert slow is not None and slow.binary is not None
+        fast_used += corners_module._binary_problem_float(problem, fast) is not None
+        for attr in ("low", "high", "dropped_outputs", "pruned_units", "folded_layers"):
+            assert getattr(fast, attr) == getattr(slow, attr), attr
+        a, b = fast.binary, slow.binary
+        assert a.target == b.target and a.domain == b.domain and a.p == b.p
+        assert a.network.activations == b.network.activations
+        for la, lb in zip(a.network.layers, b.network.layers, strict=True):
+            assert la.exact_weight is None and lb.exact_weight is None
+            assert np.array_equal(la.weight, lb.weight) and np.array_equal(la.bias, lb.bias)
+            assert not np.signbit(la.weight[la.weight == 0]).any()
+    assert fast_used >= 60, fast_used

@@ -57,6 +57,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -256,25 +257,30 @@ def fold_discrete_prefix(network: ReLUNetwork, values: tuple[int, int]) -> tuple
             break
         if first.exact_weight is None and int(np.count_nonzero(first.weight, axis=1).max()) > 1:
             break
-        rows = first.exact_rows()
-        if any(len(idx) > 1 for idx, _ in rows):
-            break
         n = first.n_in
-        alpha: list[Fraction] = []
-        beta: list[Fraction] = []
-        col: list[int] = []
-        for (idx, coef), b in zip(rows, first.exact_bias_values(), strict=True):
-            if not idx:
-                alpha.append(_act(b, first))
-                beta.append(_ZERO)
-                col.append(0)
-                continue
-            f0, f1 = _act(b + coef[0] * lo, first), _act(b + coef[0] * hi, first)
-            slope = (f1 - f0) / (hi - lo)
-            alpha.append(f0 - slope * lo)
-            beta.append(slope)
-            col.append(idx[0])
-        weight, bias = _merge(second, alpha, beta, col, n)
+        fast = _fold_integer(first, values)
+        merged = None if fast is None else _merge_float(second, *fast, n)
+        if merged is not None:
+            weight, bias = merged
+        else:
+            rows = first.exact_rows()
+            if any(len(idx) > 1 for idx, _ in rows):
+                break
+            alpha: list[Fraction] = []
+            beta: list[Fraction] = []
+            col: list[int] = []
+            for (idx, coef), b in zip(rows, first.exact_bias_values(), strict=True):
+                if not idx:
+                    alpha.append(_act(b, first))
+                    beta.append(_ZERO)
+                    col.append(0)
+                    continue
+                f0, f1 = _act(b + coef[0] * lo, first), _act(b + coef[0] * hi, first)
+                slope = (f1 - f0) / (hi - lo)
+                alpha.append(f0 - slope * lo)
+                beta.append(slope)
+                col.append(idx[0])
+            weight, bias = _merge(second, alpha, beta, col, n)
         rest = net.layers[2:]
         net = ReLUNetwork(
             [weight, *(_layer_weight(layer) for layer in rest)],
@@ -293,27 +299,84 @@ def _layer_bias(layer: Layer) -> object:
     return layer.exact_bias if layer.exact_bias is not None else layer.bias
 
 
+def _fold_integer(first: Layer, values: tuple[int, int]) -> tuple[Any, Any, Any] | None:
+    """``(alpha, beta, col)`` of :func:`fold_discrete_prefix` for an integer ReLU or
+    identity layer whose units read at most one latent, in float64 arrays, when every
+    value is an integer below 2^52 (then exact); None otherwise (the caller computes
+    them in Fractions).
+
+    Unit j reads latent ``col_j`` with coefficient ``c_j`` (0: a constant unit,
+    ``col_j = 0``); on {lo, hi} it is ``alpha_j + beta_j z`` with
+    ``f(v) = act(b_j + c_j v)``, ``beta_j = (f(hi) - f(lo)) / (hi - lo)`` and
+    ``alpha_j = f(lo) - beta_j lo``; None as well when some ``beta_j`` is not an
+    integer.
+    """
+    if (
+        first.exact_weight is not None
+        or first.exact_bias is not None
+        or first.activation not in ("relu", "identity")
+    ):
+        return None
+    w, b = first.weight, first.bias
+    nz = w != 0
+    if w.size and int(nz.sum(axis=1).max()) > 1:
+        return None
+    if not (bool((np.trunc(w) == w).all()) and bool((np.trunc(b) == b).all())):
+        return None
+    flo, fhi = Fraction(values[0]), Fraction(values[1])
+    if flo.denominator != 1 or fhi.denominator != 1 or flo == fhi:
+        return None
+    lo, hi = int(flo), int(fhi)
+    c = w.sum(axis=1)  # the one coefficient of each row (0 for a constant unit)
+    top = float(np.abs(b).max(initial=0.0)) + float(np.abs(c).max(initial=0.0)) * max(
+        abs(lo), abs(hi)
+    )
+    if top >= 2.0**52:
+        return None
+    f0, f1 = b + c * lo, b + c * hi
+    if first.activation == "relu":
+        f0, f1 = np.maximum(f0, 0.0), np.maximum(f1, 0.0)
+    diff = f1 - f0
+    if not bool((np.remainder(diff, hi - lo) == 0).all()):
+        return None
+    beta = diff / (hi - lo) + 0.0  # an integer, exactly (+ 0.0: no negative zeros)
+    alpha = f0 - beta * lo + 0.0
+    # the column of each row's nonzero (argmax of an all-False row is 0, as wanted)
+    col = nz.argmax(axis=1) if w.shape[1] else np.zeros(w.shape[0], dtype=np.intp)
+    return alpha, beta, col
+
+
+def _merge_float(second: Layer, a: Any, bt: Any, col: Any, n: int) -> tuple[Any, Any] | None:
+    """``W_2 B`` and ``b_2 + W_2 alpha`` in float64 for integer ``alpha``/``beta``
+    arrays and an integer second layer when every product and partial sum is an
+    integer below 2^52 in magnitude (so exact); None otherwise."""
+    w2 = second.weight
+    if second.exact_weight is not None or second.exact_bias is not None:
+        return None
+    integral = bool((np.rint(w2) == w2).all() and (np.rint(second.bias) == second.bias).all())
+    amax = float(np.abs(a).max(initial=0.0)) + float(np.abs(bt).max(initial=0.0))
+    if not (
+        integral
+        and float(np.abs(w2).sum(axis=1).max(initial=0.0)) * amax
+        + float(np.abs(second.bias).max(initial=0.0))
+        < 2.0**52
+    ):
+        return None
+    onehot = np.zeros((len(col), n))
+    onehot[np.arange(len(col)), col] = bt
+    return w2 @ onehot, second.bias + w2 @ a
+
+
 def _merge(
     second: Layer, alpha: list[Fraction], beta: list[Fraction], col: list[int], n: int
 ) -> tuple[object, object]:
     """``W_2 B`` and ``b_2 + W_2 alpha``: in float64 when that is provably exact."""
-    ints = all(v.denominator == 1 for v in (*alpha, *beta))
-    w2 = second.weight
-    if ints and second.exact_weight is None:
+    if all(v.denominator == 1 for v in (*alpha, *beta)):
         a = np.array([int(v) for v in alpha], dtype=np.float64)
         bt = np.array([int(v) for v in beta], dtype=np.float64)
-        integral = bool((np.rint(w2) == w2).all() and (np.rint(second.bias) == second.bias).all())
-        amax = float(np.abs(a).max(initial=0.0)) + float(np.abs(bt).max(initial=0.0))
-        # every product and partial sum is an integer below 2^52 in magnitude: exact
-        if (
-            integral
-            and float(np.abs(w2).sum(axis=1).max(initial=0.0)) * amax
-            + float(np.abs(second.bias).max(initial=0.0))
-            < 2.0**52
-        ):
-            onehot = np.zeros((len(col), n))
-            onehot[np.arange(len(col)), col] = bt
-            return w2 @ onehot, second.bias + w2 @ a
+        merged = _merge_float(second, a, bt, col, n)
+        if merged is not None:
+            return merged
     weight = [[_ZERO] * n for _ in range(second.n_out)]
     bias: list[Fraction] = []
     for j, ((idx, coef), b) in enumerate(

@@ -187,10 +187,17 @@ class Layer:
         return rows
 
 
+#: Shared Fractions of small integers (immutable, so one object serves every entry).
+_SMALL_FRACTIONS: dict[int, Fraction] = {v: Fraction(v) for v in range(-256, 257)}
+
+
 def _fractions(values: FloatArray) -> list[Fraction]:
     """Exact values of float64 entries (integers take the fast path)."""
     if bool((np.rint(values) == values).all()) and bool((np.abs(values) < 2.0**53).all()):
-        return [Fraction(v) for v in values.astype(np.int64).tolist()]
+        small = _SMALL_FRACTIONS
+        return [
+            small[v] if -256 <= v <= 256 else Fraction(v) for v in values.astype(np.int64).tolist()
+        ]
     return [Fraction(v) for v in values.tolist()]
 
 

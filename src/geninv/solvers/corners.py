@@ -117,6 +117,11 @@ def _combine(terms: Sequence[tuple[Fraction, _PL]], const: Fraction, lo: Fractio
     return keep_x, keep_y
 
 
+def _pair(v: Fraction) -> tuple[int, int]:
+    """(numerator, denominator): a cheap exact dictionary key for a Fraction."""
+    return v.numerator, v.denominator
+
+
 class _PLCache:
     """Memoised :func:`_combine` and :func:`_relu_pl` on equal inputs.
 
@@ -130,18 +135,21 @@ class _PLCache:
     def __init__(self) -> None:
         self._combined: dict[tuple[Any, ...], _PL] = {}
         self._relu: dict[int, _PL] = {}
-        self._leaves: dict[tuple[Fraction, Fraction], _PL] = {}
+        self._leaves: dict[tuple[int, int, int, int], _PL] = {}
         self._alive: list[Any] = []
 
     def leaf(self, lo: Fraction, hi: Fraction) -> _PL:
         """The identity on [lo, hi] (a latent), one object per box."""
-        key = (lo, hi)
-        if key not in self._leaves:
-            self._leaves[key] = ([lo, hi], [lo, hi]) if lo != hi else ([lo], [lo])
-        return self._leaves[key]
+        key = (*_pair(lo), *_pair(hi))
+        hit = self._leaves.get(key)
+        if hit is None:
+            hit = ([lo, hi], [lo, hi]) if lo != hi else ([lo], [lo])
+            self._leaves[key] = hit
+        return hit
 
     def combine(self, terms: Sequence[tuple[Fraction, _PL]], const: Fraction, lo: Fraction) -> _PL:
-        key = (const, lo, tuple((w, id(f)) for w, f in terms))
+        # keys of integer pairs: hashing and comparing Fractions costs microseconds each
+        key = (*_pair(const), *_pair(lo), tuple((*_pair(w), id(f)) for w, f in terms))
         hit = self._combined.get(key)
         if hit is None:
             hit = _combine(terms, const, lo)
@@ -273,14 +281,10 @@ def univariate_units(
                 new_funcs.append(None)
                 new_consts.append(None)
                 continue
-            const = b + sum(
-                (
-                    c * _value(consts, k)
-                    for k, c in zip(idx, coef, strict=True)
-                    if support[k] == CONST
-                ),
-                Fraction(0),
-            )
+            const = b
+            for k, c in zip(idx, coef, strict=True):
+                if support[k] == CONST:
+                    const += c * _value(consts, k)
             if sup == CONST:
                 v = const if layer.activation == "identity" else max(const, Fraction(0))
                 new_funcs.append(None)
@@ -435,6 +439,61 @@ def _vector(values: list[Fraction]) -> Any:
     return values
 
 
+def _kept_outputs(problem: InversionProblem, pre: CornerPresolve) -> list[int]:
+    """The outputs the binary problem keeps: all but the forcing ones, and at least one
+    (then the first forcing output stays, and is no longer listed as dropped)."""
+    dropped = set(pre.dropped_outputs)
+    keep_out = [o for o in range(problem.network.layers[-1].n_out) if o not in dropped]
+    if not keep_out:
+        keep_out = [pre.dropped_outputs[0]]
+        pre.dropped_outputs = pre.dropped_outputs[1:]
+    return keep_out
+
+
+def _binary_problem_float(
+    problem: InversionProblem, pre: CornerPresolve
+) -> tuple[InversionProblem, int] | None:
+    """:func:`_binary_problem` in float64 arrays, for an integer network (ReLU/identity,
+    :meth:`ReLUNetwork.integer_layers`) and integer ``low``/``high`` whose substituted
+    first layer stays below 2^52 in magnitude (so every product and sum is exact); the
+    same network as the Fraction path, zeros included.  None when it does not apply."""
+    net = problem.network
+    layers = net.layers
+    plan = net.integer_layers()
+    if plan is None or any(v.denominator != 1 for v in (*pre.low, *pre.high)):
+        return None
+    low = np.array([int(v) for v in pre.low], dtype=np.float64)
+    scale = np.array([int(h - lo) for lo, h in zip(pre.low, pre.high, strict=True)], dtype=float)
+    _, _, r0, b0max, _ = plan[0]
+    top = max(float(np.abs(low).max(initial=0.0)), float(np.abs(scale).max(initial=0.0)))
+    if r0 * top + b0max >= 2**52:
+        return None
+    keep_out = _kept_outputs(problem, pre)
+    keep: list[Any] = [None] * len(layers)
+    keep[-1] = np.array(keep_out, dtype=np.intp)
+    pruned = 0
+    for index in range(len(layers) - 1, 0, -1):
+        rows = layers[index].weight[keep[index]]
+        used = np.flatnonzero((rows != 0).any(axis=0))
+        if not used.size:
+            used = np.zeros(1, dtype=np.intp)
+        pruned += layers[index - 1].n_out - used.size
+        keep[index - 1] = used
+    # z = low + scale b in the first layer: W diag(scale), b + W low (+ 0.0: no -0.0)
+    w0 = layers[0].weight[keep[0]]
+    weights: list[Any] = [w0 * scale + 0.0]
+    biases: list[Any] = [layers[0].bias[keep[0]] + w0 @ low + 0.0]
+    for index in range(1, len(layers)):
+        weights.append(layers[index].weight[np.ix_(keep[index], keep[index - 1])] + 0.0)
+        biases.append(layers[index].bias[keep[index]] + 0.0)
+    binary_net = ReLUNetwork(
+        weights, biases, activations=[layer.activation_label for layer in layers]
+    )
+    binary_net, pre.folded_layers = fold_discrete_prefix(binary_net, (0, 1))
+    target = [problem.target[o] for o in keep_out]
+    return InversionProblem(binary_net, target, Domain("binary"), p=problem.p), pruned
+
+
 def _binary_problem(
     problem: InversionProblem,
     pre: CornerPresolve,
@@ -442,6 +501,9 @@ def _binary_problem(
     bias_all: list[list[Fraction]],
 ) -> tuple[InversionProblem, int]:
     """The binary problem: substituted first layer, forcing outputs dropped, dead units pruned."""
+    fast = _binary_problem_float(problem, pre)
+    if fast is not None:
+        return fast
     layers = problem.network.layers
     n_layers = len(layers)
     sparse = [[dict(zip(idx, coef, strict=True)) for idx, coef in rows] for rows in rows_all]
@@ -451,12 +513,7 @@ def _binary_problem(
     for j, row in enumerate(sparse[0]):
         biases[0][j] += sum((c * pre.low[k] for k, c in row.items()), Fraction(0))
         sparse[0][j] = {k: c * scale[k] for k, c in row.items() if scale[k] != 0}
-    # outputs kept (at least one)
-    dropped = set(pre.dropped_outputs)
-    keep_out = [o for o in range(layers[-1].n_out) if o not in dropped]
-    if not keep_out:
-        keep_out = [pre.dropped_outputs[0]]
-        pre.dropped_outputs = pre.dropped_outputs[1:]
+    keep_out = _kept_outputs(problem, pre)
     keep: list[list[int]] = [[] for _ in range(n_layers)]
     keep[-1] = keep_out
     pruned = 0
