@@ -328,3 +328,22 @@ def test_integer_exact_evaluation_matches_rationals() -> None:
     assert ReLUNetwork([[[1]]], [[0]], final_activation="sigmoid").integer_layers() is None
     assert ReLUNetwork([[["1/3"]]], [[0]]).integer_layers() is None
     assert ReLUNetwork([[[0.5]]], [[0]]).integer_layers() is None
+
+
+def test_clause_form_is_remembered_until_the_problem_changes() -> None:
+    """auto asks clause_form before the sat backend compiles: one computation, and a
+    replaced target (or network) is compiled afresh; compile_to_cnf hands out a copy."""
+    ind = [[1, -1, 0], [0, 1, 1]]
+    net = ReLUNetwork([ind, [[1, 1]]], [[0, -1], [0]])
+    problem = InversionProblem(net, [0], Domain("binary"))
+    first = clause_form(problem)
+    assert first is not None and clause_form(problem) is first
+    copy = compile_to_cnf(problem)
+    assert copy is not first and copy.clauses == first.clauses
+    copy.clauses.append([1])
+    assert [1] not in first.clauses
+    problem.target = (Fraction(1),)  # the lower end now needs a unit on: not the shape
+    assert clause_form(problem) is None
+    problem.target = (Fraction(0),)
+    again = clause_form(problem)
+    assert again is not None and again is not first and again.clauses == first.clauses

@@ -168,6 +168,7 @@ import contextlib
 import functools
 import itertools
 import math
+import operator
 import os
 import threading
 import time
@@ -1190,8 +1191,10 @@ def compile_to_cnf(
     if reason is not None:
         raise UnsupportedError(reason)
     start = time.perf_counter()
-    fast = clause_form(problem) if vectorised else None
-    if fast is not None:
+    memo = clause_form(problem) if vectorised else None
+    if memo is not None:
+        # a copy: the caller may change it, clause_form's answer is remembered
+        fast = CompiledCNF(memo.n, memo.nvars, [list(c) for c in memo.clauses], dict(memo.stats))
         fast.stats["cnf_vars"] = fast.nvars
         fast.stats["cnf_clauses"] = len(fast.clauses)
         fast.stats["encode_seconds"] = time.perf_counter() - start
@@ -1317,7 +1320,30 @@ def clause_form(problem: InversionProblem) -> CompiledCNF | None:
     the falsifying corner, ``M = 1``, ``g = 2``); the CNF is then the source
     formula itself (tautologies dropped, empty clauses kept), literal for
     literal, in clause order.
+
+    The answer is remembered on the problem (``auto`` asks before the backend
+    compiles) while none of the attributes it reads has been replaced; callers
+    must not modify the returned CNF.
     """
+    key = (
+        problem.network,
+        problem.target,
+        problem.domain,
+        problem.p,
+        problem.threshold,
+        problem.relation,
+        problem.threshold_pow,
+    )
+    memo = problem.__dict__.get("_clause_form_memo")
+    if memo is not None and all(map(operator.is_, memo[0], key)):
+        return memo[1]  # type: ignore[no-any-return]
+    out = _clause_form(problem)
+    problem.__dict__["_clause_form_memo"] = (key, out)
+    return out
+
+
+def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
+    """:func:`clause_form`, computed."""
     pr = problem
     kind = pr.domain.kind
     net = pr.network
