@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +32,7 @@ from geninv.errors import ValidationError
 from geninv.network import FloatArray, ReLUNetwork, fractions_of, integer_values, to_fraction
 
 DomainKind = Literal["real", "box", "binary", "sign"]
+T = TypeVar("T")
 Relation = Literal["<=", "<"]
 DOMAINS: tuple[str, ...] = ("real", "box", "binary", "sign")
 RELATIONS: tuple[str, ...] = ("<=", "<")
@@ -271,6 +272,31 @@ class InversionProblem:
         """Float ||G(z) - x||_p for a batch of outputs of shape (batch, q)."""
         return lp_norm_rows(outputs - self.target_array(), self.p)
 
+    def _inputs(self) -> tuple[Any, ...]:
+        """The attributes every answer derived from the problem reads (compared by identity)."""
+        return (
+            self.network,
+            self.target,
+            self.domain,
+            self.p,
+            self.threshold,
+            self.relation,
+            self.threshold_pow,
+        )
+
+    def derived(self, name: str, compute: Callable[[], T]) -> T:
+        """``compute()``, remembered under ``name`` until one of the problem's
+        attributes is replaced (the network and its arrays are treated as immutable,
+        as everywhere in geninv)."""
+        key = self._inputs()
+        memo: dict[str, tuple[tuple[Any, ...], Any]] = self.__dict__.setdefault("_derived", {})
+        hit = memo.get(name)
+        if hit is not None and all(map(operator.is_, hit[0], key)):
+            return hit[1]  # type: ignore[no-any-return]
+        value = compute()
+        memo[name] = (key, value)
+        return value
+
     def target_ints(self) -> list[int] | None:
         """The target as Python ints when every entry is an integer (cached per target)."""
         memo = getattr(self, "_tint_memo", None)
@@ -286,15 +312,7 @@ class InversionProblem:
             raise ValidationError(f"witness has {len(zf)} entries, expected {self.n}")
         # the same witness checked again (a backend checks, then solve() certifies): the
         # answer of the last check, if nothing the check reads has been replaced since
-        key = (
-            self.network,
-            self.target,
-            self.domain,
-            self.p,
-            self.threshold,
-            self.relation,
-            self.threshold_pow,
-        )
+        key = self._inputs()
         memo: tuple[tuple[Any, ...], list[Fraction], ExactCheck] | None = getattr(
             self, "_check_memo", None
         )

@@ -168,7 +168,6 @@ import contextlib
 import functools
 import itertools
 import math
-import operator
 import os
 import threading
 import time
@@ -1325,21 +1324,7 @@ def clause_form(problem: InversionProblem) -> CompiledCNF | None:
     compiles) while none of the attributes it reads has been replaced; callers
     must not modify the returned CNF.
     """
-    key = (
-        problem.network,
-        problem.target,
-        problem.domain,
-        problem.p,
-        problem.threshold,
-        problem.relation,
-        problem.threshold_pow,
-    )
-    memo = problem.__dict__.get("_clause_form_memo")
-    if memo is not None and all(map(operator.is_, memo[0], key)):
-        return memo[1]  # type: ignore[no-any-return]
-    out = _clause_form(problem)
-    problem.__dict__["_clause_form_memo"] = (key, out)
-    return out
+    return problem.derived("clause_form", lambda: _clause_form(problem))
 
 
 def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
