@@ -298,12 +298,8 @@ class InversionProblem:
         return value
 
     def target_ints(self) -> list[int] | None:
-        """The target as Python ints when every entry is an integer (cached per target)."""
-        memo = getattr(self, "_tint_memo", None)
-        if memo is None or memo[0] is not self.target:
-            memo = (self.target, integer_values(self.target))
-            self._tint_memo = memo
-        return memo[1]
+        """The target as Python ints when every entry is an integer (remembered)."""
+        return self.derived("target_ints", lambda: integer_values(self.target))
 
     def exact_check(self, z: Sequence[Any]) -> ExactCheck:
         """Re-check a witness exactly: domain membership, G(z) in rationals, threshold."""
