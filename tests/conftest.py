@@ -54,6 +54,20 @@ def random_cnf(
     return CNF(n, tuple(clauses))
 
 
+def varied_cnf(rng: np.random.Generator, n: int, m: int, odd: bool, p_empty: float) -> CNF:
+    """:func:`random_cnf`: a 3-CNF, or (``odd``) clauses of 1 to 4 literals with repeated
+    literals, tautologies and empty clauses (probability ``p_empty``) mixed in."""
+    return random_cnf(
+        rng,
+        n,
+        m,
+        lengths=(1, 2, 3, 4) if odd else (3,),
+        p_repeat=0.1 if odd else 0.0,
+        p_taut=0.1 if odd else 0.0,
+        p_empty=p_empty if odd else 0.0,
+    )
+
+
 BENCH_DIR = Path(__file__).resolve().parent.parent / "bench"
 
 

@@ -20,7 +20,7 @@ from geninv.reductions.sat import SatReduction, normalise_clauses
 from geninv.solvers.base import solve
 from geninv.solvers.sat import _clause_rows, _clause_rows_int, clause_form, compile_to_cnf
 
-from .conftest import random_cnf
+from .conftest import varied_cnf
 from .test_sat_backend import source_sat
 
 
@@ -246,15 +246,7 @@ def test_theorem1_clause_form_is_the_formula_itself() -> None:
     for i in range(80):
         n = int(rng.integers(1, 12))
         odd = i % 4 == 0
-        cnf = random_cnf(
-            rng,
-            n,
-            int(rng.integers(1, 6 * n)),
-            lengths=(1, 2, 3, 4) if odd else (3,),
-            p_repeat=0.1 if odd else 0.0,
-            p_taut=0.1 if odd else 0.0,
-            p_empty=0.03 if odd else 0.0,
-        )
+        cnf = varied_cnf(rng, n, int(rng.integers(1, 6 * n)), odd, p_empty=0.03)
         problem, inv = SatReduction("sign").apply(cnf)
         compiled = clause_form(problem)
         assert compiled is not None

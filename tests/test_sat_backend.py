@@ -29,7 +29,7 @@ from geninv.solvers.base import REGISTRY, solve
 from geninv.solvers.rup import check_drup, check_drup_files, parse_dimacs, parse_drup
 from geninv.solvers.sat import NO_PROOF_KIND, SatBackend, compile_to_cnf
 
-from .conftest import random_cnf
+from .conftest import random_cnf, varied_cnf
 
 NORMS = (math.inf, 1.0, 2.0)
 
@@ -284,15 +284,7 @@ def test_theorem1_random_cnfs_match_pysat_and_keep_their_size() -> None:
         n = int(rng.integers(2, 13))
         m = int(rng.integers(1, 7 * n))
         odd = i % 5 == 0
-        cnf = random_cnf(
-            rng,
-            n,
-            m,
-            lengths=(1, 2, 3, 4) if odd else (3,),
-            p_repeat=0.1 if odd else 0.0,
-            p_taut=0.1 if odd else 0.0,
-            p_empty=0.02 if odd else 0.0,
-        )
+        cnf = varied_cnf(rng, n, m, odd, p_empty=0.02)
         problem, _ = SatReduction("sign").apply(cnf)
         expected = source_sat(cnf)
         sol = sat(problem)
