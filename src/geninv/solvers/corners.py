@@ -191,9 +191,11 @@ class CornerPresolve:
     seconds: float = 0.0
 
     def lift(self, b: Sequence[Fraction]) -> list[Fraction]:
-        """The latent z of a binary point b."""
+        """The latent z of a binary point b: ``low + (high - low) b`` (at b = 0 and 1 the
+        end points themselves, without Fraction arithmetic)."""
         return [
-            lo + (hi - lo) * Fraction(v) for lo, hi, v in zip(self.low, self.high, b, strict=True)
+            lo if v == 0 else hi if v == 1 else lo + (hi - lo) * Fraction(v)
+            for lo, hi, v in zip(self.low, self.high, b, strict=True)
         ]
 
     def summary(self) -> dict[str, Any]:
