@@ -13,6 +13,7 @@ Each backend, on every problem it declares it accepts:
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator
 from fractions import Fraction
 
@@ -187,3 +188,34 @@ def test_every_backend_declares_itself() -> None:
     for name, cls in REGISTRY.items():
         assert cls.name == name and cls.summary and cls.capabilities.domains
         assert set(cls.capabilities.domains) <= {"real", "box", "binary", "sign"}
+
+
+def test_module_availability_is_remembered_only_when_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found modules are remembered; a missing one is looked up again (so installing it
+    mid-session is noticed), and a module blocked in sys.modules (None) is missing."""
+    import importlib.util
+
+    from geninv.solvers import base
+
+    calls: list[str] = []
+    real = importlib.util.find_spec
+
+    def spy(name: str, *args: object) -> object:
+        calls.append(name)
+        return real(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(base, "_FOUND", set())
+    monkeypatch.setattr(base.importlib.util, "find_spec", spy)
+    assert base._module_found("json")  # imported already: sys.modules answers
+    assert base._module_found("geninv_no_such_module") is False
+    assert base._module_found("geninv_no_such_module") is False
+    assert calls.count("geninv_no_such_module") == 2
+    monkeypatch.setitem(sys.modules, "geninv_blocked_module", None)
+    assert base._module_found("geninv_blocked_module") is False
+    # on disk, never imported (find_spec does not import it): looked up once, then remembered
+    assert "antigravity" not in sys.modules
+    assert base._module_found("antigravity")
+    assert base._module_found("antigravity")
+    assert calls.count("antigravity") == 1
