@@ -100,7 +100,7 @@ one bisection per distinct child.
 Two-layer networks of *corner-indicator* units whose outputs force every
 indicator off (every Theorem 1 network) skip all of this: :func:`clause_form`
 writes one clause per unit with numpy, in well under a millisecond for
-SATLIB's uf20 and about 10 ms for uf250.  Through the general encoder,
+SATLIB's uf20 and about 3 ms for uf250.  Through the general encoder,
 Theorem 1 networks compile back to their formula too: a clause unit's
 ``[A >= 1]`` is a cube of the falsified literals (one variable ``o_j``), the
 output's ``[Y >= 1]`` is ``OR(o_j)`` (one variable ``r``), and the unit clause
