@@ -178,6 +178,7 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from geninv.errors import UnsupportedError, ValidationError
+from geninv.network import integer_values
 from geninv.problem import InversionProblem, Solution, Status
 from geninv.solvers.base import Backend, Capabilities, register
 
@@ -1226,27 +1227,31 @@ def _clause_rows(
     """
     import numpy as np
 
-    need = np.zeros(feeds.shape[1], dtype=bool)
-    bases = [max(int(v), 0) if relu_out else int(v) for v in d]
+    fed = feeds.any(axis=1).tolist()
+    d_int = [int(v) for v in d.tolist()]
+    bases = [max(v, 0) for v in d_int] if relu_out else d_int
     for base, x in zip(bases, target, strict=True):
         gap_high = x + delta - base  # must stay >= 0 (> 0)
         if (gap_high <= 0) if strict else (gap_high < 0):
-            return True, need  # already too high with every unit off
+            return True, np.zeros(feeds.shape[1], dtype=bool)  # too high with every unit off
+    jumps = smallest.tolist()
+    used: list[int] = []
     for j, x in enumerate(target):
-        base = bases[j]
-        gap_low = base - x + delta
+        gap_low = bases[j] - x + delta
         if (gap_low <= 0) if strict else (gap_low < 0):
             return None  # the lower end needs some unit on: not this shape
-        if not feeds[j].any():
+        if not fed[j]:
             continue
-        jump = int(d[j]) + int(smallest[j])
+        jump = d_int[j] + int(jumps[j])
         if relu_out:
             jump = max(jump, 0)
         over = jump - x - delta
         if (over < 0) if strict else (over <= 0):
             return None  # one unit on may still meet the upper end
-        need |= feeds[j]
-    return False, need
+        used.append(j)
+    if len(used) == 1:
+        return False, feeds[used[0]]
+    return False, feeds[used].any(axis=0) if used else np.zeros(feeds.shape[1], dtype=bool)
 
 
 def _clause_rows_int(
@@ -1328,18 +1333,19 @@ def clause_form(problem: InversionProblem) -> CompiledCNF | None:
 
 
 def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
-    """:func:`clause_form`, computed."""
+    """:func:`clause_form`, computed (numpy calls kept few: on 100-clause formulas
+    each costs about as much as CaDiCaL spends per clause)."""
     pr = problem
     kind = pr.domain.kind
     net = pr.network
-    if kind not in ("binary", "sign") or net.depth != 2 or not net.is_float_exact():
+    if kind not in ("binary", "sign") or len(net.layers) != 2:
         return None
-    if not (pr.threshold == 0 and pr.threshold_pow is None) and not math.isinf(pr.p):
+    if not (pr.threshold.numerator == 0 and pr.threshold_pow is None) and not math.isinf(pr.p):
         return None
     first, second = net.layers
     if first.activation != "relu" or second.activation not in ("relu", "identity"):
         return None
-    layers = net.integer_layers()
+    layers = net.integer_layers()  # None also for parameters held as Fractions
     if layers is None:
         return None
     import numpy as np
@@ -1352,31 +1358,35 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
         return None
     # the float64 parameters equal the integers (integer_layers checked it)
     w, b, a, b2 = first.weight, first.bias, second.weight, second.bias
-    lo, hi = pr.domain.corner_values()
     m1, n = w.shape
-    if kind == "sign":  # corners -1, 1: the best corner gives b + sum |w|
-        amax = b + sabs
-        amin = b - sabs
-    else:  # corners 0, 1: b + sum of the positive weights
-        amax = b + (sabs + w @ np.ones(n)) / 2
-        amin = amax - sabs
-    constant = (amax <= 0) | (amin == amax)
+    span = 2 if kind == "sign" else 1  # hi - lo
+    # the best corner: b + sum |w| for corners -1, 1; b + the positive weights for 0, 1
+    amax = b + sabs if kind == "sign" else b + (sabs + w @ np.ones(n)) / 2
+    # constant: never positive, or no weight (amin = amax - sabs equals amax)
+    constant = (amax <= 0) | (sabs == 0)
+    any_constant = bool(constant.any())
     # a non-constant unit is a corner indicator iff its second-best corner, which flips
     # the coordinate with the smallest nonzero |w_iv|, is not positive:
-    # amax <= |w_iv| (hi - lo) for every nonzero w_iv (hi - lo is 1 or 2: exact)
-    # (every nonzero integer weight has |w_iv| >= 1, so only rows that need more are read)
-    need_abs = np.where(constant, 0.0, amax / (hi - lo))
-    heavy = need_abs > 1
-    if heavy.any():
-        aw = np.abs(w[heavy])
-        if ((aw < need_abs[heavy][:, None]) & (aw != 0)).any():
+    # amax <= |w_iv| span for every nonzero w_iv.  Every nonzero integer weight has
+    # |w_iv| >= 1, so only rows with amax > span are read, and only when there are any.
+    if float(amax.max()) > span:
+        need_abs = np.where(constant, 0.0, amax / span)
+        heavy = need_abs > 1
+        if heavy.any():
+            aw = np.abs(w[heavy])
+            if ((aw < need_abs[heavy][:, None]) & (aw != 0)).any():
+                return None
+    if any_constant:
+        indicator = ~constant
+        d = b2 + a @ np.where(constant, np.maximum(amax, 0), 0)
+        if ((a < 0) & indicator).any():
             return None
-    nz = w != 0
-    indicator = ~constant
-    d = b2 + a @ np.where(constant, np.maximum(amax, 0), 0) if constant.any() else b2
-    if ((a < 0) & indicator).any():
-        return None
-    feeds = (a != 0) & indicator
+        feeds = (a != 0) & indicator
+    else:  # every unit an indicator (Theorem 1 networks)
+        d = b2
+        if float(a.min()) < 0:
+            return None
+        feeds = a != 0
     big = float(2**60)  # above every a_ji M_i (< 2^52)
     smallest = np.where(feeds, a * amax, big).min(axis=1)  # the smallest jump of one unit
     relu_out = second.activation == "relu"
@@ -1384,17 +1394,19 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
     if pr.threshold.denominator == 1:
         delta = int(pr.threshold)  # Python int arithmetic is far quicker than Fraction's
     strict = pr.relation == "<"
-    tint = pr.target_ints()
     if len(pr.target) <= 32:  # a few outputs: the loop (in ints when possible) is quicker
+        tint = integer_values(pr.target)
         shape = _clause_rows(d, smallest, feeds, tint or pr.target, delta, relu_out, strict)
-    elif tint is not None and type(delta) is int and max(map(abs, tint)) < 2**52:
-        shape = _clause_rows_int(d, smallest, feeds, tint, delta, relu_out, strict)
     else:
-        shape = _clause_rows(d, smallest, feeds, pr.target, delta, relu_out, strict)
+        tint = pr.target_ints()
+        if tint is not None and type(delta) is int and max(map(abs, tint)) < 2**52:
+            shape = _clause_rows_int(d, smallest, feeds, tint, delta, relu_out, strict)
+        else:
+            shape = _clause_rows(d, smallest, feeds, pr.target, delta, relu_out, strict)
     if shape is None:
         return None
     empty, need = shape
-    n_ind = m1 - int(constant.sum())
+    n_ind = m1 - int(constant.sum()) if any_constant else m1
     stats: dict[str, Any] = {
         "encoding": "clause form (corner-indicator units, vectorised)",
         "indicator_units": n_ind,
@@ -1402,12 +1414,15 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
     }
     if empty:
         return CompiledCNF(pr.n, pr.n, [[]], stats)
-    ws, nzs = (w, nz) if need.all() else (w[need], nz[need])
-    flat = np.flatnonzero(nzs)  # row-major: the literals of each clause in turn (a bool
-    cols = flat % n  # mask: numpy's nonzero is several times quicker on it than on floats)
-    sizes = np.bincount(flat // n, minlength=ws.shape[0])
+    ws = w if need.all() else w[need]
+    # row-major: the literals of each clause in turn (numpy's nonzero is several times
+    # quicker on a bool mask than on floats)
+    flat = np.flatnonzero(ws != 0)
+    rows, cols = np.divmod(flat, n)
+    sizes = np.bincount(rows, minlength=ws.shape[0])
     # the clause literal says z_v differs from the corner: +v when c_iv = lo (w < 0)
-    lits = np.where(ws.ravel()[flat] > 0, -1 - cols, cols + 1)
+    cols += 1
+    lits = np.where(ws.ravel()[flat] > 0, -cols, cols)
     clauses: list[list[int]]
     if sizes.size and sizes.min() == sizes.max() > 0:  # k-CNF: one reshape
         clauses = lits.reshape(sizes.size, int(sizes[0])).tolist()
