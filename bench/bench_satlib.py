@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import os
 import shutil
 import time
 from collections import defaultdict
@@ -161,6 +162,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="PySAT name of the peer solver (default: the sat backend's own, cadical195)",
     )
     ap.add_argument("--sat-solver", help="solver option of the sat backend (default: its own)")
+    ap.add_argument(
+        "--kernels",
+        choices=("numpy", "numba"),
+        default=os.environ.get("GENINV_KERNELS", "numpy"),
+        help="how geninv reads integer networks: numpy (the default) or the opt-in "
+        "compiled loops of geninv.kernels (GENINV_KERNELS=numba), loaded before timing",
+    )
     ap.add_argument("--no-t1", action="store_true", help="skip the Theorem 1 part")
     ap.add_argument("--no-t2", action="store_true", help="skip the Theorem 2 part")
     ap.add_argument("--no-marabou", action="store_true")
@@ -185,6 +193,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     start = time.perf_counter()
     say(f"machine: {machine_line()} (shared machine: timings are noisy)")
+    from geninv import kernels
+
+    kernels.enable(args.kernels == "numba")  # imports and compiles now, outside the timings
+    say(f"geninv kernels: {args.kernels}")
     sat_ok, sat_why = sat_backend()
     mar_ok, mar_why = (False, "--no-marabou") if args.no_marabou else marabou_available()
     say(f"sat backend: {'available' if sat_ok else 'not available: ' + sat_why}")
@@ -293,6 +305,7 @@ def theorem1(
                     "encode_seconds": run.extra.get("encode_seconds"),
                     "solve_seconds": run.extra.get("solve_seconds"),
                     "sat_solver": run.extra.get("solver"),
+                    "kernels": args.kernels,
                     "reduce_seconds": t_reduce,
                     "repeats": repeats,
                     "note": run.note,
@@ -342,7 +355,8 @@ def theorem1(
         )
     used = sorted({str(r["sat_solver"]) for r in rows if r.get("sat_solver")})
     table.caption = escape(
-        f"sat backend's solver: {', '.join(used) or '-'}; 'encode' / 'solve' = its CNF "
+        f"sat backend's solver: {', '.join(used) or '-'}; geninv kernels: {args.kernels}; "
+        "'encode' / 'solve' = its CNF "
         "compilation / CDCL call (stats.encode_seconds / solve_seconds); runs under "
         f"{SHORT_RUN * 1000:.0f} ms on both sides: median of {REPEATS} alternate runs "
         "(fresh problem each, see settle()); CSV = ../shared/data/baselines (measured "

@@ -271,7 +271,7 @@ class ReLUNetwork:
         self.layers: tuple[Layer, ...] = tuple(layers)
         self.final_activation: str = layers[-1].activation_label
         self._sparse: list[list[_SparseRow]] | None = None
-        self._int_plan: list[tuple[Any, Any, int, int, bool]] | bool | None = False
+        self._int_plan: list[tuple[Any, int, int, bool]] | bool | None = False
 
     # ------------------------------------------------------------------ shape
     @property
@@ -375,38 +375,50 @@ class ReLUNetwork:
             self._sparse = [layer.exact_rows() for layer in self.layers]
         return self._sparse
 
-    def integer_layers(self) -> list[tuple[Any, Any, int, int, bool]] | None:
-        """Per layer ``(S, |b|, R, B, relu)`` when every parameter is an integer of
+    def integer_layers(self) -> list[tuple[Any, int, int, bool]] | None:
+        """Per layer ``(S, R, B, relu)`` when every parameter is an integer of
         magnitude < 2^53 and every activation is ReLU or the identity, else None.
 
-        ``S`` holds the row sums of ``|W|`` and ``|b|`` the bias magnitudes (float64
-        arrays, each sum within a relative ``k 2^-52`` of the exact one for k
-        terms), ``R`` an upper bound on the largest row sum of ``|W|`` and ``B`` on
-        ``max |b|`` (Python ints), ``relu`` whether the layer has a ReLU.  The
-        float64 parameters themselves are the integers.  Computed once per network.
+        ``S`` holds the row sums of ``|W|`` (a float64 array, each sum within a
+        relative ``k 2^-52`` of the exact one for k terms), ``R`` an upper bound
+        on the largest row sum of ``|W|`` and ``B`` on ``max |b|`` (Python ints),
+        ``relu`` whether the layer has a ReLU.  The float64 parameters themselves
+        are the integers.  Computed once per network (by a compiled loop when
+        :mod:`geninv.kernels` are enabled).
         """
         if self._int_plan is not False:
             return self._int_plan  # type: ignore[return-value]
-        plan: list[tuple[Any, Any, int, int, bool]] | None = []
+        from geninv import kernels
+
+        kern = kernels.get()
+        plan: list[tuple[Any, int, int, bool]] | None = []
         for layer in self.layers:
             if layer.exact_weight is not None or layer.activation not in ("relu", "identity"):
                 plan = None
                 break
             w, b = layer.weight, layer.bias
-            rows = np.abs(w) @ np.ones(w.shape[1])  # BLAS: one pass
-            ab = np.abs(b)
+            if kern is not None:
+                integer, rows, rmax, bmax = kern.layer_plan(w, b)
+                if not integer:
+                    plan = None
+                    break
+            else:
+                rows = np.abs(w) @ np.ones(w.shape[1])  # BLAS: one pass
+                rmax = float(rows.max()) if rows.size else 0.0
+                bmax = float(np.abs(b).max()) if b.size else 0.0
             # a float sum of k nonnegative terms is within a relative k 2^-53 of the exact one
-            rmax = (float(rows.max()) if rows.size else 0.0) * (1 + w.shape[1] * 2.0**-52)
-            bmax = float(ab.max()) if ab.size else 0.0
+            rmax *= 1 + w.shape[1] * 2.0**-52
             if rmax >= 2**53 or bmax >= 2**53:
                 plan = None
                 break
             # below 2^53 in magnitude, truncation to an integer is exact; equality says integer
-            if not (bool((np.trunc(w) == w).all()) and bool((np.trunc(b) == b).all())):
+            if kern is None and not (
+                bool((np.trunc(w) == w).all()) and bool((np.trunc(b) == b).all())
+            ):
                 plan = None
                 break
             assert plan is not None
-            plan.append((rows, ab, math.ceil(rmax) + 1, int(bmax), layer.activation == "relu"))
+            plan.append((rows, math.ceil(rmax) + 1, int(bmax), layer.activation == "relu"))
         self._int_plan = plan
         return plan
 
@@ -427,7 +439,7 @@ class ReLUNetwork:
             return None
         bound = max(map(abs, ints), default=0)
         top = bound
-        for _, _, rmax, bmax, _ in plan:
+        for _, rmax, bmax, _ in plan:
             bound = rmax * bound + bmax
             top = max(top, bound)
         if top >= 2**62:
@@ -441,7 +453,7 @@ class ReLUNetwork:
                     y = np.maximum(y, 0.0)
             return y.astype(np.int64).tolist()  # type: ignore[no-any-return]
         x = np.array(ints, dtype=np.int64)
-        for layer, (_, _, _, _, relu) in zip(self.layers, plan, strict=True):
+        for layer, (_, _, _, relu) in zip(self.layers, plan, strict=True):
             # int64 copies of the integer parameters (this path is rare: made on use)
             x = layer.weight.astype(np.int64) @ x + layer.bias.astype(np.int64)
             if relu:

@@ -466,7 +466,7 @@ def _binary_problem_float(
         return None
     low = np.array([int(v) for v in pre.low], dtype=np.float64)
     scale = np.array([int(h - lo) for lo, h in zip(pre.low, pre.high, strict=True)], dtype=float)
-    _, _, r0, b0max, _ = plan[0]
+    _, r0, b0max, _ = plan[0]
     top = max(float(np.abs(low).max(initial=0.0)), float(np.abs(scale).max(initial=0.0)))
     if r0 * top + b0max >= 2**52:
         return None

@@ -177,6 +177,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
 
+from geninv import kernels
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import integer_values
 from geninv.problem import InversionProblem, Solution, Status
@@ -1332,33 +1333,22 @@ def clause_form(problem: InversionProblem) -> CompiledCNF | None:
     return problem.derived("clause_form", lambda: _clause_form(problem))
 
 
-def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
-    """:func:`clause_form`, computed (numpy calls kept few: on 100-clause formulas
-    each costs about as much as CaDiCaL spends per clause)."""
-    pr = problem
-    kind = pr.domain.kind
-    net = pr.network
-    if kind not in ("binary", "sign") or len(net.layers) != 2:
-        return None
-    if not (pr.threshold.numerator == 0 and pr.threshold_pow is None) and not math.isinf(pr.p):
-        return None
-    first, second = net.layers
-    if first.activation != "relu" or second.activation not in ("relu", "identity"):
-        return None
-    layers = net.integer_layers()  # None also for parameters held as Fractions
-    if layers is None:
-        return None
+def _split(lits: Any, sizes: Any) -> list[list[int]]:
+    """The clauses of consecutive literal runs of the given sizes."""
     import numpy as np
 
-    (sabs, _, r1, b1, _), (_, _, r2, bb2, _) = layers  # sabs: row sums of |W|, exact below
-    # |z_v| <= 1, so |pre-activations| <= r1 + b1 and every sum below is at most
-    # max(r1 + b1, r2 (r1 + b1) + bb2): under 2^52 each is an integer that float64
-    # holds exactly, whatever order BLAS adds in, and halving it is exact too
-    if max(r1 + b1, r2 * (r1 + b1) + bb2) >= 2**52:
-        return None
-    # the float64 parameters equal the integers (integer_layers checked it)
-    w, b, a, b2 = first.weight, first.bias, second.weight, second.bias
-    m1, n = w.shape
+    flat_lits = lits.tolist()
+    ends = np.cumsum(sizes).tolist()
+    return [flat_lits[i:j] for i, j in zip([0, *ends][:-1], ends, strict=True)]
+
+
+def _corner_arrays(w: Any, b: Any, a: Any, b2: Any, sabs: Any, kind: str) -> Any:
+    """The numpy twin of ``corner_units`` + ``unit_outputs`` (:mod:`geninv.kernels`):
+    ``(d, smallest, feeds, constant, any_constant)``, or None when some unit is no
+    corner indicator or some indicator feeds an output negatively."""
+    import numpy as np
+
+    n = w.shape[1]
     span = 2 if kind == "sign" else 1  # hi - lo
     # the best corner: b + sum |w| for corners -1, 1; b + the positive weights for 0, 1
     amax = b + sabs if kind == "sign" else b + (sabs + w @ np.ones(n)) / 2
@@ -1389,6 +1379,50 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
         feeds = a != 0
     big = float(2**60)  # above every a_ji M_i (< 2^52)
     smallest = np.where(feeds, a * amax, big).min(axis=1)  # the smallest jump of one unit
+    return d, smallest, feeds, constant, any_constant
+
+
+def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
+    """:func:`clause_form`, computed (numpy calls kept few: on 100-clause formulas
+    each costs about as much as CaDiCaL spends per clause)."""
+    pr = problem
+    kind = pr.domain.kind
+    net = pr.network
+    if kind not in ("binary", "sign") or len(net.layers) != 2:
+        return None
+    if not (pr.threshold.numerator == 0 and pr.threshold_pow is None) and not math.isinf(pr.p):
+        return None
+    first, second = net.layers
+    if first.activation != "relu" or second.activation not in ("relu", "identity"):
+        return None
+    layers = net.integer_layers()  # None also for parameters held as Fractions
+    if layers is None:
+        return None
+    import numpy as np
+
+    (sabs, r1, b1, _), (_, r2, bb2, _) = layers  # sabs: row sums of |W|, exact below
+    # |z_v| <= 1, so |pre-activations| <= r1 + b1 and every sum below is at most
+    # max(r1 + b1, r2 (r1 + b1) + bb2): under 2^52 each is an integer that float64
+    # holds exactly, whatever order BLAS adds in, and halving it is exact too
+    if max(r1 + b1, r2 * (r1 + b1) + bb2) >= 2**52:
+        return None
+    # the float64 parameters equal the integers (integer_layers checked it)
+    w, b, a, b2 = first.weight, first.bias, second.weight, second.bias
+    m1, n = w.shape
+    kern = kernels.get()
+    if kern is not None:  # the same arrays from compiled loops (geninv.kernels)
+        ok, amax, constant = kern.corner_units(w, b, sabs, kind == "sign")
+        if not ok:
+            return None
+        ok, d, smallest, feeds = kern.unit_outputs(a, b2, amax, constant)
+        if not ok:
+            return None
+        any_constant = bool(constant.any())
+    else:
+        shape_arrays = _corner_arrays(w, b, a, b2, sabs, kind)
+        if shape_arrays is None:
+            return None
+        d, smallest, feeds, constant, any_constant = shape_arrays
     relu_out = second.activation == "relu"
     delta: Fraction | int = pr.threshold
     if pr.threshold.denominator == 1:
@@ -1414,6 +1448,11 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
     }
     if empty:
         return CompiledCNF(pr.n, pr.n, [[]], stats)
+    clauses: list[list[int]]
+    if kern is not None:
+        lits, sizes, common = kern.literals(w, need)  # common: k of a k-CNF, else -1
+        clauses = lits.reshape(sizes.size, common).tolist() if common > 0 else _split(lits, sizes)
+        return CompiledCNF(pr.n, pr.n, clauses, stats)
     ws = w if need.all() else w[need]
     # row-major: the literals of each clause in turn (numpy's nonzero is several times
     # quicker on a bool mask than on floats)
@@ -1423,13 +1462,10 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
     # the clause literal says z_v differs from the corner: +v when c_iv = lo (w < 0)
     cols += 1
     lits = np.where(ws.ravel()[flat] > 0, -cols, cols)
-    clauses: list[list[int]]
     if sizes.size and sizes.min() == sizes.max() > 0:  # k-CNF: one reshape
         clauses = lits.reshape(sizes.size, int(sizes[0])).tolist()
     else:
-        flat_lits = lits.tolist()
-        ends = np.cumsum(sizes).tolist()
-        clauses = [flat_lits[i:j] for i, j in zip([0, *ends][:-1], ends, strict=True)]
+        clauses = _split(lits, sizes)
     return CompiledCNF(pr.n, pr.n, clauses, stats)
 
 

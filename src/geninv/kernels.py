@@ -1,0 +1,213 @@
+"""Compiled loops (numba) for reading small integer networks, opt-in.
+
+Reading a Theorem 1 network of a 100-clause formula into its CNF takes about 50
+numpy calls (integrality and row sums of every layer, the corner-indicator test
+of every unit, the literals of every clause).  Each call costs a microsecond or
+more whatever the array size, so together they cost more than CaDiCaL's whole
+search on such a formula.  These kernels do the same work in one compiled pass
+each.  They are *opt-in*: importing numba takes about half a second and
+compiling the kernels the first time a few seconds (then cached on disk), which
+pays off only for a process that reads thousands of small networks (sweeps,
+benchmarks), never for one ``geninv solve``.
+
+Enable them with the environment variable ``GENINV_KERNELS=numba`` or
+:func:`enable`; ``GENINV_KERNELS=numpy`` (the default) keeps the numpy code.
+Every kernel has a numpy twin in its caller (:meth:`ReLUNetwork.integer_layers`,
+:func:`geninv.solvers.sat.clause_form`), which is the reference: the tests check
+that both give the same arrays.  Without numba installed, :func:`enable` raises
+:class:`~geninv.errors.BackendUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from types import SimpleNamespace
+from typing import Any
+
+from geninv.errors import BackendUnavailableError, ValidationError
+
+#: Environment variable choosing the implementation: "numpy" (default) or "numba".
+ENV = "GENINV_KERNELS"
+
+_state: dict[str, Any] = {"wanted": None, "kernels": None}
+
+
+def _wanted() -> bool:
+    if _state["wanted"] is None:
+        mode = os.environ.get(ENV, "numpy").strip().lower() or "numpy"
+        if mode not in ("numpy", "numba"):
+            raise ValidationError(f"{ENV}={mode!r}: expected 'numpy' or 'numba'")
+        _state["wanted"] = mode == "numba"
+    return bool(_state["wanted"])
+
+
+def available() -> bool:
+    """Whether numba is installed (found without importing it)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def enable(on: bool = True) -> bool:
+    """Use the compiled kernels from now on (``on=False``: the numpy code again).
+
+    Imports numba and compiles (or loads from its disk cache) every kernel now,
+    so that no later call pays for it; returns whether kernels are in use.
+    """
+    _state["wanted"] = on
+    if on:
+        _load()
+    return on
+
+
+def get() -> Any | None:
+    """The kernel namespace when kernels are enabled, else None (use numpy)."""
+    if not _wanted():
+        return None
+    return _load()
+
+
+def _load() -> Any:
+    if _state["kernels"] is None:
+        if not available():
+            raise BackendUnavailableError(
+                f"{ENV}=numba needs numba: pip install numba (or unset {ENV})"
+            )
+        _state["kernels"] = _compile()
+    return _state["kernels"]
+
+
+def _compile() -> Any:
+    import numba
+    import numpy as np
+
+    jit = numba.njit(cache=True, nogil=True)
+
+    @jit
+    def layer_plan(w: Any, b: Any) -> Any:
+        """(integer, row sums of |w|, their max, max |b|); integer is False when
+        some entry is not an integer (then the rest is meaningless).  The sums
+        run left to right: each within a relative (k - 1) 2^-53 of the exact one."""
+        m, n = w.shape
+        rows = np.empty(m)
+        rmax = 0.0
+        for i in range(m):
+            s = 0.0
+            for j in range(n):
+                v = w[i, j]
+                if v != np.floor(v):
+                    return False, rows, 0.0, 0.0
+                s += abs(v)
+            rows[i] = s
+            if s > rmax:
+                rmax = s
+        bmax = 0.0
+        for i in range(b.shape[0]):
+            v = b[i]
+            if v != np.floor(v):
+                return False, rows, 0.0, 0.0
+            if abs(v) > bmax:
+                bmax = abs(v)
+        return True, rows, rmax, bmax
+
+    @jit
+    def corner_units(w: Any, b: Any, sabs: Any, sign: bool) -> Any:
+        """(shape ok, amax, constant) of the first layer, as in clause_form."""
+        m, n = w.shape
+        span = 2.0 if sign else 1.0
+        amax = np.empty(m)
+        constant = np.empty(m, np.bool_)
+        for i in range(m):
+            if sign:
+                top = b[i] + sabs[i]
+            else:
+                pos = 0.0
+                for j in range(n):
+                    if w[i, j] > 0:
+                        pos += w[i, j]
+                top = b[i] + pos
+            amax[i] = top
+            const = top <= 0 or sabs[i] == 0
+            constant[i] = const
+            if not const and top > span:
+                for j in range(n):
+                    v = abs(w[i, j])
+                    if v != 0 and v * span < top:
+                        return False, amax, constant
+        return True, amax, constant
+
+    @jit
+    def unit_outputs(a: Any, b2: Any, amax: Any, constant: Any) -> Any:
+        """(shape ok, d, smallest, feeds) of the second layer, as in clause_form."""
+        q, m = a.shape
+        d = b2.copy()
+        smallest = np.full(q, 2.0**60)
+        feeds = np.zeros((q, m), np.bool_)
+        for j in range(q):
+            for i in range(m):
+                v = a[j, i]
+                if constant[i]:
+                    if amax[i] > 0:
+                        d[j] += v * amax[i]
+                elif v < 0:
+                    return False, d, smallest, feeds
+                elif v != 0:
+                    feeds[j, i] = True
+                    s = v * amax[i]
+                    if s < smallest[j]:
+                        smallest[j] = s
+        return True, d, smallest, feeds
+
+    @jit
+    def literals(w: Any, need: Any) -> Any:
+        """(literals row after row, clause sizes, the common size or -1) of the
+        rows in ``need``: -(v+1) for a positive weight, v+1 for a negative one."""
+        m, n = w.shape
+        count = 0
+        rows = 0
+        for i in range(m):
+            if need[i]:
+                rows += 1
+                for j in range(n):
+                    if w[i, j] != 0:
+                        count += 1
+        lits = np.empty(count, np.int64)
+        sizes = np.empty(rows, np.int64)
+        k = 0
+        r = 0
+        common = -2
+        for i in range(m):
+            if not need[i]:
+                continue
+            c = 0
+            for j in range(n):
+                v = w[i, j]
+                if v != 0:
+                    lits[k] = -(j + 1) if v > 0 else j + 1
+                    k += 1
+                    c += 1
+            sizes[r] = c
+            r += 1
+            if common == -2:
+                common = c
+            elif common != c:
+                common = -1
+        if common <= 0:
+            common = -1
+        return lits, sizes, common
+
+    # compile (or load from the cache) every kernel now, on the types the callers use
+    w = np.zeros((1, 1))
+    w.setflags(write=False)
+    for arr in (w, np.zeros((1, 1))):
+        vec = arr[0]
+        layer_plan(arr, vec)
+        corner_units(arr, vec, np.zeros(1), True)
+        flags = np.zeros(1, np.bool_)
+        unit_outputs(arr, vec, np.zeros(1), flags)
+        literals(arr, flags)
+    return SimpleNamespace(
+        layer_plan=layer_plan,
+        corner_units=corner_units,
+        unit_outputs=unit_outputs,
+        literals=literals,
+    )
