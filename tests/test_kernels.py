@@ -173,3 +173,20 @@ def test_kernel_plan_keeps_exact_values(restore_kernels: None) -> None:
     ref, got = plan_both(ReLUNetwork([w], [[Fraction(3)]]))
     assert_same_plan(ref, got)
     assert ref is not None and ref[0][1] >= 2**52 - 1
+
+
+def test_forward_int_kernel_matches_numpy(restore_kernels: None) -> None:
+    rng = np.random.default_rng(13)
+    done = 0
+    for _ in range(200):
+        net = random_net(rng)
+        z = [int(v) for v in rng.integers(-3, 4, size=net.n_inputs)]
+        kernels.enable(False)
+        ref = fresh(net).forward_int(z)
+        kernels.enable(True)
+        got = fresh(net).forward_int(z)
+        assert got == ref
+        if ref is not None:
+            assert ref == [int(v) for v in net.forward_exact(z)]
+            done += 1
+    assert done >= 100, done

@@ -110,12 +110,18 @@ def _compile() -> Any:
         return True, rows, rmax, bmax
 
     @jit
-    def corner_units(w: Any, b: Any, sabs: Any, sign: bool) -> Any:
-        """(shape ok, amax, constant) of the first layer, as in clause_form."""
+    def corner_shape(w: Any, b: Any, sabs: Any, sign: bool, a: Any, b2: Any) -> Any:
+        """clause_form's arrays of a two-layer network: (shape ok, d, smallest,
+        feeds, number of constant units); see its numpy twin ``_corner_arrays``."""
         m, n = w.shape
         span = 2.0 if sign else 1.0
         amax = np.empty(m)
         constant = np.empty(m, np.bool_)
+        q = a.shape[0]
+        d = b2.copy()
+        smallest = np.full(q, 2.0**60)
+        feeds = np.zeros((q, m), np.bool_)
+        n_constant = 0
         for i in range(m):
             if sign:
                 top = b[i] + sabs[i]
@@ -128,20 +134,12 @@ def _compile() -> Any:
             amax[i] = top
             const = top <= 0 or sabs[i] == 0
             constant[i] = const
+            n_constant += const
             if not const and top > span:
                 for j in range(n):
                     v = abs(w[i, j])
                     if v != 0 and v * span < top:
-                        return False, amax, constant
-        return True, amax, constant
-
-    @jit
-    def unit_outputs(a: Any, b2: Any, amax: Any, constant: Any) -> Any:
-        """(shape ok, d, smallest, feeds) of the second layer, as in clause_form."""
-        q, m = a.shape
-        d = b2.copy()
-        smallest = np.full(q, 2.0**60)
-        feeds = np.zeros((q, m), np.bool_)
+                        return False, d, smallest, feeds, n_constant
         for j in range(q):
             for i in range(m):
                 v = a[j, i]
@@ -149,13 +147,13 @@ def _compile() -> Any:
                     if amax[i] > 0:
                         d[j] += v * amax[i]
                 elif v < 0:
-                    return False, d, smallest, feeds
+                    return False, d, smallest, feeds, n_constant
                 elif v != 0:
                     feeds[j, i] = True
                     s = v * amax[i]
                     if s < smallest[j]:
                         smallest[j] = s
-        return True, d, smallest, feeds
+        return True, d, smallest, feeds, n_constant
 
     @jit
     def literals(w: Any, need: Any) -> Any:
@@ -195,19 +193,31 @@ def _compile() -> Any:
             common = -1
         return lits, sizes, common
 
+    @jit
+    def affine(w: Any, b: Any, x: Any, relu: bool) -> Any:
+        """w @ x + b, then ReLU when ``relu``: left-to-right sums (exact for the
+        integer values below 2^53 that ReLUNetwork.forward_int passes)."""
+        m, n = w.shape
+        y = np.empty(m)
+        for i in range(m):
+            s = b[i]
+            for j in range(n):
+                s += w[i, j] * x[j]
+            y[i] = max(s, 0.0) if relu else s
+        return y
+
     # compile (or load from the cache) every kernel now, on the types the callers use
     w = np.zeros((1, 1))
     w.setflags(write=False)
     for arr in (w, np.zeros((1, 1))):
         vec = arr[0]
         layer_plan(arr, vec)
-        corner_units(arr, vec, np.zeros(1), True)
-        flags = np.zeros(1, np.bool_)
-        unit_outputs(arr, vec, np.zeros(1), flags)
-        literals(arr, flags)
+        corner_shape(arr, vec, np.zeros(1), True, arr, vec)
+        literals(arr, np.zeros(1, np.bool_))
+        affine(arr, vec, np.zeros(1), True)
     return SimpleNamespace(
+        affine=affine,
         layer_plan=layer_plan,
-        corner_units=corner_units,
-        unit_outputs=unit_outputs,
+        corner_shape=corner_shape,
         literals=literals,
     )

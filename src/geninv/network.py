@@ -446,8 +446,14 @@ class ReLUNetwork:
             return None
         if top < 2**53:
             # every partial sum is an integer below 2^53: float64 (BLAS) is exact too
+            from geninv import kernels
+
+            kern = kernels.get()
             y = np.array(ints, dtype=np.float64)
             for layer in self.layers:
+                if kern is not None:
+                    y = kern.affine(layer.weight, layer.bias, y, layer.activation == "relu")
+                    continue
                 y = layer.weight @ y + layer.bias
                 if layer.activation == "relu":
                     y = np.maximum(y, 0.0)

@@ -1343,9 +1343,9 @@ def _split(lits: Any, sizes: Any) -> list[list[int]]:
 
 
 def _corner_arrays(w: Any, b: Any, a: Any, b2: Any, sabs: Any, kind: str) -> Any:
-    """The numpy twin of ``corner_units`` + ``unit_outputs`` (:mod:`geninv.kernels`):
-    ``(d, smallest, feeds, constant, any_constant)``, or None when some unit is no
-    corner indicator or some indicator feeds an output negatively."""
+    """The numpy twin of ``corner_shape`` (:mod:`geninv.kernels`):
+    ``(d, smallest, feeds, number of constant units)``, or None when some unit is
+    no corner indicator or some indicator feeds an output negatively."""
     import numpy as np
 
     n = w.shape[1]
@@ -1379,7 +1379,7 @@ def _corner_arrays(w: Any, b: Any, a: Any, b2: Any, sabs: Any, kind: str) -> Any
         feeds = a != 0
     big = float(2**60)  # above every a_ji M_i (< 2^52)
     smallest = np.where(feeds, a * amax, big).min(axis=1)  # the smallest jump of one unit
-    return d, smallest, feeds, constant, any_constant
+    return d, smallest, feeds, int(constant.sum()) if any_constant else 0
 
 
 def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
@@ -1411,18 +1411,14 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
     m1, n = w.shape
     kern = kernels.get()
     if kern is not None:  # the same arrays from compiled loops (geninv.kernels)
-        ok, amax, constant = kern.corner_units(w, b, sabs, kind == "sign")
+        ok, d, smallest, feeds, n_constant = kern.corner_shape(w, b, sabs, kind == "sign", a, b2)
         if not ok:
             return None
-        ok, d, smallest, feeds = kern.unit_outputs(a, b2, amax, constant)
-        if not ok:
-            return None
-        any_constant = bool(constant.any())
     else:
         shape_arrays = _corner_arrays(w, b, a, b2, sabs, kind)
         if shape_arrays is None:
             return None
-        d, smallest, feeds, constant, any_constant = shape_arrays
+        d, smallest, feeds, n_constant = shape_arrays
     relu_out = second.activation == "relu"
     delta: Fraction | int = pr.threshold
     if pr.threshold.denominator == 1:
@@ -1440,7 +1436,7 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
     if shape is None:
         return None
     empty, need = shape
-    n_ind = m1 - int(constant.sum()) if any_constant else m1
+    n_ind = m1 - n_constant
     stats: dict[str, Any] = {
         "encoding": "clause form (corner-indicator units, vectorised)",
         "indicator_units": n_ind,
@@ -1522,11 +1518,11 @@ class _Sat:
             if direct is not None:
                 # PySAT's own add_clause is two Python wrappers around this call; on
                 # 100-clause formulas they cost as much as CaDiCaL's whole search.
-                # A False return (empty clause added) is recorded as PySAT does.
-                ok = True
-                for c in clauses:
-                    ok = direct(handle, c if type(c) is list else list(c)) and ok
-                if not ok and inner is not None:
+                # A False return (empty clause added) is recorded as PySAT does.  The C
+                # function takes any iterable of ints; map() calls it without a Python
+                # loop.
+                added = list(map(direct, itertools.repeat(handle), clauses))
+                if not all(added) and inner is not None:
                     inner.status = False
                 return
         for c in clauses:
