@@ -113,7 +113,10 @@ def cadical(clauses: list[list[int]], solver: str) -> tuple[bool, float]:
 
     def go() -> bool:
         with Solver(name=solver, bootstrap_with=clauses) as s:
-            return bool(s.solve())
+            ok = bool(s.solve())
+            if ok:  # a SAT answer comes with its model (SAT competition rules; geninv's z)
+                s.get_model()
+            return ok
 
     return timed(go)
 

@@ -18,7 +18,13 @@ from geninv.network import ReLUNetwork
 from geninv.problem import Domain, InversionProblem, Status
 from geninv.reductions.sat import SatReduction, normalise_clauses
 from geninv.solvers.base import solve
-from geninv.solvers.sat import _clause_rows, _clause_rows_int, clause_form, compile_to_cnf
+from geninv.solvers.sat import (
+    _NO_JUMP,
+    _clause_rows,
+    _clause_rows_int,
+    clause_form,
+    compile_to_cnf,
+)
 
 from .conftest import varied_cnf
 from .test_sat_backend import source_sat
@@ -145,7 +151,9 @@ def test_many_outputs_vectorised_rows_agree_with_the_loop() -> None:
                 x[j] = base[j] + int(rng.choice([-1, 1])) * (r + 1)
             smallest = np.maximum(x + delta - d + rng.integers(-1, 2, size=q), 1)
             feeds = rng.random((q, m1)) < 0.3
-            args = (d.astype(float), smallest.astype(float), feeds)
+            # as clause_form makes it: _NO_JUMP exactly on the rows nothing feeds
+            jumps = np.where(feeds.any(axis=1), smallest.astype(float), _NO_JUMP)
+            args = (d.astype(float), jumps, feeds)
             a = _clause_rows(*args, [int(v) for v in x], delta, relu_out, strict)
             b = _clause_rows_int(*args, [int(v) for v in x], delta, relu_out, strict)
             assert (a is None) == (b is None)

@@ -61,9 +61,13 @@ def enable(on: bool = True) -> bool:
 
 def get() -> Any | None:
     """The kernel namespace when kernels are enabled, else None (use numpy)."""
-    if not _wanted():
+    wanted = _state["wanted"]
+    if wanted is False:
         return None
-    return _load()
+    if wanted is None and not _wanted():
+        return None
+    kern = _state["kernels"]
+    return kern if kern is not None else _load()
 
 
 def _load() -> Any:

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from geninv import kernels
 from geninv.errors import ValidationError
 
 FloatArray = npt.NDArray[np.float64]
@@ -49,8 +50,25 @@ def fractions_of(values: Sequence[Any], what: str = "z") -> list[Fraction]:
     ]
 
 
+#: Shared Fractions of small integers (immutable, so one object serves every entry).
+_SMALL_FRACTIONS: dict[int, Fraction] = {v: Fraction(v) for v in range(-256, 257)}
+#: id of each shared Fraction -> its value (the objects live as long as the module, so
+#: their ids are never reused).
+_SMALL_IDS: dict[int, int] = {id(f): v for v, f in _SMALL_FRACTIONS.items()}
+
+
+def small_fraction(value: int) -> Fraction:
+    """``Fraction(value)``; the shared object for |value| <= 256."""
+    shared = _SMALL_FRACTIONS.get(value)
+    return shared if shared is not None else Fraction(value)
+
+
 def integer_values(values: Sequence[Fraction]) -> list[int] | None:
     """The entries as Python ints when every one is an integer, else None."""
+    get = _SMALL_IDS.get
+    quick = [get(id(v)) for v in values]  # shared small Fractions: no attribute lookups
+    if None not in quick:
+        return quick  # type: ignore[return-value]
     out: list[int] = []
     for v in values:
         if v.denominator != 1:
@@ -187,10 +205,6 @@ class Layer:
         return rows
 
 
-#: Shared Fractions of small integers (immutable, so one object serves every entry).
-_SMALL_FRACTIONS: dict[int, Fraction] = {v: Fraction(v) for v in range(-256, 257)}
-
-
 def _fractions(values: FloatArray) -> list[Fraction]:
     """Exact values of float64 entries (integers take the fast path)."""
     if bool((np.rint(values) == values).all()) and bool((np.abs(values) < 2.0**53).all()):
@@ -272,6 +286,7 @@ class ReLUNetwork:
         self.final_activation: str = layers[-1].activation_label
         self._sparse: list[list[_SparseRow]] | None = None
         self._int_plan: list[tuple[Any, int, int, bool]] | bool | None = False
+        self._piecewise_linear = all(la.activation in PIECEWISE_LINEAR for la in self.layers)
 
     # ------------------------------------------------------------------ shape
     @property
@@ -361,7 +376,7 @@ class ReLUNetwork:
     @property
     def is_piecewise_linear(self) -> bool:
         """Only ReLU, LeakyReLU and identity (outputs are exact rationals)."""
-        return all(layer.activation in PIECEWISE_LINEAR for layer in self.layers)
+        return self._piecewise_linear
 
     def first_layer_outside(self, allowed: frozenset[str] | set[str]) -> str | None:
         """'layer k (sigmoid)' for the first layer whose activation is not allowed."""
@@ -388,8 +403,6 @@ class ReLUNetwork:
         """
         if self._int_plan is not False:
             return self._int_plan  # type: ignore[return-value]
-        from geninv import kernels
-
         kern = kernels.get()
         plan: list[tuple[Any, int, int, bool]] | None = []
         for layer in self.layers:
@@ -446,8 +459,6 @@ class ReLUNetwork:
             return None
         if top < 2**53:
             # every partial sum is an integer below 2^53: float64 (BLAS) is exact too
-            from geninv import kernels
-
             kern = kernels.get()
             y = np.array(ints, dtype=np.float64)
             for layer in self.layers:

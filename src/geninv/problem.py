@@ -29,7 +29,14 @@ import numpy as np
 import numpy.typing as npt
 
 from geninv.errors import ValidationError
-from geninv.network import FloatArray, ReLUNetwork, fractions_of, integer_values, to_fraction
+from geninv.network import (
+    FloatArray,
+    ReLUNetwork,
+    fractions_of,
+    integer_values,
+    small_fraction,
+    to_fraction,
+)
 
 DomainKind = Literal["real", "box", "binary", "sign"]
 T = TypeVar("T")
@@ -102,6 +109,8 @@ class Domain:
         """Exact membership test of Fractions or ints; returns (ok, reason when not)."""
         if self.kind in ("binary", "sign"):
             allowed = (0, 1) if self.kind == "binary" else (-1, 1)
+            if all(type(v) is int for v in z) and set(allowed).issuperset(z):
+                return True, ""  # Python ints, all allowed (the exact checks' fast path)
             for i, v in enumerate(z):
                 if v.denominator != 1 or v.numerator not in allowed:
                     return (
@@ -392,7 +401,12 @@ def compare_exact(
         return bool(a <= b) if relation == "<=" else bool(a < b)
 
     if math.isinf(p):
-        m = Fraction(max(absd, default=0))
+        top = max(absd, default=0)
+        if type(top) is int and threshold.denominator == 1:  # ints: no Fraction arithmetic
+            bound = threshold.numerator
+            meets = top <= bound if relation == "<=" else top < bound
+            return meets, float(top), small_fraction(top), "exact rational"
+        m = Fraction(top)
         return rel(m, threshold), float(m), m, "exact rational"
     if p.is_integer():
         k = int(p)

@@ -179,7 +179,7 @@ from typing import Any, Literal
 
 from geninv import kernels
 from geninv.errors import UnsupportedError, ValidationError
-from geninv.network import integer_values
+from geninv.network import integer_values, small_fraction
 from geninv.problem import InversionProblem, Solution, Status
 from geninv.solvers.base import Backend, Capabilities, register
 
@@ -1210,6 +1210,10 @@ def compile_to_cnf(
     return cnf
 
 
+#: ``smallest`` of an output no indicator feeds (above every a_ji M_i, which are < 2^52).
+_NO_JUMP = float(2**60)
+
+
 def _clause_rows(
     d: Any,
     smallest: Any,
@@ -1221,6 +1225,7 @@ def _clause_rows(
 ) -> tuple[bool, Any] | None:
     """Per output row of :func:`clause_form`, exactly (ints or Fractions): ``(empty, need)``.
 
+    ``smallest`` is ``_NO_JUMP`` exactly on the outputs no indicator feeds.
     ``empty``: some output is already too high with every indicator off (no
     latent works); ``need``: the indicators that some output forbids.  None
     when a row does not have the clause shape (its lower end needs a unit on,
@@ -1228,7 +1233,6 @@ def _clause_rows(
     """
     import numpy as np
 
-    fed = feeds.any(axis=1).tolist()
     d_int = [int(v) for v in d.tolist()]
     bases = [max(v, 0) for v in d_int] if relu_out else d_int
     for base, x in zip(bases, target, strict=True):
@@ -1241,7 +1245,7 @@ def _clause_rows(
         gap_low = bases[j] - x + delta
         if (gap_low <= 0) if strict else (gap_low < 0):
             return None  # the lower end needs some unit on: not this shape
-        if not fed[j]:
+        if jumps[j] >= _NO_JUMP:  # no indicator feeds this output
             continue
         jump = d_int[j] + int(jumps[j])
         if relu_out:
@@ -1377,8 +1381,7 @@ def _corner_arrays(w: Any, b: Any, a: Any, b2: Any, sabs: Any, kind: str) -> Any
         if float(a.min()) < 0:
             return None
         feeds = a != 0
-    big = float(2**60)  # above every a_ji M_i (< 2^52)
-    smallest = np.where(feeds, a * amax, big).min(axis=1)  # the smallest jump of one unit
+    smallest = np.where(feeds, a * amax, _NO_JUMP).min(axis=1)  # the smallest jump of one unit
     return d, smallest, feeds, int(constant.sum()) if any_constant else 0
 
 
@@ -1677,7 +1680,7 @@ def _solve_in_child(
 
 
 def _latent(bits: Sequence[bool], values: tuple[int, int]) -> list[Fraction]:
-    lo, hi = Fraction(values[0]), Fraction(values[1])  # immutable: shared by every entry
+    lo, hi = small_fraction(values[0]), small_fraction(values[1])  # shared, immutable
     return [hi if b else lo for b in bits]
 
 
