@@ -405,13 +405,20 @@ class ReLUNetwork:
             return self._int_plan  # type: ignore[return-value]
         kern = kernels.get()
         plan: list[tuple[Any, int, int, bool]] | None = []
-        for layer in self.layers:
+        layers = self.layers
+        pair: Any = None
+        if kern is not None and len(layers) == 2:  # both layers in one compiled call
+            first, second = layers
+            pair = kern.layer_plan2(first.weight, first.bias, second.weight, second.bias)
+        for k, layer in enumerate(layers):
             if layer.exact_weight is not None or layer.activation not in ("relu", "identity"):
                 plan = None
                 break
             w, b = layer.weight, layer.bias
             if kern is not None:
-                integer, rows, rmax, bmax = kern.layer_plan(w, b)
+                integer, rows, rmax, bmax = (
+                    pair[4 * k : 4 * k + 4] if pair is not None else kern.layer_plan(w, b)
+                )
                 if not integer:
                     plan = None
                     break
@@ -461,6 +468,11 @@ class ReLUNetwork:
             # every partial sum is an integer below 2^53: float64 (BLAS) is exact too
             kern = kernels.get()
             y = np.array(ints, dtype=np.float64)
+            if kern is not None and len(self.layers) == 2:  # one compiled call
+                one, two = self.layers
+                relu1, relu2 = one.activation == "relu", two.activation == "relu"
+                y = kern.affine2(one.weight, one.bias, relu1, two.weight, two.bias, relu2, y)
+                return y.astype(np.int64).tolist()  # type: ignore[no-any-return]
             for layer in self.layers:
                 if kern is not None:
                     y = kern.affine(layer.weight, layer.bias, y, layer.activation == "relu")

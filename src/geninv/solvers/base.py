@@ -271,11 +271,16 @@ def solve(
     return certify(problem, sol)
 
 
+_LOADED: list[bool] = []
+
+
 def _load_builtin_backends() -> None:
     """Import the built-in backend modules; importing one registers its backends.
 
     None of them imports its heavy dependency (torch, highspy, pysat) at import time.
     """
+    if _LOADED:
+        return
     import geninv.solvers.approx  # adam, pgd, admm, langevin, flipgd
     import geninv.solvers.corners
     import geninv.solvers.enumerate
@@ -283,3 +288,5 @@ def _load_builtin_backends() -> None:
     import geninv.solvers.milp
     import geninv.solvers.miqp
     import geninv.solvers.sat  # noqa: F401
+
+    _LOADED.append(True)

@@ -1227,7 +1227,9 @@ def _clause_rows(
 
     ``smallest`` is ``_NO_JUMP`` exactly on the outputs no indicator feeds.
     ``empty``: some output is already too high with every indicator off (no
-    latent works); ``need``: the indicators that some output forbids.  None
+    latent works); ``need``: the indicators that some output forbids, which is
+    every indicator that feeds some output (an output with a feeding indicator
+    either forbids them all or does not have the clause shape).  None
     when a row does not have the clause shape (its lower end needs a unit on,
     or one unit on may still meet its upper end).
     """
@@ -1414,7 +1416,11 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
     m1, n = w.shape
     kern = kernels.get()
     if kern is not None:  # the same arrays from compiled loops (geninv.kernels)
-        ok, d, smallest, feeds, n_constant = kern.corner_shape(w, b, sabs, kind == "sign", a, b2)
+        # the literals of every unit that feeds an output come along: when the rows
+        # test below passes, those are exactly the units it needs (see _clause_rows)
+        ok, d, smallest, feeds, n_constant, lits, sizes, common = kern.corner_shape(
+            w, b, sabs, kind == "sign", a, b2
+        )
         if not ok:
             return None
     else:
@@ -1448,8 +1454,7 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
     if empty:
         return CompiledCNF(pr.n, pr.n, [[]], stats)
     clauses: list[list[int]]
-    if kern is not None:
-        lits, sizes, common = kern.literals(w, need)  # common: k of a k-CNF, else -1
+    if kern is not None:  # common: k of a k-CNF, else -1
         clauses = lits.reshape(sizes.size, common).tolist() if common > 0 else _split(lits, sizes)
         return CompiledCNF(pr.n, pr.n, clauses, stats)
     ws = w if need.all() else w[need]
@@ -1489,6 +1494,14 @@ def canonical_solver(name: str) -> str:
     raise ValidationError(f"unknown SAT solver {name!r}; PySAT offers {', '.join(sorted(names))}")
 
 
+@functools.cache
+def _cadical195_add() -> Any:
+    """PySAT's C function adding one clause to a CaDiCaL 1.9.5 handle, or None."""
+    from pysat import solvers as pysat_solvers
+
+    return getattr(getattr(pysat_solvers, "pysolvers", None), "cadical195_add_cl", None)
+
+
 class _Sat:
     """A PySAT solver with deadline handling."""
 
@@ -1515,9 +1528,7 @@ class _Sat:
         inner = getattr(self.solver, "solver", None)
         handle = getattr(inner, "cadical", None)
         if self.name == "cadical195" and handle is not None:
-            from pysat import solvers as pysat_solvers
-
-            direct = getattr(getattr(pysat_solvers, "pysolvers", None), "cadical195_add_cl", None)
+            direct = _cadical195_add()
             if direct is not None:
                 # PySAT's own add_clause is two Python wrappers around this call; on
                 # 100-clause formulas they cost as much as CaDiCaL's whole search.
