@@ -312,9 +312,6 @@ class InversionProblem:
 
     def exact_check(self, z: Sequence[Any]) -> ExactCheck:
         """Re-check a witness exactly: domain membership, G(z) in rationals, threshold."""
-        zf = fractions_of(z)
-        if len(zf) != self.n:
-            raise ValidationError(f"witness has {len(zf)} entries, expected {self.n}")
         # the same witness checked again (a backend checks, then solve() certifies): the
         # answer of the last check, if nothing the check reads has been replaced since
         key = self._inputs()
@@ -323,11 +320,15 @@ class InversionProblem:
         )
         if (
             memo is not None
+            and type(z) is list
+            and len(memo[1]) == len(z)
+            and all(map(operator.is_, memo[1], z))  # the very same Fractions (immutable)
             and all(map(operator.is_, memo[0], key))
-            and len(memo[1]) == len(zf)
-            and all(map(operator.is_, memo[1], zf))  # the very same entries (immutable)
         ):
             return memo[2]
+        zf = fractions_of(z)
+        if len(zf) != self.n:
+            raise ValidationError(f"witness has {len(zf)} entries, expected {self.n}")
         chk = self._exact_check(zf)
         self._check_memo = (key, zf, chk)
         return chk
