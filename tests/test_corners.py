@@ -25,7 +25,14 @@ from geninv.oracles import sat_oracle
 from geninv.problem import Domain, InversionProblem, Status
 from geninv.reductions.sat import SatReduction
 from geninv.solvers.base import solve
-from geninv.solvers.corners import CONST, MULTI, corner_presolve, univariate_units
+from geninv.solvers.corners import (
+    CONST,
+    MULTI,
+    _float_supports,
+    _loop_supports,
+    corner_presolve,
+    univariate_units,
+)
 from geninv.solvers.sat import clause_form
 
 from .conftest import random_cnf
@@ -254,3 +261,23 @@ def test_float_binary_problem_equals_the_fraction_path(monkeypatch: pytest.Monke
             assert np.array_equal(la.weight, lb.weight) and np.array_equal(la.bias, lb.bias)
             assert not np.signbit(la.weight[la.weight == 0]).any()
     assert fast_used >= 60, fast_used
+
+
+def test_float_supports_match_the_loop() -> None:
+    """The whole-array support rule gives what the loop over exact rows gives."""
+    rng = np.random.default_rng(77)
+    kinds = {CONST: 0, MULTI: 0, "latent": 0}
+    for _ in range(300):
+        n_in, m = int(rng.integers(1, 9)), int(rng.integers(1, 9))
+        w = rng.integers(-2, 3, size=(m, n_in)).astype(float)
+        w[rng.random((m, n_in)) < 0.5] = 0.0
+        layer = ReLUNetwork([w], [np.zeros(m)]).layers[0]
+        support = [int(v) for v in rng.choice([CONST, MULTI, 0, 1, 2, 3], size=n_in)]
+        got = _float_supports(layer.weight, support)
+        assert got == _loop_supports(layer.exact_rows(), support)
+        for s in got:
+            kinds[s if s < 0 else "latent"] += 1
+        rows = [int(j) for j in rng.choice(m, size=int(rng.integers(0, m + 1)), replace=False)]
+        fresh = ReLUNetwork([w], [np.zeros(m)]).layers[0]
+        assert fresh.exact_rows_at(rows) == [layer.exact_rows()[j] for j in rows]
+    assert min(kinds.values()) >= 100, kinds

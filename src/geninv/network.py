@@ -63,6 +63,14 @@ def small_fraction(value: int) -> Fraction:
     return shared if shared is not None else Fraction(value)
 
 
+def fraction_key(v: Fraction) -> int | tuple[int, int]:
+    """A cheap exact dictionary key for a Fraction: the int of a shared small Fraction
+    (looked up by identity), else ``(numerator, denominator)``.  Equal keys mean equal
+    values (an int and a pair never compare equal)."""
+    small = _SMALL_IDS.get(id(v))
+    return small if small is not None else (v.numerator, v.denominator)
+
+
 def integer_values(values: Sequence[Fraction]) -> list[int] | None:
     """The entries as Python ints when every one is an integer, else None."""
     get = _SMALL_IDS.get
@@ -182,6 +190,24 @@ class Layer:
             cached = _fractions(self.bias)
             object.__setattr__(self, "_bias_cache", cached)
         return cached
+
+    def exact_rows_at(self, indices: Sequence[int]) -> list[_SparseRow]:
+        """:meth:`exact_rows` of the rows ``indices`` only (from the cache when it is
+        there; otherwise those rows alone are converted, and nothing is cached)."""
+        cached: list[_SparseRow] | None = self.__dict__.get("_rows_cache")
+        if cached is not None or self.exact_weight is not None:
+            rows = self.exact_rows()
+            return [rows[j] for j in indices]
+        sub = self.weight[np.asarray(indices, dtype=np.intp)]
+        r, c = np.nonzero(sub)
+        cols = c.tolist()
+        vals = _fractions(sub[r, c])
+        out: list[_SparseRow] = []
+        start = 0
+        for end in np.cumsum(np.bincount(r, minlength=len(indices))).tolist():
+            out.append((tuple(cols[start:end]), tuple(vals[start:end])))
+            start = end
+        return out
 
     def exact_rows(self) -> list[_SparseRow]:
         """Nonzero entries of each row of W as exact rationals (computed once)."""

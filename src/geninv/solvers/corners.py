@@ -50,7 +50,7 @@ import numpy as np
 
 from geninv.analysis import fold_discrete_prefix
 from geninv.errors import UnsupportedError
-from geninv.network import ReLUNetwork
+from geninv.network import ReLUNetwork, fraction_key, integer_values, small_fraction
 from geninv.problem import Domain, InversionProblem, Solution, Status
 from geninv.solvers.base import Backend, Capabilities, register
 
@@ -117,9 +117,7 @@ def _combine(terms: Sequence[tuple[Fraction, _PL]], const: Fraction, lo: Fractio
     return keep_x, keep_y
 
 
-def _pair(v: Fraction) -> tuple[int, int]:
-    """(numerator, denominator): a cheap exact dictionary key for a Fraction."""
-    return v.numerator, v.denominator
+_pair = fraction_key  # a cheap exact dictionary key for a Fraction
 
 
 class _PLCache:
@@ -135,24 +133,40 @@ class _PLCache:
     def __init__(self) -> None:
         self._combined: dict[tuple[Any, ...], _PL] = {}
         self._relu: dict[int, _PL] = {}
-        self._leaves: dict[tuple[int, int, int, int], _PL] = {}
+        self._leaves: dict[tuple[Any, Any], _PL] = {}
         self._alive: list[Any] = []
 
     def leaf(self, lo: Fraction, hi: Fraction) -> _PL:
         """The identity on [lo, hi] (a latent), one object per box."""
-        key = (*_pair(lo), *_pair(hi))
+        key = (_pair(lo), _pair(hi))
         hit = self._leaves.get(key)
         if hit is None:
             hit = ([lo, hi], [lo, hi]) if lo != hi else ([lo], [lo])
             self._leaves[key] = hit
         return hit
 
-    def combine(self, terms: Sequence[tuple[Fraction, _PL]], const: Fraction, lo: Fraction) -> _PL:
-        # keys of integer pairs: hashing and comparing Fractions costs microseconds each
-        key = (*_pair(const), *_pair(lo), tuple((*_pair(w), id(f)) for w, f in terms))
+    def combine(
+        self,
+        terms: Sequence[tuple[Fraction, _PL]],
+        const: Fraction,
+        lo: Fraction,
+        relu: bool = False,
+    ) -> _PL:
+        """``const + sum w f`` (then its ReLU when ``relu``), one object per value."""
+        # keys of ints and integer pairs: hashing and comparing Fractions costs
+        # microseconds each.  Every f starts at the box's lower end, so lo only counts
+        # without terms.
+        key = (
+            relu,
+            _pair(const),
+            *[(_pair(w), id(f)) for w, f in terms],
+            *(() if terms else (_pair(lo),)),
+        )
         hit = self._combined.get(key)
         if hit is None:
             hit = _combine(terms, const, lo)
+            if relu:
+                hit = self.relu(hit)
             self._combined[key] = hit
             self._alive.append(list(terms))
         return hit
@@ -164,6 +178,12 @@ class _PLCache:
             self._relu[id(pl)] = hit
             self._alive.append(pl)
         return hit
+
+
+def _exact_sum(values: list[Fraction]) -> Fraction:
+    """The sum, in Python ints when every value is an integer (no Fraction additions)."""
+    ints = integer_values(values)
+    return small_fraction(sum(ints)) if ints is not None else sum(values, Fraction(0))
 
 
 def _extreme_set(pl: _PL, value: Fraction) -> list[Fraction] | None:
@@ -244,6 +264,38 @@ def decline_reason(problem: InversionProblem) -> str | None:
     return None
 
 
+def _float_supports(weight: Any, support: list[int]) -> list[int]:
+    """The supports of a float-exact layer's units from its inputs' (numpy): MULTI if
+    some nonzero weight reads a MULTI input or two different latents, CONST if every
+    nonzero weight reads a CONST input, else the one latent (the rule of the loop in
+    :func:`univariate_units`; a float weight is nonzero iff its exact value is)."""
+    prev = np.asarray(support, dtype=np.int64)[None, :]
+    nz = weight != 0
+    latent = nz & (prev >= 0)
+    top = np.where(latent, prev, -1).max(axis=1)
+    bottom = np.where(latent, prev, np.iinfo(np.int64).max).min(axis=1)
+    out = np.where(top < 0, CONST, np.where(bottom == top, top, MULTI))
+    out[(nz & (prev == MULTI)).any(axis=1)] = MULTI
+    return out.tolist()  # type: ignore[no-any-return]
+
+
+def _loop_supports(rows: list[Any], support: list[int]) -> list[int]:
+    """:func:`_float_supports` by a loop over exact sparse rows."""
+    out: list[int] = []
+    for idx, _ in rows:
+        sup = CONST
+        for k in idx:
+            s = support[k]
+            if s == CONST:
+                continue
+            if s == MULTI or (sup >= 0 and s != sup):
+                sup = MULTI
+                break
+            sup = s
+        out.append(sup)
+    return out
+
+
 def univariate_units(
     network: ReLUNetwork,
     lo: Sequence[Fraction],
@@ -256,6 +308,8 @@ def univariate_units(
     ``support[j]`` is the one latent unit j depends on, ``CONST`` or ``MULTI``;
     ``funcs[j]`` its exact piecewise-linear function of that latent on
     [lo_i, hi_i] (breakpoints and values), ``consts[j]`` its value if constant.
+    Supports of float-exact layers are found by whole-array passes, and only the
+    rows of units that are not MULTI are read exactly.
     """
     n = network.n_inputs
     pc = cache if cache is not None else _PLCache()
@@ -264,45 +318,29 @@ def univariate_units(
     funcs: list[_PL | None] = [pc.leaf(lo[i], hi[i]) for i in range(n)]
     consts: list[Fraction | None] = [None] * n
     for layer in network.layers[:upto]:
-        rows, bias = layer.exact_rows(), layer.exact_bias_values()
-        new_support: list[int] = []
-        new_funcs: list[_PL | None] = []
-        new_consts: list[Fraction | None] = []
-        for (idx, coef), b in zip(rows, bias, strict=True):
-            sup = CONST
-            for k in idx:
-                s = support[k]
-                if s == CONST:
-                    continue
-                if s == MULTI or (sup >= 0 and s != sup):
-                    sup = MULTI
-                    break
-                sup = s
-            new_support.append(sup)
-            if sup == MULTI:
-                new_funcs.append(None)
-                new_consts.append(None)
-                continue
-            const = b
+        bias = layer.exact_bias_values()
+        if layer.exact_weight is None:
+            new_support = _float_supports(layer.weight, support)
+        else:
+            new_support = _loop_supports(layer.exact_rows(), support)
+        todo = [j for j, s in enumerate(new_support) if s != MULTI]
+        new_funcs: list[_PL | None] = [None] * len(new_support)
+        new_consts: list[Fraction | None] = [None] * len(new_support)
+        for j, (idx, coef) in zip(todo, layer.exact_rows_at(todo), strict=True):
+            sup = new_support[j]
+            const = bias[j]
             for k, c in zip(idx, coef, strict=True):
                 if support[k] == CONST:
                     const += c * _value(consts, k)
             if sup == CONST:
-                v = const if layer.activation == "identity" else max(const, Fraction(0))
-                new_funcs.append(None)
-                new_consts.append(v)
+                new_consts[j] = const if layer.activation == "identity" else max(const, Fraction(0))
                 continue
-            terms = [(c, funcs[k]) for k, c in zip(idx, coef, strict=True) if support[k] == sup]
-            pl = pc.combine([(c, f) for c, f in terms if f is not None], const, lo[sup])
-            if layer.activation == "relu":
-                pl = pc.relu(pl)
+            terms = [(c, f) for k, c in zip(idx, coef, strict=True) if (f := funcs[k]) is not None]
+            pl = pc.combine(terms, const, lo[sup], layer.activation == "relu")
             if len(pl[0]) > MAX_BREAKPOINTS:
-                new_support[-1] = MULTI
-                new_funcs.append(None)
-                new_consts.append(None)
+                new_support[j] = MULTI
                 continue
-            new_funcs.append(pl)
-            new_consts.append(None)
+            new_funcs[j] = pl
         support, funcs, consts = new_support, new_funcs, new_consts
     return support, funcs, consts
 
@@ -318,8 +356,6 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
     n = problem.n
     net = problem.network
     layers = net.layers
-    rows_all = [layer.exact_rows() for layer in layers]
-    bias_all = [layer.exact_bias_values() for layer in layers]
     cache = _PLCache()
     support, funcs, consts = univariate_units(problem.network, lo, hi, len(layers) - 1, cache)
     extremes: dict[tuple[int, Fraction], list[Fraction] | None] = {}
@@ -328,7 +364,9 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
     x = problem.target
     allowed: list[set[Fraction] | None] = [None] * n
     result = CornerPresolve()
-    for o, ((idx, coef), b) in enumerate(zip(rows_all[-1], bias_all[-1], strict=True)):
+    last_rows, last_bias = layers[-1].exact_rows(), layers[-1].exact_bias_values()
+    extreme_values: dict[int, tuple[Fraction, Fraction]] = {}  # id(f) -> (max, min)
+    for o, ((idx, coef), b) in enumerate(zip(last_rows, last_bias, strict=True)):
         if any(support[k] == MULTI for k in idx):
             continue
         const = b
@@ -341,8 +379,16 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
                 assert f is not None
                 per.setdefault(support[k], []).append((c, f))
         fs = {i: cache.combine(t, Fraction(0), lo[i]) for i, t in per.items()}
-        smax = const + sum((max(f[1]) for f in fs.values()), Fraction(0))
-        smin = const + sum((min(f[1]) for f in fs.values()), Fraction(0))
+        tops: list[Fraction] = []
+        bottoms: list[Fraction] = []
+        for f in fs.values():
+            ext = extreme_values.get(id(f))  # f is kept alive by the cache
+            if ext is None:
+                ext = extreme_values[id(f)] = (max(f[1]), min(f[1]))
+            tops.append(ext[0])
+            bottoms.append(ext[1])
+        smax = const + _exact_sum(tops)
+        smin = const + _exact_sum(bottoms)
         xo = x[o]
         if last.activation == "relu" and xo < 0:
             continue  # a negative target of a ReLU output: left to the solvers
@@ -377,7 +423,7 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
             continue
         sets: dict[int, list[Fraction] | None] = {}
         for i, f in fs.items():
-            v = max(f[1]) if side == "max" else min(f[1])
+            v = extreme_values[id(f)][0 if side == "max" else 1]
             key = (id(f), v)  # f is kept alive by the cache
             if key not in extremes:
                 extremes[key] = _extreme_set(f, v)
@@ -407,7 +453,7 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
         pts = sorted(a)
         result.low.append(pts[0])
         result.high.append(pts[-1])
-    result.binary, result.pruned_units = _binary_problem(problem, result, rows_all, bias_all)
+    result.binary, result.pruned_units = _binary_problem(problem, result)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -496,20 +542,16 @@ def _binary_problem_float(
     return InversionProblem(binary_net, target, Domain("binary"), p=problem.p), pruned
 
 
-def _binary_problem(
-    problem: InversionProblem,
-    pre: CornerPresolve,
-    rows_all: list[list[tuple[tuple[int, ...], tuple[Fraction, ...]]]],
-    bias_all: list[list[Fraction]],
-) -> tuple[InversionProblem, int]:
+def _binary_problem(problem: InversionProblem, pre: CornerPresolve) -> tuple[InversionProblem, int]:
     """The binary problem: substituted first layer, forcing outputs dropped, dead units pruned."""
     fast = _binary_problem_float(problem, pre)
     if fast is not None:
         return fast
     layers = problem.network.layers
     n_layers = len(layers)
+    rows_all = [layer.exact_rows() for layer in layers]
     sparse = [[dict(zip(idx, coef, strict=True)) for idx, coef in rows] for rows in rows_all]
-    biases = [list(b) for b in bias_all]
+    biases = [list(layer.exact_bias_values()) for layer in layers]
     # substitute z = low + (high - low) b in the first layer
     scale = [h - lo for lo, h in zip(pre.low, pre.high, strict=True)]
     for j, row in enumerate(sparse[0]):
