@@ -279,6 +279,27 @@ def _float_supports(weight: Any, support: list[int]) -> list[int]:
     return out.tolist()  # type: ignore[no-any-return]
 
 
+def _single_input_rows(
+    layer: Any, support: list[int]
+) -> tuple[list[int], list[int], list[float], list[float]]:
+    """The units of a float-exact layer with exactly one nonzero weight, on an input
+    whose support is a latent: (rows, their input, the weight, the bias)."""
+    w = layer.weight
+    nz = w != 0
+    col = nz.argmax(axis=1)
+    one = (nz.sum(axis=1) == 1) & (np.asarray(support, dtype=np.int64)[col] >= 0)
+    rows = np.flatnonzero(one)
+    cols = col[rows]
+    return rows.tolist(), cols.tolist(), w[rows, cols].tolist(), layer.bias[rows].tolist()
+
+
+def _exact_float(v: float) -> Fraction:
+    """The exact value of a float (the shared Fraction of a small integer)."""
+    if v.is_integer() and abs(v) <= 256:
+        return small_fraction(int(v))
+    return Fraction(v)
+
+
 def _loop_supports(rows: list[Any], support: list[int]) -> list[int]:
     """:func:`_float_supports` by a loop over exact sparse rows."""
     out: list[int] = []
@@ -319,13 +340,33 @@ def univariate_units(
     consts: list[Fraction | None] = [None] * n
     for layer in network.layers[:upto]:
         bias = layer.exact_bias_values()
+        relu = layer.activation == "relu"
+        new_funcs: list[_PL | None] = [None] * layer.n_out
+        new_consts: list[Fraction | None] = [None] * layer.n_out
+        done: set[int] = set()
         if layer.exact_weight is None:
             new_support = _float_supports(layer.weight, support)
+            # units that read one input with a latent support, a*f(z_s) + b: one exact
+            # computation per distinct (a, b, f), found from the float arrays (a float
+            # weight equals its exact value, so equal floats are equal rationals)
+            rows, cols, a_vals, b_vals = _single_input_rows(layer, support)
+            groups: dict[tuple[float, float, int], _PL] = {}
+            for j, k, av, bv in zip(rows, cols, a_vals, b_vals, strict=True):
+                f = funcs[k]
+                assert f is not None
+                key = (av, bv, id(f))  # f is kept alive by the cache
+                pl = groups.get(key)
+                if pl is None:
+                    term = [(_exact_float(av), f)]
+                    pl = groups[key] = pc.combine(term, bias[j], lo[support[k]], relu)
+                if len(pl[0]) > MAX_BREAKPOINTS:
+                    new_support[j] = MULTI
+                else:
+                    new_funcs[j] = pl
+            done.update(rows)
         else:
             new_support = _loop_supports(layer.exact_rows(), support)
-        todo = [j for j, s in enumerate(new_support) if s != MULTI]
-        new_funcs: list[_PL | None] = [None] * len(new_support)
-        new_consts: list[Fraction | None] = [None] * len(new_support)
+        todo = [j for j, s in enumerate(new_support) if s != MULTI and j not in done]
         for j, (idx, coef) in zip(todo, layer.exact_rows_at(todo), strict=True):
             sup = new_support[j]
             const = bias[j]
@@ -336,7 +377,7 @@ def univariate_units(
                 new_consts[j] = const if layer.activation == "identity" else max(const, Fraction(0))
                 continue
             terms = [(c, f) for k, c in zip(idx, coef, strict=True) if (f := funcs[k]) is not None]
-            pl = pc.combine(terms, const, lo[sup], layer.activation == "relu")
+            pl = pc.combine(terms, const, lo[sup], relu)
             if len(pl[0]) > MAX_BREAKPOINTS:
                 new_support[j] = MULTI
                 continue
@@ -362,10 +403,14 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
     # forcing outputs
     last = layers[-1]
     x = problem.target
-    allowed: list[set[Fraction] | None] = [None] * n
+    allowed: list[frozenset[Fraction] | None] = [None] * n
     result = CornerPresolve()
     last_rows, last_bias = layers[-1].exact_rows(), layers[-1].exact_bias_values()
     extreme_values: dict[int, tuple[Fraction, Fraction]] = {}  # id(f) -> (max, min)
+    # id of an extreme-point list (kept in ``extremes``) -> its frozenset, and id of an
+    # allowed set (kept in ``point_sets`` or ``allowed``) -> its (min, max)
+    point_sets: dict[int, frozenset[Fraction]] = {}
+    sorted_ends: dict[int, tuple[Fraction, Fraction]] = {}
     for o, ((idx, coef), b) in enumerate(zip(last_rows, last_bias, strict=True)):
         if any(support[k] == MULTI for k in idx):
             continue
@@ -433,7 +478,11 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
         for i, pts_i in sets.items():
             assert pts_i is not None
             cur = allowed[i]
-            allowed[i] = set(pts_i) if cur is None else cur & set(pts_i)
+            # one frozenset per distinct extreme set (hashing Fractions is slow)
+            here = point_sets.get(id(pts_i))
+            if here is None:
+                here = point_sets[id(pts_i)] = frozenset(pts_i)
+            allowed[i] = here if cur is None else cur & here
         result.forcing.append({**detail, "side": side})
         result.dropped_outputs.append(o)
     if not result.forcing:
@@ -450,9 +499,12 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
             }
             result.seconds = time.perf_counter() - t0
             return result
-        pts = sorted(a)
-        result.low.append(pts[0])
-        result.high.append(pts[-1])
+        ends = sorted_ends.get(id(a))  # the sets are shared between coordinates
+        if ends is None:
+            pts = sorted(a)
+            ends = sorted_ends[id(a)] = (pts[0], pts[-1])
+        result.low.append(ends[0])
+        result.high.append(ends[1])
     result.binary, result.pruned_units = _binary_problem(problem, result)
     result.seconds = time.perf_counter() - t0
     return result
@@ -510,8 +562,9 @@ def _binary_problem_float(
     plan = net.integer_layers()
     if plan is None or any(v.denominator != 1 for v in (*pre.low, *pre.high)):
         return None
-    low = np.array([int(v) for v in pre.low], dtype=np.float64)
-    scale = np.array([int(h - lo) for lo, h in zip(pre.low, pre.high, strict=True)], dtype=float)
+    low_i = [v.numerator for v in pre.low]  # integers (denominators 1, checked above)
+    low = np.array(low_i, dtype=np.float64)
+    scale = np.array([h.numerator for h in pre.high], dtype=np.float64) - low
     _, r0, b0max, _ = plan[0]
     top = max(float(np.abs(low).max(initial=0.0)), float(np.abs(scale).max(initial=0.0)))
     if r0 * top + b0max >= 2**52:
