@@ -28,8 +28,10 @@ from geninv.solvers.base import solve
 from geninv.solvers.corners import (
     CONST,
     MULTI,
+    _combine,
     _float_supports,
     _loop_supports,
+    _relu_pl,
     corner_presolve,
     univariate_units,
 )
@@ -281,3 +283,16 @@ def test_float_supports_match_the_loop() -> None:
         fresh = ReLUNetwork([w], [np.zeros(m)]).layers[0]
         assert fresh.exact_rows_at(rows) == [layer.exact_rows()[j] for j in rows]
     assert min(kinds.values()) >= 100, kinds
+
+
+def test_one_term_combination_matches_the_general_one() -> None:
+    """The one-function shortcut of _combine gives the general path's breakpoints and
+    values (a second term of weight 0 forces the general path)."""
+    rng = np.random.default_rng(78)
+    for _ in range(300):
+        lo = frac(rng, -3, 0)
+        xs = sorted({lo, *(lo + frac(rng, 0, 4) for _ in range(int(rng.integers(0, 5))))})
+        ys = [frac(rng, -2, 2, den=2) for _ in xs]
+        pl = _relu_pl((xs, ys)) if rng.random() < 0.5 else (xs, ys)
+        w, c = frac(rng, -2, 2), frac(rng, -2, 2)
+        assert _combine([(w, pl)], c, lo) == _combine([(w, pl), (Fraction(0), pl)], c, lo)

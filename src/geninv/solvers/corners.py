@@ -98,11 +98,17 @@ def _eval_pl(pl: _PL, xs: Sequence[Fraction]) -> list[Fraction]:
 
 def _combine(terms: Sequence[tuple[Fraction, _PL]], const: Fraction, lo: Fraction) -> _PL:
     """``const + sum w * pl`` on the union of the breakpoints."""
-    xs = sorted({x for _, (px, _) in terms for x in px} | {lo})
-    ys = [const] * len(xs)
-    for w, pl in terms:
-        vals = _eval_pl(pl, xs)
-        ys = [y + w * v for y, v in zip(ys, vals, strict=True)]
+    if len(terms) == 1 and terms[0][1][0][0] == lo:
+        # one function (starting at lo, as every function of a latent does): its own
+        # breakpoints, no evaluation between them
+        w, (xs, py) = terms[0]
+        ys = [const + w * v for v in py]
+    else:
+        xs = sorted({x for _, (px, _) in terms for x in px} | {lo})
+        ys = [const] * len(xs)
+        for w, pl in terms:
+            vals = _eval_pl(pl, xs)
+            ys = [y + w * v for y, v in zip(ys, vals, strict=True)]
     # drop breakpoints where the function is linear through them
     keep_x, keep_y = [xs[0]], [ys[0]]
     for k in range(1, len(xs) - 1):
@@ -269,28 +275,24 @@ def _float_supports(weight: Any, support: list[int]) -> list[int]:
     some nonzero weight reads a MULTI input or two different latents, CONST if every
     nonzero weight reads a CONST input, else the one latent (the rule of the loop in
     :func:`univariate_units`; a float weight is nonzero iff its exact value is)."""
-    prev = np.asarray(support, dtype=np.int64)[None, :]
+    return _float_layer_scan(weight, support)[0]
+
+
+def _float_layer_scan(weight: Any, support: list[int]) -> tuple[list[int], Any, Any]:
+    """:func:`_float_supports`, and the rows with exactly one nonzero weight on an
+    input whose support is a latent, with that input (numpy arrays)."""
+    prev = np.asarray(support, dtype=np.int64)
     nz = weight != 0
-    latent = nz & (prev >= 0)
+    latent = nz & (prev >= 0)[None, :]
     top = np.where(latent, prev, -1).max(axis=1)
     bottom = np.where(latent, prev, np.iinfo(np.int64).max).min(axis=1)
     out = np.where(top < 0, CONST, np.where(bottom == top, top, MULTI))
-    out[(nz & (prev == MULTI)).any(axis=1)] = MULTI
-    return out.tolist()  # type: ignore[no-any-return]
-
-
-def _single_input_rows(
-    layer: Any, support: list[int]
-) -> tuple[list[int], list[int], list[float], list[float]]:
-    """The units of a float-exact layer with exactly one nonzero weight, on an input
-    whose support is a latent: (rows, their input, the weight, the bias)."""
-    w = layer.weight
-    nz = w != 0
+    multi_in = (nz & (prev == MULTI)[None, :]).any(axis=1)
+    out[multi_in] = MULTI
+    count = nz.sum(axis=1)
     col = nz.argmax(axis=1)
-    one = (nz.sum(axis=1) == 1) & (np.asarray(support, dtype=np.int64)[col] >= 0)
-    rows = np.flatnonzero(one)
-    cols = col[rows]
-    return rows.tolist(), cols.tolist(), w[rows, cols].tolist(), layer.bias[rows].tolist()
+    rows = np.flatnonzero((count == 1) & (latent.sum(axis=1) == 1))
+    return out.tolist(), rows, col[rows]
 
 
 def _exact_float(v: float) -> Fraction:
@@ -339,17 +341,18 @@ def univariate_units(
     funcs: list[_PL | None] = [pc.leaf(lo[i], hi[i]) for i in range(n)]
     consts: list[Fraction | None] = [None] * n
     for layer in network.layers[:upto]:
-        bias = layer.exact_bias_values()
         relu = layer.activation == "relu"
         new_funcs: list[_PL | None] = [None] * layer.n_out
         new_consts: list[Fraction | None] = [None] * layer.n_out
         done: set[int] = set()
         if layer.exact_weight is None:
-            new_support = _float_supports(layer.weight, support)
             # units that read one input with a latent support, a*f(z_s) + b: one exact
             # computation per distinct (a, b, f), found from the float arrays (a float
             # weight equals its exact value, so equal floats are equal rationals)
-            rows, cols, a_vals, b_vals = _single_input_rows(layer, support)
+            new_support, one_rows, one_cols = _float_layer_scan(layer.weight, support)
+            rows, cols = one_rows.tolist(), one_cols.tolist()
+            a_vals = layer.weight[one_rows, one_cols].tolist()
+            b_vals = layer.bias[one_rows].tolist()
             groups: dict[tuple[float, float, int], _PL] = {}
             for j, k, av, bv in zip(rows, cols, a_vals, b_vals, strict=True):
                 f = funcs[k]
@@ -358,7 +361,8 @@ def univariate_units(
                 pl = groups.get(key)
                 if pl is None:
                     term = [(_exact_float(av), f)]
-                    pl = groups[key] = pc.combine(term, bias[j], lo[support[k]], relu)
+                    const = _exact_float(bv)
+                    pl = groups[key] = pc.combine(term, const, lo[support[k]], relu)
                 if len(pl[0]) > MAX_BREAKPOINTS:
                     new_support[j] = MULTI
                 else:
@@ -367,6 +371,7 @@ def univariate_units(
         else:
             new_support = _loop_supports(layer.exact_rows(), support)
         todo = [j for j, s in enumerate(new_support) if s != MULTI and j not in done]
+        bias = layer.exact_bias_values() if todo else []
         for j, (idx, coef) in zip(todo, layer.exact_rows_at(todo), strict=True):
             sup = new_support[j]
             const = bias[j]
