@@ -146,7 +146,7 @@ def _layer_arrays(a: Any, what: str, ndim: int) -> tuple[FloatArray, list[Any] |
     if arr.ndim != ndim:
         kind = "matrix" if ndim == 2 else "vector"
         raise ValidationError(f"{what}: expected a {kind}, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr).all():
         raise ValidationError(f"{what}: contains NaN or infinite entries")
     return arr, exact
 
@@ -552,6 +552,9 @@ class ReLUNetwork:
         return f"ReLUNetwork({self.describe()})"
 
 
+_ZERO = Fraction(0)
+
+
 def parse_activation(spec: Any, what: str = "activation") -> tuple[Activation, Fraction]:
     """'relu', 'identity', 'sigmoid', 'tanh', 'leaky_relu' (slope 1/100) or 'leaky_relu:SLOPE'."""
     if not isinstance(spec, str):
@@ -569,7 +572,7 @@ def parse_activation(spec: Any, what: str = "activation") -> tuple[Activation, F
         return "leaky_relu", slope
     if arg:
         raise ValidationError(f"{what}: {name} takes no parameter, got {spec!r}")
-    return name, Fraction(0)  # type: ignore[return-value]
+    return name, _ZERO  # type: ignore[return-value]
 
 
 def apply_activation(h: FloatArray, layer: Layer) -> FloatArray:
