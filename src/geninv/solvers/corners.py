@@ -58,6 +58,7 @@ from geninv.solvers.base import Backend, Capabilities, register
 CONST, MULTI = -1, -2
 #: Breakpoints per univariate function beyond which the analysis gives up.
 MAX_BREAKPOINTS = 4096
+_ZERO = Fraction(0)
 
 _PL = tuple[list[Fraction], list[Fraction]]  # breakpoints xs (sorted) and values ys
 
@@ -428,7 +429,13 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
                 f = funcs[k]
                 assert f is not None
                 per.setdefault(support[k], []).append((c, f))
-        fs = {i: cache.combine(t, Fraction(0), lo[i]) for i, t in per.items()}
+        # a single term of weight 1 is the function itself (the cache would only drop
+        # collinear breakpoints, which change neither its extremes nor where it
+        # attains them)
+        fs = {
+            i: t[0][1] if len(t) == 1 and t[0][0] == 1 else cache.combine(t, _ZERO, lo[i])
+            for i, t in per.items()
+        }
         tops: list[Fraction] = []
         bottoms: list[Fraction] = []
         for f in fs.values():
