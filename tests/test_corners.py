@@ -32,6 +32,7 @@ from geninv.solvers.corners import (
     _float_supports,
     _loop_supports,
     _relu_pl,
+    _relu_pl_frac,
     corner_presolve,
     univariate_units,
 )
@@ -289,10 +290,17 @@ def test_one_term_combination_matches_the_general_one() -> None:
     """The one-function shortcut of _combine gives the general path's breakpoints and
     values (a second term of weight 0 forces the general path)."""
     rng = np.random.default_rng(78)
-    for _ in range(300):
-        lo = frac(rng, -3, 0)
-        xs = sorted({lo, *(lo + frac(rng, 0, 4) for _ in range(int(rng.integers(0, 5))))})
-        ys = [frac(rng, -2, 2, den=2) for _ in xs]
-        pl = _relu_pl((xs, ys)) if rng.random() < 0.5 else (xs, ys)
-        w, c = frac(rng, -2, 2), frac(rng, -2, 2)
-        assert _combine([(w, pl)], c, lo) == _combine([(w, pl), (Fraction(0), pl)], c, lo)
+    ints = 0
+    for i in range(400):
+        den = 1 if i % 2 else 4  # integers take the int-arithmetic paths
+        lo = frac(rng, -3, 0, den)
+        xs = sorted({lo, *(lo + frac(rng, 0, 4, den) for _ in range(int(rng.integers(0, 5))))})
+        ys = [frac(rng, -2, 2, den=1 if den == 1 else 2) for _ in xs]
+        relu = _relu_pl((xs, ys))
+        assert relu == _relu_pl_frac(xs, ys)  # the int path against the Fraction one
+        pl = relu if rng.random() < 0.5 else (xs, ys)
+        w, c = frac(rng, -2, 2, den), frac(rng, -2, 2, den)
+        one = _combine([(w, pl)], c, lo)
+        assert one == _combine([(w, pl), (Fraction(0), pl)], c, lo)
+        ints += all(v.denominator == 1 for v in (*pl[0], *pl[1], w, c))
+    assert ints >= 100, ints

@@ -66,16 +66,40 @@ _PL = tuple[list[Fraction], list[Fraction]]  # breakpoints xs (sorted) and value
 def _relu_pl(pl: _PL) -> _PL:
     """ReLU of a piecewise-linear function: insert the zero crossings, clip at 0."""
     xs, ys = pl
+    xi, yi = integer_values(xs), integer_values(ys)
+    if xi is not None and yi is not None:
+        return _relu_pl_int(xi, yi)
+    return _relu_pl_frac(xs, ys)
+
+
+def _relu_pl_frac(xs: list[Fraction], ys: list[Fraction]) -> _PL:
+    """:func:`_relu_pl` in Fraction arithmetic."""
     out_x: list[Fraction] = [xs[0]]
-    out_y: list[Fraction] = [max(ys[0], Fraction(0))]
+    out_y: list[Fraction] = [max(ys[0], _ZERO)]
     for k in range(1, len(xs)):
         x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
         if (y0 < 0 < y1) or (y1 < 0 < y0):
             xc = x0 + (x1 - x0) * (-y0) / (y1 - y0)
             out_x.append(xc)
-            out_y.append(Fraction(0))
+            out_y.append(_ZERO)
         out_x.append(x1)
-        out_y.append(max(y1, Fraction(0)))
+        out_y.append(max(y1, _ZERO))
+    return out_x, out_y
+
+
+def _relu_pl_int(xs: list[int], ys: list[int]) -> _PL:
+    """:func:`_relu_pl` of integer breakpoints and values, in Python ints (a zero
+    crossing is the only value that may need a Fraction)."""
+    small = small_fraction
+    out_x: list[Fraction] = [small(xs[0])]
+    out_y: list[Fraction] = [small(max(ys[0], 0))]
+    for k in range(1, len(xs)):
+        x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
+        if (y0 < 0 < y1) or (y1 < 0 < y0):
+            out_x.append(Fraction(x0 * (y1 - y0) - (x1 - x0) * y0, y1 - y0))
+            out_y.append(_ZERO)
+        out_x.append(small(x1))
+        out_y.append(small(max(y1, 0)))
     return out_x, out_y
 
 
@@ -103,6 +127,12 @@ def _combine(terms: Sequence[tuple[Fraction, _PL]], const: Fraction, lo: Fractio
         # one function (starting at lo, as every function of a latent does): its own
         # breakpoints, no evaluation between them
         w, (xs, py) = terms[0]
+        xi, yi = integer_values(xs), integer_values(py)
+        if xi is not None and yi is not None and w.denominator == 1 == const.denominator:
+            wi, ci = w.numerator, const.numerator  # all integers: Python int arithmetic
+            ys_i = [ci + wi * v for v in yi]
+            keep = _kept_breakpoints(xi, ys_i)
+            return [xs[k] for k in keep], [small_fraction(ys_i[k]) for k in keep]
         ys = [const + w * v for v in py]
     else:
         xs = sorted({x for _, (px, _) in terms for x in px} | {lo})
@@ -110,18 +140,22 @@ def _combine(terms: Sequence[tuple[Fraction, _PL]], const: Fraction, lo: Fractio
         for w, pl in terms:
             vals = _eval_pl(pl, xs)
             ys = [y + w * v for y, v in zip(ys, vals, strict=True)]
-    # drop breakpoints where the function is linear through them
-    keep_x, keep_y = [xs[0]], [ys[0]]
+    keep = _kept_breakpoints(xs, ys)
+    return [xs[k] for k in keep], [ys[k] for k in keep]
+
+
+def _kept_breakpoints(xs: Sequence[Any], ys: Sequence[Any]) -> list[int]:
+    """Indices of the breakpoints to keep: the ends, and every point the function is
+    not linear through (against the last kept point).  Ints or Fractions."""
+    keep = [0]
     for k in range(1, len(xs) - 1):
-        x0, y0 = keep_x[-1], keep_y[-1]
+        x0, y0 = xs[keep[-1]], ys[keep[-1]]
         x1, y1, x2, y2 = xs[k], ys[k], xs[k + 1], ys[k + 1]
         if (y1 - y0) * (x2 - x1) != (y2 - y1) * (x1 - x0):
-            keep_x.append(x1)
-            keep_y.append(y1)
+            keep.append(k)
     if len(xs) > 1:
-        keep_x.append(xs[-1])
-        keep_y.append(ys[-1])
-    return keep_x, keep_y
+        keep.append(len(xs) - 1)
+    return keep
 
 
 _pair = fraction_key  # a cheap exact dictionary key for a Fraction
