@@ -249,10 +249,10 @@ def fold_discrete_prefix(network: ReLUNetwork, values: tuple[int, int]) -> tuple
     lo, hi = Fraction(values[0]), Fraction(values[1])
     if lo == hi:
         raise ValueError("fold_discrete_prefix needs two distinct domain values")
-    net = network
+    layers = list(network.layers)
     folded = 0
-    while net.depth > 1:
-        first, second = net.layers[0], net.layers[1]
+    while len(layers) > 1:
+        first, second = layers[0], layers[1]
         if first.activation not in PIECEWISE_LINEAR:
             break
         if first.exact_weight is None and int(np.count_nonzero(first.weight, axis=1).max()) > 1:
@@ -261,7 +261,13 @@ def fold_discrete_prefix(network: ReLUNetwork, values: tuple[int, int]) -> tuple
         fast = _fold_integer(first, values)
         merged = None if fast is None else _merge_float(second, *fast, n)
         if merged is not None:
+            # float64 integers below 2^52 (so finite and exact): a layer as is
             weight, bias = merged
+            weight.setflags(write=False)
+            bias.setflags(write=False)
+            merged_layer = Layer(
+                weight, bias, second.activation, negative_slope=second.negative_slope
+            )
         else:
             rows = first.exact_rows()
             if any(len(idx) > 1 for idx, _ in rows):
@@ -281,14 +287,13 @@ def fold_discrete_prefix(network: ReLUNetwork, values: tuple[int, int]) -> tuple
                 beta.append(slope)
                 col.append(idx[0])
             weight, bias = _merge(second, alpha, beta, col, n)
-        rest = net.layers[2:]
-        net = ReLUNetwork(
-            [weight, *(_layer_weight(layer) for layer in rest)],
-            [bias, *(_layer_bias(layer) for layer in rest)],
-            activations=[second.activation_label, *(layer.activation_label for layer in rest)],
-        )
+            one = ReLUNetwork([weight], [bias], activations=[second.activation_label])
+            merged_layer = one.layers[0]
+        layers = [merged_layer, *layers[2:]]
         folded += 1
-    return net, folded
+    if not folded:
+        return network, 0
+    return ReLUNetwork.from_layers(layers), folded
 
 
 def _layer_weight(layer: Layer) -> object:

@@ -308,11 +308,31 @@ class ReLUNetwork:
             fb.setflags(write=False)
             act, slope = parsed[idx - 1]
             layers.append(Layer(fw, fb, act, ew, eb, slope))
+        self._set_layers(layers)
+
+    def _set_layers(self, layers: Sequence[Layer]) -> None:
         self.layers: tuple[Layer, ...] = tuple(layers)
-        self.final_activation: str = layers[-1].activation_label
+        self.final_activation: str = self.layers[-1].activation_label
         self._sparse: list[list[_SparseRow]] | None = None
         self._int_plan: list[tuple[Any, int, int, bool]] | bool | None = False
         self._piecewise_linear = all(la.activation in PIECEWISE_LINEAR for la in self.layers)
+
+    @classmethod
+    def from_layers(cls, layers: Sequence[Layer]) -> ReLUNetwork:
+        """A network of already validated layers (read-only finite float64 arrays,
+        exact values where floats cannot hold them), without copying them; the
+        shapes are checked."""
+        if not layers:
+            raise ValidationError("a network needs at least one layer")
+        for idx in range(1, len(layers)):
+            if layers[idx].n_in != layers[idx - 1].n_out:
+                raise ValidationError(
+                    f"W_{idx + 1}: has {layers[idx].n_in} columns but layer {idx} has "
+                    f"{layers[idx - 1].n_out} units"
+                )
+        net = cls.__new__(cls)
+        net._set_layers(layers)
+        return net
 
     # ------------------------------------------------------------------ shape
     @property

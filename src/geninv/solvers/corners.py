@@ -50,7 +50,7 @@ import numpy as np
 
 from geninv.analysis import fold_discrete_prefix
 from geninv.errors import UnsupportedError
-from geninv.network import ReLUNetwork, fraction_key, integer_values, small_fraction
+from geninv.network import Layer, ReLUNetwork, fraction_key, integer_values, small_fraction
 from geninv.problem import Domain, InversionProblem, Solution, Status
 from geninv.solvers.base import Backend, Capabilities, register
 
@@ -633,9 +633,13 @@ def _binary_problem_float(
     for index in range(1, len(layers)):
         weights.append(layers[index].weight[np.ix_(keep[index], keep[index - 1])] + 0.0)
         biases.append(layers[index].bias[keep[index]] + 0.0)
-    binary_net = ReLUNetwork(
-        weights, biases, activations=[layer.activation_label for layer in layers]
-    )
+    # fresh float64 arrays of integers below 2^52 (finite, exact): layers as they are
+    new_layers = []
+    for w, b, layer in zip(weights, biases, layers, strict=True):
+        w.setflags(write=False)
+        b.setflags(write=False)
+        new_layers.append(Layer(w, b, layer.activation, negative_slope=layer.negative_slope))
+    binary_net = ReLUNetwork.from_layers(new_layers)
     binary_net, pre.folded_layers = fold_discrete_prefix(binary_net, (0, 1))
     target = [problem.target[o] for o in keep_out]
     return InversionProblem(binary_net, target, Domain("binary"), p=problem.p), pruned
