@@ -216,6 +216,17 @@ def _compile() -> Any:
         return True, d, smallest, feeds, n_constant, lits, sizes, common
 
     @jit
+    def clause_kernel(w: Any, b: Any, a: Any, b2: Any, sign: bool) -> Any:
+        """``layer_plan2`` and ``corner_shape`` of a two-layer network in one call
+        (the shape is meaningless when either layer is not integer)."""
+        plan = layer_plan2(w, b, a, b2)
+        if plan[0] and plan[4]:
+            return plan, corner_shape(w, b, plan[1], sign, a, b2)
+        empty = np.empty(0, np.int64)
+        none = (False, b2.copy(), np.empty(0), np.zeros((0, 0), np.bool_), 0, empty, empty, -1)
+        return plan, none
+
+    @jit
     def affine(w: Any, b: Any, x: Any, relu: bool) -> Any:
         """w @ x + b, then ReLU when ``relu``: left-to-right sums (exact for the
         integer values below 2^53 that ReLUNetwork.forward_int passes)."""
@@ -241,6 +252,7 @@ def _compile() -> Any:
         layer_plan(arr, vec)
         layer_plan2(arr, vec, arr, vec)
         corner_shape(arr, vec, np.zeros(1), True, arr, vec)
+        clause_kernel(arr, vec, arr, vec, True)
         affine(arr, vec, np.zeros(1), True)
         affine2(arr, vec, True, arr, vec, False, np.zeros(1))
     return SimpleNamespace(
@@ -249,4 +261,5 @@ def _compile() -> Any:
         layer_plan=layer_plan,
         layer_plan2=layer_plan2,
         corner_shape=corner_shape,
+        clause_kernel=clause_kernel,
     )

@@ -436,7 +436,12 @@ class ReLUNetwork:
             self._sparse = [layer.exact_rows() for layer in self.layers]
         return self._sparse
 
-    def integer_layers(self) -> list[tuple[Any, int, int, bool]] | None:
+    @property
+    def integer_plan_known(self) -> bool:
+        """Whether :meth:`integer_layers` has been computed (it is remembered)."""
+        return self._int_plan is not False
+
+    def integer_layers(self, computed: Any = None) -> list[tuple[Any, int, int, bool]] | None:
         """Per layer ``(S, R, B, relu)`` when every parameter is an integer of
         magnitude < 2^53 and every activation is ReLU or the identity, else None.
 
@@ -445,17 +450,20 @@ class ReLUNetwork:
         on the largest row sum of ``|W|`` and ``B`` on ``max |b|`` (Python ints),
         ``relu`` whether the layer has a ReLU.  The float64 parameters themselves
         are the integers.  Computed once per network (by a compiled loop when
-        :mod:`geninv.kernels` are enabled).
+        :mod:`geninv.kernels` are enabled; ``computed``: the result of the kernel
+        ``layer_plan2`` for this two-layer network, when the caller has it).
         """
         if self._int_plan is not False:
             return self._int_plan  # type: ignore[return-value]
         kern = kernels.get()
         plan: list[tuple[Any, int, int, bool]] | None = []
         layers = self.layers
-        pair: Any = None
-        if kern is not None and len(layers) == 2:  # both layers in one compiled call
+        pair: Any = computed
+        if pair is None and kern is not None and len(layers) == 2:  # one compiled call
             first, second = layers
             pair = kern.layer_plan2(first.weight, first.bias, second.weight, second.bias)
+        if pair is not None and kern is None:
+            raise ValueError("a precomputed integer plan needs the kernels enabled")
         for k, layer in enumerate(layers):
             if layer.exact_weight is not None or layer.activation not in ("relu", "identity"):
                 plan = None

@@ -1400,7 +1400,13 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
     first, second = net.layers
     if first.activation != "relu" or second.activation not in ("relu", "identity"):
         return None
-    layers = net.integer_layers()  # None also for parameters held as Fractions
+    kern = kernels.get()
+    w, b, a, b2 = first.weight, first.bias, second.weight, second.bias
+    computed: Any = None
+    if kern is not None and not net.integer_plan_known:
+        # the network's integer plan and the corner shape in one compiled call
+        computed, shape_arrays = kern.clause_kernel(w, b, a, b2, kind == "sign")
+    layers = net.integer_layers(computed)  # None also for parameters held as Fractions
     if layers is None:
         return None
     import numpy as np
@@ -1412,15 +1418,13 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
     if max(r1 + b1, r2 * (r1 + b1) + bb2) >= 2**52:
         return None
     # the float64 parameters equal the integers (integer_layers checked it)
-    w, b, a, b2 = first.weight, first.bias, second.weight, second.bias
     m1, n = w.shape
-    kern = kernels.get()
     if kern is not None:  # the same arrays from compiled loops (geninv.kernels)
         # the literals of every unit that feeds an output come along: when the rows
         # test below passes, those are exactly the units it needs (see _clause_rows)
-        ok, d, smallest, feeds, n_constant, lits, sizes, common = kern.corner_shape(
-            w, b, sabs, kind == "sign", a, b2
-        )
+        if computed is None:
+            shape_arrays = kern.corner_shape(w, b, sabs, kind == "sign", a, b2)
+        ok, d, smallest, feeds, n_constant, lits, sizes, common = shape_arrays
         if not ok:
             return None
     else:
