@@ -478,8 +478,21 @@ def theorem2(
                         "chosen": run.extra.get("chosen"),
                         "exact_check": run.extra.get("exact_check"),
                         "note": run.note,
+                        "kernels": args.kernels,
                     }
                 )
+            rows.append(
+                {
+                    "part": "theorem2",
+                    "family": fam,
+                    "instance": path.name,
+                    "expected": "yes" if expect else "no",
+                    "solver": args.cadical,
+                    "status": "source CNF",
+                    "seconds": t_cad,
+                    "note": f"the peer of the {ratio_of} ratio",
+                }
+            )
         n = len(files)
 
         def cells(rs: list[Run], expect: bool = expect, n: int = n) -> list[str]:

@@ -41,4 +41,5 @@ def test_satlib_smoke(shared_data: Path, tmp_path: Path) -> None:
     t2 = {(r["family"], r["solver"]): r for r in rows if r["part"] == "theorem2"}
     assert t2[("uf20", "auto")]["status"] == "yes"
     assert t2[("uuf50", "auto")]["status"] == "no"
+    assert t2[("uf20", "cadical195")]["seconds"] > 0  # the peer of the auto ratio
     assert (tmp_path / "instances" / "satlib-thm2" / "uf20-01").is_dir()
