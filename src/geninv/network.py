@@ -312,6 +312,7 @@ class ReLUNetwork:
 
     def _set_layers(self, layers: Sequence[Layer]) -> None:
         self.layers: tuple[Layer, ...] = tuple(layers)
+        self._n_inputs = self.layers[0].n_in
         self.final_activation: str = self.layers[-1].activation_label
         self._sparse: list[list[_SparseRow]] | None = None
         self._int_plan: list[tuple[Any, int, int, bool]] | bool | None = False
@@ -338,7 +339,7 @@ class ReLUNetwork:
     @property
     def n_inputs(self) -> int:
         """Latent dimension n."""
-        return self.layers[0].n_in
+        return self._n_inputs
 
     @property
     def n_outputs(self) -> int:
