@@ -97,29 +97,22 @@ def test_integer_plan_kernel_matches_numpy(restore_kernels: None) -> None:
 
 
 def clause_form_both(problem: InversionProblem) -> tuple[Any, Any]:
+    """_clause_form without and with the kernels, each on a fresh copy of the problem."""
+
+    def copy() -> InversionProblem:
+        return InversionProblem(
+            fresh(problem.network),
+            problem.target,
+            problem.domain,
+            p=problem.p,
+            threshold=problem.threshold,
+            relation=problem.relation,
+        )
+
     kernels.enable(False)
-    ref = _clause_form(
-        InversionProblem(
-            fresh(problem.network),
-            problem.target,
-            problem.domain,
-            p=problem.p,
-            threshold=problem.threshold,
-            relation=problem.relation,
-        )
-    )
+    ref = _clause_form(copy())
     kernels.enable(True)
-    got = _clause_form(
-        InversionProblem(
-            fresh(problem.network),
-            problem.target,
-            problem.domain,
-            p=problem.p,
-            threshold=problem.threshold,
-            relation=problem.relation,
-        )
-    )
-    return ref, got
+    return ref, _clause_form(copy())
 
 
 def test_clause_form_kernels_match_numpy(restore_kernels: None) -> None:
