@@ -1498,14 +1498,6 @@ def canonical_solver(name: str) -> str:
     raise ValidationError(f"unknown SAT solver {name!r}; PySAT offers {', '.join(sorted(names))}")
 
 
-@functools.cache
-def _cadical195_add() -> Any:
-    """PySAT's C function adding one clause to a CaDiCaL 1.9.5 handle, or None."""
-    from pysat import solvers as pysat_solvers
-
-    return getattr(getattr(pysat_solvers, "pysolvers", None), "cadical195_add_cl", None)
-
-
 #: PySAT's C functions for CaDiCaL 1.9.5 that :class:`_CadicalC` calls.
 _CADICAL_C = ("new", "add_cl", "cbudget", "solve_lim", "solve", "model", "del")
 
@@ -1537,8 +1529,12 @@ class _CadicalC:
     def __init__(self, fns: dict[str, Any]) -> None:
         self._f = fns
         self.cadical: Any = fns["new"]()
-        self.solver = self  # _Sat.add reads the handle as solver.solver.cadical
         self.status: bool | None = None
+
+    @property
+    def solver(self) -> _CadicalC:
+        """Itself: _Sat.add reads the handle as ``solver.solver.cadical`` (PySAT's layout)."""
+        return self
 
     def add_clause(self, clause: list[int]) -> None:
         if not self._f["add_cl"](self.cadical, clause):
@@ -1568,6 +1564,9 @@ class _CadicalC:
         if self.cadical is not None:
             self._f["del"](self.cadical, None)
             self.cadical = None
+
+    def __del__(self) -> None:  # as PySAT's solvers: never leak the C solver
+        self.delete()
 
 
 class _Sat:
@@ -1599,7 +1598,7 @@ class _Sat:
         inner = getattr(self.solver, "solver", None)
         handle = getattr(inner, "cadical", None)
         if self.name == "cadical195" and handle is not None:
-            direct = _cadical195_add()
+            direct = (_cadical195_c() or {}).get("add_cl")
             if direct is not None:
                 # PySAT's own add_clause is two Python wrappers around this call; on
                 # 100-clause formulas they cost as much as CaDiCaL's whole search.
