@@ -29,7 +29,7 @@ from geninv.solvers.corners import (
     CONST,
     MULTI,
     _combine,
-    _float_supports,
+    _float_layer_scan,
     _loop_supports,
     _relu_pl,
     _relu_pl_frac,
@@ -276,7 +276,7 @@ def test_float_supports_match_the_loop() -> None:
         w[rng.random((m, n_in)) < 0.5] = 0.0
         layer = ReLUNetwork([w], [np.zeros(m)]).layers[0]
         support = [int(v) for v in rng.choice([CONST, MULTI, 0, 1, 2, 3], size=n_in)]
-        got = _float_supports(layer.weight, support)
+        got = _float_layer_scan(layer.weight, support)[0]
         assert got == _loop_supports(layer.exact_rows(), support)
         for s in got:
             kinds[s if s < 0 else "latent"] += 1

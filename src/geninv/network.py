@@ -198,16 +198,7 @@ class Layer:
         if cached is not None or self.exact_weight is not None:
             rows = self.exact_rows()
             return [rows[j] for j in indices]
-        sub = self.weight[np.asarray(indices, dtype=np.intp)]
-        r, c = np.nonzero(sub)
-        cols = c.tolist()
-        vals = _fractions(sub[r, c])
-        out: list[_SparseRow] = []
-        start = 0
-        for end in np.cumsum(np.bincount(r, minlength=len(indices))).tolist():
-            out.append((tuple(cols[start:end]), tuple(vals[start:end])))
-            start = end
-        return out
+        return _sparse_rows(self.weight[np.asarray(indices, dtype=np.intp)])
 
     def exact_rows(self) -> list[_SparseRow]:
         """Nonzero entries of each row of W as exact rationals (computed once)."""
@@ -220,15 +211,22 @@ class Layer:
                 idx = tuple(j for j, v in enumerate(erow) if v != 0)
                 rows.append((idx, tuple(erow[j] for j in idx)))
         else:
-            r, c = np.nonzero(self.weight)
-            cols = c.tolist()
-            vals = _fractions(self.weight[r, c])
-            start = 0
-            for end in np.cumsum(np.bincount(r, minlength=self.n_out)).tolist():
-                rows.append((tuple(cols[start:end]), tuple(vals[start:end])))
-                start = end
+            rows = _sparse_rows(self.weight)
         object.__setattr__(self, "_rows_cache", rows)
         return rows
+
+
+def _sparse_rows(weight: FloatArray) -> list[_SparseRow]:
+    """The nonzero entries of every row of a float64 matrix, as exact rationals."""
+    r, c = np.nonzero(weight)
+    cols = c.tolist()
+    vals = _fractions(weight[r, c])
+    out: list[_SparseRow] = []
+    start = 0
+    for end in np.cumsum(np.bincount(r, minlength=weight.shape[0])).tolist():
+        out.append((tuple(cols[start:end]), tuple(vals[start:end])))
+        start = end
+    return out
 
 
 def _fractions(values: FloatArray) -> list[Fraction]:

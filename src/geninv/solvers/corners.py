@@ -305,17 +305,13 @@ def decline_reason(problem: InversionProblem) -> str | None:
     return None
 
 
-def _float_supports(weight: Any, support: list[int]) -> list[int]:
+def _float_layer_scan(weight: Any, support: list[int]) -> tuple[list[int], Any, Any]:
     """The supports of a float-exact layer's units from its inputs' (numpy): MULTI if
     some nonzero weight reads a MULTI input or two different latents, CONST if every
-    nonzero weight reads a CONST input, else the one latent (the rule of the loop in
-    :func:`univariate_units`; a float weight is nonzero iff its exact value is)."""
-    return _float_layer_scan(weight, support)[0]
-
-
-def _float_layer_scan(weight: Any, support: list[int]) -> tuple[list[int], Any, Any]:
-    """:func:`_float_supports`, and the rows with exactly one nonzero weight on an
-    input whose support is a latent, with that input (numpy arrays)."""
+    nonzero weight reads a CONST input, else the one latent (the rule of
+    :func:`_loop_supports`; a float weight is nonzero iff its exact value is); and the
+    rows with exactly one nonzero weight on an input whose support is a latent, with
+    that input (numpy arrays)."""
     prev = np.asarray(support, dtype=np.int64)
     nz = weight != 0
     latent = nz & (prev >= 0)[None, :]
@@ -338,7 +334,7 @@ def _exact_float(v: float) -> Fraction:
 
 
 def _loop_supports(rows: list[Any], support: list[int]) -> list[int]:
-    """:func:`_float_supports` by a loop over exact sparse rows."""
+    """The supports of :func:`_float_layer_scan` by a loop over exact sparse rows."""
     out: list[int] = []
     for idx, _ in rows:
         sup = CONST
