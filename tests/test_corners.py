@@ -244,6 +244,7 @@ def test_float_binary_problem_equals_the_fraction_path(monkeypatch: pytest.Monke
     net = ReLUNetwork([[[1], [-1]], [[1, 0], [0, 0]]], [[1, 1], [0, 3]])
     problems.append(InversionProblem(net, [2, -1], Domain.box([-1], [1])))
     fast_used = 0
+    folds: set[int] = set()
     for problem in problems:
         fast = corner_presolve(problem)
         with monkeypatch.context() as m:
@@ -253,7 +254,10 @@ def test_float_binary_problem_equals_the_fraction_path(monkeypatch: pytest.Monke
             assert slow is None or slow.binary is None
             continue
         assert slow is not None and slow.binary is not None
-        fast_used += corners_module._binary_problem_float(problem, fast) is not None
+        used = corners_module._binary_problem_float(problem, fast) is not None
+        fast_used += used
+        if used:  # 0: substituted in layer 0; 2: the Theorem 2 clamps folded from pre.units
+            folds.add(fast.folded_layers)
         for attr in ("low", "high", "dropped_outputs", "pruned_units", "folded_layers"):
             assert getattr(fast, attr) == getattr(slow, attr), attr
         a, b = fast.binary, slow.binary
@@ -264,6 +268,7 @@ def test_float_binary_problem_equals_the_fraction_path(monkeypatch: pytest.Monke
             assert np.array_equal(la.weight, lb.weight) and np.array_equal(la.bias, lb.bias)
             assert not np.signbit(la.weight[la.weight == 0]).any()
     assert fast_used >= 60, fast_used
+    assert folds >= {0, 1, 2}, folds
 
 
 def test_float_supports_match_the_loop() -> None:

@@ -15,6 +15,7 @@ import math
 import sys
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -151,27 +152,42 @@ def candidate_backends(problem: InversionProblem) -> list[tuple[type[Backend], s
     inversion, then MILP (HiGHS) for exact inversion, MILP on SCIP for l_1 /
     l_inf thresholds (then HiGHS), MIQP for integer p >= 2.
     """
+    return list(_candidates(problem))
+
+
+def _candidates(problem: InversionProblem) -> Iterator[tuple[type[Backend], str]]:
+    """:func:`candidate_backends` one at a time: a backend is checked (installed,
+    accepts the problem) only when the ones ranked before it have been taken, so
+    ``auto`` usually checks one.  Raises :class:`UnsupportedError` when there is none."""
     _load_builtin_backends()
     reasons: dict[str, str] = {}
-    usable: dict[str, type[Backend]] = {}
-    for name, cls in REGISTRY.items():
-        if not cls.capabilities.complete:
-            continue
-        if not cls.available():
-            reasons[name] = f"needs {', '.join(cls.missing_modules())}"
-            continue
-        why = cls.unsupported_reason(problem)
-        if why is None:
-            usable[name] = cls
-        else:
-            reasons[name] = why
+    checked: dict[str, bool] = {}
+
+    def usable(name: str) -> bool:
+        ok = checked.get(name)
+        if ok is None:
+            cls = REGISTRY.get(name)
+            why: str | None = None
+            if cls is None or not cls.capabilities.complete:
+                ok = False
+            elif not cls.available():
+                why = f"needs {', '.join(cls.missing_modules())}"
+            else:
+                why = cls.unsupported_reason(problem)
+            if ok is None:
+                ok = why is None
+            if why is not None:
+                reasons[name] = why
+            checked[name] = ok
+        return ok
+
     n = problem.n
     kind = problem.domain.kind
     ranked: list[tuple[str, str]] = []
     if kind in ("binary", "sign"):
         from geninv.solvers.sat import clause_form  # numpy only, no pysat import
 
-        if "sat" in usable and clause_form(problem) is not None:
+        if usable("sat") and clause_form(problem) is not None:
             ranked.append(
                 (
                     "sat",
@@ -212,17 +228,15 @@ def candidate_backends(problem: InversionProblem) -> list[tuple[type[Backend], s
         )
         ranked.append(("milp", f"{kind} latents need a continuous method: big-M MILP (HiGHS)"))
         ranked.append(("miqp", f"{kind} latents with an l_p threshold, p >= 2: MIQP (SCIP)"))
-    ranked += [(name, "the remaining complete backends") for name in sorted(usable)]
-    out: list[tuple[type[Backend], str]] = []
+    ranked += [(name, "the remaining complete backends") for name in sorted(REGISTRY)]
     seen: set[str] = set()
     for name, why in ranked:
-        if name in usable and name not in seen:
+        if name not in seen and usable(name):
             seen.add(name)
-            out.append((usable[name], f"{name}: {why}"))
-    if not out:
+            yield REGISTRY[name], f"{name}: {why}"
+    if not seen:
         detail = "; ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))
         raise UnsupportedError(f"no installed backend can decide {problem.describe()} ({detail})")
-    return out
 
 
 def choose_backend(problem: InversionProblem) -> tuple[type[Backend], str]:
@@ -246,7 +260,7 @@ def solve(
     """
     if method == "auto":
         refused: list[str] = []
-        for cls, why in candidate_backends(problem):
+        for cls, why in _candidates(problem):
             try:
                 sol = solve(problem, cls.name, time_limit=time_limit, seed=seed, progress=progress)
             except UnsupportedError as exc:  # e.g. sat: values too many to encode

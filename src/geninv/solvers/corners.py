@@ -61,6 +61,8 @@ MAX_BREAKPOINTS = 4096
 _ZERO = Fraction(0)
 
 _PL = tuple[list[Fraction], list[Fraction]]  # breakpoints xs (sorted) and values ys
+#: Per unit of a layer: its support, its function of that latent, its constant value.
+_Units = tuple[list[int], list[_PL | None], list[Fraction | None]]
 
 
 def _relu_pl(pl: _PL) -> _PL:
@@ -250,10 +252,15 @@ class CornerPresolve:
     pruned_units: int = 0
     folded_layers: int = 0  # leading layers folded away on {0,1}^n (fold_discrete_prefix)
     seconds: float = 0.0
+    # univariate_units' (support, funcs, consts) of layers 0 .. L-2 (L layers)
+    units: list[_Units] = field(default_factory=list, repr=False, compare=False)
 
     def lift(self, b: Sequence[Fraction]) -> list[Fraction]:
         """The latent z of a binary point b: ``low + (high - low) b`` (at b = 0 and 1 the
         end points themselves, without Fraction arithmetic)."""
+        ints = integer_values(b)  # shared small Fractions: no Fraction comparisons
+        if ints is not None and all(v in (0, 1) for v in ints):
+            return [hi if v else lo for lo, hi, v in zip(self.low, self.high, ints, strict=True)]
         return [
             lo if v == 0 else hi if v == 1 else lo + (hi - lo) * Fraction(v)
             for lo, hi, v in zip(self.low, self.high, b, strict=True)
@@ -356,20 +363,29 @@ def univariate_units(
     hi: Sequence[Fraction],
     upto: int,
     cache: _PLCache | None = None,
-) -> tuple[list[int], list[_PL | None], list[Fraction | None]]:
+    history: list[_Units] | None = None,
+) -> _Units:
     """Support, function and constant of every output unit of layer ``upto`` (0: the latents).
 
     ``support[j]`` is the one latent unit j depends on, ``CONST`` or ``MULTI``;
     ``funcs[j]`` its exact piecewise-linear function of that latent on
     [lo_i, hi_i] (breakpoints and values), ``consts[j]`` its value if constant.
     Supports of float-exact layers are found by whole-array passes, and only the
-    rows of units that are not MULTI are read exactly.
+    rows of units that are not MULTI are read exactly.  ``history``, when given,
+    receives ``(support, funcs, consts)`` of every layer up to ``upto`` in turn.
     """
     n = network.n_inputs
     pc = cache if cache is not None else _PLCache()
     # supports and univariate functions of every unit with at most one latent
     support: list[int] = list(range(n))
-    funcs: list[_PL | None] = [pc.leaf(lo[i], hi[i]) for i in range(n)]
+    # one leaf per box; the bounds of a box are usually shared objects (ids: a quick key)
+    by_id: dict[tuple[int, int], _PL] = {}
+    funcs: list[_PL | None] = []
+    for a, b in zip(lo, hi, strict=True):
+        leaf = by_id.get((id(a), id(b)))
+        if leaf is None:
+            leaf = by_id[id(a), id(b)] = pc.leaf(a, b)  # lo and hi keep a and b alive
+        funcs.append(leaf)
     consts: list[Fraction | None] = [None] * n
     for layer in network.layers[:upto]:
         relu = layer.activation == "relu"
@@ -403,7 +419,7 @@ def univariate_units(
             new_support = _loop_supports(layer.exact_rows(), support)
         todo = [j for j, s in enumerate(new_support) if s != MULTI and j not in done]
         bias = layer.exact_bias_values() if todo else []
-        for j, (idx, coef) in zip(todo, layer.exact_rows_at(todo), strict=True):
+        for j, (idx, coef) in zip(todo, layer.exact_rows_at(todo) if todo else (), strict=True):
             sup = new_support[j]
             const = bias[j]
             for k, c in zip(idx, coef, strict=True):
@@ -419,6 +435,8 @@ def univariate_units(
                 continue
             new_funcs[j] = pl
         support, funcs, consts = new_support, new_funcs, new_consts
+        if history is not None:
+            history.append((support, funcs, consts))
     return support, funcs, consts
 
 
@@ -434,13 +452,16 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
     net = problem.network
     layers = net.layers
     cache = _PLCache()
-    support, funcs, consts = univariate_units(problem.network, lo, hi, len(layers) - 1, cache)
-    extremes: dict[tuple[int, Fraction], list[Fraction] | None] = {}
+    result = CornerPresolve()
+    support, funcs, consts = univariate_units(
+        problem.network, lo, hi, len(layers) - 1, cache, result.units
+    )
+    extremes: dict[tuple[int, str], list[Fraction] | None] = {}  # (id(f), side) -> points
+    sums: dict[tuple[tuple[int, int], ...], _PL] = {}  # ids of a sum's terms -> the sum
     # forcing outputs
     last = layers[-1]
     x = problem.target
     allowed: list[frozenset[Fraction] | None] = [None] * n
-    result = CornerPresolve()
     last_rows, last_bias = layers[-1].exact_rows(), layers[-1].exact_bias_values()
     extreme_values: dict[int, tuple[Fraction, Fraction]] = {}  # id(f) -> (max, min)
     # id of an extreme-point list (kept in ``extremes``) -> its frozenset, and id of an
@@ -461,11 +482,18 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
                 per.setdefault(support[k], []).append((c, f))
         # a single term of weight 1 is the function itself (the cache would only drop
         # collinear breakpoints, which change neither its extremes nor where it
-        # attains them)
-        fs = {
-            i: t[0][1] if len(t) == 1 and t[0][0] == 1 else cache.combine(t, _ZERO, lo[i])
-            for i, t in per.items()
-        }
+        # attains them); the terms of one gadget repeat for every coordinate: looked up
+        # by the ids of their weights and functions (alive in last_rows and the cache)
+        fs: dict[int, _PL] = {}
+        for i, t in per.items():
+            if len(t) == 1 and t[0][0] == 1:
+                fs[i] = t[0][1]
+                continue
+            tkey = tuple([(id(c), id(f)) for c, f in t])
+            got = sums.get(tkey)
+            if got is None:
+                got = sums[tkey] = cache.combine(t, _ZERO, lo[i])
+            fs[i] = got
         tops: list[Fraction] = []
         bottoms: list[Fraction] = []
         for f in fs.values():
@@ -510,10 +538,9 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
             continue
         sets: dict[int, list[Fraction] | None] = {}
         for i, f in fs.items():
-            v = extreme_values[id(f)][0 if side == "max" else 1]
-            key = (id(f), v)  # f is kept alive by the cache
+            key = (id(f), side)  # f is kept alive by the cache
             if key not in extremes:
-                extremes[key] = _extreme_set(f, v)
+                extremes[key] = _extreme_set(f, extreme_values[id(f)][0 if side == "max" else 1])
             sets[i] = extremes[key]
         if any(s is None for s in sets.values()):
             continue  # attained on an interval: not a finite set
@@ -595,21 +622,26 @@ def _kept_outputs(problem: InversionProblem, pre: CornerPresolve) -> list[int]:
 def _binary_problem_float(
     problem: InversionProblem, pre: CornerPresolve
 ) -> tuple[InversionProblem, int] | None:
-    """:func:`_binary_problem` in float64 arrays, for an integer network (ReLU/identity,
-    :meth:`ReLUNetwork.integer_layers`) and integer ``low``/``high`` whose substituted
-    first layer stays below 2^52 in magnitude (so every product and sum is exact); the
-    same network as the Fraction path, zeros included.  None when it does not apply."""
-    net = problem.network
-    layers = net.layers
-    plan = net.integer_layers()
-    if plan is None or any(v.denominator != 1 for v in (*pre.low, *pre.high)):
-        return None
-    low_i = [v.numerator for v in pre.low]  # integers (denominators 1, checked above)
-    low = np.array(low_i, dtype=np.float64)
-    scale = np.array([h.numerator for h in pre.high], dtype=np.float64) - low
-    _, r0, b0max, _ = plan[0]
-    top = max(float(np.abs(low).max(initial=0.0)), float(np.abs(scale).max(initial=0.0)))
-    if r0 * top + b0max >= 2**52:
+    """:func:`_binary_problem` in float64 arrays, from the univariate analysis; the same
+    network as the Fraction path, zeros included.  None when it does not apply.
+
+    Let L be the first layer with a kept unit that depends on several latents (the
+    last layer if there is none).  Every kept unit k of layer L - 1 depends on at
+    most one latent s (``pre.units``: its function f, or its constant value), so
+    on ``z_s = low_s + (high_s - low_s) b_s`` it is ``alpha_k + beta_k b_s`` with
+    ``alpha_k = f(low_s)``, ``beta_k = f(high_s) - f(low_s)`` (a constant unit:
+    its value and 0).  For L = 0 the inputs are the latents themselves:
+    ``alpha = low``, ``beta = high - low``.  Layer L becomes ``W B`` and
+    ``b + W alpha`` (``B[k, s_k] = beta_k``), the layers after it are copied, the
+    layers before it are gone: what substituting and then folding layer by layer
+    (:func:`fold_discrete_prefix`, which the Fraction path does) gives, as each of
+    those layers' kept rows reads one latent.  Folds beyond L are left to
+    ``fold_discrete_prefix``.  Applies when no layer holds Fractions, the kept block
+    of layer L, ``alpha`` and ``beta`` are integers and every sum of layer L stays
+    below 2^50 in magnitude (then float64 is exact, whatever order BLAS adds in).
+    """
+    layers = problem.network.layers
+    if any(layer.exact_weight is not None or layer.exact_bias is not None for layer in layers):
         return None
     keep_out = _kept_outputs(problem, pre)
     keep: list[Any] = [None] * len(layers)
@@ -622,21 +654,77 @@ def _binary_problem_float(
             used = np.zeros(1, dtype=np.intp)
         pruned += layers[index - 1].n_out - used.size
         keep[index - 1] = used
-    # z = low + scale b in the first layer: W diag(scale), b + W low (+ 0.0: no -0.0)
-    w0 = layers[0].weight[keep[0]]
-    weights: list[Any] = [w0 * scale + 0.0]
-    biases: list[Any] = [layers[0].bias[keep[0]] + w0 @ low + 0.0]
-    for index in range(1, len(layers)):
+    first = 0  # L
+    for index, (support, _, _) in enumerate(pre.units):
+        if MULTI in [support[j] for j in keep[index].tolist()]:
+            break
+        first = index + 1
+    alpha: list[int] = []
+    beta: list[int] = []
+    col: list[int] = []
+    if first == 0:
+        if any(v.denominator != 1 for v in (*pre.low, *pre.high)):
+            return None
+        alpha = [v.numerator for v in pre.low]
+        beta = [h.numerator - v for h, v in zip(pre.high, alpha, strict=True)]
+    else:
+        support, funcs, consts = pre.units[first - 1]
+        # f(low_s), f(high_s) by the ids of f, low_s and high_s (alive in pre): the
+        # coordinates of one gadget share all three
+        ends: dict[tuple[int, int, int], list[Fraction]] = {}
+        low, high = pre.low, pre.high
+        for k in keep[first - 1].tolist():
+            s = support[k]
+            if s == CONST:
+                v = _value(consts, k)
+                pair = [v, v]
+                s = 0
+            else:
+                f = funcs[k]
+                assert f is not None
+                key = (id(f), id(low[s]), id(high[s]))
+                got = ends.get(key)
+                if got is None:
+                    got = ends[key] = _eval_pl(f, [low[s], high[s]])
+                pair = got
+            if pair[0].denominator != 1 or pair[1].denominator != 1:
+                return None
+            alpha.append(pair[0].numerator)
+            beta.append(pair[1].numerator - pair[0].numerator)
+            col.append(s)
+    layer = layers[first]
+    w = layer.weight[keep[0]] if first == 0 else layer.weight[np.ix_(keep[first], keep[first - 1])]
+    b = layer.bias[keep[first]]
+    if not (bool((np.trunc(w) == w).all()) and bool((np.trunc(b) == b).all())):
+        return None
+    top = max(map(abs, alpha), default=0) + max(map(abs, beta), default=0)
+    if top >= 2**50:
+        return None
+    rmax = float(np.abs(w).sum(axis=1).max(initial=0.0))
+    if rmax * top + float(np.abs(b).max(initial=0.0)) >= 2.0**50:
+        return None
+    a = np.array(alpha, dtype=np.float64)
+    bt = np.array(beta, dtype=np.float64)
+    if first == 0:
+        merged = w * bt + 0.0  # (+ 0.0: no -0.0)
+    else:
+        onehot = np.zeros((len(col), problem.n))
+        onehot[np.arange(len(col)), col] = bt
+        merged = w @ onehot + 0.0
+    weights: list[Any] = [merged]
+    biases: list[Any] = [b + w @ a + 0.0]
+    for index in range(first + 1, len(layers)):
         weights.append(layers[index].weight[np.ix_(keep[index], keep[index - 1])] + 0.0)
         biases.append(layers[index].bias[keep[index]] + 0.0)
-    # fresh float64 arrays of integers below 2^52 (finite, exact): layers as they are
+    # fresh float64 arrays, each entry a float of the network or an exact integer sum
     new_layers = []
-    for w, b, layer in zip(weights, biases, layers, strict=True):
-        w.setflags(write=False)
-        b.setflags(write=False)
-        new_layers.append(Layer(w, b, layer.activation, negative_slope=layer.negative_slope))
+    for wl, bl, src in zip(weights, biases, layers[first:], strict=True):
+        wl.setflags(write=False)
+        bl.setflags(write=False)
+        new_layers.append(Layer(wl, bl, src.activation, negative_slope=src.negative_slope))
     binary_net = ReLUNetwork.from_layers(new_layers)
-    binary_net, pre.folded_layers = fold_discrete_prefix(binary_net, (0, 1))
+    binary_net, more = fold_discrete_prefix(binary_net, (0, 1))
+    pre.folded_layers = first + more
     target = [problem.target[o] for o in keep_out]
     return InversionProblem(binary_net, target, Domain("binary"), p=problem.p), pruned
 
