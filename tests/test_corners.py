@@ -275,20 +275,30 @@ def test_float_supports_match_the_loop() -> None:
     """The whole-array support rule gives what the loop over exact rows gives."""
     rng = np.random.default_rng(77)
     kinds = {CONST: 0, MULTI: 0, "latent": 0}
+    single = 0
     for _ in range(300):
         n_in, m = int(rng.integers(1, 9)), int(rng.integers(1, 9))
         w = rng.integers(-2, 3, size=(m, n_in)).astype(float)
         w[rng.random((m, n_in)) < 0.5] = 0.0
         layer = ReLUNetwork([w], [np.zeros(m)]).layers[0]
         support = [int(v) for v in rng.choice([CONST, MULTI, 0, 1, 2, 3], size=n_in)]
-        got = _float_layer_scan(layer.weight, support)[0]
+        got, one_rows, one_cols = _float_layer_scan(layer.weight, support)
         assert got == _loop_supports(layer.exact_rows(), support)
+        # the rows reading exactly one input, whose support is a latent, with that input
+        want = [
+            (j, idx[0])
+            for j, (idx, _) in enumerate(layer.exact_rows())
+            if len(idx) == 1 and support[idx[0]] >= 0
+        ]
+        assert list(zip(one_rows.tolist(), one_cols.tolist(), strict=True)) == want
+        single += bool((np.count_nonzero(w, axis=1) <= 1).all())  # the no-mixing shortcut
         for s in got:
             kinds[s if s < 0 else "latent"] += 1
         rows = [int(j) for j in rng.choice(m, size=int(rng.integers(0, m + 1)), replace=False)]
         fresh = ReLUNetwork([w], [np.zeros(m)]).layers[0]
         assert fresh.exact_rows_at(rows) == [layer.exact_rows()[j] for j in rows]
     assert min(kinds.values()) >= 100, kinds
+    assert single >= 30, single
 
 
 def test_one_term_combination_matches_the_general_one() -> None:

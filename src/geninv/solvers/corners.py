@@ -321,14 +321,20 @@ def _float_layer_scan(weight: Any, support: list[int]) -> tuple[list[int], Any, 
     that input (numpy arrays)."""
     prev = np.asarray(support, dtype=np.int64)
     nz = weight != 0
+    count = nz.sum(axis=1)
+    col = nz.argmax(axis=1)  # the one nonzero of a row with one (0 for an empty row)
+    if not count.size or count.max() <= 1:
+        # no row reads two inputs (e.g. clamps): a row's support is its input's
+        got = prev[col]
+        out = np.where(count == 0, CONST, got)
+        rows = np.flatnonzero((count == 1) & (got >= 0))
+        return out.tolist(), rows, col[rows]
     latent = nz & (prev >= 0)[None, :]
     top = np.where(latent, prev, -1).max(axis=1)
     bottom = np.where(latent, prev, np.iinfo(np.int64).max).min(axis=1)
     out = np.where(top < 0, CONST, np.where(bottom == top, top, MULTI))
     multi_in = (nz & (prev == MULTI)[None, :]).any(axis=1)
     out[multi_in] = MULTI
-    count = nz.sum(axis=1)
-    col = nz.argmax(axis=1)
     rows = np.flatnonzero((count == 1) & (latent.sum(axis=1) == 1))
     return out.tolist(), rows, col[rows]
 
@@ -379,13 +385,19 @@ def univariate_units(
     # supports and univariate functions of every unit with at most one latent
     support: list[int] = list(range(n))
     # one leaf per box; the bounds of a box are usually shared objects (ids: a quick key)
-    by_id: dict[tuple[int, int], _PL] = {}
-    funcs: list[_PL | None] = []
-    for a, b in zip(lo, hi, strict=True):
-        leaf = by_id.get((id(a), id(b)))
-        if leaf is None:
-            leaf = by_id[id(a), id(b)] = pc.leaf(a, b)  # lo and hi keep a and b alive
-        funcs.append(leaf)
+    # one leaf per box (integer boxes: looked up by their ints)
+    lo_i, hi_i = integer_values(lo), integer_values(hi)
+    funcs: list[_PL | None]
+    if lo_i is not None and hi_i is not None:
+        by_int: dict[tuple[int, int], _PL] = {}
+        funcs = []
+        for a, b, ai, bi in zip(lo, hi, lo_i, hi_i, strict=True):
+            leaf = by_int.get((ai, bi))
+            if leaf is None:
+                leaf = by_int[ai, bi] = pc.leaf(a, b)
+            funcs.append(leaf)
+    else:
+        funcs = [pc.leaf(a, b) for a, b in zip(lo, hi, strict=True)]
     consts: list[Fraction | None] = [None] * n
     for layer in network.layers[:upto]:
         relu = layer.activation == "relu"
@@ -417,7 +429,11 @@ def univariate_units(
             done.update(rows)
         else:
             new_support = _loop_supports(layer.exact_rows(), support)
-        todo = [j for j, s in enumerate(new_support) if s != MULTI and j not in done]
+        todo = (
+            []
+            if len(new_support) - new_support.count(MULTI) == len(done)  # done: no MULTI
+            else [j for j, s in enumerate(new_support) if s != MULTI and j not in done]
+        )
         bias = layer.exact_bias_values() if todo else []
         for j, (idx, coef) in zip(todo, layer.exact_rows_at(todo) if todo else (), strict=True):
             sup = new_support[j]
