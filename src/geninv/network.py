@@ -463,10 +463,22 @@ class ReLUNetwork:
             pair = kern.layer_plan2(first.weight, first.bias, second.weight, second.bias)
         if pair is not None and kern is None:
             raise ValueError("a precomputed integer plan needs the kernels enabled")
+        if any(
+            layer.exact_weight is not None or layer.activation not in ("relu", "identity")
+            for layer in layers
+        ):
+            self._int_plan = None
+            return None
+        if kern is None:
+            # every parameter an integer: one pass over them all (a float below 2^53 in
+            # magnitude, checked per layer below, is an integer iff truncation keeps it)
+            flat = np.concatenate(
+                [a.ravel() for layer in layers for a in (layer.weight, layer.bias)]
+            )
+            if not bool((np.trunc(flat) == flat).all()):
+                self._int_plan = None
+                return None
         for k, layer in enumerate(layers):
-            if layer.exact_weight is not None or layer.activation not in ("relu", "identity"):
-                plan = None
-                break
             w, b = layer.weight, layer.bias
             if kern is not None:
                 integer, rows, rmax, bmax = (
@@ -482,12 +494,6 @@ class ReLUNetwork:
             # a float sum of k nonnegative terms is within a relative k 2^-53 of the exact one
             rmax *= 1 + w.shape[1] * 2.0**-52
             if rmax >= 2**53 or bmax >= 2**53:
-                plan = None
-                break
-            # below 2^53 in magnitude, truncation to an integer is exact; equality says integer
-            if kern is None and not (
-                bool((np.trunc(w) == w).all()) and bool((np.trunc(b) == b).all())
-            ):
                 plan = None
                 break
             assert plan is not None

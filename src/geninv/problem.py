@@ -256,7 +256,8 @@ class InversionProblem:
 
     @property
     def is_exact_inversion(self) -> bool:
-        return self.threshold == 0
+        t = self.threshold
+        return t.numerator == 0 if type(t) is Fraction else bool(t == 0)
 
     def target_array(self) -> FloatArray:
         return np.array([float(v) for v in self.target], dtype=np.float64)
@@ -396,6 +397,9 @@ def compare_exact(
 
     Returns (meets, distance as float, exact p-th power or max, method).
     """
+    if threshold.numerator == 0 and not any(diff) and (math.isinf(p) or p.is_integer()):
+        # exact inversion, met: the distance is exactly 0, no arithmetic needed
+        return relation == "<=", 0.0, small_fraction(0), "exact rational"
     absd: list[Any] = [abs(v) for v in diff]  # Fractions, or ints (integer checks)
 
     def rel(a: Any, b: Any) -> bool:
