@@ -294,7 +294,12 @@ def _box(problem: InversionProblem) -> tuple[list[Fraction], list[Fraction]] | N
 
 
 def decline_reason(problem: InversionProblem) -> str | None:
-    """Why the presolve cannot apply, from the problem's shape alone (cheap)."""
+    """Why the presolve cannot apply, from the problem's shape alone (cheap; remembered
+    on the problem, which ``auto``, ``solve`` and the presolve each ask)."""
+    return problem.derived("corner_decline", lambda: _decline_reason(problem))
+
+
+def _decline_reason(problem: InversionProblem) -> str | None:
     if not problem.is_exact_inversion:
         return "the corner presolve needs exact inversion (threshold 0)"
     if _box(problem) is None:
@@ -478,16 +483,21 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
     last = layers[-1]
     x = problem.target
     allowed: list[frozenset[Fraction] | None] = [None] * n
-    last_rows, last_bias = layers[-1].exact_rows(), layers[-1].exact_bias_values()
+    # only the outputs that read no MULTI unit can force: their rows alone are read
+    # exactly (a nonzero exact weight whose float is 0 is caught in the loop)
+    reads_multi = ((last.weight != 0) & (np.asarray(support) == MULTI)[None, :]).any(axis=1)
+    candidates = np.flatnonzero(~reads_multi).tolist()
+    last_bias = last.exact_bias_values()
     extreme_values: dict[int, tuple[Fraction, Fraction]] = {}  # id(f) -> (max, min)
     # id of an extreme-point list (kept in ``extremes``) -> its frozenset, and id of an
     # allowed set (kept in ``point_sets`` or ``allowed``) -> its (min, max)
     point_sets: dict[int, frozenset[Fraction]] = {}
     sorted_ends: dict[int, tuple[Fraction, Fraction]] = {}
-    for o, ((idx, coef), b) in enumerate(zip(last_rows, last_bias, strict=True)):
+    rows = last.exact_rows_at(candidates) if candidates else []
+    for o, (idx, coef) in zip(candidates, rows, strict=True):
         if any(support[k] == MULTI for k in idx):
             continue
-        const = b
+        const = last_bias[o]
         per: dict[int, list[tuple[Fraction, _PL]]] = {}
         for k, c in zip(idx, coef, strict=True):
             if support[k] == CONST:
@@ -499,7 +509,7 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
         # a single term of weight 1 is the function itself (the cache would only drop
         # collinear breakpoints, which change neither its extremes nor where it
         # attains them); the terms of one gadget repeat for every coordinate: looked up
-        # by the ids of their weights and functions (alive in last_rows and the cache)
+        # by the ids of their weights and functions (alive in rows and the cache)
         fs: dict[int, _PL] = {}
         for i, t in per.items():
             if len(t) == 1 and t[0][0] == 1:
