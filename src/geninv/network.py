@@ -71,12 +71,19 @@ def fraction_key(v: Fraction) -> int | tuple[int, int]:
     return small if small is not None else (v.numerator, v.denominator)
 
 
+def shared_ints(values: Sequence[Any]) -> list[int] | None:
+    """The ints of the entries when every one is a shared small Fraction
+    (:func:`small_fraction`), else None: one identity lookup per entry."""
+    get = _SMALL_IDS.get
+    quick = [get(id(v)) for v in values]
+    return None if None in quick else quick  # type: ignore[return-value]
+
+
 def integer_values(values: Sequence[Fraction]) -> list[int] | None:
     """The entries as Python ints when every one is an integer, else None."""
-    get = _SMALL_IDS.get
-    quick = [get(id(v)) for v in values]  # shared small Fractions: no attribute lookups
-    if None not in quick:
-        return quick  # type: ignore[return-value]
+    quick = shared_ints(values)  # shared small Fractions: no attribute lookups
+    if quick is not None:
+        return quick
     out: list[int] = []
     for v in values:
         if v.denominator != 1:

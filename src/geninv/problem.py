@@ -34,6 +34,7 @@ from geninv.network import (
     ReLUNetwork,
     fractions_of,
     integer_values,
+    shared_ints,
     small_fraction,
     to_fraction,
 )
@@ -308,8 +309,15 @@ class InversionProblem:
         return value
 
     def target_ints(self) -> list[int] | None:
-        """The target as Python ints when every entry is an integer (remembered)."""
-        return self.derived("target_ints", lambda: integer_values(self.target))
+        """The target as Python ints when every entry is an integer (remembered while
+        the target is the same list object)."""
+        target = self.target
+        memo: tuple[Any, list[int] | None] | None = self.__dict__.get("_target_ints")
+        if memo is not None and memo[0] is target:
+            return memo[1]
+        ints = integer_values(target)
+        self._target_ints = (target, ints)
+        return ints
 
     def exact_check(self, z: Sequence[Any]) -> ExactCheck:
         """Re-check a witness exactly: domain membership, G(z) in rationals, threshold."""
@@ -327,17 +335,20 @@ class InversionProblem:
             and all(map(operator.is_, memo[0], key))
         ):
             return memo[2]
-        zf = fractions_of(z)
+        # shared small Fractions (what the discrete backends return): their ints by
+        # identity, and no conversion (a copy: the memo must not follow the caller's list)
+        quick = shared_ints(z) if type(z) is list else None
+        zf = list(z) if quick is not None else fractions_of(z)
         if len(zf) != self.n:
             raise ValidationError(f"witness has {len(zf)} entries, expected {self.n}")
-        chk = self._exact_check(zf)
+        chk = self._exact_check(zf, quick)
         self._check_memo = (key, zf, chk)
         return chk
 
-    def _exact_check(self, zf: list[Fraction]) -> ExactCheck:
+    def _exact_check(self, zf: list[Fraction], quick: list[int] | None = None) -> ExactCheck:
         diff: Sequence[Fraction | int] | None = None
         tint = self.target_ints()
-        ints = integer_values(zf) if tint is not None else None
+        ints = (quick or integer_values(zf)) if tint is not None else None
         if ints is not None and tint is not None:
             # integer latent, network and target: all in Python ints (exact, no Fractions)
             ok, why = self.domain.contains(ints)
