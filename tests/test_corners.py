@@ -29,6 +29,8 @@ from geninv.solvers.corners import (
     CONST,
     MULTI,
     _combine,
+    _combine_int,
+    _eval_pl,
     _float_layer_scan,
     _loop_supports,
     _relu_pl,
@@ -299,6 +301,34 @@ def test_float_supports_match_the_loop() -> None:
         assert fresh.exact_rows_at(rows) == [layer.exact_rows()[j] for j in rows]
     assert min(kinds.values()) >= 100, kinds
     assert single >= 30, single
+
+
+def test_integer_combination_matches_the_fraction_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sums of several integer functions in Python ints give the Fraction path's
+    breakpoints and values, or None where an interpolated value is not an integer."""
+    rng = np.random.default_rng(79)
+    outcomes = {"ints": 0, "declined": 0}
+    for _ in range(400):
+        lo = int(rng.integers(-3, 1))
+        terms = []
+        for _ in range(int(rng.integers(2, 4))):
+            xs = sorted({lo, *(lo + int(v) for v in rng.integers(0, 6, size=rng.integers(0, 4)))})
+            ys = [Fraction(int(v)) for v in rng.integers(-4, 5, size=len(xs))]
+            terms.append((Fraction(int(rng.integers(-2, 3))), ([Fraction(x) for x in xs], ys)))
+        c = Fraction(int(rng.integers(-3, 4)))
+        fast = _combine_int(terms, c, Fraction(lo))
+        with monkeypatch.context() as m:
+            m.setattr(corners_module, "_combine_int", lambda *_: None)
+            slow = _combine(terms, c, Fraction(lo))
+        if fast is None:
+            outcomes["declined"] += 1
+            # some function's value at a breakpoint of another is no integer
+            points = sorted({x for _, (px, _) in terms for x in px} | {Fraction(lo)})
+            assert any(v.denominator != 1 for _, pl in terms for v in _eval_pl(pl, points))
+        else:
+            outcomes["ints"] += 1
+            assert fast == slow
+    assert min(outcomes.values()) >= 50, outcomes
 
 
 def test_one_term_combination_matches_the_general_one() -> None:

@@ -137,6 +137,9 @@ def _combine(terms: Sequence[tuple[Fraction, _PL]], const: Fraction, lo: Fractio
             return [xs[k] for k in keep], [small_fraction(ys_i[k]) for k in keep]
         ys = [const + w * v for v in py]
     else:
+        fast = _combine_int(terms, const, lo)
+        if fast is not None:
+            return fast
         xs = sorted({x for _, (px, _) in terms for x in px} | {lo})
         ys = [const] * len(xs)
         for w, pl in terms:
@@ -144,6 +147,46 @@ def _combine(terms: Sequence[tuple[Fraction, _PL]], const: Fraction, lo: Fractio
             ys = [y + w * v for y, v in zip(ys, vals, strict=True)]
     keep = _kept_breakpoints(xs, ys)
     return [xs[k] for k in keep], [ys[k] for k in keep]
+
+
+def _combine_int(
+    terms: Sequence[tuple[Fraction, _PL]], const: Fraction, lo: Fraction
+) -> _PL | None:
+    """The general path of :func:`_combine` in Python ints, when every weight,
+    breakpoint and value is an integer and so is every value at the union of the
+    breakpoints (an interpolated one may not be: then None, and the caller uses
+    Fractions).  Same breakpoints and values."""
+    if const.denominator != 1 or lo.denominator != 1:
+        return None
+    funcs: list[tuple[int, list[int], list[int]]] = []
+    points = {lo.numerator}
+    for w, (px, py) in terms:
+        xi, yi = integer_values(px), integer_values(py)
+        if xi is None or yi is None or w.denominator != 1:
+            return None
+        funcs.append((w.numerator, xi, yi))
+        points.update(xi)
+    xs = sorted(points)
+    ys = [const.numerator] * len(xs)
+    for w, px, py in funcs:
+        k = 0
+        for j, x in enumerate(xs):  # as _eval_pl: the points are sorted and in range
+            while k + 1 < len(px) and px[k + 1] < x:
+                k += 1
+            if x == px[k] or k + 1 >= len(px):
+                v = py[k]
+            elif x == px[k + 1]:
+                v = py[k + 1]
+            else:
+                x0, x1 = px[k], px[k + 1]
+                v, r = divmod((py[k + 1] - py[k]) * (x - x0), x1 - x0)
+                if r:
+                    return None
+                v += py[k]
+            ys[j] += w * v
+    keep = _kept_breakpoints(xs, ys)
+    small = small_fraction
+    return [small(xs[k]) for k in keep], [small(ys[k]) for k in keep]
 
 
 def _kept_breakpoints(xs: Sequence[Any], ys: Sequence[Any]) -> list[int]:
