@@ -103,11 +103,13 @@ def to_fraction(value: Any, what: str = "value") -> Fraction:
     if isinstance(value, Fraction):
         return value
     if isinstance(value, (int, np.integer)):
-        return Fraction(int(value))
+        return small_fraction(int(value))  # small integers: the shared objects
     if isinstance(value, (float, np.floating)):
         f = float(value)
         if not np.isfinite(f):
             raise ValidationError(f"{what}: expected a finite number, got {f}")
+        if f.is_integer() and -256 <= f <= 256:
+            return small_fraction(int(f))
         return Fraction(f)
     if isinstance(value, str):
         try:

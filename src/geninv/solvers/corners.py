@@ -297,6 +297,7 @@ class CornerPresolve:
     seconds: float = 0.0
     # univariate_units' (support, funcs, consts) of layers 0 .. L-2 (L layers)
     units: list[_Units] = field(default_factory=list, repr=False, compare=False)
+    fixed: int | None = field(default=None, repr=False, compare=False)  # low_i == high_i count
 
     def lift(self, b: Sequence[Fraction]) -> list[Fraction]:
         """The latent z of a binary point b: ``low + (high - low) b`` (at b = 0 and 1 the
@@ -315,7 +316,11 @@ class CornerPresolve:
             "dropped_outputs": self.dropped_outputs,
             "pruned_units": self.pruned_units,
             "folded_layers": self.folded_layers,
-            "fixed_coordinates": sum(1 for a, b in zip(self.low, self.high, strict=True) if a == b),
+            "fixed_coordinates": (
+                self.fixed
+                if self.fixed is not None
+                else sum(1 for a, b in zip(self.low, self.high, strict=True) if a == b)
+            ),
             "seconds": round(self.seconds, 6),
         }
 
@@ -625,6 +630,7 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
         result.dropped_outputs.append(o)
     if not result.forcing:
         return None
+    fixed = 0
     for i in range(n):
         a = allowed[i]
         if a is None or len(a) > 2:
@@ -641,8 +647,10 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
         if ends is None:
             pts = sorted(a)
             ends = sorted_ends[id(a)] = (pts[0], pts[-1])
+        fixed += len(a) == 1
         result.low.append(ends[0])
         result.high.append(ends[1])
+    result.fixed = fixed
     result.binary, result.pruned_units = _binary_problem(problem, result)
     result.seconds = time.perf_counter() - t0
     return result
@@ -740,26 +748,25 @@ def _binary_problem_float(
         support, funcs, consts = pre.units[first - 1]
         # f(low_s), f(high_s) by the ids of f, low_s and high_s (alive in pre): the
         # coordinates of one gadget share all three
-        ends: dict[tuple[int, int, int], list[Fraction]] = {}
+        ends: dict[tuple[int, int, int], list[int] | None] = {}  # ints, None: not ints
         low, high = pre.low, pre.high
         for k in keep[first - 1].tolist():
             s = support[k]
             if s == CONST:
-                v = _value(consts, k)
-                pair = [v, v]
+                pair = integer_values([_value(consts, k)] * 2)
                 s = 0
             else:
                 f = funcs[k]
                 assert f is not None
                 key = (id(f), id(low[s]), id(high[s]))
-                got = ends.get(key)
-                if got is None:
-                    got = ends[key] = _eval_pl(f, [low[s], high[s]])
-                pair = got
-            if pair[0].denominator != 1 or pair[1].denominator != 1:
+                if key in ends:
+                    pair = ends[key]
+                else:
+                    pair = ends[key] = integer_values(_eval_pl(f, [low[s], high[s]]))
+            if pair is None:
                 return None
-            alpha.append(pair[0].numerator)
-            beta.append(pair[1].numerator - pair[0].numerator)
+            alpha.append(pair[0])
+            beta.append(pair[1] - pair[0])
             col.append(s)
     layer = layers[first]
     w = layer.weight[keep[0]] if first == 0 else layer.weight[np.ix_(keep[first], keep[first - 1])]
