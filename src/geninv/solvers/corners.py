@@ -160,11 +160,11 @@ def _combine_int(
         return None
     funcs: list[tuple[int, list[int], list[int]]] = []
     points = {lo.numerator}
-    for w, (px, py) in terms:
-        xi, yi = integer_values(px), integer_values(py)
-        if xi is None or yi is None or w.denominator != 1:
+    for weight, (pxf, pyf) in terms:
+        xi, yi = integer_values(pxf), integer_values(pyf)
+        if xi is None or yi is None or weight.denominator != 1:
             return None
-        funcs.append((w.numerator, xi, yi))
+        funcs.append((weight.numerator, xi, yi))
         points.update(xi)
     xs = sorted(points)
     ys = [const.numerator] * len(xs)
