@@ -273,8 +273,12 @@ def test_float_binary_problem_equals_the_fraction_path(monkeypatch: pytest.Monke
     assert folds >= {0, 1, 2}, folds
 
 
-def test_float_supports_match_the_loop() -> None:
-    """The whole-array support rule gives what the loop over exact rows gives."""
+@pytest.mark.parametrize("products", ["float64", "int64"])
+def test_float_supports_match_the_loop(products: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole-array support rule gives what the loop over exact rows gives (both the
+    matrix-vector products and the int64 fallback for huge layers)."""
+    if products == "int64":
+        monkeypatch.setattr(corners_module, "_SCAN_PRODUCTS_BELOW", 0)
     rng = np.random.default_rng(77)
     kinds = {CONST: 0, MULTI: 0, "latent": 0}
     single = 0

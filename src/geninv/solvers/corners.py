@@ -365,6 +365,11 @@ def _decline_reason(problem: InversionProblem) -> str | None:
     return None
 
 
+#: The supports scan uses float64 matrix-vector products while (inputs) x (largest
+#: latent index + 1) is below this (then every sum it forms is below 2^52).
+_SCAN_PRODUCTS_BELOW = 2**26
+
+
 def _float_layer_scan(weight: Any, support: list[int]) -> tuple[list[int], Any, Any]:
     """The supports of a float-exact layer's units from its inputs' (numpy): MULTI if
     some nonzero weight reads a MULTI input or two different latents, CONST if every
@@ -382,6 +387,22 @@ def _float_layer_scan(weight: Any, support: list[int]) -> tuple[list[int], Any, 
         out = np.where(count == 0, CONST, got)
         rows = np.flatnonzero((count == 1) & (got >= 0))
         return out.tolist(), rows, col[rows]
+    n_in = prev.size
+    if n_in * (max(int(prev.max()), 0) + 1) < _SCAN_PRODUCTS_BELOW:
+        # by matrix-vector products: per row, k latent inputs with supports s_j, their
+        # sum S1 and sum of squares S2 (integers below 2^52: exact in float64, in any
+        # order); the s_j are all equal iff S1^2 = k S2 (Cauchy-Schwarz), then S1 / k
+        nzf = nz.astype(np.float64)
+        pf = prev.astype(np.float64)
+        lat = (pf >= 0).astype(np.float64)
+        sup = pf * lat
+        k = nzf @ lat
+        s1 = nzf @ sup
+        s2 = nzf @ (sup * sup)
+        out_f = np.where(k == 0, CONST, np.where(s1 * s1 == k * s2, s1 / np.maximum(k, 1.0), MULTI))
+        out_f[nzf @ (pf == MULTI).astype(np.float64) > 0] = MULTI
+        rows = np.flatnonzero((count == 1) & (k == 1))
+        return out_f.astype(np.int64).tolist(), rows, col[rows]
     latent = nz & (prev >= 0)[None, :]
     top = np.where(latent, prev, -1).max(axis=1)
     bottom = np.where(latent, prev, np.iinfo(np.int64).max).min(axis=1)
