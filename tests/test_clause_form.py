@@ -312,6 +312,21 @@ def test_integer_exact_evaluation_matches_rationals() -> None:
         half = [Fraction(2 * v + 1, 2) for v in z]  # non-integer latent: the Fraction path
         assert net._forward_int(half) is None
         assert net.forward_exact(half) == slow.forward_exact(half)
+        # the cheap bounds (width x largest |w|) cover the row sums and the biases
+        bounds = ReLUNetwork(ws, bs, final_activation=act).integer_bounds()
+        plan = ReLUNetwork(ws, bs, final_activation=act).integer_layers()
+        assert bounds is not None and plan is not None
+        for (r, bmax), (sums, _, plan_b, _) in zip(bounds, plan, strict=True):
+            assert r >= max(sums, default=0) and bmax == plan_b
+    # the cheap bound passes 2^53 (2^14 inputs x 2^40), the row sums do not: float64
+    wide = np.ones((1, 2**14))
+    wide[0, 0] = 2.0**40
+    net = ReLUNetwork([wide], [[0]], final_activation="identity")
+    bounds = net.integer_bounds()
+    assert bounds is not None and bounds[0][0] * 1 >= 2**53
+    z = [1] * 2**14
+    assert net.forward_int(z) == [2**40 + 2**14 - 1]
+    assert net.integer_plan_known  # the row sums were needed
     # partial sums between 2^53 and 2^62: the int64 path (float64 would round)
     mid = ReLUNetwork([[[2**30, -(2**30) + 1]], [[3]]], [[3], [-1]], final_activation="identity")
     z = [2**25, 0]

@@ -323,6 +323,7 @@ class ReLUNetwork:
         self.final_activation: str = self.layers[-1].activation_label
         self._sparse: list[list[_SparseRow]] | None = None
         self._int_plan: list[tuple[Any, int, int, bool]] | bool | None = False
+        self._int_bounds: list[tuple[int, int]] | bool | None = False
         self._piecewise_linear = all(la.activation in PIECEWISE_LINEAR for la in self.layers)
 
     @classmethod
@@ -510,26 +511,76 @@ class ReLUNetwork:
         self._int_plan = plan
         return plan
 
+    def integer_bounds(self) -> list[tuple[int, int]] | None:
+        """Per layer ``(R, B)`` with ``R`` at least the largest row sum of ``|W|`` and
+        ``B`` at least ``max |b|`` (Python ints), when every parameter is an integer of
+        magnitude < 2^53 and every activation is ReLU or the identity, else None.
+
+        Those of :meth:`integer_layers` when it is known; otherwise ``R`` is the
+        layer's input width times its largest ``|w|`` (looser, and cheaper: no row
+        sums).  Remembered.
+        """
+        if self._int_plan is not False:
+            plan = self._int_plan
+            return None if plan is None else [(r, b) for _, r, b, _ in plan]  # type: ignore[union-attr]
+        if self._int_bounds is not False:
+            return self._int_bounds  # type: ignore[return-value]
+        bounds: list[tuple[int, int]] | None = None
+        layers = self.layers
+        if all(
+            layer.exact_weight is None and layer.activation in ("relu", "identity")
+            for layer in layers
+        ):
+            flat = np.concatenate(
+                [a.ravel() for layer in layers for a in (layer.weight, layer.bias)]
+            )
+            if bool((np.trunc(flat) == flat).all()):
+                mags = np.abs(flat)
+                bounds = []
+                pos = 0
+                for layer in layers:
+                    nw, nb = layer.weight.size, layer.bias.size
+                    wmax = float(mags[pos : pos + nw].max()) if nw else 0.0
+                    bmax = float(mags[pos + nw : pos + nw + nb].max()) if nb else 0.0
+                    pos += nw + nb
+                    if wmax >= 2**53 or bmax >= 2**53:
+                        bounds = None
+                        break
+                    bounds.append((int(wmax) * layer.n_in, int(bmax)))
+        self._int_bounds = bounds
+        return bounds
+
     def forward_int(self, ints: Sequence[int]) -> list[int] | None:
         """Exact evaluation of an integer network on an integer latent, as Python ints.
 
         Every partial sum of a layer is at most ``R |h|_inf + |b|_inf`` in
-        magnitude (R the largest row sum of |W|); these bounds are computed in
+        magnitude (R from :meth:`integer_bounds`: the layer's width times its
+        largest |w|, or its largest row sum of |W| when the first bound does not
+        stay below 2^53); these bounds are computed in
         Python integers first and the evaluation gives up (returns None) if one
         could reach 2^62, so no int64 operation can overflow and the result is the
         exact integer value.  Below 2^53 every partial sum is an integer that
         float64 holds exactly, so the float64 (BLAS) product is used instead.
         None also when the network is not an integer network
-        (:meth:`integer_layers`).
+        (:meth:`integer_bounds`).
         """
-        plan = self.integer_layers()
-        if plan is None or len(ints) != self.n_inputs:
+        bounds = self.integer_bounds()
+        if bounds is None or len(ints) != self.n_inputs:
             return None
-        bound = max(map(abs, ints), default=0)
-        top = bound
-        for _, rmax, bmax, _ in plan:
-            bound = rmax * bound + bmax
-            top = max(top, bound)
+        zmax = max(map(abs, ints), default=0)
+
+        def reach(per_layer: list[tuple[int, int]]) -> int:
+            bound = top = zmax
+            for rmax, bmax in per_layer:
+                bound = rmax * bound + bmax
+                top = max(top, bound)
+            return top
+
+        top = reach(bounds)
+        if top >= 2**53 and self._int_plan is False:  # the loose bounds: try the row sums
+            plan = self.integer_layers()  # None when a row sum of |W| reaches 2^53
+            if plan is not None:
+                top = reach([(r, b) for _, r, b, _ in plan])
         if top >= 2**62:
             return None
         if top < 2**53:
@@ -550,10 +601,10 @@ class ReLUNetwork:
                     y = np.maximum(y, 0.0)
             return y.astype(np.int64).tolist()  # type: ignore[no-any-return]
         x = np.array(ints, dtype=np.int64)
-        for layer, (_, _, _, relu) in zip(self.layers, plan, strict=True):
+        for layer in self.layers:
             # int64 copies of the integer parameters (this path is rare: made on use)
             x = layer.weight.astype(np.int64) @ x + layer.bias.astype(np.int64)
-            if relu:
+            if layer.activation == "relu":
                 x = np.maximum(x, 0)
         return x.tolist()  # type: ignore[no-any-return]
 
