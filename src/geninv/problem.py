@@ -206,7 +206,8 @@ class InversionProblem:
     ) -> None:
         self.network = network
         self.target: tuple[Fraction, ...] = tuple(
-            to_fraction(v, f"target[{i}]") for i, v in enumerate(target)
+            v if type(v) is Fraction else to_fraction(v, f"target[{i}]")
+            for i, v in enumerate(target)
         )
         if len(self.target) != network.n_outputs:
             raise ValidationError(
