@@ -246,10 +246,17 @@ def fold_discrete_prefix(network: ReLUNetwork, values: tuple[int, int]) -> tuple
     Returns the new network and the number of layers folded (0: ``network``
     itself).  Only piecewise-linear first layers are folded.
     """
-    lo, hi = Fraction(values[0]), Fraction(values[1])
-    if lo == hi:
+    if values[0] == values[1]:
         raise ValueError("fold_discrete_prefix needs two distinct domain values")
     layers = list(network.layers)
+    first = layers[0]
+    if (
+        len(layers) < 2
+        or first.activation not in PIECEWISE_LINEAR
+        or (first.exact_weight is None and int(np.count_nonzero(first.weight, axis=1).max()) > 1)
+    ):
+        return network, 0  # nothing to fold (the loop below would stop at once)
+    lo, hi = Fraction(values[0]), Fraction(values[1])
     folded = 0
     while len(layers) > 1:
         first, second = layers[0], layers[1]

@@ -790,7 +790,7 @@ def _binary_problem_float(
             beta.append(pair[1] - pair[0])
             col.append(s)
     layer = layers[first]
-    w = layer.weight[keep[0]] if first == 0 else layer.weight[np.ix_(keep[first], keep[first - 1])]
+    w = layer.weight[keep[0]] if first == 0 else _block(layer.weight, keep[first], keep[first - 1])
     b = layer.bias[keep[first]]
     if not (bool((np.trunc(w) == w).all()) and bool((np.trunc(b) == b).all())):
         return None
@@ -811,7 +811,7 @@ def _binary_problem_float(
     weights: list[Any] = [merged]
     biases: list[Any] = [b + w @ a + 0.0]
     for index in range(first + 1, len(layers)):
-        weights.append(layers[index].weight[np.ix_(keep[index], keep[index - 1])] + 0.0)
+        weights.append(_block(layers[index].weight, keep[index], keep[index - 1]) + 0.0)
         biases.append(layers[index].bias[keep[index]] + 0.0)
     # fresh float64 arrays, each entry a float of the network or an exact integer sum
     new_layers = []
@@ -824,6 +824,19 @@ def _binary_problem_float(
     pre.folded_layers = first + more
     target = [problem.target[o] for o in keep_out]
     return InversionProblem(binary_net, target, Domain("binary"), p=problem.p), pruned
+
+
+def _block(a: Any, rows: Any, cols: Any) -> Any:
+    """``a[np.ix_(rows, cols)]`` for sorted distinct indices; an index array that takes
+    every row (or column) is a plain slice (no fancy indexing on that axis)."""
+    all_rows, all_cols = rows.size == a.shape[0], cols.size == a.shape[1]
+    if all_rows and all_cols:
+        return a
+    if all_cols:
+        return a[rows]
+    if all_rows:
+        return a[:, cols]
+    return a[np.ix_(rows, cols)]
 
 
 def _binary_problem(problem: InversionProblem, pre: CornerPresolve) -> tuple[InversionProblem, int]:
