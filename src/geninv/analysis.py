@@ -249,14 +249,6 @@ def fold_discrete_prefix(network: ReLUNetwork, values: tuple[int, int]) -> tuple
     if values[0] == values[1]:
         raise ValueError("fold_discrete_prefix needs two distinct domain values")
     layers = list(network.layers)
-    first = layers[0]
-    if (
-        len(layers) < 2
-        or first.activation not in PIECEWISE_LINEAR
-        or (first.exact_weight is None and int(np.count_nonzero(first.weight, axis=1).max()) > 1)
-    ):
-        return network, 0  # nothing to fold (the loop below would stop at once)
-    lo, hi = Fraction(values[0]), Fraction(values[1])
     folded = 0
     while len(layers) > 1:
         first, second = layers[0], layers[1]
@@ -279,6 +271,7 @@ def fold_discrete_prefix(network: ReLUNetwork, values: tuple[int, int]) -> tuple
             rows = first.exact_rows()
             if any(len(idx) > 1 for idx, _ in rows):
                 break
+            lo, hi = Fraction(values[0]), Fraction(values[1])
             alpha: list[Fraction] = []
             beta: list[Fraction] = []
             col: list[int] = []

@@ -479,15 +479,9 @@ class ReLUNetwork:
         ):
             self._int_plan = None
             return None
-        if kern is None:
-            # every parameter an integer: one pass over them all (a float below 2^53 in
-            # magnitude, checked per layer below, is an integer iff truncation keeps it)
-            flat = np.concatenate(
-                [a.ravel() for layer in layers for a in (layer.weight, layer.bias)]
-            )
-            if not bool((np.trunc(flat) == flat).all()):
-                self._int_plan = None
-                return None
+        if kern is None and self._integer_parameters() is None:
+            self._int_plan = None
+            return None
         for k, layer in enumerate(layers):
             w, b = layer.weight, layer.bias
             if kern is not None:
@@ -511,6 +505,12 @@ class ReLUNetwork:
         self._int_plan = plan
         return plan
 
+    def _integer_parameters(self) -> FloatArray | None:
+        """Every layer's weights then biases in one flat float64 array, when every
+        entry is an integer (truncation keeps it), else None."""
+        flat = np.concatenate([a.ravel() for la in self.layers for a in (la.weight, la.bias)])
+        return flat if bool((np.trunc(flat) == flat).all()) else None
+
     def integer_bounds(self) -> list[tuple[int, int]] | None:
         """Per layer ``(R, B)`` with ``R`` at least the largest row sum of ``|W|`` and
         ``B`` at least ``max |b|`` (Python ints), when every parameter is an integer of
@@ -531,10 +531,8 @@ class ReLUNetwork:
             layer.exact_weight is None and layer.activation in ("relu", "identity")
             for layer in layers
         ):
-            flat = np.concatenate(
-                [a.ravel() for layer in layers for a in (layer.weight, layer.bias)]
-            )
-            if bool((np.trunc(flat) == flat).all()):
+            flat = self._integer_parameters()
+            if flat is not None:
                 mags = np.abs(flat)
                 bounds = []
                 pos = 0

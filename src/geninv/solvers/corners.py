@@ -458,7 +458,6 @@ def univariate_units(
     pc = cache if cache is not None else _PLCache()
     # supports and univariate functions of every unit with at most one latent
     support: list[int] = list(range(n))
-    # one leaf per box; the bounds of a box are usually shared objects (ids: a quick key)
     # one leaf per box (integer boxes: looked up by their ints)
     lo_i, hi_i = integer_values(lo), integer_values(hi)
     funcs: list[_PL | None]
