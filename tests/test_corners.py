@@ -33,6 +33,7 @@ from geninv.solvers.corners import (
     _eval_pl,
     _float_layer_scan,
     _loop_supports,
+    _PLCache,
     _relu_pl,
     _relu_pl_frac,
     corner_presolve,
@@ -351,5 +352,8 @@ def test_one_term_combination_matches_the_general_one() -> None:
         w, c = frac(rng, -2, 2, den), frac(rng, -2, 2, den)
         one = _combine([(w, pl)], c, lo)
         assert one == _combine([(w, pl), (Fraction(0), pl)], c, lo)
+        # the cache's own int path (one term, then its ReLU) gives the same functions
+        assert _PLCache().combine([(w, pl)], c, lo) == one
+        assert _PLCache().combine([(w, pl)], c, lo, relu=True) == _relu_pl(one)
         ints += all(v.denominator == 1 for v in (*pl[0], *pl[1], w, c))
     assert ints >= 100, ints

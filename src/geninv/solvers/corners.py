@@ -220,6 +220,7 @@ class _PLCache:
         self._combined: dict[tuple[Any, ...], _PL] = {}
         self._relu: dict[int, _PL] = {}
         self._leaves: dict[tuple[Any, Any], _PL] = {}
+        self._ints: dict[int, tuple[list[int], list[int]] | None] = {}  # id -> int form
         self._alive: list[Any] = []
 
     def leaf(self, lo: Fraction, hi: Fraction) -> _PL:
@@ -242,20 +243,58 @@ class _PLCache:
         # keys of ints and integer pairs: hashing and comparing Fractions costs
         # microseconds each.  Every f starts at the box's lower end, so lo only counts
         # without terms.
+        one = len(terms) == 1
         key = (
-            relu,
-            _pair(const),
-            *[(_pair(w), id(f)) for w, f in terms],
-            *(() if terms else (_pair(lo),)),
+            (relu, _pair(const), (_pair(terms[0][0]), id(terms[0][1])))
+            if one
+            else (
+                relu,
+                _pair(const),
+                *[(_pair(w), id(f)) for w, f in terms],
+                *(() if terms else (_pair(lo),)),
+            )
         )
         hit = self._combined.get(key)
         if hit is None:
-            hit = _combine(terms, const, lo)
-            if relu:
-                hit = self.relu(hit)
+            hit = self._one_int(terms[0][0], terms[0][1], const, lo, relu) if one else None
+            if hit is None:
+                hit = _combine(terms, const, lo)
+                if relu:
+                    hit = self.relu(hit)
             self._combined[key] = hit
             self._alive.append(list(terms))
         return hit
+
+    def _int_form(self, pl: _PL) -> tuple[list[int], list[int]] | None:
+        """The breakpoints and values of ``pl`` as ints (None if one is not), remembered."""
+        got = self._ints.get(id(pl), False)
+        if got is False:
+            xi, yi = integer_values(pl[0]), integer_values(pl[1])
+            got = (xi, yi) if xi is not None and yi is not None else None
+            self._ints[id(pl)] = got
+            self._alive.append(pl)
+        return got  # type: ignore[return-value]
+
+    def _one_int(
+        self, w: Fraction, f: _PL, const: Fraction, lo: Fraction, relu: bool
+    ) -> _PL | None:
+        """``const + w f`` (and its ReLU) in Python ints, as :func:`_combine`'s one-term
+        path and :func:`_relu_pl_int` compute it, when w, const and f are integers and f
+        starts at lo; None otherwise."""
+        if w.denominator != 1 or const.denominator != 1 or lo.denominator != 1:
+            return None
+        fi = self._int_form(f)
+        if fi is None or fi[0][0] != lo.numerator:
+            return None
+        xi, yi = fi
+        wi, ci = w.numerator, const.numerator
+        ys = [ci + wi * v for v in yi]
+        keep = _kept_breakpoints(xi, ys)
+        xs_k, ys_k = [xi[k] for k in keep], [ys[k] for k in keep]
+        if relu:
+            return _relu_pl_int(xs_k, ys_k)
+        small = small_fraction
+        return [small(x) for x in xs_k], [small(y) for y in ys_k]
 
     def relu(self, pl: _PL) -> _PL:
         hit = self._relu.get(id(pl))
