@@ -41,6 +41,7 @@ points or a whole interval.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -627,14 +628,17 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
             if got is None:
                 got = sums[tkey] = cache.combine(t, _ZERO, lo[i])
             fs[i] = got
+        # the extremes of each distinct function once, times how often it occurs
+        distinct: dict[int, _PL] = {id(f): f for f in fs.values()}  # f alive in the cache
+        times = Counter(map(id, fs.values()))
         tops: list[Fraction] = []
         bottoms: list[Fraction] = []
-        for f in fs.values():
-            ext = extreme_values.get(id(f))  # f is kept alive by the cache
+        for fid, f in distinct.items():
+            ext = extreme_values.get(fid)
             if ext is None:
-                ext = extreme_values[id(f)] = (max(f[1]), min(f[1]))
-            tops.append(ext[0])
-            bottoms.append(ext[1])
+                ext = extreme_values[fid] = (max(f[1]), min(f[1]))
+            tops += [ext[0]] * times[fid]
+            bottoms += [ext[1]] * times[fid]
         smax = const + _exact_sum(tops)
         smin = const + _exact_sum(bottoms)
         xo = x[o]
@@ -669,21 +673,26 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
             side = "max" if xo == smax else ("min" if xo == smin else None)
         if side is None:
             continue
-        sets: dict[int, list[Fraction] | None] = {}
-        for i, f in fs.items():
-            key = (id(f), side)  # f is kept alive by the cache
+        # the points where each distinct function attains that extreme, as a frozenset
+        # (one per distinct set: hashing Fractions is slow)
+        here_of: dict[int, frozenset[Fraction] | None] = {}
+        for fid, f in distinct.items():
+            key = (fid, side)
             if key not in extremes:
-                extremes[key] = _extreme_set(f, extreme_values[id(f)][0 if side == "max" else 1])
-            sets[i] = extremes[key]
-        if any(s is None for s in sets.values()):
-            continue  # attained on an interval: not a finite set
-        for i, pts_i in sets.items():
-            assert pts_i is not None
-            cur = allowed[i]
-            # one frozenset per distinct extreme set (hashing Fractions is slow)
-            here = point_sets.get(id(pts_i))
+                extremes[key] = _extreme_set(f, extreme_values[fid][0 if side == "max" else 1])
+            pts_f = extremes[key]
+            if pts_f is None:
+                here_of[fid] = None
+                continue
+            here = point_sets.get(id(pts_f))
             if here is None:
-                here = point_sets[id(pts_i)] = frozenset(pts_i)
+                here = point_sets[id(pts_f)] = frozenset(pts_f)
+            here_of[fid] = here
+        if None in here_of.values():
+            continue  # attained on an interval: not a finite set
+        for i, f in fs.items():
+            cur, here = allowed[i], here_of[id(f)]
+            assert here is not None
             allowed[i] = here if cur is None else cur & here
         result.forcing.append({**detail, "side": side})
         result.dropped_outputs.append(o)
