@@ -225,6 +225,16 @@ class Layer:
         return rows
 
 
+def _reach(zmax: int, bounds: list[tuple[int, int]]) -> int:
+    """The largest partial-sum bound of a forward pass from ``|z|_inf <= zmax`` through
+    layers with row-sum bounds R and bias bounds B (``bounds``)."""
+    bound = top = zmax
+    for rmax, bmax in bounds:
+        bound = rmax * bound + bmax
+        top = max(top, bound)
+    return top
+
+
 def _sparse_rows(weight: FloatArray) -> list[_SparseRow]:
     """The nonzero entries of every row of a float64 matrix, as exact rationals."""
     r, c = np.nonzero(weight)
@@ -324,6 +334,7 @@ class ReLUNetwork:
         self._sparse: list[list[_SparseRow]] | None = None
         self._int_plan: list[tuple[Any, int, int, bool]] | bool | None = False
         self._int_bounds: list[tuple[int, int]] | bool | None = False
+        self._plan_bounds: list[tuple[int, int]] | None = None  # (R, B) of the plan
         self._piecewise_linear = all(la.activation in PIECEWISE_LINEAR for la in self.layers)
 
     @classmethod
@@ -522,7 +533,11 @@ class ReLUNetwork:
         """
         if self._int_plan is not False:
             plan = self._int_plan
-            return None if plan is None else [(r, b) for _, r, b, _ in plan]  # type: ignore[union-attr]
+            if plan is None:
+                return None
+            if self._plan_bounds is None:
+                self._plan_bounds = [(r, b) for _, r, b, _ in plan]  # type: ignore[union-attr]
+            return self._plan_bounds
         if self._int_bounds is not False:
             return self._int_bounds  # type: ignore[return-value]
         bounds: list[tuple[int, int]] | None = None
@@ -566,19 +581,10 @@ class ReLUNetwork:
         if bounds is None or len(ints) != self.n_inputs:
             return None
         zmax = max(map(abs, ints), default=0)
-
-        def reach(per_layer: list[tuple[int, int]]) -> int:
-            bound = top = zmax
-            for rmax, bmax in per_layer:
-                bound = rmax * bound + bmax
-                top = max(top, bound)
-            return top
-
-        top = reach(bounds)
-        if top >= 2**53 and self._int_plan is False:  # the loose bounds: try the row sums
-            plan = self.integer_layers()  # None when a row sum of |W| reaches 2^53
-            if plan is not None:
-                top = reach([(r, b) for _, r, b, _ in plan])
+        top = _reach(zmax, bounds)
+        # the loose bounds reach 2^53: the row sums (no plan when one of them does)
+        if top >= 2**53 and self._int_plan is False and self.integer_layers() is not None:
+            top = _reach(zmax, self.integer_bounds() or [])
         if top >= 2**62:
             return None
         if top < 2**53:
