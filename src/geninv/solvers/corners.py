@@ -132,10 +132,9 @@ def _combine(terms: Sequence[tuple[Fraction, _PL]], const: Fraction, lo: Fractio
         w, (xs, py) = terms[0]
         xi, yi = integer_values(xs), integer_values(py)
         if xi is not None and yi is not None and w.denominator == 1 == const.denominator:
-            wi, ci = w.numerator, const.numerator  # all integers: Python int arithmetic
-            ys_i = [ci + wi * v for v in yi]
-            keep = _kept_breakpoints(xi, ys_i)
-            return [xs[k] for k in keep], [small_fraction(ys_i[k]) for k in keep]
+            # all integers: Python int arithmetic
+            xs_k, ys_k = _affine_int(xi, yi, w.numerator, const.numerator)
+            return [small_fraction(x) for x in xs_k], [small_fraction(y) for y in ys_k]
         ys = [const + w * v for v in py]
     else:
         fast = _combine_int(terms, const, lo)
@@ -148,6 +147,14 @@ def _combine(terms: Sequence[tuple[Fraction, _PL]], const: Fraction, lo: Fractio
             ys = [y + w * v for y, v in zip(ys, vals, strict=True)]
     keep = _kept_breakpoints(xs, ys)
     return [xs[k] for k in keep], [ys[k] for k in keep]
+
+
+def _affine_int(xs: list[int], ys: list[int], w: int, c: int) -> tuple[list[int], list[int]]:
+    """``c + w f`` of an integer function f (breakpoints ``xs``, values ``ys``): the
+    breakpoints it keeps (:func:`_kept_breakpoints`) and its values there."""
+    out = [c + w * v for v in ys]
+    keep = _kept_breakpoints(xs, out)
+    return [xs[k] for k in keep], [out[k] for k in keep]
 
 
 def _combine_int(
@@ -287,11 +294,7 @@ class _PLCache:
         fi = self._int_form(f)
         if fi is None or fi[0][0] != lo.numerator:
             return None
-        xi, yi = fi
-        wi, ci = w.numerator, const.numerator
-        ys = [ci + wi * v for v in yi]
-        keep = _kept_breakpoints(xi, ys)
-        xs_k, ys_k = [xi[k] for k in keep], [ys[k] for k in keep]
+        xs_k, ys_k = _affine_int(fi[0], fi[1], w.numerator, const.numerator)
         if relu:
             return _relu_pl_int(xs_k, ys_k)
         small = small_fraction
