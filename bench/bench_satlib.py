@@ -167,10 +167,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--sat-solver", help="solver option of the sat backend (default: its own)")
     ap.add_argument(
         "--kernels",
-        choices=("numpy", "numba"),
-        default=os.environ.get("GENINV_KERNELS", "numpy"),
-        help="how geninv reads integer networks: numpy (the default) or the opt-in "
-        "compiled loops of geninv.kernels (GENINV_KERNELS=numba), loaded before timing",
+        choices=("auto", "c", "numpy"),
+        default=os.environ.get("GENINV_KERNELS", "auto"),
+        help="how geninv reads integer networks: auto (the default: the C kernels of "
+        "geninv.kernels when built, else numpy), c, or numpy (GENINV_KERNELS)",
     )
     ap.add_argument("--no-t1", action="store_true", help="skip the Theorem 1 part")
     ap.add_argument("--no-t2", action="store_true", help="skip the Theorem 2 part")
@@ -198,7 +198,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     say(f"machine: {machine_line()} (shared machine: timings are noisy)")
     from geninv import kernels
 
-    kernels.enable(args.kernels == "numba")  # imports and compiles now, outside the timings
+    kernels.use(args.kernels)  # loads them now, outside the timings
+    args.kernels = kernels.name()  # what runs: c or numpy
     say(f"geninv kernels: {args.kernels}")
     sat_ok, sat_why = sat_backend()
     mar_ok, mar_why = (False, "--no-marabou") if args.no_marabou else marabou_available()

@@ -434,7 +434,7 @@ def test_sense_bad_input(tmp_path: Path, capsys) -> None:  # type: ignore[no-unt
 def test_bad_kernels_setting_is_one_line_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """GENINV_KERNELS must be numpy or numba: anything else stops `solve` with one line."""
+    """GENINV_KERNELS must be auto, c or numpy: anything else stops `solve` with one line."""
     from geninv import kernels
 
     inst = tmp_path / "i"
@@ -442,8 +442,8 @@ def test_bad_kernels_setting_is_one_line_error(
     saved = dict(kernels._state)
     try:
         monkeypatch.setenv(kernels.ENV, "fast")
-        kernels._state.update(wanted=None)
+        kernels._state.update(mode=None, active=kernels._UNSET)
         code, _, err = run(capsys, "solve", str(inst), "--method", "sat")
-        assert_one_line_error(code, err, "GENINV_KERNELS='fast'", "numpy", "numba")
+        assert_one_line_error(code, err, "GENINV_KERNELS='fast'", "auto, c, numpy")
     finally:
         kernels._state.update(saved)

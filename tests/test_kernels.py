@@ -1,15 +1,19 @@
-"""The opt-in numba kernels (geninv.kernels) give what their numpy twins give.
+"""The C kernels (geninv.kernels, src/geninv/_ckernels.c) give what their numpy twins give.
 
-Each kernel replaces a few numpy passes in ``ReLUNetwork.integer_layers`` and the
-sat backend's clause form; the numpy code is the reference, so every test runs
-both on the same problems and compares the results array for array.
+Each kernel replaces a few numpy passes in ``ReLUNetwork.integer_layers`` /
+``forward_int`` and the sat backend's clause form; the numpy code is the
+reference, so every test runs both on the same problems and compares the results.
+The C kernels are built by ``pip install`` where a C compiler is present; on such
+a machine a missing build is a failure (reinstall), not a skip.
 """
 
 from __future__ import annotations
 
 import itertools
+import shutil
 from collections.abc import Iterator
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,9 +29,18 @@ from geninv.solvers.sat import _clause_form
 from .conftest import varied_cnf
 from .test_clause_form import random_problem
 
+HAVE_COMPILER = any(shutil.which(cc) for cc in ("cc", "gcc", "clang"))
+
 
 @pytest.fixture
 def restore_kernels() -> Iterator[None]:
+    if not kernels.c_built():
+        if HAVE_COMPILER:
+            pytest.fail(
+                "geninv's C kernels are not built although a C compiler is present: "
+                "reinstall geninv (pip install -e .)"
+            )
+        pytest.skip("no C compiler on this machine: geninv runs on its numpy code")
     saved = dict(kernels._state)
     yield
     kernels._state.update(saved)
@@ -44,9 +57,9 @@ def fresh(net: ReLUNetwork) -> ReLUNetwork:
 
 
 def plan_both(net: ReLUNetwork) -> tuple[Any, Any]:
-    kernels.enable(False)
+    kernels.use("numpy")
     ref = fresh(net).integer_layers()
-    kernels.enable(True)
+    kernels.use("c")
     got = fresh(net).integer_layers()
     return ref, got
 
@@ -109,15 +122,15 @@ def clause_form_both(problem: InversionProblem) -> tuple[Any, Any]:
             relation=problem.relation,
         )
 
-    kernels.enable(False)
+    kernels.use("numpy")
     ref = _clause_form(copy())
-    kernels.enable(True)
+    kernels.use("c")
     return ref, _clause_form(copy())
 
 
 def test_clause_form_kernels_match_numpy(restore_kernels: None) -> None:
     rng = np.random.default_rng(12)
-    counts = {"cnf": 0, "declined": 0, "ragged": 0}
+    counts = {"cnf": 0, "declined": 0, "ragged": 0, "empty clause": 0}
     problems = [random_problem(rng, int(rng.integers(1, 8))) for _ in range(400)]
     for i in range(60):
         n = int(rng.integers(1, 12))
@@ -134,27 +147,72 @@ def test_clause_form_kernels_match_numpy(restore_kernels: None) -> None:
         assert got.stats == ref.stats and got.nvars == ref.nvars
         counts["cnf"] += 1
         counts["ragged"] += len({len(c) for c in ref.clauses}) > 1
+        counts["empty clause"] += ref.clauses == [[]]
     assert counts["cnf"] >= 150 and counts["declined"] >= 40 and counts["ragged"] >= 20, counts
+    assert counts["empty clause"] >= 5, counts
 
 
-def test_kernels_are_opt_in_and_checked(
-    restore_kernels: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    kernels._state.update(wanted=None)
+def test_kernel_modes_and_errors(restore_kernels: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    def reset() -> None:
+        kernels._state.update(mode=None, active=kernels._UNSET)
+
     monkeypatch.delenv(kernels.ENV, raising=False)
-    assert kernels.get() is None  # the default: numpy
-    monkeypatch.setenv(kernels.ENV, "numba")
-    kernels._state.update(wanted=None)
-    assert kernels.get() is not None
+    reset()
+    assert kernels.get() is not None and kernels.name() == "c"  # the default: auto
+    monkeypatch.setenv(kernels.ENV, "numpy")
+    reset()
+    assert kernels.get() is None and kernels.name() == "numpy"
     monkeypatch.setenv(kernels.ENV, "fast")
-    kernels._state.update(wanted=None)
+    reset()
     with pytest.raises(ValidationError, match="GENINV_KERNELS='fast'"):
         kernels.get()
-    # without numba: a clear error, not a silent fallback
-    monkeypatch.setattr(kernels, "available", lambda: False)
-    kernels._state.update(wanted=None, kernels=None)
-    with pytest.raises(BackendUnavailableError, match="pip install numba"):
-        kernels.enable()
+    with pytest.raises(ValidationError, match="auto, c, numpy"):
+        kernels.use("numba")
+    # not built: auto falls back to numpy, an explicit c is a clear error
+    monkeypatch.setattr(kernels, "c_built", lambda: False)
+    assert kernels.use("auto") is None
+    with pytest.raises(BackendUnavailableError, match="pip install -e"):
+        kernels.use("c")
+
+
+def test_c_kernels_take_any_layout_and_check_arguments(restore_kernels: None) -> None:
+    ck = kernels.use("c")
+    rng = np.random.default_rng(14)
+    w = rng.integers(-3, 4, size=(5, 4)).astype(float)
+    b = rng.integers(-3, 4, size=5).astype(float)
+    a = rng.integers(0, 3, size=(2, 5)).astype(float)
+    b2 = np.zeros(2)
+    ref = ck.layer_plan(w, b)
+    for variant in (np.asfortranarray(w), w[:, ::1].copy(), w.astype(np.float32), w.tolist()):
+        got = ck.layer_plan(variant, b)
+        assert got[0] == ref[0] and np.array_equal(got[1], ref[1]) and got[2:] == ref[2:]
+    x = [1, -1, 1, 0]
+    y = ck.affine(np.asfortranarray(w), b, np.array(x, dtype=float), True)
+    assert np.array_equal(y, np.maximum(w @ np.array(x, dtype=float) + b, 0))
+    out = ck.affine2_int(w, b, True, a, b2, False, x)
+    assert out == [int(v) for v in a @ np.maximum(w @ np.array(x, dtype=float) + b, 0)]
+    assert all(type(v) is int for v in out)
+    with pytest.raises(ValueError, match="2-dimensional"):
+        ck.layer_plan(b, b)
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        ck.affine(w, b, np.zeros(3), True)
+    with pytest.raises(TypeError, match="takes 2 arguments"):
+        ck.layer_plan(w)
+    with pytest.raises(TypeError):
+        ck.affine2_int(w, b, True, a, b2, False, ["x", 1, 2, 3])
+    # a non-integer entry: no plan, and clause_cnf gives no shape
+    w2 = w.copy()
+    w2[1, 2] = 0.5
+    assert ck.layer_plan(w2, b)[0] is False
+    plan, shape = ck.clause_cnf(w2, b, a, b2, True)
+    assert plan[0] is False and shape is None
+
+
+def test_c_kernels_source_is_packaged() -> None:
+    """The C source travels with the package (sdists build it)."""
+    import geninv
+
+    assert (Path(geninv.__file__).parent / "_ckernels.c").is_file()
 
 
 def test_kernel_plan_keeps_exact_values(restore_kernels: None) -> None:
@@ -174,9 +232,9 @@ def test_forward_int_kernel_matches_numpy(restore_kernels: None) -> None:
     for _ in range(200):
         net = random_net(rng)
         z = [int(v) for v in rng.integers(-3, 4, size=net.n_inputs)]
-        kernels.enable(False)
+        kernels.use("numpy")
         ref = fresh(net).forward_int(z)
-        kernels.enable(True)
+        kernels.use("c")
         got = fresh(net).forward_int(z)
         assert got == ref
         if ref is not None:

@@ -1,87 +1,95 @@
-"""Compiled loops (numba) for reading small integer networks, opt-in.
+"""Compiled loops for reading small integer networks: C when built (the default), else numpy.
 
 Reading a Theorem 1 network of a 100-clause formula into its CNF takes about 50
 numpy calls (integrality and row sums of every layer, the corner-indicator test
-of every unit, the literals of every clause).  Each call costs a microsecond or
-more whatever the array size, so together they cost more than CaDiCaL's whole
-search on such a formula.  These kernels do the same work in one compiled pass
-each (:mod:`geninv._numba_kernels`).  They are *opt-in*: importing numba and
-loading the kernels from numba's disk cache takes about 1.5 s (about 8 s the
-first time, when they are compiled), which pays off only for a process that
-reads thousands of small networks (sweeps, benchmarks), never for one
-``geninv solve``.
+of every unit, the literals of every clause), and its exact check a dozen more.
+Each call costs a microsecond or more whatever the array size, so together they
+cost more than CaDiCaL's whole search on such a formula.  :mod:`geninv._ckernels`
+(``src/geninv/_ckernels.c``) does the work of several of those calls in one
+compiled pass each (``layer_plan``, ``layer_plan2``, ``clause_cnf``, ``affine``,
+``affine2_int``).  ``pip install`` builds it when a C compiler is present; the
+build is optional, so the install succeeds without one and geninv then uses numpy.
 
-Enable them with the environment variable ``GENINV_KERNELS=numba`` or
-:func:`enable`; ``GENINV_KERNELS=numpy`` (the default) keeps the numpy code.
-Every kernel has a numpy twin in its caller (:meth:`ReLUNetwork.integer_layers`,
+Why C and not numba: importing numba and loading compiled kernels from its disk
+cache took about 1.2 s per process here (numba 0.60: ``import numba`` alone
+0.5 s), so numba kernels (geninv's first implementation) had to be opt-in and
+paid off only in processes that read thousands of small networks; the C module
+loads in well under a millisecond, so it is on by default.
+
+The environment variable ``GENINV_KERNELS`` chooses: ``auto`` (the default: the C
+kernels when they are built, else numpy), ``c`` (an error if they are not built)
+or ``numpy``; or call :func:`use`.  Every kernel has a numpy twin in its caller
+(:meth:`ReLUNetwork.integer_layers`, :meth:`ReLUNetwork.forward_int`,
 :func:`geninv.solvers.sat.clause_form`), which is the reference: the tests check
-that both give the same arrays.  Without numba installed, :func:`enable` raises
-:class:`~geninv.errors.BackendUnavailableError`.
+that both give the same results.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 from typing import Any
 
 from geninv.errors import BackendUnavailableError, ValidationError
 
-#: Environment variable choosing the implementation: "numpy" (default) or "numba".
+#: Environment variable choosing the implementation (see the module docstring).
 ENV = "GENINV_KERNELS"
+#: The accepted values of :data:`ENV` and :func:`use`.
+MODES = ("auto", "c", "numpy")
 
-_state: dict[str, Any] = {"wanted": None, "kernels": None}
-
-
-def _wanted() -> bool:
-    if _state["wanted"] is None:
-        mode = os.environ.get(ENV, "numpy").strip().lower() or "numpy"
-        if mode not in ("numpy", "numba"):
-            raise ValidationError(f"{ENV}={mode!r}: expected 'numpy' or 'numba'")
-        _state["wanted"] = mode == "numba"
-    return bool(_state["wanted"])
+_UNSET: Any = object()
+#: mode: the chosen mode (None: read ENV on first use); active: the kernel module in
+#: use, None for numpy, _UNSET before the first :func:`get`.
+_state: dict[str, Any] = {"mode": None, "active": _UNSET}
 
 
-def available() -> bool:
-    """Whether numba is installed (found without importing it)."""
-    return importlib.util.find_spec("numba") is not None
+def _mode() -> str:
+    if _state["mode"] is None:
+        mode = os.environ.get(ENV, "auto").strip().lower() or "auto"
+        if mode not in MODES:
+            raise ValidationError(f"{ENV}={mode!r}: expected one of {', '.join(MODES)}")
+        _state["mode"] = mode
+    return str(_state["mode"])
 
 
-def enable(on: bool = True) -> bool:
-    """Use the compiled kernels from now on (``on=False``: the numpy code again).
+def c_built() -> bool:
+    """Whether the C kernels were built (found without importing them)."""
+    return importlib.util.find_spec("geninv._ckernels") is not None
 
-    Imports numba and compiles (or loads from its disk cache) every kernel now,
-    so that no later call pays for it; returns whether kernels are in use.
-    """
-    _state["wanted"] = on
-    if on:
-        _load()
-    return on
+
+def use(mode: str) -> Any | None:
+    """Use the kernels of ``mode`` (one of :data:`MODES`) from now on, loading them
+    now so that no later call pays for it; returns them (None for numpy)."""
+    if mode not in MODES:
+        raise ValidationError(f"kernels: expected one of {', '.join(MODES)}, got {mode!r}")
+    _state.update(mode=mode, active=_UNSET)
+    return get()
+
+
+def name() -> str:
+    """The implementation in use: ``"c"`` or ``"numpy"``."""
+    return "numpy" if get() is None else "c"
 
 
 def get() -> Any | None:
-    """The kernel namespace when kernels are enabled, else None (use numpy)."""
-    wanted = _state["wanted"]
-    if wanted is False:
+    """The kernel module in use, or None (use the numpy code)."""
+    kern = _state["active"]
+    if kern is not _UNSET:
+        return kern
+    kern = _load(_mode())
+    _state["active"] = kern
+    return kern
+
+
+def _load(mode: str) -> Any | None:
+    if mode == "numpy":
         return None
-    if wanted is None and not _wanted():
-        return None
-    kern = _state["kernels"]
-    return kern if kern is not None else _load()
-
-
-def _load() -> Any:
-    if _state["kernels"] is None:
-        if not available():
-            raise BackendUnavailableError(
-                f"{ENV}=numba needs numba: pip install numba (or unset {ENV})"
-            )
-        _state["kernels"] = _compile()
-    return _state["kernels"]
-
-
-def _compile() -> Any:
-    from geninv import _numba_kernels
-
-    _numba_kernels.warm()
-    return _numba_kernels
+    if not c_built():
+        if mode == "auto":
+            return None
+        raise BackendUnavailableError(
+            f"{ENV}=c needs geninv's C kernels, which were not built: reinstall geninv "
+            f"with a C compiler present (pip install -e .), or unset {ENV}"
+        )
+    return importlib.import_module("geninv._ckernels")

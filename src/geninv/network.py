@@ -590,12 +590,13 @@ class ReLUNetwork:
         if top < 2**53:
             # every partial sum is an integer below 2^53: float64 (BLAS) is exact too
             kern = kernels.get()
-            y = np.array(ints, dtype=np.float64)
-            if kern is not None and len(self.layers) == 2:  # one compiled call
+            if kern is not None and len(self.layers) == 2:  # one compiled call, ints to ints
                 one, two = self.layers
                 relu1, relu2 = one.activation == "relu", two.activation == "relu"
-                y = kern.affine2(one.weight, one.bias, relu1, two.weight, two.bias, relu2, y)
-                return y.astype(np.int64).tolist()  # type: ignore[no-any-return]
+                return kern.affine2_int(  # type: ignore[no-any-return]
+                    one.weight, one.bias, relu1, two.weight, two.bias, relu2, ints
+                )
+            y = np.array(ints, dtype=np.float64)
             for layer in self.layers:
                 if kern is not None:
                     y = kern.affine(layer.weight, layer.bias, y, layer.activation == "relu")

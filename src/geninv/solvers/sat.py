@@ -1235,30 +1235,56 @@ def _clause_rows(
     """
     import numpy as np
 
-    d_int = [int(v) for v in d.tolist()]
+    rows = _clause_rows_lists(d.tolist(), smallest.tolist(), target, delta, relu_out, strict)
+    if rows is None:
+        return None
+    if rows is True:
+        return True, np.zeros(feeds.shape[1], dtype=bool)  # too high with every unit off
+    if len(rows) == 1:
+        return False, feeds[rows[0]]
+    return False, feeds[rows].any(axis=0) if rows else np.zeros(feeds.shape[1], dtype=bool)
+
+
+def _clause_rows_lists(
+    d: list[float],
+    smallest: list[float],
+    target: Sequence[Any],
+    delta: Any,
+    relu_out: bool,
+    strict: bool,
+) -> Literal[True] | list[int] | None:
+    """:func:`_clause_rows` on lists (d and smallest hold integers, as floats):
+    True when some output is too high with every indicator off, None when a row
+    does not have the clause shape, else the outputs that some indicator feeds."""
+    d_int = [int(v) for v in d]
     bases = [max(v, 0) for v in d_int] if relu_out else d_int
     for base, x in zip(bases, target, strict=True):
         gap_high = x + delta - base  # must stay >= 0 (> 0)
         if (gap_high <= 0) if strict else (gap_high < 0):
-            return True, np.zeros(feeds.shape[1], dtype=bool)  # too high with every unit off
-    jumps = smallest.tolist()
+            return True
     used: list[int] = []
     for j, x in enumerate(target):
         gap_low = bases[j] - x + delta
         if (gap_low <= 0) if strict else (gap_low < 0):
             return None  # the lower end needs some unit on: not this shape
-        if jumps[j] >= _NO_JUMP:  # no indicator feeds this output
+        if smallest[j] >= _NO_JUMP:  # no indicator feeds this output
             continue
-        jump = d_int[j] + int(jumps[j])
+        jump = d_int[j] + int(smallest[j])
         if relu_out:
             jump = max(jump, 0)
         over = jump - x - delta
         if (over < 0) if strict else (over <= 0):
             return None  # one unit on may still meet the upper end
         used.append(j)
-    if len(used) == 1:
-        return False, feeds[used[0]]
-    return False, feeds[used].any(axis=0) if used else np.zeros(feeds.shape[1], dtype=bool)
+    return used
+
+
+def _clause_stats(units: int, n_constant: int) -> dict[str, Any]:
+    return {
+        "encoding": "clause form (corner-indicator units, vectorised)",
+        "indicator_units": units - n_constant,
+        "constant_units": n_constant,
+    }
 
 
 def _clause_rows_int(
@@ -1403,9 +1429,12 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
     kern = kernels.get()
     w, b, a, b2 = first.weight, first.bias, second.weight, second.bias
     computed: Any = None
-    if kern is not None and not net.integer_plan_known:
-        # the network's integer plan and the corner shape in one compiled call
-        computed, shape_arrays = kern.clause_kernel(w, b, a, b2, kind == "sign")
+    if kern is not None:
+        # the network's integer plan and the corner shape in one compiled call; the
+        # shape is None when some parameter is not an integer (then so is the plan)
+        computed, c_shape = kern.clause_cnf(w, b, a, b2, kind == "sign")
+        if net.integer_plan_known:
+            computed = None  # the remembered plan stands
     layers = net.integer_layers(computed)  # None also for parameters held as Fractions
     if layers is None:
         return None
@@ -1419,14 +1448,12 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
         return None
     # the float64 parameters equal the integers (integer_layers checked it)
     m1, n = w.shape
-    if kern is not None:  # the same arrays from compiled loops (geninv.kernels)
-        # the literals of every unit that feeds an output come along: when the rows
+    if kern is not None:  # the same answer from compiled loops (geninv.kernels)
+        # the clauses of every unit that feeds an output come along: when the rows
         # test below passes, those are exactly the units it needs (see _clause_rows)
-        if computed is None:
-            shape_arrays = kern.corner_shape(w, b, sabs, kind == "sign", a, b2)
-        ok, d, smallest, feeds, n_constant, lits, sizes, common = shape_arrays
-        if not ok:
+        if c_shape is None or not c_shape[0]:
             return None
+        _, d, smallest, n_constant, c_clauses = c_shape
     else:
         shape_arrays = _corner_arrays(w, b, a, b2, sabs, kind)
         if shape_arrays is None:
@@ -1437,6 +1464,14 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
     if pr.threshold.denominator == 1:
         delta = int(pr.threshold)  # Python int arithmetic is far quicker than Fraction's
     strict = pr.relation == "<"
+    if kern is not None:
+        tint = pr.target_ints()
+        fed = _clause_rows_lists(d, smallest, tint or pr.target, delta, relu_out, strict)
+        if fed is None:
+            return None
+        # fed is True: some output is too high with every unit off (the empty clause)
+        cnf = [[]] if fed is True else c_clauses
+        return CompiledCNF(pr.n, pr.n, cnf, _clause_stats(m1, n_constant))
     if len(pr.target) <= 32:  # a few outputs: the loop (in ints when possible) is quicker
         tint = integer_values(pr.target)
         shape = _clause_rows(d, smallest, feeds, tint or pr.target, delta, relu_out, strict)
@@ -1449,18 +1484,10 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
     if shape is None:
         return None
     empty, need = shape
-    n_ind = m1 - n_constant
-    stats: dict[str, Any] = {
-        "encoding": "clause form (corner-indicator units, vectorised)",
-        "indicator_units": n_ind,
-        "constant_units": m1 - n_ind,
-    }
+    stats = _clause_stats(m1, n_constant)
     if empty:
         return CompiledCNF(pr.n, pr.n, [[]], stats)
     clauses: list[list[int]]
-    if kern is not None:  # common: k of a k-CNF, else -1
-        clauses = lits.reshape(sizes.size, common).tolist() if common > 0 else _split(lits, sizes)
-        return CompiledCNF(pr.n, pr.n, clauses, stats)
     ws = w if need.all() else w[need]
     # row-major: the literals of each clause in turn (numpy's nonzero is several times
     # quicker on a bool mask than on floats)
