@@ -10,7 +10,6 @@ a machine a missing build is a failure (reinstall), not a skip.
 from __future__ import annotations
 
 import itertools
-import shutil
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -26,21 +25,13 @@ from geninv.problem import InversionProblem
 from geninv.reductions.sat import SatReduction
 from geninv.solvers.sat import _clause_form
 
-from .conftest import varied_cnf
+from .conftest import require_c_kernels, varied_cnf
 from .test_clause_form import random_problem
-
-HAVE_COMPILER = any(shutil.which(cc) for cc in ("cc", "gcc", "clang"))
 
 
 @pytest.fixture
 def restore_kernels() -> Iterator[None]:
-    if not kernels.c_built():
-        if HAVE_COMPILER:
-            pytest.fail(
-                "geninv's C kernels are not built although a C compiler is present: "
-                "reinstall geninv (pip install -e .)"
-            )
-        pytest.skip("no C compiler on this machine: geninv runs on its numpy code")
+    require_c_kernels()
     saved = dict(kernels._state)
     yield
     kernels._state.update(saved)
