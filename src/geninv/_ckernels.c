@@ -461,49 +461,37 @@ clause_cnf(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
 /* ------------------------------------------------------------------ affine */
 
-static PyObject *
-affine_core(PyObject *w_obj, PyObject *b_obj, const double *x, Py_ssize_t nx, int relu)
+/* y = W x + B (m x n), then ReLU when relu; left-to-right sums. */
+static void
+affine_raw(const double *W, const double *B, Py_ssize_t m, Py_ssize_t n, const double *x,
+           int relu, double *y)
 {
-    Arr w, b;
-    if (get_arr(w_obj, 2, 'd', 8, dt_f64, &w, "w") < 0)
-        return NULL;
-    if (get_arr(b_obj, 1, 'd', 8, dt_f64, &b, "b") < 0) {
-        release(&w);
-        return NULL;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        double s = B[i];
+        const double *row = W + i * n;
+        for (Py_ssize_t j = 0; j < n; j++)
+            s += row[j] * x[j];
+        y[i] = relu ? (s > 0.0 ? s : 0.0) : s;
     }
-    PyObject *out = NULL;
-    const Py_ssize_t m = dim(&w, 0), n = dim(&w, 1);
-    if (n != nx || dim(&b, 0) != m) {
-        PyErr_SetString(PyExc_ValueError, "affine: inconsistent shapes");
-    }
-    else {
-        double *y;
-        out = new_array(np_empty, dt_f64, m, 0, 1, (void **)&y);
-        if (out != NULL) {
-            const double *W = (const double *)w.view.buf, *B = (const double *)b.view.buf;
-            for (Py_ssize_t i = 0; i < m; i++) {
-                double s = B[i];
-                const double *row = W + i * n;
-                for (Py_ssize_t j = 0; j < n; j++)
-                    s += row[j] * x[j];
-                y[i] = relu ? (s > 0.0 ? s : 0.0) : s;
-            }
-        }
-    }
-    release(&w);
-    release(&b);
-    return out;
 }
 
-static PyObject *
-affine_arr(PyObject *w_obj, PyObject *b_obj, PyObject *x_obj, int relu)
+/* Views of one layer's (w, b) with n inputs; -1 (error set) on a shape mismatch. */
+static int
+layer_views(PyObject *w_obj, PyObject *b_obj, Py_ssize_t n, Arr *w, Arr *b)
 {
-    Arr x;
-    if (get_arr(x_obj, 1, 'd', 8, dt_f64, &x, "x") < 0)
-        return NULL;
-    PyObject *out = affine_core(w_obj, b_obj, (const double *)x.view.buf, dim(&x, 0), relu);
-    release(&x);
-    return out;
+    if (get_arr(w_obj, 2, 'd', 8, dt_f64, w, "w") < 0)
+        return -1;
+    if (get_arr(b_obj, 1, 'd', 8, dt_f64, b, "b") < 0) {
+        release(w);
+        return -1;
+    }
+    if (dim(w, 1) != n || dim(b, 0) != dim(w, 0)) {
+        PyErr_SetString(PyExc_ValueError, "affine: inconsistent shapes");
+        release(w);
+        release(b);
+        return -1;
+    }
+    return 0;
 }
 
 static PyObject *
@@ -514,7 +502,21 @@ affine(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     int relu = PyObject_IsTrue(args[3]);
     if (relu < 0)
         return NULL;
-    return affine_arr(args[0], args[1], args[2], relu);
+    Arr x, w, b;
+    if (get_arr(args[2], 1, 'd', 8, dt_f64, &x, "x") < 0)
+        return NULL;
+    PyObject *out = NULL;
+    if (layer_views(args[0], args[1], dim(&x, 0), &w, &b) == 0) {
+        double *y;
+        out = new_array(np_empty, dt_f64, dim(&w, 0), 0, 1, (void **)&y);
+        if (out != NULL)
+            affine_raw((const double *)w.view.buf, (const double *)b.view.buf, dim(&w, 0),
+                       dim(&w, 1), (const double *)x.view.buf, relu, y);
+        release(&w);
+        release(&b);
+    }
+    release(&x);
+    return out;
 }
 
 /* affine of both layers of a two-layer network on a latent of Python ints,
@@ -531,54 +533,54 @@ affine2_int(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *seq = PySequence_Fast(args[6], "affine2_int: x must be a sequence of ints");
     if (seq == NULL)
         return NULL;
-    Py_ssize_t nx = PySequence_Fast_GET_SIZE(seq);
-    double *x = PyMem_Malloc(sizeof(double) * (size_t)(nx > 0 ? nx : 1));
+    const Py_ssize_t nx = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = NULL;
+    double *x = NULL, *h = NULL, *y = NULL;
+    Arr w1, b1, w2, b2;
+    int have1 = 0, have2 = 0;
+    if (layer_views(args[0], args[1], nx, &w1, &b1) < 0)
+        goto done;
+    have1 = 1;
+    const Py_ssize_t m1 = dim(&w1, 0);
+    if (layer_views(args[3], args[4], m1, &w2, &b2) < 0)
+        goto done;
+    have2 = 1;
+    const Py_ssize_t m2 = dim(&w2, 0);
+    x = PyMem_Malloc(sizeof(double) * (size_t)(nx + m1 + m2 + 1));
     if (x == NULL) {
-        Py_DECREF(seq);
-        return PyErr_NoMemory();
+        PyErr_NoMemory();
+        goto done;
     }
+    h = x + nx;
+    y = h + m1;
     PyObject **items = PySequence_Fast_ITEMS(seq);
     for (Py_ssize_t j = 0; j < nx; j++) {
         x[j] = PyLong_AsDouble(items[j]);
-        if (x[j] == -1.0 && PyErr_Occurred()) {
-            PyMem_Free(x);
-            Py_DECREF(seq);
-            return NULL;
-        }
+        if (x[j] == -1.0 && PyErr_Occurred())
+            goto done;
     }
-    Py_DECREF(seq);
-    PyObject *h = affine_core(args[0], args[1], x, nx, relu1);
-    PyMem_Free(x);
-    if (h == NULL)
-        return NULL;
-    Arr hv;
-    if (get_arr(h, 1, 'd', 8, dt_f64, &hv, "h") < 0) {
-        Py_DECREF(h);
-        return NULL;
-    }
-    PyObject *y = affine_core(args[3], args[4], (const double *)hv.view.buf, dim(&hv, 0), relu2);
-    release(&hv);
-    Py_DECREF(h);
-    if (y == NULL)
-        return NULL;
-    Arr yv;
-    if (get_arr(y, 1, 'd', 8, dt_f64, &yv, "y") < 0) {
-        Py_DECREF(y);
-        return NULL;
-    }
-    const double *yd = (const double *)yv.view.buf;
-    Py_ssize_t k = dim(&yv, 0);
-    PyObject *out = PyList_New(k);
-    for (Py_ssize_t i = 0; out != NULL && i < k; i++) {
-        PyObject *v = PyLong_FromDouble(yd[i]);
+    affine_raw((const double *)w1.view.buf, (const double *)b1.view.buf, m1, nx, x, relu1, h);
+    affine_raw((const double *)w2.view.buf, (const double *)b2.view.buf, m2, m1, h, relu2, y);
+    out = PyList_New(m2);
+    for (Py_ssize_t i = 0; out != NULL && i < m2; i++) {
+        PyObject *v = PyLong_FromDouble(y[i]);
         if (v == NULL) {
             Py_CLEAR(out);
             break;
         }
         PyList_SET_ITEM(out, i, v);
     }
-    release(&yv);
-    Py_DECREF(y);
+done:
+    PyMem_Free(x);
+    if (have1) {
+        release(&w1);
+        release(&b1);
+    }
+    if (have2) {
+        release(&w2);
+        release(&b2);
+    }
+    Py_DECREF(seq);
     return out;
 }
 
@@ -601,6 +603,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_ckernels",
     "The compiled loops of geninv.kernels, in C (see geninv/_ckernels.c).", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC
