@@ -199,6 +199,21 @@ def test_c_kernels_take_any_layout_and_check_arguments(restore_kernels: None) ->
     assert plan[0] is False and shape is None
 
 
+def test_c_kernels_stub_lists_the_module(restore_kernels: None) -> None:
+    """The type stub names exactly the functions the C module has."""
+    import ast
+
+    import geninv
+
+    ck = kernels.use("c")
+    stub = Path(geninv.__file__).parent / "_ckernels.pyi"
+    names = {
+        node.name for node in ast.parse(stub.read_text()).body if isinstance(node, ast.FunctionDef)
+    }
+    public = {name for name in dir(ck) if not name.startswith("_")}
+    assert names == public
+
+
 def test_c_kernels_source_is_packaged() -> None:
     """The C source travels with the package (sdists build it)."""
     import geninv

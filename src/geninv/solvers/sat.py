@@ -1375,7 +1375,7 @@ def _split(lits: Any, sizes: Any) -> list[list[int]]:
 
 
 def _corner_arrays(w: Any, b: Any, a: Any, b2: Any, sabs: Any, kind: str) -> Any:
-    """The numpy twin of ``corner_shape`` (:mod:`geninv.kernels`):
+    """The numpy twin of the corner analysis in the kernel ``clause_cnf`` (:mod:`geninv.kernels`):
     ``(d, smallest, feeds, number of constant units)``, or None when some unit is
     no corner indicator or some indicator feeds an output negatively."""
     import numpy as np
