@@ -26,8 +26,7 @@
 #include <math.h>
 #include <string.h>
 
-static PyObject *np_empty, *np_zeros, *np_contig;
-static PyObject *dt_f64, *dt_i64, *dt_bool;
+static PyObject *np_empty, *np_contig, *dt_f64;
 
 #define NO_JUMP 1152921504606846976.0 /* 2^60, as sat._NO_JUMP */
 
@@ -37,26 +36,25 @@ typedef struct {
 } Arr;
 
 static int
-is_format(const char *fmt, char code)
+is_f64(const char *fmt)
 {
     if (fmt == NULL)
-        return code == 'B';
+        return 0;
     if (fmt[0] == '<' || fmt[0] == '=' || fmt[0] == '@')
         fmt++;
-    return fmt[0] == code && fmt[1] == '\0';
+    return fmt[0] == 'd' && fmt[1] == '\0';
 }
 
-/* A C-contiguous view of `obj` with `ndim` dimensions of `itemsize`-byte items of
-   struct code `code` ('d' float64, '?' bool); converted by numpy when needed. */
+/* A C-contiguous float64 view of `obj` with `ndim` dimensions; anything else is
+   converted by numpy.ascontiguousarray(obj, float64) first.  -1 with an error set
+   (and nothing held) when that fails or the dimensions differ. */
 static int
-get_arr(PyObject *obj, int ndim, char code, Py_ssize_t itemsize, PyObject *dtype, Arr *a,
-        const char *name)
+get_arr(PyObject *obj, int ndim, Arr *a, const char *name)
 {
     const int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT;
     a->have = 0;
     if (PyObject_GetBuffer(obj, &a->view, flags) == 0) {
-        if (a->view.ndim == ndim && a->view.itemsize == itemsize &&
-            is_format(a->view.format, code)) {
+        if (a->view.ndim == ndim && a->view.itemsize == 8 && is_f64(a->view.format)) {
             a->have = 1;
             return 0;
         }
@@ -65,19 +63,20 @@ get_arr(PyObject *obj, int ndim, char code, Py_ssize_t itemsize, PyObject *dtype
     else {
         PyErr_Clear();
     }
-    PyObject *conv = PyObject_CallFunctionObjArgs(np_contig, obj, dtype, NULL);
+    PyObject *conv = PyObject_CallFunctionObjArgs(np_contig, obj, dt_f64, NULL);
     if (conv == NULL)
         return -1;
     int rc = PyObject_GetBuffer(conv, &a->view, flags);
     Py_DECREF(conv); /* the view holds its own reference to conv */
     if (rc < 0)
         return -1;
-    a->have = 1;
     if (a->view.ndim != ndim) {
         PyErr_Format(PyExc_ValueError, "%s: expected a %d-dimensional array, got %d dimensions",
                      name, ndim, a->view.ndim);
+        PyBuffer_Release(&a->view);
         return -1;
     }
+    a->have = 1;
     return 0;
 }
 
@@ -96,14 +95,14 @@ dim(const Arr *a, int k)
     return a->view.shape[k];
 }
 
-/* A new C-contiguous numpy array (numpy.empty or numpy.zeros) and its data. */
+/* A new float64 numpy array of length k (numpy.empty) and its data. */
 static PyObject *
-new_array(PyObject *maker, PyObject *dtype, Py_ssize_t d0, Py_ssize_t d1, int ndim, void **data)
+new_array(Py_ssize_t k, double **data)
 {
-    PyObject *shape = ndim == 1 ? Py_BuildValue("(n)", d0) : Py_BuildValue("(nn)", d0, d1);
+    PyObject *shape = Py_BuildValue("(n)", k);
     if (shape == NULL)
         return NULL;
-    PyObject *arr = PyObject_CallFunctionObjArgs(maker, shape, dtype, NULL);
+    PyObject *arr = PyObject_CallFunctionObjArgs(np_empty, shape, dt_f64, NULL);
     Py_DECREF(shape);
     if (arr == NULL)
         return NULL;
@@ -112,7 +111,7 @@ new_array(PyObject *maker, PyObject *dtype, Py_ssize_t d0, Py_ssize_t d1, int nd
         Py_DECREF(arr);
         return NULL;
     }
-    *data = v.buf; /* owned by the array, which outlives this call */
+    *data = (double *)v.buf; /* owned by the array, which outlives this call */
     PyBuffer_Release(&v);
     return arr;
 }
@@ -168,14 +167,14 @@ static PyObject *
 plan_tuple(PyObject *w_obj, PyObject *b_obj, int *ok_out, PyObject **rows_out)
 {
     Arr w, b;
-    if (get_arr(w_obj, 2, 'd', 8, dt_f64, &w, "w") < 0)
+    if (get_arr(w_obj, 2, &w, "w") < 0)
         return NULL;
-    if (get_arr(b_obj, 1, 'd', 8, dt_f64, &b, "b") < 0) {
+    if (get_arr(b_obj, 1, &b, "b") < 0) {
         release(&w);
         return NULL;
     }
     double *rows;
-    PyObject *rows_arr = new_array(np_empty, dt_f64, dim(&w, 0), 0, 1, (void **)&rows);
+    PyObject *rows_arr = new_array(dim(&w, 0), &rows);
     if (rows_arr == NULL) {
         release(&w);
         release(&b);
@@ -438,7 +437,7 @@ clause_cnf(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *shape = NULL;
     int got = 0;
     for (; got < 5; got++)
-        if (get_arr(objs[got], ndims[got], 'd', 8, dt_f64, all[got], names[got]) < 0)
+        if (get_arr(objs[got], ndims[got], all[got], names[got]) < 0)
             break;
     if (got == 5) {
         const Py_ssize_t m = dim(&w, 0), n = dim(&w, 1), q = dim(&a, 0);
@@ -479,9 +478,9 @@ affine_raw(const double *W, const double *B, Py_ssize_t m, Py_ssize_t n, const d
 static int
 layer_views(PyObject *w_obj, PyObject *b_obj, Py_ssize_t n, Arr *w, Arr *b)
 {
-    if (get_arr(w_obj, 2, 'd', 8, dt_f64, w, "w") < 0)
+    if (get_arr(w_obj, 2, w, "w") < 0)
         return -1;
-    if (get_arr(b_obj, 1, 'd', 8, dt_f64, b, "b") < 0) {
+    if (get_arr(b_obj, 1, b, "b") < 0) {
         release(w);
         return -1;
     }
@@ -503,12 +502,12 @@ affine(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (relu < 0)
         return NULL;
     Arr x, w, b;
-    if (get_arr(args[2], 1, 'd', 8, dt_f64, &x, "x") < 0)
+    if (get_arr(args[2], 1, &x, "x") < 0)
         return NULL;
     PyObject *out = NULL;
     if (layer_views(args[0], args[1], dim(&x, 0), &w, &b) == 0) {
         double *y;
-        out = new_array(np_empty, dt_f64, dim(&w, 0), 0, 1, (void **)&y);
+        out = new_array(dim(&w, 0), &y);
         if (out != NULL)
             affine_raw((const double *)w.view.buf, (const double *)b.view.buf, dim(&w, 0),
                        dim(&w, 1), (const double *)x.view.buf, relu, y);
@@ -613,20 +612,10 @@ PyInit__ckernels(void)
     if (np == NULL)
         return NULL;
     np_empty = PyObject_GetAttrString(np, "empty");
-    np_zeros = PyObject_GetAttrString(np, "zeros");
     np_contig = PyObject_GetAttrString(np, "ascontiguousarray");
-    PyObject *f64 = PyObject_GetAttrString(np, "float64");
-    PyObject *i64 = PyObject_GetAttrString(np, "int64");
-    PyObject *bl = PyObject_GetAttrString(np, "bool_");
+    dt_f64 = PyObject_GetAttrString(np, "float64");
     Py_DECREF(np);
-    if (!np_empty || !np_zeros || !np_contig || !f64 || !i64 || !bl) {
-        Py_XDECREF(f64);
-        Py_XDECREF(i64);
-        Py_XDECREF(bl);
+    if (!np_empty || !np_contig || !dt_f64)
         return NULL;
-    }
-    dt_f64 = f64;
-    dt_i64 = i64;
-    dt_bool = bl;
     return PyModule_Create(&module);
 }
