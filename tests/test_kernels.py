@@ -178,19 +178,21 @@ def test_c_kernels_take_any_layout_and_check_arguments(restore_kernels: None) ->
         got = ck.layer_plan(variant, b)
         assert got[0] == ref[0] and np.array_equal(got[1], ref[1]) and got[2:] == ref[2:]
     x = [1, -1, 1, 0]
-    y = ck.affine(np.asfortranarray(w), b, np.array(x, dtype=float), True)
-    assert np.array_equal(y, np.maximum(w @ np.array(x, dtype=float) + b, 0))
-    out = ck.affine2_int(w, b, True, a, b2, False, x)
-    assert out == [int(v) for v in a @ np.maximum(w @ np.array(x, dtype=float) + b, 0)]
+    xf = np.array(x, dtype=float)
+    out = ck.affine_int((np.asfortranarray(w), a), (b, b2.tolist()), (True, False), x)
+    assert out == [int(v) for v in a @ np.maximum(w @ xf + b, 0)]
     assert all(type(v) is int for v in out)
+    assert ck.affine_int((w,), (b,), (False,), x) == [int(v) for v in w @ xf + b]
     with pytest.raises(ValueError, match="2-dimensional"):
         ck.layer_plan(b, b)
     with pytest.raises(ValueError, match="inconsistent shapes"):
-        ck.affine(w, b, np.zeros(3), True)
+        ck.affine_int((w, a), (b, b2), (True, True), [1, 2, 3])
+    with pytest.raises(ValueError, match="one weight, bias and relu flag per layer"):
+        ck.affine_int((w, a), (b,), (True, True), x)
     with pytest.raises(TypeError, match="takes 2 arguments"):
         ck.layer_plan(w)
     with pytest.raises(TypeError):
-        ck.affine2_int(w, b, True, a, b2, False, ["x", 1, 2, 3])
+        ck.affine_int((w,), (b,), (True,), ["x", 1, 2, 3])
     # a non-integer entry: no plan, and clause_cnf gives no shape
     w2 = w.copy()
     w2[1, 2] = 0.5

@@ -6,7 +6,7 @@
  *
  *   layer_plan, layer_plan2  ReLUNetwork.integer_layers (integrality, row sums of |W|)
  *   clause_cnf               geninv.solvers.sat._corner_arrays + the clause literals
- *   affine, affine2_int      ReLUNetwork.forward_int (exact for integers below 2^53)
+ *   affine_int               ReLUNetwork.forward_int (exact for integers below 2^53)
  *
  * It is C rather than numba because importing numba and loading cached kernels
  * takes about a second per process, while this module loads in well under a
@@ -493,76 +493,70 @@ layer_views(PyObject *w_obj, PyObject *b_obj, Py_ssize_t n, Arr *w, Arr *b)
     return 0;
 }
 
+/* ReLUNetwork.forward_int's evaluation of an integer network on a latent of Python
+   ints: affine_int(weights, biases, relus, ints) with one (m_l x m_{l-1}) float64
+   weight matrix, bias vector and ReLU flag per layer, returning the outputs as
+   Python ints.  Called only when every partial sum is an integer below 2^53, so
+   every double here is exact. */
 static PyObject *
-affine(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+affine_int(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (check_nargs(nargs, 4, "affine") < 0)
+    if (check_nargs(nargs, 4, "affine_int") < 0)
         return NULL;
-    int relu = PyObject_IsTrue(args[3]);
-    if (relu < 0)
-        return NULL;
-    Arr x, w, b;
-    if (get_arr(args[2], 1, &x, "x") < 0)
-        return NULL;
+    PyObject *ws = PySequence_Fast(args[0], "affine_int: weights must be a sequence");
+    PyObject *bs = ws ? PySequence_Fast(args[1], "affine_int: biases must be a sequence") : NULL;
+    PyObject *rs = bs ? PySequence_Fast(args[2], "affine_int: relus must be a sequence") : NULL;
+    PyObject *xs = rs ? PySequence_Fast(args[3], "affine_int: x must be a sequence of ints")
+                      : NULL;
     PyObject *out = NULL;
-    if (layer_views(args[0], args[1], dim(&x, 0), &w, &b) == 0) {
-        double *y;
-        out = new_array(dim(&w, 0), &y);
-        if (out != NULL)
-            affine_raw((const double *)w.view.buf, (const double *)b.view.buf, dim(&w, 0),
-                       dim(&w, 1), (const double *)x.view.buf, relu, y);
-        release(&w);
-        release(&b);
+    double *cur = NULL, *next = NULL;
+    if (xs == NULL)
+        goto done;
+    const Py_ssize_t depth = PySequence_Fast_GET_SIZE(ws);
+    if (depth == 0 || PySequence_Fast_GET_SIZE(bs) != depth ||
+        PySequence_Fast_GET_SIZE(rs) != depth) {
+        PyErr_SetString(PyExc_ValueError, "affine_int: one weight, bias and relu flag per layer");
+        goto done;
     }
-    release(&x);
-    return out;
-}
-
-/* affine of both layers of a two-layer network on a latent of Python ints,
-   returned as Python ints: for ReLUNetwork.forward_int, which calls it only when
-   every partial sum is an integer below 2^53 (so every double here is exact). */
-static PyObject *
-affine2_int(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (check_nargs(nargs, 7, "affine2_int") < 0)
-        return NULL;
-    int relu1 = PyObject_IsTrue(args[2]), relu2 = PyObject_IsTrue(args[5]);
-    if (relu1 < 0 || relu2 < 0)
-        return NULL;
-    PyObject *seq = PySequence_Fast(args[6], "affine2_int: x must be a sequence of ints");
-    if (seq == NULL)
-        return NULL;
-    const Py_ssize_t nx = PySequence_Fast_GET_SIZE(seq);
-    PyObject *out = NULL;
-    double *x = NULL, *h = NULL, *y = NULL;
-    Arr w1, b1, w2, b2;
-    int have1 = 0, have2 = 0;
-    if (layer_views(args[0], args[1], nx, &w1, &b1) < 0)
-        goto done;
-    have1 = 1;
-    const Py_ssize_t m1 = dim(&w1, 0);
-    if (layer_views(args[3], args[4], m1, &w2, &b2) < 0)
-        goto done;
-    have2 = 1;
-    const Py_ssize_t m2 = dim(&w2, 0);
-    x = PyMem_Malloc(sizeof(double) * (size_t)(nx + m1 + m2 + 1));
-    if (x == NULL) {
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(xs);
+    cur = PyMem_Malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+    if (cur == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    h = x + nx;
-    y = h + m1;
-    PyObject **items = PySequence_Fast_ITEMS(seq);
-    for (Py_ssize_t j = 0; j < nx; j++) {
-        x[j] = PyLong_AsDouble(items[j]);
-        if (x[j] == -1.0 && PyErr_Occurred())
+    PyObject **items = PySequence_Fast_ITEMS(xs);
+    for (Py_ssize_t j = 0; j < n; j++) {
+        cur[j] = PyLong_AsDouble(items[j]);
+        if (cur[j] == -1.0 && PyErr_Occurred())
             goto done;
     }
-    affine_raw((const double *)w1.view.buf, (const double *)b1.view.buf, m1, nx, x, relu1, h);
-    affine_raw((const double *)w2.view.buf, (const double *)b2.view.buf, m2, m1, h, relu2, y);
-    out = PyList_New(m2);
-    for (Py_ssize_t i = 0; out != NULL && i < m2; i++) {
-        PyObject *v = PyLong_FromDouble(y[i]);
+    for (Py_ssize_t l = 0; l < depth; l++) {
+        int relu = PyObject_IsTrue(PySequence_Fast_GET_ITEM(rs, l));
+        if (relu < 0)
+            goto done;
+        Arr w, b;
+        if (layer_views(PySequence_Fast_GET_ITEM(ws, l), PySequence_Fast_GET_ITEM(bs, l), n, &w,
+                        &b) < 0)
+            goto done;
+        const Py_ssize_t m = dim(&w, 0);
+        next = PyMem_Malloc(sizeof(double) * (size_t)(m > 0 ? m : 1));
+        if (next != NULL)
+            affine_raw((const double *)w.view.buf, (const double *)b.view.buf, m, n, cur, relu,
+                       next);
+        release(&w);
+        release(&b);
+        if (next == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        PyMem_Free(cur);
+        cur = next;
+        next = NULL;
+        n = m;
+    }
+    out = PyList_New(n);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *v = PyLong_FromDouble(cur[i]);
         if (v == NULL) {
             Py_CLEAR(out);
             break;
@@ -570,16 +564,11 @@ affine2_int(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyList_SET_ITEM(out, i, v);
     }
 done:
-    PyMem_Free(x);
-    if (have1) {
-        release(&w1);
-        release(&b1);
-    }
-    if (have2) {
-        release(&w2);
-        release(&b2);
-    }
-    Py_DECREF(seq);
+    PyMem_Free(cur);
+    Py_XDECREF(ws);
+    Py_XDECREF(bs);
+    Py_XDECREF(rs);
+    Py_XDECREF(xs);
     return out;
 }
 
@@ -592,10 +581,8 @@ static PyMethodDef methods[] = {
      "layer_plan2(w1, b1, w2, b2): layer_plan of both layers (8-tuple)"},
     {"clause_cnf", (PyCFunction)(void (*)(void))clause_cnf, METH_FASTCALL,
      "clause_cnf(w, b, a, b2, sign) -> (layer_plan2, corner shape or None)"},
-    {"affine", (PyCFunction)(void (*)(void))affine, METH_FASTCALL,
-     "affine(w, b, x, relu): w @ x + b, then ReLU when relu"},
-    {"affine2_int", (PyCFunction)(void (*)(void))affine2_int, METH_FASTCALL,
-     "affine2_int(w1, b1, relu1, w2, b2, relu2, ints) -> list of ints"},
+    {"affine_int", (PyCFunction)(void (*)(void))affine_int, METH_FASTCALL,
+     "affine_int(weights, biases, relus, ints) -> the outputs as a list of ints"},
     {NULL, NULL, 0, NULL},
 };
 

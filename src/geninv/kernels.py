@@ -6,8 +6,8 @@ of every unit, the literals of every clause), and its exact check a dozen more.
 Each call costs a microsecond or more whatever the array size, so together they
 cost more than CaDiCaL's whole search on such a formula.  :mod:`geninv._ckernels`
 (``src/geninv/_ckernels.c``) does the work of several of those calls in one
-compiled pass each (``layer_plan``, ``layer_plan2``, ``clause_cnf``, ``affine``,
-``affine2_int``).  ``pip install`` builds it when a C compiler is present; the
+compiled pass each (``layer_plan``, ``layer_plan2``, ``clause_cnf``,
+``affine_int``).  ``pip install`` builds it when a C compiler is present; the
 build is optional, so the install succeeds without one and geninv then uses numpy.
 
 Why C and not numba: importing numba and loading compiled kernels from its disk

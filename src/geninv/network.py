@@ -335,6 +335,9 @@ class ReLUNetwork:
         self._int_plan: list[tuple[Any, int, int, bool]] | bool | None = False
         self._int_bounds: list[tuple[int, int]] | bool | None = False
         self._plan_bounds: list[tuple[int, int]] | None = None  # (R, B) of the plan
+        self._arrays: (
+            tuple[tuple[FloatArray, ...], tuple[FloatArray, ...], tuple[bool, ...]] | None
+        ) = None
         self._piecewise_linear = all(la.activation in PIECEWISE_LINEAR for la in self.layers)
 
     @classmethod
@@ -527,19 +530,22 @@ class ReLUNetwork:
         ``B`` at least ``max |b|`` (Python ints), when every parameter is an integer of
         magnitude < 2^53 and every activation is ReLU or the identity, else None.
 
-        Those of :meth:`integer_layers` when it is known; otherwise ``R`` is the
-        layer's input width times its largest ``|w|`` (looser, and cheaper: no row
-        sums).  Remembered.
+        Those of :meth:`integer_layers` when there is a plan (computed first when the C
+        kernels are in use); otherwise ``R`` is the layer's input width times its
+        largest ``|w|`` (looser, and without the C kernels cheaper: no row sums).
+        Remembered.
         """
-        if self._int_plan is not False:
-            plan = self._int_plan
-            if plan is None:
-                return None
+        plan = self._int_plan
+        if plan is not False and plan is not None:
             if self._plan_bounds is None:
                 self._plan_bounds = [(r, b) for _, r, b, _ in plan]  # type: ignore[union-attr]
             return self._plan_bounds
         if self._int_bounds is not False:
             return self._int_bounds  # type: ignore[return-value]
+        # with the C kernels the plan is one compiled pass per layer, as cheap as these
+        # bounds; without a plan (a row sum past 2^53) the bounds below may still hold
+        if plan is False and kernels.get() is not None and self.integer_layers() is not None:
+            return self.integer_bounds()
         bounds: list[tuple[int, int]] | None = None
         layers = self.layers
         if all(
@@ -562,6 +568,20 @@ class ReLUNetwork:
                     bounds.append((int(wmax) * layer.n_in, int(bmax)))
         self._int_bounds = bounds
         return bounds
+
+    def _layer_arrays(
+        self,
+    ) -> tuple[tuple[FloatArray, ...], tuple[FloatArray, ...], tuple[bool, ...]]:
+        """(weights, biases, ReLU flags) of every layer, as the kernel ``affine_int``
+        takes them (remembered: the layers are immutable)."""
+        if self._arrays is None:
+            layers = self.layers
+            self._arrays = (
+                tuple(la.weight for la in layers),
+                tuple(la.bias for la in layers),
+                tuple(la.activation == "relu" for la in layers),
+            )
+        return self._arrays
 
     def forward_int(self, ints: Sequence[int]) -> list[int] | None:
         """Exact evaluation of an integer network on an integer latent, as Python ints.
@@ -590,17 +610,10 @@ class ReLUNetwork:
         if top < 2**53:
             # every partial sum is an integer below 2^53: float64 (BLAS) is exact too
             kern = kernels.get()
-            if kern is not None and len(self.layers) == 2:  # one compiled call, ints to ints
-                one, two = self.layers
-                relu1, relu2 = one.activation == "relu", two.activation == "relu"
-                return kern.affine2_int(  # type: ignore[no-any-return]
-                    one.weight, one.bias, relu1, two.weight, two.bias, relu2, ints
-                )
+            if kern is not None:  # one compiled call, ints to ints
+                return kern.affine_int(*self._layer_arrays(), ints)  # type: ignore[no-any-return]
             y = np.array(ints, dtype=np.float64)
             for layer in self.layers:
-                if kern is not None:
-                    y = kern.affine(layer.weight, layer.bias, y, layer.activation == "relu")
-                    continue
                 y = layer.weight @ y + layer.bias
                 if layer.activation == "relu":
                     y = np.maximum(y, 0.0)
