@@ -259,6 +259,18 @@ def solve(
     for ``enumerate``).
     """
     if method == "auto":
+        # the primal side first (real/box latents with a threshold): a witness that a
+        # cheap local search finds must not wait for branch and bound
+        from geninv.solvers.primal import auto_first
+
+        t_primal = time.perf_counter()
+        early, primal = auto_first(problem, time_limit, seed)
+        if early is not None:
+            early.seconds = time.perf_counter() - t_primal
+            early.stats["auto"] = "primal: the local search found a witness first"
+            return certify(problem, early)
+        if primal is not None and time_limit is not None:
+            time_limit = max(0.0, time_limit - (time.perf_counter() - t_primal))
         refused: list[str] = []
         for cls, why in _candidates(problem):
             try:
@@ -267,6 +279,8 @@ def solve(
                 refused.append(f"{cls.name}: {exc}")
                 continue
             sol.stats.setdefault("auto", why)
+            if primal is not None:
+                sol.stats["auto_primal"] = primal
             if refused:
                 sol.stats["auto_refused"] = refused
             return sol
@@ -301,6 +315,7 @@ def _load_builtin_backends() -> None:
     import geninv.solvers.layerwise
     import geninv.solvers.milp
     import geninv.solvers.miqp
+    import geninv.solvers.primal
     import geninv.solvers.sat  # noqa: F401
 
     _LOADED.append(True)
