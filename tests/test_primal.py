@@ -81,7 +81,7 @@ def test_exact_inversion_by_exact_projection() -> None:
         rng = np.random.default_rng(100 + seed)
         n = 3
         net = random_net(rng, n, ["relu", "identity"])
-        z0 = [Fraction(int(v), 8) for v in rng.integers(-7, 8, n)]
+        z0 = [Fraction(int(v), 21) for v in rng.integers(-20, 21, n)]  # no float, no decimal
         prob = InversionProblem(net, net.forward_exact(z0), Domain.box([-1] * n, [1] * n))
         res = search(prob, time_limit=5.0, seed=seed)
         if res.witness:
@@ -170,7 +170,7 @@ def test_auto_runs_primal_first_and_falls_through() -> None:
     prob, _ = planted(0)  # p = inf: a yes
     yes = solve(prob, "auto", time_limit=60, seed=0)
     assert yes.status is Status.YES and yes.method == "primal"
-    assert yes.stats["primal"]["found_by"]
+    assert yes.stats["found_by"]
     net = ReLUNetwork([np.array([[1.0]])], [np.zeros(1)], final_activation="identity")
     no = InversionProblem(net, [3], Domain.box([0], [1]), p="inf", threshold=1)
     sol = solve(no, "auto", time_limit=60, seed=0)
@@ -212,3 +212,24 @@ def test_solve_fixing_is_exact() -> None:
         [Fraction(1), Fraction(0), Fraction(0), Fraction(1)]
     ]
     assert solve_fixing(bad, z0) is None
+
+
+def test_threshold_met_only_at_an_irrational_float_point() -> None:
+    """max(|z - 1/3|, |-z|) <= 1/6 holds only at z = 1/6, which no float equals: the
+    exact solve of the tight outputs (both at distance delta) finds it."""
+    net = ReLUNetwork([[[1], [-1]]], [[0, 0]], final_activation="identity")
+    prob = InversionProblem(
+        net, [Fraction(1, 3), 0], Domain.box([-1], [1]), p="inf", threshold=Fraction(1, 6)
+    )
+    res = search(prob, seed=0)
+    assert res.witness and res.z == [Fraction(1, 6)]
+    assert res.stats["found_by"] in ("descent", "pattern-lp")
+    # a hidden ReLU layer in front: G(z) = (relu(z) + relu(-z) ... ) keeps the point unique
+    net2 = ReLUNetwork(
+        [[[1], [-1]], [[1, -1], [-1, 1]]], [[0, 0], [0, 0]], final_activation="identity"
+    )
+    prob2 = InversionProblem(
+        net2, [Fraction(1, 3), 0], Domain.box([-1], [1]), p="inf", threshold=Fraction(1, 6)
+    )
+    res2 = search(prob2, seed=0)
+    assert res2.witness and res2.z == [Fraction(1, 6)]
