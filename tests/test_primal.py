@@ -233,3 +233,31 @@ def test_threshold_met_only_at_an_irrational_float_point() -> None:
     )
     res2 = search(prob2, seed=0)
     assert res2.witness and res2.z == [Fraction(1, 6)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tiny_nets_against_the_pattern_lp_oracle(seed: int) -> None:
+    """On tiny networks the search reaches the minimum distance (one LP per activation
+    pattern: an independent oracle): a threshold just above it is a yes, one just
+    below it never is."""
+    from .test_milp import pattern_lp_min, random_box, random_network
+
+    rng = np.random.default_rng(4000 + seed)
+    for _ in range(6):
+        n = int(rng.integers(1, 3))
+        net = random_network(rng, n, str(rng.choice(["int", "float"])), max_width=3)
+        lo, hi = random_box(rng, n)
+        p = float(rng.choice([1.0, math.inf]))
+        x = net.forward(np.array([float(v) for v in hi])) + rng.normal(size=net.n_outputs)
+        oracle = pattern_lp_min(net, np.array(lo, float), np.array(hi, float), x, p)
+        margin = 1e-3 * (1 + oracle)
+        for delta, expect in ((oracle + margin, True), (oracle - margin, False)):
+            if delta < 0:
+                continue
+            prob = InversionProblem(
+                net, [Fraction(float(v)) for v in x], Domain.box(lo, hi), p=p, threshold=delta
+            )
+            res = search(prob, seed=seed)
+            assert res.witness is expect, (oracle, delta, res.distance)
+            if not expect:
+                assert res.distance >= oracle - 1e-9 * (1 + oracle)

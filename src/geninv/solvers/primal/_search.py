@@ -36,7 +36,7 @@ LP_STEPS = 30
 #: Exact checks per search (each costs a rational forward pass).
 MAX_CHECKS = 40
 #: The pattern LPs are skipped beyond this many dense coefficients (units times n).
-LP_MAX_COEFFS = 4_000_000
+LP_MAX_COEFFS = 1_000_000
 #: Adam's step, as a fraction of each coordinate's range, at the start of a round.
 LR = 0.1
 #: Temperature of the smooth maximum (p = inf), relative to the distance: start, end.
@@ -275,12 +275,12 @@ def _search(
     setup = make_setup(problem)
     state = _State(setup, deadline, max_checks)
     rng = np.random.default_rng(0 if seed is None else seed)
-    use_lp = (
+    regions = (
         setup.net.piecewise_linear
         and setup.corners is None
         and sum(w.shape[0] for w in setup.net.weights) * setup.n <= LP_MAX_COEFFS
-        and _highs_found()
     )
+    use_lp = regions and (setup.p == 2 or _highs_found())  # p = 2: least squares, no LP
     k = 0
     stopped = "rounds"
     while rounds is None or k < rounds:
