@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,8 @@ from geninv.problem import Domain, InversionProblem, Status
 from geninv.solvers.base import REGISTRY, _load_builtin_backends, solve
 from geninv.solvers.primal import PrimalBackend, auto_first, incumbent, search
 from geninv.solvers.primal._exact import solve_fixing
+
+from .conftest import load_bench
 
 _load_builtin_backends()
 
@@ -261,3 +264,22 @@ def test_tiny_nets_against_the_pattern_lp_oracle(seed: int) -> None:
             assert res.witness is expect, (oracle, delta, res.distance)
             if not expect:
                 assert res.distance >= oracle - 1e-9 * (1 + oracle)
+
+
+def test_bench_primal_smoke(tmp_path: Path) -> None:
+    """bench/bench_primal.py at a toy size: d* proven, every solver finds a witness."""
+    pytest.importorskip("pyscipopt")
+    pytest.importorskip("rich")
+    bench = load_bench("bench_primal")
+    out = bench.main(
+        [
+            "--dims", "4,10,12", "--instances", "1", "--limit", "20",
+            "--optimize-limit", "20", "--out", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert (tmp_path / f"{out['name']}.csv").is_file()
+    rows = out["rows"]
+    assert {r["solver"] for r in rows} == {"primal", "milp-scip", "auto"}
+    for r in rows:
+        assert r["dstar_origin"].startswith("proven"), r
+        assert r["status"] == "yes" and float(r["distance"]) <= r["radius"], r

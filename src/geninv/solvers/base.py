@@ -255,6 +255,11 @@ def solve(
 ) -> Solution:
     """Solve with the named backend (or ``auto``); re-check ``yes`` answers exactly.
 
+    ``auto`` on real and box latents with a threshold first runs the primal search
+    (:func:`geninv.solvers.primal.auto_first`: at most 2 s or a tenth of the time
+    limit) and returns its witness at once; otherwise the complete backends follow
+    with the time that is left, and ``stats["auto_primal"]`` summarises the search.
+
     ``options`` are passed to the backend's constructor (e.g. ``{"mode": "optimize"}``
     for ``enumerate``).
     """
