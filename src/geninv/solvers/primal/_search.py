@@ -281,12 +281,13 @@ def _search(
         and sum(w.shape[0] for w in setup.net.weights) * setup.n <= LP_MAX_COEFFS
     )
     use_lp = regions and (setup.p == 2 or _highs_found())  # p = 2: least squares, no LP
-    k = 0
+    k = rounds_run = 0
     stopped = "rounds"
     while rounds is None or k < rounds:
         if state.left() <= 0:
             stopped = "time limit"
             break
+        rounds_run = k + 1
         z = _starts(setup, state, rng, k, starts)
         state.starts += len(z)
         d0 = state.dist(z)
@@ -341,7 +342,7 @@ def _search(
             stopped = "witness"
     stats = {
         "seconds": time.perf_counter() - t0,
-        "rounds": k + (1 if stopped == "witness" else 0),
+        "rounds": rounds_run,
         "starts": state.starts,
         "iterations": state.iterations,
         "lp_solves": state.lp.solves,
