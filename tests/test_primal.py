@@ -263,7 +263,7 @@ def test_tiny_nets_against_the_pattern_lp_oracle(seed: int) -> None:
             res = search(prob, seed=seed)
             assert res.witness is expect, (oracle, delta, res.distance)
             if not expect:
-                assert res.distance >= oracle - 1e-9 * (1 + oracle)
+                assert res.distance >= oracle - 1e-6 * (1 + oracle)  # LP tolerances
 
 
 def test_bench_primal_smoke(tmp_path: Path) -> None:
