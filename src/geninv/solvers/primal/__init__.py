@@ -30,7 +30,10 @@ pattern programs when ``highspy`` is installed):
    point that passes :meth:`InversionProblem.exact_check` is a witness.
 
 The search ends at the first witness, after ``rounds`` rounds (default 3 when
-there is no time limit), or at ``time_limit`` (checked inside every loop).
+there is no time limit), or at ``time_limit`` (checked inside every loop; an
+exact check already begun is finished: on a 100-1000-784 network the check of
+a float point within the threshold took about 2 s, so that *yes* came at 3.9 s
+of a 2 s budget, while the *unknown* beside it stopped at 2.05 s).
 
 Hook for the exact search
 -------------------------
