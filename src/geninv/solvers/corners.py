@@ -384,6 +384,10 @@ def _box(problem: InversionProblem) -> tuple[list[Fraction], list[Fraction]] | N
     return None
 
 
+#: Activations the corner presolve analyses exactly; it declines any other network.
+HANDLED_ACTIVATIONS: frozenset[str] = frozenset({"relu", "identity"})
+
+
 def decline_reason(problem: InversionProblem) -> str | None:
     """Why the presolve cannot apply, from the problem's shape alone (cheap; remembered
     on the problem, which ``auto``, ``solve`` and the presolve each ask)."""
@@ -395,7 +399,7 @@ def _decline_reason(problem: InversionProblem) -> str | None:
         return "the corner presolve needs exact inversion (threshold 0)"
     if _box(problem) is None:
         return "the corner presolve needs a box (or a real domain with an input box)"
-    bad = problem.network.first_layer_outside({"relu", "identity"})
+    bad = problem.network.first_layer_outside(HANDLED_ACTIVATIONS)
     if bad is not None:
         return f"the corner presolve handles ReLU and identity layers only ({bad})"
     first = problem.network.layers[0].weight

@@ -502,7 +502,7 @@ def _check_supported(problem: InversionProblem) -> tuple[int, int]:
             "use the sat or milp backend instead"
         )
     # the float pass (EnumPlan.evaluate) and the error bound know ReLU and identity only
-    outside = problem.network.first_layer_outside(EnumerateBackend.capabilities.activations)
+    outside = problem.network.first_layer_outside(HANDLED_ACTIVATIONS)
     if outside is not None:
         raise UnsupportedError(
             f"backend 'enumerate' cannot evaluate {outside}; it handles relu and identity layers"
@@ -1700,6 +1700,10 @@ def enumerate_corners(
     return sol
 
 
+#: Activations the float pass and its rigorous error bound handle; others are refused.
+HANDLED_ACTIVATIONS: frozenset[str] = frozenset({"relu", "identity"})
+
+
 @register
 class EnumerateBackend(Backend):
     """Exhaustive enumeration of {0,1}^n or {-1,1}^n (n <= 40), float screen + exact re-check.
@@ -1720,6 +1724,7 @@ class EnumerateBackend(Backend):
         approximate=True,
         norms="any",
         complete=True,
+        activations=HANDLED_ACTIVATIONS,
     )
     modules = ()
 

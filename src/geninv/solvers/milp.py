@@ -507,6 +507,11 @@ def _exact_gap(layer: Layer) -> tuple[FloatArray, FloatArray]:
     return dw, db
 
 
+#: Activations the big-M encoding and :func:`compute_bounds` handle exactly; every
+#: other layer is refused (the backend's capabilities and compute_bounds both say so).
+HANDLED_ACTIVATIONS: frozenset[str] = frozenset({"relu", "identity"})
+
+
 def compute_bounds(
     network: ReLUNetwork,
     kind: str,
@@ -521,7 +526,13 @@ def compute_bounds(
     Weights with ``|w| <= TINY_WEIGHT`` are dropped, and units within
     ``SNAP_REL * (1 + |W| |h| + |b|)`` of being stable are made stable; both
     changes are accounted for in ``error`` (see the module docstring).
+    Only :data:`HANDLED_ACTIVATIONS` layers: any other raises UnsupportedError.
     """
+    outside = network.first_layer_outside(HANDLED_ACTIVATIONS)
+    if outside is not None:
+        raise UnsupportedError(
+            f"milp bound propagation handles relu and identity layers only, not {outside}"
+        )
     hs = _highs_module() if tighten else None
     t0 = time.perf_counter()
     stop = t0 + budget
@@ -1765,6 +1776,7 @@ class MilpBackend(Backend):
         approximate=True,
         norms="1,inf",
         complete=True,
+        activations=HANDLED_ACTIVATIONS,
     )
     modules: ClassVar[tuple[str, ...]] = ("highspy",)
 

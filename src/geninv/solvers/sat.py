@@ -1792,6 +1792,11 @@ def _latent(bits: Sequence[bool], values: tuple[int, int]) -> list[Fraction]:
     return [hi if b else lo for b in bits]
 
 
+#: Activations the CNF encoding handles exactly (a ReLU unit is an exact case split,
+#: the identity a plain sum); others are refused.
+HANDLED_ACTIVATIONS: frozenset[str] = frozenset({"relu", "identity"})
+
+
 @register
 class SatBackend(Backend):
     """Exact CNF encoding (order encoding + MDDs) and a CDCL solver; binary/sign latents.
@@ -1815,6 +1820,7 @@ class SatBackend(Backend):
         approximate=True,
         norms="any",
         complete=True,
+        activations=HANDLED_ACTIVATIONS,
     )
     modules = ("pysat",)
 
