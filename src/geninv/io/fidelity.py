@@ -41,7 +41,7 @@ to any change of semantics (a LeakyReLU read as ReLU differs by ``alpha |p|``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -52,7 +52,17 @@ import numpy.typing as npt
 from geninv.errors import UnsupportedError
 from geninv.network import ReLUNetwork
 
-__all__ = ["N_POINTS", "SEED", "Step", "compare_outputs", "error_bound", "sample_points"]
+__all__ = [
+    "N_POINTS",
+    "SEED",
+    "Step",
+    "check_module",
+    "check_onnx_model",
+    "check_state",
+    "compare_outputs",
+    "error_bound",
+    "sample_points",
+]
 
 #: Points compared per import.
 N_POINTS = 6
@@ -256,3 +266,75 @@ def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return text if len(text) <= 160 else text[:157] + "..."
+
+
+# ====================================================================== torch
+def check_module(module: Any, net: ReLUNetwork, steps: Sequence[Step]) -> None:
+    """Compare ``net`` with ``module`` itself (evaluation mode) on seeded random points.
+
+    This catches whatever the type-based reading cannot see: a subclass that
+    overrides ``forward``, forward hooks, a module that is not what its type
+    says.  The module's training flags are restored afterwards.
+    """
+    import torch
+
+    param = next((t for t in module.parameters() if t.is_floating_point()), None)
+    dtype = param.dtype if param is not None else torch.float32
+    device = param.device if param is not None else torch.device("cpu")
+    name = str(dtype).removeprefix("torch.")
+    unit = UNIT_ROUNDOFF.get(name, 2.0**-24)
+    rounded = torch.from_numpy(sample_points(net.n_inputs, np.float64)).to(dtype)
+    points = rounded.to(torch.float64).numpy()
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        with torch.no_grad():
+            out = module(rounded.to(device)).detach().to("cpu", torch.float64).numpy()
+    except Exception as exc:
+        raise UnsupportedError(
+            f"cannot check the conversion: the module fails on a batch of latents ({_short(exc)})"
+        ) from None
+    finally:
+        for m, mode in modes:
+            m.train(mode)
+    k = len(points)
+    rows = out.reshape(k, -1) if out.size % k == 0 else np.zeros((k, 0))
+    compare_outputs(net, points, lambda _p: rows, steps, unit, "nn.Sequential", "torch")
+
+
+def check_state(
+    arrays: Mapping[str, _Arr],
+    arch: Sequence[Any],
+    net: ReLUNetwork,
+    steps: Sequence[Step],
+    path: str | None,
+) -> None:
+    """Compare ``net`` with torch evaluating the architecture step by step on the state's
+    tensors (``F.linear``, ``F.relu``, ``F.leaky_relu``, ...; float64) at seeded points."""
+    import torch
+    import torch.nn.functional as functional
+
+    def tensor(key: str) -> Any:
+        return torch.from_numpy(arrays[key])
+
+    def reference(points: _Arr) -> _Arr:
+        h = torch.from_numpy(points)
+        for step in arch:
+            if step.kind == "linear":
+                bias = tensor(f"{step.name}.bias") if step.bias else None
+                h = functional.linear(h, tensor(f"{step.name}.weight"), bias)
+                continue
+            act, _, slope = step.name.partition(":")
+            if act == "relu":
+                h = functional.relu(h)
+            elif act == "leaky_relu":
+                h = functional.leaky_relu(h, float(Fraction(slope)))
+            elif act == "sigmoid":
+                h = torch.sigmoid(h)
+            elif act == "tanh":
+                h = torch.tanh(h)
+        out: _Arr = h.numpy()
+        return out
+
+    points = sample_points(net.n_inputs, np.float64)
+    compare_outputs(net, points, reference, steps, 2.0**-53, path or "state dict", "torch")
