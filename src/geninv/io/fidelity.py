@@ -173,7 +173,7 @@ def compare_outputs(
     bad = ~(diff <= bound)  # NaN counts as a mismatch
     if not bad.any():
         return
-    rel = diff / np.maximum(np.abs(theirs), 1e-300)
+    rel = diff / np.maximum(np.maximum(np.abs(theirs), np.abs(ours)), 1e-300)
     ratio = np.where(bad, diff / bound, 0.0)
     k, j = np.unravel_index(int(np.nanargmax(np.where(np.isnan(ratio), np.inf, ratio))), diff.shape)
     raise UnsupportedError(

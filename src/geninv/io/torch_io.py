@@ -205,8 +205,12 @@ def _float_array(value: Any) -> tuple[_Arr | None, str]:
 
 # ====================================================================== nn.Sequential
 def _flatten_modules(module: nn.Sequential, prefix: str = "") -> Iterator[tuple[str, nn.Module]]:
-    for name, child in module.named_children():
+    # ``_modules``, as ``nn.Sequential.forward`` runs it: ``named_children`` would skip a
+    # module that appears twice (the same ReLU object reused), dropping a layer
+    for name, child in module._modules.items():
         label = f"{prefix}{name}"
+        if child is None:
+            raise UnsupportedError(f"module {label} is None; nn.Sequential cannot run it")
         if isinstance(child, nn.Sequential):
             yield from _flatten_modules(child, label + ".")
         else:
