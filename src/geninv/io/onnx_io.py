@@ -119,12 +119,19 @@ _IMPORT_OPS = ("Relu", "LeakyRelu", "Sigmoid", "Tanh")
 
 
 def _activation_of(reader: Any, index: int, node: onnx.NodeProto) -> str:
+    """The geninv spec of an activation node; LeakyRelu's ``alpha`` is the exact value of
+    the float32 the attribute stores (default: float32 0.01, as onnxruntime uses)."""
     op = node.op_type
+    allowed = {"alpha"} if op == "LeakyRelu" else set()
+    for attr in node.attribute:
+        if attr.name not in allowed:
+            raise reader.unsupported(index, node, f"unknown {op} attribute '{attr.name}'")
+        if attr.type != onnx.AttributeProto.FLOAT:
+            raise reader.unsupported(index, node, f"{op} attribute '{attr.name}' is not a float")
     if op == "LeakyRelu":
-        alpha = 0.01  # the ONNX default
+        alpha = float(np.float32(0.01))  # the ONNX default, a float32
         for attr in node.attribute:
-            if attr.name == "alpha":
-                alpha = float(attr.f)
+            alpha = float(attr.f)  # a float32 value, exactly
         if not (np.isfinite(alpha) and alpha >= 0):
             raise reader.unsupported(index, node, f"LeakyRelu alpha {alpha}; expected >= 0")
         return f"leaky_relu:{Fraction(alpha)}"
