@@ -283,8 +283,11 @@ def test_torch_imports_match_torch(spec: str) -> None:
     z = np.random.default_rng(7).normal(size=(9, 3))
     with torch.no_grad():
         want = seq(torch.from_numpy(z)).numpy()
-    net = from_sequential(seq)
+    net = from_sequential(seq)  # the same activation module is used twice
     assert np.allclose(net.forward(z), want, rtol=1e-12, atol=1e-12)
+    # nn.LeakyReLU holds a Python float: its exact value is the slope read
+    exact = f"leaky_relu:{Fraction(float(Fraction(slope)))}" if slope else spec
+    assert net.activations == (["identity"] if name == "identity" else [exact, exact])
     arch = f"0,{spec},2,{spec}"
     net2 = from_state_dict(seq.state_dict(), arch)
     assert np.allclose(net2.forward(z), want, rtol=1e-12, atol=1e-12)
@@ -529,3 +532,21 @@ def test_leaky_relu_default_alpha_is_the_float32_value(tmp_path: Path) -> None:
     )
     with pytest.raises(UnsupportedError, match=r"node 1 'r' \(Relu\): unknown Relu attribute"):
         import_onnx(save(bad, tmp_path / "b.onnx"))
+
+
+@pytest.mark.parametrize("alpha", [Fraction(0), Fraction(1, 100), Fraction(1, 2), Fraction(3)])
+def test_piecewise_linear_leaky_is_pointwise(alpha: Fraction) -> None:
+    from geninv.analysis import PiecewiseLinear
+
+    rng = np.random.default_rng(int(alpha * 100))
+    for _ in range(20):
+        k = int(rng.integers(1, 5))
+        knots = tuple(sorted({Fraction(int(v), 2) for v in rng.integers(-10, 11, size=k)}))
+        values = tuple(Fraction(int(v), 3) for v in rng.integers(-6, 7, size=len(knots)))
+        sl, sr = (Fraction(int(v), 2) for v in rng.integers(-3, 4, size=2))
+        f = PiecewiseLinear(knots, values, sl, sr)
+        g = f.leaky(alpha)
+        ts = [Fraction(int(v), 8) for v in rng.integers(-200, 201, size=30)] + list(g.knots)
+        for t in ts:
+            v = f(t)
+            assert g(t) == (v if v > 0 else alpha * v)
