@@ -175,7 +175,6 @@ from concurrent.futures import (
 )
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -183,6 +182,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geninv.errors import GeninvError, UnsupportedError, ValidationError
+from geninv.exact import exact_rational, float_up, power_bounds
 from geninv.network import FloatArray, ReLUNetwork
 from geninv.problem import (
     NONINTEGER_P_DIGITS,
@@ -252,17 +252,6 @@ def _inflate_scalar(x: float, ops: int = 4) -> float:
     if math.isnan(x):
         return math.inf
     return x * (1.0 + 2.0 * (ops + 3) * U) + (ops + 3) * ETA
-
-
-def float_up(x: Fraction) -> float:
-    """The smallest float >= x (inf when x overflows)."""
-    try:
-        f = float(x)
-    except OverflowError:
-        return math.inf if x > 0 else -math.inf
-    if math.isfinite(f) and Fraction(f) < x:
-        f = math.nextafter(f, math.inf)
-    return f
 
 
 def _frac_bits(a: FloatArray) -> int:
@@ -471,8 +460,11 @@ def exact_key(problem: InversionProblem, output: list[Fraction]) -> Fraction:
     """A value increasing with the exact distance of an exact output.
 
     max |d_i| for p = inf, sum |d_i|^p for integer p (both exact), and for
-    other p the same 60-digit decimal sum that :func:`geninv.problem.compare_exact`
-    compares, so that the decision follows from the minimiser.
+    other p a rigorous lower bound of sum |d_i|^p at ``NONINTEGER_P_DIGITS``
+    digits (:func:`geninv.exact.power_bounds`; 0 when out of range).  Equal
+    multisets of |d_i| get equal keys.  :func:`_finish` only answers ``no`` from
+    such a minimiser when its lower bound exceeds an upper bound of delta^p, so
+    every corner's exact sum (>= its key >= the minimal key) exceeds delta^p.
     """
     absd = [abs(o - t) for o, t in zip(output, problem.target, strict=True)]
     p = problem.p
@@ -481,14 +473,8 @@ def exact_key(problem: InversionProblem, output: list[Fraction]) -> Fraction:
     if p.is_integer():
         k = int(p)
         return sum((v**k for v in absd), Fraction(0))
-    with localcontext() as ctx:
-        ctx.prec = NONINTEGER_P_DIGITS
-        dp = Decimal(repr(p))
-        total = sum(
-            ((Decimal(v.numerator) / Decimal(v.denominator)) ** dp for v in absd if v != 0),
-            Decimal(0),
-        )
-    return Fraction(total)
+    bounds = power_bounds(absd, exact_rational(p), NONINTEGER_P_DIGITS)
+    return bounds[0] if bounds is not None else Fraction(0)
 
 
 def _check_supported(problem: InversionProblem) -> tuple[int, int]:
@@ -982,6 +968,8 @@ class ShardResult:
     min_key: Fraction | None = None  # optimize: smallest exact key found ...
     argmin: int | None = None  # ... and the first corner index attaining it
     seconds: float = 0.0
+    undecided: int = 0  # decide: exact checks whose threshold comparison is out of reach ...
+    undecided_reason: str | None = None  # ... and the first one's reason
 
     @property
     def size(self) -> int:
@@ -1140,6 +1128,9 @@ def _decide_shard(
                     continue
                 chk = problem.exact_check(plan.corner(base + int(i)))
                 res.rechecks += 1
+                if not chk.decided and chk.in_domain:  # neither witness nor excluded
+                    res.undecided += 1
+                    res.undecided_reason = res.undecided_reason or chk.reason
                 if chk.meets:
                     res.witness = base + int(i)
                     res.check = chk
@@ -1297,6 +1288,13 @@ class ShardCombiner:
     @property
     def cache_hits(self) -> int:
         return sum(r.cache_hits for r in self.results.values())
+
+    @property
+    def undecided(self) -> tuple[int, str | None]:
+        """Undecided exact checks (decide mode) and the first reason, by shard order."""
+        rs = sorted(self.results.values(), key=lambda r: r.shard_id)
+        reason = next((r.undecided_reason for r in rs if r.undecided_reason), None)
+        return sum(r.undecided for r in rs), reason
 
     @property
     def min_float(self) -> float:
@@ -1546,6 +1544,15 @@ def _finish(
                 Status.YES, "enumerate", z=z, distance=chk.distance, check=chk, stats=stats
             )
         if comb.complete():
+            count, why = comb.undecided
+            if count:
+                stats["undecided_checks"] = count
+                return Solution(
+                    Status.UNKNOWN,
+                    "enumerate",
+                    reason=f"{count} corner(s) could not be compared with the threshold: {why}",
+                    stats=stats,
+                )
             return Solution(Status.NO, "enumerate", proof=proof(), stats=stats)
         return unknown()
 
@@ -1564,12 +1571,41 @@ def _finish(
     stats["argmin"] = [int(v) for v in z]
     if chk.meets:
         return Solution(Status.YES, "enumerate", z=z, distance=chk.distance, check=chk, stats=stats)
+    why = _optimize_no_gap(problem, chk, best.min_key)
+    if why is not None:
+        return Solution(Status.UNKNOWN, "enumerate", z=z, reason=why, stats=stats)
     return Solution(
         Status.NO,
         "enumerate",
         distance=chk.distance,
         proof=proof(min_distance=chk.distance),
         stats=stats,
+    )
+
+
+def _optimize_no_gap(
+    problem: InversionProblem, chk: ExactCheck, min_key: Fraction | None
+) -> str | None:
+    """Why the minimiser's failed check does not prove ``no`` (None: it does).
+
+    For integer p and p = inf the keys are exact, so the minimiser failing means
+    every corner fails.  For other p the keys are lower bounds (:func:`exact_key`):
+    ``no`` needs the smallest key above an upper bound of delta^p.
+    """
+    if not chk.in_domain:
+        return None
+    if not chk.decided:
+        return f"the minimiser's distance could not be compared with the threshold: {chk.reason}"
+    p = problem.p
+    if math.isinf(p) or p.is_integer():
+        return None
+    top = power_bounds([problem.threshold], exact_rational(p), NONINTEGER_P_DIGITS)
+    if min_key is not None and top is not None and min_key > top[1]:
+        return None
+    return (
+        f"the minimal distance is within {NONINTEGER_P_DIGITS} digits of the threshold "
+        f"(p = {p!r}); optimize mode cannot exclude the other near-minimal corners, "
+        "use decide mode"
     )
 
 
