@@ -101,6 +101,9 @@ DIGITS_CAP = 1280
 #: Bit budget of the exact tie analysis (:func:`radical_tie`).
 EXACT_BITS_CAP = 1 << 26
 
+#: (decided, meets, distance, distance_pow, method, reason): the fields of LpComparison
+Outcome = tuple[bool, bool | None, float, Fraction | None, str, str]
+
 _ONE = Fraction(1)
 _MAX_FLOAT = 1.7976931348623157e308
 _ZERO = Fraction(0)
@@ -334,10 +337,39 @@ def compare_lp(
     ``threshold_pow`` gives ``delta^p`` exactly (integer p only).  ``p`` may be
     ``math.inf``, a float (its exact value counts) or a Fraction.
     """
+    return LpComparison(
+        *compare_lp_tuple(
+            diff,
+            p,
+            threshold,
+            relation,
+            threshold_pow,
+            digits_cap=digits_cap,
+            exact_bits_cap=exact_bits_cap,
+        )
+    )
+
+
+def compare_lp_tuple(
+    diff: Sequence[Fraction | int],
+    p: float | Fraction | int,
+    threshold: Fraction,
+    relation: Relation,
+    threshold_pow: Fraction | None = None,
+    *,
+    digits_cap: int = DIGITS_CAP,
+    exact_bits_cap: int = EXACT_BITS_CAP,
+) -> Outcome:
+    """:func:`compare_lp` as a plain tuple ``(decided, meets, distance, distance_pow,
+    method, reason)`` (the exact checks' fast path: no dataclass).
+
+    ``threshold_pow`` gives ``delta^p`` exactly (integer p only).  ``p`` may be
+    ``math.inf``, a float (its exact value counts) or a Fraction.
+    """
     if isinstance(p, float):
         if threshold.numerator == 0 and not any(diff) and (math.isinf(p) or p.is_integer()):
             # exact inversion, met: the distance is exactly 0, no arithmetic needed
-            return LpComparison(True, relation == "<=", 0.0, small_fraction(0), "exact rational")
+            return (True, relation == "<=", 0.0, small_fraction(0), "exact rational", "")
         if math.isinf(p):
             return _compare_inf(diff, threshold, relation)
         if p.is_integer():
@@ -354,15 +386,15 @@ def compare_lp(
 
 def _compare_inf(
     diff: Sequence[Fraction | int], threshold: Fraction, relation: Relation
-) -> LpComparison:
+) -> Outcome:
     absd: list[Any] = [abs(v) for v in diff]  # Fractions, or ints (integer checks)
     top = max(absd, default=0)
     if type(top) is int and threshold.denominator == 1:  # ints: no Fraction arithmetic
         bound = threshold.numerator
         meets = top <= bound if relation == "<=" else top < bound
-        return LpComparison(True, meets, _to_float(top), small_fraction(top), "exact rational")
+        return (True, meets, _to_float(top), small_fraction(top), "exact rational", "")
     m = Fraction(top)
-    return LpComparison(True, _holds(m, relation, threshold), _to_float(m), m, "exact rational")
+    return (True, _holds(m, relation, threshold), _to_float(m), m, "exact rational", "")
 
 
 def _compare_int(
@@ -371,11 +403,11 @@ def _compare_int(
     threshold: Fraction,
     relation: Relation,
     threshold_pow: Fraction | None,
-) -> LpComparison:
+) -> Outcome:
     absd: list[Any] = [abs(v) for v in diff]
     s = Fraction(sum(v**k for v in absd))  # in ints when the differences are ints
     rhs = threshold_pow if threshold_pow is not None else threshold**k
-    return LpComparison(True, _holds(s, relation, rhs), root_float(s, k), s, "exact rational")
+    return (True, _holds(s, relation, rhs), root_float(s, k), s, "exact rational", "")
 
 
 def _compare_radical(
@@ -385,13 +417,13 @@ def _compare_radical(
     relation: Relation,
     digits_cap: int,
     exact_bits_cap: int,
-) -> LpComparison:
+) -> Outcome:
     absd = [Fraction(v) if v > 0 else -Fraction(v) for v in diff if v]
     if not absd or not threshold:
         # distance 0, or threshold 0: exact without any power
         meets = True if threshold else (not absd and relation == "<=")
         dist = 0.0 if not absd else _approx_distance(absd, p)
-        return LpComparison(True, meets, dist, None, "exact rational")
+        return (True, meets, dist, None, "exact rational", "")
     digits = INITIAL_DIGITS
     tie_checked = False
     known_nonzero = False
@@ -405,19 +437,20 @@ def _compare_radical(
             method = f"interval arithmetic, {digits} digits"
             dist = _decimal_root((s[0] + s[1]) / 2, p)
             if s[1] < t[0]:
-                return LpComparison(True, True, dist, None, method)
+                return (True, True, dist, None, method, "")
             if s[0] > t[1]:
-                return LpComparison(True, False, dist, None, method)
+                return (True, False, dist, None, method, "")
             if not tie_checked:
                 tie_checked = True
                 tie, why_not_tie = radical_tie(absd, threshold, p, exact_bits_cap)
                 if tie:
-                    return LpComparison(
+                    return (
                         True,
                         relation == "<=",
                         float(threshold),
                         None,
                         "exact tie (grouped radicals; linear independence over Q)",
+                        "",
                     )
                 known_nonzero = tie is False
         if digits >= digits_cap:
@@ -435,7 +468,7 @@ def _compare_radical(
         reason = (
             f"||d||_p and the threshold agree to {digits} digits and {why_not_tie or 'no tie test'}"
         )
-    return LpComparison(False, None, dist, None, f"undecided at {digits} digits", reason)
+    return (False, None, dist, None, f"undecided at {digits} digits", reason)
 
 
 def _decimal_root(s: Fraction, p: Fraction) -> float:

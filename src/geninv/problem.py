@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geninv.errors import ValidationError
-from geninv.exact import compare_lp
+from geninv.exact import compare_lp_tuple
 from geninv.network import (
     FloatArray,
     ReLUNetwork,
@@ -366,21 +366,20 @@ class InversionProblem:
         if diff is None:
             out = self.network.forward_exact(zf)
             diff = [o - t for o, t in zip(out, self.target, strict=True)]
-        c = compare_lp(diff, self.p, self.threshold, self.relation, self.threshold_pow)
-        method = c.method
+        decided, meets, dist, dpow, method, undecided_why = compare_lp_tuple(
+            diff, self.p, self.threshold, self.relation, self.threshold_pow
+        )
         if not ok:
             reason = why
-        elif not c.decided:
-            reason = f"undecided: {c.reason}"
+        elif not decided:
+            reason = f"undecided: {undecided_why}"
         else:
-            reason = "" if c.meets else "distance exceeds the threshold"
+            reason = "" if meets else "distance exceeds the threshold"
         if not self.network.is_piecewise_linear:
             from geninv.network import SMOOTH_DIGITS
 
             method += f"; sigmoid/tanh evaluated to {SMOOTH_DIGITS} digits"
-        return ExactCheck(
-            ok, ok and bool(c.meets), c.distance, c.distance_pow, method, reason, c.decided
-        )
+        return ExactCheck(ok, ok and bool(meets), dist, dpow, method, reason, decided)
 
 
 def lp_norm_rows(d: npt.NDArray[np.float64], p: float) -> FloatArray:
@@ -417,9 +416,10 @@ def compare_exact(
     ``meets`` is False when the comparison is undecided (the method says so).
     Use :func:`geninv.exact.compare_lp` to tell "does not meet" from "undecided".
     """
-    c = compare_lp(diff, p, threshold, relation, threshold_pow)
-    method = c.method if c.decided else f"{c.method}: {c.reason}"
-    return bool(c.meets), c.distance, c.distance_pow, method
+    decided, meets, dist, dpow, method, why = compare_lp_tuple(
+        diff, p, threshold, relation, threshold_pow
+    )
+    return bool(meets), dist, dpow, (method if decided else f"{method}: {why}")
 
 
 class Status(StrEnum):
