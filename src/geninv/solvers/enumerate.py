@@ -1573,6 +1573,7 @@ def _finish(
         return Solution(Status.YES, "enumerate", z=z, distance=chk.distance, check=chk, stats=stats)
     why = _optimize_no_gap(problem, chk, best.min_key)
     if why is not None:
+        stats[_DECIDE_AGAIN] = True  # enumerate_corners reruns in decide mode
         return Solution(Status.UNKNOWN, "enumerate", z=z, reason=why, stats=stats)
     return Solution(
         Status.NO,
@@ -1581,6 +1582,10 @@ def _finish(
         proof=proof(min_distance=chk.distance),
         stats=stats,
     )
+
+
+_DECIDE_AGAIN = "_decide_again"
+_OPT_KEYS = ("min_distance", "argmin", "points_screened", "exact_rechecks")
 
 
 def _optimize_no_gap(
@@ -1604,8 +1609,7 @@ def _optimize_no_gap(
         return None
     return (
         f"the minimal distance is within {NONINTEGER_P_DIGITS} digits of the threshold "
-        f"(p = {p!r}); optimize mode cannot exclude the other near-minimal corners, "
-        "use decide mode"
+        f"(p = {p!r}); optimize mode cannot exclude the other near-minimal corners"
     )
 
 
@@ -1732,6 +1736,28 @@ def enumerate_corners(
         extra["executor"] = "dask"
     seconds = time.perf_counter() - start
     sol = _finish(plan, comb, mode, seconds, extra)
+    if sol.stats.pop(_DECIDE_AGAIN, False):
+        # non-integer p, minimiser at the threshold within the keys' precision: decide
+        # mode checks every corner the float bound cannot exclude against the threshold
+        rest = None if deadline is None else max(0.0, deadline - time.time())
+        dec = enumerate_corners(
+            problem,
+            mode="decide",
+            time_limit=rest,
+            progress=progress,
+            chunk_floats=chunk_floats,
+            workers=workers,
+            shards=shards,
+            executor=executor,
+            table_bits=table_bits,
+            scheduler=scheduler,
+            dask_options=dask_options,
+            precision=precision,
+        )
+        dec.stats["optimize"] = {k: v for k, v in sol.stats.items() if k in _OPT_KEYS}
+        dec.stats["optimize"]["borderline"] = sol.reason
+        dec.stats["mode"] = "optimize, then decide"
+        sol = dec
     sol.seconds = time.perf_counter() - start
     return sol
 
