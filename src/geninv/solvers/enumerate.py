@@ -144,7 +144,10 @@ Modes
 whatever the shards, workers and timing: each shard stops at its own first
 witness, shards after a witness shard are told to stop, and the answer is the
 witness of the lowest shard whose predecessors all finished without one.
-``optimize`` finds the minimum exact distance over all corners: each shard
+A corner whose exact comparison with the threshold is out of reach
+(:mod:`geninv.exact`: non-integer p, undecided within its caps) is neither a
+witness nor excluded: a run that finds no witness then answers ``unknown``,
+never ``no``.  ``optimize`` finds the minimum exact distance over all corners: each shard
 screens with the running float minimum ``m`` (shared between threads or
 processes; a corner with ``D (1 - 2R) - 2A > m (1 + 2R) + 2A`` cannot be a
 minimiser, whichever corner ``m`` came from), exact-checks the survivors in
