@@ -16,29 +16,43 @@ Other p: interval arithmetic
 ----------------------------
 ``p`` is taken at its exact rational value ``a/b`` in lowest terms (a float p
 is the binary fraction it holds: ``Fraction(1.5) = 3/2``, ``Fraction(2.2) =
-2476979795053773/1125899906842624``), ``b >= 2``.  Each ``r^p`` (``r > 0`` one
-``|d_i|`` or ``delta``) is enclosed at ``P`` significant decimal digits
-(:func:`power_bounds`) as follows.  Write ``r = n/m`` and compute, in a
+2476979795053773/1125899906842624``), ``b >= 2``.  Each ``r^p`` (``r = n/m > 0``
+one ``|d_i|`` or ``delta``) is enclosed at ``P`` significant decimal digits
+(:func:`power_bounds`) in one of two ways.
+
+*Integer path* (``b <= INT_ROOT_MAX`` and ``a * bits(n), a * bits(m) <=
+INT_POWER_BITS``: p = 1.5, 2.5, 4/3, ... with moderate r).  For an integer
+``k`` (chosen so that ``r^p 2^k ~ 2^(3.33 P)``) let ``N = floor(r^a 2^(kb))``
+(one exact integer division of ``n^a`` and ``m^a`` shifted) and
+``rho = floor(N^(1/b))`` (exact integer root, :func:`iroot`).  Then
+``rho <= N^(1/b) <= r^(a/b) 2^k < (N + 1)^(1/b) <= rho + 1`` (the last because
+``N < (rho + 1)^b``), so ``r^p`` lies in ``[rho 2^-k, (rho + 1) 2^-k]``.  No
+rounding anywhere.
+
+*Decimal path* (any other p, e.g. 2.2 as a float, or huge r).  In a
 :class:`decimal.Context` of precision ``P`` (unbounded exponent range, overflow
-and underflow trapped)::
+and underflow trapped) compute::
 
-    L1 = ln(n), L2 = ln(m), L = L1 - L2, Pd = a / b, Y = Pd * L, V = exp(Y)
+    R = n / m,  L = ln(R),  Pd = a / b,  Y = Pd * L,  V = exp(Y)
 
-Decimal ``ln`` and ``exp`` are documented as correctly rounded, and ``-``,
-``*``, ``/`` are correctly rounded; we assume only that each result ``x^`` is
-within 1.5 units in its last place of the exact result ``x`` of its (exact)
-operands.  An inexact result has a ``P``-digit coefficient, so its ulp is at
-most ``10^(1-P) |x^|``, hence ``|x^ - x| <= u min(|x|, |x^|)`` with
-``u = 4 * 10^(1-P)`` (exact results have no error).  Then
+Decimal ``ln`` and ``exp`` are documented as correctly rounded, and ``/`` and
+``*`` are correctly rounded; we assume only that each result ``x^`` is within
+1.5 units in its last place of the exact result ``x`` of its (exact) operands.
+An inexact result has a ``P``-digit coefficient, so its ulp is at most
+``10^(1-P) |x^|``, hence ``|x^ - x| <= u min(|x|, |x^|)`` with
+``u = 4 * 10^(1-P)`` (exact results have no error).  Then, for ``u <= 1/4``:
 
-* ``|L - ln r| <= u |L1 - L2| + u |L1| + u |L2| <= E_L = 3u (|L1| + |L2|)``;
+* ``R / r`` is in ``[1 - u, 1 + u]``, so ``|ln R - ln r| <= -ln(1 - u) <= 2u``
+  and ``|L - ln r| <= E_L = u |L| + 2u``;
 * ``|Y - p ln r| <= u |Pd L| + |Pd - p| |L| + p E_L <= E_Y = |Pd| (3u |L| + 2 E_L)``
-  (using ``p <= |Pd| / (1 - u) <= 1.5 |Pd|`` for ``u <= 1/4``);
+  (using ``p <= |Pd| / (1 - u) <= 1.5 |Pd|``);
 * ``r^p = e^Y e^(p ln r - Y)`` with ``e^Y`` in ``[V/(1+u), V/(1-u)]`` and, for
   ``E_Y <= 1/4``, ``1 - E_Y <= e^(+-E_Y) <= 1 + 2 E_Y``; so
-  ``V (1 - w) <= r^p <= V (1 + w)`` with ``w = 3 (E_Y + u)``.
+  ``V (1 - w) <= r^p <= V (1 + w)`` with ``w = 3 (E_Y + u)``
+  (``(1 + 2E)(1 + 2u) <= 1 + 3(E + u)`` as ``4u <= 1``, and
+  ``(1 - E)(1 - u) >= 1 - (E + u)``).
 
-The bounds are turned into exact rationals (``Fraction(V)`` is exact) and summed
+The bounds are exact rationals (``Fraction(V)`` is exact) and are summed
 exactly, so ``S = sum |d_i|^p`` and ``delta^p`` lie in rational intervals.  If
 they are disjoint the answer is decided (both relations).  Otherwise ``P`` is
 doubled, from ``INITIAL_DIGITS`` up to ``DIGITS_CAP``.
@@ -98,6 +112,10 @@ INITIAL_DIGITS = 40
 #: Largest precision tried; each step doubles (40, 80, ..., 1280: ln and exp of one
 #: term take about 25 ms at 1280 digits).
 DIGITS_CAP = 1280
+#: Integer path of the enclosures: p = a/b with b <= INT_ROOT_MAX and
+#: a * bits(r) <= INT_POWER_BITS (numerator and denominator of r).
+INT_ROOT_MAX = 64
+INT_POWER_BITS = 1 << 15
 #: Bit budget of the exact tie analysis (:func:`radical_tie`).
 EXACT_BITS_CAP = 1 << 26
 
@@ -197,23 +215,38 @@ def _context(digits: int) -> Context:
     )
 
 
-def _power_bounds_one(
+def _power_bounds_decimal(
     r: Fraction, pd: Decimal, ctx: Context, u: Fraction
 ) -> tuple[Fraction, Fraction] | None:
-    """``[lo, hi]`` containing ``r^p`` (module docstring), None when ``E_Y > 1/4``."""
+    """``[lo, hi]`` containing ``r^p`` (module docstring, decimal path), None when
+    ``E_Y > 1/4``."""
     n, m = r.numerator, r.denominator
     if n == m:
         return _ONE, _ONE
-    l1 = ctx.ln(Decimal(n)) if n != 1 else Decimal(0)
-    l2 = ctx.ln(Decimal(m)) if m != 1 else Decimal(0)
-    lr = ctx.subtract(l1, l2)
+    lr = ctx.ln(ctx.divide(Decimal(n), Decimal(m)))
     v = Fraction(ctx.exp(ctx.multiply(pd, lr)))
-    e_l = 3 * u * (abs(Fraction(l1)) + abs(Fraction(l2)))
-    e_y = abs(Fraction(pd)) * (3 * u * abs(Fraction(lr)) + 2 * e_l)
+    lf = abs(Fraction(lr))
+    e_y = abs(Fraction(pd)) * (3 * u * lf + 2 * (u * lf + 2 * u))
     if e_y > Fraction(1, 4):
         return None
     w = 3 * (e_y + u)
     return v * (1 - w), v * (1 + w)
+
+
+def _power_bounds_int(r: Fraction, a: int, b: int, bits: int) -> tuple[Fraction, Fraction]:
+    """``[rho 2^-k, (rho + 1) 2^-k]`` containing ``r^(a/b)`` (module docstring, integer
+    path), about ``bits`` bits wide relative."""
+    n, m = r.numerator, r.denominator
+    if n == m:
+        return _ONE, _ONE
+    k = bits - ((n.bit_length() - m.bit_length()) * a) // b  # r^p 2^k ~ 2^bits
+    na, ma = n**a, m**a
+    s = k * b
+    big_n = (na << s) // ma if s >= 0 else na // (ma << -s)  # floor(r^a 2^(kb))
+    rho = iroot(big_n, b)
+    if k >= 0:
+        return Fraction(rho, 1 << k), Fraction(rho + 1, 1 << k)
+    return Fraction(rho << -k), Fraction((rho + 1) << -k)
 
 
 def power_bounds(
@@ -222,23 +255,30 @@ def power_bounds(
     """Rational ``[lo, hi]`` containing ``sum_i values_i^p`` (values >= 0), computed at
     ``digits`` decimal digits; None when the precision is too low or a value is out of
     the decimal range (see the module docstring)."""
+    a, b = p.numerator, p.denominator
     ctx = _context(digits)
     u = Fraction(4, 10 ** (digits - 1))
+    bits = math.ceil(digits * math.log2(10)) + a // b + 4
     try:
-        pd = ctx.divide(Decimal(p.numerator), Decimal(p.denominator))
+        pd = ctx.divide(Decimal(a), Decimal(b))
         lo = hi = _ZERO
         cache: dict[Fraction, tuple[Fraction, Fraction]] = {}
         for r in values:
             if not r:
                 continue
-            b = cache.get(r)
-            if b is None:
-                got = _power_bounds_one(r, pd, ctx, u)
-                if got is None:
-                    return None
-                b = cache[r] = got
-            lo += b[0]
-            hi += b[1]
+            got = cache.get(r)
+            if got is None:
+                size = max(r.numerator.bit_length(), r.denominator.bit_length())
+                if b <= INT_ROOT_MAX and a * size <= INT_POWER_BITS:
+                    got = _power_bounds_int(r, a, b, bits)
+                else:
+                    one = _power_bounds_decimal(r, pd, ctx, u)
+                    if one is None:
+                        return None
+                    got = one
+                cache[r] = got
+            lo += got[0]
+            hi += got[1]
     except DecimalException:
         return None
     return lo, hi
