@@ -571,6 +571,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     _print(f"distance: {chk.distance!r} ({chk.method})")
     if not chk.in_domain:
         _print(f"z is not in the {problem.domain.kind} domain: {chk.reason}")
+    elif not chk.decided:  # out of reach of exact arithmetic: not accepted, never guessed
+        verdict = "undecided against"
+        _print(f"the comparison with the threshold is {chk.reason}")
     _print(f"{verdict} the threshold: {_threshold_text(problem)}")
     return EXIT_OK if chk.meets else EXIT_FAIL
 

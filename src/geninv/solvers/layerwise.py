@@ -347,6 +347,8 @@ def layerwise_solve(
         f"the recovered latent is outside the domain ({chk.reason})"
         if not chk.in_domain
         else f"the recovered latent's exact distance {chk.distance:.6g} does not meet the {what}"
+        if chk.decided
+        else f"the recovered latent's distance vs the {what} is undecided ({chk.reason})"
     )
     return Solution(
         Status.UNKNOWN,

@@ -156,6 +156,8 @@ import numpy as np
 import numpy.typing as npt
 
 from geninv.errors import UnsupportedError, ValidationError
+from geninv.exact import float_down as float_down  # re-exported (layerwise, approx, miqp)
+from geninv.exact import float_up as float_up
 from geninv.network import FloatArray, Layer, ReLUNetwork
 from geninv.problem import ExactCheck, InversionProblem, Solution, Status
 from geninv.solvers.base import Backend, Capabilities, register
@@ -198,22 +200,6 @@ NORM_MESSAGE = "ℓp for p other than 1 and ∞: use --method miqp (SCIP)"
 
 
 # ------------------------------------------------------------------ helpers
-def float_down(x: Fraction) -> float:
-    """The largest float <= x."""
-    f = float(x)
-    if Fraction(f) > x:
-        f = math.nextafter(f, -math.inf)
-    return f
-
-
-def float_up(x: Fraction) -> float:
-    """The smallest float >= x."""
-    f = float(x)
-    if Fraction(f) < x:
-        f = math.nextafter(f, math.inf)
-    return f
-
-
 def _highs_module() -> Any:
     return importlib.import_module("highspy")
 
