@@ -945,6 +945,7 @@ class CornersBackend(Backend):
         complete=True,
     )
     modules = ()
+    no_basis = "exact"  # the presolve's exact ranges; a sub-proof's own basis is copied
 
     def __init__(self, method: str = "auto") -> None:
         self.method = method
@@ -1002,6 +1003,10 @@ class CornersBackend(Backend):
                 "high": [str(v) for v in pre.high],
                 "binary_proof": sub.proof,
             }
+            assert sub.proof is not None
+            for key in ("basis", "trusted"):  # the binary proof's standing is this proof's
+                if key in sub.proof:
+                    proof[key] = sub.proof[key]
             return Solution(Status.NO, "corners", proof=proof, stats=stats, seconds=seconds)
         return Solution(
             Status.UNKNOWN,

@@ -1722,6 +1722,7 @@ class EnumerateBackend(Backend):
         complete=True,
     )
     modules = ()
+    no_basis = "exact"  # every corner, with a rigorous bound on the float error
 
     def __init__(
         self,

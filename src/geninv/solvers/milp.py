@@ -158,7 +158,8 @@ import numpy.typing as npt
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import FloatArray, Layer, ReLUNetwork
 from geninv.problem import ExactCheck, InversionProblem, Solution, Status
-from geninv.solvers.base import Backend, Capabilities, register
+from geninv.solvers.base import BASIS_FLOAT, Backend, Capabilities, register
+from geninv.solvers.numerics import Scaled, model_range, scale_problem, status_meaning
 
 #: A HiGHS instance (highspy is imported lazily, and older releases ship no type stubs).
 _Highs = Any
@@ -1399,6 +1400,10 @@ def _unknown_reason(run: _Run, tol: float, solver: str) -> str:
         )
     if run.status in INFEASIBLE:
         return f"{solver} reported the unconstrained model infeasible (numerical trouble)"
+    if run.status.startswith("scip:"):
+        return status_meaning("scip", run.status[5:])[1]
+    if run.status.startswith("k"):
+        return status_meaning("highs", run.status)[1]
     return f"{solver} ended with status {run.status}"
 
 
@@ -1503,6 +1508,7 @@ class _Solver:
     def proof(self, kind: str, **extra: Any) -> dict[str, Any]:
         out: dict[str, Any] = {
             "kind": kind,
+            "basis": BASIS_FLOAT,
             "threshold": self.setup.delta_f,
             "tolerance": self.tol,
             "solver": self.solver,
@@ -1510,6 +1516,32 @@ class _Solver:
         out.update(extra)
         out["binaries"] = self.stats.get("binaries", 0)
         return out
+
+    def refuse(self, milp: _Milp) -> Solution | None:
+        """``unknown`` when the model's numbers are beyond what the solver represents
+        safely (:func:`geninv.solvers.numerics.model_range`), else None."""
+        rng = model_range(milp.model)
+        self.stats["model_range"] = rng.as_dict()
+        why = rng.refusal()
+        if why is None:
+            return None
+        self.stats["numerics_refused"] = True
+        return self.finish(Status.UNKNOWN, reason=f"{self.solver} not run: {why}")
+
+    def contradicted(self, run: _Run) -> Solution | None:
+        """``unknown`` when the solver's lower bound exceeds the exact distance of a
+        checked point (plus the tolerance): its arithmetic went wrong."""
+        chk = self.best.check
+        if chk is None or not run.dual_bound > chk.distance + self.tol:
+            return None
+        why = (
+            f"{self.solver}'s lower bound {run.dual_bound!r} exceeds the exact distance "
+            f"{chk.distance!r} of a checked point by more than the tolerance {self.tol:.3g}: "
+            "its floating-point arithmetic failed on this model"
+        )
+        self.stats["lower_bound"] = None
+        self.stats["lower_bound_discarded"] = why
+        return self.finish(Status.UNKNOWN, reason=why)
 
     def unknown_time(self, run: _Run | None) -> Solution:
         status = "not started" if run is None else f"status {run.status}"
@@ -1647,6 +1679,9 @@ class _Solver:
                 detail="outputs that are 0 on the whole latent box already exceed the threshold",
             )
             return self.finish(Status.NO, proof=proof)
+        refused = self.refuse(milp)
+        if refused is not None:
+            return refused
         if self.clock.expired():
             return self.unknown_time(None)
         run = self.run(milp, target=self.setup.delta_f + 1e-3 * self.tol)
@@ -1676,11 +1711,21 @@ class _Solver:
             columns=milp.model.n_cols,
             rows=len(milp.model.row_lo),
         )
+        refused = self.refuse(milp)
+        if refused is not None:
+            self.stats["lower_bound"] = None
+            return refused
         if self.clock.expired():
             return self.unknown_time(None)
         run = self.run_feasible(milp)
+        wrong = self.contradicted(run)  # also drops a wrong lower bound from a 'yes'
         if self.found():
             return self.finish(Status.YES)
+        if wrong is not None:
+            return wrong
+        if run.status in INFEASIBLE:  # the model without a cap is feasible: numerical trouble
+            self.stats["lower_bound"] = None
+            self.stats["lower_bound_discarded"] = _unknown_reason(run, self.tol, self.solver)
         if run.dual_bound > self.cap and run.status in ("kOptimal", "kTimeLimit"):
             return self.no(
                 self.lower_bound_proof(run), _build_milp(self.setup, self.bounds, self.cap)
@@ -1691,6 +1736,9 @@ class _Solver:
         return self.proof("MILP lower bound", lower_bound=run.dual_bound)
 
     def conclude(self, run: _Run, capped: _Milp | None) -> Solution:
+        wrong = self.contradicted(run)
+        if wrong is not None:
+            return wrong
         if run.status in ("kOptimal", "kTimeLimit") and run.dual_bound > self.cap:
             return self.no(self.lower_bound_proof(run), capped)
         if run.status == "kTimeLimit" or self.clock.expired():
@@ -1720,6 +1768,7 @@ def milp_solve(
     target_bounds: bool = False,
     engine: Engine = "highs",
     separating: str = "portfolio",
+    scale: bool = True,
 ) -> Solution:
     """Decide (or, with ``mode="optimize"``, minimise) with HiGHS; see the module docstring.
 
@@ -1731,12 +1780,17 @@ def milp_solve(
     (default: with HiGHS, not with SCIP).  ``engine`` is the MILP solver:
     ``"highs"`` (HiGHS) or ``"scip"`` (SCIP through pyscipopt); ``separating``
     is SCIP's cutting-plane setting (:data:`SEPARATING`; see :func:`_run_scip`).
+    ``scale`` (default on) solves the problem scaled by powers of two
+    (:func:`geninv.solvers.numerics.scale_problem`); off, only for tests of the
+    range check.
     """
     if mode not in MODES:
         raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
     _check_engine(engine, separating)
+    setup = _setup(problem)
+    scaled = scale_problem(problem, setup.lo_f, setup.hi_f) if scale else Scaled(problem)
     solver = _Solver(
-        problem,
+        scaled.problem,
         mode,
         time_limit,
         seed,
@@ -1748,7 +1802,8 @@ def milp_solve(
         engine,
         separating,
     )
-    return solver.decide() if mode == "decide" else solver.optimize()
+    sol = solver.decide() if mode == "decide" else solver.optimize()
+    return scaled.unscale(problem, sol, 1.0)
 
 
 @register
@@ -1767,6 +1822,7 @@ class MilpBackend(Backend):
         complete=True,
     )
     modules: ClassVar[tuple[str, ...]] = ("highspy",)
+    no_basis = BASIS_FLOAT
 
     def __init__(
         self,
@@ -1777,10 +1833,12 @@ class MilpBackend(Backend):
         target_bounds: bool = False,
         engine: Engine = "highs",
         separating: str = "portfolio",
+        scale: bool = True,
     ) -> None:
         if mode not in MODES:
             raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
         _check_engine(engine, separating)
+        self.scale = scale
         self.engine: Engine = engine
         self.separating = separating
         self.mode: Mode = mode
@@ -1817,6 +1875,7 @@ class MilpBackend(Backend):
             target_bounds=self.target_bounds,
             engine=self.engine,
             separating=self.separating,
+            scale=self.scale,
         )
 
 
@@ -1840,5 +1899,8 @@ class MilpScipBackend(MilpBackend):
         target_bounds: bool = False,
         engine: Engine = "scip",
         separating: str = "portfolio",
+        scale: bool = True,
     ) -> None:
-        super().__init__(mode, tighten, bound_time, confirm_no, target_bounds, engine, separating)
+        super().__init__(
+            mode, tighten, bound_time, confirm_no, target_bounds, engine, separating, scale
+        )

@@ -62,7 +62,7 @@ import numpy as np
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import FloatArray
 from geninv.problem import InversionProblem, Solution, Status
-from geninv.solvers.base import Backend, Capabilities, register
+from geninv.solvers.base import BASIS_FLOAT, Backend, Capabilities, register
 from geninv.solvers.milp import (
     BOUND_TIME,
     BOUND_TIME_SHARE,
@@ -81,6 +81,7 @@ from geninv.solvers.milp import (
     float_up,
     scip_version,
 )
+from geninv.solvers.numerics import Scaled, model_range, scale_problem, status_meaning
 
 Mode = Literal["decide", "optimize"]
 MODES: tuple[str, ...] = ("decide", "optimize")
@@ -190,6 +191,7 @@ class _Solver:
         )
         self.delta_pow, self.cap, self.tol, self.dist_tol = self._margin()
         self.solver = scip_version()
+        self.refused: str | None = None
         self.best = _Best()
         self.stats: dict[str, Any] = {
             "mode": mode,
@@ -254,6 +256,7 @@ class _Solver:
     def proof(self, kind: str, **extra: Any) -> dict[str, Any]:
         out: dict[str, Any] = {
             "kind": kind,
+            "basis": BASIS_FLOAT,
             "threshold": float(self.setup.delta),
             "p": self.p,
             "tolerance": self.tol,
@@ -265,9 +268,19 @@ class _Solver:
 
     # -------------------------------------------------------------- SCIP
     def run(self, cap: float | None) -> tuple[str, float]:
-        """Solve with SCIP, polish its points; returns (status, dual bound)."""
+        """Solve with SCIP, polish its points; returns (status, dual bound).
+
+        The status is ``"refused"`` (SCIP not run) when the model's numbers are out
+        of range (:func:`geninv.solvers.numerics.model_range`)."""
         milp = _build_milp(self.setup, self.bounds, None)
         assert milp is not None
+        rng = model_range(milp.model, extra_rhs=cap if cap is not None else 0.0)
+        self.stats["model_range"] = rng.as_dict()
+        why = rng.refusal()
+        if why is not None:
+            self.stats["numerics_refused"] = True
+            self.refused = f"{self.solver} not run: {why}"
+            return "refused", -math.inf
         m, cols, s = _to_scip(milp, self.p, self.seed, self.progress)
         if cap is not None:
             m.addCons(s <= cap)
@@ -313,6 +326,20 @@ class _Solver:
         status, dual = self.run(None)
         lower = max(dual - self.tol, 0.0) if math.isfinite(dual) else 0.0
         self.stats["lower_bound"] = lower ** (1.0 / self.p)
+        chk = self.best.check
+        if chk is not None and self.stats["lower_bound"] > chk.distance + self.dist_tol:
+            why = (
+                f"{self.solver}'s lower bound {self.stats['lower_bound']!r} exceeds the exact "
+                f"distance {chk.distance!r} of a checked point by more than the tolerance "
+                f"{self.dist_tol:.3g}: its floating-point arithmetic failed on this model"
+            )
+            self.stats["lower_bound"] = None
+            self.stats["lower_bound_discarded"] = why
+            if self.found():
+                return self.finish(Status.YES)
+            return self.finish(Status.UNKNOWN, reason=why)
+        if status in ("infeasible", "inforunbd"):  # the uncapped model is feasible
+            self.stats["lower_bound"] = None
         if self.found():
             return self.finish(Status.YES)
         if status in ("optimal", "timelimit") and math.isfinite(dual) and dual > self.cap:
@@ -320,6 +347,9 @@ class _Solver:
         return self.unknown(status)
 
     def unknown(self, status: str) -> Solution:
+        if self.refused is not None:
+            self.stats["lower_bound"] = None
+            return self.finish(Status.UNKNOWN, reason=self.refused)
         if status == "timelimit" or self.clock.expired():
             return self.finish(Status.UNKNOWN, reason=f"time limit ({self.solver} {status})")
         if status == "optimal":
@@ -330,7 +360,7 @@ class _Solver:
                     "and no point passed the exact check"
                 ),
             )
-        return self.finish(Status.UNKNOWN, reason=f"{self.solver} ended with status {status}")
+        return self.finish(Status.UNKNOWN, reason=status_meaning("scip", status)[1])
 
 
 def miqp_solve(
@@ -342,12 +372,28 @@ def miqp_solve(
     progress: bool = False,
     tighten: bool | None = None,
     bound_time: float = BOUND_TIME,
+    scale: bool = True,
 ) -> Solution:
-    """Decide (or, with ``mode="optimize"``, minimise) with SCIP; see the module docstring."""
+    """Decide (or, with ``mode="optimize"``, minimise) with SCIP; see the module docstring.
+
+    ``scale`` (default on) solves the problem scaled by powers of two
+    (:func:`geninv.solvers.numerics.scale_problem`)."""
     if mode not in MODES:
         raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
-    solver = _Solver(problem, mode, time_limit, seed, progress, tighten, bound_time)
-    return solver.decide() if mode == "decide" else solver.optimize()
+    reason = MiqpBackend.unsupported_reason(problem)
+    if reason is not None:
+        raise UnsupportedError(reason)
+    setup = _setup(problem)
+    scaled = scale_problem(problem, setup.lo_f, setup.hi_f) if scale else Scaled(problem)
+    solver = _Solver(scaled.problem, mode, time_limit, seed, progress, tighten, bound_time)
+    sol = solver.decide() if mode == "decide" else solver.optimize()
+    return scaled.unscale(
+        problem,
+        sol,
+        float(solver.p),
+        stats_pow=("tolerance",),
+        proof_pow=("tolerance", "lower_bound"),
+    )
 
 
 @register
@@ -364,15 +410,18 @@ class MiqpBackend(Backend):
         complete=True,
     )
     modules = ("pyscipopt",)
+    no_basis = BASIS_FLOAT
 
     def __init__(
         self,
         mode: Mode = "decide",
         tighten: bool | None = None,
         bound_time: float = BOUND_TIME,
+        scale: bool = True,
     ) -> None:
         if mode not in MODES:
             raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
+        self.scale = scale
         self.mode: Mode = mode
         self.tighten = tighten
         self.bound_time = bound_time
@@ -401,4 +450,5 @@ class MiqpBackend(Backend):
             progress=progress,
             tighten=self.tighten,
             bound_time=self.bound_time,
+            scale=self.scale,
         )
