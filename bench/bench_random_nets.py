@@ -21,11 +21,12 @@ The radius r (``--radius``):
 
 Solvers, each with ``--limit`` seconds: geninv ``milp``, ``milp-scip`` and
 ``auto`` (decide mode, with ``trust_solver``: their *no* is HiGHS's or SCIP's
-floating-point word, accepted unchecked), and Marabou on the same instance exported with ``save_instance``
-(ONNX + ``property.vnnlib``; sat -> yes, unsat -> no; its witness is re-checked in
-exact arithmetic).  The issue's measurements on its own instances (Gurobi 13 via
-gurobi-machinelearning, OMLT + HiGHS, Marabou 2.0) are printed as reference rows,
-marked "reported, not measured here".
+floating-point word, accepted unchecked), and Marabou on the same instance
+exported with ``save_instance`` (ONNX + ``property.vnnlib``; sat -> yes,
+unsat -> no; its witness is re-checked in exact arithmetic).  The issue's
+measurements on its own instances (Gurobi 13 via gurobi-machinelearning,
+OMLT + HiGHS, Marabou 2.0) are printed as reference rows, marked "reported,
+not measured here".
 
 Usage::
 
