@@ -339,7 +339,9 @@ def solve(
     floating-point solver is ``unknown`` unless ``trust_solver`` (which nested
     calls inherit).  In ``auto``, such an uncertified ``no`` (or a candidate's
     refusal) does not end the search: the next candidate runs with the time left,
-    and only when none answers better is the first uncertified answer returned.
+    and only when none answers better is the first uncertified answer returned
+    (without a time limit, the last-resort enumeration of more than
+    ``ENUMERATE_UP_TO`` coordinates is then not started).
     """
     trust = trust_solver or _TRUST.get()
     token = _TRUST.set(trust)
@@ -391,6 +393,18 @@ def _solve_auto(
         left = None if time_limit is None else time_limit - (time.perf_counter() - start)
         if left is not None and left <= 0 and held is not None:
             break
+        if (
+            held is not None
+            and left is None
+            and cls.name == "enumerate"
+            and problem.n > ENUMERATE_UP_TO
+        ):
+            # 2^n corners without a time limit could run for ages: not started
+            uncertified.append(
+                f"enumerate: not started without a time limit (2^{problem.n} corners); "
+                "give --time-limit to let it try"
+            )
+            continue
         try:
             sol = solve(
                 problem, cls.name, time_limit=left, seed=seed, progress=progress, trust_solver=trust

@@ -986,6 +986,8 @@ class CornersBackend(Backend):
             "network": pre.binary.network.describe(),
         }
         stats.update({f"binary_{k}": v for k, v in sub.stats.items() if k in ("auto",)})
+        if sub.stats.get("uncertified_no"):  # auto then goes on to the next candidate
+            stats["uncertified_no"] = True
         seconds = time.perf_counter() - start
         if sub.status is Status.YES:
             assert sub.z is not None
