@@ -150,6 +150,40 @@ def test_integer_nets_near_1e6_never_get_a_wrong_no(method: str) -> None:
     assert answers["yes"] >= 10, answers
 
 
+def _found_by_search() -> list[tuple[str, InversionProblem]]:
+    """Two planted-witness instances of that search that were wrong *no* (trusted)."""
+    four = ReLUNetwork(
+        [
+            [[503343, -235234], [30408, -522139]],
+            [[740883, -758923], [-238393, -860053]],
+            [[-554194, -94163], [-305689, 545525]],
+            [[-73557, 716042], [-34460, 845809]],
+        ],
+        [[-897993, -484878], [459062, -910634], [-146430, -57604], [378063, 248954]],
+        activations=["relu", "relu", "relu", "identity"],
+    )
+    # z = (0, -1) is at distance exactly 3: HiGHS (default tolerances) said infeasible
+    highs = InversionProblem(
+        four, [378062, 248951], Domain.box([0, -1], [1, 1]), p=math.inf, threshold=3
+    )
+    two = ReLUNetwork(
+        [[[480178, 965227]], [[-116060]]],
+        [[668426], [669577]],
+        activations=["relu", "identity"],
+    )
+    # z = (1, 1) is at distance exactly 1: SCIP's presolve said infeasible
+    scip = InversionProblem(
+        two, [-245330556284], Domain.box([-1, -1], [1, 1]), p=math.inf, threshold=1
+    )
+    return [("milp", highs), ("milp-scip", scip)]
+
+
+@needs_scip
+def test_search_regressions_are_yes() -> None:
+    for method, problem in _found_by_search():
+        assert_yes(problem, solve(problem, method, trust_solver=True))
+
+
 # ------------------------------------------------------------------ the gate
 @needs_highs
 @pytest.mark.parametrize("method", ["milp", "milp-scip", "miqp"])

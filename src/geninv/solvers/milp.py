@@ -114,8 +114,12 @@ Engines
 (registered as the backend ``milp-scip``) hands the same columns and rows to
 SCIP through pyscipopt (one thread; decide mode stops at the first feasible
 point, reported like HiGHS's objective target).  SCIP's statuses are mapped to
-HiGHS's names; its ``no`` is not re-confirmed by default (``confirm_no``; no
-wrong SCIP presolve has been seen here), the bound tightening LPs stay on HiGHS.
+HiGHS's names (:data:`geninv.solvers.numerics.SCIP_STATUS` says what each
+means); its ``no`` is re-confirmed without presolve like HiGHS's (SCIP 10's
+presolve called a scaled model infeasible whose witness had slack 1e-6: a
+two-unit integer network with weights near 1e6, ``tests/test_trust.py``); the
+bound tightening LPs stay on HiGHS.  SCIP keeps its default ``numerics/feastol``
+(1e-6): at 1e-9 its presolve called feasible models infeasible.
 
 Witnesses
 ---------
@@ -1407,7 +1411,16 @@ def _unknown_reason(run: _Run, tol: float, solver: str) -> str:
     return f"{solver} ended with status {run.status}"
 
 
+#: HiGHS's feasibility tolerances for the MILP runs: well below the margin ``tol``
+#: (``TOL_REL`` = 1e-6 of the scaled problem's unit magnitudes), so that the solver's
+#: own slack cannot eat the margin (at the defaults, 1e-6 for MIP feasibility, HiGHS
+#: called a model infeasible whose witness had slack 1e-6, tests/test_trust.py).
+SOLVER_FEASIBILITY_TOL = 1e-9
+
+
 def _configure(h: _Highs, seed: int | None, presolve: bool = True) -> None:
+    h.setOptionValue("mip_feasibility_tolerance", SOLVER_FEASIBILITY_TOL)
+    h.setOptionValue("primal_feasibility_tolerance", SOLVER_FEASIBILITY_TOL)
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_improving_solution_save", True)
     if not presolve:
@@ -1441,8 +1454,8 @@ class _Solver:
         self.seed = seed
         self.progress = progress
         self.engine = engine
-        # HiGHS's presolve has been seen wrong (module docstring); SCIP's has not
-        self.confirm = (engine == "highs") if confirm_no is None else confirm_no
+        # HiGHS's presolve has been seen wrong (module docstring), and so has SCIP's
+        self.confirm = True if confirm_no is None else confirm_no
         net = problem.network
         if tighten is None:
             tighten = sum(net.widths) <= TIGHTEN_MAX_UNITS
@@ -1777,7 +1790,7 @@ def milp_solve(
     ``target_bounds`` (decide mode, with ``tighten``; off by default) tightens
     them once more with the output target (:func:`target_tighten`).
     ``confirm_no`` re-solves the margin model without presolve before a ``no``
-    (default: with HiGHS, not with SCIP).  ``engine`` is the MILP solver:
+    (default: on, with either engine).  ``engine`` is the MILP solver:
     ``"highs"`` (HiGHS) or ``"scip"`` (SCIP through pyscipopt); ``separating``
     is SCIP's cutting-plane setting (:data:`SEPARATING`; see :func:`_run_scip`).
     ``scale`` (default on) solves the problem scaled by powers of two
