@@ -103,6 +103,24 @@ def test_zero_network_p2_is_a_yes(method: str) -> None:
     assert sol.method == "miqp"
 
 
+@needs_highs
+def test_wide_box_latents_are_scaled() -> None:
+    """z in [-1e15, 1e15]^2, y = z1 - z2: x = 3e14 within 1 is a yes, x = 3e15 within
+    1e14 a (trusted) no whose optimum 1e15 is found and bounded exactly."""
+    net = ReLUNetwork([[[1, -1]]], [[0]], final_activation="identity")
+    box = Domain.box([-(10**15)] * 2, [10**15] * 2)
+    near = InversionProblem(net, [3 * 10**14], box, p=math.inf, threshold=1)
+    sol = solve(near, "milp")
+    assert_yes(near, sol)
+    assert sol.stats["scaling"]["latents_scaled"] == 2
+    far = InversionProblem(net, [3 * 10**15], box, p=math.inf, threshold=10**14)
+    assert solve(far, "milp").status is Status.UNKNOWN
+    assert solve(far, "milp", trust_solver=True).status is Status.NO
+    opt = solve(far, "milp", options={"mode": "optimize"})
+    assert opt.stats["best_distance"] == 10**15
+    assert abs(opt.stats["lower_bound"] - 10**15) <= opt.stats["tolerance"]
+
+
 def _random_int_net(rng: random.Random) -> tuple[InversionProblem, list[Fraction], str]:
     """A small integer network (weights in +-1e6) with a planted witness z0 (so a yes)."""
     n = rng.randint(1, 3)

@@ -106,7 +106,27 @@ margin model *without presolve* (and another random seed), which must also
 find it infeasible; any disagreement ends as ``unknown``, and a model known to
 be feasible that HiGHS calls infeasible is re-solved without presolve.  A
 ``no`` is thus as sound as HiGHS's floating-point arithmetic with this margin,
-twice over, not an exact certificate.
+twice over, not an exact certificate: its proof says ``"basis": "floating-point
+solver"``, and :func:`geninv.solvers.base.solve` turns it into ``unknown``
+unless the caller passes ``trust_solver`` (``--trust-solver``).  HiGHS runs with
+feasibility tolerances ``SOLVER_FEASIBILITY_TOL`` = 1e-9, well below the margin
+(at its default 1e-6 it called a model infeasible whose witness had slack 1e-6).
+In ``optimize`` mode a dual bound above the exact distance of a checked point
+(plus ``tol``) shows that the arithmetic failed: the bound is dropped
+(``stats["lower_bound_discarded"]``) and the answer is not ``no``.
+
+Numerics
+--------
+The model is built for the problem scaled by powers of two
+(:func:`geninv.solvers.numerics.scale_problem`: latents of wide boxes, hidden
+units with large bounds, and the outputs, target and threshold together,
+exactly equivalent), so that HiGHS's absolute tolerances and its 1e20
+"infinity" see numbers of order 1; the answer is mapped back to the original
+units (witnesses re-checked on the original problem).  A model whose
+coefficients, bounds or right-hand sides still exceed what a float solver
+represents safely (:func:`geninv.solvers.numerics.model_range`) is not solved:
+``unknown`` with the numbers, ``stats["numerics_refused"]``.  Every native
+status maps to yes/no/unknown with a reason (``HIGHS_STATUS``, ``SCIP_STATUS``).
 
 Engines
 -------

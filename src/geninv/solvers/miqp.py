@@ -38,7 +38,15 @@ every proof and in ``stats`` is ``cap - delta^p`` (in units of ``sum t^p``).
   ``lower_bound = (dual bound - tolerance)^(1/p)`` clipped at 0.
 
 SCIP works in floating point with feasibility tolerances, so a ``no`` is as
-sound as SCIP's arithmetic with this margin, not an exact certificate.
+sound as SCIP's arithmetic with this margin, not an exact certificate: its
+proof says ``"basis": "floating-point solver"`` and
+:func:`geninv.solvers.base.solve` makes it ``unknown`` unless ``trust_solver``.
+As in the MILP backend the problem is first scaled by powers of two
+(:func:`geninv.solvers.numerics.scale_problem`; ``delta^p`` by ``2^(-k p)``;
+G = 0 with x = 2e10, delta = 1e11, p = 2 was called infeasible before), a model
+out of range is refused (``unknown``), SCIP's statuses are read through
+``SCIP_STATUS``, and an ``optimize`` lower bound above the exact distance of a
+checked point is dropped.
 
 Witnesses
 ---------

@@ -374,7 +374,6 @@ def scale_problem(problem: InversionProblem, lo: FloatArray, hi: FloatArray) -> 
             [_exponent(max(abs(float(a)), abs(float(b)))) for a, b in zip(lo, hi, strict=True)],
             dtype=np.int64,
         )
-    zlo, zhi = np.ldexp(lo, (-lat).astype(np.int32)), np.ldexp(hi, (-lat).astype(np.int32))
     bounds = _interval_bounds(net.layers, lo, hi)
     x = problem.target_array()
     a_lo, a_hi = bounds[-1]
@@ -412,8 +411,9 @@ def scale_problem(problem: InversionProblem, lo: FloatArray, hi: FloatArray) -> 
     network = ReLUNetwork.from_layers(layers)
     f_out = _pow2(s_out)
     target = [v / f_out for v in problem.target]
-    zl = [Fraction(v) / _pow2(int(k)) for v, k in zip(_exact_box(problem)[0], lat, strict=True)]
-    zh = [Fraction(v) / _pow2(int(k)) for v, k in zip(_exact_box(problem)[1], lat, strict=True)]
+    exact_lo, exact_hi = _exact_box(problem)
+    zl = [v / _pow2(int(k)) for v, k in zip(exact_lo, lat, strict=True)]
+    zh = [v / _pow2(int(k)) for v, k in zip(exact_hi, lat, strict=True)]
     domain = Domain.box(zl, zh) if kind == "box" else problem.domain
     input_box = (zl, zh) if kind == "real" and problem.input_box is not None else None
     tp = problem.threshold_pow
@@ -428,7 +428,6 @@ def scale_problem(problem: InversionProblem, lo: FloatArray, hi: FloatArray) -> 
         threshold_pow=tp_scaled,
         input_box=input_box,
     )
-    del zlo, zhi
     return Scaled(scaled_problem, [int(k) for k in lat], s_out, units)
 
 
