@@ -250,6 +250,23 @@ def test_auto_goes_on_past_a_float_no() -> None:
     assert trusted.proof["trusted"] == TRUSTED
 
 
+@needs_highs
+def test_auto_does_not_start_a_huge_enumeration_without_a_time_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Binary n = 30 without sat: milp's float 'no' is gated; the last-resort
+    enumeration of 2^30 corners is not started without a time limit."""
+    monkeypatch.delitem(REGISTRY, "sat")
+    net = ReLUNetwork([[[1] * 30]], [[0]], final_activation="identity")
+    problem = InversionProblem(net, [100], Domain("binary"))
+    sol = solve(problem, "auto")
+    assert sol.status is Status.UNKNOWN and sol.method == "milp"
+    assert any("enumerate: not started" in r for r in sol.stats["auto_uncertified"])
+    limited = solve(problem, "auto", time_limit=3)
+    assert limited.status is Status.UNKNOWN
+    assert any(r.startswith("enumerate: time limit") for r in limited.stats["auto_uncertified"])
+
+
 class _Certifier(Backend):
     """A stand-in for a certified backend (e.g. 'bab'): 'no' with a checked certificate."""
 
