@@ -1523,6 +1523,8 @@ class _Solver:
         if chk is not None:
             self.stats["best_distance"] = chk.distance
         self.stats["exact_checks"] = self.best.tried
+        if self.stats.get("lower_bound") is not None:
+            self.stats["lower_bound_basis"] = BASIS_FLOAT  # a dual bound, unchecked
         return Solution(
             status,
             "milp" if self.engine == "highs" else "milp-scip",
