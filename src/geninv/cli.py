@@ -487,10 +487,18 @@ def _print_trust(sol: Solution, trust_solver: bool) -> None:
             "checked; it was accepted because of --trust-solver"
         )
     lb = sol.stats.get("lower_bound")
-    if isinstance(lb, (int, float)) and sol.method in ("milp", "milp-scip", "miqp"):
-        basis = sol.stats.get("lower_bound_basis", BASIS_FLOAT)
-        label = "not checked: accepted because of --trust-solver" if trust_solver else "uncertified"
-        _print(f"lower bound: {lb:.9g} ({label}: {basis}'s dual bound)")
+    optimized = sol.stats.get("mode") == "optimize"
+    if (
+        isinstance(lb, (int, float))
+        and optimized
+        and (sol.stats.get("lower_bound_basis", BASIS_FLOAT) == BASIS_FLOAT)
+    ):
+        label = (
+            "a floating-point solver's dual bound; not checked: accepted because of --trust-solver"
+            if trust_solver
+            else "uncertified: a floating-point solver's dual bound"
+        )
+        _print(f"lower bound: {lb:.9g} ({label})")
 
 
 def _certify(problem: InversionProblem, args: argparse.Namespace) -> int:

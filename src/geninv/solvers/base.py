@@ -427,7 +427,8 @@ def _solve_auto(
     if held is not None:
         held.stats["auto_uncertified"] = uncertified
         if len(uncertified) > 1:
-            held.reason = f"{held.reason} (also: " + "; ".join(uncertified[1:]) + ")"
+            others = ", ".join(r.split(":")[0] for r in uncertified[1:])
+            held.reason = f"{held.reason} (auto also tried: {others}; stats.auto_uncertified)"
         held.seconds = time.perf_counter() - start
         return held
     raise UnsupportedError("every applicable backend refused: " + "; ".join(refused))

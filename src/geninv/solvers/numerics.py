@@ -75,6 +75,8 @@ SCALE_ABOVE = 2.0**10
 MAX_MAGNITUDE = 1e9
 #: Models whose largest / smallest nonzero |matrix entry| exceeds this are refused.
 MAX_RATIO = 1e10
+#: HiGHS and SCIP take values of at least this magnitude as infinite.
+SOLVER_INFINITY = 1e20
 
 IntArray = npt.NDArray[np.int64]
 
@@ -284,7 +286,10 @@ class Scaled:
             for key in (*_DISTANCE_KEYS, *pow_keys):
                 v = d.get(key)
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    d[key] = float(v) * (fp if key in pow_keys else f)
+                    if abs(v) >= SOLVER_INFINITY:  # the solver's infinity stays infinite
+                        d[key] = math.copysign(math.inf, v)
+                    else:
+                        d[key] = float(v) * (fp if key in pow_keys else f)
 
         if sol.distance is not None and sol.check is None:
             sol.distance *= f
