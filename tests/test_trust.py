@@ -239,6 +239,17 @@ def test_float_no_is_unknown_unless_trusted(method: str) -> None:
     assert trusted.proof["trusted"] == TRUSTED
 
 
+def test_every_complete_backend_declares_its_basis() -> None:
+    from geninv.solvers.base import BASES
+
+    for name, cls in REGISTRY.items():
+        if cls.capabilities.complete:
+            assert cls.no_basis in BASES, name
+    assert REGISTRY["enumerate"].no_basis == BASIS_EXACT
+    for name in ("milp", "milp-scip", "miqp"):
+        assert REGISTRY[name].no_basis == BASIS_FLOAT
+
+
 def test_exact_no_passes_untouched() -> None:
     net = ReLUNetwork([[[1, 1]]], [[0]], final_activation="identity")
     problem = InversionProblem(net, [5], Domain("binary"))
