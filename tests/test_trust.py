@@ -250,7 +250,7 @@ def test_every_complete_backend_declares_its_basis() -> None:
         assert REGISTRY[name].no_basis == BASIS_FLOAT
 
 
-def test_exact_no_passes_untouched() -> None:
+def test_exact_no_passes_untouched(tmp_path: Path) -> None:
     net = ReLUNetwork([[[1, 1]]], [[0]], final_activation="identity")
     problem = InversionProblem(net, [5], Domain("binary"))
     for trust in (False, True):
@@ -260,7 +260,11 @@ def test_exact_no_passes_untouched() -> None:
     if REGISTRY["sat"].available():
         sat = solve(problem, "sat")
         assert sat.status is Status.NO and sat.proof is not None
-        assert sat.proof["basis"] in (BASIS_EXACT, BASIS_CHECKED)
+        assert sat.proof["basis"] == BASIS_EXACT
+        opts = {"proof": str(tmp_path / "p.drup"), "check_proof": True}
+        checked = solve(problem, "sat", options=opts)
+        assert checked.proof is not None and checked.proof["proof_checked"] is True
+        assert checked.proof["basis"] == BASIS_CHECKED
 
 
 @needs_highs
