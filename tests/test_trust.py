@@ -268,6 +268,25 @@ def test_exact_no_passes_untouched(tmp_path: Path) -> None:
 
 
 @needs_highs
+def test_corners_carries_the_sub_proofs_basis() -> None:
+    """Theorem 2 network of an unsatisfiable CNF: the corner presolve makes it binary;
+    with milp on the binary problem the no is gated (or trusted), with auto it is exact."""
+    from geninv.io.dimacs import CNF
+    from geninv.reductions.sat import SatReduction
+
+    problem, _ = SatReduction("real").apply(CNF(2, ((1, 2), (-1, 2), (1, -2), (-1, -2))))
+    gated = solve(problem, "corners", options={"method": "milp"})
+    assert gated.status is Status.UNKNOWN and gated.stats["uncertified_no"]
+    assert "milp says infeasible in floating point" in (gated.reason or "")
+    trusted = solve(problem, "corners", options={"method": "milp"}, trust_solver=True)
+    assert trusted.status is Status.NO and trusted.proof is not None
+    assert trusted.proof["basis"] == BASIS_FLOAT and trusted.proof["trusted"] == TRUSTED
+    exact = solve(problem, "corners")
+    assert exact.status is Status.NO and exact.proof is not None
+    assert exact.proof["basis"] == BASIS_EXACT and "trusted" not in exact.proof
+
+
+@needs_highs
 def test_auto_goes_on_past_a_float_no() -> None:
     problem = far_target()
     sol = solve(problem, "auto")
