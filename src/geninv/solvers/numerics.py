@@ -269,6 +269,8 @@ class Scaled:
         quantities in units of ``sum t^p``), which are multiplied by ``2^(p out_exp)``.
         """
         if not self.applied:
+            if self.why_not:
+                sol.stats["scaling"] = self.summary()
             return sol
         if sol.z is not None:
             sol.z = self.latent(sol.z)
