@@ -949,6 +949,7 @@ class CornersBackend(Backend):
         complete=True,
     )
     modules = ()
+    no_basis = "exact"  # the presolve's exact ranges; a sub-proof's own basis is copied
 
     def __init__(self, method: str = "auto") -> None:
         self.method = method
@@ -989,6 +990,8 @@ class CornersBackend(Backend):
             "network": pre.binary.network.describe(),
         }
         stats.update({f"binary_{k}": v for k, v in sub.stats.items() if k in ("auto",)})
+        if sub.stats.get("uncertified_no"):  # auto then goes on to the next candidate
+            stats["uncertified_no"] = True
         seconds = time.perf_counter() - start
         if sub.status is Status.YES:
             assert sub.z is not None
@@ -1006,6 +1009,10 @@ class CornersBackend(Backend):
                 "high": [str(v) for v in pre.high],
                 "binary_proof": sub.proof,
             }
+            assert sub.proof is not None
+            for key in ("basis", "trusted"):  # the binary proof's standing is this proof's
+                if key in sub.proof:
+                    proof[key] = sub.proof[key]
             return Solution(Status.NO, "corners", proof=proof, stats=stats, seconds=seconds)
         return Solution(
             Status.UNKNOWN,

@@ -382,6 +382,7 @@ class LayerwiseBackend(Backend):
         activations=ALL_ACTIVATIONS,
     )
     modules: ClassVar[tuple[str, ...]] = ("highspy",)
+    no_basis = "floating-point solver"  # never answers 'no'; HiGHS LPs if it did
 
     def __init__(
         self,

@@ -1823,6 +1823,7 @@ class SatBackend(Backend):
         activations=HANDLED_ACTIVATIONS,
     )
     modules = ("pysat",)
+    no_basis = "exact"  # exact integer CNF; "checked certificate" once rup checked the DRUP
 
     def __init__(
         self,
@@ -1983,6 +1984,8 @@ class SatBackend(Backend):
 
                 res = check_drup_files(cnf_path, proof_path)
                 proof["proof_checked"] = res.ok
+                if res.ok:
+                    proof["basis"] = "checked certificate"
                 proof["proof_check"] = res.reason
         return proof
 
