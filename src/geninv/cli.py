@@ -464,6 +464,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=progress,
         options=_backend_options(args),
+        trust_solver=args.trust_solver,
     )
     doc = sol.to_json()
     if args.output:
@@ -472,13 +473,43 @@ def cmd_solve(args: argparse.Namespace) -> int:
         _print(json.dumps(doc))
         return EXIT_OK
     _print_solution(problem, sol)
+    _print_trust(sol, args.trust_solver)
     return EXIT_OK
+
+
+def _print_trust(sol: Solution, trust_solver: bool) -> None:
+    """Say in words when an answer or a bound rests on an unchecked float solver."""
+    from geninv.solvers.base import BASIS_FLOAT
+
+    if sol.proof is not None and "trusted" in sol.proof:
+        _print(
+            f"trusted: {sol.method}'s 'no' rests on a floating-point solver and was not "
+            "checked; it was accepted because of --trust-solver"
+        )
+    lb = sol.stats.get("lower_bound")
+    optimized = sol.stats.get("mode") == "optimize"
+    if (
+        isinstance(lb, (int, float))
+        and optimized
+        and (sol.stats.get("lower_bound_basis", BASIS_FLOAT) == BASIS_FLOAT)
+    ):
+        label = (
+            "a floating-point solver's dual bound; not checked: accepted because of --trust-solver"
+            if trust_solver
+            else "uncertified: a floating-point solver's dual bound"
+        )
+        _print(f"lower bound: {lb:.9g} ({label})")
 
 
 def _certify(problem: InversionProblem, args: argparse.Namespace) -> int:
     from geninv.gap import certified_gap
 
-    report = certified_gap(problem, time_limit=args.time_limit or 120.0, seed=args.seed)
+    report = certified_gap(
+        problem,
+        time_limit=args.time_limit or 120.0,
+        seed=args.seed,
+        trust_solver=args.trust_solver,
+    )
     doc = report.to_json()
     if args.output:
         _write_text_atomic(Path(args.output), json.dumps(doc, indent=1) + "\n")
@@ -491,6 +522,7 @@ def _certify(problem: InversionProblem, args: argparse.Namespace) -> int:
     _print(f"best distance: {report.best_distance} ({report.best_method})")
     if report.lower_bound is not None:
         _print(f"lower bound:   {report.lower_bound:.9g} ({report.lower_bound_how})")
+        _print(f"               {report.lower_bound_basis}")
         _print(f"gap:           {report.gap:.9g}")
     else:
         _print(f"lower bound:   none ({report.no_bound_reason})")
@@ -571,6 +603,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     _print(f"distance: {chk.distance!r} ({chk.method})")
     if not chk.in_domain:
         _print(f"z is not in the {problem.domain.kind} domain: {chk.reason}")
+    elif not chk.decided:  # out of reach of exact arithmetic: not accepted, never guessed
+        verdict = "undecided against"
+        _print(f"the comparison with the threshold is {chk.reason}")
     _print(f"{verdict} the threshold: {_threshold_text(problem)}")
     return EXIT_OK if chk.meets else EXIT_FAIL
 
@@ -830,7 +865,14 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument(
         "--certify",
         action="store_true",
-        help="best distance from the approximate backends and a proven MILP lower bound",
+        help="best distance from the approximate backends and a MILP lower bound "
+        "(a floating-point dual bound, reported as uncertified)",
+    )
+    solve.add_argument(
+        "--trust-solver",
+        action="store_true",
+        help="accept a floating-point solver's 'no' (milp, milp-scip, miqp) without a "
+        "checked certificate; the output says so",
     )
     solve.add_argument("--scheduler", help="enumerate: 'local' or a Dask scheduler address")
     solve.add_argument("--workers", type=int, help="enumerate: worker threads")

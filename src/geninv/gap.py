@@ -1,4 +1,4 @@
-"""Certified optimality gaps: the best distance found, and a proven lower bound.
+"""Optimality gaps: the best distance found (checked exactly), and a lower bound.
 
 ``geninv solve DIR --certify`` runs the approximate backends (gradient and LP
 methods) for the smallest distance they can find, re-checked exactly, and the
@@ -15,7 +15,16 @@ for d in R^q,
 
 so max(LB_inf, q^(1/p-1) LB_1) is a valid lower bound.  HiGHS's dual bound is
 lowered by the MILP's stated tolerance before it is reported, so the bound
-errs on the safe side.  The MILP needs a ReLU (or identity-final) network and a
+errs on the safe side.
+
+The bound is a floating-point solver's dual bound (HiGHS or SCIP, scaled and
+range-checked by :mod:`geninv.solvers.numerics`), not a certificate geninv
+checked: the report says so (``lower_bound_certified`` false, ``lower_bound_basis``),
+and calls it neither certified nor proven.  With ``trust_solver``
+(``--trust-solver``) the basis says that it was accepted unchecked.  A bound
+above the exact distance of a point found is discarded as a solver failure.
+
+The MILP needs a ReLU (or identity-final) network and a
 box (a box domain, binary/sign latents, or a real domain the network clamps);
 otherwise, or when the network has more than ``MAX_UNSTABLE_UNITS`` hidden units,
 the report says why no bound is given.
@@ -30,7 +39,11 @@ from typing import Any
 
 from geninv.errors import GeninvError
 from geninv.problem import InversionProblem
-from geninv.solvers.base import REGISTRY, _load_builtin_backends, solve
+from geninv.solvers.base import REGISTRY, TRUSTED, _load_builtin_backends, solve
+
+#: ``lower_bound_basis`` of a floating-point dual bound (without / with trust_solver).
+UNCERTIFIED = "uncertified: a floating-point solver's dual bound, not checked exactly"
+TRUSTED_BOUND = f"a floating-point solver's dual bound, {TRUSTED}"
 
 #: Above this many hidden units the MILP lower bound is not attempted.
 MAX_HIDDEN_UNITS = 3000
@@ -44,6 +57,8 @@ class GapReport:
     best_z: list[Any] | None = None
     lower_bound: float | None = None
     lower_bound_how: str = ""
+    lower_bound_certified: bool = False
+    lower_bound_basis: str = ""
     no_bound_reason: str | None = None
     runs: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
@@ -63,6 +78,8 @@ class GapReport:
             "z": None if self.best_z is None else [json_number(v) for v in self.best_z],
             "lower_bound": self.lower_bound,
             "lower_bound_how": self.lower_bound_how,
+            "lower_bound_certified": self.lower_bound_certified,
+            "lower_bound_basis": self.lower_bound_basis,
             "no_bound_reason": self.no_bound_reason,
             "gap": self.gap,
             "runs": self.runs,
@@ -114,8 +131,12 @@ def certified_gap(
     methods: tuple[str, ...] = DEFAULT_METHODS,
     time_limit: float | None = 60.0,
     seed: int = 0,
+    trust_solver: bool = False,
 ) -> GapReport:
-    """Best distance from the approximate backends and a MILP lower bound."""
+    """Best distance from the approximate backends and a MILP lower bound.
+
+    The lower bound is labelled uncertified (``lower_bound_basis``), or accepted
+    unchecked with ``trust_solver``; it is never reported as certified."""
     _load_builtin_backends()
     start = time.perf_counter()
     report = GapReport()
@@ -169,7 +190,19 @@ def certified_gap(
         except GeninvError as exc:
             report.no_bound_reason = str(exc)
     if report.best_distance is not None and report.lower_bound is not None:
-        # the lower bound cannot exceed a distance that was actually attained
-        report.lower_bound = min(report.lower_bound, report.best_distance)
+        if report.lower_bound > report.best_distance * (1.0 + 1e-9) + 1e-12:
+            # above a distance actually attained (checked exactly): the solver failed
+            report.no_bound_reason = (
+                f"the solver's lower bound {report.lower_bound!r} exceeds the exact distance "
+                f"{report.best_distance!r} of a point found: its floating-point arithmetic "
+                "failed; no bound is given"
+            )
+            report.lower_bound = None
+            report.lower_bound_how = ""
+        else:
+            report.lower_bound = min(report.lower_bound, report.best_distance)
+    if report.lower_bound is not None:
+        report.lower_bound_certified = False
+        report.lower_bound_basis = TRUSTED_BOUND if trust_solver else UNCERTIFIED
     report.seconds = time.perf_counter() - start
     return report

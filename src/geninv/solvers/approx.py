@@ -666,6 +666,8 @@ class _Run:
         )
         if not winner.check.in_domain:
             detail = f"best point is outside the domain ({winner.check.reason})"
+        elif not winner.check.decided:
+            detail = f"best point's distance vs the {what} is undecided ({winner.check.reason})"
         else:
             detail = f"best exact distance {winner.check.distance:.6g} does not meet the {what}"
         if self.stopped == "time limit":

@@ -144,7 +144,10 @@ Modes
 whatever the shards, workers and timing: each shard stops at its own first
 witness, shards after a witness shard are told to stop, and the answer is the
 witness of the lowest shard whose predecessors all finished without one.
-``optimize`` finds the minimum exact distance over all corners: each shard
+A corner whose exact comparison with the threshold is out of reach
+(:mod:`geninv.exact`: non-integer p, undecided within its caps) is neither a
+witness nor excluded: a run that finds no witness then answers ``unknown``,
+never ``no``.  ``optimize`` finds the minimum exact distance over all corners: each shard
 screens with the running float minimum ``m`` (shared between threads or
 processes; a corner with ``D (1 - 2R) - 2A > m (1 + 2R) + 2A`` cannot be a
 minimiser, whichever corner ``m`` came from), exact-checks the survivors in
@@ -175,7 +178,6 @@ from concurrent.futures import (
 )
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -183,6 +185,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geninv.errors import GeninvError, UnsupportedError, ValidationError
+from geninv.exact import exact_rational, float_up, power_bounds
 from geninv.network import FloatArray, ReLUNetwork
 from geninv.problem import (
     NONINTEGER_P_DIGITS,
@@ -252,17 +255,6 @@ def _inflate_scalar(x: float, ops: int = 4) -> float:
     if math.isnan(x):
         return math.inf
     return x * (1.0 + 2.0 * (ops + 3) * U) + (ops + 3) * ETA
-
-
-def float_up(x: Fraction) -> float:
-    """The smallest float >= x (inf when x overflows)."""
-    try:
-        f = float(x)
-    except OverflowError:
-        return math.inf if x > 0 else -math.inf
-    if math.isfinite(f) and Fraction(f) < x:
-        f = math.nextafter(f, math.inf)
-    return f
 
 
 def _frac_bits(a: FloatArray) -> int:
@@ -471,8 +463,11 @@ def exact_key(problem: InversionProblem, output: list[Fraction]) -> Fraction:
     """A value increasing with the exact distance of an exact output.
 
     max |d_i| for p = inf, sum |d_i|^p for integer p (both exact), and for
-    other p the same 60-digit decimal sum that :func:`geninv.problem.compare_exact`
-    compares, so that the decision follows from the minimiser.
+    other p a rigorous lower bound of sum |d_i|^p at ``NONINTEGER_P_DIGITS``
+    digits (:func:`geninv.exact.power_bounds`; 0 when out of range).  Equal
+    multisets of |d_i| get equal keys.  :func:`_finish` only answers ``no`` from
+    such a minimiser when its lower bound exceeds an upper bound of delta^p, so
+    every corner's exact sum (>= its key >= the minimal key) exceeds delta^p.
     """
     absd = [abs(o - t) for o, t in zip(output, problem.target, strict=True)]
     p = problem.p
@@ -481,14 +476,8 @@ def exact_key(problem: InversionProblem, output: list[Fraction]) -> Fraction:
     if p.is_integer():
         k = int(p)
         return sum((v**k for v in absd), Fraction(0))
-    with localcontext() as ctx:
-        ctx.prec = NONINTEGER_P_DIGITS
-        dp = Decimal(repr(p))
-        total = sum(
-            ((Decimal(v.numerator) / Decimal(v.denominator)) ** dp for v in absd if v != 0),
-            Decimal(0),
-        )
-    return Fraction(total)
+    bounds = power_bounds(absd, exact_rational(p), NONINTEGER_P_DIGITS)
+    return bounds[0] if bounds is not None else Fraction(0)
 
 
 def _check_supported(problem: InversionProblem) -> tuple[int, int]:
@@ -502,7 +491,7 @@ def _check_supported(problem: InversionProblem) -> tuple[int, int]:
             "use the sat or milp backend instead"
         )
     # the float pass (EnumPlan.evaluate) and the error bound know ReLU and identity only
-    outside = problem.network.first_layer_outside(EnumerateBackend.capabilities.activations)
+    outside = problem.network.first_layer_outside(HANDLED_ACTIVATIONS)
     if outside is not None:
         raise UnsupportedError(
             f"backend 'enumerate' cannot evaluate {outside}; it handles relu and identity layers"
@@ -982,6 +971,8 @@ class ShardResult:
     min_key: Fraction | None = None  # optimize: smallest exact key found ...
     argmin: int | None = None  # ... and the first corner index attaining it
     seconds: float = 0.0
+    undecided: int = 0  # decide: exact checks whose threshold comparison is out of reach ...
+    undecided_reason: str | None = None  # ... and the first one's reason
 
     @property
     def size(self) -> int:
@@ -1140,6 +1131,9 @@ def _decide_shard(
                     continue
                 chk = problem.exact_check(plan.corner(base + int(i)))
                 res.rechecks += 1
+                if not chk.decided and chk.in_domain:  # neither witness nor excluded
+                    res.undecided += 1
+                    res.undecided_reason = res.undecided_reason or chk.reason
                 if chk.meets:
                     res.witness = base + int(i)
                     res.check = chk
@@ -1297,6 +1291,13 @@ class ShardCombiner:
     @property
     def cache_hits(self) -> int:
         return sum(r.cache_hits for r in self.results.values())
+
+    @property
+    def undecided(self) -> tuple[int, str | None]:
+        """Undecided exact checks (decide mode) and the first reason, by shard order."""
+        rs = sorted(self.results.values(), key=lambda r: r.shard_id)
+        reason = next((r.undecided_reason for r in rs if r.undecided_reason), None)
+        return sum(r.undecided for r in rs), reason
 
     @property
     def min_float(self) -> float:
@@ -1546,6 +1547,15 @@ def _finish(
                 Status.YES, "enumerate", z=z, distance=chk.distance, check=chk, stats=stats
             )
         if comb.complete():
+            count, why = comb.undecided
+            if count:
+                stats["undecided_checks"] = count
+                return Solution(
+                    Status.UNKNOWN,
+                    "enumerate",
+                    reason=f"{count} corner(s) could not be compared with the threshold: {why}",
+                    stats=stats,
+                )
             return Solution(Status.NO, "enumerate", proof=proof(), stats=stats)
         return unknown()
 
@@ -1564,12 +1574,45 @@ def _finish(
     stats["argmin"] = [int(v) for v in z]
     if chk.meets:
         return Solution(Status.YES, "enumerate", z=z, distance=chk.distance, check=chk, stats=stats)
+    why = _optimize_no_gap(problem, chk, best.min_key)
+    if why is not None:
+        stats[_DECIDE_AGAIN] = True  # enumerate_corners reruns in decide mode
+        return Solution(Status.UNKNOWN, "enumerate", z=z, reason=why, stats=stats)
     return Solution(
         Status.NO,
         "enumerate",
         distance=chk.distance,
         proof=proof(min_distance=chk.distance),
         stats=stats,
+    )
+
+
+_DECIDE_AGAIN = "_decide_again"
+_OPT_KEYS = ("min_distance", "argmin", "points_screened", "exact_rechecks")
+
+
+def _optimize_no_gap(
+    problem: InversionProblem, chk: ExactCheck, min_key: Fraction | None
+) -> str | None:
+    """Why the minimiser's failed check does not prove ``no`` (None: it does).
+
+    For integer p and p = inf the keys are exact, so the minimiser failing means
+    every corner fails.  For other p the keys are lower bounds (:func:`exact_key`):
+    ``no`` needs the smallest key above an upper bound of delta^p.
+    """
+    if not chk.in_domain:
+        return None
+    if not chk.decided:
+        return f"the minimiser's distance could not be compared with the threshold: {chk.reason}"
+    p = problem.p
+    if math.isinf(p) or p.is_integer():
+        return None
+    top = power_bounds([problem.threshold], exact_rational(p), NONINTEGER_P_DIGITS)
+    if min_key is not None and top is not None and min_key > top[1]:
+        return None
+    return (
+        f"the minimal distance is within {NONINTEGER_P_DIGITS} digits of the threshold "
+        f"(p = {p!r}); optimize mode cannot exclude the other near-minimal corners"
     )
 
 
@@ -1696,8 +1739,34 @@ def enumerate_corners(
         extra["executor"] = "dask"
     seconds = time.perf_counter() - start
     sol = _finish(plan, comb, mode, seconds, extra)
+    if sol.stats.pop(_DECIDE_AGAIN, False):
+        # non-integer p, minimiser at the threshold within the keys' precision: decide
+        # mode checks every corner the float bound cannot exclude against the threshold
+        rest = None if deadline is None else max(0.0, deadline - time.time())
+        dec = enumerate_corners(
+            problem,
+            mode="decide",
+            time_limit=rest,
+            progress=progress,
+            chunk_floats=chunk_floats,
+            workers=workers,
+            shards=shards,
+            executor=executor,
+            table_bits=table_bits,
+            scheduler=scheduler,
+            dask_options=dask_options,
+            precision=precision,
+        )
+        dec.stats["optimize"] = {k: v for k, v in sol.stats.items() if k in _OPT_KEYS}
+        dec.stats["optimize"]["borderline"] = sol.reason
+        dec.stats["mode"] = "optimize, then decide"
+        sol = dec
     sol.seconds = time.perf_counter() - start
     return sol
+
+
+#: Activations the float pass and its rigorous error bound handle; others are refused.
+HANDLED_ACTIVATIONS: frozenset[str] = frozenset({"relu", "identity"})
 
 
 @register
@@ -1720,8 +1789,10 @@ class EnumerateBackend(Backend):
         approximate=True,
         norms="any",
         complete=True,
+        activations=HANDLED_ACTIVATIONS,
     )
     modules = ()
+    no_basis = "exact"  # every corner, with a rigorous bound on the float error
 
     def __init__(
         self,

@@ -38,7 +38,15 @@ every proof and in ``stats`` is ``cap - delta^p`` (in units of ``sum t^p``).
   ``lower_bound = (dual bound - tolerance)^(1/p)`` clipped at 0.
 
 SCIP works in floating point with feasibility tolerances, so a ``no`` is as
-sound as SCIP's arithmetic with this margin, not an exact certificate.
+sound as SCIP's arithmetic with this margin, not an exact certificate: its
+proof says ``"basis": "floating-point solver"`` and
+:func:`geninv.solvers.base.solve` makes it ``unknown`` unless ``trust_solver``.
+As in the MILP backend the problem is first scaled by powers of two
+(:func:`geninv.solvers.numerics.scale_problem`; ``delta^p`` by ``2^(-k p)``;
+G = 0 with x = 2e10, delta = 1e11, p = 2 was called infeasible before), a model
+out of range is refused (``unknown``), SCIP's statuses are read through
+``SCIP_STATUS``, and an ``optimize`` lower bound above the exact distance of a
+checked point is dropped.
 
 Witnesses
 ---------
@@ -62,7 +70,7 @@ import numpy as np
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import FloatArray
 from geninv.problem import InversionProblem, Solution, Status
-from geninv.solvers.base import Backend, Capabilities, register
+from geninv.solvers.base import BASIS_FLOAT, Backend, Capabilities, register
 from geninv.solvers.milp import (
     BOUND_TIME,
     BOUND_TIME_SHARE,
@@ -81,6 +89,7 @@ from geninv.solvers.milp import (
     float_up,
     scip_version,
 )
+from geninv.solvers.numerics import Scaled, model_range, scale_problem, status_meaning
 
 Mode = Literal["decide", "optimize"]
 MODES: tuple[str, ...] = ("decide", "optimize")
@@ -190,6 +199,7 @@ class _Solver:
         )
         self.delta_pow, self.cap, self.tol, self.dist_tol = self._margin()
         self.solver = scip_version()
+        self.refused: str | None = None
         self.best = _Best()
         self.stats: dict[str, Any] = {
             "mode": mode,
@@ -236,6 +246,8 @@ class _Solver:
         if chk is not None:
             self.stats["best_distance"] = chk.distance
         self.stats["exact_checks"] = self.best.tried
+        if self.stats.get("lower_bound") is not None:
+            self.stats["lower_bound_basis"] = BASIS_FLOAT  # a dual bound, unchecked
         return Solution(
             status,
             "miqp",
@@ -254,6 +266,7 @@ class _Solver:
     def proof(self, kind: str, **extra: Any) -> dict[str, Any]:
         out: dict[str, Any] = {
             "kind": kind,
+            "basis": BASIS_FLOAT,
             "threshold": float(self.setup.delta),
             "p": self.p,
             "tolerance": self.tol,
@@ -265,9 +278,19 @@ class _Solver:
 
     # -------------------------------------------------------------- SCIP
     def run(self, cap: float | None) -> tuple[str, float]:
-        """Solve with SCIP, polish its points; returns (status, dual bound)."""
+        """Solve with SCIP, polish its points; returns (status, dual bound).
+
+        The status is ``"refused"`` (SCIP not run) when the model's numbers are out
+        of range (:func:`geninv.solvers.numerics.model_range`)."""
         milp = _build_milp(self.setup, self.bounds, None)
         assert milp is not None
+        rng = model_range(milp.model, extra_rhs=cap if cap is not None else 0.0)
+        self.stats["model_range"] = rng.as_dict()
+        why = rng.refusal()
+        if why is not None:
+            self.stats["numerics_refused"] = True
+            self.refused = f"{self.solver} not run: {why}"
+            return "refused", -math.inf
         m, cols, s = _to_scip(milp, self.p, self.seed, self.progress)
         if cap is not None:
             m.addCons(s <= cap)
@@ -313,6 +336,20 @@ class _Solver:
         status, dual = self.run(None)
         lower = max(dual - self.tol, 0.0) if math.isfinite(dual) else 0.0
         self.stats["lower_bound"] = lower ** (1.0 / self.p)
+        chk = self.best.check
+        if chk is not None and self.stats["lower_bound"] > chk.distance + self.dist_tol:
+            why = (
+                f"{self.solver}'s lower bound {self.stats['lower_bound']!r} exceeds the exact "
+                f"distance {chk.distance!r} of a checked point by more than the tolerance "
+                f"{self.dist_tol:.3g}: its floating-point arithmetic failed on this model"
+            )
+            self.stats["lower_bound"] = None
+            self.stats["lower_bound_discarded"] = why
+            if self.found():
+                return self.finish(Status.YES)
+            return self.finish(Status.UNKNOWN, reason=why)
+        if status in ("infeasible", "inforunbd"):  # the uncapped model is feasible
+            self.stats["lower_bound"] = None
         if self.found():
             return self.finish(Status.YES)
         if status in ("optimal", "timelimit") and math.isfinite(dual) and dual > self.cap:
@@ -320,6 +357,9 @@ class _Solver:
         return self.unknown(status)
 
     def unknown(self, status: str) -> Solution:
+        if self.refused is not None:
+            self.stats["lower_bound"] = None
+            return self.finish(Status.UNKNOWN, reason=self.refused)
         if status == "timelimit" or self.clock.expired():
             return self.finish(Status.UNKNOWN, reason=f"time limit ({self.solver} {status})")
         if status == "optimal":
@@ -330,7 +370,7 @@ class _Solver:
                     "and no point passed the exact check"
                 ),
             )
-        return self.finish(Status.UNKNOWN, reason=f"{self.solver} ended with status {status}")
+        return self.finish(Status.UNKNOWN, reason=status_meaning("scip", status)[1])
 
 
 def miqp_solve(
@@ -342,12 +382,28 @@ def miqp_solve(
     progress: bool = False,
     tighten: bool | None = None,
     bound_time: float = BOUND_TIME,
+    scale: bool = True,
 ) -> Solution:
-    """Decide (or, with ``mode="optimize"``, minimise) with SCIP; see the module docstring."""
+    """Decide (or, with ``mode="optimize"``, minimise) with SCIP; see the module docstring.
+
+    ``scale`` (default on) solves the problem scaled by powers of two
+    (:func:`geninv.solvers.numerics.scale_problem`)."""
     if mode not in MODES:
         raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
-    solver = _Solver(problem, mode, time_limit, seed, progress, tighten, bound_time)
-    return solver.decide() if mode == "decide" else solver.optimize()
+    reason = MiqpBackend.unsupported_reason(problem)
+    if reason is not None:
+        raise UnsupportedError(reason)
+    setup = _setup(problem)
+    scaled = scale_problem(problem, setup.lo_f, setup.hi_f) if scale else Scaled(problem)
+    solver = _Solver(scaled.problem, mode, time_limit, seed, progress, tighten, bound_time)
+    sol = solver.decide() if mode == "decide" else solver.optimize()
+    return scaled.unscale(
+        problem,
+        sol,
+        float(solver.p),
+        stats_pow=("tolerance",),
+        proof_pow=("tolerance", "lower_bound"),
+    )
 
 
 @register
@@ -364,15 +420,18 @@ class MiqpBackend(Backend):
         complete=True,
     )
     modules = ("pyscipopt",)
+    no_basis = BASIS_FLOAT
 
     def __init__(
         self,
         mode: Mode = "decide",
         tighten: bool | None = None,
         bound_time: float = BOUND_TIME,
+        scale: bool = True,
     ) -> None:
         if mode not in MODES:
             raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
+        self.scale = scale
         self.mode: Mode = mode
         self.tighten = tighten
         self.bound_time = bound_time
@@ -401,4 +460,5 @@ class MiqpBackend(Backend):
             progress=progress,
             tighten=self.tighten,
             bound_time=self.bound_time,
+            scale=self.scale,
         )

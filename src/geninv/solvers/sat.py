@@ -1792,6 +1792,11 @@ def _latent(bits: Sequence[bool], values: tuple[int, int]) -> list[Fraction]:
     return [hi if b else lo for b in bits]
 
 
+#: Activations the CNF encoding handles exactly (a ReLU unit is an exact case split,
+#: the identity a plain sum); others are refused.
+HANDLED_ACTIVATIONS: frozenset[str] = frozenset({"relu", "identity"})
+
+
 @register
 class SatBackend(Backend):
     """Exact CNF encoding (order encoding + MDDs) and a CDCL solver; binary/sign latents.
@@ -1815,8 +1820,10 @@ class SatBackend(Backend):
         approximate=True,
         norms="any",
         complete=True,
+        activations=HANDLED_ACTIVATIONS,
     )
     modules = ("pysat",)
+    no_basis = "exact"  # exact integer CNF; "checked certificate" once rup checked the DRUP
 
     def __init__(
         self,
@@ -1977,6 +1984,8 @@ class SatBackend(Backend):
 
                 res = check_drup_files(cnf_path, proof_path)
                 proof["proof_checked"] = res.ok
+                if res.ok:
+                    proof["basis"] = "checked certificate"
                 proof["proof_check"] = res.reason
         return proof
 
