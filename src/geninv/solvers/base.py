@@ -296,6 +296,7 @@ def _load_builtin_backends() -> None:
     if _LOADED:
         return
     import geninv.solvers.approx  # adam, pgd, admm, langevin, flipgd
+    import geninv.solvers.bab.backend
     import geninv.solvers.corners
     import geninv.solvers.enumerate
     import geninv.solvers.layerwise

@@ -1,0 +1,618 @@
+"""Independent exact checker of branch-and-bound proofs (``geninv check-proof DIR FILE``).
+
+A *no* of the ``bab`` backend says: no latent ``z`` in the domain has
+``||G(z) - x||_p <= delta`` (which also rules out ``< delta``).  Its proof is a
+tree whose nodes narrow the latent box and fix ReLU phases; every leaf carries
+nonnegative multipliers ``y`` over named linear inequalities that every point of
+the leaf satisfies.  This module re-derives everything from the instance alone,
+in :class:`fractions.Fraction` arithmetic, sharing no code with the producer
+(``geninv.solvers.bab``) except the instance loader and the network's exact
+parameters.
+
+What is checked
+---------------
+1. *Root*: the root box is the box domain exactly; for a real domain, the root box
+   is a *clamp box* of ``G`` (``G(z) = G(clamp(z))`` for all real ``z``), checked
+   here exactly: every first-layer unit reads at most one latent, and for every
+   unit of layer 2 (of layer 1 for a one-layer network) and every latent ``i`` the
+   piecewise-linear function of ``z_i`` that the unit's pre-activation (output)
+   receives has slope exactly 0 on every piece left of ``lower_i`` and right of
+   ``upper_i``.  Then clamping ``z`` changes nothing, and the real problem has a
+   witness iff the box problem has.
+2. *Cover*: every inner node is split either on an input coordinate ``i`` at a
+   point ``lower_i < c < upper_i`` (children: the node's box with ``upper_i = c``
+   and with ``lower_i = c``, same fixings), or on an unfixed unit ``(l, j)``
+   (children: the node's box, fixings plus ``(l, j)`` inactive and active).  The
+   two children always cover the parent (``h <= 0`` or ``h >= 0``), every node is
+   reached exactly once from the root, so the leaves cover the domain.
+3. *Leaves*: exact interval bounds ``[lo, hi]`` of every pre-activation over the
+   leaf's box, intersected with the fixed phases (``h >= 0`` or ``h <= 0``);
+   an empty interval proves the leaf empty.  Otherwise, with variables
+   ``z`` (the leaf's box), ``a^l`` (post-activations, box ``[f(lo), f(hi)]``,
+   ``f`` monotone) and ``t`` (l_1 auxiliaries, box ``[0, D]``), each named row
+   ``r . v >= beta`` below holds at every point of the leaf (with
+   ``h = W a^{l-1} + b``).  For multipliers ``y >= 0`` the combination
+   ``(sum y r) . v >= sum y beta`` holds too, so if the maximum of the left side
+   over the variable box is *below* ``sum y beta``, the leaf has no point.
+
+Rows (unit ``j`` of layer ``l``, slope ``alpha`` of the negative part; relu
+``alpha = 0``; identity: only ``ge``/``le``):
+
+* ``L{l}.{j}.ge``: ``a >= h`` (valid when ``alpha <= 1``, or the unit is active);
+* ``L{l}.{j}.le``: ``a <= h`` (identity, active: fixed or ``lo >= 0``; or ``alpha >= 1``);
+* ``L{l}.{j}.sge``: ``a >= alpha h`` (``alpha <= 1``, or inactive: fixed or ``hi <= 0``);
+* ``L{l}.{j}.sle``: ``a <= alpha h`` (inactive, or ``alpha >= 1``);
+* ``L{l}.{j}.on`` / ``off``: ``h >= 0`` / ``h <= 0`` (the unit is fixed so);
+* ``L{l}.{j}.chord`` (``lo < hi``): the chord of ``f`` between ``lo`` and ``hi``,
+  above ``a`` when ``alpha <= 1`` (``f`` convex), below when ``alpha > 1``;
+* ``T{j}.lo`` / ``T{j}.hi``: ``x_j - delta <= a^L_j <= x_j + delta`` (every p:
+  ``|d_j| <= ||d||_p``);
+* ``T{j}.tp`` / ``T{j}.tn`` (p finite, delta > 0): ``t_j >= a^L_j - x_j``,
+  ``t_j >= x_j - a^L_j``; ``T.sum``: ``sum t_j <= D`` with ``D = delta`` for p = 1
+  and, for integer p >= 2, the certificate's ``l1_bound`` R, checked
+  ``R^p >= q^(p-1) delta^p`` (Hoelder: ``||d||_1 <= q^(1-1/p) ||d||_p``);
+* ``C{k}`` (integer p >= 2): cut ``k`` of the certificate, ``w`` (rationals) and
+  ``r``: ``sum_j sign(w_j)|w_j|^(p-1) (a^L_j - x_j) <= r``, checked
+  ``r >= 0`` and ``r^p >= delta^p (sum |w_j|^p)^(p-1)`` (Hoelder with the dual norm).
+
+``t_j`` in ``[0, D]`` is a box the lifted point ``t_j = |d_j|`` satisfies.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from geninv.errors import GeninvError, ParseError
+from geninv.problem import InversionProblem
+
+FORMAT = "geninv-bab-proof"
+VERSION = 1
+
+Var = tuple[int, int]  # (layer, index): layer 0 = z, 1..L = a^l, L + 1 = t
+Row = tuple[dict[Var, Fraction], Fraction]
+
+
+class ProofRejected(GeninvError):
+    """The proof is well-formed but does not prove the instance has no witness."""
+
+    def __init__(self, node: int | None, why: str) -> None:
+        self.node = node
+        where = f"node {node}: " if node is not None else ""
+        super().__init__(where + why)
+
+
+class MalformedProof(ParseError):
+    """The proof file is not a readable geninv branch-and-bound proof."""
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    nodes: int
+    leaves: int
+    empty_by_bounds: int
+    multipliers: int
+    root: str
+
+
+def _frac(v: Any, what: str) -> Fraction:
+    if isinstance(v, bool) or not isinstance(v, (int, str)):
+        raise MalformedProof(f"{what}: expected an integer or a 'p/q' string, got {v!r}")
+    try:
+        return Fraction(v)
+    except (ValueError, ZeroDivisionError):
+        raise MalformedProof(f"{what}: {v!r} is not a rational 'p/q'") from None
+
+
+def _int(v: Any, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise MalformedProof(f"{what}: expected an integer, got {v!r}")
+    return v
+
+
+class _Net:
+    """The instance's network and target in exact rationals."""
+
+    def __init__(self, problem: InversionProblem) -> None:
+        net = problem.network
+        self.rows: list[list[tuple[tuple[int, ...], tuple[Fraction, ...]]]] = []
+        self.bias: list[list[Fraction]] = []
+        self.act: list[tuple[str, Fraction]] = []
+        for i, layer in enumerate(net.layers, start=1):
+            if layer.activation not in ("relu", "identity", "leaky_relu"):
+                raise ProofRejected(
+                    None,
+                    f"layer {i} has activation {layer.activation}; proofs cover relu, "
+                    "leaky_relu and identity layers only",
+                )
+            self.rows.append(list(layer.exact_rows()))
+            self.bias.append(list(layer.exact_bias_values()))
+            alpha = Fraction(0) if layer.activation == "relu" else Fraction(layer.negative_slope)
+            self.act.append((layer.activation, alpha))
+        self.n = net.n_inputs
+        self.depth = len(self.rows)
+        self.q = net.n_outputs
+        self.x = list(problem.target)
+
+    def f(self, layer: int, v: Fraction) -> Fraction:
+        kind, alpha = self.act[layer - 1]
+        if kind == "identity" or v >= 0:
+            return v
+        return alpha * v
+
+
+def _bounds(
+    net: _Net, box: Sequence[tuple[Fraction, Fraction]], fixed: dict[tuple[int, int], int]
+) -> list[list[tuple[Fraction, Fraction]]] | tuple[int, int]:
+    """Exact pre-activation intervals per layer with the fixings applied,
+    or the unit (layer, j) whose interval is empty."""
+    prev = list(box)
+    out: list[list[tuple[Fraction, Fraction]]] = []
+    for li in range(net.depth):
+        layer = li + 1
+        cur: list[tuple[Fraction, Fraction]] = []
+        post: list[tuple[Fraction, Fraction]] = []
+        for j, (idx, val) in enumerate(net.rows[li]):
+            lo = hi = net.bias[li][j]
+            for k, w in zip(idx, val, strict=True):
+                a, b = prev[k]
+                if w > 0:
+                    lo += w * a
+                    hi += w * b
+                else:
+                    lo += w * b
+                    hi += w * a
+            ph = fixed.get((layer, j))
+            if ph == 1:
+                lo = max(lo, Fraction(0))
+            elif ph == 0:
+                hi = min(hi, Fraction(0))
+            if lo > hi:
+                return (layer, j)
+            cur.append((lo, hi))
+            post.append((net.f(layer, lo), net.f(layer, hi)))
+        out.append(cur)
+        prev = post
+    return out
+
+
+class _Leaf:
+    """The row system of one leaf (rows built on demand, by name)."""
+
+    def __init__(
+        self,
+        net: _Net,
+        glob: _Global,
+        box: Sequence[tuple[Fraction, Fraction]],
+        fixed: dict[tuple[int, int], int],
+        pre: list[list[tuple[Fraction, Fraction]]],
+    ) -> None:
+        self.net, self.glob, self.fixed, self.pre = net, glob, fixed, pre
+        self.vbox: dict[Var, tuple[Fraction, Fraction]] = {}
+        for i, lh in enumerate(box):
+            self.vbox[(0, i)] = lh
+        for li, layer_b in enumerate(pre):
+            for j, (lo, hi) in enumerate(layer_b):
+                self.vbox[(li + 1, j)] = (net.f(li + 1, lo), net.f(li + 1, hi))
+        if glob.l1 is not None:
+            for j in range(net.q):
+                self.vbox[(net.depth + 1, j)] = (Fraction(0), glob.l1)
+
+    def _h(self, layer: int, j: int, scale: Fraction) -> tuple[dict[Var, Fraction], Fraction]:
+        """scale * (W a^{l-1})_j as a linear form, and scale * b_j."""
+        idx, val = self.net.rows[layer - 1][j]
+        form = {(layer - 1, k): scale * w for k, w in zip(idx, val, strict=True)}
+        return form, scale * self.net.bias[layer - 1][j]
+
+    def row(self, name: str) -> Row:
+        parts = name.split(".")
+        net = self.net
+        if parts[0].startswith("L") and len(parts) == 3:
+            try:
+                layer, j = int(parts[0][1:]), int(parts[1])
+            except ValueError:
+                raise ProofRejected(None, f"unknown row {name!r}") from None
+            if not (1 <= layer <= net.depth and 0 <= j < len(net.rows[layer - 1])):
+                raise ProofRejected(None, f"row {name!r} names no unit of the network")
+            return self._unit_row(name, layer, j, parts[2])
+        return self._target_row(name, parts)
+
+    def _unit_row(self, name: str, layer: int, j: int, kind: str) -> Row:
+        act, alpha = self.net.act[layer - 1]
+        lo, hi = self.pre[layer - 1][j]
+        ph = self.fixed.get((layer, j))
+        active = ph == 1 or lo >= 0
+        inactive = ph == 0 or hi <= 0
+        a: Var = (layer, j)
+        one = Fraction(1)
+        if act == "identity":
+            valid = kind in ("ge", "le")
+        else:
+            valid = {
+                "ge": alpha <= 1 or active,
+                "le": alpha >= 1 or active,
+                "sge": alpha <= 1 or inactive,
+                "sle": alpha >= 1 or inactive,
+                "on": ph == 1,
+                "off": ph == 0,
+                "chord": lo < hi,
+            }.get(kind, False)
+        if not valid:
+            raise ProofRejected(None, f"row {name!r} is not valid at this node")
+        if kind in ("ge", "le", "sge", "sle"):
+            s = one if kind in ("ge", "le") else alpha
+            sign = one if kind in ("ge", "sge") else -one
+            form, b = self._h(layer, j, -sign * s)  # sign*(a - s h) >= 0
+            form[a] = form.get(a, Fraction(0)) + sign
+            return form, -b
+        if kind in ("on", "off"):
+            form, b = self._h(layer, j, one if kind == "on" else -one)
+            return form, -b
+        # chord: m = (f(hi) - f(lo)) / (hi - lo); convex f: m h + c - a >= 0
+        flo, fhi = self.net.f(layer, lo), self.net.f(layer, hi)
+        m = (fhi - flo) / (hi - lo)
+        c = flo - m * lo
+        sign = one if alpha <= 1 else -one  # sign * (m h + c - a) >= 0
+        form, b = self._h(layer, j, sign * m)
+        form[a] = form.get(a, Fraction(0)) - sign
+        return form, -(b + sign * c)
+
+    def _target_row(self, name: str, parts: list[str]) -> Row:
+        net, glob = self.net, self.glob
+        out = net.depth
+        if parts[0] == "T" and parts[1:] == ["sum"] and glob.l1 is not None:
+            return {(out + 1, j): Fraction(-1) for j in range(net.q)}, -glob.l1
+        if parts[0].startswith("T") and len(parts) == 2:
+            try:
+                j = int(parts[0][1:])
+            except ValueError:
+                raise ProofRejected(None, f"unknown row {'.'.join(parts)!r}") from None
+            if not 0 <= j < net.q:
+                raise ProofRejected(None, f"row {'.'.join(parts)!r} names no output")
+            x, d = net.x[j], glob.delta
+            if parts[1] == "lo":
+                return {(out, j): Fraction(1)}, x - d
+            if parts[1] == "hi":
+                return {(out, j): Fraction(-1)}, -x - d
+            if glob.l1 is not None and parts[1] in ("tp", "tn"):
+                s = Fraction(-1) if parts[1] == "tp" else Fraction(1)
+                return {(out + 1, j): Fraction(1), (out, j): s}, s * x
+        if parts[0].startswith("C") and len(parts) == 1:
+            try:
+                k = int(parts[0][1:])
+                c, r = glob.cuts[k]
+            except (ValueError, IndexError):
+                raise ProofRejected(None, f"unknown cut row {parts[0]!r}") from None
+            form = {(out, j): -cj for j, cj in enumerate(c) if cj}
+            return form, -r - sum((cj * xj for cj, xj in zip(c, net.x, strict=True)), Fraction(0))
+        raise ProofRejected(None, f"unknown or invalid row {'.'.join(parts)!r}")
+
+    def refutes(self, y: dict[str, Fraction]) -> tuple[bool, Fraction, Fraction]:
+        """(max over the box of the combined form < combined rhs, that max, that rhs)."""
+        comb: dict[Var, Fraction] = {}
+        rhs = Fraction(0)
+        for name, mult in y.items():
+            if mult < 0:
+                raise ProofRejected(None, f"multiplier of {name!r} is negative ({mult})")
+            if mult == 0:
+                continue
+            form, beta = self.row(name)
+            rhs += mult * beta
+            for v, c in form.items():
+                comb[v] = comb.get(v, Fraction(0)) + mult * c
+        top = Fraction(0)
+        for v, c in comb.items():
+            if c:
+                lo, hi = self.vbox[v]
+                top += c * (hi if c > 0 else lo)
+        return top < rhs, top, rhs
+
+
+@dataclass
+class _Global:
+    delta: Fraction
+    l1: Fraction | None
+    cuts: list[tuple[list[Fraction], Fraction]]
+
+
+def _globals(problem: InversionProblem, doc: dict[str, Any]) -> _Global:
+    if problem.threshold_pow is not None:
+        raise ProofRejected(None, "instances with threshold_pow are not covered by these proofs")
+    delta = problem.threshold
+    p = problem.p
+    q = problem.network.n_outputs
+    exact_or_inf = delta == 0 or math.isinf(p)
+    if not exact_or_inf and not p.is_integer():
+        raise ProofRejected(None, f"p = {p} is not covered (p must be 1, an integer or inf)")
+    l1: Fraction | None = None
+    cuts: list[tuple[list[Fraction], Fraction]] = []
+    if not exact_or_inf:
+        k = int(p)
+        if k == 1:
+            l1 = delta
+        else:
+            l1 = _frac(doc.get("l1_bound"), "l1_bound")
+            if l1 < 0 or l1**k < q ** (k - 1) * delta**k:
+                raise ProofRejected(None, f"l1_bound {l1} is below q^(1-1/p) delta")
+        raw = doc.get("cuts") or []
+        if not isinstance(raw, list):
+            raise MalformedProof("cuts: expected a list")
+        for i, cut in enumerate(raw):
+            if not isinstance(cut, dict) or not isinstance(cut.get("w"), list):
+                raise MalformedProof(f"cuts[{i}]: expected an object with 'w' and 'r'")
+            w = [_frac(v, f"cuts[{i}].w") for v in cut["w"]]
+            r = _frac(cut.get("r"), f"cuts[{i}].r")
+            if len(w) != q:
+                raise MalformedProof(f"cuts[{i}].w: expected {q} entries")
+            if k == 1:
+                raise ProofRejected(None, "cuts are only used for p >= 2")
+            norm = sum((abs(v) ** k for v in w), Fraction(0))
+            if r < 0 or r**k < delta**k * norm ** (k - 1):
+                raise ProofRejected(None, f"cut {i}: r = {r} is below delta ||c||_(p*)")
+            c = [(1 if v > 0 else -1) * abs(v) ** (k - 1) for v in w]
+            cuts.append(([Fraction(v) for v in c], r))
+    return _Global(delta, l1, cuts)
+
+
+def _slope_pieces(
+    terms: list[tuple[Fraction, Fraction, Fraction, str, Fraction]], edge: Fraction, right: bool
+) -> bool:
+    """Whether sum_t coef * f(w s + b) has slope 0 on every piece beyond ``edge``.
+
+    ``terms``: (coef, w, b, activation, alpha); f = identity or leaky with slope alpha."""
+    bps = sorted({-b / w for (_, w, b, kind, _) in terms if kind != "identity" and w != 0} | {edge})
+    pts = [v for v in bps if (v > edge if right else v < edge)]
+    chain = [edge, *pts] if right else [*pts, edge]
+    # sample points strictly inside each piece beyond the edge
+    samples = [(u + v) / 2 for u, v in itertools.pairwise(chain)]
+    samples.append(chain[-1] + 1 if right else chain[0] - 1)
+    for s in samples:
+        slope = Fraction(0)
+        for coef, w, b, kind, alpha in terms:
+            h = w * s + b
+            d = Fraction(1) if kind == "identity" or h > 0 else alpha
+            slope += coef * w * d
+        if slope != 0:
+            return False
+    return True
+
+
+def verify_clamp_box(
+    problem: InversionProblem, box: Sequence[tuple[Fraction, Fraction]]
+) -> str | None:
+    """None when ``G(z) = G(clamp(z, box))`` for every real z (checked exactly), else why not."""
+    net = _Net(problem)
+    first = net.rows[0]
+    kind1, alpha1 = net.act[0]
+    reads: list[tuple[int, Fraction, Fraction] | None] = []
+    for j, (idx, val) in enumerate(first):
+        if len(idx) > 1:
+            return f"first-layer unit {j} reads {len(idx)} latents (not coordinate-separable)"
+        reads.append((idx[0], val[0], net.bias[0][j]) if idx else None)
+    if net.depth == 1:
+        consumers = [
+            [(Fraction(1) if k == j else Fraction(0)) for k in range(len(first))]
+            for j in range(len(first))
+        ]
+    else:
+        consumers = []
+        for idx, val in net.rows[1]:
+            rowv = [Fraction(0)] * len(first)
+            for k, w in zip(idx, val, strict=True):
+                rowv[k] = w
+            consumers.append(rowv)
+    for u, coefs in enumerate(consumers):
+        for i in range(net.n):
+            terms = [
+                (coefs[j], r[1], r[2], kind1, alpha1)
+                for j, r in enumerate(reads)
+                if r is not None and r[0] == i and coefs[j] != 0
+            ]
+            if not terms:
+                continue
+            lo, hi = box[i]
+            if not (_slope_pieces(terms, hi, True) and _slope_pieces(terms, lo, False)):
+                return (
+                    f"the layer-{min(2, net.depth)} unit {u} still changes with z_{i} "
+                    f"outside [{lo}, {hi}]"
+                )
+    return None
+
+
+def _box(v: Any, n: int, what: str) -> list[tuple[Fraction, Fraction]]:
+    if not isinstance(v, list) or len(v) != n:
+        raise MalformedProof(f"{what}: expected {n} [lower, upper] pairs")
+    out = []
+    for i, pair in enumerate(v):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise MalformedProof(f"{what}[{i}]: expected [lower, upper]")
+        out.append((_frac(pair[0], f"{what}[{i}]"), _frac(pair[1], f"{what}[{i}]")))
+    return out
+
+
+def _fixed(v: Any, what: str) -> dict[tuple[int, int], int]:
+    if not isinstance(v, list):
+        raise MalformedProof(f"{what}: expected a list of [layer, unit, phase]")
+    out: dict[tuple[int, int], int] = {}
+    for i, item in enumerate(v):
+        if not isinstance(item, list) or len(item) != 3:
+            raise MalformedProof(f"{what}[{i}]: expected [layer, unit, phase]")
+        layer, j, ph = (_int(t, f"{what}[{i}]") for t in item)
+        if ph not in (0, 1) or (layer, j) in out:
+            raise MalformedProof(f"{what}[{i}]: phase must be 0 or 1, each unit once")
+        out[(layer, j)] = ph
+    return out
+
+
+def check_certificate(problem: InversionProblem, doc: Any) -> CheckReport:
+    """Check a proof document against the instance; raises :class:`ProofRejected`
+    (invalid) or :class:`MalformedProof` (unreadable)."""
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise MalformedProof(f'not a branch-and-bound proof (expected "format": "{FORMAT}")')
+    if doc.get("version") != VERSION:
+        raise MalformedProof(f"proof version {doc.get('version')!r} is not supported")
+    n, q = problem.n, problem.network.n_outputs
+    if doc.get("n") != n or doc.get("q") != q:
+        raise ProofRejected(
+            None, f"proof is for n={doc.get('n')}, q={doc.get('q')}; the instance has n={n}, q={q}"
+        )
+    net = _Net(problem)
+    glob = _globals(problem, doc)
+    nodes_raw = doc.get("nodes")
+    if not isinstance(nodes_raw, list) or not nodes_raw:
+        raise MalformedProof("nodes: expected a non-empty list")
+    nodes: dict[int, dict[str, Any]] = {}
+    for i, nd in enumerate(nodes_raw):
+        if not isinstance(nd, dict):
+            raise MalformedProof(f"nodes[{i}]: expected an object")
+        nid = _int(nd.get("id"), f"nodes[{i}].id")
+        if nid in nodes:
+            raise MalformedProof(f"nodes[{i}]: id {nid} appears twice")
+        nodes[nid] = nd
+    if 0 not in nodes:
+        raise MalformedProof("nodes: no root (id 0)")
+    root = nodes[0]
+    rbox = _box(root.get("box"), n, "node 0 box")
+    if _fixed(root.get("fixed", []), "node 0 fixed"):
+        raise ProofRejected(0, "the root fixes phases")
+    if problem.domain.kind == "box":
+        assert problem.domain.lower is not None and problem.domain.upper is not None
+        want = list(zip(problem.domain.lower, problem.domain.upper, strict=True))
+        if rbox != want:
+            raise ProofRejected(0, "the root box is not the domain's box")
+        root_kind = "domain box"
+    elif problem.domain.kind == "real":
+        if any(lo > hi for lo, hi in rbox):
+            raise ProofRejected(0, "the root box is empty")
+        why = verify_clamp_box(problem, rbox)
+        if why is not None:
+            raise ProofRejected(0, f"the root box is not a clamp box of G: {why}")
+        root_kind = "clamp box (verified)"
+    else:
+        raise ProofRejected(None, f"domain {problem.domain.kind!r} is not covered")
+    seen: set[int] = set()
+    leaves = empty = mults = 0
+    stack: list[tuple[int, list[tuple[Fraction, Fraction]], dict[tuple[int, int], int]]] = [
+        (0, rbox, {})
+    ]
+    while stack:
+        nid, box, fixed = stack.pop()
+        if nid in seen:
+            raise ProofRejected(nid, "reached twice")
+        seen.add(nid)
+        nd = nodes[nid]
+        if _box(nd.get("box"), n, f"node {nid} box") != box:
+            raise ProofRejected(nid, "its box is not the one its parent's split gives")
+        if _fixed(nd.get("fixed", []), f"node {nid} fixed") != fixed:
+            raise ProofRejected(nid, "its fixings are not the ones its parent's split gives")
+        children = nd.get("children")
+        if children:
+            stack.extend(_split(nid, nd, nodes, box, fixed, net))
+            continue
+        leaves += 1
+        pre = _bounds(net, box, fixed)
+        if isinstance(pre, tuple):
+            empty += 1
+            continue
+        y_raw = nd.get("y")
+        if not isinstance(y_raw, dict):
+            raise ProofRejected(nid, "a leaf needs multipliers 'y' (or empty interval bounds)")
+        y = {str(k): _frac(v, f"node {nid} y[{k}]") for k, v in y_raw.items()}
+        mults += len(y)
+        try:
+            ok, top, rhs = _Leaf(net, glob, box, fixed, pre).refutes(y)
+        except ProofRejected as exc:
+            raise ProofRejected(nid, str(exc)) from None
+        if not ok:
+            raise ProofRejected(
+                nid,
+                f"the multipliers do not refute it (max {float(top):.6g} >= rhs {float(rhs):.6g})",
+            )
+    if len(seen) != len(nodes):
+        extra = sorted(set(nodes) - seen)[:3]
+        raise ProofRejected(extra[0], "not reachable from the root")
+    return CheckReport(len(nodes), leaves, empty, mults, root_kind)
+
+
+def _split(
+    nid: int,
+    nd: dict[str, Any],
+    nodes: dict[int, dict[str, Any]],
+    box: list[tuple[Fraction, Fraction]],
+    fixed: dict[tuple[int, int], int],
+    net: _Net,
+) -> list[tuple[int, list[tuple[Fraction, Fraction]], dict[tuple[int, int], int]]]:
+    kids = nd["children"]
+    if not isinstance(kids, list) or len(kids) != 2:
+        raise MalformedProof(f"node {nid}: children must be a list of two ids")
+    a, b = (_int(k, f"node {nid} children") for k in kids)
+    for k in (a, b):
+        if k not in nodes:
+            raise ProofRejected(nid, f"child {k} is missing")
+    sp = nd.get("split")
+    if not isinstance(sp, dict):
+        raise MalformedProof(f"node {nid}: an inner node needs a 'split'")
+    if sp.get("kind") == "input":
+        i = _int(sp.get("coord"), f"node {nid} split.coord")
+        at = _frac(sp.get("at"), f"node {nid} split.at")
+        if not 0 <= i < len(box) or not box[i][0] < at < box[i][1]:
+            raise ProofRejected(nid, "input split point is not inside the box")
+        left, right = list(box), list(box)
+        left[i] = (box[i][0], at)
+        right[i] = (at, box[i][1])
+        return [(a, left, dict(fixed)), (b, right, dict(fixed))]
+    if sp.get("kind") == "relu":
+        layer = _int(sp.get("layer"), f"node {nid} split.layer")
+        j = _int(sp.get("unit"), f"node {nid} split.unit")
+        if not (1 <= layer <= net.depth and 0 <= j < len(net.rows[layer - 1])):
+            raise ProofRejected(nid, "split unit is not in the network")
+        if (layer, j) in fixed or net.act[layer - 1][0] == "identity":
+            raise ProofRejected(nid, "split unit is already fixed or has no phases")
+        return [(a, list(box), {**fixed, (layer, j): 0}), (b, list(box), {**fixed, (layer, j): 1})]
+    raise MalformedProof(f"node {nid}: split kind must be 'input' or 'relu'")
+
+
+def check_proof_file(directory: str | Path, proof: str | Path) -> CheckReport:
+    """Load the instance and the proof file and check; see :func:`check_certificate`."""
+    from geninv.io.instance import load_instance
+
+    problem = load_instance(directory)
+    try:
+        text = Path(proof).read_text(encoding="utf-8")
+        doc = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedProof(f"not JSON ({exc})", str(proof)) from None
+    try:
+        return check_certificate(problem, doc)
+    except MalformedProof as exc:
+        raise MalformedProof(exc.reason, str(proof)) from None
+
+
+class LeafChecker:
+    """One leaf's exact check, for a producer that wants to know before it prunes
+    (the same code :func:`check_certificate` runs on every leaf)."""
+
+    def __init__(self, problem: InversionProblem, globals_doc: dict[str, Any]) -> None:
+        self.net = _Net(problem)
+        self.glob = _globals(problem, globals_doc)
+
+    def refutes(
+        self,
+        box: Sequence[tuple[Fraction, Fraction]],
+        fixed: dict[tuple[int, int], int],
+        y: dict[str, Fraction],
+    ) -> bool:
+        """Whether the leaf (box, fixings) is empty by its interval bounds or by ``y``."""
+        pre = _bounds(self.net, box, fixed)
+        if isinstance(pre, tuple):
+            return True
+        try:
+            return _Leaf(self.net, self.glob, box, fixed, pre).refutes(y)[0]
+        except ProofRejected:
+            return False

@@ -1,0 +1,219 @@
+"""The node LP of the bab search: the triangle relaxation of one node, in floats.
+
+Columns: the latents ``z`` (the node's box), the post-activations ``a^l`` of
+every layer (box ``[f(lo), f(hi)]`` from the node's float bounds), for p < inf
+the l_1 auxiliaries ``t_j`` (``t_j >= 0``; the checker's box ``[0, D]`` is
+tighter), and one slack ``s >= 0``.  Rows
+are *named* exactly as the proof checker (:mod:`geninv.proofcheck`) names its
+rows, each ``r . v >= beta``:
+
+* per unit, by its state at this node (``h = W a^{l-1} + b``): identity
+  ``ge``/``le`` (``a = h``); active (fixed, or ``lo >= 0``) ``ge``/``le`` and
+  ``on`` if fixed; inactive ``sge``/``sle`` (``a = alpha h``) and ``off`` if
+  fixed; unstable: ``ge``, ``sge`` and the upper ``chord`` (slope ``alpha > 1``:
+  ``le``, ``sle`` and the lower chord);
+* target rows ``T{j}.lo``/``T{j}.hi`` (``|a^L_j - x_j| <= delta + s``), for
+  finite p the rows ``T{j}.tp``/``T{j}.tn`` (``t_j >= |a^L_j - x_j|``) and
+  ``T.sum`` (``sum t <= D + s``), and the global cuts ``C{k}``
+  (``c . (a^L - x) <= r + s``).
+
+The LP minimises ``s``.  Its optimum ``s* > 0`` means the relaxation (hence the
+node) has no point within the threshold; the row duals ``y >= 0`` then satisfy
+``y . beta > max_box (sum y r) . v`` up to float error, which is exactly what
+the checker verifies in Fractions (the ``s`` terms drop out: see
+``docs/solvers.md``).  An infeasible LP gives its dual ray instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from geninv.network import FloatArray
+
+#: kInfeasible and friends, by name
+_INFEASIBLE = ("kInfeasible",)
+
+
+@dataclass
+class LayerData:
+    weight: FloatArray
+    bias: FloatArray
+    kind: str  # relu, leaky_relu or identity
+    alpha: float
+
+
+@dataclass
+class Setup:
+    """What every node LP shares: the network in floats, target, threshold, norm mode."""
+
+    layers: list[LayerData]
+    n: int
+    x: FloatArray
+    delta: float
+    mode: str  # "inf" (p = inf or exact inversion), "l1" (p = 1), "lp" (integer p >= 2)
+    l1: float  # D of T.sum (delta for p = 1, the rational R for p >= 2), 0 for "inf"
+    cuts: list[tuple[FloatArray, float]] = field(default_factory=list)
+
+    @property
+    def q(self) -> int:
+        return int(self.x.shape[0])
+
+
+@dataclass
+class NodeResult:
+    status: str  # "optimal", "infeasible", "other"
+    value: float  # optimum of s (inf when infeasible)
+    z: FloatArray | None
+    out: FloatArray | None  # a^L at the optimum
+    y: dict[str, float] | None  # candidate multipliers (duals or the dual ray), by row name
+    y_alt: dict[str, float] | None = None  # the ray with the other sign
+
+
+class _Rows:
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.lo: list[float] = []
+        self.idx: list[np.ndarray[Any, Any]] = []
+        self.val: list[FloatArray] = []
+
+    def add(self, name: str, idx: Any, val: Any, rhs: float) -> None:
+        v = np.asarray(val, dtype=np.float64)
+        i = np.asarray(idx, dtype=np.int32)
+        keep = v != 0
+        self.names.append(name)
+        self.idx.append(i[keep])
+        self.val.append(v[keep])
+        self.lo.append(rhs)
+
+
+def _unit_rows(
+    rows: _Rows,
+    layer: int,
+    ld: LayerData,
+    prev_cols: np.ndarray[Any, Any],
+    a_cols: np.ndarray[Any, Any],
+    lo: FloatArray,
+    hi: FloatArray,
+    fixed: dict[tuple[int, int], int],
+) -> None:
+    w, b, alpha = ld.weight, ld.bias, ld.alpha
+    for j in range(w.shape[0]):
+        ph = fixed.get((layer, j))
+        specs: list[tuple[str, float, float, float]] = []  # name, sigma, kappa, c0
+        if ld.kind == "identity":
+            specs = [("ge", -1.0, 1.0, 0.0), ("le", 1.0, -1.0, 0.0)]
+        elif ph == 1 or lo[j] >= 0:
+            specs = [("ge", -1.0, 1.0, 0.0), ("le", 1.0, -1.0, 0.0)]
+            if ph == 1:
+                specs.append(("on", 1.0, 0.0, 0.0))
+        elif ph == 0 or hi[j] <= 0:
+            specs = [("sge", -alpha, 1.0, 0.0), ("sle", alpha, -1.0, 0.0)]
+            if ph == 0:
+                specs.append(("off", -1.0, 0.0, 0.0))
+        else:
+            m = (hi[j] - alpha * lo[j]) / (hi[j] - lo[j])
+            c = alpha * lo[j] - m * lo[j]
+            if alpha <= 1:
+                specs = [("ge", -1.0, 1.0, 0.0), ("sge", -alpha, 1.0, 0.0), ("chord", m, -1.0, c)]
+            else:
+                specs = [("le", 1.0, -1.0, 0.0), ("sle", alpha, -1.0, 0.0), ("chord", -m, 1.0, -c)]
+        for name, sigma, kappa, c0 in specs:
+            idx = np.concatenate([prev_cols, a_cols[j : j + 1]])
+            val = np.concatenate([sigma * w[j], [kappa]])
+            rows.add(f"L{layer}.{j}.{name}", idx, val, -sigma * b[j] - c0)
+
+
+def _post(lo: FloatArray, hi: FloatArray, ld: LayerData) -> tuple[FloatArray, FloatArray]:
+    if ld.kind == "identity":
+        return lo, hi
+    return np.where(lo >= 0, lo, ld.alpha * lo), np.where(hi >= 0, hi, ld.alpha * hi)
+
+
+def solve_node(
+    setup: Setup,
+    zlo: FloatArray,
+    zhi: FloatArray,
+    fixed: dict[tuple[int, int], int],
+    bounds: list[tuple[FloatArray, FloatArray]],
+) -> NodeResult:
+    """Build and solve the node LP (see the module docstring)."""
+    hs = importlib.import_module("highspy")
+    col_lo: list[FloatArray] = [zlo]
+    col_hi: list[FloatArray] = [zhi]
+    rows = _Rows()
+    n = setup.n
+    prev = np.arange(n, dtype=np.int32)
+    ncol = n
+    a_cols = prev
+    for k, ld in enumerate(setup.layers):
+        lo, hi = bounds[k]
+        m = ld.weight.shape[0]
+        a_cols = np.arange(ncol, ncol + m, dtype=np.int32)
+        ncol += m
+        plo, phi = _post(lo, np.maximum(hi, lo), ld)
+        col_lo.append(plo)
+        col_hi.append(phi)
+        _unit_rows(rows, k + 1, ld, prev, a_cols, lo, hi, fixed)
+        prev = a_cols
+    out_cols = a_cols
+    q = setup.q
+    s_col = ncol + (q if setup.mode != "inf" else 0)
+    for j in range(q):
+        xj = float(setup.x[j])
+        rows.add(f"T{j}.lo", [out_cols[j], s_col], [1.0, 1.0], xj - setup.delta)
+        rows.add(f"T{j}.hi", [out_cols[j], s_col], [-1.0, 1.0], -xj - setup.delta)
+    if setup.mode != "inf":
+        t_cols = np.arange(ncol, ncol + q, dtype=np.int32)
+        col_lo.append(np.zeros(q))
+        col_hi.append(np.full(q, math.inf))  # the checker's box [0, D] is tighter
+        ncol += q
+        for j in range(q):
+            xj = float(setup.x[j])
+            rows.add(f"T{j}.tp", [t_cols[j], out_cols[j]], [1.0, -1.0], -xj)
+            rows.add(f"T{j}.tn", [t_cols[j], out_cols[j]], [1.0, 1.0], xj)
+        rows.add("T.sum", [*t_cols.tolist(), s_col], [-1.0] * q + [1.0], -setup.l1)
+        for k, (c, r) in enumerate(setup.cuts):
+            rows.add(
+                f"C{k}",
+                [*out_cols.tolist(), s_col],
+                [*(-c).tolist(), 1.0],
+                -r - float(c @ setup.x),
+            )
+    col_lo.append(np.zeros(1))
+    col_hi.append(np.full(1, math.inf))
+    ncol += 1
+    cl, ch = np.concatenate(col_lo), np.concatenate(col_hi)
+    h = hs.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("presolve", "off")
+    h.addVars(ncol, cl, ch)
+    h.changeColsCost(1, np.array([ncol - 1], dtype=np.int32), np.array([1.0]))
+    nr = len(rows.names)
+    starts = np.zeros(nr, dtype=np.int32)
+    if nr > 1:
+        starts[1:] = np.cumsum([len(i) for i in rows.idx[:-1]])
+    flat_i = np.concatenate(rows.idx).astype(np.int32)
+    flat_v = np.concatenate(rows.val)
+    h.addRows(nr, np.array(rows.lo), np.full(nr, math.inf), len(flat_i), starts, flat_i, flat_v)
+    h.run()
+    status = str(h.getModelStatus()).split(".")[-1]
+    if status == "kOptimal":
+        sol = h.getSolution()
+        colv = np.array(sol.col_value)
+        duals = np.array(sol.row_dual)
+        y = {nm: float(v) for nm, v in zip(rows.names, duals, strict=True) if v > 0}
+        return NodeResult("optimal", float(colv[-1]), colv[:n], colv[out_cols], y)
+    if status in _INFEASIBLE:
+        _, has, ray = h.getDualRay()
+        if has:
+            ray = np.asarray(ray, dtype=np.float64)
+            yp = {nm: float(v) for nm, v in zip(rows.names, ray, strict=True) if v > 0}
+            yn = {nm: float(-v) for nm, v in zip(rows.names, ray, strict=True) if v < 0}
+            return NodeResult("infeasible", math.inf, None, None, yp, yn)
+        return NodeResult("infeasible", math.inf, None, None, None)
+    return NodeResult("other", -math.inf, None, None, None)
