@@ -3,7 +3,7 @@
 Columns: the latents ``z`` (the node's box), the post-activations ``a^l`` of
 every layer (box ``[f(lo), f(hi)]`` from the node's float bounds), for p < inf
 the l_1 auxiliaries ``t_j`` (``t_j >= 0``; the checker's box ``[0, D]`` is
-tighter), and one slack ``s >= 0``.  Rows
+tighter), and the distance ``s >= 0``.  Rows
 are *named* exactly as the proof checker (:mod:`geninv.proofcheck`) names its
 rows, each ``r . v >= beta``:
 
@@ -12,16 +12,20 @@ rows, each ``r . v >= beta``:
   ``on`` if fixed; inactive ``sge``/``sle`` (``a = alpha h``) and ``off`` if
   fixed; unstable: ``ge``, ``sge`` and the upper ``chord`` (slope ``alpha > 1``:
   ``le``, ``sle`` and the lower chord);
-* target rows ``T{j}.lo``/``T{j}.hi`` (``|a^L_j - x_j| <= delta + s``), for
-  finite p the rows ``T{j}.tp``/``T{j}.tn`` (``t_j >= |a^L_j - x_j|``) and
-  ``T.sum`` (``sum t <= D + s``), and the global cuts ``C{k}``
-  (``c . (a^L - x) <= r + s``).
+* target rows ``T{j}.lo``/``T{j}.hi`` (``|a^L_j - x_j| <= s``), for finite p
+  the rows ``T{j}.tp``/``T{j}.tn`` (``t_j >= |a^L_j - x_j|``) and ``T.sum``
+  (``sum t <= (D / delta) s``), and the global cuts ``C{k}``
+  (``c . (a^L - x) <= (r / delta) s``).  At ``s = delta`` these are the
+  checker's rows.
 
-The LP minimises ``s``.  Its optimum ``s* > 0`` means the relaxation (hence the
-node) has no point within the threshold; the row duals ``y >= 0`` then satisfy
-``y . beta > max_box (sum y r) . v`` up to float error, which is exactly what
-the checker verifies in Fractions (the ``s`` terms drop out: see
-``docs/solvers.md``).  An infeasible LP gives its dual ray instead.
+The LP minimises ``s``: its optimum ``s*`` is a lower bound of the node's
+(relaxed) distance.  With row duals ``y >= 0`` and ``sigma = sum_i y_i
+(coefficient of s in row i) <= 1`` (dual feasibility), LP duality gives
+``y . beta(0) + min_box(-(sum y r) . v) = s*``, and the checker's right sides
+are ``beta(delta) = beta(0) - delta (coefficient of s)``; so its test
+``y . beta(delta) > max_box (sum y r) . v`` reads ``s* - sigma delta > 0``,
+true whenever ``s* > delta`` (up to float error, which the exact check
+settles).  An infeasible LP gives its dual ray instead.
 """
 
 from __future__ import annotations
@@ -165,9 +169,11 @@ def solve_node(
     s_col = ncol + (q if setup.mode != "inf" else 0)
     for j in range(q):
         xj = float(setup.x[j])
-        rows.add(f"T{j}.lo", [out_cols[j], s_col], [1.0, 1.0], xj - setup.delta)
-        rows.add(f"T{j}.hi", [out_cols[j], s_col], [-1.0, 1.0], -xj - setup.delta)
+        rows.add(f"T{j}.lo", [out_cols[j], s_col], [1.0, 1.0], xj)
+        rows.add(f"T{j}.hi", [out_cols[j], s_col], [-1.0, 1.0], -xj)
     if setup.mode != "inf":
+        # distance scale of T.sum and the cuts: their right sides are D = ratio * delta
+        ratio = setup.l1 / setup.delta if setup.delta > 0 else 1.0
         t_cols = np.arange(ncol, ncol + q, dtype=np.int32)
         col_lo.append(np.zeros(q))
         col_hi.append(np.full(q, math.inf))  # the checker's box [0, D] is tighter
@@ -176,13 +182,13 @@ def solve_node(
             xj = float(setup.x[j])
             rows.add(f"T{j}.tp", [t_cols[j], out_cols[j]], [1.0, -1.0], -xj)
             rows.add(f"T{j}.tn", [t_cols[j], out_cols[j]], [1.0, 1.0], xj)
-        rows.add("T.sum", [*t_cols.tolist(), s_col], [-1.0] * q + [1.0], -setup.l1)
+        rows.add("T.sum", [*t_cols.tolist(), s_col], [-1.0] * q + [ratio], 0.0)
         for k, (c, r) in enumerate(setup.cuts):
             rows.add(
                 f"C{k}",
                 [*out_cols.tolist(), s_col],
-                [*(-c).tolist(), 1.0],
-                -r - float(c @ setup.x),
+                [*(-c).tolist(), r / setup.delta],
+                -float(c @ setup.x),
             )
     col_lo.append(np.zeros(1))
     col_hi.append(np.full(1, math.inf))
@@ -206,7 +212,9 @@ def solve_node(
         sol = h.getSolution()
         colv = np.array(sol.col_value)
         duals = np.array(sol.row_dual)
-        y = {nm: float(v) for nm, v in zip(rows.names, duals, strict=True) if v > 0}
+        y: dict[str, float] | None = None
+        if len(duals) == nr:  # HiGHS gives no duals when it solved the LP without simplex
+            y = {nm: float(v) for nm, v in zip(rows.names, duals, strict=True) if v > 0}
         return NodeResult("optimal", float(colv[-1]), colv[:n], colv[out_cols], y)
     if status in _INFEASIBLE:
         _, has, ray = h.getDualRay()

@@ -4,8 +4,8 @@ At each node:
 
 1. float interval bounds (:func:`geninv.bounds.interval_bounds`) with the
    node's fixings; an empty interval is tried as an exact "empty by bounds" leaf;
-2. the node LP (:mod:`.relax`) minimises the slack ``s`` of the target rows;
-3. ``s* > 0`` (or an infeasible LP): the duals (or the dual ray) become
+2. the node LP (:mod:`.relax`) minimises the relaxed distance ``s``;
+3. ``s* > delta`` (or an infeasible LP): the duals (or the dual ray) become
    nonnegative Fractions and the leaf is checked *exactly*
    (:class:`geninv.proofcheck.LeafChecker`); if the check passes the node is a
    proved leaf, otherwise it is split further;
@@ -43,11 +43,12 @@ from geninv.network import FloatArray
 from geninv.problem import InversionProblem
 from geninv.proofcheck import LeafChecker
 from geninv.solvers.bab.certificate import Box, Certificate, ProofNode
+from geninv.solvers.bab.polish import candidates
 from geninv.solvers.bab.relax import NodeResult, Setup, solve_node
 
 INPUT_SPLIT_MAX = 8
 MAX_CUT_ROUNDS = 8
-#: an LP optimum s* at most this (relative to the scale) is treated as 0 (no pruning try)
+#: an LP optimum s* at most delta + this (relative to the scale) is not tried for pruning
 PRUNE_EPS = 1e-9
 
 IncumbentFinder = Callable[[InversionProblem, float], Any]
@@ -129,6 +130,17 @@ class Search:
                 return c
         return None
 
+    def _polish(self, nd: ProofNode, z: FloatArray) -> list[Fraction] | None:
+        """Exact candidates where G is affine on the node (see :mod:`.polish`)."""
+        guess = [
+            min(max(Fraction(float(v)), lo), hi) for v, (lo, hi) in zip(z, nd.box, strict=True)
+        ]
+        self.stats["polished"] = self.stats.get("polished", 0) + 1
+        for cand in candidates(self.problem, nd.box, guess):
+            if self.problem.exact_check(cand).meets:
+                return cand
+        return None
+
     def _incumbent(self) -> list[Fraction] | None:
         if self.finder is None:
             return None
@@ -180,7 +192,7 @@ class Search:
             res = solve_node(self.setup, zlo, zhi, nd.fixed, bounds)
             self.stats["lp_seconds"] += time.perf_counter() - t0
             if res.status == "infeasible" or (
-                res.status == "optimal" and res.value > PRUNE_EPS * self.scale
+                res.status == "optimal" and res.value > self.setup.delta + PRUNE_EPS * self.scale
             ):
                 for cand in (res.y, res.y_alt):
                     y = _to_fracs(cand)
@@ -196,6 +208,8 @@ class Search:
                 return "split", (bounds, res)
             if res.status == "optimal" and res.z is not None:
                 z = self._try_witness(res.z, nd.box)
+                if z is None and not unstable_units(bounds, self.problem.network, nd.fixed):
+                    z = self._polish(nd, res.z)
                 if z is not None:
                     return "yes", z
                 if self.setup.mode == "lp" and res.out is not None and self._add_cut(res.out):
