@@ -116,14 +116,25 @@ def _int(v: Any, what: str) -> int:
     return v
 
 
+def _scaled(values: Sequence[Fraction]) -> tuple[list[int], int]:
+    """Integers ``k_i`` and one denominator ``d`` with ``values[i] = k_i / d`` (exact)."""
+    d = math.lcm(*(v.denominator for v in values)) if values else 1
+    return [v.numerator * (d // v.denominator) for v in values], d
+
+
 class _Net:
-    """The instance's network and target in exact rationals."""
+    """The instance's network and target in exact rationals; each layer's weights
+    also as integers over one common denominator (sums of products then run in
+    Python ints, with one Fraction per result)."""
 
     def __init__(self, problem: InversionProblem) -> None:
         net = problem.network
         self.rows: list[list[tuple[tuple[int, ...], tuple[Fraction, ...]]]] = []
         self.bias: list[list[Fraction]] = []
         self.act: list[tuple[str, Fraction]] = []
+        self.irows: list[list[tuple[tuple[int, ...], list[int]]]] = []
+        self.ibias: list[list[int]] = []
+        self.den: list[int] = []
         for i, layer in enumerate(net.layers, start=1):
             if layer.activation not in ("relu", "identity", "leaky_relu"):
                 raise ProofRejected(
@@ -131,10 +142,22 @@ class _Net:
                     f"layer {i} has activation {layer.activation}; proofs cover relu, "
                     "leaky_relu and identity layers only",
                 )
-            self.rows.append(list(layer.exact_rows()))
-            self.bias.append(list(layer.exact_bias_values()))
+            rows = list(layer.exact_rows())
+            bias = list(layer.exact_bias_values())
+            self.rows.append(rows)
+            self.bias.append(bias)
             alpha = Fraction(0) if layer.activation == "relu" else Fraction(layer.negative_slope)
             self.act.append((layer.activation, alpha))
+            flat = [w for _, val in rows for w in val] + bias
+            ints, d = _scaled(flat)
+            pos = 0
+            irows = []
+            for idx, val in rows:
+                irows.append((idx, ints[pos : pos + len(val)]))
+                pos += len(val)
+            self.irows.append(irows)
+            self.ibias.append(ints[pos:])
+            self.den.append(d)
         self.n = net.n_inputs
         self.depth = len(self.rows)
         self.q = net.n_outputs
@@ -154,25 +177,29 @@ def _bounds(
     or the unit (layer, j) whose interval is empty."""
     prev = list(box)
     out: list[list[tuple[Fraction, Fraction]]] = []
+    zero = Fraction(0)
     for li in range(net.depth):
         layer = li + 1
+        ints, scale = _scaled([v for pair in prev for v in pair])
+        plo, phi = ints[0::2], ints[1::2]
+        den = scale * net.den[li]
         cur: list[tuple[Fraction, Fraction]] = []
         post: list[tuple[Fraction, Fraction]] = []
-        for j, (idx, val) in enumerate(net.rows[li]):
-            lo = hi = net.bias[li][j]
+        for j, (idx, val) in enumerate(net.irows[li]):
+            lo_i = hi_i = net.ibias[li][j] * scale
             for k, w in zip(idx, val, strict=True):
-                a, b = prev[k]
                 if w > 0:
-                    lo += w * a
-                    hi += w * b
+                    lo_i += w * plo[k]
+                    hi_i += w * phi[k]
                 else:
-                    lo += w * b
-                    hi += w * a
+                    lo_i += w * phi[k]
+                    hi_i += w * plo[k]
+            lo, hi = Fraction(lo_i, den), Fraction(hi_i, den)
             ph = fixed.get((layer, j))
-            if ph == 1:
-                lo = max(lo, Fraction(0))
-            elif ph == 0:
-                hi = min(hi, Fraction(0))
+            if ph == 1 and lo < 0:
+                lo = zero
+            elif ph == 0 and hi > 0:
+                hi = zero
             if lo > hi:
                 return (layer, j)
             cur.append((lo, hi))
@@ -180,6 +207,10 @@ def _bounds(
         out.append(cur)
         prev = post
     return out
+
+
+#: a unit row as (sigma, kappa, rho): sigma * (W a^{l-1})_j + kappa * a_j >= rho
+_UnitRow = tuple[Fraction, Fraction, Fraction]
 
 
 class _Leaf:
@@ -194,43 +225,35 @@ class _Leaf:
         pre: list[list[tuple[Fraction, Fraction]]],
     ) -> None:
         self.net, self.glob, self.fixed, self.pre = net, glob, fixed, pre
-        self.vbox: dict[Var, tuple[Fraction, Fraction]] = {}
-        for i, lh in enumerate(box):
-            self.vbox[(0, i)] = lh
-        for li, layer_b in enumerate(pre):
-            for j, (lo, hi) in enumerate(layer_b):
-                self.vbox[(li + 1, j)] = (net.f(li + 1, lo), net.f(li + 1, hi))
-        if glob.l1 is not None:
-            for j in range(net.q):
-                self.vbox[(net.depth + 1, j)] = (Fraction(0), glob.l1)
+        self.box = box
 
-    def _h(self, layer: int, j: int, scale: Fraction) -> tuple[dict[Var, Fraction], Fraction]:
-        """scale * (W a^{l-1})_j as a linear form, and scale * b_j."""
-        idx, val = self.net.rows[layer - 1][j]
-        form = {(layer - 1, k): scale * w for k, w in zip(idx, val, strict=True)}
-        return form, scale * self.net.bias[layer - 1][j]
+    def vbox(self, v: Var) -> tuple[Fraction, Fraction]:
+        layer, j = v
+        if layer == 0:
+            return self.box[j]
+        if layer <= self.net.depth:
+            lo, hi = self.pre[layer - 1][j]
+            return self.net.f(layer, lo), self.net.f(layer, hi)
+        assert self.glob.l1 is not None
+        return Fraction(0), self.glob.l1
 
-    def row(self, name: str) -> Row:
+    def _unit_row(self, name: str) -> tuple[int, int, _UnitRow] | None:
         parts = name.split(".")
         net = self.net
-        if parts[0].startswith("L") and len(parts) == 3:
-            try:
-                layer, j = int(parts[0][1:]), int(parts[1])
-            except ValueError:
-                raise ProofRejected(None, f"unknown row {name!r}") from None
-            if not (1 <= layer <= net.depth and 0 <= j < len(net.rows[layer - 1])):
-                raise ProofRejected(None, f"row {name!r} names no unit of the network")
-            return self._unit_row(name, layer, j, parts[2])
-        return self._target_row(name, parts)
-
-    def _unit_row(self, name: str, layer: int, j: int, kind: str) -> Row:
-        act, alpha = self.net.act[layer - 1]
+        if not (parts[0].startswith("L") and len(parts) == 3):
+            return None
+        try:
+            layer, j = int(parts[0][1:]), int(parts[1])
+        except ValueError:
+            raise ProofRejected(None, f"unknown row {name!r}") from None
+        if not (1 <= layer <= net.depth and 0 <= j < len(net.rows[layer - 1])):
+            raise ProofRejected(None, f"row {name!r} names no unit of the network")
+        kind = parts[2]
+        act, alpha = net.act[layer - 1]
         lo, hi = self.pre[layer - 1][j]
         ph = self.fixed.get((layer, j))
         active = ph == 1 or lo >= 0
         inactive = ph == 0 or hi <= 0
-        a: Var = (layer, j)
-        one = Fraction(1)
         if act == "identity":
             valid = kind in ("ge", "le")
         else:
@@ -245,25 +268,31 @@ class _Leaf:
             }.get(kind, False)
         if not valid:
             raise ProofRejected(None, f"row {name!r} is not valid at this node")
-        if kind in ("ge", "le", "sge", "sle"):
-            s = one if kind in ("ge", "le") else alpha
-            sign = one if kind in ("ge", "sge") else -one
-            form, b = self._h(layer, j, -sign * s)  # sign*(a - s h) >= 0
-            form[a] = form.get(a, Fraction(0)) + sign
-            return form, -b
-        if kind in ("on", "off"):
-            form, b = self._h(layer, j, one if kind == "on" else -one)
-            return form, -b
-        # chord: m = (f(hi) - f(lo)) / (hi - lo); convex f: m h + c - a >= 0
-        flo, fhi = self.net.f(layer, lo), self.net.f(layer, hi)
-        m = (fhi - flo) / (hi - lo)
-        c = flo - m * lo
-        sign = one if alpha <= 1 else -one  # sign * (m h + c - a) >= 0
-        form, b = self._h(layer, j, sign * m)
-        form[a] = form.get(a, Fraction(0)) - sign
-        return form, -(b + sign * c)
+        b = net.bias[layer - 1][j]
+        one = Fraction(1)
+        row: _UnitRow
+        if kind == "ge":  # a - h >= 0
+            row = (-one, one, b)
+        elif kind == "le":  # h - a >= 0
+            row = (one, -one, -b)
+        elif kind == "sge":  # a - alpha h >= 0
+            row = (-alpha, one, alpha * b)
+        elif kind == "sle":  # alpha h - a >= 0
+            row = (alpha, -one, -alpha * b)
+        elif kind == "on":  # h >= 0
+            row = (one, Fraction(0), -b)
+        elif kind == "off":  # -h >= 0
+            row = (-one, Fraction(0), b)
+        else:  # chord: sign * (m h + c - a) >= 0, sign = +1 for convex f (alpha <= 1)
+            flo, fhi = net.f(layer, lo), net.f(layer, hi)
+            m = (fhi - flo) / (hi - lo)
+            c = flo - m * lo
+            sign = one if alpha <= 1 else -one
+            row = (sign * m, -sign, -sign * (m * b + c))
+        return layer, j, row
 
-    def _target_row(self, name: str, parts: list[str]) -> Row:
+    def _target_row(self, name: str) -> Row:
+        parts = name.split(".")
         net, glob = self.net, self.glob
         out = net.depth
         if parts[0] == "T" and parts[1:] == ["sum"] and glob.l1 is not None:
@@ -272,9 +301,9 @@ class _Leaf:
             try:
                 j = int(parts[0][1:])
             except ValueError:
-                raise ProofRejected(None, f"unknown row {'.'.join(parts)!r}") from None
+                raise ProofRejected(None, f"unknown row {name!r}") from None
             if not 0 <= j < net.q:
-                raise ProofRejected(None, f"row {'.'.join(parts)!r} names no output")
+                raise ProofRejected(None, f"row {name!r} names no output")
             x, d = net.x[j], glob.delta
             if parts[1] == "lo":
                 return {(out, j): Fraction(1)}, x - d
@@ -288,28 +317,59 @@ class _Leaf:
                 k = int(parts[0][1:])
                 c, r = glob.cuts[k]
             except (ValueError, IndexError):
-                raise ProofRejected(None, f"unknown cut row {parts[0]!r}") from None
+                raise ProofRejected(None, f"unknown cut row {name!r}") from None
             form = {(out, j): -cj for j, cj in enumerate(c) if cj}
             return form, -r - sum((cj * xj for cj, xj in zip(c, net.x, strict=True)), Fraction(0))
-        raise ProofRejected(None, f"unknown or invalid row {'.'.join(parts)!r}")
+        raise ProofRejected(None, f"unknown or invalid row {name!r}")
 
     def refutes(self, y: dict[str, Fraction]) -> tuple[bool, Fraction, Fraction]:
-        """(max over the box of the combined form < combined rhs, that max, that rhs)."""
+        """(max over the box of the combined form < combined rhs, that max, that rhs).
+
+        The combination is ``sum_i y_i (row_i)``; unit rows enter through their
+        ``sigma`` (coefficient of ``h = W a^{l-1} + b``, summed per unit first, then
+        multiplied by W in integers), ``kappa`` (coefficient of ``a_j``) and ``rho``."""
+        net = self.net
         comb: dict[Var, Fraction] = {}
+        sig: dict[tuple[int, int], Fraction] = {}
         rhs = Fraction(0)
         for name, mult in y.items():
             if mult < 0:
                 raise ProofRejected(None, f"multiplier of {name!r} is negative ({mult})")
             if mult == 0:
                 continue
-            form, beta = self.row(name)
+            unit = self._unit_row(name)
+            if unit is not None:
+                layer, j, (sigma, kappa, rho) = unit
+                if sigma:
+                    sig[(layer, j)] = sig.get((layer, j), Fraction(0)) + mult * sigma
+                if kappa:
+                    comb[(layer, j)] = comb.get((layer, j), Fraction(0)) + mult * kappa
+                rhs += mult * rho
+                continue
+            form, beta = self._target_row(name)
             rhs += mult * beta
             for v, c in form.items():
                 comb[v] = comb.get(v, Fraction(0)) + mult * c
+        for layer in range(1, net.depth + 1):
+            units = [(j, u) for (lay, j), u in sig.items() if lay == layer and u]
+            if not units:
+                continue
+            ints, d = _scaled([u for _, u in units])
+            acc: dict[int, int] = {}
+            irows = net.irows[layer - 1]
+            for (j, _), ui in zip(units, ints, strict=True):
+                idx, val = irows[j]
+                for k, w in zip(idx, val, strict=True):
+                    acc[k] = acc.get(k, 0) + ui * w
+            den = d * net.den[layer - 1]
+            for k, tot in acc.items():
+                if tot:
+                    v = (layer - 1, k)
+                    comb[v] = comb.get(v, Fraction(0)) + Fraction(tot, den)
         top = Fraction(0)
         for v, c in comb.items():
             if c:
-                lo, hi = self.vbox[v]
+                lo, hi = self.vbox(v)
                 top += c * (hi if c > 0 else lo)
         return top < rhs, top, rhs
 

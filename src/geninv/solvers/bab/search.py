@@ -115,18 +115,26 @@ class Search:
         self.col_mass = w1.sum(axis=0)
 
     # ------------------------------------------------------------ witnesses
+    def _plausible(self, z: list[Fraction]) -> bool:
+        """Float screen before an exact check: distance within delta + a small margin."""
+        zf = np.array([[float(v) for v in z]])
+        d = float(self.problem.distances(self.problem.network.forward(zf))[0])
+        return d <= self.setup.delta + 1e-7 * self.scale
+
     def _try_witness(self, z: FloatArray, box: Box) -> list[Fraction] | None:
         base = [min(max(Fraction(float(v)), lo), hi) for v, (lo, hi) in zip(z, box, strict=True)]
+        if not self._plausible(base):
+            return None
         cands = [base]
         for den in (10**3, 10**6, 10**9):
-            cands.append(
-                [
-                    min(max(v.limit_denominator(den), lo), hi)
-                    for v, (lo, hi) in zip(base, box, strict=True)
-                ]
-            )
+            c = [
+                min(max(v.limit_denominator(den), lo), hi)
+                for v, (lo, hi) in zip(base, box, strict=True)
+            ]
+            if c not in cands:
+                cands.append(c)
         for c in cands:
-            if self.problem.exact_check(c).meets:
+            if self._plausible(c) and self.problem.exact_check(c).meets:
                 return c
         return None
 
