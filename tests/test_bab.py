@@ -268,3 +268,18 @@ def test_node_budget_gives_unknown_with_stats() -> None:
     assert cut.status is Status.UNKNOWN
     assert cut.reason is not None and "node budget" in cut.reason
     assert cut.stats["nodes"] == 2
+
+
+@pytest.mark.parametrize("p", [math.inf, 1.0])
+def test_optimize_brackets_the_exact_minimum(p: float) -> None:
+    rng = np.random.default_rng(101)
+    net = random_net(rng, 1, [6, 5, 2], "relu")
+    x = [Fraction(float(v)) for v in net.forward(np.array([0.7])) + rng.standard_normal(2)]
+    m = exact_min(net, x, Fraction(-2), Fraction(2), p)
+    prob = InversionProblem(net, x, Domain.box([-2], [2]), p=p, threshold=m * Fraction(9, 10))
+    sol = solve(prob, "bab", options={"mode": "optimize"}, time_limit=60)
+    lb = Fraction(sol.stats["lower_bound_exact"])
+    assert sol.stats["lower_bound_certified"] and 0 < lb <= m
+    assert m <= Fraction(sol.stats["best_distance"]) * (1 + Fraction(1, 10**9))
+    assert sol.stats["gap"] <= 1e-3 * sol.stats["best_distance"] + 1e-12
+    assert sol.status is Status.NO and sol.proof is not None and sol.proof["checked"]

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from geninv.clampcheck import verify_clamp_box
 from geninv.cli import main
 from geninv.io.instance import save_instance
 from geninv.network import ReLUNetwork
@@ -20,7 +21,6 @@ from geninv.proofcheck import (
     MalformedProof,
     ProofRejected,
     check_certificate,
-    verify_clamp_box,
 )
 from geninv.solvers.base import solve
 

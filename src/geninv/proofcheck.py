@@ -60,7 +60,6 @@ Rows (unit ``j`` of layer ``l``, slope ``alpha`` of the negative part; relu
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -69,6 +68,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from geninv.clampcheck import verify_clamp_box
 from geninv.errors import GeninvError, ParseError
 from geninv.problem import InversionProblem
 
@@ -418,71 +418,6 @@ def _globals(problem: InversionProblem, doc: dict[str, Any]) -> _Global:
             c = [(1 if v > 0 else -1) * abs(v) ** (k - 1) for v in w]
             cuts.append(([Fraction(v) for v in c], r))
     return _Global(delta, l1, cuts)
-
-
-def _slope_pieces(
-    terms: list[tuple[Fraction, Fraction, Fraction, str, Fraction]], edge: Fraction, right: bool
-) -> bool:
-    """Whether sum_t coef * f(w s + b) has slope 0 on every piece beyond ``edge``.
-
-    ``terms``: (coef, w, b, activation, alpha); f = identity or leaky with slope alpha."""
-    bps = sorted({-b / w for (_, w, b, kind, _) in terms if kind != "identity" and w != 0} | {edge})
-    pts = [v for v in bps if (v > edge if right else v < edge)]
-    chain = [edge, *pts] if right else [*pts, edge]
-    # sample points strictly inside each piece beyond the edge
-    samples = [(u + v) / 2 for u, v in itertools.pairwise(chain)]
-    samples.append(chain[-1] + 1 if right else chain[0] - 1)
-    for s in samples:
-        slope = Fraction(0)
-        for coef, w, b, kind, alpha in terms:
-            h = w * s + b
-            d = Fraction(1) if kind == "identity" or h > 0 else alpha
-            slope += coef * w * d
-        if slope != 0:
-            return False
-    return True
-
-
-def verify_clamp_box(
-    problem: InversionProblem, box: Sequence[tuple[Fraction, Fraction]]
-) -> str | None:
-    """None when ``G(z) = G(clamp(z, box))`` for every real z (checked exactly), else why not."""
-    net = _Net(problem)
-    first = net.rows[0]
-    kind1, alpha1 = net.act[0]
-    reads: list[tuple[int, Fraction, Fraction] | None] = []
-    for j, (idx, val) in enumerate(first):
-        if len(idx) > 1:
-            return f"first-layer unit {j} reads {len(idx)} latents (not coordinate-separable)"
-        reads.append((idx[0], val[0], net.bias[0][j]) if idx else None)
-    if net.depth == 1:
-        consumers = [
-            [(Fraction(1) if k == j else Fraction(0)) for k in range(len(first))]
-            for j in range(len(first))
-        ]
-    else:
-        consumers = []
-        for idx, val in net.rows[1]:
-            rowv = [Fraction(0)] * len(first)
-            for k, w in zip(idx, val, strict=True):
-                rowv[k] = w
-            consumers.append(rowv)
-    for u, coefs in enumerate(consumers):
-        for i in range(net.n):
-            terms = [
-                (coefs[j], r[1], r[2], kind1, alpha1)
-                for j, r in enumerate(reads)
-                if r is not None and r[0] == i and coefs[j] != 0
-            ]
-            if not terms:
-                continue
-            lo, hi = box[i]
-            if not (_slope_pieces(terms, hi, True) and _slope_pieces(terms, lo, False)):
-                return (
-                    f"the layer-{min(2, net.depth)} unit {u} still changes with z_{i} "
-                    f"outside [{lo}, {hi}]"
-                )
-    return None
 
 
 def _box(v: Any, n: int, what: str) -> list[tuple[Fraction, Fraction]]:

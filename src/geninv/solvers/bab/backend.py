@@ -25,9 +25,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from geninv.clampcheck import verify_clamp_box
 from geninv.errors import ValidationError
 from geninv.problem import InversionProblem, Solution, Status, norm_label
-from geninv.proofcheck import ProofRejected, check_certificate, verify_clamp_box
+from geninv.proofcheck import ProofRejected, check_certificate
 from geninv.solvers.bab.certificate import Certificate, rat, write_atomic
 from geninv.solvers.bab.relax import LayerData, Setup
 from geninv.solvers.bab.search import IncumbentFinder, Search
@@ -92,8 +93,9 @@ class BabBackend(Backend):
         max_nodes: int = MAX_NODES,
         incumbent_finder: IncumbentFinder | None = None,
     ) -> None:
-        if mode != "decide":
-            raise ValidationError(f"bab: mode must be 'decide', got {mode!r}")
+        if mode not in ("decide", "optimize"):
+            raise ValidationError(f"bab: mode must be 'decide' or 'optimize', got {mode!r}")
+        self.mode = mode
         if not isinstance(max_nodes, int) or max_nodes < 1:
             raise ValidationError(f"bab: max_nodes must be a positive integer, got {max_nodes!r}")
         self.proof_path = proof
@@ -120,7 +122,22 @@ class BabBackend(Backend):
         seed: int | None = None,
         progress: bool = False,
     ) -> Solution:
+        if self.mode == "optimize":
+            from geninv.solvers.bab.optimize import optimize
+
+            return optimize(self, problem, time_limit)
         start = time.perf_counter()
+        sol, doc = self.decide(problem, time_limit)
+        if sol.status is Status.NO and self.proof_path and sol.proof is not None:
+            sol.proof["file"] = str(self.proof_path)
+            sol.proof["bytes"] = write_atomic(self.proof_path, doc)
+        sol.stats["seconds_total"] = round(time.perf_counter() - start, 4)
+        return sol
+
+    def decide(
+        self, problem: InversionProblem, time_limit: float | None
+    ) -> tuple[Solution, dict[str, Any]]:
+        """Decide ``problem``; a *no* comes with its proof document, already checked."""
         if problem.domain.kind == "box":
             assert problem.domain.lower is not None and problem.domain.upper is not None
             box = list(zip(problem.domain.lower, problem.domain.upper, strict=True))
@@ -133,7 +150,7 @@ class BabBackend(Backend):
                     Status.UNKNOWN,
                     self.name,
                     reason=f"the input box is not a verified clamp box ({why}); give a box domain",
-                )
+                ), {}
             root = "input box"
         else:
             return Solution(
@@ -141,7 +158,7 @@ class BabBackend(Backend):
                 self.name,
                 reason="real latents without a bounding box: give a box domain (domain.kind "
                 "'box' with lower/upper), or an instance whose network clamps its input",
-            )
+            ), {}
         setup, l1 = make_setup(problem)
         cert = Certificate(
             n=problem.n,
@@ -167,9 +184,9 @@ class BabBackend(Backend):
         stats: dict[str, Any] = dict(res.stats)
         if res.status == "yes":
             assert res.z is not None
-            return Solution(Status.YES, self.name, z=res.z, stats=stats)
+            return Solution(Status.YES, self.name, z=res.z, stats=stats), {}
         if res.status == "unknown":
-            return Solution(Status.UNKNOWN, self.name, reason=res.reason, stats=stats)
+            return Solution(Status.UNKNOWN, self.name, reason=res.reason, stats=stats), {}
         assert res.certificate is not None
         doc = res.certificate.to_json()
         t0 = time.perf_counter()
@@ -181,7 +198,7 @@ class BabBackend(Backend):
                 self.name,
                 reason=f"the branch-and-bound proof failed the independent check: {exc}",
                 stats=stats,
-            )
+            ), {}
         stats["check_seconds_total"] = round(time.perf_counter() - t0, 4)
         proof: dict[str, Any] = {
             "kind": KIND,
@@ -193,8 +210,4 @@ class BabBackend(Backend):
             "checked": True,
             "relation_note": "refutes '<=' (which also refutes '<')",
         }
-        if self.proof_path:
-            proof["file"] = str(self.proof_path)
-            proof["bytes"] = write_atomic(self.proof_path, doc)
-        stats["seconds_total"] = round(time.perf_counter() - start, 4)
-        return Solution(Status.NO, self.name, proof=proof, stats=stats)
+        return Solution(Status.NO, self.name, proof=proof, stats=stats), doc
