@@ -283,3 +283,56 @@ def test_optimize_brackets_the_exact_minimum(p: float) -> None:
     assert m <= Fraction(sol.stats["best_distance"]) * (1 + Fraction(1, 10**9))
     assert sol.stats["gap"] <= 1e-3 * sol.stats["best_distance"] + 1e-12
     assert sol.status is Status.NO and sol.proof is not None and sol.proof["checked"]
+
+
+def test_leaky_slope_above_one_against_oracle() -> None:
+    # slope 3/2 makes the activation concave: the mirrored relaxation is used
+    rng = np.random.default_rng(31)
+    for _ in range(3):
+        net = random_net(rng, 1, [5, 4, 2], "leaky_relu:3/2")
+        x = [Fraction(float(v)) for v in net.forward(np.array([0.3])) + rng.standard_normal(2)]
+        m = exact_min(net, x, Fraction(-1), Fraction(1), math.inf)
+        dom = Domain.box([-1], [1])
+        if m > 0:
+            no = solve(InversionProblem(net, x, dom, threshold=m * Fraction(9, 10)), "bab")
+            assert no.status is Status.NO, no.reason
+        yes = solve(InversionProblem(net, x, dom, threshold=m * Fraction(11, 10)), "bab")
+        assert yes.status is Status.YES, yes.reason
+
+
+def test_linear_bounds_are_sound_and_tighter() -> None:
+    from geninv.bounds import interval_bounds, linear_bounds
+
+    rng = np.random.default_rng(4)
+    net = random_net(rng, 3, [12, 12, 4], "relu")
+    lo, hi = -np.ones(3), np.ones(3)
+    fixed = {(1, 0): 1, (2, 3): 0}
+    ib = interval_bounds(net, lo, hi, fixed)
+    lb = linear_bounds(net, lo, hi, fixed)
+    for (il, iu), (ll, lu) in zip(ib, lb, strict=True):
+        assert (ll >= il).all() and (lu <= iu).all()
+    assert sum(float((iu - il).sum()) for il, iu in ib) > sum(
+        float((lu - ll).sum()) for ll, lu in lb
+    )
+    # every sampled point that respects the fixings lies inside the bounds
+    zs = rng.uniform(-1, 1, (4000, 3))
+    h = zs
+    pre = []
+    for layer in net.layers:
+        h = h @ layer.weight.T + layer.bias
+        pre.append(h)
+        h = np.maximum(h, 0) if layer.activation == "relu" else h
+    ok = (pre[0][:, 0] >= 0) & (pre[1][:, 3] <= 0)
+    assert ok.sum() > 100
+    for (ll, lu), p_ in zip(lb, pre, strict=True):
+        assert (p_[ok] >= ll - 1e-9).all() and (p_[ok] <= lu + 1e-9).all()
+
+
+def test_p1_tie_integer_weights() -> None:
+    # G(z) = (z, 2 - z) on [0, 3], target (0, 0): ||G(z)||_1 = |z| + |2 - z| >= 2, = 2 on [0, 2]
+    net = ReLUNetwork([[[1], [-1]]], [[0, 2]], final_activation="identity")
+    dom = Domain.box([0], [3])
+    assert exact_min(net, [Fraction(0)] * 2, Fraction(0), Fraction(3), 1.0) == 2
+    assert solve(InversionProblem(net, [0, 0], dom, p=1, threshold=2), "bab").status is Status.YES
+    below = solve(InversionProblem(net, [0, 0], dom, p=1, threshold="199/100"), "bab")
+    assert below.status is Status.NO

@@ -221,3 +221,23 @@ def test_check_time_on_a_2_20_20_5_net(tmp_path: Path) -> None:
     rep = check_certificate(prob, doc)
     assert rep.leaves >= 1
     assert time.perf_counter() - t0 < 20
+
+
+def test_real_domain_proof_checks_its_clamp_box(tmp_path: Path) -> None:
+    net = ReLUNetwork(
+        [[[1], [1]], [[1, -1]], [[3]]],
+        [[0, -1], [0], [-1]],
+        activations=["relu", "relu", "identity"],
+    )
+    prob = InversionProblem(net, [5], Domain("real"), threshold=1, input_box=([0], [1]))
+    path = tmp_path / "p.json"
+    sol = solve(prob, "bab", options={"proof": str(path)})
+    assert sol.status is Status.NO
+    doc = json.loads(path.read_text())
+    assert check_certificate(prob, doc).root == "clamp box (verified)"
+    # a root box that is not a clamp box is rejected, whatever the tree below says
+    bad = copy.deepcopy(doc)
+    for nd in bad["nodes"]:
+        nd["box"] = [["1/4", 1]] if nd["box"][0][0] == 0 else nd["box"]
+    with pytest.raises(ProofRejected):
+        check_certificate(prob, bad)
