@@ -79,20 +79,45 @@ class NodeResult:
 
 
 class _Rows:
+    """Rows ``lo <= r . v`` in dense blocks over a few columns each, by name."""
+
     def __init__(self) -> None:
         self.names: list[str] = []
-        self.lo: list[float] = []
-        self.idx: list[np.ndarray[Any, Any]] = []
-        self.val: list[FloatArray] = []
+        self.blocks: list[tuple[np.ndarray[Any, Any], FloatArray, FloatArray]] = []
 
     def add(self, name: str, idx: Any, val: Any, rhs: float) -> None:
-        v = np.asarray(val, dtype=np.float64)
-        i = np.asarray(idx, dtype=np.int32)
-        keep = v != 0
-        self.names.append(name)
-        self.idx.append(i[keep])
-        self.val.append(v[keep])
-        self.lo.append(rhs)
+        self.add_block(
+            [name],
+            np.asarray(idx, dtype=np.int32),
+            np.asarray([val], dtype=np.float64),
+            np.array([rhs]),
+        )
+
+    def add_block(
+        self, names: list[str], cols: np.ndarray[Any, Any], mat: FloatArray, rhs: FloatArray
+    ) -> None:
+        if names:
+            self.names.extend(names)
+            self.blocks.append((cols, mat, rhs))
+
+    def csr(self) -> tuple[FloatArray, np.ndarray[Any, Any], np.ndarray[Any, Any], FloatArray]:
+        """(row lower bounds, starts, column indices, values)."""
+        los, counts, idxs, vals = [], [], [], []
+        for cols, mat, rhs in self.blocks:
+            nz = mat != 0
+            counts.append(nz.sum(axis=1))
+            idxs.append(np.broadcast_to(cols, mat.shape)[nz])
+            vals.append(mat[nz])
+            los.append(rhs)
+        cnt = np.concatenate(counts)
+        starts = np.zeros(len(cnt), dtype=np.int32)
+        starts[1:] = np.cumsum(cnt[:-1])
+        return (
+            np.concatenate(los),
+            starts,
+            np.concatenate(idxs).astype(np.int32),
+            np.concatenate(vals).astype(np.float64),
+        )
 
 
 def _unit_rows(
@@ -105,31 +130,53 @@ def _unit_rows(
     hi: FloatArray,
     fixed: dict[tuple[int, int], int],
 ) -> None:
+    """All rows of one layer's units, by state (see the module docstring)."""
     w, b, alpha = ld.weight, ld.bias, ld.alpha
-    for j in range(w.shape[0]):
-        ph = fixed.get((layer, j))
-        specs: list[tuple[str, float, float, float]] = []  # name, sigma, kappa, c0
-        if ld.kind == "identity":
-            specs = [("ge", -1.0, 1.0, 0.0), ("le", 1.0, -1.0, 0.0)]
-        elif ph == 1 or lo[j] >= 0:
-            specs = [("ge", -1.0, 1.0, 0.0), ("le", 1.0, -1.0, 0.0)]
-            if ph == 1:
-                specs.append(("on", 1.0, 0.0, 0.0))
-        elif ph == 0 or hi[j] <= 0:
-            specs = [("sge", -alpha, 1.0, 0.0), ("sle", alpha, -1.0, 0.0)]
-            if ph == 0:
-                specs.append(("off", -1.0, 0.0, 0.0))
-        else:
-            m = (hi[j] - alpha * lo[j]) / (hi[j] - lo[j])
-            c = alpha * lo[j] - m * lo[j]
-            if alpha <= 1:
-                specs = [("ge", -1.0, 1.0, 0.0), ("sge", -alpha, 1.0, 0.0), ("chord", m, -1.0, c)]
-            else:
-                specs = [("le", 1.0, -1.0, 0.0), ("sle", alpha, -1.0, 0.0), ("chord", -m, 1.0, -c)]
-        for name, sigma, kappa, c0 in specs:
-            idx = np.concatenate([prev_cols, a_cols[j : j + 1]])
-            val = np.concatenate([sigma * w[j], [kappa]])
-            rows.add(f"L{layer}.{j}.{name}", idx, val, -sigma * b[j] - c0)
+    m = w.shape[0]
+    ph = np.full(m, -1)
+    for (lay, j), v in fixed.items():
+        if lay == layer:
+            ph[j] = v
+    if ld.kind == "identity":
+        active = np.ones(m, dtype=bool)
+        inactive = np.zeros(m, dtype=bool)
+    else:
+        active = (ph == 1) | ((ph != 0) & (lo >= 0))
+        inactive = ~active & ((ph == 0) | (hi <= 0))
+    unstable = ~(active | inactive)
+    span = np.where(unstable, hi - lo, 1.0)
+    slope = np.where(unstable, (hi - alpha * lo) / span, 0.0)
+    icpt = alpha * lo - slope * lo
+    one = np.ones(m)
+    # (name, units, sigma, kappa, c0): sigma * h + kappa * a + c0 >= 0
+    specs: list[tuple[str, np.ndarray[Any, Any], FloatArray, FloatArray, FloatArray]] = []
+    if alpha <= 1 or ld.kind == "identity":
+        ge = active | unstable
+        sge = inactive | (unstable & (ld.kind != "identity"))
+        le, sle = active, inactive
+        csign = 1.0
+    else:
+        ge, sge = active, inactive
+        le, sle = active | unstable, inactive | unstable
+        csign = -1.0
+    zero = np.zeros(m)
+    specs.append(("ge", ge, -one, one, zero))
+    specs.append(("le", le, one, -one, zero))
+    specs.append(("sge", sge, -alpha * one, one, zero))
+    specs.append(("sle", sle, alpha * one, -one, zero))
+    specs.append(("on", ph == 1, one, zero, zero))
+    specs.append(("off", ph == 0, -one, zero, zero))
+    specs.append(("chord", unstable, csign * slope, -csign * one, csign * icpt))
+    cols = np.concatenate([prev_cols, a_cols])
+    for name, mask, sigma, kappa, c0 in specs:
+        units = np.nonzero(mask)[0]
+        if not len(units):
+            continue
+        mat = np.zeros((len(units), len(cols)))
+        mat[:, : len(prev_cols)] = sigma[units, None] * w[units]
+        mat[np.arange(len(units)), len(prev_cols) + units] = kappa[units]
+        rhs = -sigma[units] * b[units] - c0[units]
+        rows.add_block([f"L{layer}.{j}.{name}" for j in units.tolist()], cols, mat, rhs)
 
 
 def _post(lo: FloatArray, hi: FloatArray, ld: LayerData) -> tuple[FloatArray, FloatArray]:
@@ -167,10 +214,11 @@ def solve_node(
     out_cols = a_cols
     q = setup.q
     s_col = ncol + (q if setup.mode != "inf" else 0)
-    for j in range(q):
-        xj = float(setup.x[j])
-        rows.add(f"T{j}.lo", [out_cols[j], s_col], [1.0, 1.0], xj)
-        rows.add(f"T{j}.hi", [out_cols[j], s_col], [-1.0, 1.0], -xj)
+    eye = np.eye(q)
+    tcols = np.concatenate([out_cols, [s_col]]).astype(np.int32)
+    ones = np.ones((q, 1))
+    rows.add_block([f"T{j}.lo" for j in range(q)], tcols, np.hstack([eye, ones]), setup.x)
+    rows.add_block([f"T{j}.hi" for j in range(q)], tcols, np.hstack([-eye, ones]), -setup.x)
     if setup.mode != "inf":
         # distance scale of T.sum and the cuts: their right sides are D = ratio * delta
         ratio = setup.l1 / setup.delta if setup.delta > 0 else 1.0
@@ -178,10 +226,9 @@ def solve_node(
         col_lo.append(np.zeros(q))
         col_hi.append(np.full(q, math.inf))  # the checker's box [0, D] is tighter
         ncol += q
-        for j in range(q):
-            xj = float(setup.x[j])
-            rows.add(f"T{j}.tp", [t_cols[j], out_cols[j]], [1.0, -1.0], -xj)
-            rows.add(f"T{j}.tn", [t_cols[j], out_cols[j]], [1.0, 1.0], xj)
+        pcols = np.concatenate([t_cols, out_cols]).astype(np.int32)
+        rows.add_block([f"T{j}.tp" for j in range(q)], pcols, np.hstack([eye, -eye]), -setup.x)
+        rows.add_block([f"T{j}.tn" for j in range(q)], pcols, np.hstack([eye, eye]), setup.x)
         rows.add("T.sum", [*t_cols.tolist(), s_col], [-1.0] * q + [ratio], 0.0)
         for k, (c, r) in enumerate(setup.cuts):
             rows.add(
@@ -200,12 +247,8 @@ def solve_node(
     h.addVars(ncol, cl, ch)
     h.changeColsCost(1, np.array([ncol - 1], dtype=np.int32), np.array([1.0]))
     nr = len(rows.names)
-    starts = np.zeros(nr, dtype=np.int32)
-    if nr > 1:
-        starts[1:] = np.cumsum([len(i) for i in rows.idx[:-1]])
-    flat_i = np.concatenate(rows.idx).astype(np.int32)
-    flat_v = np.concatenate(rows.val)
-    h.addRows(nr, np.array(rows.lo), np.full(nr, math.inf), len(flat_i), starts, flat_i, flat_v)
+    row_lo, starts, flat_i, flat_v = rows.csr()
+    h.addRows(nr, row_lo, np.full(nr, math.inf), len(flat_i), starts, flat_i, flat_v)
     h.run()
     status = str(h.getModelStatus()).split(".")[-1]
     if status == "kOptimal":
