@@ -170,11 +170,26 @@ class _Net:
         return alpha * v
 
 
+Inherited = dict[tuple[int, int, str], Fraction]
+Lemma = tuple[int, int, str, dict[str, Fraction]]
+
+
 def _bounds(
-    net: _Net, box: Sequence[tuple[Fraction, Fraction]], fixed: dict[tuple[int, int], int]
-) -> list[list[tuple[Fraction, Fraction]]] | tuple[int, int]:
-    """Exact pre-activation intervals per layer with the fixings applied,
-    or the unit (layer, j) whose interval is empty."""
+    net: _Net,
+    box: Sequence[tuple[Fraction, Fraction]],
+    fixed: dict[tuple[int, int], int],
+    glob: _Global | None = None,
+    inherited: Inherited | None = None,
+    lemmas: Sequence[Lemma] = (),
+) -> tuple[list[list[tuple[Fraction, Fraction]]] | tuple[int, int], Inherited]:
+    """Exact pre-activation intervals per layer: interval arithmetic, then the
+    bounds inherited from ancestors' lemmas, then this node's lemmas (each checked
+    on the rows of earlier layers), then the fixings.  Returns the intervals (or the
+    unit whose interval is empty) and the lemma bounds the children inherit."""
+    inh: Inherited = dict(inherited or {})
+    by_layer: dict[int, list[Lemma]] = {}
+    for lem in lemmas:
+        by_layer.setdefault(lem[0], []).append(lem)
     prev = list(box)
     out: list[list[tuple[Fraction, Fraction]]] = []
     zero = Fraction(0)
@@ -184,7 +199,6 @@ def _bounds(
         plo, phi = ints[0::2], ints[1::2]
         den = scale * net.den[li]
         cur: list[tuple[Fraction, Fraction]] = []
-        post: list[tuple[Fraction, Fraction]] = []
         for j, (idx, val) in enumerate(net.irows[li]):
             lo_i = hi_i = net.ibias[li][j] * scale
             for k, w in zip(idx, val, strict=True):
@@ -195,18 +209,36 @@ def _bounds(
                     lo_i += w * phi[k]
                     hi_i += w * plo[k]
             lo, hi = Fraction(lo_i, den), Fraction(hi_i, den)
+            if inh:
+                lo = max(lo, inh.get((layer, j, "lo"), lo))
+                hi = min(hi, inh.get((layer, j, "hi"), hi))
+            cur.append((lo, hi))
+        if layer in by_layer:
+            assert glob is not None
+            leaf = _Leaf(net, glob, box, fixed, out)
+            for _, j, side, y in by_layer[layer]:
+                v = leaf.lemma(layer, j, side, y)
+                lo, hi = cur[j]
+                if side == "lo" and v > lo:
+                    cur[j] = (v, hi)
+                    inh[(layer, j, "lo")] = v
+                elif side == "hi" and v < hi:
+                    cur[j] = (lo, v)
+                    inh[(layer, j, "hi")] = v
+        post: list[tuple[Fraction, Fraction]] = []
+        for j, (lo, hi) in enumerate(cur):
             ph = fixed.get((layer, j))
             if ph == 1 and lo < 0:
                 lo = zero
             elif ph == 0 and hi > 0:
                 hi = zero
             if lo > hi:
-                return (layer, j)
-            cur.append((lo, hi))
+                return (layer, j), inh
+            cur[j] = (lo, hi)
             post.append((net.f(layer, lo), net.f(layer, hi)))
         out.append(cur)
         prev = post
-    return out
+    return out, inh
 
 
 #: a unit row as (sigma, kappa, rho): sigma * (W a^{l-1})_j + kappa * a_j >= rho
@@ -322,12 +354,15 @@ class _Leaf:
             return form, -r - sum((cj * xj for cj, xj in zip(c, net.x, strict=True)), Fraction(0))
         raise ProofRejected(None, f"unknown or invalid row {name!r}")
 
-    def refutes(self, y: dict[str, Fraction]) -> tuple[bool, Fraction, Fraction]:
-        """(max over the box of the combined form < combined rhs, that max, that rhs).
+    def combine(
+        self, y: dict[str, Fraction], below: int | None = None
+    ) -> tuple[dict[Var, Fraction], Fraction]:
+        """The combination ``sum_i y_i (row_i)`` as (form, rhs).
 
-        The combination is ``sum_i y_i (row_i)``; unit rows enter through their
-        ``sigma`` (coefficient of ``h = W a^{l-1} + b``, summed per unit first, then
-        multiplied by W in integers), ``kappa`` (coefficient of ``a_j``) and ``rho``."""
+        Unit rows enter through their ``sigma`` (coefficient of ``h = W a^{l-1} + b``,
+        summed per unit first, then multiplied by W in integers), ``kappa``
+        (coefficient of ``a_j``) and ``rho``.  ``below``: only unit rows of layers
+        before it (a lemma about that layer)."""
         net = self.net
         comb: dict[Var, Fraction] = {}
         sig: dict[tuple[int, int], Fraction] = {}
@@ -340,12 +375,16 @@ class _Leaf:
             unit = self._unit_row(name)
             if unit is not None:
                 layer, j, (sigma, kappa, rho) = unit
+                if below is not None and layer >= below:
+                    raise ProofRejected(None, f"a lemma on layer {below} uses row {name!r}")
                 if sigma:
                     sig[(layer, j)] = sig.get((layer, j), Fraction(0)) + mult * sigma
                 if kappa:
                     comb[(layer, j)] = comb.get((layer, j), Fraction(0)) + mult * kappa
                 rhs += mult * rho
                 continue
+            if below is not None:
+                raise ProofRejected(None, f"a lemma uses the target row {name!r}")
             form, beta = self._target_row(name)
             rhs += mult * beta
             for v, c in form.items():
@@ -366,12 +405,36 @@ class _Leaf:
                 if tot:
                     v = (layer - 1, k)
                     comb[v] = comb.get(v, Fraction(0)) + Fraction(tot, den)
-        top = Fraction(0)
-        for v, c in comb.items():
+        return comb, rhs
+
+    def _extreme(self, form: dict[Var, Fraction], top: bool) -> Fraction:
+        total = Fraction(0)
+        for v, c in form.items():
             if c:
                 lo, hi = self.vbox(v)
-                top += c * (hi if c > 0 else lo)
+                total += c * (hi if (c > 0) == top else lo)
+        return total
+
+    def refutes(self, y: dict[str, Fraction]) -> tuple[bool, Fraction, Fraction]:
+        """(max over the box of the combined form < combined rhs, that max, that rhs)."""
+        comb, rhs = self.combine(y)
+        top = self._extreme(comb, True)
         return top < rhs, top, rhs
+
+    def lemma(self, layer: int, j: int, side: str, y: dict[str, Fraction]) -> Fraction:
+        """The bound on ``h = c . a^{l-1} + b_j`` that ``y`` proves over the rows of
+        earlier layers: every feasible v has ``g . v >= rhs`` (g, rhs: the
+        combination), so ``h >= b_j + rhs + min_box((c - g) . v)`` ("lo") and
+        ``h <= b_j - rhs - min_box((-c - g) . v)`` ("hi")."""
+        g, rhs = self.combine(y, below=layer)
+        sgn = Fraction(1) if side == "lo" else Fraction(-1)
+        idx, val = self.net.rows[layer - 1][j]
+        form = {v: -c for v, c in g.items()}
+        for k, w in zip(idx, val, strict=True):
+            form[(layer - 1, k)] = form.get((layer - 1, k), Fraction(0)) + sgn * w
+        m = self._extreme(form, False) + rhs
+        b = self.net.bias[layer - 1][j]
+        return b + m if side == "lo" else b - m
 
 
 @dataclass
@@ -493,11 +556,10 @@ def check_certificate(problem: InversionProblem, doc: Any) -> CheckReport:
         raise ProofRejected(None, f"domain {problem.domain.kind!r} is not covered")
     seen: set[int] = set()
     leaves = empty = mults = 0
-    stack: list[tuple[int, list[tuple[Fraction, Fraction]], dict[tuple[int, int], int]]] = [
-        (0, rbox, {})
-    ]
+    Item = tuple[int, list[tuple[Fraction, Fraction]], dict[tuple[int, int], int], Inherited]
+    stack: list[Item] = [(0, rbox, {}, {})]
     while stack:
-        nid, box, fixed = stack.pop()
+        nid, box, fixed, inherited = stack.pop()
         if nid in seen:
             raise ProofRejected(nid, "reached twice")
         seen.add(nid)
@@ -506,12 +568,19 @@ def check_certificate(problem: InversionProblem, doc: Any) -> CheckReport:
             raise ProofRejected(nid, "its box is not the one its parent's split gives")
         if _fixed(nd.get("fixed", []), f"node {nid} fixed") != fixed:
             raise ProofRejected(nid, "its fixings are not the ones its parent's split gives")
+        lemmas = _lemmas(nd.get("lemmas", []), nid)
+        mults += sum(len(lem[3]) for lem in lemmas)
         children = nd.get("children")
+        pre: list[list[tuple[Fraction, Fraction]]] | tuple[int, int] = []
+        if lemmas or not children:
+            try:
+                pre, inherited = _bounds(net, box, fixed, glob, inherited, lemmas)
+            except ProofRejected as exc:
+                raise ProofRejected(nid, str(exc)) from None
         if children:
-            stack.extend(_split(nid, nd, nodes, box, fixed, net))
+            stack.extend((*it, inherited) for it in _split(nid, nd, nodes, box, fixed, net))
             continue
         leaves += 1
-        pre = _bounds(net, box, fixed)
         if isinstance(pre, tuple):
             empty += 1
             continue
@@ -533,6 +602,22 @@ def check_certificate(problem: InversionProblem, doc: Any) -> CheckReport:
         extra = sorted(set(nodes) - seen)[:3]
         raise ProofRejected(extra[0], "not reachable from the root")
     return CheckReport(len(nodes), leaves, empty, mults, root_kind)
+
+
+def _lemmas(raw: Any, nid: int) -> list[Lemma]:
+    if not isinstance(raw, list):
+        raise MalformedProof(f"node {nid}: lemmas must be a list")
+    out: list[Lemma] = []
+    for i, lem in enumerate(raw):
+        what = f"node {nid} lemmas[{i}]"
+        if not isinstance(lem, dict) or not isinstance(lem.get("y"), dict):
+            raise MalformedProof(f"{what}: expected {{layer, unit, side, y}}")
+        side = lem.get("side")
+        if side not in ("lo", "hi"):
+            raise MalformedProof(f"{what}: side must be 'lo' or 'hi'")
+        y = {str(k): _frac(v, f"{what}.y[{k}]") for k, v in lem["y"].items()}
+        out.append((_int(lem.get("layer"), what), _int(lem.get("unit"), what), side, y))
+    return out
 
 
 def _split(
@@ -590,21 +675,35 @@ def check_proof_file(directory: str | Path, proof: str | Path) -> CheckReport:
 
 
 class LeafChecker:
-    """One leaf's exact check, for a producer that wants to know before it prunes
-    (the same code :func:`check_certificate` runs on every leaf)."""
+    """Exact checks for a producer that wants to know before it prunes (the same
+    code :func:`check_certificate` runs on every node)."""
 
     def __init__(self, problem: InversionProblem, globals_doc: dict[str, Any]) -> None:
         self.net = _Net(problem)
         self.glob = _globals(problem, globals_doc)
+
+    def node(
+        self,
+        box: Sequence[tuple[Fraction, Fraction]],
+        fixed: dict[tuple[int, int], int],
+        inherited: Inherited,
+        lemmas: Sequence[Lemma],
+    ) -> Inherited | None:
+        """The bounds a node's children inherit after its lemmas (None: a lemma is invalid)."""
+        try:
+            return _bounds(self.net, box, fixed, self.glob, inherited, lemmas)[1]
+        except ProofRejected:
+            return None
 
     def refutes(
         self,
         box: Sequence[tuple[Fraction, Fraction]],
         fixed: dict[tuple[int, int], int],
         y: dict[str, Fraction],
+        inherited: Inherited | None = None,
     ) -> bool:
-        """Whether the leaf (box, fixings) is empty by its interval bounds or by ``y``."""
-        pre = _bounds(self.net, box, fixed)
+        """Whether the leaf is empty by its exact bounds or by ``y``."""
+        pre, _ = _bounds(self.net, box, fixed, self.glob, inherited)
         if isinstance(pre, tuple):
             return True
         try:
