@@ -176,3 +176,105 @@ def unstable_units(
             if (idx, j) not in fixed:
                 out.append((idx, j))
     return out
+
+
+#: a bound lemma as the producer proposes it: (layer, unit, "lo" | "hi", multipliers by
+#: row name, float value)
+FloatLemma = tuple[int, int, str, dict[str, float], float]
+
+
+def _line_names(
+    lo: FloatArray, hi: FloatArray, kind: str, alpha: float
+) -> tuple[list[str], list[str]]:
+    """Row names (proof checker's) of each unit's upper and lower relaxation line."""
+    up: list[str] = []
+    low: list[str] = []
+    for j in range(lo.shape[0]):
+        if kind == "identity" or lo[j] >= 0:
+            up.append("le")
+            low.append("ge")
+        elif hi[j] <= 0:
+            up.append("sle")
+            low.append("sge")
+        elif alpha <= 1:
+            up.append("chord")
+            low.append("ge" if hi[j] >= -lo[j] else "sge")
+        else:
+            up.append("le" if hi[j] < -lo[j] else "sle")
+            low.append("chord")
+    return up, low
+
+
+def node_bounds(
+    net: ReLUNetwork,
+    lo: FloatArray,
+    hi: FloatArray,
+    fixed: Fixings,
+    inherited: Mapping[tuple[int, int, str], float],
+    min_gain: float = 0.05,
+) -> tuple[list[tuple[FloatArray, FloatArray]], list[FloatLemma]]:
+    """Bounds of a bab node and the lemmas that justify their tighter parts.
+
+    Layer by layer: outward interval bounds from the previous layer's final bounds,
+    intersected with ``inherited`` (lemma bounds of ancestors); then, from layer 2
+    on, back-substitution bounds (:func:`linear_bounds`' lines) whose back-substitution
+    coefficients *are* nonnegative multipliers over the earlier layers' relaxation
+    rows (positive coefficient: the unit's upper line, negative: its lower line).
+    Where such a bound of an unstable relu / leaky unit beats the interval one by
+    more than ``min_gain`` of the width, it is used (loosened by 1e-9 relative)
+    and returned as a lemma for the checker to verify.  Then the fixings."""
+    info = _layer_info(net)
+    zlo, zhi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    plo, phi = zlo, zhi
+    bounds: list[tuple[FloatArray, FloatArray]] = []
+    lines: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = []
+    names: list[tuple[list[str], list[str]]] = []
+    lemmas: list[FloatLemma] = []
+    for k, (w, b, kind, alpha) in enumerate(info):
+        layer = k + 1
+        wp, wn = np.maximum(w, 0.0), np.minimum(w, 0.0)
+        l_ = wp @ plo + wn @ phi + b
+        u_ = wp @ phi + wn @ plo + b
+        mag = np.abs(w) @ np.maximum(np.abs(plo), np.abs(phi)) + np.abs(b)
+        l_, u_ = _widen(l_, u_, mag)
+        for j in range(l_.shape[0]):
+            l_[j] = max(l_[j], inherited.get((layer, j, "lo"), -np.inf))
+            u_[j] = min(u_[j], inherited.get((layer, j, "hi"), np.inf))
+        if k > 0:
+            for sense in (-1.0, 1.0):
+                lam = sense * w
+                const = sense * b
+                ys: list[dict[str, float]] = [{} for _ in range(w.shape[0])]
+                for j in range(k - 1, -1, -1):
+                    ls, li, us, ui = lines[j]
+                    up, low = names[j]
+                    pos, neg = np.maximum(lam, 0.0), np.minimum(lam, 0.0)
+                    for u, i in zip(*np.nonzero(pos), strict=True):
+                        ys[u][f"L{j + 1}.{i}.{up[i]}"] = float(pos[u, i])
+                    for u, i in zip(*np.nonzero(neg), strict=True):
+                        key = f"L{j + 1}.{i}.{low[i]}"
+                        ys[u][key] = ys[u].get(key, 0.0) - float(neg[u, i])
+                    const = const + pos @ ui + neg @ li
+                    lam = pos * us + neg * ls
+                    const = const + lam @ info[j][1]
+                    lam = lam @ info[j][0]
+                top = const + np.maximum(lam, 0.0) @ zhi + np.minimum(lam, 0.0) @ zlo
+                val = sense * top
+                pad = 1e-9 * (np.abs(val) + (u_ - l_) + 1.0)
+                for j in range(w.shape[0]):
+                    width = u_[j] - l_[j]
+                    if kind == "identity" or not l_[j] < 0 < u_[j]:
+                        continue  # only bounds that stabilise a unit or tighten its chord
+                    if sense < 0 and val[j] - pad[j] > l_[j] + min_gain * width:
+                        l_[j] = val[j] - pad[j]
+                        lemmas.append((layer, j, "lo", ys[j], float(l_[j])))
+                    elif sense > 0 and val[j] + pad[j] < u_[j] - min_gain * width:
+                        u_[j] = val[j] + pad[j]
+                        lemmas.append((layer, j, "hi", ys[j], float(u_[j])))
+        _fix(l_, u_, layer, fixed)
+        bounds.append((l_, u_))
+        uu = np.maximum(u_, l_)
+        lines.append(relaxation_lines(l_, uu, kind, alpha))
+        names.append(_line_names(l_, uu, kind, alpha))
+        plo, phi = _act(l_, kind, alpha), _act(uu, kind, alpha)
+    return bounds, lemmas

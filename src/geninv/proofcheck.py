@@ -171,6 +171,21 @@ class _Net:
 
 
 Inherited = dict[tuple[int, int, str], Fraction]
+#: significant bits a lemma's bound keeps (rounded outward: a weaker, still proved bound)
+LEMMA_BITS = 64
+
+
+def _coarsen(v: Fraction, up: bool) -> Fraction:
+    """``v`` rounded outward (down, or up) to a dyadic with LEMMA_BITS significant bits,
+    so that bounds derived from bounds do not grow their denominators node after node."""
+    if v.denominator.bit_length() <= LEMMA_BITS:
+        return v
+    e = LEMMA_BITS - (abs(v.numerator).bit_length() - v.denominator.bit_length())
+    scale = Fraction(2) ** e
+    k = math.ceil(v * scale) if up else math.floor(v * scale)
+    return Fraction(k) / scale
+
+
 Lemma = tuple[int, int, str, dict[str, Fraction]]
 
 
@@ -193,6 +208,7 @@ def _bounds(
     prev = list(box)
     out: list[list[tuple[Fraction, Fraction]]] = []
     zero = Fraction(0)
+    leaf: _Leaf | None = None
     for li in range(net.depth):
         layer = li + 1
         ints, scale = _scaled([v for pair in prev for v in pair])
@@ -215,9 +231,10 @@ def _bounds(
             cur.append((lo, hi))
         if layer in by_layer:
             assert glob is not None
-            leaf = _Leaf(net, glob, box, fixed, out)
+            if leaf is None:  # one row system for all layers: ``out`` grows below
+                leaf = _Leaf(net, glob, box, fixed, out)
             for _, j, side, y in by_layer[layer]:
-                v = leaf.lemma(layer, j, side, y)
+                v = _coarsen(leaf.lemma(layer, j, side, y), up=side == "hi")
                 lo, hi = cur[j]
                 if side == "lo" and v > lo:
                     cur[j] = (v, hi)
@@ -258,6 +275,7 @@ class _Leaf:
     ) -> None:
         self.net, self.glob, self.fixed, self.pre = net, glob, fixed, pre
         self.box = box
+        self._rows: dict[str, tuple[int, int, _UnitRow] | None] = {}
 
     def vbox(self, v: Var) -> tuple[Fraction, Fraction]:
         layer, j = v
@@ -270,6 +288,13 @@ class _Leaf:
         return Fraction(0), self.glob.l1
 
     def _unit_row(self, name: str) -> tuple[int, int, _UnitRow] | None:
+        if name in self._rows:
+            return self._rows[name]
+        row = self._make_unit_row(name)
+        self._rows[name] = row
+        return row
+
+    def _make_unit_row(self, name: str) -> tuple[int, int, _UnitRow] | None:
         parts = name.split(".")
         net = self.net
         if not (parts[0].startswith("L") and len(parts) == 3):
@@ -377,11 +402,15 @@ class _Leaf:
                 layer, j, (sigma, kappa, rho) = unit
                 if below is not None and layer >= below:
                     raise ProofRejected(None, f"a lemma on layer {below} uses row {name!r}")
+                key = (layer, j)
                 if sigma:
-                    sig[(layer, j)] = sig.get((layer, j), Fraction(0)) + mult * sigma
+                    t = mult if sigma == 1 else -mult if sigma == -1 else mult * sigma
+                    sig[key] = sig[key] + t if key in sig else t
                 if kappa:
-                    comb[(layer, j)] = comb.get((layer, j), Fraction(0)) + mult * kappa
-                rhs += mult * rho
+                    t = mult if kappa == 1 else -mult if kappa == -1 else mult * kappa
+                    comb[key] = comb[key] + t if key in comb else t
+                if rho:
+                    rhs += mult * rho
                 continue
             if below is not None:
                 raise ProofRejected(None, f"a lemma uses the target row {name!r}")

@@ -92,6 +92,7 @@ class BabBackend(Backend):
         proof: str | None = None,
         max_nodes: int = MAX_NODES,
         incumbent_finder: IncumbentFinder | None = None,
+        lemmas: bool = True,
     ) -> None:
         if mode not in ("decide", "optimize"):
             raise ValidationError(f"bab: mode must be 'decide' or 'optimize', got {mode!r}")
@@ -101,6 +102,7 @@ class BabBackend(Backend):
         self.proof_path = proof
         self.max_nodes = max_nodes
         self.incumbent_finder = incumbent_finder
+        self.lemmas = bool(lemmas)
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
@@ -179,6 +181,7 @@ class BabBackend(Backend):
             time_limit=time_limit,
             max_nodes=self.max_nodes,
             incumbent_finder=self.incumbent_finder,
+            lemmas=self.lemmas,
         )
         res = search.run(box)
         stats: dict[str, Any] = dict(res.stats)

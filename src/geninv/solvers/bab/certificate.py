@@ -11,11 +11,15 @@ integer or a ``"p/q"`` string::
      "nodes": [{"id": 0, "box": [["lo", "hi"], ...], "fixed": [[layer, unit, 0|1], ...],
                 "split": {"kind": "input", "coord": i, "at": "p/q"}
                        | {"kind": "relu", "layer": l, "unit": j},
-                "children": [id_low, id_high]}            # inner node
+                "children": [id_low, id_high],            # inner node
+                "lemmas": [{"layer": l, "unit": j, "side": "lo" | "hi",
+                            "y": {row name: "p/q"}}, ...]}  # optional, any node
                | {..., "y": {"L1.3.chord": "p/q", "T0.lo": "p/q", ...}}]}  # leaf
 
 Children of an input split: ``[box with upper_i = at, box with lower_i = at]``;
-of a relu split: ``[unit inactive, unit active]``.  A leaf with ``"y": {}`` is
+of a relu split: ``[unit inactive, unit active]``.  A lemma bounds one
+pre-activation by multipliers over the rows of earlier layers; it holds on the
+node and all its descendants.  A leaf with ``"y": {}`` is
 empty by its exact interval bounds alone.  The rows that ``y`` names and what
 the checker verifies are in :mod:`geninv.proofcheck`.
 """
@@ -48,6 +52,8 @@ class ProofNode:
     split: dict[str, Any] | None = None
     children: list[int] | None = None
     y: dict[str, Fraction] | None = None
+    #: bound lemmas: (layer, unit, "lo" | "hi", multipliers over earlier layers' rows)
+    lemmas: list[tuple[int, int, str, dict[str, Fraction]]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -55,6 +61,11 @@ class ProofNode:
             "box": [[rat(lo), rat(hi)] for lo, hi in self.box],
             "fixed": [[lay, j, ph] for (lay, j), ph in sorted(self.fixed.items())],
         }
+        if self.lemmas:
+            doc["lemmas"] = [
+                {"layer": lay, "unit": j, "side": side, "y": {k: rat(v) for k, v in y.items()}}
+                for lay, j, side, y in self.lemmas
+            ]
         if self.children is not None:
             assert self.split is not None
             sp = dict(self.split)

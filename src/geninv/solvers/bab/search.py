@@ -2,8 +2,12 @@
 
 At each node:
 
-1. float interval bounds (:func:`geninv.bounds.interval_bounds`) with the
-   node's fixings; an empty interval is tried as an exact "empty by bounds" leaf;
+1. float bounds (:func:`geninv.bounds.node_bounds`): interval bounds with the
+   lemma bounds inherited from ancestors, tightened by back-substitution where
+   that gains more than ``LEMMA_GAIN`` of the width -- each such bound is a
+   *lemma* whose multipliers are checked exactly at once (a failing lemma set is
+   dropped) and inherited by the node's descendants; then the node's fixings.
+   An empty interval is tried as an exact "empty by bounds" leaf;
 2. the node LP (:mod:`.relax`) minimises the relaxed distance ``s``;
 3. ``s* > delta`` (or an infeasible LP): the duals (or the dual ray) become
    nonnegative Fractions and the leaf is checked *exactly*
@@ -38,15 +42,18 @@ from typing import Any
 
 import numpy as np
 
-from geninv.bounds import interval_bounds, unstable_units
+from geninv.bounds import node_bounds, unstable_units
 from geninv.network import FloatArray
 from geninv.problem import InversionProblem
-from geninv.proofcheck import LeafChecker
+from geninv.proofcheck import Inherited, LeafChecker
 from geninv.solvers.bab.certificate import Box, Certificate, ProofNode
 from geninv.solvers.bab.polish import candidates
 from geninv.solvers.bab.relax import NodeResult, Setup, solve_node
 
 INPUT_SPLIT_MAX = 8
+#: a back-substitution bound becomes a lemma when it beats the interval bound by this
+#: fraction of the interval's width
+LEMMA_GAIN = 0.05
 MAX_CUT_ROUNDS = 8
 #: an LP optimum s* at most delta + this (relative to the scale) is not tried for pruning
 PRUNE_EPS = 1e-9
@@ -94,8 +101,13 @@ class Search:
         time_limit: float | None,
         max_nodes: int,
         incumbent_finder: IncumbentFinder | None = None,
+        lemmas: bool = True,
     ) -> None:
         self.problem, self.setup, self.cert = problem, setup, cert
+        self.lemmas = lemmas
+        #: per open node: the exact and float lemma bounds its ancestors proved
+        self.inherited: dict[int, tuple[Inherited, dict[tuple[int, int, str], float]]] = {}
+        self.current: tuple[Inherited, dict[tuple[int, int, str], float]] = ({}, {})
         self.deadline = math.inf if time_limit is None else time.perf_counter() + time_limit
         self.max_nodes = max_nodes
         self.finder = incumbent_finder
@@ -185,10 +197,28 @@ class Search:
     def _evaluate(self, nd: ProofNode) -> tuple[str, Any]:
         """('leaf', None) | ('yes', z) | ('split', (bounds, result))."""
         zlo, zhi = _floats(nd.box)
-        bounds = interval_bounds(self.problem.network, zlo, zhi, nd.fixed)
+        inh_exact, inh_float = self.inherited.pop(nd.id, ({}, {}))
+        gain = LEMMA_GAIN if self.lemmas else math.inf
+        bounds, lemmas = node_bounds(self.problem.network, zlo, zhi, nd.fixed, inh_float, gain)
+        if lemmas:
+            fr = [(lay, j, side, _to_fracs(y) or {}) for lay, j, side, y, _ in lemmas]
+            t0 = time.perf_counter()
+            exact = self.checker.node(nd.box, nd.fixed, inh_exact, fr)
+            self.stats["check_seconds"] += time.perf_counter() - t0
+            if exact is None:  # a lemma failed its exact check: go without
+                self.stats["failed_lemmas"] = self.stats.get("failed_lemmas", 0) + 1
+                bounds, _ = node_bounds(
+                    self.problem.network, zlo, zhi, nd.fixed, inh_float, math.inf
+                )
+            else:
+                nd.lemmas = fr
+                self.stats["lemmas"] = self.stats.get("lemmas", 0) + len(fr)
+                inh_exact = exact
+                inh_float = {k: float(v) for k, v in exact.items()}
+        self.current = (inh_exact, inh_float)
         if any(bool((lo > hi).any()) for lo, hi in bounds):
             t0 = time.perf_counter()
-            ok = self.checker.refutes(nd.box, nd.fixed, {})
+            ok = self.checker.refutes(nd.box, nd.fixed, {}, inh_exact)
             self.stats["check_seconds"] += time.perf_counter() - t0
             if ok:
                 nd.y = {}
@@ -207,7 +237,7 @@ class Search:
                     if y is None:
                         continue
                     t0 = time.perf_counter()
-                    ok = self.checker.refutes(nd.box, nd.fixed, y)
+                    ok = self.checker.refutes(nd.box, nd.fixed, y, inh_exact)
                     self.stats["check_seconds"] += time.perf_counter() - t0
                     if ok:
                         nd.y = y
@@ -313,6 +343,7 @@ class Search:
             key = res.value if res.status == "optimal" else 0.0
             for k in kids:
                 self.cert.nodes[k.id] = k
+                self.inherited[k.id] = self.current
                 heapq.heappush(heap, _Item(key, seq, k, item.depth + 1))
                 seq += 1
         return self._done("no", start)
