@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import time
@@ -241,3 +242,75 @@ def test_real_domain_proof_checks_its_clamp_box(tmp_path: Path) -> None:
         nd["box"] = [["1/4", 1]] if nd["box"][0][0] == 0 else nd["box"]
     with pytest.raises(ProofRejected):
         check_certificate(prob, bad)
+
+
+def test_lemma_tampering_is_rejected(tmp_path: Path) -> None:
+    prob, doc = _proved(tmp_path)
+    with_lemmas = [nd for nd in doc["nodes"] if nd.get("lemmas")]
+    assert with_lemmas, "expected the search to record bound lemmas"
+    nid = with_lemmas[0]["id"]
+
+    def lemma_of(d: dict[str, Any]) -> dict[str, Any]:
+        nd = next(nd for nd in d["nodes"] if nd["id"] == nid)
+        return nd["lemmas"][0]  # type: ignore[no-any-return]
+
+    tampered = []
+    d = copy.deepcopy(doc)
+    lem = lemma_of(d)
+    k = next(iter(lem["y"]))
+    lem["y"][k] = "-" + str(lem["y"][k]).lstrip("-")
+    tampered.append(d)
+    d = copy.deepcopy(doc)
+    lem = lemma_of(d)
+    lem["y"][f"L{lem['layer']}.0.ge"] = 1  # a row of the lemma's own layer
+    tampered.append(d)
+    d = copy.deepcopy(doc)
+    lemma_of(d)["y"]["T0.lo"] = 1  # the target is no part of a bound lemma
+    tampered.append(d)
+    d = copy.deepcopy(doc)
+    lemma_of(d)["side"] = "middle"
+    for t in tampered:
+        with pytest.raises(ProofRejected):
+            check_certificate(prob, t)
+    with pytest.raises(MalformedProof):
+        check_certificate(prob, d)
+
+
+def test_proofs_without_lemmas_check_too(tmp_path: Path) -> None:
+    net = _net(3, [8, 8, 3], 2)
+    x = (net.forward(np.array([0.2, -0.4])) + 0.8).tolist()
+    prob = InversionProblem(net, x, Domain.box([-1, -1], [1, 1]), threshold="3/10")
+    path = tmp_path / "plain.json"
+    sol = solve(prob, "bab", options={"proof": str(path), "lemmas": False})
+    assert sol.status is Status.NO
+    doc = json.loads(path.read_text())
+    assert not any(nd.get("lemmas") for nd in doc["nodes"])
+    check_certificate(prob, doc)
+
+
+def test_mutated_proofs_never_crash_the_checker(tmp_path: Path) -> None:
+    """Random edits of a valid proof: valid, rejected or malformed -- never a traceback."""
+    prob, doc = _proved(tmp_path)
+    rng = np.random.default_rng(0)
+    junk: list[Any] = [None, -1, 0, 7, 10**6, "x", "1/0", [], {}, [1, 2], 0.5, True]
+
+    def paths(obj: Any, pre: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        out = [pre]
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                out += paths(v, (*pre, k))
+        elif isinstance(obj, list):
+            for i, v in enumerate(obj):
+                out += paths(v, (*pre, i))
+        return out
+
+    all_paths = [p for p in paths(doc) if p]
+    for _ in range(300):
+        d = copy.deepcopy(doc)
+        path = all_paths[int(rng.integers(len(all_paths)))]
+        parent = d
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = junk[int(rng.integers(len(junk)))]
+        with contextlib.suppress(ProofRejected, MalformedProof):
+            check_certificate(prob, d)

@@ -204,6 +204,8 @@ def _bounds(
     inh: Inherited = dict(inherited or {})
     by_layer: dict[int, list[Lemma]] = {}
     for lem in lemmas:
+        if not (1 <= lem[0] <= net.depth and 0 <= lem[1] < len(net.rows[lem[0] - 1])):
+            raise ProofRejected(None, f"a lemma names unit {lem[1]} of layer {lem[0]}, not in G")
         by_layer.setdefault(lem[0], []).append(lem)
     prev = list(box)
     out: list[list[tuple[Fraction, Fraction]]] = []
@@ -305,6 +307,8 @@ class _Leaf:
             raise ProofRejected(None, f"unknown row {name!r}") from None
         if not (1 <= layer <= net.depth and 0 <= j < len(net.rows[layer - 1])):
             raise ProofRejected(None, f"row {name!r} names no unit of the network")
+        if layer > len(self.pre):
+            raise ProofRejected(None, f"row {name!r} is used before its layer is bounded")
         kind = parts[2]
         act, alpha = net.act[layer - 1]
         lo, hi = self.pre[layer - 1][j]
