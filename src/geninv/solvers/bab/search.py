@@ -84,11 +84,23 @@ def _floats(box: Box) -> tuple[FloatArray, FloatArray]:
     return lo, hi
 
 
+#: significant bits kept of each float multiplier (any y >= 0 is valid; short ones make
+#: the proof smaller and its exact check faster; a leaf they fail is split further)
+MULTIPLIER_BITS = 32
+
+
+def _short(v: float) -> Fraction:
+    m, e = math.frexp(v)
+    k = MULTIPLIER_BITS - e
+    num = round(m * 2**MULTIPLIER_BITS)
+    return Fraction(num, 2**k) if k >= 0 else Fraction(num * 2 ** (-k))
+
+
 def _to_fracs(y: dict[str, float] | None) -> dict[str, Fraction] | None:
     if not y:
         return None
     top = max(y.values())
-    return {k: Fraction(v) for k, v in y.items() if v > top * 1e-14}
+    return {k: _short(v) for k, v in y.items() if v > top * 1e-14}
 
 
 class Search:
