@@ -336,3 +336,23 @@ def test_p1_tie_integer_weights() -> None:
     assert solve(InversionProblem(net, [0, 0], dom, p=1, threshold=2), "bab").status is Status.YES
     below = solve(InversionProblem(net, [0, 0], dom, p=1, threshold="199/100"), "bab")
     assert below.status is Status.NO
+
+
+def test_incumbent_finder_hook() -> None:
+    rng = np.random.default_rng(9)
+    net = random_net(rng, 2, [6, 3], "relu")
+    z0 = [Fraction(1, 3), Fraction(-1, 5)]
+    x = net.forward_exact(z0)
+    prob = InversionProblem(net, x, Domain.box([-1, -1], [1, 1]), threshold=0)
+    calls: list[float] = []
+
+    def finder(p: InversionProblem, seconds: float) -> list[Fraction]:
+        calls.append(seconds)
+        return z0
+
+    sol = solve(prob, "bab", options={"incumbent_finder": finder})
+    assert sol.status is Status.YES and sol.z == z0 and sol.stats["nodes"] == 0 and calls
+    # a finder's non-witness is ignored: the search decides by itself
+    far = InversionProblem(net, [v + 9 for v in x], Domain.box([-1, -1], [1, 1]), threshold=0)
+    bad = solve(far, "bab", options={"incumbent_finder": lambda p, s: [0, 0]})
+    assert bad.status is Status.NO
