@@ -610,6 +610,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK if chk.meets else EXIT_FAIL
 
 
+def cmd_check_proof(args: argparse.Namespace) -> int:
+    """Check a branch-and-bound proof (bab --proof FILE) in exact arithmetic."""
+    from geninv.proofcheck import ProofRejected, check_proof_file
+
+    try:
+        rep = check_proof_file(args.dir, args.proof)
+    except ProofRejected as exc:
+        _print(f"invalid proof: {exc}")
+        return EXIT_FAIL
+    _print(
+        f"valid proof: {rep.nodes} nodes, {rep.leaves} leaves "
+        f"({rep.empty_by_bounds} empty by bounds), {rep.multipliers} multipliers; root: {rep.root}"
+    )
+    return EXIT_OK
+
+
 def cmd_extract(args: argparse.Namespace) -> int:
     from geninv.reductions.registry import get_reduction
 
@@ -876,7 +892,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     solve.add_argument("--scheduler", help="enumerate: 'local' or a Dask scheduler address")
     solve.add_argument("--workers", type=int, help="enumerate: worker threads")
-    solve.add_argument("--proof", metavar="FILE", help="sat: write a DRUP proof of a 'no'")
+    solve.add_argument(
+        "--proof", metavar="FILE", help="write the proof of a 'no' (sat: DRUP; bab: the tree)"
+    )
     solve.add_argument(
         "--option",
         action="append",
@@ -889,6 +907,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("dir")
     check.add_argument("witness", help='JSON object with a "z" list (solve --json output works)')
     check.set_defaults(func=cmd_check)
+
+    cproof = sub.add_parser(
+        "check-proof", help="check a branch-and-bound proof (solve --method bab --proof FILE)"
+    )
+    cproof.add_argument("dir", help="instance directory")
+    cproof.add_argument("proof", help="the proof file")
+    cproof.set_defaults(func=cmd_check_proof)
 
     extract = sub.add_parser("extract", help="map a witness back to the source problem")
     extract.add_argument("dir")

@@ -174,7 +174,9 @@ def candidate_backends(problem: InversionProblem) -> list[tuple[type[Backend], s
     the SAT compilation (integer-valued networks), then MILP, then enumeration
     as the last resort.  Real and box latents: the corner presolve for exact
     inversion, then MILP (HiGHS) for exact inversion, MILP on SCIP for l_1 /
-    l_inf thresholds (then HiGHS), MIQP for integer p >= 2.
+    l_inf thresholds (then HiGHS), MIQP for integer p >= 2; the certified branch
+    and bound ``bab`` right after the first floating-point backend of each case, so
+    that a gated floating-point ``no`` (see :func:`gate_no`) is certified next.
     """
     return list(_candidates(problem))
 
@@ -241,8 +243,14 @@ def _candidates(problem: InversionProblem) -> Iterator[tuple[type[Backend], str]
                     "values, the problem is binary (corner presolve)",
                 )
             )
+        bab = (
+            "bab",
+            f"{kind} latents: branch and bound whose every 'no' carries a proof checked in "
+            "exact rationals (certifies what a floating-point solver can only claim)",
+        )
         if problem.is_exact_inversion:
             ranked.append(("milp", f"{kind} latents, exact inversion: big-M MILP (HiGHS)"))
+            ranked.append(bab)
         ranked.append(
             (
                 "milp-scip",
@@ -250,8 +258,11 @@ def _candidates(problem: InversionProblem) -> Iterator[tuple[type[Backend], str]
                 "cutting-plane settings raced (faster than HiGHS on near-boundary instances)",
             )
         )
+        if math.isinf(problem.p) or problem.p == 1:
+            ranked.append(bab)
         ranked.append(("milp", f"{kind} latents need a continuous method: big-M MILP (HiGHS)"))
         ranked.append(("miqp", f"{kind} latents with an l_p threshold, p >= 2: MIQP (SCIP)"))
+        ranked.append(bab)
     ranked += [(name, "the remaining complete backends") for name in sorted(REGISTRY)]
     seen: set[str] = set()
     for name, why in ranked:
@@ -267,6 +278,10 @@ def choose_backend(problem: InversionProblem) -> tuple[type[Backend], str]:
     """The first of :func:`candidate_backends`."""
     return candidate_backends(problem)[0]
 
+
+#: Share of the time left that ``auto`` gives a floating-point backend when its ``no``
+#: would be gated (no ``trust_solver``): the rest is kept for a certifying backend.
+FLOAT_SHARE = 0.5
 
 #: What a ``no`` can rest on (``proof["basis"]``).
 BASIS_EXACT = "exact"
@@ -405,6 +420,10 @@ def _solve_auto(
     held: Solution | None = None  # the first of them: the answer if nothing better comes
     for cls, why in _candidates(problem):
         left = None if time_limit is None else time_limit - (time.perf_counter() - start)
+        if left is not None and not trust and cls.no_basis == BASIS_FLOAT:
+            # a floating-point 'no' will be gated: leave half the time to a backend that
+            # can certify it (bab, ranked next for real and box latents)
+            left *= FLOAT_SHARE
         if left is not None and left <= 0 and held is not None:
             break
         if (
@@ -461,6 +480,7 @@ def _load_builtin_backends() -> None:
     if _LOADED:
         return
     import geninv.solvers.approx  # adam, pgd, admm, langevin, flipgd
+    import geninv.solvers.bab.backend
     import geninv.solvers.corners
     import geninv.solvers.enumerate
     import geninv.solvers.layerwise
