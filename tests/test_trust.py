@@ -287,7 +287,22 @@ def test_corners_carries_the_sub_proofs_basis() -> None:
 
 
 @needs_highs
-def test_auto_goes_on_past_a_float_no() -> None:
+def test_auto_certifies_a_float_no_with_bab() -> None:
+    """milp-scip's float 'no' is gated; auto goes on to bab, whose 'no' is checked."""
+    sol = solve(far_target(), "auto")
+    assert sol.status is Status.NO and sol.method == "bab", sol.reason
+    assert sol.proof is not None and sol.proof["basis"] == BASIS_CHECKED
+    assert "trusted" not in sol.proof
+    tried = [r.split(":")[0] for r in sol.stats["auto_uncertified"]]
+    assert tried == ["milp-scip"]
+
+
+@needs_highs
+def test_auto_goes_on_past_a_float_no(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a certifying backend, auto tries every float one and returns the gated answer."""
+    from geninv.solvers.bab.backend import BabBackend
+
+    monkeypatch.setattr(BabBackend, "unsupported_reason", classmethod(lambda cls, p: "off"))
     problem = far_target()
     sol = solve(problem, "auto")
     assert sol.status is Status.UNKNOWN
@@ -338,7 +353,11 @@ class _Certifier(Backend):
 
 
 @pytest.fixture
-def certifier() -> Iterator[type[_Certifier]]:
+def certifier(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_Certifier]]:
+    from geninv.solvers.bab.backend import BabBackend
+
+    # the real certifying backend is ranked before the stand-in: keep it out of the way
+    monkeypatch.setattr(BabBackend, "unsupported_reason", classmethod(lambda cls, p: "off"))
     REGISTRY[_Certifier.name] = _Certifier
     _Certifier.calls.clear()
     yield _Certifier
