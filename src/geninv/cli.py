@@ -881,8 +881,9 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument(
         "--certify",
         action="store_true",
-        help="best distance from the approximate backends and a MILP lower bound "
-        "(a floating-point dual bound, reported as uncertified)",
+        help="best distance from the approximate backends and a lower bound: certified "
+        "by bab's checked proofs where bab applies, else a MILP dual bound reported as "
+        "uncertified",
     )
     solve.add_argument(
         "--trust-solver",
