@@ -21,7 +21,6 @@ import numpy as np
 from geninv import guard
 from geninv.errors import GeninvError, ParseError, UnsupportedError, ValidationError
 from geninv.io import atomic
-from geninv.io.instance import load_instance, read_json, save_instance, sha256_file, summary
 from geninv.network import to_fraction
 from geninv.problem import (
     DOMAINS,
@@ -48,6 +47,38 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ---------------------------------------------------------------- helpers
+# geninv.io.instance imports onnx (about a second): imported when first used, so the
+# program starts (and its signal policy is in place) quickly.
+def load_instance(directory: str | Path) -> InversionProblem:
+    from geninv.io.instance import load_instance as load
+
+    return load(directory)
+
+
+def read_json(path: str | Path) -> Any:
+    from geninv.io.instance import read_json as read
+
+    return read(path)
+
+
+def save_instance(problem: InversionProblem, out_dir: str | Path, **kwargs: Any) -> Path:
+    from geninv.io.instance import save_instance as save
+
+    return save(problem, out_dir, **kwargs)
+
+
+def sha256_file(path: str | Path) -> str:
+    from geninv.io.instance import sha256_file as sha
+
+    return sha(path)
+
+
+def summary(problem: InversionProblem) -> dict[str, Any]:
+    from geninv.io.instance import summary as summ
+
+    return summ(problem)
+
+
 def _print(msg: str = "") -> None:
     sys.stdout.write(msg + "\n")
 
@@ -985,6 +1016,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     within about a second, with exit status 130 / 143, no child process and no
     partial output left); called with an argument list it runs in this process.
     """
+    if argv is None and guard.supervisor_enabled():
+        try:
+            with guard.signal_policy():
+                parsed = _parse(None)
+                if not isinstance(parsed, argparse.Namespace):
+                    return parsed
+                ns = parsed
+                return guard.supervise(lambda: _run(ns))
+        except guard.Interrupted as exc:  # before the command started: nothing to undo
+            sys.stderr.write(guard.interrupted_line(exc.signum))
+            guard.restore_signals()
+            return exc.exit_code
+    args = _parse(argv)
+    if not isinstance(args, argparse.Namespace):
+        return args
+    return _run(args)
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace | int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "time_limit", None) is not None and not (
@@ -992,9 +1042,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         sys.stderr.write("geninv: error: --time-limit must be a positive number of seconds\n")
         return EXIT_USAGE
-    if argv is None and guard.supervisor_enabled():
-        return guard.supervise(lambda: _run(args))
-    return _run(args)
+    return args
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -194,10 +194,14 @@ def supervise(run: Callable[[], int]) -> int:
     parent = os.getpid()
     sys.stdout.flush()
     sys.stderr.flush()
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    # no signal between the fork and the forwarding handler (it waits, then is forwarded)
+    signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child (covered by the signal tests)
         code = 1
         try:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs)
             os.close(r)
             with contextlib.suppress(OSError):
                 os.setpgid(0, 0)
@@ -210,6 +214,10 @@ def supervise(run: Callable[[], int]) -> int:
 
             atomic.HOOKS.append(report)
             code = run()
+        except Interrupted as exc:  # before the command installed its own policy
+            atomic.remove_live_temps()
+            sys.stderr.write(interrupted_line(exc.signum))
+            code = exc.exit_code
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         except BaseException:
@@ -235,6 +243,7 @@ def supervise(run: Callable[[], int]) -> int:
             os.killpg(pid, signum)
 
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs)
     temps: set[str] = set()
     pending = b""
     killed = False
