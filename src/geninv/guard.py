@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 #: Seconds the supervisor waits for the child to stop on its own after a signal.
-GRACE = 0.6
+GRACE = 0.4
 #: Seconds past ``--time-limit`` after which the watchdog stops a solve.
 TIME_GRACE = 0.3
 #: Watchdog polling period, seconds.
@@ -104,7 +104,11 @@ def kill_children() -> None:
 
 
 def child_init() -> None:
-    """In a freshly forked worker: default signal dispositions (the parent kills it)."""
+    """In a freshly forked worker: default signal dispositions (the parent kills it), and
+    no faulthandler dump of the parent's threads if the worker crashes."""
+    import faulthandler
+
+    faulthandler.disable()
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
         with contextlib.suppress(OSError, ValueError):
             signal.signal(s, signal.SIG_DFL)
