@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -508,7 +509,32 @@ def cmd_solve(args: argparse.Namespace) -> int:
         _, why = choose_backend(problem)
         sys.stderr.write(f"auto: {why}\n")
     progress = (not args.json) and sys.stderr.isatty()
+    options = _backend_options(args)
     start = time.perf_counter()
+
+    def stopped(exc: guard.LimitReached) -> Solution:
+        return Solution(
+            Status.UNKNOWN,
+            args.method,
+            reason=exc.detail,
+            seconds=time.perf_counter() - start,
+            stats={"stopped_by": f"{exc.kind} limit"},
+        )
+
+    def stuck(exc: guard.LimitReached) -> None:
+        # the watchdog thread, while the main thread is inside one long native call:
+        # report 'unknown' now and end the (supervised) process
+        code = EXIT_USAGE
+        try:
+            code = _emit_solution(problem, stopped(exc), args, reads)
+        except GeninvError as err:
+            sys.stderr.write(f"geninv: error: {err}\n")
+        finally:
+            atomic.remove_live_temps()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
     try:
         sol = guard.run_limited(
             lambda: solve(
@@ -517,19 +543,20 @@ def cmd_solve(args: argparse.Namespace) -> int:
                 time_limit=args.time_limit,
                 seed=args.seed,
                 progress=progress,
-                options=_backend_options(args),
+                options=options,
             ),
             args.time_limit,
             _memory_limit(args),
+            on_stuck=stuck if guard.SUPERVISED else None,
         )
     except guard.LimitReached as exc:
-        sol = Solution(
-            Status.UNKNOWN,
-            args.method,
-            reason=exc.detail,
-            seconds=time.perf_counter() - start,
-            stats={"stopped_by": f"{exc.kind} limit"},
-        )
+        sol = stopped(exc)
+    return _emit_solution(problem, sol, args, reads)
+
+
+def _emit_solution(
+    problem: InversionProblem, sol: Solution, args: argparse.Namespace, reads: Sequence[str]
+) -> int:
     doc = sol.to_json()
     if args.output:
         atomic.write_text(
@@ -573,9 +600,21 @@ def _memory_limit(args: argparse.Namespace) -> int | None:
 
 
 def _certify(problem: InversionProblem, args: argparse.Namespace, reads: Sequence[str]) -> int:
-    from geninv.gap import certified_gap
+    from geninv.gap import GapReport, certified_gap
 
-    report = certified_gap(problem, time_limit=args.time_limit or 120.0, seed=args.seed)
+    limit = args.time_limit or 120.0
+    t0 = time.perf_counter()
+    report = GapReport()
+    try:
+        guard.run_limited(
+            lambda: certified_gap(problem, time_limit=limit, seed=args.seed, report=report),
+            limit,
+            _memory_limit(args),
+        )
+    except guard.LimitReached as exc:  # keep the runs that finished
+        if report.lower_bound is None:
+            report.no_bound_reason = exc.detail
+        report.seconds = time.perf_counter() - t0
     doc = report.to_json()
     if args.output:
         atomic.write_text(

@@ -45,7 +45,7 @@ T = TypeVar("T")
 #: Seconds the supervisor waits for the child to stop on its own after a signal.
 GRACE = 0.4
 #: Seconds past ``--time-limit`` after which the watchdog stops a solve.
-TIME_GRACE = 0.3
+TIME_GRACE = 0.1
 #: Watchdog polling period, seconds.
 POLL = 0.05
 #: Default memory limit: this share of the memory available when the command starts.
@@ -217,6 +217,7 @@ def supervise(run: Callable[[], int]) -> int:
                 os.write(fd, (op + path + "\n").encode("utf-8", "surrogateescape"))
 
             atomic.HOOKS.append(report)
+            SUPERVISED.append(True)
             code = run()
         except Interrupted as exc:  # before the command installed its own policy
             atomic.remove_live_temps()
@@ -334,10 +335,26 @@ def _used_memory() -> int:
     return rss_bytes() + sum(rss_bytes(p) for p in pids)
 
 
-def run_limited(fn: Callable[[], T], time_limit: float | None, memory_limit: int | None) -> T:
+#: Seconds the watchdog waits for the main thread to take its :class:`LimitReached`
+#: before it calls ``on_stuck`` (a long numpy call or native solver call holds it).
+STUCK = 0.15
+#: True in the child process of :func:`supervise` (where the program may end at once).
+SUPERVISED: list[bool] = []
+
+
+def run_limited(
+    fn: Callable[[], T],
+    time_limit: float | None,
+    memory_limit: int | None,
+    on_stuck: Callable[[LimitReached], None] | None = None,
+) -> T:
     """``fn()`` under the watchdog; raises :class:`LimitReached` when a limit is passed.
 
-    Only in the main thread (elsewhere ``fn()`` runs unguarded).
+    Only in the main thread (elsewhere ``fn()`` runs unguarded).  If the main
+    thread does not take the exception within ``STUCK`` seconds (it is inside
+    one long native call) and ``on_stuck`` is given, the watchdog thread calls
+    ``on_stuck(limit)``, which is expected to report the outcome and end the
+    process (the CLI does this only under the supervisor).
     """
     if (time_limit is None and memory_limit is None) or (
         threading.current_thread() is not threading.main_thread()
@@ -371,6 +388,10 @@ def run_limited(fn: Callable[[], T], time_limit: float | None, memory_limit: int
             if hit:
                 with contextlib.suppress(Exception):
                     signal.pthread_kill(main_id, signal.SIGUSR1)
+                if not stop.wait(STUCK) and on_stuck is not None:
+                    stop.set()
+                    kill_children()
+                    on_stuck(hit[0])
                 return
 
     def on_usr1(signum: int, frame: Any) -> None:
