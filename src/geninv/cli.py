@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -1095,8 +1096,7 @@ def _run(args: argparse.Namespace) -> int:
     except guard.Interrupted as exc:
         guard.kill_children()
         atomic.remove_live_temps()
-        sys.stderr.write(guard.interrupted_line(exc.signum))
-        sys.stderr.flush()
+        guard.report_interrupt(exc.signum)
         guard.restore_signals()
         return exc.exit_code
     except GeninvError as exc:
@@ -1110,7 +1110,7 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         guard.kill_children()
         atomic.remove_live_temps()
-        sys.stderr.write(guard.interrupted_line(2))
+        guard.report_interrupt(signal.SIGINT)
         return 130
 
 

@@ -165,6 +165,20 @@ def interrupted_line(signum: int) -> str:
     return f"geninv: interrupted by {name}; stopped, no output written\n"
 
 
+#: The pipe to the supervisor, in its child process.
+_SUPERVISOR_FD: list[int] = []
+
+
+def report_interrupt(signum: int) -> None:
+    """Write the one line of an interrupted command (and tell the supervisor it is out,
+    so that it does not write it again if it has to kill this process after all)."""
+    for fd in _SUPERVISOR_FD:
+        with contextlib.suppress(OSError):
+            os.write(fd, b"!\n")
+    sys.stderr.write(interrupted_line(signum))
+    sys.stderr.flush()
+
+
 # ------------------------------------------------------------------ supervisor
 def supervisor_enabled() -> bool:
     return (
@@ -218,10 +232,11 @@ def supervise(run: Callable[[], int]) -> int:
 
             atomic.HOOKS.append(report)
             SUPERVISED.append(True)
+            _SUPERVISOR_FD.append(w)
             code = run()
         except Interrupted as exc:  # before the command installed its own policy
             atomic.remove_live_temps()
-            sys.stderr.write(interrupted_line(exc.signum))
+            report_interrupt(exc.signum)
             code = exc.exit_code
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -252,6 +267,7 @@ def supervise(run: Callable[[], int]) -> int:
     temps: set[str] = set()
     pending = b""
     killed = False
+    reported = False
     status = 0
     open_pipe = True
     try:
@@ -265,8 +281,7 @@ def supervise(run: Callable[[], int]) -> int:
                     pending += data
                     *lines, pending = pending.split(b"\n")
                     for line in lines:
-                        path = line[1:].decode("utf-8", "surrogateescape")
-                        (temps.add if line[:1] == b"+" else temps.discard)(path)
+                        reported |= _take(line, temps)
             else:
                 time.sleep(POLL)
             done, status = os.waitpid(pid, os.WNOHANG)
@@ -287,16 +302,14 @@ def supervise(run: Callable[[], int]) -> int:
                 pending += os.read(r, 1 << 20)
         os.close(r)
         for line in pending.split(b"\n"):
-            if line:
-                path = line[1:].decode("utf-8", "surrogateescape")
-                (temps.add if line[:1] == b"+" else temps.discard)(path)
+            reported |= _take(line, temps)
         for path in sorted(temps, key=len, reverse=True):
             atomic.remove_path(path)
         for s, h in old.items():
             signal.signal(s, h)
     if got:
         signum = got[0][0]
-        if killed:
+        if killed and not reported:
             sys.stderr.write(interrupted_line(signum))
         return EXIT_CODES.get(signal.Signals(signum), 128 + signum)
     if os.WIFSIGNALED(status):
@@ -304,6 +317,16 @@ def supervise(run: Callable[[], int]) -> int:
         sys.stderr.write(f"geninv: the command died with signal {signal.Signals(sig).name}\n")
         return 128 + sig
     return os.waitstatus_to_exitcode(status)
+
+
+def _take(line: bytes, temps: set[str]) -> bool:
+    """One line from the child: ``+path`` / ``-path`` (temps), ``!`` (it wrote its line)."""
+    if line == b"!":
+        return True
+    if line[:1] in (b"+", b"-"):
+        path = line[1:].decode("utf-8", "surrogateescape")
+        (temps.add if line[:1] == b"+" else temps.discard)(path)
+    return False
 
 
 # ------------------------------------------------------------------ limits

@@ -298,7 +298,14 @@ def atomic_dir(
             tmp.mkdir()
         except OSError as exc:
             raise _os_error(path, exc) from None
-        yield tmp
+        try:
+            yield tmp
+        except OSError as exc:
+            inside = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
+            if any(f.startswith(str(tmp)) for f in inside) or not inside:
+                # a write into the temporary directory failed: name the user's path
+                raise _os_error(path, exc) from None
+            raise  # about another file (e.g. a source that cannot be read)
         try:
             _fsync_tree(tmp)
             check_target(path, force, directory=True, protect=protect)
