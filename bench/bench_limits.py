@@ -1,7 +1,10 @@
 """Issue 15's targets for signals and limits, measured on real ``geninv`` processes.
 
-Part ``signals``: SIGINT / SIGTERM at ``--trials`` seeded random moments of
-``reduce``, ``solve`` (every backend) and ``sense``.  For each trial: the exit
+Part ``signals``: SIGINT / SIGTERM at ``--trials`` seeded random moments (0-3 s
+after the start) of ``reduce``, ``solve`` (every backend) and ``sense``.  A
+signal in the first ~0.1 s, while Python itself starts and before geninv's
+handlers exist, gets the default disposition (the process dies of the signal,
+having written nothing); such trials are counted as ``startup``.  For each trial: the exit
 status (130 / 143 wanted), seconds from the signal to the exit (<= 1 wanted),
 processes of the command's session left, files left in its working directory,
 and the lines it printed on stderr.
@@ -70,6 +73,18 @@ def build(work: Path, data: Path) -> dict[str, Path]:
             ],
         ),
     }
+    # enumerate takes n <= 40: a random 3-SAT formula with 40 variables (seeded)
+    rng = random.Random(40)
+    r40 = work / "random-40.cnf"
+    clauses = [
+        " ".join(str(v if rng.random() < 0.5 else -v) for v in rng.sample(range(1, 41), 3)) + " 0"
+        for _ in range(200)
+    ]
+    r40.write_text("p cnf 40 200\n" + "\n".join(clauses) + "\n")
+    inst["random-40 T1"] = (
+        work / "random-40-t1",
+        ["reduce", "sat", str(r40), "--expected", "unknown"],
+    )
     out: dict[str, Path] = {"cnf": cnf}
     for name, (path, argv) in inst.items():
         if not (path / "problem.json").is_file():
@@ -98,7 +113,8 @@ def signal_trials(inst: dict[str, Path], trials: int, seed: int, work: Path) -> 
     for m in ("milp", "milp-scip", "miqp", "adam", "pgd", "admm", "auto"):
         commands.append((f"solve {m}", ["solve", t2, "--method", m, "-o", "sol.json"]))
     commands.append(("solve sat", ["solve", t1, "--method", "sat", "--time-limit", "60"]))
-    commands.append(("solve enumerate", ["solve", t1, "--method", "enumerate", "-o", "s.json"]))
+    e40 = str(inst["random-40 T1"])
+    commands.append(("solve enumerate", ["solve", e40, "--method", "enumerate", "-o", "s.json"]))
     rng = random.Random(seed)
     rows = []
     for k in range(trials):
@@ -148,7 +164,13 @@ def signal_trials(inst: dict[str, Path], trials: int, seed: int, work: Path) -> 
                 str(len(left)),
                 ",".join(files) or "-",
                 str(len(lines)),
-                "finished first" if finished_first else ("ok" if ok else "FAIL"),
+                "finished first"
+                if finished_first
+                else "ok"
+                if ok
+                else "startup"
+                if p.returncode in (-signal.SIGINT, -signal.SIGTERM) and not left and not files
+                else "FAIL",
             ]
         )
         print("  ".join(rows[-1]), file=sys.stderr)
@@ -216,8 +238,12 @@ def main() -> int:
                 rows,
             )
         )
-        ok = sum(r[-1] == "ok" for r in rows)
-        print(f"signals: {ok} ok of {len(rows)} ({sum(r[-1] == 'FAIL' for r in rows)} FAIL)\n")
+        count = {v: sum(r[-1] == v for r in rows) for v in ("ok", "startup", "FAIL")}
+        print(
+            f"signals: {count['ok']} ok of {len(rows)}; {count['startup']} during Python's "
+            "startup, before geninv's handlers exist (default disposition: killed by the "
+            f"signal, nothing written); {count['FAIL']} FAIL\n"
+        )
     if "limits" in parts:
         names = args.methods.split(",") if args.methods else backends()
         rows = limit_runs(inst, names, args.limit)
