@@ -128,12 +128,15 @@ CASES = [
     ("milp-scip", "real", [], signal.SIGINT),
     ("miqp", "real", [], signal.SIGTERM),
     ("adam", "real", ["--time-limit", "60"], signal.SIGINT),
-    ("sat", "sign", ["--time-limit", "60"], signal.SIGTERM),
+    ("sat", "sign", ["--time-limit", "60"], signal.SIGTERM),  # CaDiCaL in a forked child
+    ("sat", "sign", [], signal.SIGINT),  # in process: PySAT's own Ctrl-C handling
     ("enumerate", "e40", [], signal.SIGINT),
 ]
 
 
-@pytest.mark.parametrize(("method", "inst", "extra", "sig"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("method", "inst", "extra", "sig"), CASES, ids=[f"{c[0]}-{c[3].name}" for c in CASES]
+)
 def test_solve_signalled(
     data: dict[str, Path],
     tmp_path: Path,
@@ -142,11 +145,11 @@ def test_solve_signalled(
     extra: list[str],
     sig: int,
 ) -> None:
-    rng = random.Random(method)
+    rng = random.Random(f"{method}{sig}")
     # enumerate: after its plan and probe, so that the estimate line is out
     delay = rng.uniform(2.5, 3.0) if method == "enumerate" else rng.uniform(0.3, 1.2)
     argv = ["solve", str(data[inst]), "--method", method, "-o", "sol.json", *extra]
-    _, _, _, err = signal_run(tmp_path, argv, sig, delay, f"solve {method}")
+    _, _, _, err = signal_run(tmp_path, argv, sig, delay, f"solve {method} {extra}")
     if method == "enumerate":  # no time limit on 2^40 corners: the estimate came first
         assert "estimated" in err and "--time-limit" in err, err
 

@@ -172,7 +172,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
@@ -1641,6 +1641,10 @@ class _Sat:
 
     def solve(self, assumptions: Sequence[int] = (), deadline: float | None = None) -> bool | None:
         """True / False, or None when the deadline passed."""
+        with _ctrl_c_as_keyboard_interrupt():
+            return self._solve(assumptions, deadline)
+
+    def _solve(self, assumptions: Sequence[int], deadline: float | None) -> bool | None:
         s = self.solver
         if deadline is None:
             return bool(s.solve(assumptions=list(assumptions)))
@@ -1707,7 +1711,8 @@ class _Sat:
         budget = min(ONESHOT_BUDGET, max(100, 5_000_000 // max(1, len(clauses))))
         if budget > 0:
             self.solver.conf_budget(budget)
-            r = self.solver.solve_limited()
+            with _ctrl_c_as_keyboard_interrupt():
+                r = self.solver.solve_limited()
             if r is not None:
                 return bool(r)
         try:
@@ -1727,6 +1732,18 @@ class _Sat:
 
     def proof(self) -> list[str]:
         return list(self.solver.get_proof() or [])
+
+
+@contextlib.contextmanager
+def _ctrl_c_as_keyboard_interrupt() -> Iterator[None]:
+    """PySAT catches Ctrl-C inside a solve (main thread) and raises its own
+    ``pysolvers.error("Caught keyboard interrupt")``; callers see KeyboardInterrupt."""
+    try:
+        yield
+    except Exception as exc:
+        if "keyboard interrupt" in str(exc).lower():
+            raise KeyboardInterrupt from None
+        raise
 
 
 def _solve_in_child(
