@@ -18,9 +18,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, NoReturn
 
+from geninv import guard  # standard library only, so it comes first
+
+if __name__ == "__main__" or os.path.basename(sys.argv[0]) == "geninv":
+    guard.exit_on_signals()  # the program: a signal while it loads ends it cleanly
+
 import numpy as np
 
-from geninv import guard
 from geninv.errors import GeninvError, ParseError, UnsupportedError, ValidationError
 from geninv.io import atomic
 from geninv.network import to_fraction

@@ -179,6 +179,21 @@ def report_interrupt(signum: int) -> None:
     sys.stderr.flush()
 
 
+def exit_on_signals() -> None:
+    """Until :func:`signal_policy` takes over: SIGINT / SIGTERM end the program at once,
+    with its one line and 130 / 143 (called first thing by ``geninv``, while it imports;
+    nothing has been written and no process started yet)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        with contextlib.suppress(Exception):
+            os.write(2, interrupted_line(signum).encode())
+        os._exit(EXIT_CODES.get(signal.Signals(signum), 128 + signum))
+
+    for s in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(s, handler)
+
+
 # ------------------------------------------------------------------ supervisor
 def supervisor_enabled() -> bool:
     return (
