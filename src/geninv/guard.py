@@ -367,6 +367,16 @@ def default_memory_limit() -> int | None:
     return None
 
 
+def _importing(thread_id: int) -> bool:
+    """Whether that thread is executing an ``import`` right now."""
+    frame = sys._current_frames().get(thread_id)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _used_memory() -> int:
     with _CHILD_LOCK:
         pids = list(_CHILDREN)
@@ -406,6 +416,10 @@ def run_limited(
 
     def watch() -> None:
         while not stop.wait(POLL):
+            if hit:  # found earlier while the main thread was importing a module
+                if on_stuck is None and _importing(main_id):
+                    continue
+                break
             elapsed = time.perf_counter() - start
             if time_limit is not None and elapsed > time_limit + TIME_GRACE:
                 hit.append(
@@ -423,14 +437,18 @@ def run_limited(
                             f"{used / 2**20:.0f} MiB; raise it with --memory-limit)",
                         )
                     )
-            if hit:
-                with contextlib.suppress(Exception):
-                    signal.pthread_kill(main_id, signal.SIGUSR1)
-                if not stop.wait(STUCK) and on_stuck is not None:
-                    stop.set()
-                    kill_children()
-                    on_stuck(hit[0])
-                return
+            # an exception inside an import would leave a half-initialised module
+            # behind (e.g. torch.optim) for the rest of the process: wait for it
+            if hit and (on_stuck is not None or not _importing(main_id)):
+                break
+        if not hit or stop.is_set():
+            return
+        with contextlib.suppress(Exception):
+            signal.pthread_kill(main_id, signal.SIGUSR1)
+        if not stop.wait(STUCK) and on_stuck is not None:
+            stop.set()
+            kill_children()
+            on_stuck(hit[0])
 
     def on_usr1(signum: int, frame: Any) -> None:
         if hit and not stop.is_set():
