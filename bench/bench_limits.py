@@ -230,16 +230,13 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     inst = build(work, Path(args.data))
     parts = set(args.parts.split(","))
+    text: list[str] = []
     if "signals" in parts:
         rows = signal_trials(inst, args.trials, args.seed, work)
-        print(
-            table(
-                ["#", "command", "signal", "at s", "rc", "exit s", "procs", "files", "lines", ""],
-                rows,
-            )
-        )
+        header = ["#", "command", "signal", "at s", "rc", "exit s", "procs", "files", "lines", ""]
+        text.append(table(header, rows))
         count = {v: sum(r[-1] == v for r in rows) for v in ("ok", "startup", "FAIL")}
-        print(
+        text.append(
             f"signals: {count['ok']} ok of {len(rows)}; {count['startup']} during Python's "
             "startup, before geninv's handlers exist (default disposition: killed by the "
             f"signal, nothing written); {count['FAIL']} FAIL\n"
@@ -247,12 +244,10 @@ def main() -> int:
     if "limits" in parts:
         names = args.methods.split(",") if args.methods else backends()
         rows = limit_runs(inst, names, args.limit)
-        print(
-            table(
-                ["instance", "method", "rc", "status", "reported s", "wall s", "", "reason"],
-                rows,
-            )
-        )
+        header = ["instance", "method", "rc", "status", "reported s", "wall s", "", "reason"]
+        text.append(table(header, rows))
+    print("\n".join(text))
+    (work.parent / "limits.txt").write_text("\n".join(text) + "\n", encoding="utf-8")
     return 0
 
 
