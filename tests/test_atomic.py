@@ -200,3 +200,39 @@ def test_geninv_dir_recognised(tmp_path: Path, inst: Path) -> None:
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "problem.json").write_text('{"format": "other"}')
     assert not atomic.is_geninv_dir(tmp_path / "x")
+
+
+def test_replace_that_fails_leaves_old_and_nothing_else(
+    tmp_path: Path, inst: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--force onto a directory that cannot be moved aside: the old one stays, no
+    ``.X.old.*`` or ``.X.*.tmp`` is left, and the message names the user's path."""
+    before = (inst / "problem.json").read_bytes()
+    real_rename = os.rename
+
+    def refuse(src: object, dst: object) -> None:
+        if str(src) == str(inst):
+            raise PermissionError(13, "Permission denied", str(src))
+        real_rename(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(atomic.os, "rename", refuse)
+    problem = load_instance(inst)
+    with pytest.raises(atomic.OutputError) as err:
+        save_instance(problem, inst, force=True)
+    assert str(err.value).startswith(str(inst)) and ".tmp" not in str(err.value)
+    assert (inst / "problem.json").read_bytes() == before
+    no_temp_names(tmp_path)
+    # the second rename failing puts the old directory back
+    calls: list[str] = []
+
+    def second_fails(src: object, dst: object) -> None:
+        calls.append(str(src))
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device", str(src))
+        real_rename(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(atomic.os, "rename", second_fails)
+    with pytest.raises(atomic.OutputError, match="No space left"):
+        save_instance(problem, inst, force=True)
+    assert (inst / "problem.json").read_bytes() == before
+    no_temp_names(tmp_path)
