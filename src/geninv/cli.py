@@ -610,16 +610,38 @@ def _certify(problem: InversionProblem, args: argparse.Namespace, reads: Sequenc
     limit = args.time_limit or 120.0
     t0 = time.perf_counter()
     report = GapReport()
+
+    def stopped(exc: guard.LimitReached) -> GapReport:  # keep the runs that finished
+        if report.lower_bound is None:
+            report.no_bound_reason = exc.detail
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def stuck(exc: guard.LimitReached) -> None:  # see cmd_solve
+        code = EXIT_USAGE
+        try:
+            code = _emit_report(stopped(exc), args, reads)
+        except GeninvError as err:
+            sys.stderr.write(f"geninv: error: {err}\n")
+        finally:
+            atomic.remove_live_temps()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
     try:
         guard.run_limited(
             lambda: certified_gap(problem, time_limit=limit, seed=args.seed, report=report),
             limit,
             _memory_limit(args),
+            on_stuck=stuck if guard.SUPERVISED else None,
         )
-    except guard.LimitReached as exc:  # keep the runs that finished
-        if report.lower_bound is None:
-            report.no_bound_reason = exc.detail
-        report.seconds = time.perf_counter() - t0
+    except guard.LimitReached as exc:
+        stopped(exc)
+    return _emit_report(report, args, reads)
+
+
+def _emit_report(report: Any, args: argparse.Namespace, reads: Sequence[str]) -> int:
     doc = report.to_json()
     if args.output:
         atomic.write_text(
