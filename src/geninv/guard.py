@@ -277,7 +277,20 @@ def supervise(run: Callable[[], int]) -> int:
         with contextlib.suppress(OSError):
             os.killpg(pid, signum)
 
-    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    def suspend(signum: int, frame: Any) -> None:
+        # Ctrl-Z reaches this (the terminal's foreground) group only: stop the command's
+        # group too, stop here, and continue both on SIGCONT (fg / bg)
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGSTOP)
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)
+        signal.signal(signal.SIGTSTP, suspend)
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGCONT)
+
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    old = {s: signal.signal(s, forward) for s in handled}
+    old[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, suspend)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs)
     temps: set[str] = set()
     pending = b""
