@@ -19,6 +19,8 @@ import numpy as np
 
 from geninv.errors import GeninvError, ParseError, UnsupportedError, ValidationError
 from geninv.io.instance import load_instance, read_json, save_instance, sha256_file, summary
+from geninv.io.limits import check_count, check_float
+from geninv.io.text import read_npy
 from geninv.network import to_fraction
 from geninv.problem import (
     DOMAINS,
@@ -61,6 +63,7 @@ def _vector_arg(text: str, n: int, what: str) -> list[Fraction]:
     if text.endswith(".json") or text.endswith(".npy"):
         values = _read_vector_file(text)
     elif "," in text:
+        check_count(text.count(",") + 1, "vector", f"--{what}: the list's number of entries")
         values = [_number_arg(t, what) for t in text.split(",")]
     else:
         return [_number_arg(text, what)] * n
@@ -72,28 +75,27 @@ def _vector_arg(text: str, n: int, what: str) -> list[Fraction]:
 def _read_vector_file(path: str) -> list[Fraction]:
     p = Path(path)
     if p.suffix == ".npy":
-        try:
-            arr = np.load(p, allow_pickle=False)
-        except FileNotFoundError:
-            raise ParseError("no such file", path) from None
-        except (OSError, ValueError) as exc:
-            raise ParseError(f"not a readable .npy array ({exc})", path) from None
-        if arr.dtype.kind not in "biuf":
-            raise ParseError(f"expected a numeric array, got dtype {arr.dtype}", path)
+        arr = read_npy(p, "vector")
         arr = arr.reshape(-1) if arr.ndim == 2 and 1 in arr.shape else arr
         if arr.ndim != 1:
             raise ParseError(f"expected a vector, got an array of shape {arr.shape}", path)
-        try:
-            return [to_fraction(v, f"entry {i}") for i, v in enumerate(arr.tolist())]
-        except ValidationError as exc:
-            raise ParseError(str(exc), path) from None
+        return _numbers(arr.tolist(), "entry", path)
     doc = read_json(p)
     if isinstance(doc, dict) and "target" in doc:
         doc = doc["target"]
     if not isinstance(doc, list) or not doc:
         raise ParseError("expected a non-empty JSON list of numbers", path)
+    return _numbers(doc, "entry", path)
+
+
+def _numbers(values: list[Any], what: str, path: str) -> list[Fraction]:
+    """Exact values of a list read from ``path``; each must fit a float (named ``what[i]``)."""
     try:
-        return [to_fraction(v, f"entry {i}") for i, v in enumerate(doc)]
+        check_count(len(values), "vector", "the number of entries")
+        return [
+            check_float(to_fraction(v, f"{what}[{i}]"), f"{what}[{i}]")
+            for i, v in enumerate(values)
+        ]
     except ValidationError as exc:
         raise ParseError(str(exc), path) from None
 
@@ -106,11 +108,10 @@ def _read_witness(path: str) -> list[Fraction]:
     if not isinstance(z, list):
         status = doc.get("status")
         extra = f" (the solution's status is {status!r})" if status else ""
-        raise ParseError(f'"z" is {json.dumps(z)}, expected a list of numbers{extra}', path)
-    try:
-        return [to_fraction(v, f"z[{i}]") for i, v in enumerate(z)]
-    except ValidationError as exc:
-        raise ParseError(str(exc), path) from None
+        shown = json.dumps(z)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ParseError(f'"z" is {shown}, expected a list of numbers{extra}', path)
+    return _numbers(z, "z", path)
 
 
 def _check_witness_length(problem: InversionProblem, z: Sequence[Any], path: str) -> None:
@@ -594,8 +595,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
             "problem.json names no copy of the source", str(Path(args.dir) / "problem.json")
         )
     source = entry.load_source(Path(args.dir) / copy)
-    mapped = entry.invert(sol, problem.inverse_data)
-    result = entry.check(source, mapped, problem)
+    try:
+        mapped = entry.invert(sol, problem.inverse_data)
+        result = entry.check(source, mapped, problem)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise ParseError(
+            f"inverse_data does not fit the reduction {problem.source.reduction!r} "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:80]}); "
+            "expected the inverse_data that reduction wrote",
+            str(Path(args.dir) / "problem.json"),
+        ) from None
     _print(f"source check: {result.message}")
     if result.solution_text:
         _print(result.solution_text)
@@ -648,13 +657,15 @@ def cmd_sense(args: argparse.Namespace) -> int:
         generator = _load_generator(args.network, args.arch)
         images = None
         if args.image:
-            arr = np.load(args.image, allow_pickle=False) if args.image.endswith(".npy") else None
-            if arr is None:
+            if not args.image.endswith(".npy"):
                 raise ParseError("expected a .npy array of images (one per row)", args.image)
+            arr = read_npy(args.image, "array of images")
+            if arr.ndim == 0 or arr.size == 0:
+                raise ParseError(f"expected images, one per row, got shape {arr.shape}", args.image)
             images = np.atleast_2d(np.asarray(arr, dtype=np.float64).reshape(arr.shape[0], -1))
     q = generator.n_outputs
     if args.matrix:
-        A = np.load(args.matrix, allow_pickle=False)
+        A = read_npy(args.matrix, "matrix")
         if A.ndim != 2 or A.shape[1] != q:
             raise ParseError(
                 f"expected a matrix with {q} columns, got shape {A.shape}", args.matrix
@@ -662,6 +673,7 @@ def cmd_sense(args: argparse.Namespace) -> int:
     else:
         if not args.measurements or args.measurements < 1:
             raise ValidationError("give --measurements M (>= 1) or --matrix A.npy")
+        check_count(args.measurements * q, "parameters", "--measurements M times the outputs")
         A = sensing.gaussian_measurements(args.measurements, q, args.seed)
     rng = np.random.default_rng(args.seed)
     if images is not None:
@@ -669,7 +681,13 @@ def cmd_sense(args: argparse.Namespace) -> int:
             raise ParseError(f"images have {images.shape[1]} pixels, the generator {q}", args.image)
         ys = images @ A.T + args.noise * rng.normal(size=(images.shape[0], A.shape[0]))
     else:
-        ys = np.atleast_2d(np.load(args.y, allow_pickle=False)).astype(np.float64)
+        ys = np.atleast_2d(read_npy(args.y, "array of measurements")).astype(np.float64)
+        if ys.ndim != 2 or ys.shape[1] != A.shape[0]:
+            raise ParseError(
+                f"expected measurements of length {A.shape[0]} (one row each), got shape "
+                f"{ys.shape}",
+                args.y,
+            )
     rows: list[list[Any]] = [[], [], []]
     errors = []
     for i, y in enumerate(ys):

@@ -84,6 +84,7 @@ import torch
 from torch import nn
 
 from geninv.errors import GeninvError, ParseError, UnsupportedError, ValidationError
+from geninv.io.limits import check_file_size
 from geninv.network import ReLUNetwork, parse_activation
 
 __all__ = [
@@ -457,6 +458,7 @@ def _check_file(p: Path, what: str) -> None:
         raise ParseError(f"not a readable {what}: {_reason(exc)}", shown) from None
     if size == 0:
         raise ParseError(f"not a readable {what}: the file is empty", shown)
+    check_file_size(size, "model_bytes", shown)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
