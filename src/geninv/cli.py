@@ -52,10 +52,8 @@ def _print(msg: str = "") -> None:
 
 
 def _number_arg(text: str, what: str) -> Fraction:
-    try:
-        return to_fraction(text, what)
-    except ValidationError as exc:
-        raise ValidationError(f"--{what}: {exc}") from None
+    """An exact number from the command line; errors name the option (``--what: ...``)."""
+    return to_fraction(text, f"--{what}")
 
 
 def _vector_arg(text: str, n: int, what: str) -> list[Fraction]:
@@ -252,6 +250,8 @@ def cmd_reduce_cvp(args: argparse.Namespace) -> int:
         for name, val in (("radius", radius), ("radius-pow", rpow)):
             if val is not None and val < 0:
                 raise ValidationError(f"--{name} must be >= 0")
+            if val is not None:
+                check_float(val, f"--{name}")
         inst = CVPInstance(
             basis=inst.basis, target=inst.target, radius=radius, radius_pow=rpow, p=p
         )
@@ -284,6 +284,7 @@ def cmd_reduce_clique(args: argparse.Namespace) -> int:
     from geninv.oracles import clique_decide
     from geninv.reductions.clique import CliqueReduction
 
+    parse_norm(args.p, "--p")  # a number >= 1 within the norm_p limit, before any work
     graph = read_graph(args.file)
     max_weight = None if args.max_weight is None else _number_arg(args.max_weight, "max-weight")
     reduction = CliqueReduction(
@@ -311,6 +312,7 @@ def cmd_reduce_vc(args: argparse.Namespace) -> int:
     from geninv.oracles import vertex_cover_decide
     from geninv.reductions.vertex_cover import VertexCoverReduction
 
+    parse_norm(args.p, "--p")  # a number >= 1 within the norm_p limit, before any work
     graph = read_graph(args.file)
     reduction = VertexCoverReduction(args.size, args.p, relation=args.relation)
     problem = _apply_named(reduction, graph, args.file)

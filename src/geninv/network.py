@@ -426,7 +426,9 @@ class ReLUNetwork:
         """True when every parameter is exactly representable in float32."""
         for layer in self.layers:
             for arr in (layer.weight, layer.bias):
-                if not np.array_equal(arr.astype(np.float32).astype(np.float64), arr):
+                with np.errstate(over="ignore"):  # beyond float32: inf, hence not equal
+                    narrowed = arr.astype(np.float32).astype(np.float64)
+                if not np.array_equal(narrowed, arr):
                     return False
         return self.is_float_exact()
 

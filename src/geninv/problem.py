@@ -63,7 +63,11 @@ def parse_norm(value: Any, what: str = "norm") -> float:
                 f"{what}: expected a number >= 1 or 'inf', got {value!r}"
             ) from None
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        p = float(value)
+        try:
+            p = float(value)
+        except OverflowError:  # an int beyond the float range: far above the limit below
+            p = math.inf
+            value = str(value)[:20] + "..."
     else:
         raise ValidationError(f"{what}: expected a number >= 1 or 'inf', got {value!r}")
     if math.isnan(p) or p < 1:
@@ -250,7 +254,9 @@ class InversionProblem:
         if threshold_pow is not None:
             if math.isinf(self.p) or not self.p.is_integer():
                 raise ValidationError("threshold_pow (delta^p) is only meaningful for integer p")
-            self.threshold_pow = to_fraction(threshold_pow, "threshold_pow")
+            self.threshold_pow = check_float(
+                to_fraction(threshold_pow, "threshold_pow"), "threshold_pow"
+            )
             if self.threshold_pow < 0:
                 raise ValidationError("threshold_pow must be >= 0")
         self.source = source or SourceInfo()

@@ -49,7 +49,7 @@ from typing import Any
 
 from geninv.errors import BackendUnavailableError, ParseError, UnsupportedError, ValidationError
 from geninv.io.lattice import parse_exact_number
-from geninv.io.limits import NUMBER_FORM
+from geninv.io.limits import FLOAT_MAX, NUMBER_FORM
 from geninv.io.text import check_header, header_counts
 from geninv.io.text import count as _count
 from geninv.io.text import is_decimal as _is_decimal
@@ -449,6 +449,13 @@ def parse_graph(text: str, path: str = "<string>") -> Graph:
                 raise ParseError(
                     f"edge weight: {exc} (expected a weight > 0: {NUMBER_FORM})", path, lineno
                 ) from None
+            if abs(weight) > FLOAT_MAX:
+                raise ParseError(
+                    f"edge weight {_show(weight_token)} is beyond the float64 range "
+                    "(expected a weight <= 1.8e308)",
+                    path,
+                    lineno,
+                )
             if weight <= 0:
                 raise ParseError(
                     f"edge weight {_show(weight_token)} is not positive (expected a weight > 0)",

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from geninv.errors import GeninvError, OutputExistsError, ParseError
-from geninv.io.limits import check_file_size, check_json_depth, check_parameters
+from geninv.io.limits import check_file_size, check_json_depth, check_parameters, int_of, limit
 from geninv.io.onnx_io import export_onnx, import_onnx
 from geninv.io.vnnlib import vnnlib_expressible, write_vnnlib
 from geninv.network import ReLUNetwork
@@ -179,13 +179,36 @@ def read_json(path: str | Path) -> Any:
         raise ParseError(f"cannot read: {exc}", str(p)) from None
     check_json_depth(text, str(p))
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(
+            text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int
+        )
     except json.JSONDecodeError as exc:
         raise ParseError(
             f"invalid JSON: {exc.msg} (column {exc.colno})", str(p), exc.lineno
         ) from None
     except ValueError as exc:
         raise ParseError(str(exc), str(p)) from None
+
+
+def _bounded_int(literal: str) -> int:
+    """A JSON integer, refused (not converted) beyond the ``digits`` limit."""
+    digits = len(literal.lstrip("-"))
+    if digits > limit("digits"):
+        raise ValueError(
+            f"an integer with {digits:,} digits (the limit is {limit('digits'):,}; set "
+            "GENINV_MAX_DIGITS to raise it)"
+        )
+    value = int_of(literal.lstrip("-"))
+    return -value if literal.startswith("-") else value
+
+
+def _finite_float(literal: str) -> float:
+    """A JSON decimal as a float; one beyond the float64 range (``1e400``) is an error."""
+    value = float(literal)
+    if math.isinf(value):
+        shown = literal if len(literal) <= 20 else literal[:20] + "..."
+        raise ValueError(f"the number {shown} is beyond the float64 range (|x| <= 1.8e308)")
+    return value
 
 
 def _reject_constant(name: str) -> Any:
@@ -295,7 +318,7 @@ def load_instance(directory: str | Path) -> InversionProblem:
             f'source.expected is {_json_kind(src.get("expected"))}, expected "yes", "no" or null',
             where,
         )
-    if not isinstance(src.get("parameters") or {}, dict):
+    if src.get("parameters") is not None and not isinstance(src["parameters"], dict):
         raise ParseError(
             f"source.parameters is {_json_kind(src.get('parameters'))}, expected an object",
             where,

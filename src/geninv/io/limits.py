@@ -188,10 +188,10 @@ def parse_number(token: str) -> Fraction:
                     f"{_show(token)} has too many digits ({len(match[part]):,} in the "
                     f"{'numerator' if part == 'num' else 'denominator'}; {_raise_hint('digits')})"
                 )
-        num, den = token.split("/")
-        if int(den) == 0:
+        if int_of(match["den"]) == 0:
             raise ValueError(f"{_show(token)} has a zero denominator")
-        return Fraction(int(num), int(den))
+        sign = -1 if token.startswith("-") else 1
+        return Fraction(sign * int_of(match["num"]), int_of(match["den"]))
     match = _DECIMAL_RE.fullmatch(token)
     if match is None or not (match["int"] or match["frac"]):
         raise ValueError(f"{_show(token)} is not a number")
@@ -209,7 +209,23 @@ def parse_number(token: str) -> Fraction:
                 f"{_show(token)} has an exponent beyond ±{max_exp:,} "
                 f"(set {LIMITS['exponent'].env} to raise the limit)"
             )
-    return Fraction(token)
+    mantissa = int_of(match["int"] + (match["frac"] or ""))
+    if token.startswith("-"):
+        mantissa = -mantissa
+    scale = (int(exp) if exp is not None else 0) - len(match["frac"] or "")
+    return Fraction(mantissa * 10**scale) if scale >= 0 else Fraction(mantissa, 10**-scale)
+
+
+def int_of(digits: str) -> int:
+    """``int`` of an ASCII digit string of any length (Python refuses more than 4300 digits
+    at once; the ``digits`` limit, which a user may raise past that, bounds the length)."""
+    if len(digits) <= 4000:
+        return int(digits or "0")
+    value = 0
+    for start in range(0, len(digits), 4000):
+        chunk = digits[start : start + 4000]
+        value = value * 10 ** len(chunk) + int(chunk)
+    return value
 
 
 def check_int(value: int, what: str) -> int:

@@ -16,7 +16,13 @@ SparseRow = tuple[Mapping[int, Fraction], Fraction]  # (column -> coefficient, b
 
 
 def _float_exact(v: Fraction) -> bool:
-    return Fraction(float(v)) == v
+    try:
+        return Fraction(float(v)) == v
+    except OverflowError:
+        raise ValidationError(
+            f"a network entry of about 10^{len(str(abs(v.numerator // v.denominator))) - 1} is "
+            "beyond the float64 range (|x| <= 1.8e308); use smaller numbers"
+        ) from None
 
 
 def dense_layer(rows: Sequence[SparseRow], n: int) -> tuple[Any, Any]:
