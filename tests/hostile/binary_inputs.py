@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -163,6 +164,11 @@ def _networks(b: _Builder) -> None:
             _npz_bytes(**{"0.weight": np.array(["a", "b"]), "0.bias": np.zeros(3)}),
         ),
     }
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **{"0.weight": np.zeros((3, 20000)), "0.bias": np.zeros(3)})
+    npzs["zip-bomb"] = ("sizes", buf.getvalue())
+    assert len(buf.getvalue()) < 50_000 < 3 * 20000 * 8
+    bomb_env = {"GENINV_MAX_MODEL_BYTES": "50000"}  # the file fits, what it unpacks to does not
     for ext, table in ((".pt", pts), (".npz", npzs)):
         for name, (cls, data) in table.items():
             net = f"w{ext}"
@@ -184,6 +190,7 @@ def _networks(b: _Builder) -> None:
                     "out",
                 ],
                 {net: data, "t.json": tgt},
+                bomb_env if name == "zip-bomb" else None,
             )
             b.add(
                 f"torch{ext[1:]}-sense-{name}",
@@ -201,6 +208,7 @@ def _networks(b: _Builder) -> None:
                     "2",
                 ],
                 {net: data, "y.npy": _npy_bytes(np.zeros((1, 2)))},
+                bomb_env if name == "zip-bomb" else None,
             )
     for k, arch in enumerate(["", ",", "0,relu," * 5000, "0,softmax", "9,relu", "0:x", "relu"]):
         b.add(

@@ -543,8 +543,11 @@ def load_npz(path: str | Path, arch: str, *, ignore: Collection[str] = ()) -> Re
     try:
         with zipfile.ZipFile(p) as zf:
             names = zf.namelist()
+            unpacked = sum(info.file_size for info in zf.infolist())
     except Exception as exc:  # BadZipFile, OSError
         raise ParseError(f"not a readable npz archive: {_reason(exc)}", shown) from None
+    # A compressed archive may unpack to far more than its size: bound what it unpacks to.
+    check_file_size(unpacked, "model_bytes", f"{shown} (unpacked)")
     odd = [n for n in names if not n.endswith(".npy")]
     if odd:
         raise ParseError(
