@@ -168,7 +168,7 @@ def cmd_reduce_sat(args: argparse.Namespace) -> int:
 
     cnf = read_cnf(args.file)
     reduction = SatReduction(args.domain)
-    problem, _ = reduction.apply(cnf)
+    problem = _apply_named(reduction, cnf, args.file)
     expected = _expected_sat(cnf, args.expected, args.oracle_time_limit)
     described = f"{Path(args.file).name} ({cnf.n_vars} variables, {cnf.n_clauses} clauses)"
     return _finish_reduction(

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from geninv.errors import GeninvError, OutputExistsError, ParseError
-from geninv.io.limits import check_file_size, check_json_depth, check_parameters, int_of, limit
+from geninv.io.limits import (
+    check_file_size,
+    check_json_depth,
+    check_parameters,
+    int_of,
+    json_number_line,
+    limit,
+)
 from geninv.io.onnx_io import export_onnx, import_onnx
 from geninv.io.vnnlib import vnnlib_expressible, write_vnnlib
 from geninv.network import ReLUNetwork
@@ -186,17 +193,29 @@ def read_json(path: str | Path) -> Any:
         raise ParseError(
             f"invalid JSON: {exc.msg} (column {exc.colno})", str(p), exc.lineno
         ) from None
+    except _RefusedNumber as exc:
+        raise ParseError(exc.reason, str(p), json_number_line(text, exc.literal)) from None
     except ValueError as exc:
         raise ParseError(str(exc), str(p)) from None
+
+
+class _RefusedNumber(ValueError):
+    """A JSON number literal refused by a parse hook (the reader then names its line)."""
+
+    def __init__(self, literal: str, reason: str) -> None:
+        super().__init__(reason)
+        self.literal = literal
+        self.reason = reason
 
 
 def _bounded_int(literal: str) -> int:
     """A JSON integer, refused (not converted) beyond the ``digits`` limit."""
     digits = len(literal.lstrip("-"))
     if digits > limit("digits"):
-        raise ValueError(
+        raise _RefusedNumber(
+            literal,
             f"an integer with {digits:,} digits (the limit is {limit('digits'):,}; set "
-            "GENINV_MAX_DIGITS to raise it)"
+            "GENINV_MAX_DIGITS to raise it)",
         )
     value = int_of(literal.lstrip("-"))
     return -value if literal.startswith("-") else value
@@ -207,7 +226,9 @@ def _finite_float(literal: str) -> float:
     value = float(literal)
     if math.isinf(value):
         shown = literal if len(literal) <= 20 else literal[:20] + "..."
-        raise ValueError(f"the number {shown} is beyond the float64 range (|x| <= 1.8e308)")
+        raise _RefusedNumber(
+            literal, f"the number {shown} is beyond the float64 range (|x| <= 1.8e308)"
+        )
     return value
 
 

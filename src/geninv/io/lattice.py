@@ -83,7 +83,14 @@ from pathlib import Path
 from typing import Any
 
 from geninv.errors import ParseError, ValidationError
-from geninv.io.limits import NUMBER_FORM, check_float, check_json_depth, limit, parse_number
+from geninv.io.limits import (
+    NUMBER_FORM,
+    check_float,
+    check_json_depth,
+    json_number_line,
+    limit,
+    parse_number,
+)
 from geninv.io.text import read_text as _read_text
 from geninv.network import to_fraction
 from geninv.problem import parse_norm
@@ -430,9 +437,18 @@ def _reject_constant(name: str) -> Any:
     raise _JSONNonFinite(name)
 
 
+class _RefusedNumber(ValueError):
+    def __init__(self, literal: str, reason: str) -> None:
+        super().__init__(reason)
+        self.literal = literal
+
+
 def _exact_json_number(literal: str) -> Fraction:
     """JSON numbers are read exactly from their digits (``0.1`` is ``1/10``)."""
-    return parse_exact_number(literal)
+    try:
+        return parse_exact_number(literal)
+    except ValueError as exc:
+        raise _RefusedNumber(literal, str(exc)) from None
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -512,6 +528,10 @@ def parse_cvp_json(text: str, path: str = "<string>") -> CVPInstance:
             f"invalid JSON: {exc.msg} at column {exc.colno} (expected a CVP JSON object)",
             path,
             exc.lineno,
+        ) from None
+    except _RefusedNumber as exc:
+        raise ParseError(
+            f"{exc} (expected {NUMBER_FORM})", path, json_number_line(text, exc.literal)
         ) from None
     except _JSONNonFinite as exc:
         raise ParseError(f"non-finite number {exc} (expected finite numbers only)", path) from None

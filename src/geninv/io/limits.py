@@ -113,7 +113,8 @@ def check_count(value: int, key: str, what: str) -> None:
     """Refuse ``value`` above limit ``key``; ``what`` names the place (``FILE:LINE: ...``)."""
     if value > limit(key):
         raise ValidationError(
-            f"{what} is {_big(value)}, above the {LIMITS[key].what} ({_raise_hint(key)})"
+            f"{what} is {_big(value)}, above the limit on the {LIMITS[key].what} "
+            f"({_raise_hint(key)})"
         )
 
 
@@ -128,7 +129,7 @@ def check_file_size(size: int, key: str, where: str) -> None:
     """Refuse a file of ``size`` bytes above limit ``key`` (``text_bytes``/``model_bytes``)."""
     if size > limit(key):
         raise ValidationError(
-            f"{where}: the file has {size:,} bytes, above the {LIMITS[key].what} "
+            f"{where}: the file has {size:,} bytes, above the limit on the {LIMITS[key].what} "
             f"({_raise_hint(key)})"
         )
 
@@ -240,6 +241,15 @@ def check_int(value: int, what: str) -> int:
 
 
 # ------------------------------------------------------------------ JSON
+
+
+def json_number_line(text: str, literal: str) -> int | None:
+    """The line of the first occurrence of a JSON number ``literal`` refused by a parse hook.
+
+    ``json.loads`` hooks see the literal but not its position; the error names the line.
+    """
+    pos = text.find(literal)
+    return None if pos < 0 else text.count("\n", 0, pos) + 1
 
 
 def check_json_depth(text: str, where: str) -> None:
