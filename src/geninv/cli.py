@@ -19,7 +19,7 @@ import numpy as np
 
 from geninv.errors import GeninvError, ParseError, UnsupportedError, ValidationError
 from geninv.io.instance import load_instance, read_json, save_instance, sha256_file, summary
-from geninv.io.limits import check_count, check_float
+from geninv.io.limits import check_count, check_float, check_json_depth
 from geninv.io.text import read_npy
 from geninv.network import to_fraction
 from geninv.problem import (
@@ -507,10 +507,14 @@ def _backend_options(args: argparse.Namespace) -> dict[str, Any] | None:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ValidationError(f"--option {item!r}: expected KEY=VALUE")
+        check_json_depth(raw, f"--option {key.strip()}")
         try:
             value: Any = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
+        except ValueError as exc:  # e.g. an integer beyond Python's int-string limit
+            reason = str(exc).split(";")[0]  # not Python's advice on sys.set_int_max_str_digits
+            raise ValidationError(f"--option {key.strip()}: value not usable ({reason})") from None
         opts[key.strip()] = value
     if args.optimize:
         opts["mode"] = "optimize"
@@ -919,6 +923,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Numeric options and what they must be: (attribute, flag, smallest allowed, may equal it).
+_NUMERIC_OPTIONS = (
+    ("seed", "--seed", 0, True),
+    ("workers", "--workers", 1, True),
+    ("digits", "--digits", 1, True),
+    ("noise", "--noise", 0, True),
+    ("lasso_alpha", "--lasso-alpha", 0, False),
+    ("timeout", "--timeout", 0, False),
+    ("oracle_time_limit", "--oracle-time-limit", 0, False),
+)
+
+
+def _bad_numeric_option(args: argparse.Namespace) -> str | None:
+    """A one-line complaint about a numeric option out of range (NaN, inf, negative ...)."""
+    for attr, flag, low, inclusive in _NUMERIC_OPTIONS:
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        ok = math.isfinite(value) and (value >= low if inclusive else value > low)
+        if not ok:
+            relation = ">=" if inclusive else ">"
+            return f"{flag} must be a finite number {relation} {low}, got {value}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -926,6 +955,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         math.isfinite(args.time_limit) and args.time_limit > 0
     ):
         sys.stderr.write("geninv: error: --time-limit must be a positive number of seconds\n")
+        return EXIT_USAGE
+    bad = _bad_numeric_option(args)
+    if bad is not None:
+        sys.stderr.write(f"geninv: error: {bad}\n")
         return EXIT_USAGE
     try:
         code: int = args.func(args)

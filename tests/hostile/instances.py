@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 from tests.hostile.base import BAD_JSON, Case, _Builder, _npy_bytes
 
 _INSTANCE_CMDS: dict[str, list[str]] = {
@@ -253,18 +255,44 @@ def _misc(b: _Builder) -> None:
         ["solve", "inst", "--onnx", "g.onnx", "--vnnlib", "p.vnnlib"],
         files,
     )
+    for k, raw in enumerate(["[" * 100000, "9" * 5000]):
+        b.add(
+            f"args-option-value{k}",
+            "args",
+            "args",
+            ["solve", "inst", "--method", "enumerate", "--option", f"x={raw}"],
+            files,
+        )
+    numeric = [
+        ["solve", "inst", "--seed", "-1"],
+        ["solve", "inst", "--method", "enumerate", "--workers", "0"],
+        ["sense", "--digits", "0"],
+        ["sense", "--network", "g.onnx", "--y", "y.npy", "--measurements", "2", "--noise", "nan"],
+        ["sense", "--network", "g.onnx", "--y", "y.npy", "--measurements", "2", "--seed", "-5"],
+        ["sense", "--network", "g.onnx", "--y", "y.npy", "--lasso-alpha", "-1"],
+        ["export-vnncomp", "inst", "-o", "out", "--timeout", "nan"],
+        ["export-vnncomp", "inst", "-o", "out", "--timeout", "-3"],
+        ["reduce", "sat", "f.cnf", "-o", "out", "--oracle-time-limit", "inf"],
+    ]
+    extra = {
+        "g.onnx": b.base["g.onnx"],
+        "y.npy": _npy_bytes(np.zeros((1, 2))),
+        "f.cnf": "p cnf 1 1\n1 0\n",
+    }
+    for k, argv in enumerate(numeric):
+        b.add(f"args-numeric{k}", "args", "args", argv, {**files, **extra})
     b.add("args-unknown-command", "args", "args", ["frobnicate"], {})
     b.add(
         "args-sense-measurements",
         "args",
         "args",
         ["sense", "--network", "g.onnx", "--y", "y.npy", "--measurements", "100000000000"],
-        {"g.onnx": b.base["g.onnx"], "y.npy": _npy_bytes(__import__("numpy").zeros((1, 2)))},
+        {"g.onnx": b.base["g.onnx"], "y.npy": _npy_bytes(np.zeros((1, 2)))},
     )
     b.add(
         "args-sense-y-shape",
         "npy-target",
         "inconsistent",
         ["sense", "--network", "g.onnx", "--y", "y.npy", "--measurements", "2"],
-        {"g.onnx": b.base["g.onnx"], "y.npy": _npy_bytes(__import__("numpy").zeros((1, 5)))},
+        {"g.onnx": b.base["g.onnx"], "y.npy": _npy_bytes(np.zeros((1, 5)))},
     )
