@@ -77,15 +77,26 @@ def run_geninv(
     seed: int | None = None,
     options: dict[str, Any] | None = None,
     label: str | None = None,
+    trust_solver: bool = False,
 ) -> Run:
-    """Time ``solve(problem, method)``; refusals and crashes become rows, not tracebacks."""
+    """Time ``solve(problem, method)``; refusals and crashes become rows, not tracebacks.
+
+    ``trust_solver`` accepts a floating-point solver's ``no`` (marked ``trusted`` in
+    the row's ``extra``), as ``geninv solve --trust-solver`` does."""
     from geninv.errors import GeninvError
     from geninv.solvers.base import solve
 
     name = label or method
     t0 = time.perf_counter()
     try:
-        sol = solve(problem, method, time_limit=limit, seed=seed, options=options)
+        sol = solve(
+            problem,
+            method,
+            time_limit=limit,
+            seed=seed,
+            options=options,
+            trust_solver=trust_solver,
+        )
     except GeninvError as exc:
         return Run(name, "refused", time.perf_counter() - t0, str(exc).splitlines()[0][:160])
     except Exception as exc:  # a benchmark reports, it does not stop
@@ -95,6 +106,8 @@ def run_geninv(
     extra = {k: v for k, v in sol.stats.items() if isinstance(v, (int, float, str))}
     if sol.distance is not None:
         extra["distance"] = sol.distance
+    if sol.proof is not None and "trusted" in sol.proof:
+        extra["trusted"] = sol.proof["trusted"]
     note = sol.reason or ""
     if method == "auto":
         chosen = str(sol.stats.get("auto", sol.method)).split(":")[0]

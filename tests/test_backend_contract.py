@@ -6,7 +6,8 @@ Each backend, on every problem it declares it accepts:
   every reduction's outputs), and with the source oracle on the real-latent
   reductions (whose clamp box makes them decidable);
 * returns ``yes`` only with a witness that passes the exact check, ``no``
-  only with a proof;
+  only with a proof that states its basis; a floating-point backend's ``no``
+  only with ``trust_solver`` (marked trusted), ``unknown`` without it;
 * says ``unknown`` (never ``no``) when its time limit is hit.
 """
 
@@ -24,19 +25,47 @@ from geninv.io.graphs import Graph
 from geninv.io.lattice import CVPInstance
 from geninv.network import ReLUNetwork
 from geninv.oracles import sat_oracle
-from geninv.problem import Domain, InversionProblem, Status
+from geninv.problem import Domain, InversionProblem, Solution, Status
 from geninv.reductions.clique import CliqueReduction
 from geninv.reductions.cvp import CVPReduction
 from geninv.reductions.lifting import BinaryToReal
 from geninv.reductions.sat import SatReduction
 from geninv.reductions.vertex_cover import VertexCoverReduction
-from geninv.solvers.base import REGISTRY, _load_builtin_backends, solve
+from geninv.solvers.base import (
+    BASES,
+    BASIS_FLOAT,
+    REGISTRY,
+    TRUSTED,
+    _load_builtin_backends,
+    solve,
+)
 
 from .conftest import random_cnf
 
 _load_builtin_backends()
 BACKENDS = sorted(name for name, cls in REGISTRY.items() if cls.available())
 COMPLETE = [name for name in BACKENDS if REGISTRY[name].capabilities.complete]
+#: Backends whose 'no' rests on a floating-point solver: run with trust_solver here.
+FLOAT = {name for name in COMPLETE if REGISTRY[name].no_basis == BASIS_FLOAT}
+
+
+def solve_trusting(problem: InversionProblem, backend: str, time_limit: float) -> Solution:
+    """The backend's own answer: floating-point backends with ``trust_solver``."""
+    return solve(problem, backend, time_limit=time_limit, trust_solver=backend in FLOAT)
+
+
+def assert_no_contract(problem: InversionProblem, backend: str, got: Solution, gate: bool) -> None:
+    """A 'no' states its basis; a float one is marked trusted and, without trust
+    (checked when ``gate``), is ``unknown`` with the reason."""
+    assert got.proof and got.proof.get("basis") in BASES, (backend, got.proof)
+    if backend not in FLOAT:
+        assert "trusted" not in got.proof
+        return
+    assert got.proof["basis"] == BASIS_FLOAT and got.proof["trusted"] == TRUSTED
+    if gate:
+        untrusted = solve(problem, backend, time_limit=60)
+        assert untrusted.status is Status.UNKNOWN, backend
+        assert "--trust-solver" in (untrusted.reason or "")
 
 
 def discrete_problems() -> Iterator[tuple[str, InversionProblem]]:
@@ -90,12 +119,13 @@ DISCRETE = list(discrete_problems())
 def test_agrees_with_enumeration(backend: str) -> None:
     cls = REGISTRY[backend]
     checked = 0
+    gated = False
     for name, problem in DISCRETE:
         if cls.unsupported_reason(problem) is not None:
             continue
         ref = solve(problem, "enumerate")
         try:
-            got = solve(problem, backend, time_limit=60)
+            got = solve_trusting(problem, backend, 60)
         except Exception as exc:  # an UnsupportedError for this instance is acceptable
             from geninv.errors import UnsupportedError
 
@@ -107,7 +137,8 @@ def test_agrees_with_enumeration(backend: str) -> None:
         if got.status is Status.YES:
             assert got.check is not None and got.check.meets
         else:
-            assert got.proof
+            assert_no_contract(problem, backend, got, gate=not gated)
+            gated = True
         checked += 1
     if backend == "enumerate":
         assert checked == len(DISCRETE)
@@ -142,14 +173,16 @@ REAL = list(real_problems())
 def test_real_latent_reductions(backend: str) -> None:
     cls = REGISTRY[backend]
     checked = 0
+    gated = False
     for name, problem, truth in REAL:
         if cls.unsupported_reason(problem) is not None:
             continue
-        got = solve(problem, backend, time_limit=60)
+        got = solve_trusting(problem, backend, 60)
         assert got.status is not Status.UNKNOWN, (backend, name, got.reason)
         assert (got.status is Status.YES) == truth, (backend, name)
         if got.status is Status.NO:
-            assert got.proof
+            assert_no_contract(problem, backend, got, gate=not gated)
+            gated = True
         checked += 1
     if {"real", "box"} & set(cls.capabilities.domains):
         assert checked >= 6, f"{backend} accepted only {checked} real-latent problems"

@@ -66,3 +66,26 @@ def test_cli_certify(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["solve", str(inst), "--certify", "--time-limit", "40"]) == 0
     out = capsys.readouterr().out
     assert "lower bound:" in out and "gap:" in out
+
+
+@pytest.mark.parametrize("p", [1.0, math.inf])
+def test_bab_certifies_the_lower_bound(p: float) -> None:
+    """Where bab applies, the bound comes from its checked proofs and says so."""
+    problem, net = small_problem(p)
+    report = certified_gap(problem, methods=("adam",), time_limit=60)
+    assert report.lower_bound is not None and report.best_distance is not None
+    assert report.lower_bound_certified and report.lower_bound_basis == "checked certificate"
+    assert "bab" in report.lower_bound_how
+    assert 0 <= report.lower_bound <= report.best_distance
+    z = np.random.default_rng(2).uniform(-1, 1, size=(20000, 3))
+    assert problem.distances(net.forward(z)).min() >= report.lower_bound
+
+
+def test_float_bound_stays_uncertified_without_bab(monkeypatch: pytest.MonkeyPatch) -> None:
+    from geninv.solvers.bab.backend import BabBackend
+
+    monkeypatch.setattr(BabBackend, "unsupported_reason", classmethod(lambda cls, p: "off"))
+    problem, _ = small_problem(math.inf)
+    report = certified_gap(problem, methods=(), time_limit=30)
+    assert report.lower_bound is not None and not report.lower_bound_certified
+    assert report.lower_bound_basis.startswith("uncertified")

@@ -27,7 +27,7 @@ from geninv.network import Activation, ReLUNetwork
 from geninv.oracles import sat_oracle
 from geninv.problem import Domain, InversionProblem, Solution, Status
 from geninv.reductions.sat import SatReduction
-from geninv.solvers.base import REGISTRY, get_backend, solve
+from geninv.solvers.base import BASIS_FLOAT, REGISTRY, TRUSTED, get_backend, solve
 from geninv.solvers.enumerate import enumerate_corners
 
 from .conftest import random_cnf
@@ -113,9 +113,25 @@ def assert_sound(problem: InversionProblem, sol: Solution) -> None:
 
 
 def milp(problem: InversionProblem, mode: str = "decide", **kw: Any) -> Solution:
-    sol = solve(problem, "milp", options={"mode": mode, **kw})
+    """The MILP's own answer (``trust_solver``); a ``no`` is also solved without trust,
+    which must give ``unknown`` saying the solver's infeasibility is unchecked."""
+    sol = solve(problem, "milp", options={"mode": mode, **kw}, trust_solver=True)
     assert_sound(problem, sol)
+    if sol.status is Status.NO:
+        assert_gated(solve(problem, "milp", options={"mode": mode, **kw}), sol)
     return sol
+
+
+def assert_gated(untrusted: Solution, trusted: Solution) -> None:
+    """Without --trust-solver, the float solver's ``no`` is ``unknown`` with the reason."""
+    assert trusted.proof is not None
+    assert trusted.proof["basis"] == BASIS_FLOAT
+    assert trusted.proof["trusted"] == TRUSTED
+    assert untrusted.status is Status.UNKNOWN, untrusted.reason
+    assert untrusted.reason is not None
+    assert "says infeasible in floating point" in untrusted.reason
+    assert "--trust-solver" in untrusted.reason and "--method bab" in untrusted.reason
+    assert untrusted.stats["uncertified_proof"]["kind"] == trusted.proof["kind"]
 
 
 def exact_min(problem: InversionProblem) -> Fraction:

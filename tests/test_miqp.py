@@ -21,7 +21,7 @@ import pytest
 from geninv.errors import UnsupportedError
 from geninv.network import Activation, ReLUNetwork
 from geninv.problem import Domain, InversionProblem, Solution, Status
-from geninv.solvers.base import REGISTRY, get_backend, solve
+from geninv.solvers.base import BASIS_FLOAT, REGISTRY, TRUSTED, get_backend, solve
 
 get_backend("enumerate")  # loads the built-in backends
 BUILTIN_MIQP = "miqp" in REGISTRY
@@ -71,8 +71,18 @@ def assert_sound(problem: InversionProblem, sol: Solution) -> None:
 
 
 def miqp(problem: InversionProblem, mode: str = "decide", **kw: Any) -> Solution:
-    sol = solve(problem, "miqp", options={"mode": mode}, **kw)
+    """SCIP's own answer (``trust_solver``); a ``no`` is also solved without trust,
+    which must give ``unknown`` saying the solver's infeasibility is unchecked."""
+    sol = solve(problem, "miqp", options={"mode": mode}, trust_solver=True, **kw)
     assert_sound(problem, sol)
+    if sol.status is Status.NO:
+        assert sol.proof is not None
+        assert sol.proof["basis"] == BASIS_FLOAT and sol.proof["trusted"] == TRUSTED
+        untrusted = solve(problem, "miqp", options={"mode": mode}, **kw)
+        assert untrusted.status is Status.UNKNOWN
+        assert untrusted.reason is not None
+        assert "says infeasible in floating point" in untrusted.reason
+        assert "--trust-solver" in untrusted.reason
     return sol
 
 

@@ -22,6 +22,16 @@ prefix that depends on ``z_i`` computes a continuous piecewise-linear function
   with values ``max(0, f)`` at the knots; the left slope becomes ``s_L`` if
   ``s_L < 0`` (``f -> +inf`` as ``t -> -inf``) and 0 otherwise, the right
   slope ``s_R`` if ``s_R > 0`` and 0 otherwise.
+* ``LeakyReLU_alpha(f(t))`` has the same knots, values ``f`` or ``alpha f``
+  at them, and end slopes ``s_L`` if ``s_L < 0`` else ``alpha s_L`` (and
+  ``s_R`` if ``s_R > 0`` else ``alpha s_R``): with ``alpha > 0`` it is
+  constant on a ray only where ``f`` already is, so it never creates a clamp.
+* the identity leaves ``f`` as it is.
+
+The analysed prefix also ends before the first sigmoid or tanh layer (those
+are not piecewise linear); that is always sound, since the layers after the
+prefix read only its output.  The handled activations are
+:data:`CLAMP_BOX_ACTIVATIONS`.
 
 Everything is exact (:class:`fractions.Fraction`, from ``Layer.exact_rows``).
 The *breakpoints* of ``f_u`` are its knots where the slope really changes.
@@ -61,11 +71,25 @@ from typing import Any
 
 import numpy as np
 
+from geninv.errors import UnsupportedError
 from geninv.network import PIECEWISE_LINEAR, Layer, ReLUNetwork
 
-__all__ = ["PiecewiseLinear", "fold_discrete_prefix", "input_clamp_box"]
+__all__ = [
+    "CLAMP_BOX_ACTIVATIONS",
+    "FOLD_ACTIVATIONS",
+    "PiecewiseLinear",
+    "fold_discrete_prefix",
+    "input_clamp_box",
+]
 
 _ZERO = Fraction(0)
+
+#: Activations :func:`input_clamp_box` analyses exactly; the analysed prefix ends
+#: before any other layer (sigmoid, tanh), which is always correct (see the docstring).
+CLAMP_BOX_ACTIVATIONS: frozenset[str] = frozenset({"relu", "identity", "leaky_relu"})
+#: Activations of a first layer :func:`fold_discrete_prefix` folds (the second
+#: layer's activation is kept as it is, so it may be anything).
+FOLD_ACTIVATIONS: frozenset[str] = PIECEWISE_LINEAR
 
 
 @dataclass(frozen=True)
@@ -125,7 +149,18 @@ class PiecewiseLinear:
         return all(s == 0 for s in self.slopes())
 
     def relu(self) -> PiecewiseLinear:
-        """``max(0, f)``: add the zero crossings as knots, then clip values and end slopes."""
+        """``max(0, f)``: :meth:`leaky` with slope 0."""
+        return self.leaky(_ZERO)
+
+    def leaky(self, alpha: Fraction) -> PiecewiseLinear:
+        """``LeakyReLU_alpha(f)`` (``f`` where ``f > 0``, ``alpha f`` elsewhere).
+
+        The zero crossings of ``f`` become knots; between knots ``f`` has one
+        sign, so the result is linear there with values ``act(f)`` at the knots.
+        On the left ray ``f -> +inf`` when ``s_L < 0`` (slope kept) and
+        ``f -> -inf`` when ``s_L > 0`` (slope ``alpha s_L``); symmetrically
+        on the right.  ``alpha = 0`` is ReLU.
+        """
         ks, vs = self.knots, self.values
         new_k: list[Fraction] = []
         new_v: list[Fraction] = []
@@ -145,9 +180,9 @@ class PiecewiseLinear:
             new_v.append(_ZERO)
         return PiecewiseLinear(
             tuple(new_k),
-            tuple(max(_ZERO, v) for v in new_v),
-            sl if sl < 0 else _ZERO,
-            sr if sr > 0 else _ZERO,
+            tuple(v if v > 0 else alpha * v for v in new_v),
+            sl if sl < 0 else alpha * sl,
+            sr if sr > 0 else alpha * sr,
         )
 
 
@@ -165,10 +200,17 @@ _Unit = tuple[int, PiecewiseLinear] | tuple[None, Fraction]
 
 
 def _separable_layers(network: ReLUNetwork) -> list[_Unit] | None:
-    """Units of the last layer of the separable prefix, or None if layer 1 is not separable."""
+    """Units of the last layer of the separable prefix, or None if layer 1 is not separable.
+
+    The prefix also ends before the first layer whose activation is not in
+    :data:`CLAMP_BOX_ACTIVATIONS` (sigmoid, tanh): later layers read only the
+    prefix's output, so a box found there stays valid whatever they compute.
+    """
     units: list[_Unit] = [(i, PiecewiseLinear.identity()) for i in range(network.n_inputs)]
     analysed = 0
     for layer in network.layers:
+        if layer.activation not in CLAMP_BOX_ACTIVATIONS:
+            return units if analysed else None
         new_units: list[_Unit] = []
         for (idx, coef), bias in zip(layer.exact_rows(), layer.exact_bias_values(), strict=True):
             coords = {units[j][0] for j in idx} - {None}
@@ -183,14 +225,13 @@ def _separable_layers(network: ReLUNetwork) -> list[_Unit] | None:
                 else:
                     terms.append((c, unit[1]))
             if not coords:
-                value = max(_ZERO, constant) if layer.activation == "relu" else constant
-                new_units.append((None, value))
+                new_units.append((None, _act(constant, layer)))
                 continue
             coord = next(iter(coords))
             assert coord is not None
             f = _combine(terms, constant)
-            if layer.activation == "relu":
-                f = f.relu()
+            if layer.activation != "identity":  # relu, leaky_relu (relu: slope 0)
+                f = f.leaky(layer.negative_slope)
             new_units.append((coord, f.simplified()))
         units = new_units
         analysed += 1
@@ -232,11 +273,14 @@ def input_clamp_box(network: ReLUNetwork) -> tuple[list[Fraction], list[Fraction
 
 
 def _act(value: Fraction, layer: Layer) -> Fraction:
+    """A piecewise-linear activation of ``value``, exactly (refuses sigmoid and tanh)."""
     if layer.activation == "relu":
         return max(value, _ZERO)
     if layer.activation == "leaky_relu":
         return value if value > 0 else layer.negative_slope * value
-    return value
+    if layer.activation == "identity":
+        return value
+    raise UnsupportedError(f"no exact piecewise-linear value for {layer.activation_label}")
 
 
 def fold_discrete_prefix(network: ReLUNetwork, values: tuple[int, int]) -> tuple[ReLUNetwork, int]:
@@ -252,7 +296,7 @@ def fold_discrete_prefix(network: ReLUNetwork, values: tuple[int, int]) -> tuple
     folded = 0
     while len(layers) > 1:
         first, second = layers[0], layers[1]
-        if first.activation not in PIECEWISE_LINEAR:
+        if first.activation not in FOLD_ACTIVATIONS:
             break
         if first.exact_weight is None and int(np.count_nonzero(first.weight, axis=1).max()) > 1:
             break

@@ -9,16 +9,24 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import signal
 import sys
+import time
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, NoReturn
 
+from geninv import guard  # standard library only, so it comes first
+
+if __name__ == "__main__" or os.path.basename(sys.argv[0]) == "geninv":
+    guard.exit_on_signals()  # the program: a signal while it loads ends it cleanly
+
 import numpy as np
 
 from geninv.errors import GeninvError, ParseError, UnsupportedError, ValidationError
-from geninv.io.instance import load_instance, read_json, save_instance, sha256_file, summary
+from geninv.io import atomic
 from geninv.io.limits import check_count, check_float, check_json_depth
 from geninv.io.text import read_npy
 from geninv.network import to_fraction
@@ -47,6 +55,38 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ---------------------------------------------------------------- helpers
+# geninv.io.instance imports onnx (about a second): imported when first used, so the
+# program starts (and its signal policy is in place) quickly.
+def load_instance(directory: str | Path) -> InversionProblem:
+    from geninv.io.instance import load_instance as load
+
+    return load(directory)
+
+
+def read_json(path: str | Path) -> Any:
+    from geninv.io.instance import read_json as read
+
+    return read(path)
+
+
+def save_instance(problem: InversionProblem, out_dir: str | Path, **kwargs: Any) -> Path:
+    from geninv.io.instance import save_instance as save
+
+    return save(problem, out_dir, **kwargs)
+
+
+def sha256_file(path: str | Path) -> str:
+    from geninv.io.instance import sha256_file as sha
+
+    return sha(path)
+
+
+def summary(problem: InversionProblem) -> dict[str, Any]:
+    from geninv.io.instance import summary as summ
+
+    return summ(problem)
+
+
 def _print(msg: str = "") -> None:
     sys.stdout.write(msg + "\n")
 
@@ -151,7 +191,12 @@ def _finish_reduction(
         problem = lift(problem)
         problem.source = SourceInfo(**{**problem.source.__dict__, "theorem": theorem_real})
     out = save_instance(
-        problem, args.output, force=args.force, source_file=copy_from, source_copy_name=copy_name
+        problem,
+        args.output,
+        force=args.force,
+        source_file=copy_from,
+        source_copy_name=copy_name,
+        protect=files,
     )
     net = problem.network
     _print(
@@ -271,12 +316,17 @@ def cmd_reduce_cvp(args: argparse.Namespace) -> int:
         )[0],
     )
     described = f"{', '.join(Path(f).name for f in files)} (n={n}, d={len(inst.target)})"
-    with tempfile.TemporaryDirectory() as tmp:
+    tmp = tempfile.mkdtemp(prefix="geninv-cvp-")
+    atomic.register_temp(tmp)
+    try:
         copy = Path(tmp) / "source.json"
         write_cvp_json(inst, copy)
         return _finish_reduction(
             args, problem, files, str(copy), "source.json", expected, described, "Theorem 4"
         )
+    finally:
+        atomic.remove_path(tmp)
+        atomic.unregister_temp(tmp)
 
 
 def cmd_reduce_clique(args: argparse.Namespace) -> int:
@@ -340,8 +390,6 @@ def _lift_scale(problem: InversionProblem) -> Any:
 
 
 def cmd_lift(args: argparse.Namespace) -> int:
-    import tempfile
-
     from geninv.io.instance import save_instance as _save
     from geninv.reductions.lifting import lift
 
@@ -359,7 +407,12 @@ def cmd_lift(args: argparse.Namespace) -> int:
         }.get(problem.source.reduction, f"{problem.source.theorem}, lifted to real latents")
         lifted.source = SourceInfo(**{**lifted.source.__dict__, "theorem": theorem})
         out = _save(
-            lifted, args.output, force=args.force, source_file=copy_from, source_copy_name=copy_name
+            lifted,
+            args.output,
+            force=args.force,
+            source_file=copy_from,
+            source_copy_name=copy_name,
+            protect=[src_dir],
         )
     else:
         # The source of a plain lifted instance is the binary instance itself.
@@ -370,10 +423,13 @@ def cmd_lift(args: argparse.Namespace) -> int:
                 "theorem": "binary-to-real lifting",
             }
         )
-        out = _save(lifted, args.output, force=args.force)
-        with tempfile.TemporaryDirectory(dir=out) as tmp:
-            _save(problem, Path(tmp) / "source-instance")
-            (Path(tmp) / "source-instance").rename(out / "source-instance")
+        out = _save(
+            lifted,
+            args.output,
+            force=args.force,
+            protect=[src_dir],
+            extra=lambda tmp: _save(problem, tmp / "source-instance"),
+        )
     net = lifted.network
     _print(
         f"lifted {src_dir.name} ({problem.domain.kind}^{problem.n}) -> real latent, "
@@ -434,7 +490,8 @@ def cmd_new(args: argparse.Namespace) -> int:
         source=SourceInfo(file=Path(args.network).name, sha256=sha256_file(args.network)),
         input_box=input_box,
     )
-    out = save_instance(problem, args.output, force=args.force)
+    protect = [args.network, args.target]
+    out = save_instance(problem, args.output, force=args.force, protect=protect)
     _print(f"{problem.describe()}; network {network.describe()}; wrote {out}")
     return EXIT_OK
 
@@ -444,47 +501,187 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
     if args.dir is not None and (args.onnx or args.vnnlib):
         raise ValidationError("give an instance directory or --onnx/--vnnlib, not both")
+    if args.dir is None and not (args.onnx and args.vnnlib):
+        raise ValidationError("give an instance directory, or both --onnx FILE and --vnnlib FILE")
+    reads = [args.dir] if args.dir is not None else [args.onnx, args.vnnlib]
+    _check_outputs(args, reads)
     if args.dir is None:
-        if not (args.onnx and args.vnnlib):
-            raise ValidationError(
-                "give an instance directory, or both --onnx FILE and --vnnlib FILE"
-            )
         from geninv.io.vnncomp import problem_from_vnncomp
 
         problem = problem_from_vnncomp(args.onnx, args.vnnlib)
     else:
         problem = load_instance(args.dir)
     if args.certify:
-        return _certify(problem, args)
+        return _certify(problem, args, reads)
     if args.verbose and args.method == "auto":
         _, why = choose_backend(problem)
         sys.stderr.write(f"auto: {why}\n")
     progress = (not args.json) and sys.stderr.isatty()
-    sol = solve(
-        problem,
-        args.method,
-        time_limit=args.time_limit,
-        seed=args.seed,
-        progress=progress,
-        options=_backend_options(args),
-    )
+    options = _backend_options(args)
+    start = time.perf_counter()
+
+    def stopped(exc: guard.LimitReached) -> Solution:
+        return Solution(
+            Status.UNKNOWN,
+            args.method,
+            reason=exc.detail,
+            seconds=time.perf_counter() - start,
+            stats={"stopped_by": f"{exc.kind} limit"},
+        )
+
+    def stuck(exc: guard.LimitReached) -> None:
+        # the watchdog thread, while the main thread is inside one long native call:
+        # report 'unknown' now and end the (supervised) process
+        code = EXIT_USAGE
+        try:
+            code = _emit_solution(problem, stopped(exc), args, reads)
+        except GeninvError as err:
+            sys.stderr.write(f"geninv: error: {err}\n")
+        finally:
+            atomic.remove_live_temps()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    try:
+        sol = guard.run_limited(
+            lambda: solve(
+                problem,
+                args.method,
+                time_limit=args.time_limit,
+                seed=args.seed,
+                progress=progress,
+                options=options,
+                trust_solver=args.trust_solver,
+            ),
+            args.time_limit,
+            _memory_limit(args),
+            on_stuck=stuck if guard.SUPERVISED else None,
+        )
+    except guard.LimitReached as exc:
+        sol = stopped(exc)
+    return _emit_solution(problem, sol, args, reads)
+
+
+def _emit_solution(
+    problem: InversionProblem, sol: Solution, args: argparse.Namespace, reads: Sequence[str]
+) -> int:
     doc = sol.to_json()
     if args.output:
-        _write_text_atomic(Path(args.output), json.dumps(doc, indent=1) + "\n")
+        atomic.write_text(
+            args.output, json.dumps(doc, indent=1) + "\n", force=args.force, protect=reads
+        )
     if args.json:
         _print(json.dumps(doc))
         return EXIT_OK
     _print_solution(problem, sol)
+    _print_trust(sol, args.trust_solver)
     return EXIT_OK
 
 
-def _certify(problem: InversionProblem, args: argparse.Namespace) -> int:
-    from geninv.gap import certified_gap
+def _print_trust(sol: Solution, trust_solver: bool) -> None:
+    """Say in words when an answer or a bound rests on an unchecked float solver."""
+    from geninv.solvers.base import BASIS_FLOAT
 
-    report = certified_gap(problem, time_limit=args.time_limit or 120.0, seed=args.seed)
+    if sol.proof is not None and "trusted" in sol.proof:
+        _print(
+            f"trusted: {sol.method}'s 'no' rests on a floating-point solver and was not "
+            "checked; it was accepted because of --trust-solver"
+        )
+    lb = sol.stats.get("lower_bound")
+    optimized = sol.stats.get("mode") == "optimize"
+    if (
+        isinstance(lb, (int, float))
+        and optimized
+        and (sol.stats.get("lower_bound_basis", BASIS_FLOAT) == BASIS_FLOAT)
+    ):
+        label = (
+            "a floating-point solver's dual bound; not checked: accepted because of --trust-solver"
+            if trust_solver
+            else "uncertified: a floating-point solver's dual bound"
+        )
+        _print(f"lower bound: {lb:.9g} ({label})")
+
+
+def _check_outputs(args: argparse.Namespace, reads: Sequence[str]) -> None:
+    """Refuse unwritable outputs before any work is done (they are checked again on write)."""
+    if getattr(args, "output", None):
+        atomic.check_target(args.output, args.force, protect=reads)
+    proof = getattr(args, "proof", None)
+    if proof:
+        for path in (proof, proof + ".cnf"):
+            atomic.check_target(path, args.force, protect=reads)
+
+
+def _memory_limit(args: argparse.Namespace) -> int | None:
+    text = getattr(args, "memory_limit", None)
+    if text is None:
+        return guard.default_memory_limit()
+    if text.strip().lower() in ("none", "off", "0"):
+        return None
+    units = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+    t = text.strip().lower().removesuffix("b").removesuffix("i")
+    mult = units.get(t[-1:], 0)
+    try:
+        value = float(t[:-1] if mult else t)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValidationError(
+            f"--memory-limit {text!r}: expected a size such as 4G, 500M, or a number of MiB"
+        )
+    return int(value * (mult or 2**20))
+
+
+def _certify(problem: InversionProblem, args: argparse.Namespace, reads: Sequence[str]) -> int:
+    from geninv.gap import GapReport, certified_gap
+
+    limit = args.time_limit or 120.0
+    t0 = time.perf_counter()
+    report = GapReport()
+
+    def stopped(exc: guard.LimitReached) -> GapReport:  # keep the runs that finished
+        if report.lower_bound is None:
+            report.no_bound_reason = exc.detail
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def stuck(exc: guard.LimitReached) -> None:  # see cmd_solve
+        code = EXIT_USAGE
+        try:
+            code = _emit_report(stopped(exc), args, reads)
+        except GeninvError as err:
+            sys.stderr.write(f"geninv: error: {err}\n")
+        finally:
+            atomic.remove_live_temps()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    try:
+        guard.run_limited(
+            lambda: certified_gap(
+                problem,
+                time_limit=limit,
+                seed=args.seed,
+                trust_solver=args.trust_solver,
+                report=report,
+            ),
+            limit,
+            _memory_limit(args),
+            on_stuck=stuck if guard.SUPERVISED else None,
+        )
+    except guard.LimitReached as exc:
+        stopped(exc)
+    return _emit_report(report, args, reads)
+
+
+def _emit_report(report: Any, args: argparse.Namespace, reads: Sequence[str]) -> int:
     doc = report.to_json()
     if args.output:
-        _write_text_atomic(Path(args.output), json.dumps(doc, indent=1) + "\n")
+        atomic.write_text(
+            args.output, json.dumps(doc, indent=1) + "\n", force=args.force, protect=reads
+        )
     if args.json:
         _print(json.dumps(doc))
         return EXIT_OK
@@ -494,6 +691,7 @@ def _certify(problem: InversionProblem, args: argparse.Namespace) -> int:
     _print(f"best distance: {report.best_distance} ({report.best_method})")
     if report.lower_bound is not None:
         _print(f"lower bound:   {report.lower_bound:.9g} ({report.lower_bound_how})")
+        _print(f"               {report.lower_bound_basis}")
         _print(f"gap:           {report.gap:.9g}")
     else:
         _print(f"lower bound:   none ({report.no_bound_reason})")
@@ -529,12 +727,6 @@ def _backend_options(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.method == "auto":
         raise ValidationError("backend options need an explicit --method (auto may pick another)")
     return opts
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def _print_solution(problem: InversionProblem, sol: Solution) -> None:
@@ -578,8 +770,27 @@ def cmd_check(args: argparse.Namespace) -> int:
     _print(f"distance: {chk.distance!r} ({chk.method})")
     if not chk.in_domain:
         _print(f"z is not in the {problem.domain.kind} domain: {chk.reason}")
+    elif not chk.decided:  # out of reach of exact arithmetic: not accepted, never guessed
+        verdict = "undecided against"
+        _print(f"the comparison with the threshold is {chk.reason}")
     _print(f"{verdict} the threshold: {_threshold_text(problem)}")
     return EXIT_OK if chk.meets else EXIT_FAIL
+
+
+def cmd_check_proof(args: argparse.Namespace) -> int:
+    """Check a branch-and-bound proof (bab --proof FILE) in exact arithmetic."""
+    from geninv.proofcheck import ProofRejected, check_proof_file
+
+    try:
+        rep = check_proof_file(args.dir, args.proof)
+    except ProofRejected as exc:
+        _print(f"invalid proof: {exc}")
+        return EXIT_FAIL
+    _print(
+        f"valid proof: {rep.nodes} nodes, {rep.leaves} leaves "
+        f"({rep.empty_by_bounds} empty by bounds), {rep.multipliers} multipliers; root: {rep.root}"
+    )
+    return EXIT_OK
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
@@ -669,6 +880,11 @@ def cmd_sense(args: argparse.Namespace) -> int:
             if arr.ndim == 0 or arr.size == 0:
                 raise ParseError(f"expected images, one per row, got shape {arr.shape}", args.image)
             images = np.atleast_2d(np.asarray(arr, dtype=np.float64).reshape(arr.shape[0], -1))
+    reads = [f for f in (args.network, args.image, args.y, args.matrix) if f]
+    if args.output:
+        atomic.check_target(args.output, args.force, directory=True, protect=reads)
+    if args.png:
+        atomic.check_target(args.png, args.force, protect=reads)
     q = generator.n_outputs
     if args.matrix:
         A = read_npy(args.matrix, "matrix")
@@ -699,7 +915,7 @@ def cmd_sense(args: argparse.Namespace) -> int:
     for i, y in enumerate(ys):
         problem = sensing.sensing_problem(generator, A, y, p=args.norm, threshold=args.threshold)
         if args.output and i == 0:
-            save_instance(problem, args.output, force=args.force)
+            save_instance(problem, args.output, force=args.force, protect=reads)
         x_hat, sol = sensing.recover(
             problem, args.method, time_limit=args.time_limit, seed=args.seed
         )
@@ -726,7 +942,9 @@ def cmd_sense(args: argparse.Namespace) -> int:
         shape = (side, side) if side * side == q else (1, q)
         labels = ["truth", "Lasso", f"geninv ({args.method})"]
         keep = [(r, lab) for r, lab in zip(rows, labels, strict=True) if r]
-        sensing.save_grid_png([r for r, _ in keep], [lab for _, lab in keep], args.png, shape)
+        sensing.save_grid_png(
+            [r for r, _ in keep], [lab for _, lab in keep], args.png, shape, force=args.force
+        )
         _print(f"wrote {args.png}")
     return EXIT_OK
 
@@ -847,6 +1065,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also write the JSON solution to FILE (a witness file)",
     )
+    solve.add_argument(
+        "--force", action="store_true", help="replace an existing -o / --proof regular file"
+    )
+    solve.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="stop as 'unknown' above this resident memory, e.g. 4G or 500M "
+        f"(default {int(guard.MEMORY_SHARE * 100)}%% of the memory available; 'none' for no limit)",
+    )
     solve.add_argument("--verbose", action="store_true", help="say why auto chose its backend")
     solve.add_argument(
         "--optimize", action="store_true", help="find the smallest distance, not just decide"
@@ -854,11 +1081,21 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument(
         "--certify",
         action="store_true",
-        help="best distance from the approximate backends and a proven MILP lower bound",
+        help="best distance from the approximate backends and a lower bound: certified "
+        "by bab's checked proofs where bab applies, else a MILP dual bound reported as "
+        "uncertified",
+    )
+    solve.add_argument(
+        "--trust-solver",
+        action="store_true",
+        help="accept a floating-point solver's 'no' (milp, milp-scip, miqp) without a "
+        "checked certificate; the output says so",
     )
     solve.add_argument("--scheduler", help="enumerate: 'local' or a Dask scheduler address")
     solve.add_argument("--workers", type=int, help="enumerate: worker threads")
-    solve.add_argument("--proof", metavar="FILE", help="sat: write a DRUP proof of a 'no'")
+    solve.add_argument(
+        "--proof", metavar="FILE", help="write the proof of a 'no' (sat: DRUP; bab: the tree)"
+    )
     solve.add_argument(
         "--option",
         action="append",
@@ -871,6 +1108,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("dir")
     check.add_argument("witness", help='JSON object with a "z" list (solve --json output works)')
     check.set_defaults(func=cmd_check)
+
+    cproof = sub.add_parser(
+        "check-proof", help="check a branch-and-bound proof (solve --method bab --proof FILE)"
+    )
+    cproof.add_argument("dir", help="instance directory")
+    cproof.add_argument("proof", help="the proof file")
+    cproof.set_defaults(func=cmd_check_proof)
 
     extract = sub.add_parser("extract", help="map a witness back to the source problem")
     extract.add_argument("dir")
@@ -901,7 +1145,7 @@ def build_parser() -> argparse.ArgumentParser:
     sense.add_argument("--lasso-alpha", type=float, default=0.01)
     sense.add_argument("--png", help="write a grid: truth, Lasso, geninv")
     sense.add_argument("-o", "--output", help="save the first instance directory here")
-    sense.add_argument("--force", action="store_true")
+    sense.add_argument("--force", action="store_true", help="replace an existing --png / -o")
     sense.set_defaults(func=cmd_sense)
 
     exp = sub.add_parser("export-vnncomp", help="write a VNN-COMP benchmark folder")
@@ -949,6 +1193,32 @@ def _bad_numeric_option(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``geninv`` program.
+
+    Run as a program (``argv`` is None) the command runs under the supervisor of
+    :func:`geninv.guard.supervise` (one signal policy: SIGINT / SIGTERM stop it
+    within about a second, with exit status 130 / 143, no child process and no
+    partial output left); called with an argument list it runs in this process.
+    """
+    if argv is None and guard.supervisor_enabled():
+        try:
+            with guard.signal_policy():
+                parsed = _parse(None)
+                if not isinstance(parsed, argparse.Namespace):
+                    return parsed
+                ns = parsed
+                return guard.supervise(lambda: _run(ns))
+        except guard.Interrupted as exc:  # before the command started: nothing to undo
+            sys.stderr.write(guard.interrupted_line(exc.signum))
+            guard.restore_signals()
+            return exc.exit_code
+    args = _parse(argv)
+    if not isinstance(args, argparse.Namespace):
+        return args
+    return _run(args)
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace | int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "time_limit", None) is not None and not (
@@ -960,9 +1230,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bad is not None:
         sys.stderr.write(f"geninv: error: {bad}\n")
         return EXIT_USAGE
+    return args
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
-        code: int = args.func(args)
-        return code
+        with guard.signal_policy():
+            try:
+                code: int = args.func(args)
+                return code
+            finally:
+                atomic.remove_live_temps()
+    except guard.Interrupted as exc:
+        guard.kill_children()
+        atomic.remove_live_temps()
+        guard.report_interrupt(exc.signum)
+        guard.restore_signals()
+        return exc.exit_code
     except GeninvError as exc:
         msg = " ".join(str(exc).split("\n"))
         sys.stderr.write(f"geninv: error: {msg}\n")
@@ -972,7 +1256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"geninv: error: {where}{exc.strerror or exc}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        sys.stderr.write("geninv: interrupted\n")
+        guard.kill_children()
+        atomic.remove_live_temps()
+        guard.report_interrupt(signal.SIGINT)
         return 130
 
 

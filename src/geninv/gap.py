@@ -1,4 +1,4 @@
-"""Certified optimality gaps: the best distance found, and a proven lower bound.
+"""Optimality gaps: the best distance found (checked exactly), and a lower bound.
 
 ``geninv solve DIR --certify`` runs the approximate backends (gradient and LP
 methods) for the smallest distance they can find, re-checked exactly, and the
@@ -15,7 +15,22 @@ for d in R^q,
 
 so max(LB_inf, q^(1/p-1) LB_1) is a valid lower bound.  HiGHS's dual bound is
 lowered by the MILP's stated tolerance before it is reported, so the bound
-errs on the safe side.  The MILP needs a ReLU (or identity-final) network and a
+errs on the safe side.
+
+The bound is a floating-point solver's dual bound (HiGHS or SCIP, scaled and
+range-checked by :mod:`geninv.solvers.numerics`), not a certificate geninv
+checked: the report says so (``lower_bound_certified`` false, ``lower_bound_basis``),
+and calls it neither certified nor proven.  With ``trust_solver``
+(``--trust-solver``) the basis says that it was accepted unchecked.  A bound
+above the exact distance of a point found is discarded as a solver failure.
+
+Where the certified branch and bound ``bab`` applies (box latents, or real latents
+with a clamp box the checker verifies; ReLU/leaky/identity layers; p = 1, inf or an
+integer), its optimize mode runs too, and its lower bound — every step a *no* whose
+proof is checked in exact rationals — replaces the floating-point one and is reported
+as certified (``lower_bound_certified`` true, basis ``checked certificate``).
+
+The MILP needs a ReLU (or identity-final) network and a
 box (a box domain, binary/sign latents, or a real domain the network clamps);
 otherwise, or when the network has more than ``MAX_UNSTABLE_UNITS`` hidden units,
 the report says why no bound is given.
@@ -30,11 +45,17 @@ from typing import Any
 
 from geninv.errors import GeninvError
 from geninv.problem import InversionProblem
-from geninv.solvers.base import REGISTRY, _load_builtin_backends, solve
+from geninv.solvers.base import REGISTRY, TRUSTED, _load_builtin_backends, solve
+
+#: ``lower_bound_basis`` of a floating-point dual bound (without / with trust_solver).
+UNCERTIFIED = "uncertified: a floating-point solver's dual bound, not checked exactly"
+TRUSTED_BOUND = f"a floating-point solver's dual bound, {TRUSTED}"
 
 #: Above this many hidden units the MILP lower bound is not attempted.
 MAX_HIDDEN_UNITS = 3000
 DEFAULT_METHODS = ("adam", "layerwise", "pgd")
+#: A run is not started with less time than this left before the deadline.
+MIN_RUN_SECONDS = 0.05
 
 
 @dataclass
@@ -44,6 +65,8 @@ class GapReport:
     best_z: list[Any] | None = None
     lower_bound: float | None = None
     lower_bound_how: str = ""
+    lower_bound_certified: bool = False
+    lower_bound_basis: str = ""
     no_bound_reason: str | None = None
     runs: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
@@ -63,6 +86,8 @@ class GapReport:
             "z": None if self.best_z is None else [json_number(v) for v in self.best_z],
             "lower_bound": self.lower_bound,
             "lower_bound_how": self.lower_bound_how,
+            "lower_bound_certified": self.lower_bound_certified,
+            "lower_bound_basis": self.lower_bound_basis,
             "no_bound_reason": self.no_bound_reason,
             "gap": self.gap,
             "runs": self.runs,
@@ -114,18 +139,39 @@ def certified_gap(
     methods: tuple[str, ...] = DEFAULT_METHODS,
     time_limit: float | None = 60.0,
     seed: int = 0,
+    trust_solver: bool = False,
+    report: GapReport | None = None,
 ) -> GapReport:
-    """Best distance from the approximate backends and a MILP lower bound."""
+    """Best distance from the approximate backends and a lower bound.
+
+    The lower bound is ``bab``'s certified one where ``bab`` applies; otherwise a
+    floating-point dual bound labelled uncertified (``lower_bound_basis``), or
+    accepted unchecked with ``trust_solver``.  ``report``, when given, is filled in
+    as the runs finish (so a caller that stops the computation keeps what was found).
+    """
     _load_builtin_backends()
     start = time.perf_counter()
-    report = GapReport()
-    share = None if time_limit is None else time_limit / (len(methods) + 2)
+    deadline = None if time_limit is None else start + time_limit
+    report = GapReport() if report is None else report
+    # up to three bound solves (l_inf, l_1, MIQP) follow the approximate runs; every run
+    # gets its share, or what is left before the deadline, so the whole meets time_limit
+    bounds = (1 if math.isinf(problem.p) or problem.p == 1 else 3) + 1  # + bab
+    share = None if time_limit is None else time_limit / (len(methods) + bounds)
+
+    def budget() -> float | None:
+        if deadline is None or share is None:
+            return None
+        left = deadline - time.perf_counter()
+        if left < MIN_RUN_SECONDS:
+            raise GeninvError(f"time limit ({time_limit:g} s) reached")
+        return min(share, left)
+
     for name in methods:
         cls = REGISTRY.get(name)
         if cls is None or not cls.available() or cls.unsupported_reason(problem) is not None:
             continue
         try:
-            sol = solve(problem, name, time_limit=share, seed=seed)
+            sol = solve(problem, name, time_limit=budget(), seed=seed)
         except GeninvError as exc:
             report.runs.append({"method": name, "error": str(exc)})
             continue
@@ -142,14 +188,14 @@ def certified_gap(
         try:
             p = problem.p
             if math.isinf(p) or p == 1:
-                report.lower_bound = _milp_lower_bound(problem, p, share)
+                report.lower_bound = _milp_lower_bound(problem, p, budget())
                 report.lower_bound_how = (
                     f"MILP minimum of the l_{'inf' if math.isinf(p) else 1} distance"
                 )
             else:
                 q = problem.network.n_outputs
-                lb_inf = _milp_lower_bound(problem, math.inf, share)
-                lb_1 = _milp_lower_bound(problem, 1.0, share) * q ** (1.0 / p - 1.0)
+                lb_inf = _milp_lower_bound(problem, math.inf, budget())
+                lb_1 = _milp_lower_bound(problem, 1.0, budget()) * q ** (1.0 / p - 1.0)
                 report.lower_bound = max(lb_inf, lb_1)
                 report.lower_bound_how = (
                     f"max(MILP l_inf minimum {lb_inf:.6g}, q^(1/p-1) x MILP l_1 minimum {lb_1:.6g})"
@@ -157,7 +203,7 @@ def certified_gap(
                 miqp = REGISTRY.get("miqp")
                 if p.is_integer() and miqp is not None and miqp.available():
                     try:
-                        lb_p = _milp_lower_bound(problem, p, share, method="miqp")
+                        lb_p = _milp_lower_bound(problem, p, budget(), method="miqp")
                     except GeninvError:
                         lb_p = 0.0
                     if lb_p > report.lower_bound:
@@ -169,7 +215,76 @@ def certified_gap(
         except GeninvError as exc:
             report.no_bound_reason = str(exc)
     if report.best_distance is not None and report.lower_bound is not None:
-        # the lower bound cannot exceed a distance that was actually attained
-        report.lower_bound = min(report.lower_bound, report.best_distance)
+        if report.lower_bound > report.best_distance * (1.0 + 1e-9) + 1e-12:
+            # above a distance actually attained (checked exactly): the solver failed
+            report.no_bound_reason = (
+                f"the solver's lower bound {report.lower_bound!r} exceeds the exact distance "
+                f"{report.best_distance!r} of a point found: its floating-point arithmetic "
+                "failed; no bound is given"
+            )
+            report.lower_bound = None
+            report.lower_bound_how = ""
+        else:
+            report.lower_bound = min(report.lower_bound, report.best_distance)
+    if report.lower_bound is not None:
+        report.lower_bound_certified = False
+        report.lower_bound_basis = TRUSTED_BOUND if trust_solver else UNCERTIFIED
+    try:
+        _certified_bound(problem, report, budget(), trust_solver)
+    except GeninvError as exc:  # the deadline passed before bab could start
+        report.runs.append({"method": "bab", "error": str(exc)})
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _certified_bound(
+    problem: InversionProblem, report: GapReport, share: float | None, trust_solver: bool
+) -> None:
+    """Replace the floating-point bound by ``bab``'s certified one where ``bab`` applies.
+
+    ``bab`` in optimize mode bisects on the threshold; each *no* it reaches carries a
+    proof checked in exact rationals, so its ``lower_bound`` (a float not above the
+    checked rational) is certified.  A larger floating-point bound is kept only with
+    ``trust_solver``; otherwise it is mentioned in ``lower_bound_how``.
+    """
+    bab = REGISTRY.get("bab")
+    if bab is None or not bab.available() or bab.unsupported_reason(problem) is not None:
+        return
+    if problem.domain.kind == "real" and problem.input_box is None:
+        return
+    try:
+        sol = solve(problem, "bab", time_limit=share, options={"mode": "optimize"})
+    except GeninvError as exc:
+        report.runs.append({"method": "bab", "error": str(exc)})
+        return
+    report.runs.append(
+        {"method": "bab", "status": str(sol.status), "distance": sol.stats.get("best_distance")}
+    )
+    best = sol.stats.get("best_distance")
+    if (
+        best is not None
+        and sol.z is not None
+        and (report.best_distance is None or float(best) < report.best_distance)
+    ):
+        report.best_distance = float(best)
+        report.best_method = "bab"
+        report.best_z = sol.z
+    lb = sol.stats.get("lower_bound")
+    if not sol.stats.get("lower_bound_certified") or lb is None:
+        return
+    lb = float(lb)
+    float_lb = report.lower_bound
+    if float_lb is not None and float_lb > lb and trust_solver:
+        report.lower_bound_how += f"; bab's certified bound {lb:.6g} is below it"
+        return
+    how = (
+        f"bab: the threshold {sol.stats.get('lower_bound_exact')} refuted by a branch-and-bound "
+        "proof checked in exact rationals"
+    )
+    if float_lb is not None and float_lb > lb:
+        how += f" (the floating-point solver claims {float_lb:.6g}, unchecked)"
+    report.lower_bound = lb if report.best_distance is None else min(lb, report.best_distance)
+    report.lower_bound_how = how
+    report.lower_bound_certified = True
+    report.lower_bound_basis = "checked certificate"
+    report.no_bound_reason = None

@@ -20,7 +20,6 @@ import math
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
 from enum import StrEnum
 from fractions import Fraction
 from typing import Any, Literal, TypeVar
@@ -29,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geninv.errors import ValidationError
+from geninv.exact import compare_lp_tuple
 from geninv.io.limits import FLOAT_MAX, check_float, limit
 from geninv.network import (
     FloatArray,
@@ -36,7 +36,6 @@ from geninv.network import (
     fractions_of,
     integer_values,
     shared_ints,
-    small_fraction,
     to_fraction,
 )
 
@@ -46,7 +45,9 @@ Relation = Literal["<=", "<"]
 DOMAINS: tuple[str, ...] = ("real", "box", "binary", "sign")
 RELATIONS: tuple[str, ...] = ("<=", "<")
 
-#: Decimal digits used to compare ||.||_p^p with delta^p when p is not an integer.
+#: Decimal digits of the rigorous lower bounds of sum |d_i|^p that order candidates for
+#: non-integer p (``enumerate``'s optimize mode); the comparison with the threshold
+#: itself is :func:`geninv.exact.compare_lp` (interval arithmetic, exact ties).
 NONINTEGER_P_DIGITS = 60
 
 
@@ -161,8 +162,11 @@ class ExactCheck:
     meets: bool
     distance: float  # ||G(z) - x||_p rounded to float
     distance_pow: Fraction | None  # exact ||G(z) - x||_p^p for integer p, exact max for p = inf
-    method: str  # "exact rational" or "decimal, N digits"
+    method: str  # "exact rational", "interval arithmetic, N digits", "exact tie ...", ...
     reason: str = ""
+    #: False when the comparison with the threshold is out of reach (``meets`` is then
+    #: False and ``reason`` says why; see :mod:`geninv.exact`): never a guess either way
+    decided: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -171,6 +175,7 @@ class ExactCheck:
             "distance": self.distance,
             "method": self.method,
             "reason": self.reason or None,
+            "decided": self.decided,
         }
 
 
@@ -391,15 +396,20 @@ class InversionProblem:
         if diff is None:
             out = self.network.forward_exact(zf)
             diff = [o - t for o, t in zip(out, self.target, strict=True)]
-        meets, dist, dpow, method = compare_exact(
+        decided, meets, dist, dpow, method, undecided_why = compare_lp_tuple(
             diff, self.p, self.threshold, self.relation, self.threshold_pow
         )
-        reason = why if not ok else ("" if meets else "distance exceeds the threshold")
+        if not ok:
+            reason = why
+        elif not decided:
+            reason = f"undecided: {undecided_why}"
+        else:
+            reason = "" if meets else "distance exceeds the threshold"
         if not self.network.is_piecewise_linear:
             from geninv.network import SMOOTH_DIGITS
 
             method += f"; sigmoid/tanh evaluated to {SMOOTH_DIGITS} digits"
-        return ExactCheck(ok, ok and meets, dist, dpow, method, reason)
+        return ExactCheck(ok, ok and bool(meets), dist, dpow, method, reason, decided)
 
 
 def lp_norm_rows(d: npt.NDArray[np.float64], p: float) -> FloatArray:
@@ -430,58 +440,16 @@ def compare_exact(
     relation: Relation,
     threshold_pow: Fraction | None = None,
 ) -> tuple[bool, float, Fraction | None, str]:
-    """Compare ||diff||_p with delta exactly where possible.
+    """Compare ||diff||_p with delta exactly (:func:`geninv.exact.compare_lp`).
 
-    * p = inf: max |d_i| against delta, exact.
-    * integer p: sum |d_i|^p against delta^p (or ``threshold_pow``), exact.
-    * other p: sum |d_i|^p and delta^p in decimal arithmetic with
-      ``NONINTEGER_P_DIGITS`` significant digits; the method string says so.
-
-    Returns (meets, distance as float, exact p-th power or max, method).
+    Returns (meets, distance as float, exact p-th power or max, method);
+    ``meets`` is False when the comparison is undecided (the method says so).
+    Use :func:`geninv.exact.compare_lp` to tell "does not meet" from "undecided".
     """
-    if threshold.numerator == 0 and not any(diff) and (math.isinf(p) or p.is_integer()):
-        # exact inversion, met: the distance is exactly 0, no arithmetic needed
-        return relation == "<=", 0.0, small_fraction(0), "exact rational"
-    absd: list[Any] = [abs(v) for v in diff]  # Fractions, or ints (integer checks)
-
-    def rel(a: Any, b: Any) -> bool:
-        return bool(a <= b) if relation == "<=" else bool(a < b)
-
-    if math.isinf(p):
-        top = max(absd, default=0)
-        if type(top) is int and threshold.denominator == 1:  # ints: no Fraction arithmetic
-            bound = threshold.numerator
-            meets = top <= bound if relation == "<=" else top < bound
-            return meets, float(top), small_fraction(top), "exact rational"
-        m = Fraction(top)
-        return rel(m, threshold), float(m), m, "exact rational"
-    if p.is_integer():
-        k = int(p)
-        s = Fraction(sum(v**k for v in absd))  # in ints when the differences are ints
-        rhs = threshold_pow if threshold_pow is not None else threshold**k
-        dist = _root_float(s, k)
-        return rel(s, rhs), dist, s, "exact rational"
-    with localcontext() as ctx:
-        ctx.prec = NONINTEGER_P_DIGITS
-        dp = Decimal(repr(p))
-        total = sum(
-            ((Decimal(v.numerator) / Decimal(v.denominator)) ** dp for v in absd if v != 0),
-            Decimal(0),
-        )
-        t = Decimal(threshold.numerator) / Decimal(threshold.denominator)
-        rhs_d = t**dp if t != 0 else Decimal(0)
-        dist_d = total ** (Decimal(1) / dp) if total != 0 else Decimal(0)
-        return rel(total, rhs_d), float(dist_d), None, f"decimal, {NONINTEGER_P_DIGITS} digits"
-
-
-def _root_float(s: Fraction, k: int) -> float:
-    if s == 0:
-        return 0.0
-    if k == 1:
-        return float(s)
-    # scale to avoid overflow for huge rationals
-    num, den = s.numerator, s.denominator
-    return float(math.exp((math.log(num) - math.log(den)) / k))
+    decided, meets, dist, dpow, method, why = compare_lp_tuple(
+        diff, p, threshold, relation, threshold_pow
+    )
+    return bool(meets), dist, dpow, (method if decided else f"{method}: {why}")
 
 
 class Status(StrEnum):
@@ -569,5 +537,11 @@ def certify(problem: InversionProblem, solution: Solution) -> Solution:
     solution.distance = chk.distance
     if not chk.meets:
         solution.status = Status.UNKNOWN
-        solution.reason = f"solver's witness failed the exact check: {chk.reason}"
+        if chk.in_domain and not chk.decided:
+            solution.reason = (
+                "the exact comparison of the solver's witness with the threshold is "
+                f"undecided: {chk.reason.removeprefix('undecided: ')}"
+            )
+        else:
+            solution.reason = f"solver's witness failed the exact check: {chk.reason}"
     return solution

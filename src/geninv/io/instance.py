@@ -1,8 +1,9 @@
 """Instance directories: ``network.onnx`` + ``problem.json`` (+ ``property.vnnlib``).
 
-The schema is documented in docs/formats.md.  Writing is atomic: everything is
-written into a temporary sibling directory which is renamed into place only
-when complete, so a failure never leaves a half-written instance behind.
+The schema is documented in docs/formats.md.  Writing is atomic and
+conservative (:mod:`geninv.io.atomic`): everything is written into a
+temporary sibling directory which is renamed into place only when complete, so
+a failure or a signal never leaves a half-written instance behind.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ import contextlib
 import hashlib
 import json
 import math
-import os
 import shutil
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from geninv.errors import GeninvError, OutputExistsError, ParseError
+from geninv.errors import GeninvError, ParseError
+from geninv.io.atomic import atomic_dir
 from geninv.io.limits import (
     check_file_size,
     check_json_depth,
@@ -118,19 +118,20 @@ def save_instance(
     force: bool = False,
     source_file: str | Path | None = None,
     source_copy_name: str | None = None,
+    protect: Sequence[str | Path] = (),
+    extra: Callable[[Path], Any] | None = None,
 ) -> Path:
     """Write an instance directory atomically; returns its path.
 
     ``source_file`` (optional) is copied into the directory as
     ``source_copy_name`` so ``geninv extract`` can check witnesses against it.
+    The rules of :func:`geninv.io.atomic.atomic_dir` apply: an existing
+    ``out_dir`` is replaced only with ``force`` and only if geninv wrote it, and
+    never when it is inside (or above) a path in ``protect``.  ``extra(tmp)``,
+    when given, writes more files into the directory before it is renamed.
     """
     out = Path(out_dir)
-    if out.exists() and not force:
-        raise OutputExistsError(f"{out}: already exists; choose another -o or pass --force")
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    try:
+    with atomic_dir(out, force=force, protect=protect) as tmp:
         export_onnx(problem.network, tmp / NETWORK_FILE)
         sha = sha256_file(tmp / NETWORK_FILE)
         doc = problem_to_json(problem, sha)
@@ -142,17 +143,9 @@ def save_instance(
             doc["property"] = VNNLIB_FILE
         if source_file is not None and source_copy_name is not None:
             shutil.copyfile(source_file, tmp / source_copy_name)
+        if extra is not None:
+            extra(tmp)
         _write_json(tmp / PROBLEM_FILE, doc)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
-            os.replace(out, old / "x")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

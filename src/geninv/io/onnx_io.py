@@ -2,33 +2,42 @@
 
 Export
 ------
-:func:`export_onnx` writes the network of eq. (3),
+:func:`export_onnx` (in :mod:`geninv.io.onnx_export`) writes the network of eq. (3),
 
     h_0 = z,   h_l = act_l(W_l h_{l-1} + b_l),   x = h_L,
 
 as a chain of ONNX nodes ``Gemm(h, W_l, b_l, transB=1)`` followed by ``Relu``
-(omitted after the last layer when it is affine).  A row vector ``h`` of shape
-``[1, m]`` times ``W_l^T`` is exactly ``(W_l h)^T``, so ``transB=1`` lets the
-initializers keep geninv's ``(out, in)`` layout.  The graph input is ``"z"`` of
-shape ``[1, n]`` and the output ``"x"`` of shape ``[1, q]``.
+(``LeakyRelu``, ``Sigmoid``, ``Tanh``; omitted after an identity layer).  A row
+vector ``h`` of shape ``[1, m]`` times ``W_l^T`` is exactly ``(W_l h)^T``, so
+``transB=1`` lets the initializers keep geninv's ``(out, in)`` layout.  The
+graph input is ``"z"`` of shape ``[1, n]`` and the output ``"x"`` of shape ``[1, q]``.
 
 Import
 ------
-:func:`import_onnx` reads any *chain* of affine nodes (``Gemm``, ``MatMul``,
-``Add``) and ``Relu`` nodes.  Every affine node is an affine map
-``h -> A h + c`` of the running activation:
+:func:`import_onnx` reads a *chain* of nodes, each reading the previous node's
+output (plus constants).  Every affine node is an affine map ``h -> A h + c``
+of the running activation:
 
 * ``Gemm(h, B, C; alpha, beta, transB)`` (``transA = 0``):
   ``A = alpha * B^T`` (``transB = 0``) or ``alpha * B`` (``transB = 1``), ``c = beta * C``
   broadcast to the output width (``C`` absent means ``c = 0``);
 * ``MatMul(h, B)``: ``A = B^T``, ``c = 0``;
-* ``Add(h, C)`` or ``Add(C, h)``: ``A = I``, ``c = C``.
+* ``Add(h, C)`` / ``Add(C, h)``: ``A = I``, ``c = C``; ``Sub(h, C)``: ``c = -C``;
+  ``Sub(C, h)``: ``A = -I``, ``c = C``;
+* ``Mul(h, C)`` / ``Mul(C, h)``: ``A = diag(C)``; ``Div(h, C)``: ``A = diag(1/C)``
+  (``C`` a scalar or a vector of the layer's width, nonzero for ``Div``).
 
-Consecutive affine maps with no ``Relu`` between them are composed,
+``Identity``, ``Flatten(axis=1)`` of a ``[1, n]`` row and ``Reshape`` to
+``[1, n]``, ``[-1, n]``, ``[n]``, ``[-1]`` or ``[1, -1]`` move no value, so they
+are the identity on the running vector and are skipped.  ``Relu``,
+``LeakyRelu`` (its ``alpha``: the exact value of the float32 the attribute
+stores), ``Sigmoid`` and ``Tanh`` each close a layer.
+
+Consecutive affine maps with no activation between them are composed,
 ``(A_2, c_2) o (A_1, c_1) = (A_2 A_1, A_2 c_1 + c_2)``, so ``MatMul`` + ``Add``
-becomes one layer and two stacked ``Gemm`` nodes become one.  Each ``Relu``
-closes a layer; a graph that ends on an affine map gets
-``final_activation="identity"``.
+becomes one layer and two stacked ``Gemm`` nodes become one.  A graph that ends
+on an affine map gets ``final_activation="identity"``.  No activation is ever
+inserted: a layer's activation is the node that closes it.
 
 All scaling by ``alpha``/``beta`` and all composition is done in exact rational
 arithmetic on the exact values of the stored floats; when the result is not a
@@ -36,18 +45,26 @@ float64 the :class:`~geninv.network.ReLUNetwork` keeps it as exact Fractions
 (and its float copy is the nearest float64).  The plain cases (``alpha = beta =
 1``, no composition) never leave float64 and are exact as well.
 
-Anything outside this subset (another op type, a ``Relu`` before any affine
+Anything outside this subset (another op type, an activation before any affine
 node, a branching or residual graph, several inputs or outputs, non-float or
 non-finite weights) raises :class:`~geninv.errors.UnsupportedError` or
 :class:`~geninv.errors.ParseError` with a one-line message naming the file, the
 node (index in ``graph.node``, name and op type) and what was expected.
+
+Fidelity check
+--------------
+After reading, the network is compared with onnxruntime on a few seeded random
+points (inside the input box when the caller knows one); where onnxruntime is
+not installed or has no kernel for the model (e.g. float64 ``LeakyRelu``),
+ONNX's reference evaluator ``onnx.reference`` is used instead; a model neither
+runs is refused.  A mismatch beyond the rounding bound of
+:mod:`geninv.io.fidelity` raises :class:`~geninv.errors.UnsupportedError`
+naming the worst point's relative error.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -58,19 +75,23 @@ import numpy.typing as npt
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from geninv.errors import GeninvError, ParseError, UnsupportedError, ValidationError
+from geninv.errors import GeninvError, ParseError, UnsupportedError
+from geninv.io.fidelity import UNIT_ROUNDOFF, Step, affine_step, check_onnx_model
 from geninv.io.limits import check_file_size, limit
+from geninv.io.onnx_export import IR_VERSION, OPSET, export_onnx
 from geninv.network import ReLUNetwork
 
 __all__ = ["IR_VERSION", "OPSET", "export_onnx", "import_onnx"]
 
-#: Operator set written by :func:`export_onnx` (Gemm and Relu are unchanged since 13).
-OPSET = 13
-#: IR version written by :func:`export_onnx`; 8 is read by onnxruntime >= 1.10.
-IR_VERSION = 8
-
-_SUPPORTED = "geninv reads only Gemm, MatMul, Add, Relu, LeakyRelu, Sigmoid and Tanh"
-_FLOAT_TYPES = {
+_SUPPORTED = (
+    "geninv reads only Gemm, MatMul, Add, Sub, Mul, Div (by constants), Identity, "
+    "Flatten, Reshape (no-ops on a vector), Constant, Relu, LeakyRelu, Sigmoid and Tanh"
+)
+#: affine ops read (each with one constant operand, except Gemm/MatMul's weight)
+_AFFINE_OPS = ("Gemm", "MatMul", "Add", "Sub", "Mul", "Div")
+#: ops that only reshape the running vector (checked to be no-ops on it)
+_SHAPE_OPS = ("Identity", "Flatten", "Reshape")
+_FLOAT_TYPES: dict[int, str] = {
     TensorProto.FLOAT: "float32",
     TensorProto.DOUBLE: "float64",
     TensorProto.FLOAT16: "float16",
@@ -94,107 +115,28 @@ def _one_line(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-#: activation -> ONNX op written after each Gemm (none for the identity)
-_EXPORT_OPS = {"relu": "Relu", "leaky_relu": "LeakyRelu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
 #: ONNX activation ops read, each closing one layer
 _IMPORT_OPS = ("Relu", "LeakyRelu", "Sigmoid", "Tanh")
 
 
 def _activation_of(reader: Any, index: int, node: onnx.NodeProto) -> str:
+    """The geninv spec of an activation node; LeakyRelu's ``alpha`` is the exact value of
+    the float32 the attribute stores (default: float32 0.01, as onnxruntime uses)."""
     op = node.op_type
+    allowed = {"alpha"} if op == "LeakyRelu" else set()
+    for attr in node.attribute:
+        if attr.name not in allowed:
+            raise reader.unsupported(index, node, f"unknown {op} attribute '{attr.name}'")
+        if attr.type != onnx.AttributeProto.FLOAT:
+            raise reader.unsupported(index, node, f"{op} attribute '{attr.name}' is not a float")
     if op == "LeakyRelu":
-        alpha = 0.01  # the ONNX default
+        alpha = float(np.float32(0.01))  # the ONNX default, a float32
         for attr in node.attribute:
-            if attr.name == "alpha":
-                alpha = float(attr.f)
+            alpha = float(attr.f)  # a float32 value, exactly
         if not (np.isfinite(alpha) and alpha >= 0):
             raise reader.unsupported(index, node, f"LeakyRelu alpha {alpha}; expected >= 0")
         return f"leaky_relu:{Fraction(alpha)}"
     return {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}[op]
-
-
-# ====================================================================== export
-def export_onnx(network: ReLUNetwork, path: str | Path, dtype: str = "auto") -> None:
-    """Write ``network`` to ``path`` as an ONNX model of Gemm and Relu nodes.
-
-    ``dtype`` selects the tensor element type: ``"float32"``, ``"float64"`` or
-    ``"auto"`` (float32 when every parameter is exactly a float32, see
-    :meth:`ReLUNetwork.is_float32_exact`, or when the network has a LeakyReLU,
-    which onnxruntime implements only in float32; else float64).  Weights are always
-    stored as floats: a network with exact rational weights that no float holds
-    (e.g. 1/3, :meth:`ReLUNetwork.is_float_exact` is False) is exported with the
-    nearest float64 (or, when float32 is forced, the nearest float32 of that),
-    so the ONNX model then only approximates the exact network.
-
-    The model is checked with :func:`onnx.checker.check_model` and written
-    atomically: to a temporary file in the same directory, then renamed over
-    ``path``.  Opset :data:`OPSET`, IR version :data:`IR_VERSION`.
-    """
-    if dtype == "auto":
-        leaky = any(layer.activation == "leaky_relu" for layer in network.layers)
-        # onnxruntime implements LeakyRelu for float32 only; trained generators are float32
-        dtype = "float32" if network.is_float32_exact() or leaky else "float64"
-    if dtype not in ("float32", "float64"):
-        raise ValidationError(f"ONNX dtype must be 'auto', 'float32' or 'float64', got {dtype!r}")
-    np_dtype = np.float32 if dtype == "float32" else np.float64
-    elem = TensorProto.FLOAT if dtype == "float32" else TensorProto.DOUBLE
-
-    nodes: list[onnx.NodeProto] = []
-    inits: list[TensorProto] = []
-    current = "z"
-    last = network.depth
-    for l_idx, layer in enumerate(network.layers, start=1):
-        w_name, b_name = f"W{l_idx}", f"b{l_idx}"
-        inits.append(numpy_helper.from_array(np.asarray(layer.weight, dtype=np_dtype), w_name))
-        inits.append(numpy_helper.from_array(np.asarray(layer.bias, dtype=np_dtype), b_name))
-        act_op = _EXPORT_OPS.get(layer.activation)
-        pre = "x" if (l_idx == last and act_op is None) else f"a{l_idx}"
-        nodes.append(
-            helper.make_node(
-                "Gemm", [current, w_name, b_name], [pre], name=f"Gemm_{l_idx}", transB=1
-            )
-        )
-        current = pre
-        if act_op is not None:
-            post = "x" if l_idx == last else f"h{l_idx}"
-            node = helper.make_node(act_op, [current], [post], name=f"{act_op}_{l_idx}")
-            if act_op == "LeakyRelu":
-                node.attribute.append(helper.make_attribute("alpha", float(layer.negative_slope)))
-            nodes.append(node)
-            current = post
-
-    graph = helper.make_graph(
-        nodes,
-        "geninv_relu_network",
-        [helper.make_tensor_value_info("z", elem, [1, network.n_inputs])],
-        [helper.make_tensor_value_info("x", elem, [1, network.n_outputs])],
-        inits,
-    )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="geninv",
-        doc_string=f"geninv ReLU network {network.describe()}",
-    )
-    model.ir_version = IR_VERSION
-    onnx.checker.check_model(model, full_check=True)
-    _atomic_write_bytes(Path(path), model.SerializeToString())
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, then rename it over ``path``."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # ====================================================================== import
@@ -258,6 +200,7 @@ class _Reader:
         self.graph = model.graph
         self.consts: dict[str, TensorProto] = {t.name: t for t in self.graph.initializer}
         self.const_arrays: dict[str, _Arr] = {}
+        self.unit = 2.0**-53  # largest unit roundoff of the float tensors read
 
     # -------------------------------------------------------------- messages
     @staticmethod
@@ -306,6 +249,7 @@ class _Reader:
                 f"tensor '{name}' contains NaN or infinite values; expected finite weights",
             )
         self.const_arrays[name] = arr
+        self.unit = max(self.unit, UNIT_ROUNDOFF[_FLOAT_TYPES[tensor.data_type]])
         return arr
 
     def add_constant_node(self, index: int, node: onnx.NodeProto) -> None:
@@ -378,13 +322,29 @@ def _input_width(reader: _Reader, vi: onnx.ValueInfoProto) -> int | None:
     return None
 
 
-def import_onnx(path: str | Path) -> ReLUNetwork:
-    """Read a ReLU network from a chain of Gemm / MatMul / Add / Relu ONNX nodes.
+def _input_rank(vi: onnx.ValueInfoProto) -> int | None:
+    """Rank of the graph input (1 or 2, checked by :func:`_input_width`), None if undeclared."""
+    ttype = vi.type.tensor_type
+    return len(ttype.shape.dim) if ttype.HasField("shape") else None
+
+
+def import_onnx(
+    path: str | Path,
+    *,
+    check: bool = True,
+    box: tuple[Sequence[Fraction], Sequence[Fraction]] | None = None,
+) -> ReLUNetwork:
+    """Read a network from a chain of Gemm / MatMul / Add / ... / Relu ONNX nodes.
 
     See the module docstring for the exact subset and the maths.  The input may
     have shape ``[n]``, ``[1, n]`` or a (symbolic) batch ``[N, n]``.  Weights come
     from initializers or ``Constant`` nodes (a ``value`` tensor) and must be
     finite floats (float16, bfloat16, float32 or float64; converted exactly).
+
+    With ``check`` (the default) the network read is compared with onnxruntime
+    (or ONNX's reference evaluator) on a few seeded random points, inside
+    ``box`` when given (see :mod:`geninv.io.fidelity`); a mismatch raises
+    :class:`~geninv.errors.UnsupportedError`.
 
     Raises :class:`~geninv.errors.ParseError` when the file is missing or not a
     readable ONNX model, and :class:`~geninv.errors.UnsupportedError` when it
@@ -402,7 +362,7 @@ def import_onnx(path: str | Path) -> ReLUNetwork:
             raise reader.unsupported(
                 index, node, f"custom operator domain '{node.domain}'; {_SUPPORTED}"
             )
-        if node.op_type not in ("Gemm", "MatMul", "Add", "Constant", *_IMPORT_OPS):
+        if node.op_type not in (*_AFFINE_OPS, *_SHAPE_OPS, "Constant", *_IMPORT_OPS):
             raise reader.unsupported(index, node, f"unsupported op; {_SUPPORTED}")
 
     inputs = [vi for vi in graph.input if vi.name not in reader.consts]
@@ -417,11 +377,13 @@ def import_onnx(path: str | Path) -> ReLUNetwork:
             f"{shown}: graph has {len(graph.output)} outputs; expected exactly one (the image x)"
         )
     width = _input_width(reader, inputs[0])
+    rank = _input_rank(inputs[0])
     current = inputs[0].name
     out_name = graph.output[0].name
 
     layers: list[_Affine] = []
     acts: list[str] = []
+    steps: list[Step] = []
     pending: _Affine | None = None
     for index, node in enumerate(graph.node):
         op = node.op_type
@@ -463,11 +425,15 @@ def import_onnx(path: str | Path) -> ReLUNetwork:
                 pending = _Affine(np.eye(width, dtype=np.float64), pending.bias)
             layers.append(pending)
             acts.append(_activation_of(reader, index, node))
+            steps.append(Step(activation=acts[-1]))
             assert pending.weight is not None
             width = int(pending.weight.shape[0])
             pending = None
+        elif op in _SHAPE_OPS:
+            rank = _shape_op(reader, index, node, slot, width, rank)
         else:
-            a, c = _affine_of(reader, index, node, slot, width)
+            a, c, rank = _affine_of(reader, index, node, slot, width, rank)
+            steps.append(affine_step(a, c))
             pending = _compose(pending, a, c)
             if a is not None:
                 width = int(a.shape[0])
@@ -477,8 +443,8 @@ def import_onnx(path: str | Path) -> ReLUNetwork:
 
     if current != out_name:
         raise UnsupportedError(
-            f"{shown}: graph output '{out_name}' is not the end of the Gemm/MatMul/Add/Relu chain "
-            f"(which ends at '{current}')"
+            f"{shown}: graph output '{out_name}' is not the end of the chain of supported nodes "
+            f"(which ends at '{current}'); expected a single chain from the input to the output"
         )
     if pending is not None:
         if pending.weight is None:
@@ -508,13 +474,69 @@ def import_onnx(path: str | Path) -> ReLUNetwork:
                 f"layers compute {network.n_outputs} values",
                 shown,
             )
+    if check:
+        if box is not None and len(box[0]) != network.n_inputs:
+            box = None  # the caller reports the mismatch; check at normal points
+        in_type = _FLOAT_TYPES.get(inputs[0].type.tensor_type.elem_type, "float64")
+        unit = max(reader.unit, UNIT_ROUNDOFF[in_type])
+        check_onnx_model(model, network, shown, steps, unit, rank or 2, box)
     return network
 
 
+def _shape_op(
+    reader: _Reader,
+    index: int,
+    node: onnx.NodeProto,
+    slot: int,
+    width: int | None,
+    rank: int | None,
+) -> int | None:
+    """Check that an Identity / Flatten / Reshape node keeps the running vector; new rank.
+
+    None of them moves a value (they only relabel the shape of a row-major
+    tensor), so on a single vector of ``width`` values they are the identity
+    map as long as the result is again ``[width]`` or ``[1, width]``.
+    """
+    op = node.op_type
+    attrs = {at.name: helper.get_attribute_value(at) for at in node.attribute}
+    if op == "Identity":
+        return rank
+    if op == "Flatten":
+        axis = int(attrs.get("axis", 1))
+        if rank == 2 and axis in (1, -1):
+            return 2
+        raise reader.unsupported(
+            index,
+            node,
+            f"Flatten(axis={axis}) on a tensor of rank {rank}; only Flatten(axis=1) on a "
+            "[1, n] row, a no-op, is read",
+        )
+    # Reshape(data, shape)
+    if slot != 0 or len(node.input) != 2:
+        raise reader.unsupported(index, node, "expected Reshape(previous output, constant shape)")
+    tensor = reader.consts[node.input[1]]
+    shape = [int(v) for v in numpy_helper.to_array(tensor).reshape(-1)]
+    ok = width is not None and shape in ([1, width], [-1, width], [width], [-1], [1, -1])
+    if not ok:
+        raise reader.unsupported(
+            index,
+            node,
+            f"Reshape to {shape} of a vector of {width} values; only [1, n], [-1, n], [n], [-1] "
+            "and [1, -1] (no-ops on a vector) are read",
+        )
+    return len(shape)
+
+
 def _affine_of(
-    reader: _Reader, index: int, node: onnx.NodeProto, slot: int, width: int | None
-) -> tuple[_Arr | None, _Arr]:
-    """The affine map ``h -> a h + c`` of one Gemm / MatMul / Add node (``a is None``: identity)."""
+    reader: _Reader,
+    index: int,
+    node: onnx.NodeProto,
+    slot: int,
+    width: int | None,
+    rank: int | None,
+) -> tuple[_Arr | None, _Arr, int | None]:
+    """The affine map ``h -> a h + c`` of one affine node (``a is None``: identity), and the
+    rank of its result."""
     op = node.op_type
     ins = list(node.input)
 
@@ -526,16 +548,34 @@ def _affine_of(
                 f"weight expects {n_in} inputs but the previous layer has {width} values",
             )
 
-    if op == "Add":
+    if op in ("Add", "Sub", "Mul", "Div"):
         if len(ins) != 2:
-            raise reader.parse_error(index, node, f"Add has {len(ins)} inputs; expected 2")
+            raise reader.parse_error(index, node, f"{op} has {len(ins)} inputs; expected 2")
         c = reader.array(ins[1 - slot], index, node)
         m = width if width is not None else (int(c.shape[-1]) if c.ndim >= 1 else 1)
         if width is None and m == 1:
             raise reader.unsupported(
-                index, node, "cannot tell the layer width (no input shape and a scalar addend)"
+                index, node, f"cannot tell the layer width (no input shape, a scalar {op} operand)"
             )
-        return None, _bias_vector(reader, index, node, c, m, "Add addend")
+        new_rank = None if rank is None else max(rank, c.ndim)
+        vec = _bias_vector(reader, index, node, c, m, f"{op} operand")
+        if op == "Add":
+            return None, vec, new_rank
+        if op == "Sub":
+            if slot == 0:  # h - C
+                return None, -vec, new_rank
+            return -np.eye(m, dtype=np.float64), vec, new_rank  # C - h
+        if op == "Div":
+            if slot != 0:
+                raise reader.unsupported(index, node, "C / h is not affine; expected Div(h, C)")
+            if np.any(vec == 0):
+                raise reader.unsupported(index, node, "division by zero in the Div operand")
+            diag = np.zeros((m, m), dtype=object)
+            diag[...] = Fraction(0)
+            for k, v in enumerate(vec):
+                diag[k, k] = 1 / Fraction(float(v))
+            return diag, np.zeros(m, dtype=np.float64), new_rank
+        return np.diag(vec), np.zeros(m, dtype=np.float64), new_rank  # Mul
 
     if op == "MatMul":
         if len(ins) != 2:
@@ -551,13 +591,15 @@ def _affine_of(
             )
         check_in(int(b.shape[0]))
         a = np.ascontiguousarray(b.T)
-        return a, np.zeros(a.shape[0], dtype=np.float64)
+        return a, np.zeros(a.shape[0], dtype=np.float64), rank
 
     # Gemm: Y = alpha * A' B' + beta * C
     if not 2 <= len(ins) <= 3:
         raise reader.parse_error(index, node, f"Gemm has {len(ins)} inputs; expected 2 or 3")
     if slot != 0:
         raise reader.unsupported(index, node, "expected the activation as the first Gemm input (A)")
+    if rank == 1:
+        raise reader.unsupported(index, node, "Gemm of a rank-1 input; expected a [1, n] row")
     attrs: dict[str, Any] = {}
     for at in node.attribute:
         attrs[at.name] = helper.get_attribute_value(at)
@@ -586,7 +628,7 @@ def _affine_of(
         c = _scale(c, beta)
     else:
         c = np.zeros(m, dtype=np.float64)
-    return a, c
+    return a, c, 2
 
 
 def _bias_vector(

@@ -84,6 +84,7 @@ import torch
 from torch import nn
 
 from geninv.errors import GeninvError, ParseError, UnsupportedError, ValidationError
+from geninv.io.fidelity import Step, affine_step, check_module, check_state
 from geninv.io.limits import check_file_size
 from geninv.network import ReLUNetwork, parse_activation
 
@@ -146,9 +147,11 @@ class _Assembler:
         self.activations: list[str] = []
         self.pending: _Pending | None = None
         self.width: int | None = None  # output width of the last map seen
+        self.steps: list[Step] = []  # the model's own chain, for the fidelity bound
 
     def linear(self, weight: _Arr, bias: _Arr) -> None:
         """Add ``h -> weight h + bias``; the caller has checked the shapes."""
+        self.steps.append(affine_step(weight, bias))
         if self.pending is None:
             self.pending = _Pending(weight, bias)
         else:
@@ -167,6 +170,7 @@ class _Assembler:
         self.weights.append(self.pending.weight)
         self.biases.append(self.pending.bias)
         self.activations.append(spec)
+        self.steps.append(Step(activation=spec))
         self.pending = None
         return True
 
@@ -202,8 +206,12 @@ def _float_array(value: Any) -> tuple[_Arr | None, str]:
 
 # ====================================================================== nn.Sequential
 def _flatten_modules(module: nn.Sequential, prefix: str = "") -> Iterator[tuple[str, nn.Module]]:
-    for name, child in module.named_children():
+    # ``_modules``, as ``nn.Sequential.forward`` runs it: ``named_children`` would skip a
+    # module that appears twice (the same ReLU object reused), dropping a layer
+    for name, child in module._modules.items():
         label = f"{prefix}{name}"
+        if child is None:
+            raise UnsupportedError(f"module {label} is None; nn.Sequential cannot run it")
         if isinstance(child, nn.Sequential):
             yield from _flatten_modules(child, label + ".")
         else:
@@ -281,6 +289,7 @@ def from_sequential(module: nn.Sequential) -> ReLUNetwork:
     net = asm.network()
     if net is None:
         raise UnsupportedError("the nn.Sequential has no Linear module; nothing to convert")
+    check_module(module, net, asm.steps)
     return net
 
 
@@ -362,6 +371,7 @@ def _from_state(
         return ParseError(_one_line(message), path)
 
     used: set[str] = set()
+    arrays: dict[str, _Arr] = {}  # float64 copies of the tensors read
 
     def tensor(key: str, step: ArchStep) -> _Arr:
         if key not in state:
@@ -370,6 +380,7 @@ def _from_state(
         if arr is None:
             raise fail(f"key '{key}' {why}")
         used.add(key)
+        arrays[key] = arr
         return arr
 
     asm = _Assembler()
@@ -411,6 +422,7 @@ def _from_state(
         )
     net = asm.network()
     assert net is not None  # parse_arch insists on a linear step
+    check_state(arrays, steps, net, asm.steps, path)
     return net
 
 

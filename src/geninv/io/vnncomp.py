@@ -7,7 +7,9 @@ bounded on both sides write c_j = (lo_j + hi_j)/2 and r_j = (hi_j - lo_j)/2; the
 |G_j - c_j| <= r_j for all j is a *weighted* l_inf ball.  Dividing the last
 layer's row j (weights and bias) by r_j > 0 turns it into the plain ball
 ||G'(z) - c'||_inf <= 1 with c'_j = c_j / r_j, because a positive factor
-commutes with ReLU (and with the identity).  If every bounded output has
+commutes with ReLU, LeakyReLU and the identity; after a sigmoid or tanh last
+layer (which do not commute with scaling) an identity layer diag(1/r_j) is
+appended instead.  Every other layer keeps its activation exactly.  If every bounded output has
 r_j = 0 the question is exact inversion (delta = 0).  Outputs with no bound
 are dropped.  Refused, with the construct named: one-sided output bounds,
 equalities mixed with ranges, strict input bounds, strict and non-strict
@@ -26,22 +28,70 @@ from __future__ import annotations
 
 import csv
 import shutil
-import tempfile
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from geninv.errors import GeninvError, OutputExistsError, UnsupportedError, ValidationError
+from geninv.errors import UnsupportedError, ValidationError
+from geninv.io.atomic import atomic_dir
 from geninv.io.instance import NETWORK_FILE, VNNLIB_FILE, load_instance
 from geninv.io.onnx_io import import_onnx
 from geninv.io.vnnlib import read_vnnlib
-from geninv.network import ReLUNetwork
+from geninv.network import Layer, ReLUNetwork
 from geninv.problem import Domain, InversionProblem, SourceInfo
 
 
+def _scaled_network(net: ReLUNetwork, keep: list[int], scales: list[Fraction]) -> ReLUNetwork:
+    """``net`` restricted to the outputs ``keep``, output ``keep[k]`` multiplied by ``scales[k]``.
+
+    Every layer keeps its own activation.  When the last activation is
+    positively homogeneous (ReLU, LeakyReLU, identity: ``act(s t) = s act(t)``
+    for ``s > 0``) the scale goes into the last layer's rows; otherwise (sigmoid,
+    tanh) the network gets one more identity layer ``diag(scales)``.
+    """
+    layers = net.layers
+    last = layers[-1]
+    homogeneous = last.activation in ("relu", "identity", "leaky_relu")
+    last_rows = last.exact_rows()
+    last_bias = last.exact_bias_values()
+    new_w: list[list[Fraction]] = []
+    new_b: list[Fraction] = []
+    for j, scale in zip(keep, scales, strict=True):
+        s = scale if homogeneous else Fraction(1)
+        row = [Fraction(0)] * last.n_in
+        idx, coef = last_rows[j]
+        for i, v in zip(idx, coef, strict=True):
+            row[i] = v * s
+        new_w.append(row)
+        new_b.append(last_bias[j] * s)
+    weights: list[object] = [_weight(layer) for layer in layers[:-1]] + [new_w]
+    biases: list[object] = [_bias(layer) for layer in layers[:-1]] + [new_b]
+    acts = [layer.activation_label for layer in layers]
+    if not homogeneous and any(s != 1 for s in scales):
+        m = len(keep)
+        weights.append([[scales[a] if a == b else Fraction(0) for b in range(m)] for a in range(m)])
+        biases.append([Fraction(0)] * m)
+        acts.append("identity")
+    return ReLUNetwork(weights, biases, activations=acts)
+
+
+def _weight(layer: Layer) -> object:
+    return layer.exact_weight if layer.exact_weight is not None else layer.weight
+
+
+def _bias(layer: Layer) -> object:
+    return layer.exact_bias if layer.exact_bias is not None else layer.bias
+
+
 def problem_from_vnncomp(onnx_path: str | Path, vnnlib_path: str | Path) -> InversionProblem:
-    """The inversion problem stated by a VNN-COMP (ONNX, VNN-LIB) pair."""
-    net = import_onnx(onnx_path)
+    """The inversion problem stated by a VNN-COMP (ONNX, VNN-LIB) pair.
+
+    The network is read once without the fidelity check (so that a bad
+    property is reported first), then compared with onnxruntime on random
+    points inside the property's input box.  Every hidden layer keeps its
+    activation exactly.
+    """
+    net = import_onnx(onnx_path, check=False)
     prop = read_vnnlib(vnnlib_path)
     where = str(vnnlib_path)
     if prop.n_inputs != net.n_inputs or prop.n_outputs != net.n_outputs:
@@ -92,30 +142,10 @@ def problem_from_vnncomp(onnx_path: str | Path, vnnlib_path: str | Path) -> Inve
     exact = all(zero)
     if exact and relation == "<":
         raise UnsupportedError(f"{where}: strict bounds with lower = upper can never hold")
-    layers = net.layers
-    weights = [layer.exact_weight or layer.weight for layer in layers[:-1]]
-    biases = [
-        layer.exact_bias if layer.exact_bias is not None else layer.bias for layer in layers[:-1]
-    ]
-    last = layers[-1]
-    last_rows = last.exact_rows()
-    last_bias = last.exact_bias_values()
-    n_in = last.n_in
-    new_w: list[list[Fraction]] = []
-    new_b: list[Fraction] = []
-    target: list[Fraction] = []
-    for j, c, r in zip(keep, centers, radii, strict=True):
-        scale = Fraction(1) if exact else 1 / r
-        row = [Fraction(0)] * n_in
-        idx, coef = last_rows[j]
-        for i, v in zip(idx, coef, strict=True):
-            row[i] = v * scale
-        new_w.append(row)
-        new_b.append(last_bias[j] * scale)
-        target.append(c * scale)
-    network = ReLUNetwork(
-        [*weights, new_w], [*biases, new_b], final_activation=net.final_activation
-    )
+    network = _scaled_network(net, keep, [Fraction(1) if exact else 1 / r for r in radii])
+    target = [c if exact else c / r for c, r in zip(centers, radii, strict=True)]
+    # the reading compared with onnxruntime at random points of the property's box
+    import_onnx(onnx_path, box=(prop.input_lower, prop.input_upper))
     return InversionProblem(
         network,
         target,
@@ -137,15 +167,10 @@ def export_vnncomp(
 ) -> tuple[list[str], list[str]]:
     """Write a VNN-COMP benchmark folder; returns (exported names, skipped with reasons)."""
     out_dir = Path(out)
-    if out_dir.exists() and not force:
-        raise OutputExistsError(f"{out_dir}: already exists; choose another -o or pass --force")
     exported: list[str] = []
     skipped: list[str] = []
     rows: list[tuple[str, str, str]] = []
-    parent = out_dir.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
-    try:
+    with atomic_dir(out_dir, force=force, protect=list(dirs)) as tmp:
         (tmp / "onnx").mkdir()
         (tmp / "vnnlib").mkdir()
         used: set[str] = set()
@@ -178,10 +203,4 @@ def export_vnncomp(
             )
         with open(tmp / "instances.csv", "w", newline="", encoding="utf-8") as fh:
             csv.writer(fh).writerows(rows)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.replace(out_dir)
-    except (GeninvError, OSError):
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return exported, skipped

@@ -20,7 +20,12 @@ decimal expansion (every float does); other rationals (e.g. 1/3) are written as
 
 :func:`read_vnnlib` parses the conjunctive subset back: declarations of
 ``X_i``/``Y_j`` as ``Real`` and assertions of single bounds ``(op V c)`` or
-``(op c V)`` with ``op`` one of ``<= >= < >``, alone or inside ``(and ...)``.
+``(op c V)`` with ``op`` one of ``<= >= < >``, alone or inside ``(and ...)``
+(and a one-way ``(or A)``, which is ``A``).  Every assertion is kept exactly:
+several bounds on one variable intersect, numbers are read as exact rationals,
+and anything else (a disjunction of two or more cases, negation, equality,
+linear combinations, other commands, names such as ``X_01``) is refused with
+its line.
 """
 
 from __future__ import annotations
@@ -256,7 +261,7 @@ def _render(s: _Sexp) -> str:
 
 _TOKEN = re.compile(r"\s+|;[^\n]*|\(|\)|\|[^|]*\||[^\s();|]+")
 _NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
-_VAR = re.compile(r"([XY])_([0-9]+)")
+_VAR = re.compile(r"([XY])_(0|[1-9][0-9]*)")  # X_01 is another name than X_1: not read
 
 
 def _parse_sexps(text: str, path: str) -> list[_Sexp]:
@@ -412,6 +417,10 @@ class _VnnReader:
         if head == "and":
             for child in s.items[1:]:
                 self.constraint(child)
+            return
+        if head == "or" and len(s.items) == 2:
+            # a one-way disjunction (or A) is A itself (the VNN-COMP files' usual wrapper)
+            self.constraint(s.items[1])
             return
         if head not in ("<=", ">=", "<", ">"):
             kind = {

@@ -384,6 +384,10 @@ def _box(problem: InversionProblem) -> tuple[list[Fraction], list[Fraction]] | N
     return None
 
 
+#: Activations the corner presolve analyses exactly; it declines any other network.
+HANDLED_ACTIVATIONS: frozenset[str] = frozenset({"relu", "identity"})
+
+
 def decline_reason(problem: InversionProblem) -> str | None:
     """Why the presolve cannot apply, from the problem's shape alone (cheap; remembered
     on the problem, which ``auto``, ``solve`` and the presolve each ask)."""
@@ -395,7 +399,7 @@ def _decline_reason(problem: InversionProblem) -> str | None:
         return "the corner presolve needs exact inversion (threshold 0)"
     if _box(problem) is None:
         return "the corner presolve needs a box (or a real domain with an input box)"
-    bad = problem.network.first_layer_outside({"relu", "identity"})
+    bad = problem.network.first_layer_outside(HANDLED_ACTIVATIONS)
     if bad is not None:
         return f"the corner presolve handles ReLU and identity layers only ({bad})"
     first = problem.network.layers[0].weight
@@ -945,6 +949,7 @@ class CornersBackend(Backend):
         complete=True,
     )
     modules = ()
+    no_basis = "exact"  # the presolve's exact ranges; a sub-proof's own basis is copied
 
     def __init__(self, method: str = "auto") -> None:
         self.method = method
@@ -985,6 +990,8 @@ class CornersBackend(Backend):
             "network": pre.binary.network.describe(),
         }
         stats.update({f"binary_{k}": v for k, v in sub.stats.items() if k in ("auto",)})
+        if sub.stats.get("uncertified_no"):  # auto then goes on to the next candidate
+            stats["uncertified_no"] = True
         seconds = time.perf_counter() - start
         if sub.status is Status.YES:
             assert sub.z is not None
@@ -1002,6 +1009,10 @@ class CornersBackend(Backend):
                 "high": [str(v) for v in pre.high],
                 "binary_proof": sub.proof,
             }
+            assert sub.proof is not None
+            for key in ("basis", "trusted"):  # the binary proof's standing is this proof's
+                if key in sub.proof:
+                    proof[key] = sub.proof[key]
             return Solution(Status.NO, "corners", proof=proof, stats=stats, seconds=seconds)
         return Solution(
             Status.UNKNOWN,

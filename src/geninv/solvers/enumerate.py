@@ -144,7 +144,10 @@ Modes
 whatever the shards, workers and timing: each shard stops at its own first
 witness, shards after a witness shard are told to stop, and the answer is the
 witness of the lowest shard whose predecessors all finished without one.
-``optimize`` finds the minimum exact distance over all corners: each shard
+A corner whose exact comparison with the threshold is out of reach
+(:mod:`geninv.exact`: non-integer p, undecided within its caps) is neither a
+witness nor excluded: a run that finds no witness then answers ``unknown``,
+never ``no``.  ``optimize`` finds the minimum exact distance over all corners: each shard
 screens with the running float minimum ``m`` (shared between threads or
 processes; a corner with ``D (1 - 2R) - 2A > m (1 + 2R) + 2A`` cannot be a
 minimiser, whichever corner ``m`` came from), exact-checks the survivors in
@@ -162,6 +165,7 @@ import math
 import multiprocessing as mp
 import os
 import pickle
+import sys
 import tempfile
 import threading
 import time
@@ -175,7 +179,6 @@ from concurrent.futures import (
 )
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -183,6 +186,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geninv.errors import GeninvError, UnsupportedError, ValidationError
+from geninv.exact import exact_rational, float_up, power_bounds
 from geninv.network import FloatArray, ReLUNetwork
 from geninv.problem import (
     NONINTEGER_P_DIGITS,
@@ -228,6 +232,12 @@ PENDING_LIMIT = 4096
 PARALLEL_MIN_POINTS = 1 << 16
 #: Default number of shards per worker thread (load balance and early exit in decide mode).
 SHARDS_PER_WORKER = 8
+#: Without a time limit, runs of more corners than this are timed on a probe first ...
+ESTIMATE_MIN_POINTS = 1 << 30
+#: ... and one estimated to take longer than this many seconds is announced on stderr.
+ANNOUNCE_SECONDS = 600.0
+#: Seconds spent on the probe.
+PROBE_SECONDS = 0.15
 
 U = 2.0**-53
 ETA = 2.0**-1074  # smallest positive subnormal
@@ -252,17 +262,6 @@ def _inflate_scalar(x: float, ops: int = 4) -> float:
     if math.isnan(x):
         return math.inf
     return x * (1.0 + 2.0 * (ops + 3) * U) + (ops + 3) * ETA
-
-
-def float_up(x: Fraction) -> float:
-    """The smallest float >= x (inf when x overflows)."""
-    try:
-        f = float(x)
-    except OverflowError:
-        return math.inf if x > 0 else -math.inf
-    if math.isfinite(f) and Fraction(f) < x:
-        f = math.nextafter(f, math.inf)
-    return f
 
 
 def _frac_bits(a: FloatArray) -> int:
@@ -471,8 +470,11 @@ def exact_key(problem: InversionProblem, output: list[Fraction]) -> Fraction:
     """A value increasing with the exact distance of an exact output.
 
     max |d_i| for p = inf, sum |d_i|^p for integer p (both exact), and for
-    other p the same 60-digit decimal sum that :func:`geninv.problem.compare_exact`
-    compares, so that the decision follows from the minimiser.
+    other p a rigorous lower bound of sum |d_i|^p at ``NONINTEGER_P_DIGITS``
+    digits (:func:`geninv.exact.power_bounds`; 0 when out of range).  Equal
+    multisets of |d_i| get equal keys.  :func:`_finish` only answers ``no`` from
+    such a minimiser when its lower bound exceeds an upper bound of delta^p, so
+    every corner's exact sum (>= its key >= the minimal key) exceeds delta^p.
     """
     absd = [abs(o - t) for o, t in zip(output, problem.target, strict=True)]
     p = problem.p
@@ -481,14 +483,8 @@ def exact_key(problem: InversionProblem, output: list[Fraction]) -> Fraction:
     if p.is_integer():
         k = int(p)
         return sum((v**k for v in absd), Fraction(0))
-    with localcontext() as ctx:
-        ctx.prec = NONINTEGER_P_DIGITS
-        dp = Decimal(repr(p))
-        total = sum(
-            ((Decimal(v.numerator) / Decimal(v.denominator)) ** dp for v in absd if v != 0),
-            Decimal(0),
-        )
-    return Fraction(total)
+    bounds = power_bounds(absd, exact_rational(p), NONINTEGER_P_DIGITS)
+    return bounds[0] if bounds is not None else Fraction(0)
 
 
 def _check_supported(problem: InversionProblem) -> tuple[int, int]:
@@ -502,7 +498,7 @@ def _check_supported(problem: InversionProblem) -> tuple[int, int]:
             "use the sat or milp backend instead"
         )
     # the float pass (EnumPlan.evaluate) and the error bound know ReLU and identity only
-    outside = problem.network.first_layer_outside(EnumerateBackend.capabilities.activations)
+    outside = problem.network.first_layer_outside(HANDLED_ACTIVATIONS)
     if outside is not None:
         raise UnsupportedError(
             f"backend 'enumerate' cannot evaluate {outside}; it handles relu and identity layers"
@@ -982,6 +978,8 @@ class ShardResult:
     min_key: Fraction | None = None  # optimize: smallest exact key found ...
     argmin: int | None = None  # ... and the first corner index attaining it
     seconds: float = 0.0
+    undecided: int = 0  # decide: exact checks whose threshold comparison is out of reach ...
+    undecided_reason: str | None = None  # ... and the first one's reason
 
     @property
     def size(self) -> int:
@@ -1140,6 +1138,9 @@ def _decide_shard(
                     continue
                 chk = problem.exact_check(plan.corner(base + int(i)))
                 res.rechecks += 1
+                if not chk.decided and chk.in_domain:  # neither witness nor excluded
+                    res.undecided += 1
+                    res.undecided_reason = res.undecided_reason or chk.reason
                 if chk.meets:
                     res.witness = base + int(i)
                     res.check = chk
@@ -1297,6 +1298,13 @@ class ShardCombiner:
     @property
     def cache_hits(self) -> int:
         return sum(r.cache_hits for r in self.results.values())
+
+    @property
+    def undecided(self) -> tuple[int, str | None]:
+        """Undecided exact checks (decide mode) and the first reason, by shard order."""
+        rs = sorted(self.results.values(), key=lambda r: r.shard_id)
+        reason = next((r.undecided_reason for r in rs if r.undecided_reason), None)
+        return sum(r.undecided for r in rs), reason
 
     @property
     def min_float(self) -> float:
@@ -1546,6 +1554,15 @@ def _finish(
                 Status.YES, "enumerate", z=z, distance=chk.distance, check=chk, stats=stats
             )
         if comb.complete():
+            count, why = comb.undecided
+            if count:
+                stats["undecided_checks"] = count
+                return Solution(
+                    Status.UNKNOWN,
+                    "enumerate",
+                    reason=f"{count} corner(s) could not be compared with the threshold: {why}",
+                    stats=stats,
+                )
             return Solution(Status.NO, "enumerate", proof=proof(), stats=stats)
         return unknown()
 
@@ -1564,12 +1581,45 @@ def _finish(
     stats["argmin"] = [int(v) for v in z]
     if chk.meets:
         return Solution(Status.YES, "enumerate", z=z, distance=chk.distance, check=chk, stats=stats)
+    why = _optimize_no_gap(problem, chk, best.min_key)
+    if why is not None:
+        stats[_DECIDE_AGAIN] = True  # enumerate_corners reruns in decide mode
+        return Solution(Status.UNKNOWN, "enumerate", z=z, reason=why, stats=stats)
     return Solution(
         Status.NO,
         "enumerate",
         distance=chk.distance,
         proof=proof(min_distance=chk.distance),
         stats=stats,
+    )
+
+
+_DECIDE_AGAIN = "_decide_again"
+_OPT_KEYS = ("min_distance", "argmin", "points_screened", "exact_rechecks")
+
+
+def _optimize_no_gap(
+    problem: InversionProblem, chk: ExactCheck, min_key: Fraction | None
+) -> str | None:
+    """Why the minimiser's failed check does not prove ``no`` (None: it does).
+
+    For integer p and p = inf the keys are exact, so the minimiser failing means
+    every corner fails.  For other p the keys are lower bounds (:func:`exact_key`):
+    ``no`` needs the smallest key above an upper bound of delta^p.
+    """
+    if not chk.in_domain:
+        return None
+    if not chk.decided:
+        return f"the minimiser's distance could not be compared with the threshold: {chk.reason}"
+    p = problem.p
+    if math.isinf(p) or p.is_integer():
+        return None
+    top = power_bounds([problem.threshold], exact_rational(p), NONINTEGER_P_DIGITS)
+    if min_key is not None and top is not None and min_key > top[1]:
+        return None
+    return (
+        f"the minimal distance is within {NONINTEGER_P_DIGITS} digits of the threshold "
+        f"(p = {p!r}); optimize mode cannot exclude the other near-minimal corners"
     )
 
 
@@ -1601,6 +1651,30 @@ def _validate(
         raise ValidationError(
             f"scheduler must be 'local' or an address such as 'tcp://host:8786', got {scheduler!r}"
         )
+
+
+def estimate_seconds(plan: EnumPlan, shard: Shard, mode: Mode, workers: int) -> float | None:
+    """Seconds to screen all ``plan.total`` corners, from a probe of ``PROBE_SECONDS``.
+
+    The probe screens the start of ``shard`` (its result is discarded) and the
+    rate is taken to scale with the workers; a decide run may stop earlier, at a
+    witness.  None when the probe screened nothing.
+    """
+    probe = Shard(-1, shard.start, shard.stop, shard.table_bits)
+    res = run_shard(plan, probe, mode=mode, deadline=time.time() + PROBE_SECONDS)
+    if res.points <= 0 or res.seconds <= 0:
+        return None
+    return plan.total / (res.points / res.seconds) / max(1, workers)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def enumerate_corners(
@@ -1668,6 +1742,18 @@ def enumerate_corners(
         comb = ShardCombiner(shard_list, plan.total)
         kind = "sequential" if nworkers == 1 or len(shard_list) == 1 else executor
         extra.update(workers=nworkers if kind != "sequential" else 1, executor=kind)
+        if time_limit is None and plan.total >= ESTIMATE_MIN_POINTS:
+            estimate = estimate_seconds(plan, shard_list[0], mode, nworkers)
+            if estimate is not None:
+                extra["estimated_seconds"] = round(estimate, 1)
+                if estimate > ANNOUNCE_SECONDS:
+                    sys.stderr.write(
+                        f"enumerate: 2^{n} corners on {nworkers} worker(s), estimated "
+                        f"{_duration(estimate)} (a probe screened corners at "
+                        f"{plan.total / estimate / nworkers:,.0f}/s per worker); "
+                        "--time-limit bounds the run\n"
+                    )
+                    sys.stderr.flush()
         if not _expired(deadline):
             with _Bar(plan.total, progress, label) as bar:
                 if kind == "sequential":
@@ -1696,8 +1782,34 @@ def enumerate_corners(
         extra["executor"] = "dask"
     seconds = time.perf_counter() - start
     sol = _finish(plan, comb, mode, seconds, extra)
+    if sol.stats.pop(_DECIDE_AGAIN, False):
+        # non-integer p, minimiser at the threshold within the keys' precision: decide
+        # mode checks every corner the float bound cannot exclude against the threshold
+        rest = None if deadline is None else max(0.0, deadline - time.time())
+        dec = enumerate_corners(
+            problem,
+            mode="decide",
+            time_limit=rest,
+            progress=progress,
+            chunk_floats=chunk_floats,
+            workers=workers,
+            shards=shards,
+            executor=executor,
+            table_bits=table_bits,
+            scheduler=scheduler,
+            dask_options=dask_options,
+            precision=precision,
+        )
+        dec.stats["optimize"] = {k: v for k, v in sol.stats.items() if k in _OPT_KEYS}
+        dec.stats["optimize"]["borderline"] = sol.reason
+        dec.stats["mode"] = "optimize, then decide"
+        sol = dec
     sol.seconds = time.perf_counter() - start
     return sol
+
+
+#: Activations the float pass and its rigorous error bound handle; others are refused.
+HANDLED_ACTIVATIONS: frozenset[str] = frozenset({"relu", "identity"})
 
 
 @register
@@ -1720,8 +1832,10 @@ class EnumerateBackend(Backend):
         approximate=True,
         norms="any",
         complete=True,
+        activations=HANDLED_ACTIVATIONS,
     )
     modules = ()
+    no_basis = "exact"  # every corner, with a rigorous bound on the float error
 
     def __init__(
         self,

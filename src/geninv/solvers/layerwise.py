@@ -347,6 +347,8 @@ def layerwise_solve(
         f"the recovered latent is outside the domain ({chk.reason})"
         if not chk.in_domain
         else f"the recovered latent's exact distance {chk.distance:.6g} does not meet the {what}"
+        if chk.decided
+        else f"the recovered latent's distance vs the {what} is undecided ({chk.reason})"
     )
     return Solution(
         Status.UNKNOWN,
@@ -380,6 +382,7 @@ class LayerwiseBackend(Backend):
         activations=ALL_ACTIVATIONS,
     )
     modules: ClassVar[tuple[str, ...]] = ("highspy",)
+    no_basis = "floating-point solver"  # never answers 'no'; HiGHS LPs if it did
 
     def __init__(
         self,

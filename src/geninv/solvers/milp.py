@@ -106,7 +106,27 @@ margin model *without presolve* (and another random seed), which must also
 find it infeasible; any disagreement ends as ``unknown``, and a model known to
 be feasible that HiGHS calls infeasible is re-solved without presolve.  A
 ``no`` is thus as sound as HiGHS's floating-point arithmetic with this margin,
-twice over, not an exact certificate.
+twice over, not an exact certificate: its proof says ``"basis": "floating-point
+solver"``, and :func:`geninv.solvers.base.solve` turns it into ``unknown``
+unless the caller passes ``trust_solver`` (``--trust-solver``).  HiGHS runs with
+feasibility tolerances ``SOLVER_FEASIBILITY_TOL`` = 1e-9, well below the margin
+(at its default 1e-6 it called a model infeasible whose witness had slack 1e-6).
+In ``optimize`` mode a dual bound above the exact distance of a checked point
+(plus ``tol``) shows that the arithmetic failed: the bound is dropped
+(``stats["lower_bound_discarded"]``) and the answer is not ``no``.
+
+Numerics
+--------
+The model is built for the problem scaled by powers of two
+(:func:`geninv.solvers.numerics.scale_problem`: latents of wide boxes, hidden
+units with large bounds, and the outputs, target and threshold together,
+exactly equivalent), so that HiGHS's absolute tolerances and its 1e20
+"infinity" see numbers of order 1; the answer is mapped back to the original
+units (witnesses re-checked on the original problem).  A model whose
+coefficients, bounds or right-hand sides still exceed what a float solver
+represents safely (:func:`geninv.solvers.numerics.model_range`) is not solved:
+``unknown`` with the numbers, ``stats["numerics_refused"]``.  Every native
+status maps to yes/no/unknown with a reason (``HIGHS_STATUS``, ``SCIP_STATUS``).
 
 Engines
 -------
@@ -114,8 +134,12 @@ Engines
 (registered as the backend ``milp-scip``) hands the same columns and rows to
 SCIP through pyscipopt (one thread; decide mode stops at the first feasible
 point, reported like HiGHS's objective target).  SCIP's statuses are mapped to
-HiGHS's names; its ``no`` is not re-confirmed by default (``confirm_no``; no
-wrong SCIP presolve has been seen here), the bound tightening LPs stay on HiGHS.
+HiGHS's names (:data:`geninv.solvers.numerics.SCIP_STATUS` says what each
+means); its ``no`` is re-confirmed without presolve like HiGHS's (SCIP 10's
+presolve called a scaled model infeasible whose witness had slack 1e-6: a
+two-unit integer network with weights near 1e6, ``tests/test_trust.py``); the
+bound tightening LPs stay on HiGHS.  SCIP keeps its default ``numerics/feastol``
+(1e-6): at 1e-9 its presolve called feasible models infeasible.
 
 Witnesses
 ---------
@@ -156,9 +180,13 @@ import numpy as np
 import numpy.typing as npt
 
 from geninv.errors import UnsupportedError, ValidationError
+from geninv.exact import float_down as float_down  # re-exported (layerwise, approx, miqp)
+from geninv.exact import float_up as float_up
 from geninv.network import FloatArray, Layer, ReLUNetwork
 from geninv.problem import ExactCheck, InversionProblem, Solution, Status
-from geninv.solvers.base import Backend, Capabilities, register
+from geninv.solvers import native
+from geninv.solvers.base import BASIS_FLOAT, Backend, Capabilities, register
+from geninv.solvers.numerics import Scaled, model_range, scale_problem, status_meaning
 
 #: A HiGHS instance (highspy is imported lazily, and older releases ship no type stubs).
 _Highs = Any
@@ -198,22 +226,6 @@ NORM_MESSAGE = "ℓp for p other than 1 and ∞: use --method miqp (SCIP)"
 
 
 # ------------------------------------------------------------------ helpers
-def float_down(x: Fraction) -> float:
-    """The largest float <= x."""
-    f = float(x)
-    if Fraction(f) > x:
-        f = math.nextafter(f, -math.inf)
-    return f
-
-
-def float_up(x: Fraction) -> float:
-    """The smallest float >= x."""
-    f = float(x)
-    if Fraction(f) < x:
-        f = math.nextafter(f, math.inf)
-    return f
-
-
 def _highs_module() -> Any:
     return importlib.import_module("highspy")
 
@@ -507,6 +519,11 @@ def _exact_gap(layer: Layer) -> tuple[FloatArray, FloatArray]:
     return dw, db
 
 
+#: Activations the big-M encoding and :func:`compute_bounds` handle exactly; every
+#: other layer is refused (the backend's capabilities and compute_bounds both say so).
+HANDLED_ACTIVATIONS: frozenset[str] = frozenset({"relu", "identity"})
+
+
 def compute_bounds(
     network: ReLUNetwork,
     kind: str,
@@ -521,7 +538,13 @@ def compute_bounds(
     Weights with ``|w| <= TINY_WEIGHT`` are dropped, and units within
     ``SNAP_REL * (1 + |W| |h| + |b|)`` of being stable are made stable; both
     changes are accounted for in ``error`` (see the module docstring).
+    Only :data:`HANDLED_ACTIVATIONS` layers: any other raises UnsupportedError.
     """
+    outside = network.first_layer_outside(HANDLED_ACTIVATIONS)
+    if outside is not None:
+        raise UnsupportedError(
+            f"milp bound propagation handles relu and identity layers only, not {outside}"
+        )
     hs = _highs_module() if tighten else None
     t0 = time.perf_counter()
     stop = t0 + budget
@@ -962,7 +985,9 @@ def _run_highs(h: _Highs, time_left: float, is_mip: bool) -> _Run:
     hs = _highs_module()
     t0 = time.perf_counter()
     h.setOptionValue("time_limit", max(time_left, 1e-3) if math.isfinite(time_left) else math.inf)
-    h.run()
+    # in a worker thread (HiGHS releases the GIL), so that signals and the limits
+    # watchdog reach the main thread while it runs
+    native.run_in_thread(h.run)
     status = h.getModelStatus()
     info = h.getInfo()
     has = int(info.primal_solution_status) == 2  # kSolutionStatusFeasible
@@ -1113,8 +1138,8 @@ def _run_scip(
         m = built[k][0]
         if len(built) > 1:
             m.optimizeNogil()
-        else:
-            m.optimize()
+        else:  # a worker thread: signals and the limits watchdog reach the main thread
+            native.run_in_thread(m.optimizeNogil, cancel=m.interruptSolve)
         with lock:
             if str(m.getStatus()) in _CONCLUSIVE and not winner:
                 winner.append(k)
@@ -1399,10 +1424,23 @@ def _unknown_reason(run: _Run, tol: float, solver: str) -> str:
         )
     if run.status in INFEASIBLE:
         return f"{solver} reported the unconstrained model infeasible (numerical trouble)"
+    if run.status.startswith("scip:"):
+        return status_meaning("scip", run.status[5:])[1]
+    if run.status.startswith("k"):
+        return status_meaning("highs", run.status)[1]
     return f"{solver} ended with status {run.status}"
 
 
+#: HiGHS's feasibility tolerances for the MILP runs: well below the margin ``tol``
+#: (``TOL_REL`` = 1e-6 of the scaled problem's unit magnitudes), so that the solver's
+#: own slack cannot eat the margin (at the defaults, 1e-6 for MIP feasibility, HiGHS
+#: called a model infeasible whose witness had slack 1e-6, tests/test_trust.py).
+SOLVER_FEASIBILITY_TOL = 1e-9
+
+
 def _configure(h: _Highs, seed: int | None, presolve: bool = True) -> None:
+    h.setOptionValue("mip_feasibility_tolerance", SOLVER_FEASIBILITY_TOL)
+    h.setOptionValue("primal_feasibility_tolerance", SOLVER_FEASIBILITY_TOL)
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_improving_solution_save", True)
     if not presolve:
@@ -1436,8 +1474,8 @@ class _Solver:
         self.seed = seed
         self.progress = progress
         self.engine = engine
-        # HiGHS's presolve has been seen wrong (module docstring); SCIP's has not
-        self.confirm = (engine == "highs") if confirm_no is None else confirm_no
+        # HiGHS's presolve has been seen wrong (module docstring), and so has SCIP's
+        self.confirm = True if confirm_no is None else confirm_no
         net = problem.network
         if tighten is None:
             tighten = sum(net.widths) <= TIGHTEN_MAX_UNITS
@@ -1485,6 +1523,8 @@ class _Solver:
         if chk is not None:
             self.stats["best_distance"] = chk.distance
         self.stats["exact_checks"] = self.best.tried
+        if self.stats.get("lower_bound") is not None:
+            self.stats["lower_bound_basis"] = BASIS_FLOAT  # a dual bound, unchecked
         return Solution(
             status,
             "milp" if self.engine == "highs" else "milp-scip",
@@ -1503,6 +1543,7 @@ class _Solver:
     def proof(self, kind: str, **extra: Any) -> dict[str, Any]:
         out: dict[str, Any] = {
             "kind": kind,
+            "basis": BASIS_FLOAT,
             "threshold": self.setup.delta_f,
             "tolerance": self.tol,
             "solver": self.solver,
@@ -1510,6 +1551,32 @@ class _Solver:
         out.update(extra)
         out["binaries"] = self.stats.get("binaries", 0)
         return out
+
+    def refuse(self, milp: _Milp) -> Solution | None:
+        """``unknown`` when the model's numbers are beyond what the solver represents
+        safely (:func:`geninv.solvers.numerics.model_range`), else None."""
+        rng = model_range(milp.model)
+        self.stats["model_range"] = rng.as_dict()
+        why = rng.refusal()
+        if why is None:
+            return None
+        self.stats["numerics_refused"] = True
+        return self.finish(Status.UNKNOWN, reason=f"{self.solver} not run: {why}")
+
+    def contradicted(self, run: _Run) -> Solution | None:
+        """``unknown`` when the solver's lower bound exceeds the exact distance of a
+        checked point (plus the tolerance): its arithmetic went wrong."""
+        chk = self.best.check
+        if chk is None or not run.dual_bound > chk.distance + self.tol:
+            return None
+        why = (
+            f"{self.solver}'s lower bound {run.dual_bound!r} exceeds the exact distance "
+            f"{chk.distance!r} of a checked point by more than the tolerance {self.tol:.3g}: "
+            "its floating-point arithmetic failed on this model"
+        )
+        self.stats["lower_bound"] = None
+        self.stats["lower_bound_discarded"] = why
+        return self.finish(Status.UNKNOWN, reason=why)
 
     def unknown_time(self, run: _Run | None) -> Solution:
         status = "not started" if run is None else f"status {run.status}"
@@ -1647,6 +1714,9 @@ class _Solver:
                 detail="outputs that are 0 on the whole latent box already exceed the threshold",
             )
             return self.finish(Status.NO, proof=proof)
+        refused = self.refuse(milp)
+        if refused is not None:
+            return refused
         if self.clock.expired():
             return self.unknown_time(None)
         run = self.run(milp, target=self.setup.delta_f + 1e-3 * self.tol)
@@ -1676,11 +1746,21 @@ class _Solver:
             columns=milp.model.n_cols,
             rows=len(milp.model.row_lo),
         )
+        refused = self.refuse(milp)
+        if refused is not None:
+            self.stats["lower_bound"] = None
+            return refused
         if self.clock.expired():
             return self.unknown_time(None)
         run = self.run_feasible(milp)
+        wrong = self.contradicted(run)  # also drops a wrong lower bound from a 'yes'
         if self.found():
             return self.finish(Status.YES)
+        if wrong is not None:
+            return wrong
+        if run.status in INFEASIBLE:  # the model without a cap is feasible: numerical trouble
+            self.stats["lower_bound"] = None
+            self.stats["lower_bound_discarded"] = _unknown_reason(run, self.tol, self.solver)
         if run.dual_bound > self.cap and run.status in ("kOptimal", "kTimeLimit"):
             return self.no(
                 self.lower_bound_proof(run), _build_milp(self.setup, self.bounds, self.cap)
@@ -1691,6 +1771,9 @@ class _Solver:
         return self.proof("MILP lower bound", lower_bound=run.dual_bound)
 
     def conclude(self, run: _Run, capped: _Milp | None) -> Solution:
+        wrong = self.contradicted(run)
+        if wrong is not None:
+            return wrong
         if run.status in ("kOptimal", "kTimeLimit") and run.dual_bound > self.cap:
             return self.no(self.lower_bound_proof(run), capped)
         if run.status == "kTimeLimit" or self.clock.expired():
@@ -1720,6 +1803,7 @@ def milp_solve(
     target_bounds: bool = False,
     engine: Engine = "highs",
     separating: str = "portfolio",
+    scale: bool = True,
 ) -> Solution:
     """Decide (or, with ``mode="optimize"``, minimise) with HiGHS; see the module docstring.
 
@@ -1728,15 +1812,20 @@ def milp_solve(
     ``target_bounds`` (decide mode, with ``tighten``; off by default) tightens
     them once more with the output target (:func:`target_tighten`).
     ``confirm_no`` re-solves the margin model without presolve before a ``no``
-    (default: with HiGHS, not with SCIP).  ``engine`` is the MILP solver:
+    (default: on, with either engine).  ``engine`` is the MILP solver:
     ``"highs"`` (HiGHS) or ``"scip"`` (SCIP through pyscipopt); ``separating``
     is SCIP's cutting-plane setting (:data:`SEPARATING`; see :func:`_run_scip`).
+    ``scale`` (default on) solves the problem scaled by powers of two
+    (:func:`geninv.solvers.numerics.scale_problem`); off, only for tests of the
+    range check.
     """
     if mode not in MODES:
         raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
     _check_engine(engine, separating)
+    setup = _setup(problem)
+    scaled = scale_problem(problem, setup.lo_f, setup.hi_f) if scale else Scaled(problem)
     solver = _Solver(
-        problem,
+        scaled.problem,
         mode,
         time_limit,
         seed,
@@ -1748,7 +1837,8 @@ def milp_solve(
         engine,
         separating,
     )
-    return solver.decide() if mode == "decide" else solver.optimize()
+    sol = solver.decide() if mode == "decide" else solver.optimize()
+    return scaled.unscale(problem, sol, 1.0)
 
 
 @register
@@ -1765,8 +1855,10 @@ class MilpBackend(Backend):
         approximate=True,
         norms="1,inf",
         complete=True,
+        activations=HANDLED_ACTIVATIONS,
     )
     modules: ClassVar[tuple[str, ...]] = ("highspy",)
+    no_basis = BASIS_FLOAT
 
     def __init__(
         self,
@@ -1777,10 +1869,12 @@ class MilpBackend(Backend):
         target_bounds: bool = False,
         engine: Engine = "highs",
         separating: str = "portfolio",
+        scale: bool = True,
     ) -> None:
         if mode not in MODES:
             raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
         _check_engine(engine, separating)
+        self.scale = scale
         self.engine: Engine = engine
         self.separating = separating
         self.mode: Mode = mode
@@ -1817,6 +1911,7 @@ class MilpBackend(Backend):
             target_bounds=self.target_bounds,
             engine=self.engine,
             separating=self.separating,
+            scale=self.scale,
         )
 
 
@@ -1840,5 +1935,8 @@ class MilpScipBackend(MilpBackend):
         target_bounds: bool = False,
         engine: Engine = "scip",
         separating: str = "portfolio",
+        scale: bool = True,
     ) -> None:
-        super().__init__(mode, tighten, bound_time, confirm_no, target_bounds, engine, separating)
+        super().__init__(
+            mode, tighten, bound_time, confirm_no, target_bounds, engine, separating, scale
+        )

@@ -38,7 +38,15 @@ every proof and in ``stats`` is ``cap - delta^p`` (in units of ``sum t^p``).
   ``lower_bound = (dual bound - tolerance)^(1/p)`` clipped at 0.
 
 SCIP works in floating point with feasibility tolerances, so a ``no`` is as
-sound as SCIP's arithmetic with this margin, not an exact certificate.
+sound as SCIP's arithmetic with this margin, not an exact certificate: its
+proof says ``"basis": "floating-point solver"`` and
+:func:`geninv.solvers.base.solve` makes it ``unknown`` unless ``trust_solver``.
+As in the MILP backend the problem is first scaled by powers of two
+(:func:`geninv.solvers.numerics.scale_problem`; ``delta^p`` by ``2^(-k p)``;
+G = 0 with x = 2e10, delta = 1e11, p = 2 was called infeasible before), a model
+out of range is refused (``unknown``), SCIP's statuses are read through
+``SCIP_STATUS``, and an ``optimize`` lower bound above the exact distance of a
+checked point is dropped.
 
 Witnesses
 ---------
@@ -54,6 +62,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -62,7 +71,7 @@ import numpy as np
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import FloatArray
 from geninv.problem import InversionProblem, Solution, Status
-from geninv.solvers.base import Backend, Capabilities, register
+from geninv.solvers.base import BASIS_FLOAT, Backend, Capabilities, register
 from geninv.solvers.milp import (
     BOUND_TIME,
     BOUND_TIME_SHARE,
@@ -81,12 +90,15 @@ from geninv.solvers.milp import (
     float_up,
     scip_version,
 )
+from geninv.solvers.numerics import Scaled, model_range, scale_problem, status_meaning
 
 Mode = Literal["decide", "optimize"]
 MODES: tuple[str, ...] = ("decide", "optimize")
 
 #: At most this many of SCIP's stored solutions are polished.
 MAX_SOLUTIONS = 8
+#: Seconds past the time limit before the SCIP child is killed (SCIP stops itself first).
+CHILD_SLACK = 0.2
 
 NO_BOUNDS_MESSAGE = (
     "a real domain without bounds cannot be encoded with big-M values; "
@@ -149,6 +161,32 @@ def _to_scip(milp: _Milp, p: int, seed: int | None, progress: bool) -> tuple[Any
     return m, cols, s
 
 
+def _solve_isolated(
+    solve_model: Callable[[], tuple[str, float, list[FloatArray], int]],
+    clock: _Clock,
+    solver: str,
+) -> tuple[str, float, list[FloatArray], int]:
+    """Run SCIP in a forked child (:func:`geninv.solvers.native.run_forked`).
+
+    SCIP aborts the whole process on some MIQPs (``munmap_chunk(): invalid
+    pointer``, SIGABRT, seen on the Theorem 2 network of uuf250-01 and a
+    Theorem 6 Half-Clique instance of hamming6-2); in a child the abort becomes
+    the status ``"crashed: ..."`` and the answer ``unknown``.  Where ``fork`` is
+    missing SCIP runs in this process.
+    """
+    from geninv.solvers import native
+
+    if not native.fork_available():
+        return solve_model()
+    deadline = None if clock.deadline is None else clock.deadline + CHILD_SLACK
+    try:
+        return native.run_forked(solve_model, deadline, solver)
+    except native.NativeTimeout:
+        return "timelimit", -math.inf, [], 0
+    except native.NativeCrash as exc:
+        return f"crashed: {exc}", -math.inf, [], 0
+
+
 class _Solver:
     def __init__(
         self,
@@ -190,6 +228,7 @@ class _Solver:
         )
         self.delta_pow, self.cap, self.tol, self.dist_tol = self._margin()
         self.solver = scip_version()
+        self.refused: str | None = None
         self.best = _Best()
         self.stats: dict[str, Any] = {
             "mode": mode,
@@ -236,6 +275,8 @@ class _Solver:
         if chk is not None:
             self.stats["best_distance"] = chk.distance
         self.stats["exact_checks"] = self.best.tried
+        if self.stats.get("lower_bound") is not None:
+            self.stats["lower_bound_basis"] = BASIS_FLOAT  # a dual bound, unchecked
         return Solution(
             status,
             "miqp",
@@ -254,6 +295,7 @@ class _Solver:
     def proof(self, kind: str, **extra: Any) -> dict[str, Any]:
         out: dict[str, Any] = {
             "kind": kind,
+            "basis": BASIS_FLOAT,
             "threshold": float(self.setup.delta),
             "p": self.p,
             "tolerance": self.tol,
@@ -265,9 +307,19 @@ class _Solver:
 
     # -------------------------------------------------------------- SCIP
     def run(self, cap: float | None) -> tuple[str, float]:
-        """Solve with SCIP, polish its points; returns (status, dual bound)."""
+        """Solve with SCIP, polish its points; returns (status, dual bound).
+
+        The status is ``"refused"`` (SCIP not run) when the model's numbers are out
+        of range (:func:`geninv.solvers.numerics.model_range`)."""
         milp = _build_milp(self.setup, self.bounds, None)
         assert milp is not None
+        rng = model_range(milp.model, extra_rhs=cap if cap is not None else 0.0)
+        self.stats["model_range"] = rng.as_dict()
+        why = rng.refusal()
+        if why is not None:
+            self.stats["numerics_refused"] = True
+            self.refused = f"{self.solver} not run: {why}"
+            return "refused", -math.inf
         m, cols, s = _to_scip(milp, self.p, self.seed, self.progress)
         if cap is not None:
             m.addCons(s <= cap)
@@ -281,15 +333,19 @@ class _Solver:
         if math.isfinite(left):
             m.setParam("limits/time", max(left, 1e-3))
         t0 = time.perf_counter()
-        m.optimize()
-        status = str(m.getStatus())
-        dual = float(m.getDualbound())
-        sols = []
-        for sol in m.getSols()[:MAX_SOLUTIONS]:
-            sols.append(np.array([m.getSolVal(sol, c) for c in cols], dtype=np.float64))
+
+        def solve_model() -> tuple[str, float, list[FloatArray], int]:
+            m.optimize()
+            sols = [
+                np.array([m.getSolVal(sol, c) for c in cols], dtype=np.float64)
+                for sol in m.getSols()[:MAX_SOLUTIONS]
+            ]
+            return str(m.getStatus()), float(m.getDualbound()), sols, int(m.getNNodes())
+
+        status, dual, sols, nodes = _solve_isolated(solve_model, self.clock, self.solver)
         self.stats["scip"] = {
             "status": status,
-            "nodes": int(m.getNNodes()),
+            "nodes": nodes,
             "seconds": round(time.perf_counter() - t0, 6),
             "dual_bound": dual,
         }
@@ -313,6 +369,20 @@ class _Solver:
         status, dual = self.run(None)
         lower = max(dual - self.tol, 0.0) if math.isfinite(dual) else 0.0
         self.stats["lower_bound"] = lower ** (1.0 / self.p)
+        chk = self.best.check
+        if chk is not None and self.stats["lower_bound"] > chk.distance + self.dist_tol:
+            why = (
+                f"{self.solver}'s lower bound {self.stats['lower_bound']!r} exceeds the exact "
+                f"distance {chk.distance!r} of a checked point by more than the tolerance "
+                f"{self.dist_tol:.3g}: its floating-point arithmetic failed on this model"
+            )
+            self.stats["lower_bound"] = None
+            self.stats["lower_bound_discarded"] = why
+            if self.found():
+                return self.finish(Status.YES)
+            return self.finish(Status.UNKNOWN, reason=why)
+        if status in ("infeasible", "inforunbd"):  # the uncapped model is feasible
+            self.stats["lower_bound"] = None
         if self.found():
             return self.finish(Status.YES)
         if status in ("optimal", "timelimit") and math.isfinite(dual) and dual > self.cap:
@@ -320,6 +390,9 @@ class _Solver:
         return self.unknown(status)
 
     def unknown(self, status: str) -> Solution:
+        if self.refused is not None:
+            self.stats["lower_bound"] = None
+            return self.finish(Status.UNKNOWN, reason=self.refused)
         if status == "timelimit" or self.clock.expired():
             return self.finish(Status.UNKNOWN, reason=f"time limit ({self.solver} {status})")
         if status == "optimal":
@@ -330,7 +403,7 @@ class _Solver:
                     "and no point passed the exact check"
                 ),
             )
-        return self.finish(Status.UNKNOWN, reason=f"{self.solver} ended with status {status}")
+        return self.finish(Status.UNKNOWN, reason=status_meaning("scip", status)[1])
 
 
 def miqp_solve(
@@ -342,12 +415,28 @@ def miqp_solve(
     progress: bool = False,
     tighten: bool | None = None,
     bound_time: float = BOUND_TIME,
+    scale: bool = True,
 ) -> Solution:
-    """Decide (or, with ``mode="optimize"``, minimise) with SCIP; see the module docstring."""
+    """Decide (or, with ``mode="optimize"``, minimise) with SCIP; see the module docstring.
+
+    ``scale`` (default on) solves the problem scaled by powers of two
+    (:func:`geninv.solvers.numerics.scale_problem`)."""
     if mode not in MODES:
         raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
-    solver = _Solver(problem, mode, time_limit, seed, progress, tighten, bound_time)
-    return solver.decide() if mode == "decide" else solver.optimize()
+    reason = MiqpBackend.unsupported_reason(problem)
+    if reason is not None:
+        raise UnsupportedError(reason)
+    setup = _setup(problem)
+    scaled = scale_problem(problem, setup.lo_f, setup.hi_f) if scale else Scaled(problem)
+    solver = _Solver(scaled.problem, mode, time_limit, seed, progress, tighten, bound_time)
+    sol = solver.decide() if mode == "decide" else solver.optimize()
+    return scaled.unscale(
+        problem,
+        sol,
+        float(solver.p),
+        stats_pow=("tolerance",),
+        proof_pow=("tolerance", "lower_bound"),
+    )
 
 
 @register
@@ -364,15 +453,18 @@ class MiqpBackend(Backend):
         complete=True,
     )
     modules = ("pyscipopt",)
+    no_basis = BASIS_FLOAT
 
     def __init__(
         self,
         mode: Mode = "decide",
         tighten: bool | None = None,
         bound_time: float = BOUND_TIME,
+        scale: bool = True,
     ) -> None:
         if mode not in MODES:
             raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
+        self.scale = scale
         self.mode: Mode = mode
         self.tighten = tighten
         self.bound_time = bound_time
@@ -401,4 +493,5 @@ class MiqpBackend(Backend):
             progress=progress,
             tighten=self.tighten,
             bound_time=self.bound_time,
+            scale=self.scale,
         )

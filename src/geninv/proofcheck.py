@@ -1,0 +1,342 @@
+"""Independent exact checker of branch-and-bound proofs (``geninv check-proof DIR FILE``).
+
+A *no* of the ``bab`` backend says: no latent ``z`` in the domain has
+``||G(z) - x||_p <= delta`` (which also rules out ``< delta``).  Its proof is a
+tree whose nodes narrow the latent box and fix ReLU phases; every leaf carries
+nonnegative multipliers ``y`` over named linear inequalities that every point of
+the leaf satisfies.  This module re-derives everything from the instance alone,
+in :class:`fractions.Fraction` arithmetic, sharing no code with the producer
+(``geninv.solvers.bab``) except the instance loader and the network's exact
+parameters.
+
+What is checked
+---------------
+1. *Root*: the root box is the box domain exactly; for a real domain, the root box
+   is a *clamp box* of ``G`` (``G(z) = G(clamp(z))`` for all real ``z``), checked
+   here exactly: every first-layer unit reads at most one latent, and for every
+   unit of layer 2 (of layer 1 for a one-layer network) and every latent ``i`` the
+   piecewise-linear function of ``z_i`` that the unit's pre-activation (output)
+   receives has slope exactly 0 on every piece left of ``lower_i`` and right of
+   ``upper_i``.  Then clamping ``z`` changes nothing, and the real problem has a
+   witness iff the box problem has.
+2. *Cover*: every inner node is split either on an input coordinate ``i`` at a
+   point ``lower_i < c < upper_i`` (children: the node's box with ``upper_i = c``
+   and with ``lower_i = c``, same fixings), or on an unfixed unit ``(l, j)``
+   (children: the node's box, fixings plus ``(l, j)`` inactive and active).  The
+   two children always cover the parent (``h <= 0`` or ``h >= 0``), every node is
+   reached exactly once from the root, so the leaves cover the domain.
+3. *Lemmas* (optional, any node): in layer order, the bound on one
+   pre-activation that nonnegative multipliers over the rows of *earlier* layers
+   prove (``h >= b + sum y beta + min_box((c - g) . v)``, or the mirror for an
+   upper bound), rounded outward to 64 significant bits; it holds on the node and
+   every descendant, whose intervals it tightens.
+4. *Leaves*: exact interval bounds ``[lo, hi]`` of every pre-activation over the
+   leaf's box, intersected with the lemma bounds and the fixed phases
+   (``h >= 0`` or ``h <= 0``); an empty interval proves the leaf empty.  Otherwise, with variables
+   ``z`` (the leaf's box), ``a^l`` (post-activations, box ``[f(lo), f(hi)]``,
+   ``f`` monotone) and ``t`` (l_1 auxiliaries, box ``[0, D]``), each named row
+   ``r . v >= beta`` below holds at every point of the leaf (with
+   ``h = W a^{l-1} + b``).  For multipliers ``y >= 0`` the combination
+   ``(sum y r) . v >= sum y beta`` holds too, so if the maximum of the left side
+   over the variable box is *below* ``sum y beta``, the leaf has no point.
+
+The row system lives in :mod:`geninv.proofrows`.  Rows (unit ``j`` of layer
+``l``, slope ``alpha`` of the negative part; relu ``alpha = 0``; identity: only
+``ge``/``le``):
+
+* ``L{l}.{j}.ge``: ``a >= h`` (valid when ``alpha <= 1``, or the unit is active);
+* ``L{l}.{j}.le``: ``a <= h`` (identity, active: fixed or ``lo >= 0``; or ``alpha >= 1``);
+* ``L{l}.{j}.sge``: ``a >= alpha h`` (``alpha <= 1``, or inactive: fixed or ``hi <= 0``);
+* ``L{l}.{j}.sle``: ``a <= alpha h`` (inactive, or ``alpha >= 1``);
+* ``L{l}.{j}.on`` / ``off``: ``h >= 0`` / ``h <= 0`` (the unit is fixed so);
+* ``L{l}.{j}.chord`` (``lo < hi``): the chord of ``f`` between ``lo`` and ``hi``,
+  above ``a`` when ``alpha <= 1`` (``f`` convex), below when ``alpha > 1``;
+* ``T{j}.lo`` / ``T{j}.hi``: ``x_j - delta <= a^L_j <= x_j + delta`` (every p:
+  ``|d_j| <= ||d||_p``);
+* ``T{j}.tp`` / ``T{j}.tn`` (p finite, delta > 0): ``t_j >= a^L_j - x_j``,
+  ``t_j >= x_j - a^L_j``; ``T.sum``: ``sum t_j <= D`` with ``D = delta`` for p = 1
+  and, for integer p >= 2, the certificate's ``l1_bound`` R, checked
+  ``R^p >= q^(p-1) delta^p`` (Hoelder: ``||d||_1 <= q^(1-1/p) ||d||_p``);
+* ``C{k}`` (integer p >= 2): cut ``k`` of the certificate, ``w`` (rationals) and
+  ``r``: ``sum_j sign(w_j)|w_j|^(p-1) (a^L_j - x_j) <= r``, checked
+  ``r >= 0`` and ``r^p >= delta^p (sum |w_j|^p)^(p-1)`` (Hoelder with the dual norm).
+
+``t_j`` in ``[0, D]`` is a box the lifted point ``t_j = |d_j|`` satisfies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from geninv.clampcheck import verify_clamp_box
+from geninv.problem import InversionProblem
+from geninv.proofrows import (
+    Inherited,
+    Leaf,
+    Lemma,
+    MalformedProof,
+    Net,
+    ProofRejected,
+    exact_bounds,
+    parse_int,
+    parse_rational,
+    read_globals,
+)
+
+__all__ = [
+    "CheckReport",
+    "Inherited",
+    "LeafChecker",
+    "MalformedProof",
+    "ProofRejected",
+    "check_certificate",
+    "check_proof_file",
+]
+
+FORMAT = "geninv-bab-proof"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    nodes: int
+    leaves: int
+    empty_by_bounds: int
+    multipliers: int
+    root: str
+
+
+def _box(v: Any, n: int, what: str) -> list[tuple[Fraction, Fraction]]:
+    if not isinstance(v, list) or len(v) != n:
+        raise MalformedProof(f"{what}: expected {n} [lower, upper] pairs")
+    out = []
+    for i, pair in enumerate(v):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise MalformedProof(f"{what}[{i}]: expected [lower, upper]")
+        out.append(
+            (parse_rational(pair[0], f"{what}[{i}]"), parse_rational(pair[1], f"{what}[{i}]"))
+        )
+    return out
+
+
+def _fixed(v: Any, what: str) -> dict[tuple[int, int], int]:
+    if not isinstance(v, list):
+        raise MalformedProof(f"{what}: expected a list of [layer, unit, phase]")
+    out: dict[tuple[int, int], int] = {}
+    for i, item in enumerate(v):
+        if not isinstance(item, list) or len(item) != 3:
+            raise MalformedProof(f"{what}[{i}]: expected [layer, unit, phase]")
+        layer, j, ph = (parse_int(t, f"{what}[{i}]") for t in item)
+        if ph not in (0, 1) or (layer, j) in out:
+            raise MalformedProof(f"{what}[{i}]: phase must be 0 or 1, each unit once")
+        out[(layer, j)] = ph
+    return out
+
+
+def check_certificate(problem: InversionProblem, doc: Any) -> CheckReport:
+    """Check a proof document against the instance; raises :class:`ProofRejected`
+    (invalid) or :class:`MalformedProof` (unreadable)."""
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise MalformedProof(f'not a branch-and-bound proof (expected "format": "{FORMAT}")')
+    if doc.get("version") != VERSION:
+        raise MalformedProof(f"proof version {doc.get('version')!r} is not supported")
+    n, q = problem.n, problem.network.n_outputs
+    if doc.get("n") != n or doc.get("q") != q:
+        raise ProofRejected(
+            None, f"proof is for n={doc.get('n')}, q={doc.get('q')}; the instance has n={n}, q={q}"
+        )
+    net = Net(problem)
+    glob = read_globals(problem, doc)
+    nodes_raw = doc.get("nodes")
+    if not isinstance(nodes_raw, list) or not nodes_raw:
+        raise MalformedProof("nodes: expected a non-empty list")
+    nodes: dict[int, dict[str, Any]] = {}
+    for i, nd in enumerate(nodes_raw):
+        if not isinstance(nd, dict):
+            raise MalformedProof(f"nodes[{i}]: expected an object")
+        nid = parse_int(nd.get("id"), f"nodes[{i}].id")
+        if nid in nodes:
+            raise MalformedProof(f"nodes[{i}]: id {nid} appears twice")
+        nodes[nid] = nd
+    if 0 not in nodes:
+        raise MalformedProof("nodes: no root (id 0)")
+    root = nodes[0]
+    rbox = _box(root.get("box"), n, "node 0 box")
+    if _fixed(root.get("fixed", []), "node 0 fixed"):
+        raise ProofRejected(0, "the root fixes phases")
+    if problem.domain.kind == "box":
+        assert problem.domain.lower is not None and problem.domain.upper is not None
+        want = list(zip(problem.domain.lower, problem.domain.upper, strict=True))
+        if rbox != want:
+            raise ProofRejected(0, "the root box is not the domain's box")
+        root_kind = "domain box"
+    elif problem.domain.kind == "real":
+        if any(lo > hi for lo, hi in rbox):
+            raise ProofRejected(0, "the root box is empty")
+        why = verify_clamp_box(problem, rbox)
+        if why is not None:
+            raise ProofRejected(0, f"the root box is not a clamp box of G: {why}")
+        root_kind = "clamp box (verified)"
+    else:
+        raise ProofRejected(None, f"domain {problem.domain.kind!r} is not covered")
+    seen: set[int] = set()
+    leaves = empty = mults = 0
+    Item = tuple[int, list[tuple[Fraction, Fraction]], dict[tuple[int, int], int], Inherited]
+    stack: list[Item] = [(0, rbox, {}, {})]
+    while stack:
+        nid, box, fixed, inherited = stack.pop()
+        if nid in seen:
+            raise ProofRejected(nid, "reached twice")
+        seen.add(nid)
+        nd = nodes[nid]
+        if _box(nd.get("box"), n, f"node {nid} box") != box:
+            raise ProofRejected(nid, "its box is not the one its parent's split gives")
+        if _fixed(nd.get("fixed", []), f"node {nid} fixed") != fixed:
+            raise ProofRejected(nid, "its fixings are not the ones its parent's split gives")
+        lemmas = _lemmas(nd.get("lemmas", []), nid)
+        mults += sum(len(lem[3]) for lem in lemmas)
+        children = nd.get("children")
+        pre: list[list[tuple[Fraction, Fraction]]] | tuple[int, int] = []
+        if lemmas or not children:
+            try:
+                pre, inherited = exact_bounds(net, box, fixed, glob, inherited, lemmas)
+            except ProofRejected as exc:
+                raise ProofRejected(nid, str(exc)) from None
+        if children:
+            stack.extend((*it, inherited) for it in _split(nid, nd, nodes, box, fixed, net))
+            continue
+        leaves += 1
+        if isinstance(pre, tuple):
+            empty += 1
+            continue
+        y_raw = nd.get("y")
+        if not isinstance(y_raw, dict):
+            raise ProofRejected(nid, "a leaf needs multipliers 'y' (or empty interval bounds)")
+        y = {str(k): parse_rational(v, f"node {nid} y[{k}]") for k, v in y_raw.items()}
+        mults += len(y)
+        try:
+            ok, top, rhs = Leaf(net, glob, box, fixed, pre).refutes(y)
+        except ProofRejected as exc:
+            raise ProofRejected(nid, str(exc)) from None
+        if not ok:
+            raise ProofRejected(
+                nid,
+                f"the multipliers do not refute it (max {float(top):.6g} >= rhs {float(rhs):.6g})",
+            )
+    if len(seen) != len(nodes):
+        extra = sorted(set(nodes) - seen)[:3]
+        raise ProofRejected(extra[0], "not reachable from the root")
+    return CheckReport(len(nodes), leaves, empty, mults, root_kind)
+
+
+def _lemmas(raw: Any, nid: int) -> list[Lemma]:
+    if not isinstance(raw, list):
+        raise MalformedProof(f"node {nid}: lemmas must be a list")
+    out: list[Lemma] = []
+    for i, lem in enumerate(raw):
+        what = f"node {nid} lemmas[{i}]"
+        if not isinstance(lem, dict) or not isinstance(lem.get("y"), dict):
+            raise MalformedProof(f"{what}: expected {{layer, unit, side, y}}")
+        side = lem.get("side")
+        if side not in ("lo", "hi"):
+            raise MalformedProof(f"{what}: side must be 'lo' or 'hi'")
+        y = {str(k): parse_rational(v, f"{what}.y[{k}]") for k, v in lem["y"].items()}
+        out.append((parse_int(lem.get("layer"), what), parse_int(lem.get("unit"), what), side, y))
+    return out
+
+
+def _split(
+    nid: int,
+    nd: dict[str, Any],
+    nodes: dict[int, dict[str, Any]],
+    box: list[tuple[Fraction, Fraction]],
+    fixed: dict[tuple[int, int], int],
+    net: Net,
+) -> list[tuple[int, list[tuple[Fraction, Fraction]], dict[tuple[int, int], int]]]:
+    kids = nd["children"]
+    if not isinstance(kids, list) or len(kids) != 2:
+        raise MalformedProof(f"node {nid}: children must be a list of two ids")
+    a, b = (parse_int(k, f"node {nid} children") for k in kids)
+    for k in (a, b):
+        if k not in nodes:
+            raise ProofRejected(nid, f"child {k} is missing")
+    sp = nd.get("split")
+    if not isinstance(sp, dict):
+        raise MalformedProof(f"node {nid}: an inner node needs a 'split'")
+    if sp.get("kind") == "input":
+        i = parse_int(sp.get("coord"), f"node {nid} split.coord")
+        at = parse_rational(sp.get("at"), f"node {nid} split.at")
+        if not 0 <= i < len(box) or not box[i][0] < at < box[i][1]:
+            raise ProofRejected(nid, "input split point is not inside the box")
+        left, right = list(box), list(box)
+        left[i] = (box[i][0], at)
+        right[i] = (at, box[i][1])
+        return [(a, left, dict(fixed)), (b, right, dict(fixed))]
+    if sp.get("kind") == "relu":
+        layer = parse_int(sp.get("layer"), f"node {nid} split.layer")
+        j = parse_int(sp.get("unit"), f"node {nid} split.unit")
+        if not (1 <= layer <= net.depth and 0 <= j < len(net.rows[layer - 1])):
+            raise ProofRejected(nid, "split unit is not in the network")
+        if (layer, j) in fixed or net.act[layer - 1][0] == "identity":
+            raise ProofRejected(nid, "split unit is already fixed or has no phases")
+        return [(a, list(box), {**fixed, (layer, j): 0}), (b, list(box), {**fixed, (layer, j): 1})]
+    raise MalformedProof(f"node {nid}: split kind must be 'input' or 'relu'")
+
+
+def check_proof_file(directory: str | Path, proof: str | Path) -> CheckReport:
+    """Load the instance and the proof file and check; see :func:`check_certificate`."""
+    from geninv.io.instance import load_instance
+
+    problem = load_instance(directory)
+    try:
+        text = Path(proof).read_text(encoding="utf-8")
+        doc = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedProof(f"not JSON ({exc})", str(proof)) from None
+    try:
+        return check_certificate(problem, doc)
+    except MalformedProof as exc:
+        raise MalformedProof(exc.reason, str(proof)) from None
+
+
+class LeafChecker:
+    """Exact checks for a producer that wants to know before it prunes (the same
+    code :func:`check_certificate` runs on every node)."""
+
+    def __init__(self, problem: InversionProblem, globals_doc: dict[str, Any]) -> None:
+        self.net = Net(problem)
+        self.glob = read_globals(problem, globals_doc)
+
+    def node(
+        self,
+        box: Sequence[tuple[Fraction, Fraction]],
+        fixed: dict[tuple[int, int], int],
+        inherited: Inherited,
+        lemmas: Sequence[Lemma],
+    ) -> Inherited | None:
+        """The bounds a node's children inherit after its lemmas (None: a lemma is invalid)."""
+        try:
+            return exact_bounds(self.net, box, fixed, self.glob, inherited, lemmas)[1]
+        except ProofRejected:
+            return None
+
+    def refutes(
+        self,
+        box: Sequence[tuple[Fraction, Fraction]],
+        fixed: dict[tuple[int, int], int],
+        y: dict[str, Fraction],
+        inherited: Inherited | None = None,
+    ) -> bool:
+        """Whether the leaf is empty by its exact bounds or by ``y``."""
+        pre, _ = exact_bounds(self.net, box, fixed, self.glob, inherited)
+        if isinstance(pre, tuple):
+            return True
+        try:
+            return Leaf(self.net, self.glob, box, fixed, pre).refutes(y)[0]
+        except ProofRejected:
+            return False

@@ -1,0 +1,221 @@
+"""The ``bab`` backend: a *no* with a proof checked in exact rational arithmetic.
+
+A *yes* is a latent re-checked exactly (:meth:`InversionProblem.exact_check`).
+A *no* is a branch-and-bound tree (:mod:`.search`) whose every leaf carries
+nonnegative multipliers proving it empty; before the backend returns *no* it
+runs the independent checker :func:`geninv.proofcheck.check_certificate` on the
+whole tree, and answers ``unknown`` if that fails.  Neither HiGHS's tolerances
+nor any float bound is trusted: a float dual only *proposes* multipliers.
+
+Scope: piecewise-linear networks (relu, leaky_relu, identity), box latents,
+and real latents with a clamp box (``problem.input_box``; the checker verifies
+the clamp property itself); p = inf, p = 1, integer p >= 2 (the l_p ball is
+relaxed by ``|d_j| <= delta``, ``||d||_1 <= q^(1-1/p) delta`` and supporting
+cuts) and exact inversion for any p.  ``<`` is refuted by refuting ``<=``, so a
+threshold exactly at the minimum with ``<`` ends as ``unknown`` (time or node
+budget).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from fractions import Fraction
+from typing import Any, ClassVar
+
+import numpy as np
+
+from geninv.clampcheck import verify_clamp_box
+from geninv.errors import ValidationError
+from geninv.problem import InversionProblem, Solution, Status, norm_label
+from geninv.proofcheck import ProofRejected, check_certificate
+from geninv.solvers.bab.certificate import Certificate, rat, write_atomic
+from geninv.solvers.bab.relax import LayerData, Setup
+from geninv.solvers.bab.search import IncumbentFinder, Search
+from geninv.solvers.base import Backend, Capabilities, register
+
+KIND = "branch and bound (checked)"
+MAX_NODES = 200_000
+#: share of a time limit given to the search (the rest: the final independent check)
+SEARCH_SHARE = 0.6
+
+
+def _l1_bound(problem: InversionProblem) -> Fraction:
+    """A rational R >= q^(1-1/p) delta (checked exactly: R^p >= q^(p-1) delta^p)."""
+    k, q, delta = int(problem.p), problem.network.n_outputs, problem.threshold
+    r = Fraction(float(delta) * q ** (1 - 1 / k) * (1 + 1e-12)).limit_denominator(10**12)
+    while r**k < q ** (k - 1) * delta**k:
+        r = r * (1 + Fraction(1, 10**9)) + Fraction(1, 10**15)
+    return r
+
+
+def make_setup(problem: InversionProblem) -> tuple[Setup, Fraction | None]:
+    layers = [
+        LayerData(
+            np.asarray(la.weight, dtype=np.float64),
+            np.asarray(la.bias, dtype=np.float64),
+            la.activation,
+            float(la.negative_slope),
+        )
+        for la in problem.network.layers
+    ]
+    delta = float(problem.threshold)
+    x = problem.target_array()
+    if problem.is_exact_inversion or math.isinf(problem.p):
+        return Setup(layers, problem.n, x, delta, "inf", 0.0), None
+    if problem.p == 1:
+        return Setup(layers, problem.n, x, delta, "l1", delta), problem.threshold
+    r = _l1_bound(problem)
+    return Setup(layers, problem.n, x, delta, "lp", float(r)), r
+
+
+@register
+class BabBackend(Backend):
+    """Branch and bound over ReLU phases and latent sub-boxes, with checked proofs."""
+
+    name = "bab"
+    summary = (
+        "branch and bound over ReLU phases / latent sub-boxes; every 'no' carries a "
+        "proof checked in exact rationals (box or clamped real latents)"
+    )
+    capabilities = Capabilities(
+        domains=frozenset({"box", "real"}),
+        exact=True,
+        approximate=True,
+        norms="any",
+        complete=True,
+        activations=frozenset({"relu", "identity", "leaky_relu"}),
+    )
+    modules: ClassVar[tuple[str, ...]] = ("highspy",)
+    no_basis = "checked certificate"  # every 'no' passed geninv.proofcheck in Fractions
+
+    def __init__(
+        self,
+        mode: str = "decide",
+        proof: str | None = None,
+        max_nodes: int = MAX_NODES,
+        incumbent_finder: IncumbentFinder | None = None,
+        lemmas: bool = True,
+    ) -> None:
+        if mode not in ("decide", "optimize"):
+            raise ValidationError(f"bab: mode must be 'decide' or 'optimize', got {mode!r}")
+        self.mode = mode
+        if not isinstance(max_nodes, int) or max_nodes < 1:
+            raise ValidationError(f"bab: max_nodes must be a positive integer, got {max_nodes!r}")
+        self.proof_path = proof
+        self.max_nodes = max_nodes
+        self.incumbent_finder = incumbent_finder
+        self.lemmas = bool(lemmas)
+
+    @classmethod
+    def unsupported_reason(cls, problem: InversionProblem) -> str | None:
+        if problem.threshold_pow is not None:
+            return "backend 'bab' needs a rational threshold delta (not threshold_pow)"
+        p = problem.p
+        if not (problem.is_exact_inversion or math.isinf(p) or p.is_integer()):
+            return (
+                f"backend 'bab' handles p = inf, 1 or an integer >= 2, not p={norm_label(p)} "
+                "(exact inversion works for any p)"
+            )
+        return super().unsupported_reason(problem)
+
+    def solve(
+        self,
+        problem: InversionProblem,
+        *,
+        time_limit: float | None = None,
+        seed: int | None = None,
+        progress: bool = False,
+    ) -> Solution:
+        if self.mode == "optimize":
+            from geninv.solvers.bab.optimize import optimize
+
+            return optimize(self, problem, time_limit)
+        start = time.perf_counter()
+        sol, doc = self.decide(problem, time_limit)
+        if sol.status is Status.NO and self.proof_path and sol.proof is not None:
+            sol.proof["file"] = str(self.proof_path)
+            sol.proof["bytes"] = write_atomic(self.proof_path, doc)
+        sol.stats["seconds_total"] = round(time.perf_counter() - start, 4)
+        return sol
+
+    def decide(
+        self, problem: InversionProblem, time_limit: float | None
+    ) -> tuple[Solution, dict[str, Any]]:
+        """Decide ``problem``; a *no* comes with its proof document, already checked."""
+        if problem.domain.kind == "box":
+            assert problem.domain.lower is not None and problem.domain.upper is not None
+            box = list(zip(problem.domain.lower, problem.domain.upper, strict=True))
+            root = "domain box"
+        elif problem.input_box is not None:
+            box = list(zip(*problem.input_box, strict=True))
+            why = verify_clamp_box(problem, box)
+            if why is not None:
+                return Solution(
+                    Status.UNKNOWN,
+                    self.name,
+                    reason=f"the input box is not a verified clamp box ({why}); give a box domain",
+                ), {}
+            root = "input box"
+        else:
+            return Solution(
+                Status.UNKNOWN,
+                self.name,
+                reason="real latents without a bounding box: give a box domain (domain.kind "
+                "'box' with lower/upper), or an instance whose network clamps its input",
+            ), {}
+        setup, l1 = make_setup(problem)
+        cert = Certificate(
+            n=problem.n,
+            q=problem.network.n_outputs,
+            problem={
+                "p": norm_label(problem.p),
+                "threshold": rat(problem.threshold),
+                "relation": problem.relation,
+                "domain": problem.domain.kind,
+            },
+            root=root,
+            l1_bound=l1 if setup.mode == "lp" else None,
+        )
+        search = Search(
+            problem,
+            setup,
+            cert,
+            # the independent check of a finished tree redoes the exact leaf work
+            # (about the search's own exact checks): keep time for it
+            time_limit=None if time_limit is None else SEARCH_SHARE * time_limit,
+            max_nodes=self.max_nodes,
+            incumbent_finder=self.incumbent_finder,
+            lemmas=self.lemmas,
+        )
+        res = search.run(box)
+        stats: dict[str, Any] = dict(res.stats)
+        if res.status == "yes":
+            assert res.z is not None
+            return Solution(Status.YES, self.name, z=res.z, stats=stats), {}
+        if res.status == "unknown":
+            return Solution(Status.UNKNOWN, self.name, reason=res.reason, stats=stats), {}
+        assert res.certificate is not None
+        doc = res.certificate.to_json()
+        t0 = time.perf_counter()
+        try:
+            report = check_certificate(problem, doc)
+        except ProofRejected as exc:
+            return Solution(
+                Status.UNKNOWN,
+                self.name,
+                reason=f"the branch-and-bound proof failed the independent check: {exc}",
+                stats=stats,
+            ), {}
+        stats["check_seconds_total"] = round(time.perf_counter() - t0, 4)
+        proof: dict[str, Any] = {
+            "kind": KIND,
+            "nodes": report.nodes,
+            "leaves": report.leaves,
+            "empty_by_bounds": report.empty_by_bounds,
+            "multipliers": report.multipliers,
+            "root": report.root,
+            "checked": True,
+            "relation_note": "refutes '<=' (which also refutes '<')",
+        }
+        return Solution(Status.NO, self.name, proof=proof, stats=stats), doc

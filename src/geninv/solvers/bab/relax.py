@@ -1,0 +1,270 @@
+"""The node LP of the bab search: the triangle relaxation of one node, in floats.
+
+Columns: the latents ``z`` (the node's box), the post-activations ``a^l`` of
+every layer (box ``[f(lo), f(hi)]`` from the node's float bounds), for p < inf
+the l_1 auxiliaries ``t_j`` (``t_j >= 0``; the checker's box ``[0, D]`` is
+tighter), and the distance ``s >= 0``.  Rows
+are *named* exactly as the proof checker (:mod:`geninv.proofcheck`) names its
+rows, each ``r . v >= beta``:
+
+* per unit, by its state at this node (``h = W a^{l-1} + b``): identity
+  ``ge``/``le`` (``a = h``); active (fixed, or ``lo >= 0``) ``ge``/``le`` and
+  ``on`` if fixed; inactive ``sge``/``sle`` (``a = alpha h``) and ``off`` if
+  fixed; unstable: ``ge``, ``sge`` and the upper ``chord`` (slope ``alpha > 1``:
+  ``le``, ``sle`` and the lower chord);
+* target rows ``T{j}.lo``/``T{j}.hi`` (``|a^L_j - x_j| <= s``), for finite p
+  the rows ``T{j}.tp``/``T{j}.tn`` (``t_j >= |a^L_j - x_j|``) and ``T.sum``
+  (``sum t <= (D / delta) s``), and the global cuts ``C{k}``
+  (``c . (a^L - x) <= (r / delta) s``).  At ``s = delta`` these are the
+  checker's rows.
+
+The LP minimises ``s``: its optimum ``s*`` is a lower bound of the node's
+(relaxed) distance.  With row duals ``y >= 0`` and ``sigma = sum_i y_i
+(coefficient of s in row i) <= 1`` (dual feasibility), LP duality gives
+``y . beta(0) + min_box(-(sum y r) . v) = s*``, and the checker's right sides
+are ``beta(delta) = beta(0) - delta (coefficient of s)``; so its test
+``y . beta(delta) > max_box (sum y r) . v`` reads ``s* - sigma delta > 0``,
+true whenever ``s* > delta`` (up to float error, which the exact check
+settles).  An infeasible LP gives its dual ray instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from geninv.network import FloatArray
+
+#: kInfeasible and friends, by name
+_INFEASIBLE = ("kInfeasible",)
+
+
+@dataclass
+class LayerData:
+    weight: FloatArray
+    bias: FloatArray
+    kind: str  # relu, leaky_relu or identity
+    alpha: float
+
+
+@dataclass
+class Setup:
+    """What every node LP shares: the network in floats, target, threshold, norm mode."""
+
+    layers: list[LayerData]
+    n: int
+    x: FloatArray
+    delta: float
+    mode: str  # "inf" (p = inf or exact inversion), "l1" (p = 1), "lp" (integer p >= 2)
+    l1: float  # D of T.sum (delta for p = 1, the rational R for p >= 2), 0 for "inf"
+    cuts: list[tuple[FloatArray, float]] = field(default_factory=list)
+
+    @property
+    def q(self) -> int:
+        return int(self.x.shape[0])
+
+
+@dataclass
+class NodeResult:
+    status: str  # "optimal", "infeasible", "other"
+    value: float  # optimum of s (inf when infeasible)
+    z: FloatArray | None
+    out: FloatArray | None  # a^L at the optimum
+    y: dict[str, float] | None  # candidate multipliers (duals or the dual ray), by row name
+    y_alt: dict[str, float] | None = None  # the ray with the other sign
+
+
+class _Rows:
+    """Rows ``lo <= r . v`` in dense blocks over a few columns each, by name."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.blocks: list[tuple[np.ndarray[Any, Any], FloatArray, FloatArray]] = []
+
+    def add(self, name: str, idx: Any, val: Any, rhs: float) -> None:
+        self.add_block(
+            [name],
+            np.asarray(idx, dtype=np.int32),
+            np.asarray([val], dtype=np.float64),
+            np.array([rhs]),
+        )
+
+    def add_block(
+        self, names: list[str], cols: np.ndarray[Any, Any], mat: FloatArray, rhs: FloatArray
+    ) -> None:
+        if names:
+            self.names.extend(names)
+            self.blocks.append((cols, mat, rhs))
+
+    def csr(self) -> tuple[FloatArray, np.ndarray[Any, Any], np.ndarray[Any, Any], FloatArray]:
+        """(row lower bounds, starts, column indices, values)."""
+        los, counts, idxs, vals = [], [], [], []
+        for cols, mat, rhs in self.blocks:
+            nz = mat != 0
+            counts.append(nz.sum(axis=1))
+            idxs.append(np.broadcast_to(cols, mat.shape)[nz])
+            vals.append(mat[nz])
+            los.append(rhs)
+        cnt = np.concatenate(counts)
+        starts = np.zeros(len(cnt), dtype=np.int32)
+        starts[1:] = np.cumsum(cnt[:-1])
+        return (
+            np.concatenate(los),
+            starts,
+            np.concatenate(idxs).astype(np.int32),
+            np.concatenate(vals).astype(np.float64),
+        )
+
+
+def _unit_rows(
+    rows: _Rows,
+    layer: int,
+    ld: LayerData,
+    prev_cols: np.ndarray[Any, Any],
+    a_cols: np.ndarray[Any, Any],
+    lo: FloatArray,
+    hi: FloatArray,
+    fixed: dict[tuple[int, int], int],
+) -> None:
+    """All rows of one layer's units, by state (see the module docstring)."""
+    w, b, alpha = ld.weight, ld.bias, ld.alpha
+    m = w.shape[0]
+    ph = np.full(m, -1)
+    for (lay, j), v in fixed.items():
+        if lay == layer:
+            ph[j] = v
+    if ld.kind == "identity":
+        active = np.ones(m, dtype=bool)
+        inactive = np.zeros(m, dtype=bool)
+    else:
+        active = (ph == 1) | ((ph != 0) & (lo >= 0))
+        inactive = ~active & ((ph == 0) | (hi <= 0))
+    unstable = ~(active | inactive)
+    span = np.where(unstable, hi - lo, 1.0)
+    slope = np.where(unstable, (hi - alpha * lo) / span, 0.0)
+    icpt = alpha * lo - slope * lo
+    one = np.ones(m)
+    # (name, units, sigma, kappa, c0): sigma * h + kappa * a + c0 >= 0
+    specs: list[tuple[str, np.ndarray[Any, Any], FloatArray, FloatArray, FloatArray]] = []
+    if alpha <= 1 or ld.kind == "identity":
+        ge = active | unstable
+        sge = inactive | (unstable & (ld.kind != "identity"))
+        le, sle = active, inactive
+        csign = 1.0
+    else:
+        ge, sge = active, inactive
+        le, sle = active | unstable, inactive | unstable
+        csign = -1.0
+    zero = np.zeros(m)
+    specs.append(("ge", ge, -one, one, zero))
+    specs.append(("le", le, one, -one, zero))
+    specs.append(("sge", sge, -alpha * one, one, zero))
+    specs.append(("sle", sle, alpha * one, -one, zero))
+    specs.append(("on", ph == 1, one, zero, zero))
+    specs.append(("off", ph == 0, -one, zero, zero))
+    specs.append(("chord", unstable, csign * slope, -csign * one, csign * icpt))
+    cols = np.concatenate([prev_cols, a_cols])
+    for name, mask, sigma, kappa, c0 in specs:
+        units = np.nonzero(mask)[0]
+        if not len(units):
+            continue
+        mat = np.zeros((len(units), len(cols)))
+        mat[:, : len(prev_cols)] = sigma[units, None] * w[units]
+        mat[np.arange(len(units)), len(prev_cols) + units] = kappa[units]
+        rhs = -sigma[units] * b[units] - c0[units]
+        rows.add_block([f"L{layer}.{j}.{name}" for j in units.tolist()], cols, mat, rhs)
+
+
+def _post(lo: FloatArray, hi: FloatArray, ld: LayerData) -> tuple[FloatArray, FloatArray]:
+    if ld.kind == "identity":
+        return lo, hi
+    return np.where(lo >= 0, lo, ld.alpha * lo), np.where(hi >= 0, hi, ld.alpha * hi)
+
+
+def solve_node(
+    setup: Setup,
+    zlo: FloatArray,
+    zhi: FloatArray,
+    fixed: dict[tuple[int, int], int],
+    bounds: list[tuple[FloatArray, FloatArray]],
+) -> NodeResult:
+    """Build and solve the node LP (see the module docstring)."""
+    hs = importlib.import_module("highspy")
+    col_lo: list[FloatArray] = [zlo]
+    col_hi: list[FloatArray] = [zhi]
+    rows = _Rows()
+    n = setup.n
+    prev = np.arange(n, dtype=np.int32)
+    ncol = n
+    a_cols = prev
+    for k, ld in enumerate(setup.layers):
+        lo, hi = bounds[k]
+        m = ld.weight.shape[0]
+        a_cols = np.arange(ncol, ncol + m, dtype=np.int32)
+        ncol += m
+        plo, phi = _post(lo, np.maximum(hi, lo), ld)
+        col_lo.append(plo)
+        col_hi.append(phi)
+        _unit_rows(rows, k + 1, ld, prev, a_cols, lo, hi, fixed)
+        prev = a_cols
+    out_cols = a_cols
+    q = setup.q
+    s_col = ncol + (q if setup.mode != "inf" else 0)
+    eye = np.eye(q)
+    tcols = np.concatenate([out_cols, [s_col]]).astype(np.int32)
+    ones = np.ones((q, 1))
+    rows.add_block([f"T{j}.lo" for j in range(q)], tcols, np.hstack([eye, ones]), setup.x)
+    rows.add_block([f"T{j}.hi" for j in range(q)], tcols, np.hstack([-eye, ones]), -setup.x)
+    if setup.mode != "inf":
+        # distance scale of T.sum and the cuts: their right sides are D = ratio * delta
+        ratio = setup.l1 / setup.delta if setup.delta > 0 else 1.0
+        t_cols = np.arange(ncol, ncol + q, dtype=np.int32)
+        col_lo.append(np.zeros(q))
+        col_hi.append(np.full(q, math.inf))  # the checker's box [0, D] is tighter
+        ncol += q
+        pcols = np.concatenate([t_cols, out_cols]).astype(np.int32)
+        rows.add_block([f"T{j}.tp" for j in range(q)], pcols, np.hstack([eye, -eye]), -setup.x)
+        rows.add_block([f"T{j}.tn" for j in range(q)], pcols, np.hstack([eye, eye]), setup.x)
+        rows.add("T.sum", [*t_cols.tolist(), s_col], [-1.0] * q + [ratio], 0.0)
+        for k, (c, r) in enumerate(setup.cuts):
+            rows.add(
+                f"C{k}",
+                [*out_cols.tolist(), s_col],
+                [*(-c).tolist(), r / setup.delta],
+                -float(c @ setup.x),
+            )
+    col_lo.append(np.zeros(1))
+    col_hi.append(np.full(1, math.inf))
+    ncol += 1
+    cl, ch = np.concatenate(col_lo), np.concatenate(col_hi)
+    h = hs.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("presolve", "off")
+    h.addVars(ncol, cl, ch)
+    h.changeColsCost(1, np.array([ncol - 1], dtype=np.int32), np.array([1.0]))
+    nr = len(rows.names)
+    row_lo, starts, flat_i, flat_v = rows.csr()
+    h.addRows(nr, row_lo, np.full(nr, math.inf), len(flat_i), starts, flat_i, flat_v)
+    h.run()
+    status = str(h.getModelStatus()).split(".")[-1]
+    if status == "kOptimal":
+        sol = h.getSolution()
+        colv = np.array(sol.col_value)
+        duals = np.array(sol.row_dual)
+        y: dict[str, float] | None = None
+        if len(duals) == nr:  # HiGHS gives no duals when it solved the LP without simplex
+            y = {nm: float(v) for nm, v in zip(rows.names, duals, strict=True) if v > 0}
+        return NodeResult("optimal", float(colv[-1]), colv[:n], colv[out_cols], y)
+    if status in _INFEASIBLE:
+        _, has, ray = h.getDualRay()
+        if has:
+            ray = np.asarray(ray, dtype=np.float64)
+            yp = {nm: float(v) for nm, v in zip(rows.names, ray, strict=True) if v > 0}
+            yn = {nm: float(-v) for nm, v in zip(rows.names, ray, strict=True) if v < 0}
+            return NodeResult("infeasible", math.inf, None, None, yp, yn)
+        return NodeResult("infeasible", math.inf, None, None, None)
+    return NodeResult("other", -math.inf, None, None, None)
