@@ -46,6 +46,7 @@ KINDS = {
     "vnnlib",
     "box",
     "args",
+    "proof",
 }
 CLASSES = {"numbers", "sizes", "nesting", "types", "inconsistent", "malformed", "args"}
 
@@ -125,6 +126,7 @@ def test_corpus_covers_every_kind_and_class(corpus: list[Case]) -> None:
         "lift",
         "sense",
         "export-vnncomp",
+        "check-proof",
     }
 
 

@@ -281,6 +281,25 @@ def _misc(b: _Builder) -> None:
     }
     for k, argv in enumerate(numeric):
         b.add(f"args-numeric{k}", "args", "args", argv, {**files, **extra})
+    proofs = {
+        "deep": "[" * 100000 + "]" * 100000,
+        "big-int": '{"nodes": ' + "9" * 5000 + "}",
+        "huge-float": '{"nodes": 1e400}',
+        "truncated": '{"nodes": [',
+        "latin1": b'{"\xff": 1}',
+        "empty": "",
+    }
+    for name, text in proofs.items():
+        cls = {"deep": "nesting", "big-int": "numbers", "huge-float": "numbers"}.get(
+            name, "malformed"
+        )
+        b.add(
+            f"proof-{name}",
+            "proof",
+            cls,
+            ["check-proof", "inst", "p.json"],
+            {**files, "p.json": text},
+        )
     b.add("args-unknown-command", "args", "args", ["frobnicate"], {})
     b.add(
         "args-sense-measurements",
