@@ -27,6 +27,8 @@ import numpy as np
 
 from geninv.errors import GeninvError, ParseError, UnsupportedError, ValidationError
 from geninv.io import atomic
+from geninv.io.limits import check_count, check_float, check_json_depth
+from geninv.io.text import read_npy
 from geninv.network import to_fraction
 from geninv.problem import (
     DOMAINS,
@@ -90,10 +92,8 @@ def _print(msg: str = "") -> None:
 
 
 def _number_arg(text: str, what: str) -> Fraction:
-    try:
-        return to_fraction(text, what)
-    except ValidationError as exc:
-        raise ValidationError(f"--{what}: {exc}") from None
+    """An exact number from the command line; errors name the option (``--what: ...``)."""
+    return to_fraction(text, f"--{what}")
 
 
 def _vector_arg(text: str, n: int, what: str) -> list[Fraction]:
@@ -101,6 +101,7 @@ def _vector_arg(text: str, n: int, what: str) -> list[Fraction]:
     if text.endswith(".json") or text.endswith(".npy"):
         values = _read_vector_file(text)
     elif "," in text:
+        check_count(text.count(",") + 1, "vector", f"--{what}: the list's number of entries")
         values = [_number_arg(t, what) for t in text.split(",")]
     else:
         return [_number_arg(text, what)] * n
@@ -112,28 +113,27 @@ def _vector_arg(text: str, n: int, what: str) -> list[Fraction]:
 def _read_vector_file(path: str) -> list[Fraction]:
     p = Path(path)
     if p.suffix == ".npy":
-        try:
-            arr = np.load(p, allow_pickle=False)
-        except FileNotFoundError:
-            raise ParseError("no such file", path) from None
-        except (OSError, ValueError) as exc:
-            raise ParseError(f"not a readable .npy array ({exc})", path) from None
-        if arr.dtype.kind not in "biuf":
-            raise ParseError(f"expected a numeric array, got dtype {arr.dtype}", path)
+        arr = read_npy(p, "vector")
         arr = arr.reshape(-1) if arr.ndim == 2 and 1 in arr.shape else arr
         if arr.ndim != 1:
             raise ParseError(f"expected a vector, got an array of shape {arr.shape}", path)
-        try:
-            return [to_fraction(v, f"entry {i}") for i, v in enumerate(arr.tolist())]
-        except ValidationError as exc:
-            raise ParseError(str(exc), path) from None
+        return _numbers(arr.tolist(), "entry", path)
     doc = read_json(p)
     if isinstance(doc, dict) and "target" in doc:
         doc = doc["target"]
     if not isinstance(doc, list) or not doc:
         raise ParseError("expected a non-empty JSON list of numbers", path)
+    return _numbers(doc, "entry", path)
+
+
+def _numbers(values: list[Any], what: str, path: str) -> list[Fraction]:
+    """Exact values of a list read from ``path``; each must fit a float (named ``what[i]``)."""
     try:
-        return [to_fraction(v, f"entry {i}") for i, v in enumerate(doc)]
+        check_count(len(values), "vector", "the number of entries")
+        return [
+            check_float(to_fraction(v, f"{what}[{i}]"), f"{what}[{i}]")
+            for i, v in enumerate(values)
+        ]
     except ValidationError as exc:
         raise ParseError(str(exc), path) from None
 
@@ -146,11 +146,10 @@ def _read_witness(path: str) -> list[Fraction]:
     if not isinstance(z, list):
         status = doc.get("status")
         extra = f" (the solution's status is {status!r})" if status else ""
-        raise ParseError(f'"z" is {json.dumps(z)}, expected a list of numbers{extra}', path)
-    try:
-        return [to_fraction(v, f"z[{i}]") for i, v in enumerate(z)]
-    except ValidationError as exc:
-        raise ParseError(str(exc), path) from None
+        shown = json.dumps(z)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ParseError(f'"z" is {shown}, expected a list of numbers{extra}', path)
+    return _numbers(z, "z", path)
 
 
 def _check_witness_length(problem: InversionProblem, z: Sequence[Any], path: str) -> None:
@@ -214,7 +213,7 @@ def cmd_reduce_sat(args: argparse.Namespace) -> int:
 
     cnf = read_cnf(args.file)
     reduction = SatReduction(args.domain)
-    problem, _ = reduction.apply(cnf)
+    problem = _apply_named(reduction, cnf, args.file)
     expected = _expected_sat(cnf, args.expected, args.oracle_time_limit)
     described = f"{Path(args.file).name} ({cnf.n_vars} variables, {cnf.n_clauses} clauses)"
     return _finish_reduction(
@@ -296,6 +295,8 @@ def cmd_reduce_cvp(args: argparse.Namespace) -> int:
         for name, val in (("radius", radius), ("radius-pow", rpow)):
             if val is not None and val < 0:
                 raise ValidationError(f"--{name} must be >= 0")
+            if val is not None:
+                check_float(val, f"--{name}")
         inst = CVPInstance(
             basis=inst.basis, target=inst.target, radius=radius, radius_pow=rpow, p=p
         )
@@ -333,6 +334,7 @@ def cmd_reduce_clique(args: argparse.Namespace) -> int:
     from geninv.oracles import clique_decide
     from geninv.reductions.clique import CliqueReduction
 
+    parse_norm(args.p, "--p")  # a number >= 1 within the norm_p limit, before any work
     graph = read_graph(args.file)
     max_weight = None if args.max_weight is None else _number_arg(args.max_weight, "max-weight")
     reduction = CliqueReduction(
@@ -360,6 +362,7 @@ def cmd_reduce_vc(args: argparse.Namespace) -> int:
     from geninv.oracles import vertex_cover_decide
     from geninv.reductions.vertex_cover import VertexCoverReduction
 
+    parse_norm(args.p, "--p")  # a number >= 1 within the norm_p limit, before any work
     graph = read_graph(args.file)
     reduction = VertexCoverReduction(args.size, args.p, relation=args.relation)
     problem = _apply_named(reduction, graph, args.file)
@@ -702,10 +705,14 @@ def _backend_options(args: argparse.Namespace) -> dict[str, Any] | None:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ValidationError(f"--option {item!r}: expected KEY=VALUE")
+        check_json_depth(raw, f"--option {key.strip()}")
         try:
             value: Any = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
+        except ValueError as exc:  # e.g. an integer beyond Python's int-string limit
+            reason = str(exc).split(";")[0]  # not Python's advice on sys.set_int_max_str_digits
+            raise ValidationError(f"--option {key.strip()}: value not usable ({reason})") from None
         opts[key.strip()] = value
     if args.optimize:
         opts["mode"] = "optimize"
@@ -805,8 +812,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
             "problem.json names no copy of the source", str(Path(args.dir) / "problem.json")
         )
     source = entry.load_source(Path(args.dir) / copy)
-    mapped = entry.invert(sol, problem.inverse_data)
-    result = entry.check(source, mapped, problem)
+    try:
+        mapped = entry.invert(sol, problem.inverse_data)
+        result = entry.check(source, mapped, problem)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise ParseError(
+            f"inverse_data does not fit the reduction {problem.source.reduction!r} "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:80]}); "
+            "expected the inverse_data that reduction wrote",
+            str(Path(args.dir) / "problem.json"),
+        ) from None
     _print(f"source check: {result.message}")
     if result.solution_text:
         _print(result.solution_text)
@@ -859,9 +874,11 @@ def cmd_sense(args: argparse.Namespace) -> int:
         generator = _load_generator(args.network, args.arch)
         images = None
         if args.image:
-            arr = np.load(args.image, allow_pickle=False) if args.image.endswith(".npy") else None
-            if arr is None:
+            if not args.image.endswith(".npy"):
                 raise ParseError("expected a .npy array of images (one per row)", args.image)
+            arr = read_npy(args.image, "array of images")
+            if arr.ndim == 0 or arr.size == 0:
+                raise ParseError(f"expected images, one per row, got shape {arr.shape}", args.image)
             images = np.atleast_2d(np.asarray(arr, dtype=np.float64).reshape(arr.shape[0], -1))
     reads = [f for f in (args.network, args.image, args.y, args.matrix) if f]
     if args.output:
@@ -870,7 +887,7 @@ def cmd_sense(args: argparse.Namespace) -> int:
         atomic.check_target(args.png, args.force, protect=reads)
     q = generator.n_outputs
     if args.matrix:
-        A = np.load(args.matrix, allow_pickle=False)
+        A = read_npy(args.matrix, "matrix")
         if A.ndim != 2 or A.shape[1] != q:
             raise ParseError(
                 f"expected a matrix with {q} columns, got shape {A.shape}", args.matrix
@@ -878,6 +895,7 @@ def cmd_sense(args: argparse.Namespace) -> int:
     else:
         if not args.measurements or args.measurements < 1:
             raise ValidationError("give --measurements M (>= 1) or --matrix A.npy")
+        check_count(args.measurements * q, "parameters", "--measurements M times the outputs")
         A = sensing.gaussian_measurements(args.measurements, q, args.seed)
     rng = np.random.default_rng(args.seed)
     if images is not None:
@@ -885,7 +903,13 @@ def cmd_sense(args: argparse.Namespace) -> int:
             raise ParseError(f"images have {images.shape[1]} pixels, the generator {q}", args.image)
         ys = images @ A.T + args.noise * rng.normal(size=(images.shape[0], A.shape[0]))
     else:
-        ys = np.atleast_2d(np.load(args.y, allow_pickle=False)).astype(np.float64)
+        ys = np.atleast_2d(read_npy(args.y, "array of measurements")).astype(np.float64)
+        if ys.ndim != 2 or ys.shape[1] != A.shape[0]:
+            raise ParseError(
+                f"expected measurements of length {A.shape[0]} (one row each), got shape "
+                f"{ys.shape}",
+                args.y,
+            )
     rows: list[list[Any]] = [[], [], []]
     errors = []
     for i, y in enumerate(ys):
@@ -1143,6 +1167,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Numeric options and what they must be: (attribute, flag, smallest allowed, may equal it).
+_NUMERIC_OPTIONS = (
+    ("seed", "--seed", 0, True),
+    ("workers", "--workers", 1, True),
+    ("digits", "--digits", 1, True),
+    ("noise", "--noise", 0, True),
+    ("lasso_alpha", "--lasso-alpha", 0, False),
+    ("timeout", "--timeout", 0, False),
+    ("oracle_time_limit", "--oracle-time-limit", 0, False),
+)
+
+
+def _bad_numeric_option(args: argparse.Namespace) -> str | None:
+    """A one-line complaint about a numeric option out of range (NaN, inf, negative ...)."""
+    for attr, flag, low, inclusive in _NUMERIC_OPTIONS:
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        ok = math.isfinite(value) and (value >= low if inclusive else value > low)
+        if not ok:
+            relation = ">=" if inclusive else ">"
+            return f"{flag} must be a finite number {relation} {low}, got {value}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``geninv`` program.
 
@@ -1176,6 +1225,10 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace | int:
         math.isfinite(args.time_limit) and args.time_limit > 0
     ):
         sys.stderr.write("geninv: error: --time-limit must be a positive number of seconds\n")
+        return EXIT_USAGE
+    bad = _bad_numeric_option(args)
+    if bad is not None:
+        sys.stderr.write(f"geninv: error: {bad}\n")
         return EXIT_USAGE
     return args
 

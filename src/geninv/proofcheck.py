@@ -66,7 +66,6 @@ The row system lives in :mod:`geninv.proofrows`.  Rows (unit ``j`` of layer
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -290,14 +289,12 @@ def _split(
 
 def check_proof_file(directory: str | Path, proof: str | Path) -> CheckReport:
     """Load the instance and the proof file and check; see :func:`check_certificate`."""
-    from geninv.io.instance import load_instance
+    from geninv.io.instance import load_instance, read_json
 
     problem = load_instance(directory)
-    try:
-        text = Path(proof).read_text(encoding="utf-8")
-        doc = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedProof(f"not JSON ({exc})", str(proof)) from None
+    # read like every JSON geninv reads: size, nesting, digits and float range bounded;
+    # a file that is not such JSON is a one-line ParseError naming it
+    doc = read_json(proof)
     try:
         return check_certificate(problem, doc)
     except MalformedProof as exc:
