@@ -86,7 +86,7 @@ def test_disguise_keeps_the_function() -> None:
     cnf = CNF(3, ((1, -2, 3), (-1, 2), (2, 3)))
     base, inverse = SatReduction("real").apply(cnf)
     prob = parts.disguise(base, 3)
-    assert prob.threshold == Fraction(1, 10**6) and prob.input_box == base.input_box
+    assert prob.threshold == Fraction(1, 10**6) and prob.domain.kind == "box"
     widths = base.network.widths
     assert sum(prob.network.widths) == sum(widths) + 1  # one dead unit
     z = np.random.default_rng(0).uniform(-2, 2, (200, 3))
