@@ -115,3 +115,16 @@ def test_gurobi_peer_agrees() -> None:
     assert run.status == "yes" and run.extra["exact_check"], run
     opt = peer.optimize(yes_prob, 20.0)
     assert opt["proven"] and opt["best"] <= 1e-6
+
+
+def test_gurobi_absent_is_a_clean_skip(monkeypatch: pytest.MonkeyPatch) -> None:
+    peer: Any = load_bench("gurobi_peer")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(peer, "_STATE", None)
+    monkeypatch.setattr(
+        peer.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "gurobipy" else real(name, *a),
+    )
+    ok, why = peer.gurobi_available()
+    assert not ok and why.startswith("gurobipy") and "not installed" in why
