@@ -235,7 +235,7 @@ def summary(all_rows: dict[str, list[dict[str, Any]]], limit: float) -> dict[str
             "nos certified",
             "wrong",
             "Gurobi decided",
-            "disagree (Gurobi yes points failing the exact check)",
+            "disagree (inexact Gurobi points)",
             "geo-mean ratio",
             "proof kB (max)",
             "check / bab solve",
