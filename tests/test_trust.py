@@ -510,3 +510,19 @@ def test_scip_statuses_are_mapped() -> None:
     assert SCIP_STATUS["infeasible"][0] == "no" and SCIP_STATUS["unbounded"][0] == "unknown"
     verdict, reason = status_meaning("scip", "weird")
     assert verdict == "unknown" and "'weird'" in reason
+
+
+@needs_highs
+def test_auto_goes_on_past_a_float_time_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A floating-point backend that runs out of its share of the time ends 'unknown';
+    auto then gives the time left to the certifying backend instead of stopping."""
+
+    def timed_out(self: Backend, problem: InversionProblem, **kw: Any) -> Solution:
+        return Solution(Status.UNKNOWN, self.name, reason="time limit (stand-in)")
+
+    for name in ("milp-scip", "milp"):
+        monkeypatch.setattr(REGISTRY[name], "solve", timed_out)
+    sol = solve(far_target(), "auto", time_limit=60)
+    assert sol.status is Status.NO and sol.method == "bab", sol.reason
+    assert sol.proof is not None and sol.proof["basis"] == BASIS_CHECKED
+    assert [r.split(":")[0] for r in sol.stats["auto_uncertified"]] == ["milp-scip"]

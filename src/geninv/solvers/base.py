@@ -451,7 +451,9 @@ def _solve_auto(
         if refused:
             sol.stats["auto_refused"] = list(refused)
         gated = bool(sol.stats.get("uncertified_no") or sol.stats.get("numerics_refused"))
-        if gated or (held is not None and sol.status is Status.UNKNOWN):
+        # an unknown (a time-out within a floating-point backend's share, a refusal of
+        # the model) does not end the search either: the next candidate gets the time left
+        if gated or sol.status is Status.UNKNOWN:
             uncertified.append(f"{cls.name}: {sol.reason}")
             if held is None:
                 held = sol
