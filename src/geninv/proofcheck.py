@@ -245,6 +245,11 @@ def _lemmas(raw: Any, nid: int) -> list[Lemma]:
         side = lem.get("side")
         if side not in ("lo", "hi"):
             raise MalformedProof(f"{what}: side must be 'lo' or 'hi'")
+        scope = lem.get("scope", "layer")
+        if scope not in ("layer", "witness"):
+            raise MalformedProof(f"{what}: scope must be 'layer' or 'witness'")
+        if scope == "witness":
+            side = f"w{parse_int(lem.get('round', 0), what + '.round')}.{side}"
         y = {str(k): parse_rational(v, f"{what}.y[{k}]") for k, v in lem["y"].items()}
         out.append((parse_int(lem.get("layer"), what), parse_int(lem.get("unit"), what), side, y))
     return out

@@ -63,7 +63,17 @@ class ProofNode:
         }
         if self.lemmas:
             doc["lemmas"] = [
-                {"layer": lay, "unit": j, "side": side, "y": {k: rat(v) for k, v in y.items()}}
+                {
+                    "layer": lay,
+                    "unit": j,
+                    "side": side.split(".")[-1],
+                    **(
+                        {"scope": "witness", "round": int(side[1:].split(".")[0])}
+                        if side.startswith("w")
+                        else {}
+                    ),
+                    "y": {k: rat(v) for k, v in y.items()},
+                }
                 for lay, j, side, y in self.lemmas
             ]
         if self.children is not None:

@@ -48,13 +48,29 @@ from geninv.problem import InversionProblem
 from geninv.proofcheck import Inherited, LeafChecker
 from geninv.solvers.bab.certificate import Box, Certificate, ProofNode
 from geninv.solvers.bab.polish import candidates
-from geninv.solvers.bab.relax import NodeResult, Setup, solve_node
+from geninv.solvers.bab.relax import NodeResult, Setup, solve_node, tighten
 
 INPUT_SPLIT_MAX = 8
 #: a back-substitution bound becomes a lemma when it beats the interval bound by this
 #: fraction of the interval's width
 LEMMA_GAIN = 0.05
 MAX_CUT_ROUNDS = 8
+
+
+def _width(bounds: list[tuple[FloatArray, FloatArray]], units: list[tuple[int, int]]) -> float:
+    """Total interval width of ``units``."""
+    return sum(float(bounds[lay - 1][1][j] - bounds[lay - 1][0][j]) for lay, j in units)
+
+
+#: LP bound tightening with the target rows (witness lemmas) at nodes this deep ...
+OBBT_DEPTH = 0
+#: ... at most this many rounds per node, stopping when a round shrinks the unstable
+#: units' total width by less than this share, ...
+OBBT_ROUNDS = 6
+OBBT_MIN_GAIN = 0.1
+#: ... and within this share of the search time left (and at most these seconds)
+OBBT_SHARE = 0.3
+OBBT_MAX_SECONDS = 60.0
 #: an LP optimum s* at most delta + this (relative to the scale) is not tried for pruning
 PRUNE_EPS = 1e-9
 
@@ -114,9 +130,12 @@ class Search:
         max_nodes: int,
         incumbent_finder: IncumbentFinder | None = None,
         lemmas: bool = True,
+        obbt_depth: int = OBBT_DEPTH,
     ) -> None:
         self.problem, self.setup, self.cert = problem, setup, cert
         self.lemmas = lemmas
+        #: tighten bounds with the target rows at nodes up to this depth (-1: never)
+        self.obbt_depth = obbt_depth if lemmas else -1
         #: per open node: the exact and float lemma bounds its ancestors proved
         self.inherited: dict[int, tuple[Inherited, dict[tuple[int, int, str], float]]] = {}
         self.current: tuple[Inherited, dict[tuple[int, int, str], float]] = ({}, {})
@@ -177,7 +196,7 @@ class Search:
         if self.finder is None:
             return None
         left = self.deadline - time.perf_counter()
-        z = self.finder(self.problem, min(left, 10.0) if math.isfinite(left) else 10.0)
+        z = self.finder(self.problem, left)
         if z is None:
             return None
         zf = [Fraction(v) if not isinstance(v, Fraction) else v for v in z]
@@ -205,8 +224,56 @@ class Search:
         self.stats["cuts"] += 1
         return True
 
+    # ------------------------------------------------------------ bound tightening
+    def _tighten(
+        self,
+        nd: ProofNode,
+        bounds: list[tuple[FloatArray, FloatArray]],
+        inh_exact: Inherited,
+        inh_float: dict[tuple[int, int, str], float],
+    ) -> tuple[list[tuple[FloatArray, FloatArray]], Inherited, dict[tuple[int, int, str], float]]:
+        """Rounds of LP bound tightening with the target rows (:func:`.relax.tighten`):
+        each round's improved bounds become *witness lemmas* of the node, checked
+        exactly at once (a failing set is dropped); the node's bounds are then
+        recomputed from the exact results.  Stops when a round gains little."""
+        zlo, zhi = _floats(nd.box)
+        t_start = time.perf_counter()
+        left = self.deadline - t_start
+        stop = t_start + min(OBBT_SHARE * left, OBBT_MAX_SECONDS)
+        for rnd in range(OBBT_ROUNDS):
+            if any(bool((lo > hi).any()) for lo, hi in bounds):
+                break
+            units = unstable_units(bounds, self.problem.network, nd.fixed)
+            if not units:
+                break
+            before = _width(bounds, units)
+            self.stats.setdefault("obbt_unstable", []).append(len(units))
+            t0 = time.perf_counter()
+            props = tighten(self.setup, zlo, zhi, nd.fixed, bounds, units, stop)
+            self.stats["obbt_lp_seconds"] = self.stats.get("obbt_lp_seconds", 0.0) + (
+                time.perf_counter() - t0
+            )
+            fr = [(lay, j, f"w{rnd}.{side}", _to_fracs(y) or {}) for lay, j, side, y, _ in props]
+            if not fr:
+                break
+            t0 = time.perf_counter()
+            exact = self.checker.node(nd.box, nd.fixed, inh_exact, fr)
+            self.stats["check_seconds"] += time.perf_counter() - t0
+            if exact is None:
+                self.stats["failed_lemmas"] = self.stats.get("failed_lemmas", 0) + 1
+                break
+            nd.lemmas = [*(nd.lemmas or []), *fr]
+            self.stats["witness_lemmas"] = self.stats.get("witness_lemmas", 0) + len(fr)
+            inh_exact = exact
+            inh_float = {k: float(v) for k, v in exact.items()}
+            bounds, _ = node_bounds(self.problem.network, zlo, zhi, nd.fixed, inh_float, math.inf)
+            after = _width(bounds, unstable_units(bounds, self.problem.network, nd.fixed))
+            if after >= before * (1 - OBBT_MIN_GAIN) or time.perf_counter() > stop:
+                break
+        return bounds, inh_exact, inh_float
+
     # ------------------------------------------------------------ one node
-    def _evaluate(self, nd: ProofNode) -> tuple[str, Any]:
+    def _evaluate(self, nd: ProofNode, depth: int = 0) -> tuple[str, Any]:
         """('leaf', None) | ('yes', z) | ('split', (bounds, result))."""
         zlo, zhi = _floats(nd.box)
         inh_exact, inh_float = self.inherited.pop(nd.id, ({}, {}))
@@ -227,6 +294,8 @@ class Search:
                 self.stats["lemmas"] = self.stats.get("lemmas", 0) + len(fr)
                 inh_exact = exact
                 inh_float = {k: float(v) for k, v in exact.items()}
+        if depth <= self.obbt_depth and time.perf_counter() < self.deadline:
+            bounds, inh_exact, inh_float = self._tighten(nd, bounds, inh_exact, inh_float)
         self.current = (inh_exact, inh_float)
         if any(bool((lo > hi).any()) for lo, hi in bounds):
             t0 = time.perf_counter()
@@ -334,7 +403,7 @@ class Search:
             nd = item.node
             self.stats["nodes"] += 1
             self.stats["max_depth"] = max(self.stats["max_depth"], item.depth)
-            kind, data = self._evaluate(nd)
+            kind, data = self._evaluate(nd, item.depth)
             if kind == "leaf":
                 self.stats["pruned"] += 1
                 continue
