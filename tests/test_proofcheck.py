@@ -211,6 +211,13 @@ def test_solve_cli_writes_a_proof_that_checks(tmp_path: Path) -> None:
     proof = tmp_path / "cli_proof.json"
     assert main(["solve", str(inst), "--method", "bab", "--proof", str(proof)]) == 0
     assert main(["check-proof", str(inst), str(proof)]) == 0
+    gz = tmp_path / "cli_proof.json.gz"  # gzip by extension, both ways
+    assert main(["solve", str(inst), "--method", "bab", "--proof", str(gz)]) == 0
+    assert gz.read_bytes()[:2] == b"\x1f\x8b"
+    assert main(["check-proof", str(inst), str(gz)]) == 0
+    bad = tmp_path / "bad.json.gz"
+    bad.write_bytes(b"not gzip")
+    assert main(["check-proof", str(inst), str(bad)]) == 2
 
 
 def test_check_time_on_a_2_20_20_5_net(tmp_path: Path) -> None:

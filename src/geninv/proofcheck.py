@@ -29,7 +29,12 @@ What is checked
    pre-activation that nonnegative multipliers over the rows of *earlier* layers
    prove (``h >= b + sum y beta + min_box((c - g) . v)``, or the mirror for an
    upper bound), rounded outward to 64 significant bits; it holds on the node and
-   every descendant, whose intervals it tightens.
+   every descendant, whose intervals it tightens.  *Witness lemmas*
+   (``"scope": "witness"``, ``"round": k``) come after, round by round: their
+   multipliers may name rows of every layer and the target rows, so their bounds
+   hold on every *witness* of the node (``||G(z) - x||_p <= delta``) -- enough, as
+   a leaf is refuted when no witness lies in it (see
+   :func:`geninv.proofrows._witness_bounds`).
 4. *Leaves*: exact interval bounds ``[lo, hi]`` of every pre-activation over the
    leaf's box, intersected with the lemma bounds and the fixed phases
    (``h >= 0`` or ``h <= 0``); an empty interval proves the leaf empty.  Otherwise, with variables
@@ -66,6 +71,7 @@ The row system lives in :mod:`geninv.proofrows`.  Rows (unit ``j`` of layer
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -299,9 +305,11 @@ def check_proof_file(directory: str | Path, proof: str | Path) -> CheckReport:
 
     problem = load_instance(directory)
     try:
-        text = Path(proof).read_text(encoding="utf-8")
-        doc = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raw = Path(proof).read_bytes()
+        if str(proof).endswith(".gz"):
+            raw = gzip.decompress(raw)
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, gzip.BadGzipFile, EOFError) as exc:
         raise MalformedProof(f"not JSON ({exc})", str(proof)) from None
     try:
         return check_certificate(problem, doc)

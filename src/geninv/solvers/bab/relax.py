@@ -77,6 +77,47 @@ class NodeResult:
     out: FloatArray | None  # a^L at the optimum
     y: dict[str, float] | None  # candidate multipliers (duals or the dual ray), by row name
     y_alt: dict[str, float] | None = None  # the ray with the other sign
+    #: the optimal basis (column statuses, row statuses by row name): a warm start
+    basis: Basis | None = None
+
+
+#: a simplex basis by name: (column statuses, {row name: status})
+Basis = tuple[list[Any], dict[str, Any]]
+
+
+def _warm(hs: Any, h: Any, names: list[str], basis: Basis) -> bool:
+    """Start from a parent's basis: same columns; rows by name (a new row basic, its
+    slack free to move), then the count of basic variables repaired to the number of
+    rows (HiGHS itself replaces a singular basis's columns by slacks).  Only speed
+    depends on it: the optimum, and so every multiplier, is the LP's."""
+    cols, rows = basis
+    if len(cols) != h.getNumCol():
+        return False
+    basic, lower = hs.HighsBasisStatus.kBasic, hs.HighsBasisStatus.kLower
+    rst = [rows.get(nm, basic) for nm in names]
+    excess = sum(1 for c in cols if c == basic) + sum(1 for r in rst if r == basic) - len(names)
+    if excess > 0:  # too many basic: new rows' slacks leave first (at their bound)
+        for i, nm in enumerate(names):
+            if excess <= 0:
+                break
+            if rst[i] == basic and nm not in rows:
+                rst[i], excess = lower, excess - 1
+        for i in range(len(rst)):
+            if excess <= 0:
+                break
+            if rst[i] == basic:
+                rst[i], excess = lower, excess - 1
+    elif excess < 0:
+        for i in range(len(rst)):
+            if excess >= 0:
+                break
+            if rst[i] != basic:
+                rst[i], excess = basic, excess + 1
+    hb = hs.HighsBasis()
+    hb.col_status = list(cols)
+    hb.row_status = rst
+    hb.valid = True
+    return str(h.setBasis(hb)).endswith("kOk")
 
 
 class _Rows:
@@ -214,11 +255,15 @@ def solve_node(
     zhi: FloatArray,
     fixed: dict[tuple[int, int], int],
     bounds: list[tuple[FloatArray, FloatArray]],
+    warm: Basis | None = None,
 ) -> NodeResult:
-    """Build and solve the node LP (see the module docstring)."""
+    """Build and solve the node LP (see the module docstring), from ``warm`` (a
+    parent's basis) when given."""
     md = _build(setup, zlo, zhi, fixed, bounds)
     h, n, nr, out_cols = md.highs, setup.n, len(md.names), md.out_cols
     h.changeColsCost(1, np.array([md.ncol - 1], dtype=np.int32), np.array([1.0]))
+    if warm is not None:
+        _warm(importlib.import_module("highspy"), h, md.names, warm)
     h.run()
     status = str(h.getModelStatus()).split(".")[-1]
     if status == "kOptimal":
@@ -229,7 +274,11 @@ def solve_node(
         if len(duals) == nr:  # HiGHS gives no duals when it solved the LP without simplex
             y = _ydict(md.names, duals)
         out = md.emat @ colv[out_cols] + md.evec
-        return NodeResult("optimal", float(colv[-1]), colv[:n], out, y)
+        hb = h.getBasis()
+        basis: Basis | None = None
+        if hb.valid and len(hb.row_status) == nr and len(hb.col_status) == md.ncol:
+            basis = (list(hb.col_status), dict(zip(md.names, hb.row_status, strict=True)))
+        return NodeResult("optimal", float(colv[-1]), colv[:n], out, y, basis=basis)
     if status in _INFEASIBLE:
         _, has, ray = h.getDualRay()
         if has:

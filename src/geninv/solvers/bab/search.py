@@ -48,7 +48,7 @@ from geninv.problem import InversionProblem
 from geninv.proofcheck import Inherited, LeafChecker
 from geninv.solvers.bab.certificate import Box, Certificate, ProofNode
 from geninv.solvers.bab.polish import candidates
-from geninv.solvers.bab.relax import NodeResult, Setup, solve_node, tighten
+from geninv.solvers.bab.relax import Basis, NodeResult, Setup, solve_node, tighten
 
 INPUT_SPLIT_MAX = 8
 #: a back-substitution bound becomes a lemma when it beats the interval bound by this
@@ -131,11 +131,15 @@ class Search:
         incumbent_finder: IncumbentFinder | None = None,
         lemmas: bool = True,
         obbt_depth: int = OBBT_DEPTH,
+        warm_start: bool = True,
     ) -> None:
         self.problem, self.setup, self.cert = problem, setup, cert
         self.lemmas = lemmas
         #: tighten bounds with the target rows at nodes up to this depth (-1: never)
         self.obbt_depth = obbt_depth if lemmas else -1
+        #: start each node LP from its parent's optimal basis (by row name)
+        self.warm_start = warm_start
+        self.warm: dict[int, Basis] = {}
         #: per open node: the exact and float lemma bounds its ancestors proved
         self.inherited: dict[int, tuple[Inherited, dict[tuple[int, int, str], float]]] = {}
         self.current: tuple[Inherited, dict[tuple[int, int, str], float]] = ({}, {})
@@ -308,7 +312,7 @@ class Search:
             bounds = [(lo, np.maximum(lo, hi)) for lo, hi in bounds]
         for _ in range(MAX_CUT_ROUNDS + 1):
             t0 = time.perf_counter()
-            res = solve_node(self.setup, zlo, zhi, nd.fixed, bounds)
+            res = solve_node(self.setup, zlo, zhi, nd.fixed, bounds, self.warm.pop(nd.id, None))
             self.stats["lp_seconds"] += time.perf_counter() - t0
             if res.status == "infeasible" or (
                 res.status == "optimal" and res.value > self.setup.delta + PRUNE_EPS * self.scale
@@ -425,6 +429,8 @@ class Search:
             for k in kids:
                 self.cert.nodes[k.id] = k
                 self.inherited[k.id] = self.current
+                if res.basis is not None and self.warm_start:
+                    self.warm[k.id] = res.basis
                 heapq.heappush(heap, _Item(key, seq, k, item.depth + 1))
                 seq += 1
         return self._done("no", start)
