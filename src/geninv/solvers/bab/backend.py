@@ -36,8 +36,6 @@ from geninv.solvers.base import Backend, Capabilities, register
 
 KIND = "branch and bound (checked)"
 MAX_NODES = 200_000
-#: share of a time limit given to the search (the rest: the final independent check)
-SEARCH_SHARE = 0.6
 
 
 #: the default incumbent finder's budget: at most this many seconds ...
@@ -212,7 +210,8 @@ class BabBackend(Backend):
             cert,
             # the independent check of a finished tree redoes the exact leaf work
             # (about the search's own exact checks): keep time for it
-            time_limit=None if time_limit is None else SEARCH_SHARE * time_limit,
+            time_limit=time_limit,
+            keep_for_check=True,
             max_nodes=self.max_nodes,
             incumbent_finder=self.incumbent_finder,
             lemmas=self.lemmas,

@@ -62,6 +62,11 @@ def _width(bounds: list[tuple[FloatArray, FloatArray]], units: list[tuple[int, i
     return sum(float(bounds[lay - 1][1][j] - bounds[lay - 1][0][j]) for lay, j in units)
 
 
+#: with ``keep_for_check``, the search stops early enough to leave this multiple of its
+#: own exact-check seconds, plus this share of the limit, to the final check
+CHECK_RESERVE = 2.0
+RESERVE_SHARE = 0.05
+
 #: LP bound tightening with the target rows (witness lemmas) at nodes this deep ...
 OBBT_DEPTH = 0
 #: ... at most this many rounds per node, stopping when a round shrinks the unstable
@@ -69,7 +74,7 @@ OBBT_DEPTH = 0
 OBBT_ROUNDS = 6
 OBBT_MIN_GAIN = 0.1
 #: ... and within this share of the search time left (and at most these seconds)
-OBBT_SHARE = 0.3
+OBBT_SHARE = 0.25
 OBBT_MAX_SECONDS = 60.0
 #: an LP optimum s* at most delta + this (relative to the scale) is not tried for pruning
 PRUNE_EPS = 1e-9
@@ -102,7 +107,7 @@ def _floats(box: Box) -> tuple[FloatArray, FloatArray]:
 
 #: significant bits kept of each float multiplier (any y >= 0 is valid; short ones make
 #: the proof smaller and its exact check faster; a leaf they fail is split further)
-MULTIPLIER_BITS = 32
+MULTIPLIER_BITS = 20
 
 
 def _short(v: float) -> Fraction:
@@ -132,6 +137,7 @@ class Search:
         lemmas: bool = True,
         obbt_depth: int = OBBT_DEPTH,
         warm_start: bool = True,
+        keep_for_check: bool = False,
     ) -> None:
         self.problem, self.setup, self.cert = problem, setup, cert
         self.lemmas = lemmas
@@ -143,7 +149,9 @@ class Search:
         #: per open node: the exact and float lemma bounds its ancestors proved
         self.inherited: dict[int, tuple[Inherited, dict[tuple[int, int, str], float]]] = {}
         self.current: tuple[Inherited, dict[tuple[int, int, str], float]] = ({}, {})
-        self.deadline = math.inf if time_limit is None else time.perf_counter() + time_limit
+        self.limit = math.inf if time_limit is None else time_limit
+        self.deadline = time.perf_counter() + self.limit
+        self.keep_for_check = keep_for_check
         self.max_nodes = max_nodes
         self.finder = incumbent_finder
         self.checker = LeafChecker(problem, cert.globals_doc())
@@ -160,6 +168,14 @@ class Search:
         }
         w1 = np.abs(setup.layers[0].weight)
         self.col_mass = w1.sum(axis=0)
+
+    def _reserve(self) -> float:
+        """Time kept for the final independent check: it redoes the exact work the
+        search did (``CHECK_RESERVE`` times the search's exact-check seconds so far)
+        plus ``RESERVE_SHARE`` of the limit."""
+        if not self.keep_for_check or not math.isfinite(self.limit):
+            return 0.0
+        return CHECK_RESERVE * float(self.stats["check_seconds"]) + RESERVE_SHARE * self.limit
 
     # ------------------------------------------------------------ witnesses
     def _plausible(self, z: list[Fraction]) -> bool:
@@ -397,7 +413,7 @@ class Search:
         heap: list[_Item] = [_Item(0.0, 0, root, 0)]
         seq = 1
         while heap:
-            if time.perf_counter() > self.deadline:
+            if time.perf_counter() + self._reserve() > self.deadline:
                 return self._done("unknown", start, reason="time limit reached", open_=len(heap))
             if self.stats["nodes"] >= self.max_nodes:
                 return self._done(
