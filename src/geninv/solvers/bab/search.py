@@ -71,11 +71,11 @@ RESERVE_SHARE = 0.05
 OBBT_DEPTH = 0
 #: ... at most this many rounds per node, stopping when a round shrinks the unstable
 #: units' total width by less than this share, ...
-OBBT_ROUNDS = 6
+OBBT_ROUNDS = 8
 OBBT_MIN_GAIN = 0.1
 #: ... and within this share of the search time left (and at most these seconds)
-OBBT_SHARE = 0.25
-OBBT_MAX_SECONDS = 60.0
+OBBT_SHARE = 0.6
+OBBT_MAX_SECONDS = 300.0
 #: an LP optimum s* at most delta + this (relative to the scale) is not tried for pruning
 PRUNE_EPS = 1e-9
 
