@@ -345,7 +345,7 @@ def test_cvp_json_syntax_errors() -> None:
     json_error('{"basis": [[1]],\n "target": [0,]}', "invalid JSON", line=2)
     json_error("", "invalid JSON", line=1)
     json_error('{"basis": [[1]], "basis": [[2]], "target": [0]}', "duplicate key 'basis'")
-    json_error('{"basis": [[1e99999]], "target": [0]}', "exponent")
+    json_error('{"basis": [[1e99999]], "target": [0]}', "exponent", line=1)
 
 
 def test_cvp_json_file_errors(tmp_path: Path) -> None:

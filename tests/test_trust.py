@@ -406,9 +406,16 @@ def test_cli_trust_solver_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 @needs_highs
 def test_certify_labels_the_bound_uncertified(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     problem = far_target()
+    certified = certified_gap(problem, methods=(), time_limit=20)
+    assert certified.lower_bound_certified and certified.lower_bound_basis == BASIS_CHECKED
+    assert certified.lower_bound is not None and 3.99 <= certified.lower_bound <= 4
+    # where bab does not apply, the bound is the float solver's, labelled as such
+    from geninv.solvers.bab.backend import BabBackend
+
+    monkeypatch.setattr(BabBackend, "unsupported_reason", classmethod(lambda cls, p: "off"))
     report = certified_gap(problem, methods=(), time_limit=20)
     assert report.lower_bound is not None and report.lower_bound == pytest.approx(4, rel=1e-5)
     assert report.lower_bound_certified is False and report.lower_bound_basis == UNCERTIFIED
@@ -435,7 +442,10 @@ class _Approx(_Certifier):
 
 def test_certify_drops_a_bound_above_a_found_distance(monkeypatch: pytest.MonkeyPatch) -> None:
     import geninv.gap as gap
+    from geninv.solvers.bab.backend import BabBackend
 
+    # the float fallback (bab, which would certify a bound here, kept out of the way)
+    monkeypatch.setattr(BabBackend, "unsupported_reason", classmethod(lambda cls, p: "off"))
     problem = far_target()  # the point z = 1 is at distance 4
     monkeypatch.setitem(REGISTRY, _Approx.name, _Approx)
     monkeypatch.setattr(gap, "_why_no_milp", lambda _p: None)

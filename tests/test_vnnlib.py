@@ -181,7 +181,7 @@ def test_reader_subset(tmp_path: Path) -> None:
         HEADER
         + """
 (assert (and (<= X_0 1.5) (>= X_0 -1)))
-(assert (and (and (<= 0 X_1)) (> 2 X_1)))   ; nested and, reversed sides, strict
+(assert (and (and (<= (- 5) X_1)) (> 2 X_1)))   ; nested and, reversed sides, strict
 (assert (<= X_1 (- 3)))
 (assert (<= X_1 4))                         ; looser upper bound: ignored
 (assert (> Y_0 (/ 1 3)))
@@ -189,11 +189,20 @@ def test_reader_subset(tmp_path: Path) -> None:
 """
     )
     prop = read_vnnlib(write(tmp_path, text))
-    assert prop.input_lower == [F(-1), F(0)]
+    assert prop.input_lower == [F(-1), F(-5)]
     assert prop.input_upper == [F(3, 2), F(-3)]
     assert prop.input_upper_strict == [False, False]
     assert prop.output_lower == [F(1, 3)] and prop.output_lower_strict == [True]
     assert prop.output_upper == [None]
+
+
+def test_reader_refuses_an_empty_input_box(tmp_path: Path) -> None:
+    text = HEADER + "(assert (<= X_0 1))(assert (>= X_0 2))(assert (>= X_1 0))(assert (<= X_1 1))"
+    with pytest.raises(ValidationError, match=r"p.vnnlib:\d+: input X_0 has an empty range"):
+        read_vnnlib(write(tmp_path, text))
+    text = HEADER + "(assert (<= X_0 1))(assert (> X_0 1))(assert (>= X_1 0))(assert (<= X_1 1))"
+    with pytest.raises(ValidationError, match="empty range"):
+        read_vnnlib(write(tmp_path, text))
 
 
 def test_reader_strict_wins_on_ties(tmp_path: Path) -> None:

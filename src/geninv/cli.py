@@ -9,16 +9,26 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import signal
 import sys
+import time
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, NoReturn
 
+from geninv import guard  # standard library only, so it comes first
+
+if __name__ == "__main__" or os.path.basename(sys.argv[0]) == "geninv":
+    guard.exit_on_signals()  # the program: a signal while it loads ends it cleanly
+
 import numpy as np
 
 from geninv.errors import GeninvError, ParseError, UnsupportedError, ValidationError
-from geninv.io.instance import load_instance, read_json, save_instance, sha256_file, summary
+from geninv.io import atomic
+from geninv.io.limits import check_count, check_float, check_json_depth
+from geninv.io.text import read_npy
 from geninv.network import to_fraction
 from geninv.problem import (
     DOMAINS,
@@ -45,15 +55,45 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ---------------------------------------------------------------- helpers
+# geninv.io.instance imports onnx (about a second): imported when first used, so the
+# program starts (and its signal policy is in place) quickly.
+def load_instance(directory: str | Path) -> InversionProblem:
+    from geninv.io.instance import load_instance as load
+
+    return load(directory)
+
+
+def read_json(path: str | Path) -> Any:
+    from geninv.io.instance import read_json as read
+
+    return read(path)
+
+
+def save_instance(problem: InversionProblem, out_dir: str | Path, **kwargs: Any) -> Path:
+    from geninv.io.instance import save_instance as save
+
+    return save(problem, out_dir, **kwargs)
+
+
+def sha256_file(path: str | Path) -> str:
+    from geninv.io.instance import sha256_file as sha
+
+    return sha(path)
+
+
+def summary(problem: InversionProblem) -> dict[str, Any]:
+    from geninv.io.instance import summary as summ
+
+    return summ(problem)
+
+
 def _print(msg: str = "") -> None:
     sys.stdout.write(msg + "\n")
 
 
 def _number_arg(text: str, what: str) -> Fraction:
-    try:
-        return to_fraction(text, what)
-    except ValidationError as exc:
-        raise ValidationError(f"--{what}: {exc}") from None
+    """An exact number from the command line; errors name the option (``--what: ...``)."""
+    return to_fraction(text, f"--{what}")
 
 
 def _vector_arg(text: str, n: int, what: str) -> list[Fraction]:
@@ -61,6 +101,7 @@ def _vector_arg(text: str, n: int, what: str) -> list[Fraction]:
     if text.endswith(".json") or text.endswith(".npy"):
         values = _read_vector_file(text)
     elif "," in text:
+        check_count(text.count(",") + 1, "vector", f"--{what}: the list's number of entries")
         values = [_number_arg(t, what) for t in text.split(",")]
     else:
         return [_number_arg(text, what)] * n
@@ -72,28 +113,27 @@ def _vector_arg(text: str, n: int, what: str) -> list[Fraction]:
 def _read_vector_file(path: str) -> list[Fraction]:
     p = Path(path)
     if p.suffix == ".npy":
-        try:
-            arr = np.load(p, allow_pickle=False)
-        except FileNotFoundError:
-            raise ParseError("no such file", path) from None
-        except (OSError, ValueError) as exc:
-            raise ParseError(f"not a readable .npy array ({exc})", path) from None
-        if arr.dtype.kind not in "biuf":
-            raise ParseError(f"expected a numeric array, got dtype {arr.dtype}", path)
+        arr = read_npy(p, "vector")
         arr = arr.reshape(-1) if arr.ndim == 2 and 1 in arr.shape else arr
         if arr.ndim != 1:
             raise ParseError(f"expected a vector, got an array of shape {arr.shape}", path)
-        try:
-            return [to_fraction(v, f"entry {i}") for i, v in enumerate(arr.tolist())]
-        except ValidationError as exc:
-            raise ParseError(str(exc), path) from None
+        return _numbers(arr.tolist(), "entry", path)
     doc = read_json(p)
     if isinstance(doc, dict) and "target" in doc:
         doc = doc["target"]
     if not isinstance(doc, list) or not doc:
         raise ParseError("expected a non-empty JSON list of numbers", path)
+    return _numbers(doc, "entry", path)
+
+
+def _numbers(values: list[Any], what: str, path: str) -> list[Fraction]:
+    """Exact values of a list read from ``path``; each must fit a float (named ``what[i]``)."""
     try:
-        return [to_fraction(v, f"entry {i}") for i, v in enumerate(doc)]
+        check_count(len(values), "vector", "the number of entries")
+        return [
+            check_float(to_fraction(v, f"{what}[{i}]"), f"{what}[{i}]")
+            for i, v in enumerate(values)
+        ]
     except ValidationError as exc:
         raise ParseError(str(exc), path) from None
 
@@ -106,11 +146,10 @@ def _read_witness(path: str) -> list[Fraction]:
     if not isinstance(z, list):
         status = doc.get("status")
         extra = f" (the solution's status is {status!r})" if status else ""
-        raise ParseError(f'"z" is {json.dumps(z)}, expected a list of numbers{extra}', path)
-    try:
-        return [to_fraction(v, f"z[{i}]") for i, v in enumerate(z)]
-    except ValidationError as exc:
-        raise ParseError(str(exc), path) from None
+        shown = json.dumps(z)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ParseError(f'"z" is {shown}, expected a list of numbers{extra}', path)
+    return _numbers(z, "z", path)
 
 
 def _check_witness_length(problem: InversionProblem, z: Sequence[Any], path: str) -> None:
@@ -152,7 +191,12 @@ def _finish_reduction(
         problem = lift(problem)
         problem.source = SourceInfo(**{**problem.source.__dict__, "theorem": theorem_real})
     out = save_instance(
-        problem, args.output, force=args.force, source_file=copy_from, source_copy_name=copy_name
+        problem,
+        args.output,
+        force=args.force,
+        source_file=copy_from,
+        source_copy_name=copy_name,
+        protect=files,
     )
     net = problem.network
     _print(
@@ -169,7 +213,7 @@ def cmd_reduce_sat(args: argparse.Namespace) -> int:
 
     cnf = read_cnf(args.file)
     reduction = SatReduction(args.domain)
-    problem, _ = reduction.apply(cnf)
+    problem = _apply_named(reduction, cnf, args.file)
     expected = _expected_sat(cnf, args.expected, args.oracle_time_limit)
     described = f"{Path(args.file).name} ({cnf.n_vars} variables, {cnf.n_clauses} clauses)"
     return _finish_reduction(
@@ -251,6 +295,8 @@ def cmd_reduce_cvp(args: argparse.Namespace) -> int:
         for name, val in (("radius", radius), ("radius-pow", rpow)):
             if val is not None and val < 0:
                 raise ValidationError(f"--{name} must be >= 0")
+            if val is not None:
+                check_float(val, f"--{name}")
         inst = CVPInstance(
             basis=inst.basis, target=inst.target, radius=radius, radius_pow=rpow, p=p
         )
@@ -270,12 +316,17 @@ def cmd_reduce_cvp(args: argparse.Namespace) -> int:
         )[0],
     )
     described = f"{', '.join(Path(f).name for f in files)} (n={n}, d={len(inst.target)})"
-    with tempfile.TemporaryDirectory() as tmp:
+    tmp = tempfile.mkdtemp(prefix="geninv-cvp-")
+    atomic.register_temp(tmp)
+    try:
         copy = Path(tmp) / "source.json"
         write_cvp_json(inst, copy)
         return _finish_reduction(
             args, problem, files, str(copy), "source.json", expected, described, "Theorem 4"
         )
+    finally:
+        atomic.remove_path(tmp)
+        atomic.unregister_temp(tmp)
 
 
 def cmd_reduce_clique(args: argparse.Namespace) -> int:
@@ -283,6 +334,7 @@ def cmd_reduce_clique(args: argparse.Namespace) -> int:
     from geninv.oracles import clique_decide
     from geninv.reductions.clique import CliqueReduction
 
+    parse_norm(args.p, "--p")  # a number >= 1 within the norm_p limit, before any work
     graph = read_graph(args.file)
     max_weight = None if args.max_weight is None else _number_arg(args.max_weight, "max-weight")
     reduction = CliqueReduction(
@@ -310,6 +362,7 @@ def cmd_reduce_vc(args: argparse.Namespace) -> int:
     from geninv.oracles import vertex_cover_decide
     from geninv.reductions.vertex_cover import VertexCoverReduction
 
+    parse_norm(args.p, "--p")  # a number >= 1 within the norm_p limit, before any work
     graph = read_graph(args.file)
     reduction = VertexCoverReduction(args.size, args.p, relation=args.relation)
     problem = _apply_named(reduction, graph, args.file)
@@ -337,8 +390,6 @@ def _lift_scale(problem: InversionProblem) -> Any:
 
 
 def cmd_lift(args: argparse.Namespace) -> int:
-    import tempfile
-
     from geninv.io.instance import save_instance as _save
     from geninv.reductions.lifting import lift
 
@@ -356,7 +407,12 @@ def cmd_lift(args: argparse.Namespace) -> int:
         }.get(problem.source.reduction, f"{problem.source.theorem}, lifted to real latents")
         lifted.source = SourceInfo(**{**lifted.source.__dict__, "theorem": theorem})
         out = _save(
-            lifted, args.output, force=args.force, source_file=copy_from, source_copy_name=copy_name
+            lifted,
+            args.output,
+            force=args.force,
+            source_file=copy_from,
+            source_copy_name=copy_name,
+            protect=[src_dir],
         )
     else:
         # The source of a plain lifted instance is the binary instance itself.
@@ -367,10 +423,13 @@ def cmd_lift(args: argparse.Namespace) -> int:
                 "theorem": "binary-to-real lifting",
             }
         )
-        out = _save(lifted, args.output, force=args.force)
-        with tempfile.TemporaryDirectory(dir=out) as tmp:
-            _save(problem, Path(tmp) / "source-instance")
-            (Path(tmp) / "source-instance").rename(out / "source-instance")
+        out = _save(
+            lifted,
+            args.output,
+            force=args.force,
+            protect=[src_dir],
+            extra=lambda tmp: _save(problem, tmp / "source-instance"),
+        )
     net = lifted.network
     _print(
         f"lifted {src_dir.name} ({problem.domain.kind}^{problem.n}) -> real latent, "
@@ -431,7 +490,8 @@ def cmd_new(args: argparse.Namespace) -> int:
         source=SourceInfo(file=Path(args.network).name, sha256=sha256_file(args.network)),
         input_box=input_box,
     )
-    out = save_instance(problem, args.output, force=args.force)
+    protect = [args.network, args.target]
+    out = save_instance(problem, args.output, force=args.force, protect=protect)
     _print(f"{problem.describe()}; network {network.describe()}; wrote {out}")
     return EXIT_OK
 
@@ -441,34 +501,76 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
     if args.dir is not None and (args.onnx or args.vnnlib):
         raise ValidationError("give an instance directory or --onnx/--vnnlib, not both")
+    if args.dir is None and not (args.onnx and args.vnnlib):
+        raise ValidationError("give an instance directory, or both --onnx FILE and --vnnlib FILE")
+    reads = [args.dir] if args.dir is not None else [args.onnx, args.vnnlib]
+    _check_outputs(args, reads)
     if args.dir is None:
-        if not (args.onnx and args.vnnlib):
-            raise ValidationError(
-                "give an instance directory, or both --onnx FILE and --vnnlib FILE"
-            )
         from geninv.io.vnncomp import problem_from_vnncomp
 
         problem = problem_from_vnncomp(args.onnx, args.vnnlib)
     else:
         problem = load_instance(args.dir)
     if args.certify:
-        return _certify(problem, args)
+        return _certify(problem, args, reads)
     if args.verbose and args.method == "auto":
         _, why = choose_backend(problem)
         sys.stderr.write(f"auto: {why}\n")
     progress = (not args.json) and sys.stderr.isatty()
-    sol = solve(
-        problem,
-        args.method,
-        time_limit=args.time_limit,
-        seed=args.seed,
-        progress=progress,
-        options=_backend_options(args),
-        trust_solver=args.trust_solver,
-    )
+    options = _backend_options(args)
+    start = time.perf_counter()
+
+    def stopped(exc: guard.LimitReached) -> Solution:
+        return Solution(
+            Status.UNKNOWN,
+            args.method,
+            reason=exc.detail,
+            seconds=time.perf_counter() - start,
+            stats={"stopped_by": f"{exc.kind} limit"},
+        )
+
+    def stuck(exc: guard.LimitReached) -> None:
+        # the watchdog thread, while the main thread is inside one long native call:
+        # report 'unknown' now and end the (supervised) process
+        code = EXIT_USAGE
+        try:
+            code = _emit_solution(problem, stopped(exc), args, reads)
+        except GeninvError as err:
+            sys.stderr.write(f"geninv: error: {err}\n")
+        finally:
+            atomic.remove_live_temps()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    try:
+        sol = guard.run_limited(
+            lambda: solve(
+                problem,
+                args.method,
+                time_limit=args.time_limit,
+                seed=args.seed,
+                progress=progress,
+                options=options,
+                trust_solver=args.trust_solver,
+            ),
+            args.time_limit,
+            _memory_limit(args),
+            on_stuck=stuck if guard.SUPERVISED else None,
+        )
+    except guard.LimitReached as exc:
+        sol = stopped(exc)
+    return _emit_solution(problem, sol, args, reads)
+
+
+def _emit_solution(
+    problem: InversionProblem, sol: Solution, args: argparse.Namespace, reads: Sequence[str]
+) -> int:
     doc = sol.to_json()
     if args.output:
-        _write_text_atomic(Path(args.output), json.dumps(doc, indent=1) + "\n")
+        atomic.write_text(
+            args.output, json.dumps(doc, indent=1) + "\n", force=args.force, protect=reads
+        )
     if args.json:
         _print(json.dumps(doc))
         return EXIT_OK
@@ -501,18 +603,85 @@ def _print_trust(sol: Solution, trust_solver: bool) -> None:
         _print(f"lower bound: {lb:.9g} ({label})")
 
 
-def _certify(problem: InversionProblem, args: argparse.Namespace) -> int:
-    from geninv.gap import certified_gap
+def _check_outputs(args: argparse.Namespace, reads: Sequence[str]) -> None:
+    """Refuse unwritable outputs before any work is done (they are checked again on write)."""
+    if getattr(args, "output", None):
+        atomic.check_target(args.output, args.force, protect=reads)
+    proof = getattr(args, "proof", None)
+    if proof:
+        for path in (proof, proof + ".cnf"):
+            atomic.check_target(path, args.force, protect=reads)
 
-    report = certified_gap(
-        problem,
-        time_limit=args.time_limit or 120.0,
-        seed=args.seed,
-        trust_solver=args.trust_solver,
-    )
+
+def _memory_limit(args: argparse.Namespace) -> int | None:
+    text = getattr(args, "memory_limit", None)
+    if text is None:
+        return guard.default_memory_limit()
+    if text.strip().lower() in ("none", "off", "0"):
+        return None
+    units = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+    t = text.strip().lower().removesuffix("b").removesuffix("i")
+    mult = units.get(t[-1:], 0)
+    try:
+        value = float(t[:-1] if mult else t)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValidationError(
+            f"--memory-limit {text!r}: expected a size such as 4G, 500M, or a number of MiB"
+        )
+    return int(value * (mult or 2**20))
+
+
+def _certify(problem: InversionProblem, args: argparse.Namespace, reads: Sequence[str]) -> int:
+    from geninv.gap import GapReport, certified_gap
+
+    limit = args.time_limit or 120.0
+    t0 = time.perf_counter()
+    report = GapReport()
+
+    def stopped(exc: guard.LimitReached) -> GapReport:  # keep the runs that finished
+        if report.lower_bound is None:
+            report.no_bound_reason = exc.detail
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def stuck(exc: guard.LimitReached) -> None:  # see cmd_solve
+        code = EXIT_USAGE
+        try:
+            code = _emit_report(stopped(exc), args, reads)
+        except GeninvError as err:
+            sys.stderr.write(f"geninv: error: {err}\n")
+        finally:
+            atomic.remove_live_temps()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+
+    try:
+        guard.run_limited(
+            lambda: certified_gap(
+                problem,
+                time_limit=limit,
+                seed=args.seed,
+                trust_solver=args.trust_solver,
+                report=report,
+            ),
+            limit,
+            _memory_limit(args),
+            on_stuck=stuck if guard.SUPERVISED else None,
+        )
+    except guard.LimitReached as exc:
+        stopped(exc)
+    return _emit_report(report, args, reads)
+
+
+def _emit_report(report: Any, args: argparse.Namespace, reads: Sequence[str]) -> int:
     doc = report.to_json()
     if args.output:
-        _write_text_atomic(Path(args.output), json.dumps(doc, indent=1) + "\n")
+        atomic.write_text(
+            args.output, json.dumps(doc, indent=1) + "\n", force=args.force, protect=reads
+        )
     if args.json:
         _print(json.dumps(doc))
         return EXIT_OK
@@ -536,10 +705,14 @@ def _backend_options(args: argparse.Namespace) -> dict[str, Any] | None:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ValidationError(f"--option {item!r}: expected KEY=VALUE")
+        check_json_depth(raw, f"--option {key.strip()}")
         try:
             value: Any = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
+        except ValueError as exc:  # e.g. an integer beyond Python's int-string limit
+            reason = str(exc).split(";")[0]  # not Python's advice on sys.set_int_max_str_digits
+            raise ValidationError(f"--option {key.strip()}: value not usable ({reason})") from None
         opts[key.strip()] = value
     if args.optimize:
         opts["mode"] = "optimize"
@@ -554,12 +727,6 @@ def _backend_options(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.method == "auto":
         raise ValidationError("backend options need an explicit --method (auto may pick another)")
     return opts
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def _print_solution(problem: InversionProblem, sol: Solution) -> None:
@@ -645,8 +812,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
             "problem.json names no copy of the source", str(Path(args.dir) / "problem.json")
         )
     source = entry.load_source(Path(args.dir) / copy)
-    mapped = entry.invert(sol, problem.inverse_data)
-    result = entry.check(source, mapped, problem)
+    try:
+        mapped = entry.invert(sol, problem.inverse_data)
+        result = entry.check(source, mapped, problem)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise ParseError(
+            f"inverse_data does not fit the reduction {problem.source.reduction!r} "
+            f"({type(exc).__name__}: {' '.join(str(exc).split())[:80]}); "
+            "expected the inverse_data that reduction wrote",
+            str(Path(args.dir) / "problem.json"),
+        ) from None
     _print(f"source check: {result.message}")
     if result.solution_text:
         _print(result.solution_text)
@@ -699,13 +874,20 @@ def cmd_sense(args: argparse.Namespace) -> int:
         generator = _load_generator(args.network, args.arch)
         images = None
         if args.image:
-            arr = np.load(args.image, allow_pickle=False) if args.image.endswith(".npy") else None
-            if arr is None:
+            if not args.image.endswith(".npy"):
                 raise ParseError("expected a .npy array of images (one per row)", args.image)
+            arr = read_npy(args.image, "array of images")
+            if arr.ndim == 0 or arr.size == 0:
+                raise ParseError(f"expected images, one per row, got shape {arr.shape}", args.image)
             images = np.atleast_2d(np.asarray(arr, dtype=np.float64).reshape(arr.shape[0], -1))
+    reads = [f for f in (args.network, args.image, args.y, args.matrix) if f]
+    if args.output:
+        atomic.check_target(args.output, args.force, directory=True, protect=reads)
+    if args.png:
+        atomic.check_target(args.png, args.force, protect=reads)
     q = generator.n_outputs
     if args.matrix:
-        A = np.load(args.matrix, allow_pickle=False)
+        A = read_npy(args.matrix, "matrix")
         if A.ndim != 2 or A.shape[1] != q:
             raise ParseError(
                 f"expected a matrix with {q} columns, got shape {A.shape}", args.matrix
@@ -713,6 +895,7 @@ def cmd_sense(args: argparse.Namespace) -> int:
     else:
         if not args.measurements or args.measurements < 1:
             raise ValidationError("give --measurements M (>= 1) or --matrix A.npy")
+        check_count(args.measurements * q, "parameters", "--measurements M times the outputs")
         A = sensing.gaussian_measurements(args.measurements, q, args.seed)
     rng = np.random.default_rng(args.seed)
     if images is not None:
@@ -720,13 +903,19 @@ def cmd_sense(args: argparse.Namespace) -> int:
             raise ParseError(f"images have {images.shape[1]} pixels, the generator {q}", args.image)
         ys = images @ A.T + args.noise * rng.normal(size=(images.shape[0], A.shape[0]))
     else:
-        ys = np.atleast_2d(np.load(args.y, allow_pickle=False)).astype(np.float64)
+        ys = np.atleast_2d(read_npy(args.y, "array of measurements")).astype(np.float64)
+        if ys.ndim != 2 or ys.shape[1] != A.shape[0]:
+            raise ParseError(
+                f"expected measurements of length {A.shape[0]} (one row each), got shape "
+                f"{ys.shape}",
+                args.y,
+            )
     rows: list[list[Any]] = [[], [], []]
     errors = []
     for i, y in enumerate(ys):
         problem = sensing.sensing_problem(generator, A, y, p=args.norm, threshold=args.threshold)
         if args.output and i == 0:
-            save_instance(problem, args.output, force=args.force)
+            save_instance(problem, args.output, force=args.force, protect=reads)
         x_hat, sol = sensing.recover(
             problem, args.method, time_limit=args.time_limit, seed=args.seed
         )
@@ -753,7 +942,9 @@ def cmd_sense(args: argparse.Namespace) -> int:
         shape = (side, side) if side * side == q else (1, q)
         labels = ["truth", "Lasso", f"geninv ({args.method})"]
         keep = [(r, lab) for r, lab in zip(rows, labels, strict=True) if r]
-        sensing.save_grid_png([r for r, _ in keep], [lab for _, lab in keep], args.png, shape)
+        sensing.save_grid_png(
+            [r for r, _ in keep], [lab for _, lab in keep], args.png, shape, force=args.force
+        )
         _print(f"wrote {args.png}")
     return EXIT_OK
 
@@ -874,6 +1065,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also write the JSON solution to FILE (a witness file)",
     )
+    solve.add_argument(
+        "--force", action="store_true", help="replace an existing -o / --proof regular file"
+    )
+    solve.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="stop as 'unknown' above this resident memory, e.g. 4G or 500M "
+        f"(default {int(guard.MEMORY_SHARE * 100)}%% of the memory available; 'none' for no limit)",
+    )
     solve.add_argument("--verbose", action="store_true", help="say why auto chose its backend")
     solve.add_argument(
         "--optimize", action="store_true", help="find the smallest distance, not just decide"
@@ -945,7 +1145,7 @@ def build_parser() -> argparse.ArgumentParser:
     sense.add_argument("--lasso-alpha", type=float, default=0.01)
     sense.add_argument("--png", help="write a grid: truth, Lasso, geninv")
     sense.add_argument("-o", "--output", help="save the first instance directory here")
-    sense.add_argument("--force", action="store_true")
+    sense.add_argument("--force", action="store_true", help="replace an existing --png / -o")
     sense.set_defaults(func=cmd_sense)
 
     exp = sub.add_parser("export-vnncomp", help="write a VNN-COMP benchmark folder")
@@ -967,7 +1167,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Numeric options and what they must be: (attribute, flag, smallest allowed, may equal it).
+_NUMERIC_OPTIONS = (
+    ("seed", "--seed", 0, True),
+    ("workers", "--workers", 1, True),
+    ("digits", "--digits", 1, True),
+    ("noise", "--noise", 0, True),
+    ("lasso_alpha", "--lasso-alpha", 0, False),
+    ("timeout", "--timeout", 0, False),
+    ("oracle_time_limit", "--oracle-time-limit", 0, False),
+)
+
+
+def _bad_numeric_option(args: argparse.Namespace) -> str | None:
+    """A one-line complaint about a numeric option out of range (NaN, inf, negative ...)."""
+    for attr, flag, low, inclusive in _NUMERIC_OPTIONS:
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        ok = math.isfinite(value) and (value >= low if inclusive else value > low)
+        if not ok:
+            relation = ">=" if inclusive else ">"
+            return f"{flag} must be a finite number {relation} {low}, got {value}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``geninv`` program.
+
+    Run as a program (``argv`` is None) the command runs under the supervisor of
+    :func:`geninv.guard.supervise` (one signal policy: SIGINT / SIGTERM stop it
+    within about a second, with exit status 130 / 143, no child process and no
+    partial output left); called with an argument list it runs in this process.
+    """
+    if argv is None and guard.supervisor_enabled():
+        try:
+            with guard.signal_policy():
+                parsed = _parse(None)
+                if not isinstance(parsed, argparse.Namespace):
+                    return parsed
+                ns = parsed
+                return guard.supervise(lambda: _run(ns))
+        except guard.Interrupted as exc:  # before the command started: nothing to undo
+            sys.stderr.write(guard.interrupted_line(exc.signum))
+            guard.restore_signals()
+            return exc.exit_code
+    args = _parse(argv)
+    if not isinstance(args, argparse.Namespace):
+        return args
+    return _run(args)
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace | int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "time_limit", None) is not None and not (
@@ -975,9 +1226,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         sys.stderr.write("geninv: error: --time-limit must be a positive number of seconds\n")
         return EXIT_USAGE
+    bad = _bad_numeric_option(args)
+    if bad is not None:
+        sys.stderr.write(f"geninv: error: {bad}\n")
+        return EXIT_USAGE
+    return args
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
-        code: int = args.func(args)
-        return code
+        with guard.signal_policy():
+            try:
+                code: int = args.func(args)
+                return code
+            finally:
+                atomic.remove_live_temps()
+    except guard.Interrupted as exc:
+        guard.kill_children()
+        atomic.remove_live_temps()
+        guard.report_interrupt(exc.signum)
+        guard.restore_signals()
+        return exc.exit_code
     except GeninvError as exc:
         msg = " ".join(str(exc).split("\n"))
         sys.stderr.write(f"geninv: error: {msg}\n")
@@ -987,7 +1256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"geninv: error: {where}{exc.strerror or exc}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        sys.stderr.write("geninv: interrupted\n")
+        guard.kill_children()
+        atomic.remove_live_temps()
+        guard.report_interrupt(signal.SIGINT)
         return 130
 
 

@@ -63,7 +63,16 @@ def run_demo(workdir: str | None = None) -> int:
             witness = root / f"{stem}-{domain}-solution.json"
             _run(
                 console,
-                ["solve", str(inst), "--method", method, "--verbose", "-o", str(witness)],
+                [
+                    "solve",
+                    str(inst),
+                    "--method",
+                    method,
+                    "--verbose",
+                    "-o",
+                    str(witness),
+                    "--force",
+                ],
             )
             sol = json.loads(witness.read_text())
             status = sol["status"]
@@ -82,7 +91,18 @@ def run_demo(workdir: str | None = None) -> int:
     png = root / "sensing.png"
     code, out = _run(
         console,
-        ["sense", "--digits", "6", "--measurements", "20", "--seed", "0", "--png", str(png)],
+        [
+            "sense",
+            "--digits",
+            "6",
+            "--measurements",
+            "20",
+            "--seed",
+            "0",
+            "--png",
+            str(png),
+            "--force",
+        ],
     )
     mean_line = [ln for ln in out.splitlines() if ln.startswith("mean per-pixel error")]
     if code == 0 and mean_line:

@@ -54,6 +54,8 @@ TRUSTED_BOUND = f"a floating-point solver's dual bound, {TRUSTED}"
 #: Above this many hidden units the MILP lower bound is not attempted.
 MAX_HIDDEN_UNITS = 3000
 DEFAULT_METHODS = ("adam", "layerwise", "pgd")
+#: A run is not started with less time than this left before the deadline.
+MIN_RUN_SECONDS = 0.05
 
 
 @dataclass
@@ -138,21 +140,38 @@ def certified_gap(
     time_limit: float | None = 60.0,
     seed: int = 0,
     trust_solver: bool = False,
+    report: GapReport | None = None,
 ) -> GapReport:
-    """Best distance from the approximate backends and a MILP lower bound.
+    """Best distance from the approximate backends and a lower bound.
 
-    The lower bound is labelled uncertified (``lower_bound_basis``), or accepted
-    unchecked with ``trust_solver``; it is never reported as certified."""
+    The lower bound is ``bab``'s certified one where ``bab`` applies; otherwise a
+    floating-point dual bound labelled uncertified (``lower_bound_basis``), or
+    accepted unchecked with ``trust_solver``.  ``report``, when given, is filled in
+    as the runs finish (so a caller that stops the computation keeps what was found).
+    """
     _load_builtin_backends()
     start = time.perf_counter()
-    report = GapReport()
-    share = None if time_limit is None else time_limit / (len(methods) + 2)
+    deadline = None if time_limit is None else start + time_limit
+    report = GapReport() if report is None else report
+    # up to three bound solves (l_inf, l_1, MIQP) follow the approximate runs; every run
+    # gets its share, or what is left before the deadline, so the whole meets time_limit
+    bounds = (1 if math.isinf(problem.p) or problem.p == 1 else 3) + 1  # + bab
+    share = None if time_limit is None else time_limit / (len(methods) + bounds)
+
+    def budget() -> float | None:
+        if deadline is None or share is None:
+            return None
+        left = deadline - time.perf_counter()
+        if left < MIN_RUN_SECONDS:
+            raise GeninvError(f"time limit ({time_limit:g} s) reached")
+        return min(share, left)
+
     for name in methods:
         cls = REGISTRY.get(name)
         if cls is None or not cls.available() or cls.unsupported_reason(problem) is not None:
             continue
         try:
-            sol = solve(problem, name, time_limit=share, seed=seed)
+            sol = solve(problem, name, time_limit=budget(), seed=seed)
         except GeninvError as exc:
             report.runs.append({"method": name, "error": str(exc)})
             continue
@@ -169,14 +188,14 @@ def certified_gap(
         try:
             p = problem.p
             if math.isinf(p) or p == 1:
-                report.lower_bound = _milp_lower_bound(problem, p, share)
+                report.lower_bound = _milp_lower_bound(problem, p, budget())
                 report.lower_bound_how = (
                     f"MILP minimum of the l_{'inf' if math.isinf(p) else 1} distance"
                 )
             else:
                 q = problem.network.n_outputs
-                lb_inf = _milp_lower_bound(problem, math.inf, share)
-                lb_1 = _milp_lower_bound(problem, 1.0, share) * q ** (1.0 / p - 1.0)
+                lb_inf = _milp_lower_bound(problem, math.inf, budget())
+                lb_1 = _milp_lower_bound(problem, 1.0, budget()) * q ** (1.0 / p - 1.0)
                 report.lower_bound = max(lb_inf, lb_1)
                 report.lower_bound_how = (
                     f"max(MILP l_inf minimum {lb_inf:.6g}, q^(1/p-1) x MILP l_1 minimum {lb_1:.6g})"
@@ -184,7 +203,7 @@ def certified_gap(
                 miqp = REGISTRY.get("miqp")
                 if p.is_integer() and miqp is not None and miqp.available():
                     try:
-                        lb_p = _milp_lower_bound(problem, p, share, method="miqp")
+                        lb_p = _milp_lower_bound(problem, p, budget(), method="miqp")
                     except GeninvError:
                         lb_p = 0.0
                     if lb_p > report.lower_bound:
@@ -210,7 +229,10 @@ def certified_gap(
     if report.lower_bound is not None:
         report.lower_bound_certified = False
         report.lower_bound_basis = TRUSTED_BOUND if trust_solver else UNCERTIFIED
-    _certified_bound(problem, report, share, trust_solver)
+    try:
+        _certified_bound(problem, report, budget(), trust_solver)
+    except GeninvError as exc:  # the deadline passed before bab could start
+        report.runs.append({"method": "bab", "error": str(exc)})
     report.seconds = time.perf_counter() - start
     return report
 

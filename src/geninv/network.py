@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from geninv import kernels
 from geninv.errors import ValidationError
+from geninv.io.limits import NUMBER_FORM, check_int, parse_number
 
 FloatArray = npt.NDArray[np.float64]
 Activation = Literal["relu", "identity", "leaky_relu", "sigmoid", "tanh"]
@@ -96,13 +97,16 @@ def to_fraction(value: Any, what: str = "value") -> Fraction:
     """Exact rational value of an int, float, Fraction, numpy scalar or 'p/q' string.
 
     Raises :class:`ValidationError` for NaN, infinities, booleans and anything
-    that is not a number.
+    that is not a number, and for strings or integers beyond the ``digits`` /
+    ``exponent`` limits of :mod:`geninv.io.limits` (checked before converting).
     """
     if isinstance(value, bool):
         raise ValidationError(f"{what}: expected a number, got a boolean")
     if isinstance(value, Fraction):
         return value
     if isinstance(value, (int, np.integer)):
+        if type(value) is int and not -(2**64) < value < 2**64:
+            check_int(value, what)  # huge integers: within the digits limit
         return small_fraction(int(value))  # small integers: the shared objects
     if isinstance(value, (float, np.floating)):
         f = float(value)
@@ -112,13 +116,23 @@ def to_fraction(value: Any, what: str = "value") -> Fraction:
             return small_fraction(int(f))
         return Fraction(f)
     if isinstance(value, str):
+        # Digits and exponent are bounded before converting: '1e999999999' is refused at once.
         try:
-            return Fraction(value.strip())
-        except (ValueError, ZeroDivisionError):
-            raise ValidationError(
-                f"{what}: expected a number or a rational 'p/q', got {value!r}"
-            ) from None
+            return parse_number(value.strip())
+        except ValueError as exc:
+            raise ValidationError(f"{what}: {exc} (expected {NUMBER_FORM})") from None
     raise ValidationError(f"{what}: expected a number, got {type(value).__name__}")
+
+
+def _as_float(v: Fraction, what: str) -> float:
+    """``float(v)``, or a ValidationError when ``v`` is beyond the float64 range."""
+    try:
+        return float(v)
+    except OverflowError:
+        raise ValidationError(
+            f"{what}: an entry is beyond the float64 range (|x| <= 1.8e308); "
+            "network parameters must fit a float"
+        ) from None
 
 
 def _layer_arrays(a: Any, what: str, ndim: int) -> tuple[FloatArray, list[Any] | None]:
@@ -137,7 +151,7 @@ def _layer_arrays(a: Any, what: str, ndim: int) -> tuple[FloatArray, list[Any] |
             if rows and len({len(r) for r in rows}) != 1:
                 raise ValidationError(f"{what}: rows have different lengths")
             exact = rows
-            arr = np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
+            arr = np.array([[_as_float(v, what) for v in r] for r in rows], dtype=np.float64)
             if arr.size == 0:
                 arr = arr.reshape(len(rows), 0)
             same = all(
@@ -148,7 +162,7 @@ def _layer_arrays(a: Any, what: str, ndim: int) -> tuple[FloatArray, list[Any] |
         else:
             vec = [to_fraction(v, f"{what}[{i}]") for i, v in enumerate(a)]
             exact = vec
-            arr = np.array([float(v) for v in vec], dtype=np.float64)
+            arr = np.array([_as_float(v, what) for v in vec], dtype=np.float64)
             same = all(Fraction(float(f)) == e for f, e in zip(arr, vec, strict=True))
         if same:
             exact = None
@@ -412,7 +426,9 @@ class ReLUNetwork:
         """True when every parameter is exactly representable in float32."""
         for layer in self.layers:
             for arr in (layer.weight, layer.bias):
-                if not np.array_equal(arr.astype(np.float32).astype(np.float64), arr):
+                with np.errstate(over="ignore"):  # beyond float32: inf, hence not equal
+                    narrowed = arr.astype(np.float32).astype(np.float64)
+                if not np.array_equal(narrowed, arr):
                     return False
         return self.is_float_exact()
 

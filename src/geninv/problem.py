@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from geninv.errors import ValidationError
 from geninv.exact import compare_lp_tuple
+from geninv.io.limits import FLOAT_MAX, check_float, limit
 from geninv.network import (
     FloatArray,
     ReLUNetwork,
@@ -63,11 +64,22 @@ def parse_norm(value: Any, what: str = "norm") -> float:
                 f"{what}: expected a number >= 1 or 'inf', got {value!r}"
             ) from None
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        p = float(value)
+        try:
+            p = float(value)
+        except OverflowError:  # an int beyond the float range: far above the limit below
+            p = math.inf
+            value = str(value)[:20] + "..."
     else:
         raise ValidationError(f"{what}: expected a number >= 1 or 'inf', got {value!r}")
     if math.isnan(p) or p < 1:
         raise ValidationError(f"{what}: p must be >= 1 (or 'inf'), got {value!r}")
+    if p > limit("norm_p") and not (math.isinf(p) and not isinstance(value, str)):
+        # (a float inf passed in is infinity; a numeral too large for a float is not 'inf')
+        raise ValidationError(
+            f"{what}: p = {value!r} is above the limit {limit('norm_p'):,} on a finite norm "
+            "exponent (exact arithmetic raises numbers to the p-th power); use 'inf', or set "
+            "GENINV_MAX_NORM_P to raise the limit"
+        )
     return p
 
 
@@ -96,6 +108,8 @@ class Domain:
                     f"box bounds have lengths {len(self.lower)} and {len(self.upper)}"
                 )
             for i, (lo, hi) in enumerate(zip(self.lower, self.upper, strict=True)):
+                check_float(lo, f"box lower[{i}]")
+                check_float(hi, f"box upper[{i}]")
                 if lo > hi:
                     raise ValidationError(f"box bound {i}: lower {lo} > upper {hi}")
         elif self.lower is not None or self.upper is not None:
@@ -214,6 +228,9 @@ class InversionProblem:
             v if type(v) is Fraction else to_fraction(v, f"target[{i}]")
             for i, v in enumerate(target)
         )
+        for i, v in enumerate(self.target):
+            if not -FLOAT_MAX <= v <= FLOAT_MAX:
+                check_float(v, f"target[{i}]")
         if len(self.target) != network.n_outputs:
             raise ValidationError(
                 f"target has {len(self.target)} entries "
@@ -228,7 +245,7 @@ class InversionProblem:
                     f"but the network has {network.n_inputs} inputs"
                 )
         self.p = parse_norm(p)
-        self.threshold = to_fraction(threshold, "threshold")
+        self.threshold = check_float(to_fraction(threshold, "threshold"), "threshold")
         if self.threshold < 0:
             raise ValidationError(f"threshold must be >= 0, got {self.threshold}")
         if relation not in RELATIONS:
@@ -242,7 +259,9 @@ class InversionProblem:
         if threshold_pow is not None:
             if math.isinf(self.p) or not self.p.is_integer():
                 raise ValidationError("threshold_pow (delta^p) is only meaningful for integer p")
-            self.threshold_pow = to_fraction(threshold_pow, "threshold_pow")
+            self.threshold_pow = check_float(
+                to_fraction(threshold_pow, "threshold_pow"), "threshold_pow"
+            )
             if self.threshold_pow < 0:
                 raise ValidationError("threshold_pow must be >= 0")
         self.source = source or SourceInfo()
@@ -253,7 +272,18 @@ class InversionProblem:
             lo = tuple(to_fraction(v, "input_box lower") for v in input_box[0])
             hi = tuple(to_fraction(v, "input_box upper") for v in input_box[1])
             if len(lo) != network.n_inputs or len(hi) != network.n_inputs:
-                raise ValidationError("input_box must have one bound per input")
+                raise ValidationError(
+                    f"input_box has {len(lo)} lower and {len(hi)} upper bounds, expected "
+                    f"{network.n_inputs} each (one per input)"
+                )
+            for i, (a, b) in enumerate(zip(lo, hi, strict=True)):
+                check_float(a, f"input_box lower[{i}]")
+                check_float(b, f"input_box upper[{i}]")
+                if a > b:
+                    raise ValidationError(
+                        f"input_box bound {i}: lower {a} > upper {b} (an empty box; "
+                        "expected lower <= upper)"
+                    )
             self.input_box = (lo, hi)
 
     # ------------------------------------------------------------ basics

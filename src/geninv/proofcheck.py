@@ -72,7 +72,7 @@ The row system lives in :mod:`geninv.proofrows`.  Rows (unit ``j`` of layer
 from __future__ import annotations
 
 import gzip
-import json
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -301,20 +301,42 @@ def _split(
 
 def check_proof_file(directory: str | Path, proof: str | Path) -> CheckReport:
     """Load the instance and the proof file and check; see :func:`check_certificate`."""
-    from geninv.io.instance import load_instance
+    from geninv.io.instance import load_instance, read_json
 
     problem = load_instance(directory)
-    try:
-        raw = Path(proof).read_bytes()
-        if str(proof).endswith(".gz"):
-            raw = gzip.decompress(raw)
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, gzip.BadGzipFile, EOFError) as exc:
-        raise MalformedProof(f"not JSON ({exc})", str(proof)) from None
+    # read like every JSON geninv reads: size, nesting, digits and float range bounded;
+    # a file that is not such JSON is a one-line ParseError naming it
+    # (gzip by extension: the decompressed text, bounded like any JSON, then read so)
+    doc = _read_gz(Path(proof)) if str(proof).endswith(".gz") else read_json(proof)
     try:
         return check_certificate(problem, doc)
     except MalformedProof as exc:
         raise MalformedProof(exc.reason, str(proof)) from None
+
+
+def _read_gz(path: Path) -> Any:
+    """A gzip-compressed proof: decompressed (at most the JSON text limit, read in
+    chunks so a small bomb cannot fill memory) and read with the bounded JSON reader."""
+    from geninv.errors import ParseError
+    from geninv.io.instance import read_json
+    from geninv.io.limits import check_file_size, limit
+
+    cap = limit("text_bytes")
+    try:
+        with gzip.open(path, "rb") as fh:
+            data = fh.read(cap + 1)
+    except FileNotFoundError:
+        raise ParseError("no such file", str(path)) from None
+    except (OSError, EOFError) as exc:
+        raise ParseError(f"not a gzip file: {exc}", str(path)) from None
+    check_file_size(len(data), "text_bytes", str(path))
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp) / path.name.removesuffix(".gz")
+        plain.write_bytes(data)
+        try:
+            return read_json(plain)
+        except ParseError as exc:
+            raise ParseError(exc.reason, str(path), exc.line) from None
 
 
 class LeafChecker:

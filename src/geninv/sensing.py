@@ -348,13 +348,15 @@ def save_grid_png(
     vmin: float = 0.0,
     vmax: float = 1.0,
     scale: float = 0.9,
+    force: bool = True,
 ) -> Path:
     """Write a grid of grey images (one row per method, e.g. truth / Lasso / geninv) as PNG.
 
     ``rows[i][j]`` is a flattened image of ``shape``; ``labels[i]`` names row
     ``i``; ``titles`` (optional) heads the columns.  Values are shown on the
     fixed scale ``[vmin, vmax]`` (clipped), so rows are comparable.  Returns
-    the path written.
+    the path written; the write is atomic (:mod:`geninv.io.atomic`), and
+    ``force`` lets it replace an existing regular file.
     """
     try:
         from matplotlib.figure import Figure
@@ -398,7 +400,10 @@ def save_grid_png(
                 ax.set_title(titles[j], fontsize=8)
     fig.subplots_adjust(left=0.9 / (scale * ncols + 0.9), right=0.99, wspace=0.05, hspace=0.05)
     out = Path(path)
-    fig.savefig(out, format="png", dpi=100)
+    from geninv.io.atomic import atomic_file
+
+    with atomic_file(out, force=force, mode="wb") as fh:
+        fig.savefig(fh, format="png", dpi=100)
     return out
 
 

@@ -13,7 +13,10 @@ message is one line, ``FILE:LINE: what is wrong (expected ...)``):
   ``1 <= |l| <= V``, each clause terminated by ``0``; a clause may span lines
   and a line may hold several clauses; a ``0`` with no literal before it is an
   empty clause (kept: it makes the formula unsatisfiable);
-* the number of clauses must equal C.
+* the number of clauses must equal C;
+* V and C are at most the ``variables`` and ``clauses`` limits
+  (:mod:`geninv.io.limits`, checked on the header line, before any clause is
+  read) and the file at most the ``text_bytes`` limit.
 
 Repeated literals and tautologies are kept exactly as written.  Parsing is a
 single pass over the lines, linear in the size of the input.
@@ -27,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geninv.errors import ParseError, ValidationError
+from geninv.io.text import check_header, header_counts, read_text
 from geninv.io.text import count as _count
-from geninv.io.text import header_counts, read_text
 from geninv.io.text import is_integer as _is_integer
 from geninv.io.text import show as _show
 
@@ -177,7 +180,10 @@ def _parse_header(tokens: list[str], path: str, lineno: int) -> tuple[int, int]:
             path,
             lineno,
         )
-    return header_counts(tokens, ("variables", "clauses"), _HEADER_FORM, path, lineno)
+    n_vars, n_clauses = header_counts(tokens, ("variables", "clauses"), _HEADER_FORM, path, lineno)
+    check_header(n_vars, "variables", "variables", path, lineno)
+    check_header(n_clauses, "clauses", "clauses", path, lineno)
+    return n_vars, n_clauses
 
 
 def parse_cnf(text: str, path: str = "<string>") -> CNF:
@@ -240,7 +246,8 @@ def parse_cnf(text: str, path: str = "<string>") -> CNF:
                     path,
                     lineno,
                 )
-            lit = int(token)
+            # a literal with more than 20 digits is out of range; it is not converted
+            lit = int(token) if len(token) <= 21 else n_vars + 1
             if lit == 0:
                 if not current:
                     current_start = lineno
@@ -252,7 +259,8 @@ def parse_cnf(text: str, path: str = "<string>") -> CNF:
                 continue
             if lit > n_vars or -lit > n_vars:
                 raise ParseError(
-                    f"literal {lit} is out of range: the header declares {n_vars} variables "
+                    f"literal {token if len(token) <= 21 else _show(token)} is out of range: "
+                    f"the header declares {n_vars} variables "
                     f"(expected 1 <= |literal| <= {n_vars})",
                     path,
                     lineno,

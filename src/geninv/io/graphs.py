@@ -16,7 +16,8 @@ message is one line, ``FILE:LINE: what is wrong (expected ...)``):
     :class:`~geninv.errors.UnsupportedError`: vertex weights are not supported.
   - PACE 2019 ``p td N M`` or ``p vc N M``: every edge line is a bare ``u v``.
 
-  ``N`` and ``M`` are non-negative decimal integers;
+  ``N`` and ``M`` are non-negative decimal integers, at most the ``vertices``
+  and ``edges`` limits (:mod:`geninv.io.limits`, checked on the header line);
 * vertices are 1-based in the file and must lie in ``1..N``; a self-loop
   ``u u`` is an error;
 * an edge may be repeated, in either orientation (``u v`` and ``v u`` are the
@@ -47,9 +48,10 @@ from functools import cached_property
 from typing import Any
 
 from geninv.errors import BackendUnavailableError, ParseError, UnsupportedError, ValidationError
-from geninv.io.lattice import NUMBER_FORM, parse_exact_number
+from geninv.io.lattice import parse_exact_number
+from geninv.io.limits import FLOAT_MAX, NUMBER_FORM
+from geninv.io.text import check_header, header_counts
 from geninv.io.text import count as _count
-from geninv.io.text import header_counts
 from geninv.io.text import is_decimal as _is_decimal
 from geninv.io.text import read_text as _read_text
 from geninv.io.text import show as _show
@@ -303,6 +305,8 @@ def _parse_header(tokens: list[str], path: str, lineno: int) -> tuple[str, int, 
             f"unsupported problem format {_show(kind)} in header ({_HEADER_FORM})", path, lineno
         )
     n, m = header_counts(tokens, ("vertices", "edges"), _HEADER_FORM, path, lineno)
+    check_header(n, "vertices", "vertices", path, lineno)
+    check_header(m, "edges", "edges", path, lineno)
     return kind, n, m
 
 
@@ -313,10 +317,11 @@ def _vertex_token(token: str, n: int, form: str, path: str, lineno: int) -> int:
             path,
             lineno,
         )
-    v = int(token)
+    v = int(token) if len(token) <= 20 else n + 1  # a huge vertex is out of range unread
     if not 1 <= v <= n:
         raise ParseError(
-            f"vertex {v} is out of range: the header declares {_vertices(n)} "
+            f"vertex {token if len(token) <= 20 else _show(token)} is out of range: "
+            f"the header declares {_vertices(n)} "
             f"(expected 1 <= vertex <= {n})",
             path,
             lineno,
@@ -444,6 +449,13 @@ def parse_graph(text: str, path: str = "<string>") -> Graph:
                 raise ParseError(
                     f"edge weight: {exc} (expected a weight > 0: {NUMBER_FORM})", path, lineno
                 ) from None
+            if abs(weight) > FLOAT_MAX:
+                raise ParseError(
+                    f"edge weight {_show(weight_token)} is beyond the float64 range "
+                    "(expected a weight <= 1.8e308)",
+                    path,
+                    lineno,
+                )
             if weight <= 0:
                 raise ParseError(
                     f"edge weight {_show(weight_token)} is not positive (expected a weight > 0)",
@@ -539,7 +551,7 @@ def parse_vertex_set(
                         path,
                         lineno,
                     )
-            header = (int(tokens[2]), int(tokens[3]))
+            header = (int(tokens[2][:20]), int(tokens[3][:20]))  # 20 digits: beyond any n
             header_line = lineno
             if header[0] != n:
                 raise ParseError(
@@ -557,7 +569,7 @@ def parse_vertex_set(
             )
         if len(tokens) != 1 or not _is_decimal(tokens[0]):
             raise ParseError(f"{_show(line)} is not a vertex number ({vertex_form})", path, lineno)
-        v = int(tokens[0]) - base
+        v = (int(tokens[0]) if len(tokens[0]) <= 20 else n + 1) - base
         if not 0 <= v < n:
             raise ParseError(
                 f"vertex {tokens[0]} is out of range ({vertex_form}; the graph has {n} vertices)",

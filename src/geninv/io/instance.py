@@ -1,24 +1,33 @@
 """Instance directories: ``network.onnx`` + ``problem.json`` (+ ``property.vnnlib``).
 
-The schema is documented in docs/formats.md.  Writing is atomic: everything is
-written into a temporary sibling directory which is renamed into place only
-when complete, so a failure never leaves a half-written instance behind.
+The schema is documented in docs/formats.md.  Writing is atomic and
+conservative (:mod:`geninv.io.atomic`): everything is written into a
+temporary sibling directory which is renamed into place only when complete, so
+a failure or a signal never leaves a half-written instance behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
-import os
 import shutil
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from geninv.errors import GeninvError, OutputExistsError, ParseError
+from geninv.errors import GeninvError, ParseError
+from geninv.io.atomic import atomic_dir
+from geninv.io.limits import (
+    check_file_size,
+    check_json_depth,
+    check_parameters,
+    int_of,
+    json_number_line,
+    limit,
+)
 from geninv.io.onnx_io import export_onnx, import_onnx
 from geninv.io.vnnlib import vnnlib_expressible, write_vnnlib
 from geninv.network import ReLUNetwork
@@ -109,19 +118,20 @@ def save_instance(
     force: bool = False,
     source_file: str | Path | None = None,
     source_copy_name: str | None = None,
+    protect: Sequence[str | Path] = (),
+    extra: Callable[[Path], Any] | None = None,
 ) -> Path:
     """Write an instance directory atomically; returns its path.
 
     ``source_file`` (optional) is copied into the directory as
     ``source_copy_name`` so ``geninv extract`` can check witnesses against it.
+    The rules of :func:`geninv.io.atomic.atomic_dir` apply: an existing
+    ``out_dir`` is replaced only with ``force`` and only if geninv wrote it, and
+    never when it is inside (or above) a path in ``protect``.  ``extra(tmp)``,
+    when given, writes more files into the directory before it is renamed.
     """
     out = Path(out_dir)
-    if out.exists() and not force:
-        raise OutputExistsError(f"{out}: already exists; choose another -o or pass --force")
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    try:
+    with atomic_dir(out, force=force, protect=protect) as tmp:
         export_onnx(problem.network, tmp / NETWORK_FILE)
         sha = sha256_file(tmp / NETWORK_FILE)
         doc = problem_to_json(problem, sha)
@@ -133,17 +143,9 @@ def save_instance(
             doc["property"] = VNNLIB_FILE
         if source_file is not None and source_copy_name is not None:
             shutil.copyfile(source_file, tmp / source_copy_name)
+        if extra is not None:
+            extra(tmp)
         _write_json(tmp / PROBLEM_FILE, doc)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
-            os.replace(out, old / "x")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -165,6 +167,8 @@ def _write_json(path: Path, doc: Any) -> None:
 def read_json(path: str | Path) -> Any:
     """Load a JSON file; any failure is a one-line ParseError naming the file."""
     p = Path(path)
+    with contextlib.suppress(OSError):  # reading it below says why it cannot be read
+        check_file_size(p.stat().st_size, "text_bytes", str(p))
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -173,14 +177,52 @@ def read_json(path: str | Path) -> Any:
         raise ParseError("is a directory, expected a JSON file", str(p)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ParseError(f"cannot read: {exc}", str(p)) from None
+    check_json_depth(text, str(p))
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(
+            text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int
+        )
     except json.JSONDecodeError as exc:
         raise ParseError(
             f"invalid JSON: {exc.msg} (column {exc.colno})", str(p), exc.lineno
         ) from None
+    except _RefusedNumber as exc:
+        raise ParseError(exc.reason, str(p), json_number_line(text, exc.literal)) from None
     except ValueError as exc:
         raise ParseError(str(exc), str(p)) from None
+
+
+class _RefusedNumber(ValueError):
+    """A JSON number literal refused by a parse hook (the reader then names its line)."""
+
+    def __init__(self, literal: str, reason: str) -> None:
+        super().__init__(reason)
+        self.literal = literal
+        self.reason = reason
+
+
+def _bounded_int(literal: str) -> int:
+    """A JSON integer, refused (not converted) beyond the ``digits`` limit."""
+    digits = len(literal.lstrip("-"))
+    if digits > limit("digits"):
+        raise _RefusedNumber(
+            literal,
+            f"an integer with {digits:,} digits (the limit is {limit('digits'):,}; set "
+            "GENINV_MAX_DIGITS to raise it)",
+        )
+    value = int_of(literal.lstrip("-"))
+    return -value if literal.startswith("-") else value
+
+
+def _finite_float(literal: str) -> float:
+    """A JSON decimal as a float; one beyond the float64 range (``1e400``) is an error."""
+    value = float(literal)
+    if math.isinf(value):
+        shown = literal if len(literal) <= 20 else literal[:20] + "..."
+        raise _RefusedNumber(
+            literal, f"the number {shown} is beyond the float64 range (|x| <= 1.8e308)"
+        )
+    return value
 
 
 def _reject_constant(name: str) -> Any:
@@ -215,6 +257,10 @@ def load_instance(directory: str | Path) -> InversionProblem:
             where,
         )
     netinfo = field(doc, "network")
+    if not isinstance(netinfo, dict):
+        raise ParseError(f"network is {_json_kind(netinfo)}, expected an object", where)
+    for key in ("file", "sha256", "exact_parameters"):
+        _expect_name_or_none(netinfo.get(key), f"network.{key}", where, key != "sha256")
     net_path = d / str(field(netinfo, "file", "network."))
     if not net_path.is_file():
         raise ParseError(f"the network file {net_path.name} is missing", str(d))
@@ -247,6 +293,8 @@ def load_instance(directory: str | Path) -> InversionProblem:
             where,
         )
     domdoc = field(doc, "domain")
+    if not isinstance(domdoc, dict):
+        raise ParseError(f"domain is {_json_kind(domdoc)}, expected an object", where)
     kind = field(domdoc, "kind", "domain.")
     if kind not in DOMAINS:
         raise ParseError(f"domain.kind must be one of {', '.join(DOMAINS)}, got {kind!r}", where)
@@ -263,8 +311,39 @@ def load_instance(directory: str | Path) -> InversionProblem:
     box = doc.get("input_box")
     input_box = None
     if box is not None:
+        if not isinstance(box, dict):
+            raise ParseError(f"input_box is {_json_kind(box)}, expected an object or null", where)
         input_box = (field(box, "lower", "input_box."), field(box, "upper", "input_box."))
-    src = doc.get("source") or {}
+        for name, vec in zip(("lower", "upper"), input_box, strict=True):
+            if not isinstance(vec, list) or len(vec) != network.n_inputs:
+                raise ParseError(
+                    f"input_box.{name} must list {network.n_inputs} numbers (one per input)",
+                    where,
+                )
+    src = doc.get("source")
+    if src is None:
+        src = {}
+    if not isinstance(src, dict):
+        raise ParseError(f"source is {_json_kind(src)}, expected an object", where)
+    for key in ("reduction", "theorem", "file", "sha256", "copy"):
+        _expect_name_or_none(src.get(key), f"source.{key}", where, key == "copy")
+    if src.get("expected") not in (None, "yes", "no"):
+        raise ParseError(
+            f'source.expected is {_json_kind(src.get("expected"))}, expected "yes", "no" or null',
+            where,
+        )
+    if src.get("parameters") is not None and not isinstance(src["parameters"], dict):
+        raise ParseError(
+            f"source.parameters is {_json_kind(src.get('parameters'))}, expected an object",
+            where,
+        )
+    if "inverse_data" not in doc:
+        raise ParseError("missing field 'inverse_data' (an object; {} when there is none)", where)
+    inverse_data = doc["inverse_data"]
+    if inverse_data is None:
+        inverse_data = {}
+    if not isinstance(inverse_data, dict):
+        raise ParseError(f"inverse_data is {_json_kind(inverse_data)}, expected an object", where)
     source = SourceInfo(
         reduction=src.get("reduction"),
         theorem=src.get("theorem"),
@@ -285,7 +364,7 @@ def load_instance(directory: str | Path) -> InversionProblem:
             relation=field(doc, "relation"),
             threshold_pow=doc.get("threshold_pow"),
             source=source,
-            inverse_data=doc.get("inverse_data") or {},
+            inverse_data=inverse_data,
             input_box=input_box,
         ),
         "problem",
@@ -293,17 +372,50 @@ def load_instance(directory: str | Path) -> InversionProblem:
     return problem
 
 
+def _json_kind(value: Any) -> str:
+    """How a JSON value is named in an error message: its type and a short view of it."""
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    kind = kinds.get(type(value), "a number")
+    text = json.dumps(value)
+    return f"{kind} {text if len(text) <= 30 else text[:27] + '...'}"
+
+
+def _expect_name_or_none(value: Any, what: str, where: str, file_name: bool) -> None:
+    """A string field (a plain file name inside the instance when ``file_name``) or null."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise ParseError(f"{what} is {_json_kind(value)}, expected a string or null", where)
+    if file_name and (value in ("", ".", "..") or "/" in value or "\\" in value):
+        raise ParseError(
+            f"{what} is {_json_kind(value)}, expected a file name inside the instance directory",
+            where,
+        )
+
+
 def _load_exact_network(path: Path) -> ReLUNetwork:
     doc = read_json(path)
     try:
         layers = doc["layers"]
+        check_parameters(
+            sum(
+                len(layer["weight"]) * (len(layer["weight"][0]) + 1)
+                for layer in layers
+                if layer["weight"]
+            ),
+            f"{path}: the network",
+        )
         return ReLUNetwork(
             [layer["weight"] for layer in layers],
             [layer["bias"] for layer in layers],
             activations=doc.get("activations"),
         )
-    except (KeyError, TypeError) as exc:
-        raise ParseError(f"malformed exact parameters ({exc})", str(path)) from None
+    except (KeyError, TypeError, IndexError) as exc:
+        raise ParseError(
+            f"malformed exact parameters ({type(exc).__name__}: {exc})", str(path)
+        ) from None
     except GeninvError as exc:
         raise ParseError(str(exc), str(path)) from None
 

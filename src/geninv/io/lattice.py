@@ -12,8 +12,9 @@ Every number is read exactly, as a :class:`fractions.Fraction` (see
 ``28915379691307635007036``), a decimal (``2.5``, ``-.25``, ``1e-3``,
 ``1.5E+2``; read as the exact decimal value, never through a binary float) or
 a rational ``p/q`` (``1/3``, ``-7/2``; ``q > 0``, no spaces).  ``nan``,
-``inf``, hexadecimal, underscores, non-ASCII digits, exponents beyond ``±4300``
-and integers longer than Python's 4300-digit conversion limit are rejected.
+``inf``, hexadecimal, underscores, non-ASCII digits, exponents beyond ``±1000``
+and numbers with more than 4,000 digits are rejected (both limits can be
+raised, see docs/formats.md, "Limits").
 
 fplll text format
 =================
@@ -82,6 +83,14 @@ from pathlib import Path
 from typing import Any
 
 from geninv.errors import ParseError, ValidationError
+from geninv.io.limits import (
+    NUMBER_FORM,
+    check_float,
+    check_json_depth,
+    json_number_line,
+    limit,
+    parse_number,
+)
 from geninv.io.text import read_text as _read_text
 from geninv.network import to_fraction
 from geninv.problem import parse_norm
@@ -100,13 +109,7 @@ __all__ = [
 ]
 
 #: What an exact number may look like, for error messages.
-NUMBER_FORM = "an integer, a decimal like 2.5 or 1e-3, or a rational like 1/3"
 
-_MAX_EXPONENT = 4300
-_DECIMAL_RE = re.compile(
-    r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE](?P<exp>[+-]?[0-9]+))?", re.ASCII
-)
-_RATIONAL_RE = re.compile(r"(?P<num>[+-]?[0-9]+)/(?P<den>[0-9]+)", re.ASCII)
 _TOKEN_RE = re.compile(r"\[|\]|[^\s\[\]]+")
 
 _MATRIX_FORM = "expected an fplll matrix like '[[1 2 3] [4 5 6]]', one basis vector per row"
@@ -129,27 +132,12 @@ def parse_exact_number(token: str) -> Fraction:
     """The exact value of an integer, decimal or ``p/q`` token (no surrounding blanks).
 
     Raises :class:`ValueError` with a short reason (``'x' is not a number``,
-    ``'1/0' has a zero denominator``, ...) for anything else; callers add
-    where it was and what was expected.
+    ``'1/0' has a zero denominator``, too many digits, an exponent beyond the
+    limit, ...) for anything else; callers add where it was and what was
+    expected.  Digits and exponent are bounded (:func:`geninv.io.limits.parse_number`)
+    before anything is converted.
     """
-    match = _RATIONAL_RE.fullmatch(token)
-    try:
-        if match is not None:
-            den = int(match["den"])
-            if den == 0:
-                raise ValueError(f"{_show(token)} has a zero denominator")
-            return Fraction(int(match["num"]), den)
-        match = _DECIMAL_RE.fullmatch(token)
-        if match is None:
-            raise ValueError(f"{_show(token)} is not a number")
-        exp = match["exp"]
-        if exp is not None and abs(int(exp)) > _MAX_EXPONENT:
-            raise ValueError(f"{_show(token)} has an exponent beyond ±{_MAX_EXPONENT}")
-        return Fraction(token)
-    except ValueError as exc:
-        if "limit" in str(exc):  # int() refuses more than sys.get_int_max_str_digits() digits
-            raise ValueError(f"{_show(token)} has too many digits") from None
-        raise
+    return parse_number(token)
 
 
 def _format_exact(value: Fraction) -> int | str:
@@ -269,9 +257,13 @@ def _tokenize(text: str) -> tuple[list[tuple[str, int]], int]:
 
 def _number(token: str, path: str, lineno: int) -> Fraction:
     try:
-        return parse_exact_number(token)
+        value = parse_exact_number(token)
     except ValueError as exc:
         raise ParseError(f"{exc} (expected {NUMBER_FORM}, or ']')", path, lineno) from None
+    try:
+        return check_float(value, f"the number {_show(token)}")
+    except ValidationError as exc:
+        raise ParseError(str(exc), path, lineno) from None
 
 
 def _parse_row(
@@ -295,6 +287,13 @@ def _parse_row(
         if token == "[":
             raise ParseError(
                 f"'[' inside the row opened on line {open_line} (expected a number or ']')",
+                path,
+                lineno,
+            )
+        if len(row) == limit("lattice_dim"):
+            raise ParseError(
+                f"the row opened on line {open_line} has more than {len(row):,} entries "
+                f"(the limit on the dimension d; set GENINV_MAX_LATTICE_DIM to raise it)",
                 path,
                 lineno,
             )
@@ -343,6 +342,13 @@ def _parse_matrix_at(
             raise ParseError(
                 f"{_show(token)} outside a row (expected '[' opening a row, or ']' closing "
                 "the matrix)",
+                path,
+                lineno,
+            )
+        if len(rows) == limit("lattice_dim"):
+            raise ParseError(
+                f"the matrix has more than {len(rows):,} rows (the limit on the number n of "
+                "basis vectors; set GENINV_MAX_LATTICE_DIM to raise it)",
                 path,
                 lineno,
             )
@@ -431,9 +437,18 @@ def _reject_constant(name: str) -> Any:
     raise _JSONNonFinite(name)
 
 
+class _RefusedNumber(ValueError):
+    def __init__(self, literal: str, reason: str) -> None:
+        super().__init__(reason)
+        self.literal = literal
+
+
 def _exact_json_number(literal: str) -> Fraction:
     """JSON numbers are read exactly from their digits (``0.1`` is ``1/10``)."""
-    return parse_exact_number(literal)
+    try:
+        return parse_exact_number(literal)
+    except ValueError as exc:
+        raise _RefusedNumber(literal, str(exc)) from None
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -448,17 +463,20 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _json_number(value: Any, where: str, path: str) -> Fraction:
     if isinstance(value, bool) or value is None:
         raise ParseError(f"{where} is {json.dumps(value)} (expected {NUMBER_FORM})", path)
-    if isinstance(value, int):
-        return Fraction(value)
-    if isinstance(value, Fraction):
-        return value
-    if isinstance(value, str):
+    if isinstance(value, (int, Fraction, str)):
         try:
-            return parse_exact_number(value.strip())
+            if isinstance(value, str):
+                number = parse_exact_number(value.strip())
+            else:
+                number = Fraction(value)
         except ValueError as exc:
             raise ParseError(
                 f"{where}: {exc} (expected {NUMBER_FORM}, or a string holding one)", path
             ) from None
+        try:
+            return check_float(number, where)
+        except ValidationError as exc:
+            raise ParseError(str(exc), path) from None
     raise ParseError(f"{where} is a JSON {_json_type(value)} (expected {NUMBER_FORM})", path)
 
 
@@ -481,11 +499,22 @@ def _json_vector(value: Any, where: str, path: str) -> list[Fraction]:
         raise ParseError(
             f"{where} is a JSON {_json_type(value)} (expected an array of numbers)", path
         )
+    _check_dim(len(value), f"{where} has {len(value):,} entries", path)
     return [_json_number(x, f"{where}[{j}]", path) for j, x in enumerate(value)]
+
+
+def _check_dim(size: int, what: str, path: str) -> None:
+    if size > limit("lattice_dim"):
+        raise ParseError(
+            f"{what}, above the limit of {limit('lattice_dim'):,} on n and d "
+            "(set GENINV_MAX_LATTICE_DIM to raise it)",
+            path,
+        )
 
 
 def parse_cvp_json(text: str, path: str = "<string>") -> CVPInstance:
     """Parse CVP JSON ``text`` (schema in the module docstring); ``path`` names it in errors."""
+    check_json_depth(text, path)
     try:
         doc = json.loads(
             text,
@@ -499,6 +528,10 @@ def parse_cvp_json(text: str, path: str = "<string>") -> CVPInstance:
             f"invalid JSON: {exc.msg} at column {exc.colno} (expected a CVP JSON object)",
             path,
             exc.lineno,
+        ) from None
+    except _RefusedNumber as exc:
+        raise ParseError(
+            f"{exc} (expected {NUMBER_FORM})", path, json_number_line(text, exc.literal)
         ) from None
     except _JSONNonFinite as exc:
         raise ParseError(f"non-finite number {exc} (expected finite numbers only)", path) from None
@@ -525,6 +558,7 @@ def parse_cvp_json(text: str, path: str = "<string>") -> CVPInstance:
             f"basis is {what} (expected a non-empty array of basis vectors, the columns of B)",
             path,
         )
+    _check_dim(len(raw_basis), f"basis has {len(raw_basis):,} vectors", path)
     basis = [_json_vector(vec, f"basis[{i}]", path) for i, vec in enumerate(raw_basis)]
     d = len(basis[0])
     if d == 0:

@@ -77,6 +77,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from geninv.errors import GeninvError, ParseError, UnsupportedError
 from geninv.io.fidelity import UNIT_ROUNDOFF, Step, affine_step, check_onnx_model
+from geninv.io.limits import check_file_size, limit
 from geninv.io.onnx_export import IR_VERSION, OPSET, export_onnx
 from geninv.network import ReLUNetwork
 
@@ -225,6 +226,17 @@ class _Reader:
             raise self.unsupported(
                 index, node, f"tensor '{name}' has element type {type_name}; expected float weights"
             )
+        entries = 1
+        for dim in tensor.dims:
+            entries *= max(int(dim), 0)
+        if entries > limit("parameters"):
+            raise self.parse_error(
+                index,
+                node,
+                f"tensor '{name}' declares shape {list(tensor.dims)} ({entries:,} entries), above "
+                f"the limit {limit('parameters'):,} on parameters (set GENINV_MAX_PARAMETERS to "
+                "raise it)",
+            )
         try:
             raw = numpy_helper.to_array(tensor)
             arr = np.array(raw, dtype=np.float64)
@@ -266,6 +278,7 @@ def _read_model(path: Path) -> onnx.ModelProto:
         raise ParseError(f"not a readable ONNX model: {_one_line(str(exc))}", shown) from None
     if size == 0:
         raise ParseError("not a readable ONNX model: the file is empty", shown)
+    check_file_size(size, "model_bytes", shown)
     try:
         model = onnx.load(str(path))
     except Exception as exc:  # protobuf DecodeError, OSError, external-data errors, ...

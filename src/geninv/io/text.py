@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from geninv.errors import ParseError
+from geninv.errors import ParseError, ValidationError
+from geninv.io.limits import check_count, check_file_size
 
 
 def is_decimal(token: str) -> bool:
@@ -34,6 +36,11 @@ def count(n: int, noun: str) -> str:
 def read_text(path: str | os.PathLike[str], expected: str) -> tuple[str, str]:
     """``(name, text)`` of a UTF-8 file (BOM allowed); failures are one-line ParseErrors."""
     name = os.fspath(path)
+    try:
+        size = os.stat(name).st_size
+    except OSError:
+        size = 0  # reading it below says why it cannot be read
+    check_file_size(size, "text_bytes", name)
     try:
         data = Path(name).read_bytes()
     except OSError as exc:
@@ -70,5 +77,69 @@ def header_counts(
                 path,
                 lineno,
             )
+        if len(token.lstrip("0")) > 18:  # refused without converting a huge decimal string
+            raise ParseError(
+                f"number of {what} in header has {len(token):,} digits, far above any limit "
+                "(see 'Limits' in docs/formats.md)",
+                path,
+                lineno,
+            )
         counts.append(int(token))
     return counts[0], counts[1]
+
+
+def check_header(value: int, key: str, what: str, path: str, lineno: int) -> None:
+    """Refuse a header count above limit ``key`` before anything is allocated for it."""
+    try:
+        check_count(value, key, f"the number of {what} in the header")
+    except ValidationError as exc:
+        raise ParseError(str(exc), path, lineno) from None
+
+
+def read_npy(path: str | os.PathLike[str], what: str = "array") -> Any:
+    """A numeric ``.npy`` array, its header checked before the data is read.
+
+    The file size (limit ``model_bytes``), the declared shape (at most the
+    ``vector`` limit of entries, and no more than the file holds) and the
+    dtype (booleans, integers or floats) are checked from the header; the
+    values must be finite.  Every failure is a one-line :class:`ParseError`.
+    """
+    import numpy as np
+
+    name = os.fspath(path)
+    try:
+        size = os.stat(name).st_size
+        check_file_size(size, "model_bytes", name)
+        with open(name, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    except FileNotFoundError:
+        raise ParseError(f"no such file (expected a .npy {what})", name) from None
+    except ValidationError:
+        raise
+    except (OSError, ValueError, SyntaxError, TypeError) as exc:
+        reason = " ".join(str(exc).split())[:120]
+        raise ParseError(f"not a readable .npy {what} ({reason})", name) from None
+    if dtype.kind not in "biuf":
+        raise ParseError(f"expected a numeric {what}, got dtype {dtype}", name)
+    entries = 1
+    for dim in shape:
+        entries *= int(dim)
+    check_count(entries, "vector", f"{name}: the {what} of shape {tuple(shape)} has entries")
+    if entries * dtype.itemsize > size:
+        raise ParseError(
+            f"the header declares shape {tuple(shape)} ({entries * dtype.itemsize:,} bytes) but "
+            f"the file has only {size:,} bytes (truncated?)",
+            name,
+        )
+    try:
+        arr = np.load(name, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        reason = " ".join(str(exc).split())[:120]
+        raise ParseError(f"not a readable .npy {what} ({reason})", name) from None
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ParseError(f"the {what} holds NaN or infinite values (expected finite numbers)", name)
+    return arr

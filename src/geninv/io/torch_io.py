@@ -85,6 +85,7 @@ from torch import nn
 
 from geninv.errors import GeninvError, ParseError, UnsupportedError, ValidationError
 from geninv.io.fidelity import Step, affine_step, check_module, check_state
+from geninv.io.limits import check_file_size
 from geninv.network import ReLUNetwork, parse_activation
 
 __all__ = [
@@ -469,6 +470,7 @@ def _check_file(p: Path, what: str) -> None:
         raise ParseError(f"not a readable {what}: {_reason(exc)}", shown) from None
     if size == 0:
         raise ParseError(f"not a readable {what}: the file is empty", shown)
+    check_file_size(size, "model_bytes", shown)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -553,8 +555,11 @@ def load_npz(path: str | Path, arch: str, *, ignore: Collection[str] = ()) -> Re
     try:
         with zipfile.ZipFile(p) as zf:
             names = zf.namelist()
+            unpacked = sum(info.file_size for info in zf.infolist())
     except Exception as exc:  # BadZipFile, OSError
         raise ParseError(f"not a readable npz archive: {_reason(exc)}", shown) from None
+    # A compressed archive may unpack to far more than its size: bound what it unpacks to.
+    check_file_size(unpacked, "model_bytes", f"{shown} (unpacked)")
     odd = [n for n in names if not n.endswith(".npy")]
     if odd:
         raise ParseError(

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import csv
 import shutil
-import tempfile
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from geninv.errors import GeninvError, OutputExistsError, UnsupportedError, ValidationError
+from geninv.errors import UnsupportedError, ValidationError
+from geninv.io.atomic import atomic_dir
 from geninv.io.instance import NETWORK_FILE, VNNLIB_FILE, load_instance
 from geninv.io.onnx_io import import_onnx
 from geninv.io.vnnlib import read_vnnlib
@@ -167,15 +167,10 @@ def export_vnncomp(
 ) -> tuple[list[str], list[str]]:
     """Write a VNN-COMP benchmark folder; returns (exported names, skipped with reasons)."""
     out_dir = Path(out)
-    if out_dir.exists() and not force:
-        raise OutputExistsError(f"{out_dir}: already exists; choose another -o or pass --force")
     exported: list[str] = []
     skipped: list[str] = []
     rows: list[tuple[str, str, str]] = []
-    parent = out_dir.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
-    try:
+    with atomic_dir(out_dir, force=force, protect=list(dirs)) as tmp:
         (tmp / "onnx").mkdir()
         (tmp / "vnnlib").mkdir()
         used: set[str] = set()
@@ -208,10 +203,4 @@ def export_vnncomp(
             )
         with open(tmp / "instances.csv", "w", newline="", encoding="utf-8") as fh:
             csv.writer(fh).writerows(rows)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.replace(out_dir)
-    except (GeninvError, OSError):
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return exported, skipped

@@ -41,6 +41,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from geninv.errors import ParseError, UnsupportedError, ValidationError
+from geninv.io.limits import check_file_size, check_float, limit, parse_number
 from geninv.network import to_fraction
 from geninv.problem import InversionProblem, norm_label
 
@@ -259,15 +260,18 @@ def _render(s: _Sexp) -> str:
 
 
 _TOKEN = re.compile(r"\s+|;[^\n]*|\(|\)|\|[^|]*\||[^\s();|]+")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_VAR = re.compile(r"([XY])_(0|[1-9]\d*)")  # X_01 is another name than X_1: not read
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_VAR = re.compile(r"([XY])_(0|[1-9][0-9]*)")  # X_01 is another name than X_1: not read
 
 
 def _parse_sexps(text: str, path: str) -> list[_Sexp]:
+    """Top-level s-expressions; nesting and token count bounded (limits ``vnnlib_*``)."""
     stack: list[_Sexp] = []
     top: list[_Sexp] = []
     line = 1
     pos = 0
+    max_depth = limit("vnnlib_depth")
+    tokens_left = limit("vnnlib_tokens")
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
@@ -277,7 +281,22 @@ def _parse_sexps(text: str, path: str) -> list[_Sexp]:
         if tok[0].isspace() or tok[0] == ";":
             line += tok.count("\n")
             continue
+        tokens_left -= 1
+        if tokens_left < 0:
+            raise ParseError(
+                f"more than {limit('vnnlib_tokens'):,} tokens (the limit on a VNN-LIB file; "
+                "set GENINV_MAX_VNNLIB_TOKENS to raise it)",
+                path,
+                line,
+            )
         if tok == "(":
+            if len(stack) == max_depth:
+                raise ParseError(
+                    f"s-expressions nested more than {max_depth:,} levels deep (set "
+                    "GENINV_MAX_VNNLIB_DEPTH to raise the limit)",
+                    path,
+                    line,
+                )
             stack.append(_Sexp(line, items=[]))
         elif tok == ")":
             if not stack:
@@ -339,7 +358,10 @@ class _VnnReader:
         """The value of a numeric literal, ``(- c)`` or ``(/ a b)``; None if not a number."""
         if s.atom is not None:
             if _NUMBER.fullmatch(s.atom):
-                return Fraction(s.atom)
+                try:
+                    return check_float(parse_number(s.atom), f"the constant {s.show(40)}")
+                except (ValueError, ValidationError) as exc:
+                    raise self.parse_error(s.line, str(exc)) from None
             return None
         assert s.items is not None
         items = s.items
@@ -361,6 +383,10 @@ class _VnnReader:
         m = _VAR.fullmatch(s.atom)
         if m is None:
             return None
+        if len(m.group(2)) > 18:
+            raise self.parse_error(
+                s.line, f"variable {s.show(40)} has an index beyond any network size"
+            )
         return (m.group(1), int(m.group(2)))
 
     def declare(self, form: _Sexp) -> None:
@@ -480,6 +506,12 @@ class _VnnReader:
                     self.declared[("X", i)],
                     f"input X_{i} has no {side} bound; geninv needs a bounded input box",
                 )
+            if b.lower > b.upper or (b.lower == b.upper and (b.lower_strict or b.upper_strict)):
+                raise ValidationError(
+                    f"{self.path}:{self.declared[('X', i)]}: input X_{i} has an empty range "
+                    f"(lower {b.lower} {'>=' if b.lower == b.upper else '>'} upper {b.upper}); "
+                    "expected a non-empty input box"
+                )
             in_lo.append(b.lower)
             in_hi.append(b.upper)
             in_lo_s.append(b.lower_strict)
@@ -508,6 +540,8 @@ def read_vnnlib(path: str | Path) -> VnnlibProperty:
     commands, unbounded inputs).
     """
     shown = str(path)
+    with contextlib.suppress(OSError):  # reading it below says why it cannot be read
+        check_file_size(os.stat(shown).st_size, "text_bytes", shown)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -10,12 +10,19 @@ from typing import Any
 import numpy as np
 
 from geninv.errors import UnsupportedError, ValidationError
+from geninv.io.limits import check_parameters
 
 SparseRow = tuple[Mapping[int, Fraction], Fraction]  # (column -> coefficient, bias)
 
 
 def _float_exact(v: Fraction) -> bool:
-    return Fraction(float(v)) == v
+    try:
+        return Fraction(float(v)) == v
+    except OverflowError:
+        raise ValidationError(
+            f"a network entry of about 10^{len(str(abs(v.numerator // v.denominator))) - 1} is "
+            "beyond the float64 range (|x| <= 1.8e308); use smaller numbers"
+        ) from None
 
 
 def dense_layer(rows: Sequence[SparseRow], n: int) -> tuple[Any, Any]:
@@ -25,6 +32,7 @@ def dense_layer(rows: Sequence[SparseRow], n: int) -> tuple[Any, Any]:
     otherwise nested lists of Fractions so that :class:`ReLUNetwork` keeps the
     exact values.
     """
+    check_parameters(len(rows) * (n + 1), f"a layer of {len(rows)} rows over {n} inputs")
     exact = all(_float_exact(b) and all(_float_exact(v) for v in r.values()) for r, b in rows)
     if exact:
         w = np.zeros((len(rows), n))
@@ -55,17 +63,27 @@ def doubled_rows(rows: Sequence[SparseRow]) -> list[SparseRow]:
 
 
 def int_root_floor(x: int, p: int) -> int:
-    """floor(x^(1/p)) for integers x >= 0, p >= 1, exactly."""
+    """floor(x^(1/p)) for integers x >= 0, p >= 1, exactly.
+
+    Integer Newton iteration from an upper bound: r_{k+1} = ((p-1) r_k + x // r_k^(p-1)) // p
+    decreases strictly while r_k > floor(x^(1/p)) and stops there (the map is
+    >= floor(x^(1/p)) by the AM-GM inequality), so it takes O(log log x + log x / p)
+    steps -- never a count by one.
+    """
     if x < 0:
         raise ValueError("negative")
     if x < 2 or p == 1:
         return x
-    r = round(x ** (1.0 / p)) if x < 2**1000 else 1 << (x.bit_length() // p)
-    while r**p > x:
-        r -= 1
-    while (r + 1) ** p <= x:
-        r += 1
-    return r
+    if p == 2:
+        return math.isqrt(x)
+    if p >= x.bit_length():
+        return 1  # 2^p > x
+    r = 1 << -(-x.bit_length() // p)  # (2^ceil(bits/p))^p >= 2^bits > x
+    while True:
+        s = ((p - 1) * r + x // r ** (p - 1)) // p
+        if s >= r:
+            return r
+        r = s
 
 
 def smallest_int_pow_above(x: Fraction, p: int) -> int:
@@ -134,11 +152,13 @@ def _min_power_terms(n: int, p: int) -> list[int]:
     return out
 
 
-def pth_power_terms(n: int, p: int) -> list[int]:
+def pth_power_terms(n: int, p: int, max_terms: int | None = None) -> list[int]:
     """Positive integers c_k with sum_k c_k^p = n (few terms; Waring-style greedy + DP).
 
     Greedy takes the largest p-th power until the remainder is small enough
-    for an exact fewest-terms dynamic programme.
+    for an exact fewest-terms dynamic programme.  With ``max_terms``, stops
+    early (returning more than ``max_terms`` terms, not a full split) once the
+    greedy part alone exceeds it: with a large p the remainder shrinks slowly.
     """
     if n < 0:
         raise ValueError("negative")
@@ -146,6 +166,8 @@ def pth_power_terms(n: int, p: int) -> list[int]:
         return [n] if n else []
     out: list[int] = []
     while n > _DP_LIMIT:
+        if max_terms is not None and len(out) > max_terms:
+            return out  # already too many: the caller refuses, no need to finish
         c = int_root_floor(n, p)
         out.append(c)
         n -= c**p
@@ -167,10 +189,10 @@ def weight_as_pth_powers(w: Fraction, p: int, what: str) -> list[Fraction]:
     if root is not None:
         return [root]
     a, b = w.numerator, w.denominator
-    terms = pth_power_terms(a * b ** (p - 1), p)
+    terms = pth_power_terms(a * b ** (p - 1), p, MAX_TERMS)
     if len(terms) > MAX_TERMS:
         raise UnsupportedError(
-            f"{what}: weight {w} needs {len(terms)} rows to be written exactly as a sum of "
-            f"{p}-th powers (limit {MAX_TERMS}); use smaller weights or p = 1 or 2"
+            f"{what}: weight {w} needs more than {MAX_TERMS} rows to be written exactly as a "
+            f"sum of {p}-th powers (the limit); use smaller weights or p = 1 or 2"
         )
     return [Fraction(c, b) for c in terms]

@@ -50,6 +50,7 @@ from typing import Any
 
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.io.graphs import Graph
+from geninv.io.limits import check_parameters
 from geninv.network import ReLUNetwork
 from geninv.problem import Domain, InversionProblem, Relation, Solution, SourceInfo, Status
 from geninv.reductions._build import (
@@ -120,6 +121,10 @@ class CliqueReduction(Reduction[Graph, list[int] | None]):
         if not 0 <= k <= n:
             raise ValidationError(f"k must be between 0 and {n}, got {k}")
         p = self.p
+        # One row per vertex pair (more for split weights), doubled, over n columns: check
+        # the size before building O(n^2) rows.
+        pairs = n * (n - 1) // 2 + 1
+        check_parameters(2 * pairs * (n + 1), f"the clique network for {n} vertices")
         weights = {e: source.edge_weight(*e) for e in source.edges}
         total = sum(weights.values(), Fraction(0))
         m_bound = total if self.max_weight is None else self.max_weight

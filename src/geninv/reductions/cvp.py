@@ -35,6 +35,7 @@ from typing import Any
 
 from geninv.errors import ValidationError
 from geninv.io.lattice import CVPInstance
+from geninv.io.limits import check_parameters
 from geninv.network import ReLUNetwork
 from geninv.problem import (
     Domain,
@@ -89,6 +90,7 @@ class CVPReduction(Reduction[CVPInstance, list[int] | None]):
             raise ValidationError("radius 0 with relation '<' is trivially no; use '<='")
         latent = 2 * n if self.paper_pairs else n
         step = 2 if self.paper_pairs else 1
+        check_parameters(2 * (d + n) * (latent + 1), f"the CVP network for n={n}, d={d}")
         rows: list[SparseRow] = []
         for j in range(d):
             coeffs = {

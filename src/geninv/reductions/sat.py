@@ -54,6 +54,7 @@ import numpy as np
 
 from geninv.errors import ValidationError
 from geninv.io.dimacs import CNF
+from geninv.io.limits import check_parameters
 from geninv.network import ReLUNetwork
 from geninv.problem import Domain, InversionProblem, Solution, SourceInfo, Status
 from geninv.reductions.base import InverseData, Reduction
@@ -117,8 +118,11 @@ class SatReduction(Reduction[CNF, list[bool] | None]):
         self.theorem = "Theorem 1" if domain == "sign" else "Theorem 2"
 
     def apply(self, source: CNF) -> tuple[InversionProblem, InverseData]:
-        cr = normalise_clauses(source)
         n = max(source.n_vars, 1)
+        m = source.n_clauses
+        size = (m + 1) * (n + 1) if self.domain == "sign" else 2 * (m + 2 * n + 1) * (n + 2)
+        check_parameters(size, f"the network for {source.n_vars} variables and {m} clauses")
+        cr = normalise_clauses(source)
         w1, b1 = clause_layer(cr.rows, n)
         inverse: InverseData = {
             "n_vars": source.n_vars,

@@ -38,6 +38,7 @@ from typing import Any
 
 from geninv.errors import ValidationError
 from geninv.io.graphs import Graph
+from geninv.io.limits import check_parameters
 from geninv.network import ReLUNetwork
 from geninv.problem import Domain, InversionProblem, Relation, Solution, SourceInfo, Status
 from geninv.reductions._build import SparseRow, dense_layer, doubled_rows, root_upper
@@ -69,6 +70,7 @@ class VertexCoverReduction(Reduction[Graph, list[int] | None]):
             raise ValidationError("the graph has no vertices")
         q = min(self.q, n)
         z_edges = len(source.edges)
+        check_parameters(2 * (z_edges + 1) * (n + 1), f"the vertex-cover network for {n} vertices")
         alpha = 1
         beta = 2 if math.isinf(self.p) else 1
         rows: list[SparseRow] = [

@@ -462,10 +462,13 @@ class _Run:
         check_every: int,
         inf_p: float,
         progress: bool,
+        start: float | None = None,
     ) -> _Run:
         import torch
 
-        start = time.perf_counter()
+        # the clock runs from the backend's entry (``start``): importing torch can
+        # take a second, and the time limit covers it
+        start = time.perf_counter() if start is None else start
         dev = resolve_device(device)
         tdt = torch.float64 if dtype == "float64" else torch.float32
         net = problem.network
@@ -743,6 +746,7 @@ class TorchBackend(Backend):
         seed: int | None = None,
         progress: bool = False,
     ) -> Solution:
+        entered = time.perf_counter()
         reason = self.unsupported_reason(problem)
         if reason is not None:
             raise UnsupportedError(reason)
@@ -762,6 +766,7 @@ class TorchBackend(Backend):
             self.check_every,
             self.inf_p,
             progress,
+            start=entered,
         )
         with torch.enable_grad():
             extra = self._run(run)

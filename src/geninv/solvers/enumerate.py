@@ -165,6 +165,7 @@ import math
 import multiprocessing as mp
 import os
 import pickle
+import sys
 import tempfile
 import threading
 import time
@@ -231,6 +232,12 @@ PENDING_LIMIT = 4096
 PARALLEL_MIN_POINTS = 1 << 16
 #: Default number of shards per worker thread (load balance and early exit in decide mode).
 SHARDS_PER_WORKER = 8
+#: Without a time limit, runs of more corners than this are timed on a probe first ...
+ESTIMATE_MIN_POINTS = 1 << 30
+#: ... and one estimated to take longer than this many seconds is announced on stderr.
+ANNOUNCE_SECONDS = 600.0
+#: Seconds spent on the probe.
+PROBE_SECONDS = 0.15
 
 U = 2.0**-53
 ETA = 2.0**-1074  # smallest positive subnormal
@@ -1646,6 +1653,30 @@ def _validate(
         )
 
 
+def estimate_seconds(plan: EnumPlan, shard: Shard, mode: Mode, workers: int) -> float | None:
+    """Seconds to screen all ``plan.total`` corners, from a probe of ``PROBE_SECONDS``.
+
+    The probe screens the start of ``shard`` (its result is discarded) and the
+    rate is taken to scale with the workers; a decide run may stop earlier, at a
+    witness.  None when the probe screened nothing.
+    """
+    probe = Shard(-1, shard.start, shard.stop, shard.table_bits)
+    res = run_shard(plan, probe, mode=mode, deadline=time.time() + PROBE_SECONDS)
+    if res.points <= 0 or res.seconds <= 0:
+        return None
+    return plan.total / (res.points / res.seconds) / max(1, workers)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
 def enumerate_corners(
     problem: InversionProblem,
     *,
@@ -1711,6 +1742,18 @@ def enumerate_corners(
         comb = ShardCombiner(shard_list, plan.total)
         kind = "sequential" if nworkers == 1 or len(shard_list) == 1 else executor
         extra.update(workers=nworkers if kind != "sequential" else 1, executor=kind)
+        if time_limit is None and plan.total >= ESTIMATE_MIN_POINTS:
+            estimate = estimate_seconds(plan, shard_list[0], mode, nworkers)
+            if estimate is not None:
+                extra["estimated_seconds"] = round(estimate, 1)
+                if estimate > ANNOUNCE_SECONDS:
+                    sys.stderr.write(
+                        f"enumerate: 2^{n} corners on {nworkers} worker(s), estimated "
+                        f"{_duration(estimate)} (a probe screened corners at "
+                        f"{plan.total / estimate / nworkers:,.0f}/s per worker); "
+                        "--time-limit bounds the run\n"
+                    )
+                    sys.stderr.flush()
         if not _expired(deadline):
             with _Bar(plan.total, progress, label) as bar:
                 if kind == "sequential":

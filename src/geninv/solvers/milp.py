@@ -184,6 +184,7 @@ from geninv.exact import float_down as float_down  # re-exported (layerwise, app
 from geninv.exact import float_up as float_up
 from geninv.network import FloatArray, Layer, ReLUNetwork
 from geninv.problem import ExactCheck, InversionProblem, Solution, Status
+from geninv.solvers import native
 from geninv.solvers.base import BASIS_FLOAT, Backend, Capabilities, register
 from geninv.solvers.numerics import Scaled, model_range, scale_problem, status_meaning
 
@@ -984,7 +985,9 @@ def _run_highs(h: _Highs, time_left: float, is_mip: bool) -> _Run:
     hs = _highs_module()
     t0 = time.perf_counter()
     h.setOptionValue("time_limit", max(time_left, 1e-3) if math.isfinite(time_left) else math.inf)
-    h.run()
+    # in a worker thread (HiGHS releases the GIL), so that signals and the limits
+    # watchdog reach the main thread while it runs
+    native.run_in_thread(h.run)
     status = h.getModelStatus()
     info = h.getInfo()
     has = int(info.primal_solution_status) == 2  # kSolutionStatusFeasible
@@ -1135,8 +1138,8 @@ def _run_scip(
         m = built[k][0]
         if len(built) > 1:
             m.optimizeNogil()
-        else:
-            m.optimize()
+        else:  # a worker thread: signals and the limits watchdog reach the main thread
+            native.run_in_thread(m.optimizeNogil, cancel=m.interruptSolve)
         with lock:
             if str(m.getStatus()) in _CONCLUSIVE and not winner:
                 winner.append(k)

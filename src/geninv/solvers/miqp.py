@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -96,6 +97,8 @@ MODES: tuple[str, ...] = ("decide", "optimize")
 
 #: At most this many of SCIP's stored solutions are polished.
 MAX_SOLUTIONS = 8
+#: Seconds past the time limit before the SCIP child is killed (SCIP stops itself first).
+CHILD_SLACK = 0.2
 
 NO_BOUNDS_MESSAGE = (
     "a real domain without bounds cannot be encoded with big-M values; "
@@ -156,6 +159,32 @@ def _to_scip(milp: _Milp, p: int, seed: int | None, progress: bool) -> tuple[Any
         m.addCons(pyscipopt.quicksum(t**p for t in ts) <= s)
     m.setObjective(s, "minimize")  # replaces the MILP's objective (the sum of the t_j)
     return m, cols, s
+
+
+def _solve_isolated(
+    solve_model: Callable[[], tuple[str, float, list[FloatArray], int]],
+    clock: _Clock,
+    solver: str,
+) -> tuple[str, float, list[FloatArray], int]:
+    """Run SCIP in a forked child (:func:`geninv.solvers.native.run_forked`).
+
+    SCIP aborts the whole process on some MIQPs (``munmap_chunk(): invalid
+    pointer``, SIGABRT, seen on the Theorem 2 network of uuf250-01 and a
+    Theorem 6 Half-Clique instance of hamming6-2); in a child the abort becomes
+    the status ``"crashed: ..."`` and the answer ``unknown``.  Where ``fork`` is
+    missing SCIP runs in this process.
+    """
+    from geninv.solvers import native
+
+    if not native.fork_available():
+        return solve_model()
+    deadline = None if clock.deadline is None else clock.deadline + CHILD_SLACK
+    try:
+        return native.run_forked(solve_model, deadline, solver)
+    except native.NativeTimeout:
+        return "timelimit", -math.inf, [], 0
+    except native.NativeCrash as exc:
+        return f"crashed: {exc}", -math.inf, [], 0
 
 
 class _Solver:
@@ -304,15 +333,19 @@ class _Solver:
         if math.isfinite(left):
             m.setParam("limits/time", max(left, 1e-3))
         t0 = time.perf_counter()
-        m.optimize()
-        status = str(m.getStatus())
-        dual = float(m.getDualbound())
-        sols = []
-        for sol in m.getSols()[:MAX_SOLUTIONS]:
-            sols.append(np.array([m.getSolVal(sol, c) for c in cols], dtype=np.float64))
+
+        def solve_model() -> tuple[str, float, list[FloatArray], int]:
+            m.optimize()
+            sols = [
+                np.array([m.getSolVal(sol, c) for c in cols], dtype=np.float64)
+                for sol in m.getSols()[:MAX_SOLUTIONS]
+            ]
+            return str(m.getStatus()), float(m.getDualbound()), sols, int(m.getNNodes())
+
+        status, dual, sols, nodes = _solve_isolated(solve_model, self.clock, self.solver)
         self.stats["scip"] = {
             "status": status,
-            "nodes": int(m.getNNodes()),
+            "nodes": nodes,
             "seconds": round(time.perf_counter() - t0, 6),
             "dual_bound": dual,
         }

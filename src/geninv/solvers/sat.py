@@ -172,7 +172,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
@@ -1641,6 +1641,10 @@ class _Sat:
 
     def solve(self, assumptions: Sequence[int] = (), deadline: float | None = None) -> bool | None:
         """True / False, or None when the deadline passed."""
+        with _ctrl_c_as_keyboard_interrupt():
+            return self._solve(assumptions, deadline)
+
+    def _solve(self, assumptions: Sequence[int], deadline: float | None) -> bool | None:
         s = self.solver
         if deadline is None:
             return bool(s.solve(assumptions=list(assumptions)))
@@ -1707,7 +1711,8 @@ class _Sat:
         budget = min(ONESHOT_BUDGET, max(100, 5_000_000 // max(1, len(clauses))))
         if budget > 0:
             self.solver.conf_budget(budget)
-            r = self.solver.solve_limited()
+            with _ctrl_c_as_keyboard_interrupt():
+                r = self.solver.solve_limited()
             if r is not None:
                 return bool(r)
         try:
@@ -1729,6 +1734,18 @@ class _Sat:
         return list(self.solver.get_proof() or [])
 
 
+@contextlib.contextmanager
+def _ctrl_c_as_keyboard_interrupt() -> Iterator[None]:
+    """PySAT catches Ctrl-C inside a solve (main thread) and raises its own
+    ``pysolvers.error("Caught keyboard interrupt")``; callers see KeyboardInterrupt."""
+    try:
+        yield
+    except Exception as exc:
+        if "keyboard interrupt" in str(exc).lower():
+            raise KeyboardInterrupt from None
+        raise
+
+
 def _solve_in_child(
     name: str, clauses: list[list[int]], deadline: float
 ) -> tuple[bool, list[int] | None] | None:
@@ -1739,6 +1756,8 @@ def _solve_in_child(
     import warnings
 
     from pysat.solvers import Solver  # imported here, not in the child (import locks)
+
+    from geninv import guard
 
     r, w = os.pipe()
     try:
@@ -1752,6 +1771,7 @@ def _solve_in_child(
     if pid == 0:  # pragma: no cover - runs in the child
         try:
             os.close(r)
+            guard.child_init()  # default SIGINT/SIGTERM: the parent kills this process
             with Solver(name=name, bootstrap_with=clauses) as child:
                 ok = bool(child.solve())
                 model = child.get_model() if ok else None
@@ -1761,6 +1781,7 @@ def _solve_in_child(
         finally:
             os._exit(0)
     os.close(w)
+    guard.track_child(pid)  # a signal or a limit in this process kills it too
     chunks: list[bytes] = []
     finished = False
     try:
@@ -1780,11 +1801,35 @@ def _solve_in_child(
         if not finished:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        guard.untrack_child(pid)
     if not chunks:
         raise RuntimeError(f"the {name} child process ended without an answer")
     ok, model = pickle.loads(b"".join(chunks))
     return bool(ok), model
+
+
+def _write_proof_files(cnf_path: str, dimacs: str, proof_path: str, lines: list[str]) -> None:
+    """Write the CNF and the DRUP proof atomically (:mod:`geninv.io.atomic`), both or neither.
+
+    An existing regular file is replaced (the CLI refuses one without
+    ``--force`` before solving); a link, a device or a directory is refused.
+    """
+    from geninv.io.atomic import OutputError, atomic_file, remove_path
+
+    try:
+        with atomic_file(cnf_path, force=True, mode="w") as fh:
+            fh.write(dimacs)
+        try:
+            with atomic_file(proof_path, force=True, mode="w") as fh:
+                for line in lines:
+                    fh.write(line.strip() + "\n")
+        except BaseException:
+            remove_path(cnf_path)
+            raise
+    except OutputError as err:
+        raise ValidationError(f"cannot write the proof: {err}") from None
 
 
 def _latent(bits: Sequence[bool], values: tuple[int, int]) -> list[Fraction]:
@@ -1968,14 +2013,7 @@ class SatBackend(Backend):
             proof["decided_by"] = "unit propagation while encoding"
         if proof_path is not None:
             cnf_path = proof_path + ".cnf"
-            try:
-                with open(cnf_path, "w", encoding="ascii") as fh:
-                    fh.write(cnf.to_dimacs())
-                with open(proof_path, "w", encoding="ascii") as fh:
-                    for line in lines or []:
-                        fh.write(line.strip() + "\n")
-            except OSError as err:
-                raise ValidationError(f"cannot write the proof: {err}") from None
+            _write_proof_files(cnf_path, cnf.to_dimacs(), proof_path, lines or [])
             proof["proof_file"] = proof_path
             proof["cnf_file"] = cnf_path
             proof["proof_format"] = "DRUP (text)"
