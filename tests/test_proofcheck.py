@@ -37,16 +37,18 @@ def _net(seed: int, widths: list[int], n: int) -> ReLUNetwork:
 
 
 def _proved(
-    tmp_path: Path, p: Any = "inf", relu_split: bool = False
+    tmp_path: Path, p: Any = "inf", relu_split: bool = False, obbt_depth: int = -1
 ) -> tuple[InversionProblem, dict[str, Any]]:
+    """A checked proof (by default without witness lemmas, for a tree of several nodes)."""
     net = _net(3, [8, 8, 3], 2)
     x = (net.forward(np.array([0.2, -0.4])) + 0.8).tolist()
     prob = InversionProblem(net, x, Domain.box([-1, -1], [1, 1]), p=p, threshold="3/10")
     path = tmp_path / "proof.json"
-    sol = solve(prob, "bab", time_limit=60, options={"proof": str(path)})
+    opts = {"proof": str(path), "obbt_depth": obbt_depth}
+    sol = solve(prob, "bab", time_limit=60, options=opts)
     assert sol.status is Status.NO, sol.reason
     doc = json.loads(path.read_text())
-    assert len(doc["nodes"]) >= 3
+    assert len(doc["nodes"]) >= (3 if obbt_depth < 0 else 1)
     return prob, doc
 
 
@@ -127,7 +129,8 @@ def test_relu_split_tree_and_tampering(tmp_path: Path) -> None:
     net = _net(8, [10, 4], 9)
     x = (net.forward(np.zeros(9)) + 2.0).tolist()
     prob = InversionProblem(net, x, Domain.box([-1] * 9, [1] * 9), threshold=1)
-    sol = solve(prob, "bab", time_limit=60, options={"proof": str(tmp_path / "p.json")})
+    opts = {"proof": str(tmp_path / "p.json"), "obbt_depth": -1}  # a tree, not a root proof
+    sol = solve(prob, "bab", time_limit=60, options=opts)
     assert sol.status is Status.NO, sol.reason
     doc = json.loads((tmp_path / "p.json").read_text())
     check_certificate(prob, doc)
@@ -208,6 +211,13 @@ def test_solve_cli_writes_a_proof_that_checks(tmp_path: Path) -> None:
     proof = tmp_path / "cli_proof.json"
     assert main(["solve", str(inst), "--method", "bab", "--proof", str(proof)]) == 0
     assert main(["check-proof", str(inst), str(proof)]) == 0
+    gz = tmp_path / "cli_proof.json.gz"  # gzip by extension, both ways
+    assert main(["solve", str(inst), "--method", "bab", "--proof", str(gz)]) == 0
+    assert gz.read_bytes()[:2] == b"\x1f\x8b"
+    assert main(["check-proof", str(inst), str(gz)]) == 0
+    bad = tmp_path / "bad.json.gz"
+    bad.write_bytes(b"not gzip")
+    assert main(["check-proof", str(inst), str(bad)]) == 2
 
 
 def test_check_time_on_a_2_20_20_5_net(tmp_path: Path) -> None:
@@ -314,3 +324,116 @@ def test_mutated_proofs_never_crash_the_checker(tmp_path: Path) -> None:
         parent[path[-1]] = junk[int(rng.integers(len(junk)))]
         with contextlib.suppress(ProofRejected, MalformedProof):
             check_certificate(prob, d)
+
+
+def _witness_lemma(doc: dict[str, Any]) -> tuple[int, int]:
+    """(node id, index) of a witness lemma that uses a target row."""
+    for nd in doc["nodes"]:
+        for i, lem in enumerate(nd.get("lemmas", [])):
+            if lem.get("scope") == "witness" and any(k.startswith("T") for k in lem["y"]):
+                return nd["id"], i
+    raise AssertionError("expected a witness lemma over target rows")
+
+
+def test_witness_lemmas_check_and_tampering_is_rejected(tmp_path: Path) -> None:
+    prob, doc = _proved(tmp_path, obbt_depth=0)
+    check_certificate(prob, doc)
+    nid, i = _witness_lemma(doc)
+
+    def lemma_of(d: dict[str, Any]) -> dict[str, Any]:
+        nd = next(nd for nd in d["nodes"] if nd["id"] == nid)
+        return nd["lemmas"][i]  # type: ignore[no-any-return]
+
+    tampered = []
+    d = copy.deepcopy(doc)
+    del lemma_of(d)["scope"]  # target rows in a layer lemma
+    tampered.append(d)
+    d = copy.deepcopy(doc)
+    lem = lemma_of(d)
+    k = next(iter(lem["y"]))
+    lem["y"][k] = "-" + str(lem["y"][k]).lstrip("-")  # a negative multiplier
+    tampered.append(d)
+    d = copy.deepcopy(doc)
+    lemma_of(d)["y"][f"L{lemma_of(d)['layer']}.0.on"] = 1  # a row of an unfixed unit
+    tampered.append(d)
+    d = copy.deepcopy(doc)
+    lemma_of(d)["y"]["T999.lo"] = 1  # no such output
+    tampered.append(d)
+    for t in tampered:
+        with pytest.raises(ProofRejected):
+            check_certificate(prob, t)
+    d = copy.deepcopy(doc)
+    lemma_of(d)["scope"] = "everything"
+    with pytest.raises(MalformedProof):
+        check_certificate(prob, d)
+    d = copy.deepcopy(doc)
+    lemma_of(d)["round"] = "first"
+    with pytest.raises(MalformedProof):
+        check_certificate(prob, d)
+
+
+def test_weakened_witness_lemmas_fail_where_the_proof_needs_them(tmp_path: Path) -> None:
+    """Zeroing the target rows' multipliers of every witness lemma weakens its bound to
+    (at best) the interval bound; the root-only proof then fails its leaves' checks."""
+    prob, doc = _proved(tmp_path, obbt_depth=0)
+    d = copy.deepcopy(doc)
+    for nd in d["nodes"]:
+        for lem in nd.get("lemmas", []):
+            if lem.get("scope") == "witness":
+                lem["y"] = {k: v for k, v in lem["y"].items() if not k.startswith("T")}
+    plain = copy.deepcopy(doc)
+    for nd in plain["nodes"]:
+        nd.pop("lemmas", None)
+    try:
+        check_certificate(prob, plain)
+    except ProofRejected:
+        with pytest.raises(ProofRejected):
+            check_certificate(prob, d)
+    else:  # the tree stands without lemmas: weakened ones cannot break it
+        check_certificate(prob, d)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_witness_lemma_bounds_hold_on_sampled_witnesses(seed: int) -> None:
+    """Oracle: every witness (a sampled z with ||G(z) - x|| <= delta) lies inside the
+    bounds the checker derives from LP-dual witness lemmas."""
+    from geninv.bounds import node_bounds, unstable_units
+    from geninv.proofcheck import LeafChecker
+    from geninv.solvers.bab.backend import make_setup
+    from geninv.solvers.bab.relax import tighten
+
+    net = _net(40 + seed, [12, 6], 2)
+    rng = np.random.default_rng(seed)
+    zs = rng.uniform(-1, 1, (20000, 2))
+    out = net.forward(zs)
+    x = out[0] + 0.05
+    dist = np.max(np.abs(out - x), axis=1)
+    delta = float(np.quantile(dist, 0.05))
+    prob = InversionProblem(net, x.tolist(), Domain.box([-1, -1], [1, 1]), threshold=delta)
+    setup, _ = make_setup(prob)
+    lo, hi = -np.ones(2), np.ones(2)
+    bounds, _ = node_bounds(net, lo, hi, {}, {}, float("inf"))
+    units = unstable_units(bounds, net, {})
+    props = tighten(setup, lo, hi, {}, bounds, units, float("inf"))
+    assert props, "expected the target rows to tighten some unit"
+    lemmas = [
+        (lay, j, f"w0.{side}", {k: Fraction(v) for k, v in y.items()})
+        for lay, j, side, y, _ in props
+    ]
+    box = [(Fraction(-1), Fraction(1))] * 2
+    inh = LeafChecker(prob, {}).node(box, {}, {}, lemmas)
+    assert inh is not None
+    wit = zs[dist <= delta]
+    pre = wit @ net.layers[0].weight.T + net.layers[0].bias
+    assert len(wit) > 100
+    tighter = 0
+    for (lay, j, side), v in inh.items():
+        assert lay == 1
+        col = pre[:, j]
+        if side == "lo":
+            assert np.all(col >= float(v) - 1e-9)
+            tighter += float(v) > float(bounds[0][0][j]) + 1e-6
+        else:
+            assert np.all(col <= float(v) + 1e-9)
+            tighter += float(v) < float(bounds[0][1][j]) - 1e-6
+    assert tighter > 0

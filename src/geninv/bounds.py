@@ -240,7 +240,7 @@ def node_bounds(
         for j in range(l_.shape[0]):
             l_[j] = max(l_[j], inherited.get((layer, j, "lo"), -np.inf))
             u_[j] = min(u_[j], inherited.get((layer, j, "hi"), np.inf))
-        if k > 0:
+        if k > 0 and kind != "identity":  # identity units yield no lemma
             for sense in (-1.0, 1.0):
                 lam = sense * w
                 const = sense * b

@@ -29,7 +29,12 @@ What is checked
    pre-activation that nonnegative multipliers over the rows of *earlier* layers
    prove (``h >= b + sum y beta + min_box((c - g) . v)``, or the mirror for an
    upper bound), rounded outward to 64 significant bits; it holds on the node and
-   every descendant, whose intervals it tightens.
+   every descendant, whose intervals it tightens.  *Witness lemmas*
+   (``"scope": "witness"``, ``"round": k``) come after, round by round: their
+   multipliers may name rows of every layer and the target rows, so their bounds
+   hold on every *witness* of the node (``||G(z) - x||_p <= delta``) -- enough, as
+   a leaf is refuted when no witness lies in it (see
+   :func:`geninv.proofrows._witness_bounds`).
 4. *Leaves*: exact interval bounds ``[lo, hi]`` of every pre-activation over the
    leaf's box, intersected with the lemma bounds and the fixed phases
    (``h >= 0`` or ``h <= 0``); an empty interval proves the leaf empty.  Otherwise, with variables
@@ -66,6 +71,8 @@ The row system lives in :mod:`geninv.proofrows`.  Rows (unit ``j`` of layer
 
 from __future__ import annotations
 
+import gzip
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -244,6 +251,11 @@ def _lemmas(raw: Any, nid: int) -> list[Lemma]:
         side = lem.get("side")
         if side not in ("lo", "hi"):
             raise MalformedProof(f"{what}: side must be 'lo' or 'hi'")
+        scope = lem.get("scope", "layer")
+        if scope not in ("layer", "witness"):
+            raise MalformedProof(f"{what}: scope must be 'layer' or 'witness'")
+        if scope == "witness":
+            side = f"w{parse_int(lem.get('round', 0), what + '.round')}.{side}"
         y = {str(k): parse_rational(v, f"{what}.y[{k}]") for k, v in lem["y"].items()}
         out.append((parse_int(lem.get("layer"), what), parse_int(lem.get("unit"), what), side, y))
     return out
@@ -294,11 +306,37 @@ def check_proof_file(directory: str | Path, proof: str | Path) -> CheckReport:
     problem = load_instance(directory)
     # read like every JSON geninv reads: size, nesting, digits and float range bounded;
     # a file that is not such JSON is a one-line ParseError naming it
-    doc = read_json(proof)
+    # (gzip by extension: the decompressed text, bounded like any JSON, then read so)
+    doc = _read_gz(Path(proof)) if str(proof).endswith(".gz") else read_json(proof)
     try:
         return check_certificate(problem, doc)
     except MalformedProof as exc:
         raise MalformedProof(exc.reason, str(proof)) from None
+
+
+def _read_gz(path: Path) -> Any:
+    """A gzip-compressed proof: decompressed (at most the JSON text limit, read in
+    chunks so a small bomb cannot fill memory) and read with the bounded JSON reader."""
+    from geninv.errors import ParseError
+    from geninv.io.instance import read_json
+    from geninv.io.limits import check_file_size, limit
+
+    cap = limit("text_bytes")
+    try:
+        with gzip.open(path, "rb") as fh:
+            data = fh.read(cap + 1)
+    except FileNotFoundError:
+        raise ParseError("no such file", str(path)) from None
+    except (OSError, EOFError) as exc:
+        raise ParseError(f"not a gzip file: {exc}", str(path)) from None
+    check_file_size(len(data), "text_bytes", str(path))
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp) / path.name.removesuffix(".gz")
+        plain.write_bytes(data)
+        try:
+            return read_json(plain)
+        except ParseError as exc:
+            raise ParseError(exc.reason, str(path), exc.line) from None
 
 
 class LeafChecker:

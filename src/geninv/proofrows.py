@@ -137,10 +137,17 @@ def exact_bounds(
     unit whose interval is empty) and the lemma bounds the children inherit."""
     inh: Inherited = dict(inherited or {})
     by_layer: dict[int, list[Lemma]] = {}
+    witness: list[Lemma] = []
     for lem in lemmas:
         if not (1 <= lem[0] <= net.depth and 0 <= lem[1] < len(net.rows[lem[0] - 1])):
             raise ProofRejected(None, f"a lemma names unit {lem[1]} of layer {lem[0]}, not in G")
-        by_layer.setdefault(lem[0], []).append(lem)
+        if lem[2].startswith("w"):
+            witness.append(lem)
+        else:
+            by_layer.setdefault(lem[0], []).append(lem)
+    if witness:
+        layered = [lem for lem in lemmas if not lem[2].startswith("w")]
+        return _witness_bounds(net, box, fixed, glob, inh, layered, witness)
     prev = list(box)
     out: list[list[tuple[Fraction, Fraction]]] = []
     zero = Fraction(0)
@@ -192,6 +199,48 @@ def exact_bounds(
         out.append(cur)
         prev = post
     return out, inh
+
+
+#: A witness lemma's side reads ``"w{round}.lo"`` / ``"w{round}.hi"`` (in the proof
+#: file: ``"scope": "witness", "round": k``).
+def _witness_bounds(
+    net: Net,
+    box: Sequence[tuple[Fraction, Fraction]],
+    fixed: dict[tuple[int, int], int],
+    glob: Globals | None,
+    inh: Inherited,
+    layered: Sequence[Lemma],
+    witness: Sequence[Lemma],
+) -> tuple[list[list[tuple[Fraction, Fraction]]] | tuple[int, int], Inherited]:
+    """Bounds after *witness lemmas*: first the node's bounds with its layer lemmas;
+    then, round by round (ascending), each witness lemma's bound from the rows of
+    *every* layer and the target rows over the bounds before its round; finally the
+    bounds once more with all witness bounds inherited.
+
+    Soundness: every row the multipliers may name (unit rows of any layer, target
+    rows ``T...``, cuts) holds at every *witness* of the node (a point of the node
+    with ``||G(z) - x||_p <= delta``), so the bound holds on every witness of the
+    node and of its descendants.  That is all a proof needs: a leaf is refuted when
+    no witness lies in it, and the rows and boxes built from witness-valid bounds are
+    valid at every witness (a node whose witness bounds are empty has no witness)."""
+    rounds: dict[int, list[Lemma]] = {}
+    for lem in witness:
+        tag, wside = lem[2][1:].split(".")
+        rounds.setdefault(int(tag), []).append((lem[0], lem[1], wside, lem[3]))
+    assert glob is not None
+    for k, rnd in enumerate(sorted(rounds)):  # rnd: int
+        pre, inh = exact_bounds(net, box, fixed, glob, inh, layered if k == 0 else ())
+        if isinstance(pre, tuple):
+            return pre, inh
+        leaf = Leaf(net, glob, box, fixed, pre)
+        for layer, j, side, y in rounds[rnd]:
+            up = side == "hi"
+            v = _coarsen(leaf.lemma(layer, j, side, y, witness=True), up=up)
+            key = (layer, j, side)
+            old = inh.get(key)
+            if old is None or (v < old if up else v > old):
+                inh[key] = v
+    return exact_bounds(net, box, fixed, glob, inh)
 
 
 #: a unit row as (sigma, kappa, rho): sigma * (W a^{l-1})_j + kappa * a_j >= rho
@@ -388,12 +437,15 @@ class Leaf:
         top = self._extreme(comb, True)
         return top < rhs, top, rhs
 
-    def lemma(self, layer: int, j: int, side: str, y: dict[str, Fraction]) -> Fraction:
+    def lemma(
+        self, layer: int, j: int, side: str, y: dict[str, Fraction], witness: bool = False
+    ) -> Fraction:
         """The bound on ``h = c . a^{l-1} + b_j`` that ``y`` proves over the rows of
-        earlier layers: every feasible v has ``g . v >= rhs`` (g, rhs: the
-        combination), so ``h >= b_j + rhs + min_box((c - g) . v)`` ("lo") and
+        earlier layers (``witness``: over all rows, target rows included): every
+        feasible v has ``g . v >= rhs`` (g, rhs: the combination), so
+        ``h >= b_j + rhs + min_box((c - g) . v)`` ("lo") and
         ``h <= b_j - rhs - min_box((-c - g) . v)`` ("hi")."""
-        g, rhs = self.combine(y, below=layer)
+        g, rhs = self.combine(y, below=None if witness else layer)
         sgn = Fraction(1) if side == "lo" else Fraction(-1)
         idx, val = self.net.rows[layer - 1][j]
         form = {v: -c for v, c in g.items()}

@@ -26,18 +26,38 @@ from typing import Any, ClassVar
 import numpy as np
 
 from geninv.clampcheck import verify_clamp_box
-from geninv.errors import ValidationError
+from geninv.errors import GeninvError, ValidationError
 from geninv.problem import InversionProblem, Solution, Status, norm_label
 from geninv.proofcheck import ProofRejected, check_certificate
 from geninv.solvers.bab.certificate import Certificate, rat, write_atomic
 from geninv.solvers.bab.relax import LayerData, Setup
-from geninv.solvers.bab.search import IncumbentFinder, Search
+from geninv.solvers.bab.search import OBBT_DEPTH, IncumbentFinder, Search
 from geninv.solvers.base import Backend, Capabilities, register
 
 KIND = "branch and bound (checked)"
 MAX_NODES = 200_000
-#: share of a time limit given to the search (the rest: the final independent check)
-SEARCH_SHARE = 0.6
+
+
+#: the default incumbent finder's budget: at most this many seconds ...
+PRIMAL_SECONDS = 2.0
+#: ... and this share of the time the search has
+PRIMAL_SHARE = 0.05
+
+
+def primal_incumbent(problem: InversionProblem, seconds: float) -> list[Fraction] | None:
+    """The default incumbent finder: the primal local search
+    (:func:`geninv.solvers.primal.incumbent`, seed 0) for a short budget; its point is
+    re-checked exactly by the search before a *yes*."""
+    from geninv.solvers.primal import incumbent
+
+    budget = min(PRIMAL_SECONDS, PRIMAL_SHARE * seconds if math.isfinite(seconds) else 1e9)
+    if problem.is_exact_inversion:
+        return None  # the local search is for thresholds; polish.py handles exact inversion
+    try:
+        res = incumbent(problem, budget=budget, seed=0)
+    except GeninvError:  # a model the local search does not take: search without
+        return None
+    return res.z if res.witness else None
 
 
 def _l1_bound(problem: InversionProblem) -> Fraction:
@@ -96,6 +116,8 @@ class BabBackend(Backend):
         max_nodes: int = MAX_NODES,
         incumbent_finder: IncumbentFinder | None = None,
         lemmas: bool = True,
+        primal: bool = True,
+        obbt_depth: int = OBBT_DEPTH,
     ) -> None:
         if mode not in ("decide", "optimize"):
             raise ValidationError(f"bab: mode must be 'decide' or 'optimize', got {mode!r}")
@@ -106,6 +128,11 @@ class BabBackend(Backend):
         self.max_nodes = max_nodes
         self.incumbent_finder = incumbent_finder
         self.lemmas = bool(lemmas)
+        if not isinstance(obbt_depth, int) or obbt_depth < -1:
+            raise ValidationError(f"bab: obbt_depth must be an integer >= -1, got {obbt_depth!r}")
+        self.obbt_depth = obbt_depth
+        if self.incumbent_finder is None and primal:
+            self.incumbent_finder = primal_incumbent
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
@@ -183,10 +210,12 @@ class BabBackend(Backend):
             cert,
             # the independent check of a finished tree redoes the exact leaf work
             # (about the search's own exact checks): keep time for it
-            time_limit=None if time_limit is None else SEARCH_SHARE * time_limit,
+            time_limit=time_limit,
+            keep_for_check=True,
             max_nodes=self.max_nodes,
             incumbent_finder=self.incumbent_finder,
             lemmas=self.lemmas,
+            obbt_depth=self.obbt_depth,
         )
         res = search.run(box)
         stats: dict[str, Any] = dict(res.stats)

@@ -26,6 +26,7 @@ the checker verifies are in :mod:`geninv.proofcheck`.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from dataclasses import dataclass, field
@@ -63,7 +64,17 @@ class ProofNode:
         }
         if self.lemmas:
             doc["lemmas"] = [
-                {"layer": lay, "unit": j, "side": side, "y": {k: rat(v) for k, v in y.items()}}
+                {
+                    "layer": lay,
+                    "unit": j,
+                    "side": side.split(".")[-1],
+                    **(
+                        {"scope": "witness", "round": int(side[1:].split(".")[0])}
+                        if side.startswith("w")
+                        else {}
+                    ),
+                    "y": {k: rat(v) for k, v in y.items()},
+                }
                 for lay, j, side, y in self.lemmas
             ]
         if self.children is not None:
@@ -118,10 +129,13 @@ class Certificate:
 
 
 def write_atomic(path: str | Path, doc: dict[str, Any]) -> int:
-    """Write ``doc`` as compact JSON to ``path`` via a temporary file; returns bytes."""
+    """Write ``doc`` as compact JSON to ``path`` via a temporary file (gzip-compressed
+    when the name ends in ``.gz``); returns the bytes written."""
     p = Path(path)
-    text = json.dumps(doc, separators=(",", ":")) + "\n"
+    data = (json.dumps(doc, separators=(",", ":")) + "\n").encode("utf-8")
+    if p.name.endswith(".gz"):
+        data = gzip.compress(data, compresslevel=6, mtime=0)
     tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(data)
     tmp.replace(p)
-    return len(text.encode("utf-8"))
+    return len(data)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,47 @@ class NodeResult:
     out: FloatArray | None  # a^L at the optimum
     y: dict[str, float] | None  # candidate multipliers (duals or the dual ray), by row name
     y_alt: dict[str, float] | None = None  # the ray with the other sign
+    #: the optimal basis (column statuses, row statuses by row name): a warm start
+    basis: Basis | None = None
+
+
+#: a simplex basis by name: (column statuses, {row name: status})
+Basis = tuple[list[Any], dict[str, Any]]
+
+
+def _warm(hs: Any, h: Any, names: list[str], basis: Basis) -> bool:
+    """Start from a parent's basis: same columns; rows by name (a new row basic, its
+    slack free to move), then the count of basic variables repaired to the number of
+    rows (HiGHS itself replaces a singular basis's columns by slacks).  Only speed
+    depends on it: the optimum, and so every multiplier, is the LP's."""
+    cols, rows = basis
+    if len(cols) != h.getNumCol():
+        return False
+    basic, lower = hs.HighsBasisStatus.kBasic, hs.HighsBasisStatus.kLower
+    rst = [rows.get(nm, basic) for nm in names]
+    excess = sum(1 for c in cols if c == basic) + sum(1 for r in rst if r == basic) - len(names)
+    if excess > 0:  # too many basic: new rows' slacks leave first (at their bound)
+        for i, nm in enumerate(names):
+            if excess <= 0:
+                break
+            if rst[i] == basic and nm not in rows:
+                rst[i], excess = lower, excess - 1
+        for i in range(len(rst)):
+            if excess <= 0:
+                break
+            if rst[i] == basic:
+                rst[i], excess = lower, excess - 1
+    elif excess < 0:
+        for i in range(len(rst)):
+            if excess >= 0:
+                break
+            if rst[i] != basic:
+                rst[i], excess = basic, excess + 1
+    hb = hs.HighsBasis()
+    hb.col_status = list(cols)
+    hb.row_status = rst
+    hb.valid = True
+    return str(h.setBasis(hb)).endswith("kOk")
 
 
 class _Rows:
@@ -152,7 +194,8 @@ def _unit_rows(
     specs: list[tuple[str, np.ndarray[Any, Any], FloatArray, FloatArray, FloatArray]] = []
     if alpha <= 1 or ld.kind == "identity":
         ge = active | unstable
-        sge = inactive | (unstable & (ld.kind != "identity"))
+        # relu (alpha = 0): an unstable unit's a >= 0 is its column bound already
+        sge = inactive | (unstable & (ld.kind != "identity") & (alpha != 0))
         le, sle = active, inactive
         csign = 1.0
     else:
@@ -185,15 +228,136 @@ def _post(lo: FloatArray, hi: FloatArray, ld: LayerData) -> tuple[FloatArray, Fl
     return np.where(lo >= 0, lo, ld.alpha * lo), np.where(hi >= 0, hi, ld.alpha * hi)
 
 
+@dataclass
+class _Model:
+    highs: Any
+    names: list[str]
+    in_cols: list[np.ndarray[Any, Any]]  # per layer: the columns of its input (z or a^{l-1})
+    out_cols: np.ndarray[Any, Any]  # the output is emat @ v[out_cols] + evec
+    ncol: int
+    emat: FloatArray
+    evec: FloatArray
+
+
+def _ydict(names: list[str], vals: Any) -> dict[str, float]:
+    """Multipliers by the checker's row names (a substituted row names two rows)."""
+    y: dict[str, float] = {}
+    for nm, v in zip(names, vals, strict=True):
+        if v > 0:
+            for part in nm.split("+"):
+                y[part] = y.get(part, 0.0) + float(v)
+    return y
+
+
 def solve_node(
     setup: Setup,
     zlo: FloatArray,
     zhi: FloatArray,
     fixed: dict[tuple[int, int], int],
     bounds: list[tuple[FloatArray, FloatArray]],
+    warm: Basis | None = None,
 ) -> NodeResult:
-    """Build and solve the node LP (see the module docstring)."""
+    """Build and solve the node LP (see the module docstring), from ``warm`` (a
+    parent's basis) when given."""
+    md = _build(setup, zlo, zhi, fixed, bounds)
+    h, n, nr, out_cols = md.highs, setup.n, len(md.names), md.out_cols
+    h.changeColsCost(1, np.array([md.ncol - 1], dtype=np.int32), np.array([1.0]))
+    if warm is not None:
+        _warm(importlib.import_module("highspy"), h, md.names, warm)
+    h.run()
+    status = str(h.getModelStatus()).split(".")[-1]
+    if status == "kOptimal":
+        sol = h.getSolution()
+        colv = np.array(sol.col_value)
+        duals = np.array(sol.row_dual)
+        y: dict[str, float] | None = None
+        if len(duals) == nr:  # HiGHS gives no duals when it solved the LP without simplex
+            y = _ydict(md.names, duals)
+        out = md.emat @ colv[out_cols] + md.evec
+        hb = h.getBasis()
+        basis: Basis | None = None
+        if hb.valid and len(hb.row_status) == nr and len(hb.col_status) == md.ncol:
+            basis = (list(hb.col_status), dict(zip(md.names, hb.row_status, strict=True)))
+        return NodeResult("optimal", float(colv[-1]), colv[:n], out, y, basis=basis)
+    if status in _INFEASIBLE:
+        _, has, ray = h.getDualRay()
+        if has:
+            ray = np.asarray(ray, dtype=np.float64)
+            yp = _ydict(md.names, ray)
+            yn = _ydict(md.names, -ray)
+            return NodeResult("infeasible", math.inf, None, None, yp, yn)
+        return NodeResult("infeasible", math.inf, None, None, None)
+    return NodeResult("other", -math.inf, None, None, None)
+
+
+#: a proposed witness lemma: (layer, unit, "lo" | "hi", float multipliers, float bound)
+WitnessBound = tuple[int, int, str, dict[str, float], float]
+
+
+def tighten(
+    setup: Setup,
+    zlo: FloatArray,
+    zhi: FloatArray,
+    fixed: dict[tuple[int, int], int],
+    bounds: list[tuple[FloatArray, FloatArray]],
+    units: list[tuple[int, int]],
+    deadline: float,
+) -> list[WitnessBound]:
+    """LP bound tightening with the target rows (OBBT): for each unit, minimise and
+    maximise its pre-activation ``h = W_j a^{l-1} + b_j`` over the node LP with the
+    distance fixed at ``s = delta`` (so the target rows are the checker's).  The row
+    duals ``y >= 0`` of ``min +-W_j . a^{l-1}`` are the multipliers of a *witness
+    lemma* (:mod:`geninv.proofrows`): LP duality gives ``min = y . beta +
+    min_box((+-W_j - y R) . v)``, exactly the bound the checker computes from ``y``.
+    One HiGHS model, only the objective changes (warm-started simplex).  Returns the
+    bounds that improve on ``bounds`` (the checker decides what they prove)."""
+    md = _build(setup, zlo, zhi, fixed, bounds)
+    h = md.highs
+    s_col = md.ncol - 1
+    h.changeColsBounds(
+        1, np.array([s_col], dtype=np.int32), np.array([setup.delta]), np.array([setup.delta])
+    )
+    nr = len(md.names)
+    out: list[WitnessBound] = []
+    prev_cols: np.ndarray[Any, Any] | None = None
+    for layer, j in units:
+        ld = setup.layers[layer - 1]
+        cols = md.in_cols[layer - 1]
+        lo, hi = float(bounds[layer - 1][0][j]), float(bounds[layer - 1][1][j])
+        for side, sgn in (("lo", 1.0), ("hi", -1.0)):
+            if time.perf_counter() > deadline:
+                return out
+            if prev_cols is not None:
+                h.changeColsCost(len(prev_cols), prev_cols, np.zeros(len(prev_cols)))
+            h.changeColsCost(len(cols), cols, sgn * ld.weight[j])
+            prev_cols = cols
+            h.run()
+            status = str(h.getModelStatus()).split(".")[-1]
+            if status != "kOptimal":
+                return out  # infeasible at s = delta: the node LP itself will refute it
+            sol = h.getSolution()
+            duals = np.array(sol.row_dual)
+            if len(duals) != nr:
+                continue
+            val = sgn * float(h.getInfo().objective_function_value) + float(ld.bias[j])
+            if (side == "lo" and val > lo + 1e-9 * (1 + abs(lo))) or (
+                side == "hi" and val < hi - 1e-9 * (1 + abs(hi))
+            ):
+                y = _ydict(md.names, duals)
+                out.append((layer, j, side, y, val))
+    return out
+
+
+def _build(
+    setup: Setup,
+    zlo: FloatArray,
+    zhi: FloatArray,
+    fixed: dict[tuple[int, int], int],
+    bounds: list[tuple[FloatArray, FloatArray]],
+) -> _Model:
+    """The node LP as a HiGHS model with a zero objective."""
     hs = importlib.import_module("highspy")
+    in_cols: list[np.ndarray[Any, Any]] = []
     col_lo: list[FloatArray] = [zlo]
     col_hi: list[FloatArray] = [zhi]
     rows = _Rows()
@@ -201,7 +365,14 @@ def solve_node(
     prev = np.arange(n, dtype=np.int32)
     ncol = n
     a_cols = prev
+    last = setup.layers[-1]
+    # an identity output layer is substituted into the target rows (fewer rows and
+    # columns; each such row's dual is also the dual of the unit row it absorbed)
+    subst = last.kind == "identity" and setup.mode != "lp"
     for k, ld in enumerate(setup.layers):
+        in_cols.append(prev)
+        if subst and k == len(setup.layers) - 1:
+            break
         lo, hi = bounds[k]
         m = ld.weight.shape[0]
         a_cols = np.arange(ncol, ncol + m, dtype=np.int32)
@@ -211,14 +382,30 @@ def solve_node(
         col_hi.append(phi)
         _unit_rows(rows, k + 1, ld, prev, a_cols, lo, hi, fixed)
         prev = a_cols
-    out_cols = a_cols
     q = setup.q
+    nl = len(setup.layers)
+    if subst:  # out = W_L a^{L-1} + b_L
+        out_cols, emat, evec = prev, last.weight, last.bias
+        sfx_lo, sfx_hi = [f"+L{nl}.{j}.le" for j in range(q)], [f"+L{nl}.{j}.ge" for j in range(q)]
+    else:
+        out_cols, emat, evec = a_cols, np.eye(q), np.zeros(q)
+        sfx_lo = sfx_hi = [""] * q
     s_col = ncol + (q if setup.mode != "inf" else 0)
     eye = np.eye(q)
     tcols = np.concatenate([out_cols, [s_col]]).astype(np.int32)
     ones = np.ones((q, 1))
-    rows.add_block([f"T{j}.lo" for j in range(q)], tcols, np.hstack([eye, ones]), setup.x)
-    rows.add_block([f"T{j}.hi" for j in range(q)], tcols, np.hstack([-eye, ones]), -setup.x)
+    rows.add_block(
+        [f"T{j}.lo{sfx_lo[j]}" for j in range(q)],
+        tcols,
+        np.hstack([emat, ones]),
+        setup.x - evec,
+    )
+    rows.add_block(
+        [f"T{j}.hi{sfx_hi[j]}" for j in range(q)],
+        tcols,
+        np.hstack([-emat, ones]),
+        evec - setup.x,
+    )
     if setup.mode != "inf":
         # distance scale of T.sum and the cuts: their right sides are D = ratio * delta
         ratio = setup.l1 / setup.delta if setup.delta > 0 else 1.0
@@ -227,8 +414,18 @@ def solve_node(
         col_hi.append(np.full(q, math.inf))  # the checker's box [0, D] is tighter
         ncol += q
         pcols = np.concatenate([t_cols, out_cols]).astype(np.int32)
-        rows.add_block([f"T{j}.tp" for j in range(q)], pcols, np.hstack([eye, -eye]), -setup.x)
-        rows.add_block([f"T{j}.tn" for j in range(q)], pcols, np.hstack([eye, eye]), setup.x)
+        rows.add_block(
+            [f"T{j}.tp{sfx_hi[j]}" for j in range(q)],
+            pcols,
+            np.hstack([eye, -emat]),
+            evec - setup.x,
+        )
+        rows.add_block(
+            [f"T{j}.tn{sfx_lo[j]}" for j in range(q)],
+            pcols,
+            np.hstack([eye, emat]),
+            setup.x - evec,
+        )
         rows.add("T.sum", [*t_cols.tolist(), s_col], [-1.0] * q + [ratio], 0.0)
         for k, (c, r) in enumerate(setup.cuts):
             rows.add(
@@ -245,26 +442,7 @@ def solve_node(
     h.setOptionValue("output_flag", False)
     h.setOptionValue("presolve", "off")
     h.addVars(ncol, cl, ch)
-    h.changeColsCost(1, np.array([ncol - 1], dtype=np.int32), np.array([1.0]))
     nr = len(rows.names)
     row_lo, starts, flat_i, flat_v = rows.csr()
     h.addRows(nr, row_lo, np.full(nr, math.inf), len(flat_i), starts, flat_i, flat_v)
-    h.run()
-    status = str(h.getModelStatus()).split(".")[-1]
-    if status == "kOptimal":
-        sol = h.getSolution()
-        colv = np.array(sol.col_value)
-        duals = np.array(sol.row_dual)
-        y: dict[str, float] | None = None
-        if len(duals) == nr:  # HiGHS gives no duals when it solved the LP without simplex
-            y = {nm: float(v) for nm, v in zip(rows.names, duals, strict=True) if v > 0}
-        return NodeResult("optimal", float(colv[-1]), colv[:n], colv[out_cols], y)
-    if status in _INFEASIBLE:
-        _, has, ray = h.getDualRay()
-        if has:
-            ray = np.asarray(ray, dtype=np.float64)
-            yp = {nm: float(v) for nm, v in zip(rows.names, ray, strict=True) if v > 0}
-            yn = {nm: float(-v) for nm, v in zip(rows.names, ray, strict=True) if v < 0}
-            return NodeResult("infeasible", math.inf, None, None, yp, yn)
-        return NodeResult("infeasible", math.inf, None, None, None)
-    return NodeResult("other", -math.inf, None, None, None)
+    return _Model(h, rows.names, in_cols, out_cols, ncol, emat, evec)

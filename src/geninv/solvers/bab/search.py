@@ -48,13 +48,34 @@ from geninv.problem import InversionProblem
 from geninv.proofcheck import Inherited, LeafChecker
 from geninv.solvers.bab.certificate import Box, Certificate, ProofNode
 from geninv.solvers.bab.polish import candidates
-from geninv.solvers.bab.relax import NodeResult, Setup, solve_node
+from geninv.solvers.bab.relax import Basis, NodeResult, Setup, solve_node, tighten
 
 INPUT_SPLIT_MAX = 8
 #: a back-substitution bound becomes a lemma when it beats the interval bound by this
 #: fraction of the interval's width
 LEMMA_GAIN = 0.05
 MAX_CUT_ROUNDS = 8
+
+
+def _width(bounds: list[tuple[FloatArray, FloatArray]], units: list[tuple[int, int]]) -> float:
+    """Total interval width of ``units``."""
+    return sum(float(bounds[lay - 1][1][j] - bounds[lay - 1][0][j]) for lay, j in units)
+
+
+#: with ``keep_for_check``, the search stops early enough to leave this multiple of its
+#: own exact-check seconds, plus this share of the limit, to the final check
+CHECK_RESERVE = 2.0
+RESERVE_SHARE = 0.05
+
+#: LP bound tightening with the target rows (witness lemmas) at nodes this deep ...
+OBBT_DEPTH = 0
+#: ... at most this many rounds per node, stopping when a round shrinks the unstable
+#: units' total width by less than this share, ...
+OBBT_ROUNDS = 8
+OBBT_MIN_GAIN = 0.1
+#: ... and within this share of the search time left (and at most these seconds)
+OBBT_SHARE = 0.6
+OBBT_MAX_SECONDS = 300.0
 #: an LP optimum s* at most delta + this (relative to the scale) is not tried for pruning
 PRUNE_EPS = 1e-9
 
@@ -86,7 +107,7 @@ def _floats(box: Box) -> tuple[FloatArray, FloatArray]:
 
 #: significant bits kept of each float multiplier (any y >= 0 is valid; short ones make
 #: the proof smaller and its exact check faster; a leaf they fail is split further)
-MULTIPLIER_BITS = 32
+MULTIPLIER_BITS = 20
 
 
 def _short(v: float) -> Fraction:
@@ -114,13 +135,23 @@ class Search:
         max_nodes: int,
         incumbent_finder: IncumbentFinder | None = None,
         lemmas: bool = True,
+        obbt_depth: int = OBBT_DEPTH,
+        warm_start: bool = True,
+        keep_for_check: bool = False,
     ) -> None:
         self.problem, self.setup, self.cert = problem, setup, cert
         self.lemmas = lemmas
+        #: tighten bounds with the target rows at nodes up to this depth (-1: never)
+        self.obbt_depth = obbt_depth if lemmas else -1
+        #: start each node LP from its parent's optimal basis (by row name)
+        self.warm_start = warm_start
+        self.warm: dict[int, Basis] = {}
         #: per open node: the exact and float lemma bounds its ancestors proved
         self.inherited: dict[int, tuple[Inherited, dict[tuple[int, int, str], float]]] = {}
         self.current: tuple[Inherited, dict[tuple[int, int, str], float]] = ({}, {})
-        self.deadline = math.inf if time_limit is None else time.perf_counter() + time_limit
+        self.limit = math.inf if time_limit is None else time_limit
+        self.deadline = time.perf_counter() + self.limit
+        self.keep_for_check = keep_for_check
         self.max_nodes = max_nodes
         self.finder = incumbent_finder
         self.checker = LeafChecker(problem, cert.globals_doc())
@@ -137,6 +168,14 @@ class Search:
         }
         w1 = np.abs(setup.layers[0].weight)
         self.col_mass = w1.sum(axis=0)
+
+    def _reserve(self) -> float:
+        """Time kept for the final independent check: it redoes the exact work the
+        search did (``CHECK_RESERVE`` times the search's exact-check seconds so far)
+        plus ``RESERVE_SHARE`` of the limit."""
+        if not self.keep_for_check or not math.isfinite(self.limit):
+            return 0.0
+        return CHECK_RESERVE * float(self.stats["check_seconds"]) + RESERVE_SHARE * self.limit
 
     # ------------------------------------------------------------ witnesses
     def _plausible(self, z: list[Fraction]) -> bool:
@@ -177,7 +216,7 @@ class Search:
         if self.finder is None:
             return None
         left = self.deadline - time.perf_counter()
-        z = self.finder(self.problem, min(left, 10.0) if math.isfinite(left) else 10.0)
+        z = self.finder(self.problem, left)
         if z is None:
             return None
         zf = [Fraction(v) if not isinstance(v, Fraction) else v for v in z]
@@ -205,8 +244,56 @@ class Search:
         self.stats["cuts"] += 1
         return True
 
+    # ------------------------------------------------------------ bound tightening
+    def _tighten(
+        self,
+        nd: ProofNode,
+        bounds: list[tuple[FloatArray, FloatArray]],
+        inh_exact: Inherited,
+        inh_float: dict[tuple[int, int, str], float],
+    ) -> tuple[list[tuple[FloatArray, FloatArray]], Inherited, dict[tuple[int, int, str], float]]:
+        """Rounds of LP bound tightening with the target rows (:func:`.relax.tighten`):
+        each round's improved bounds become *witness lemmas* of the node, checked
+        exactly at once (a failing set is dropped); the node's bounds are then
+        recomputed from the exact results.  Stops when a round gains little."""
+        zlo, zhi = _floats(nd.box)
+        t_start = time.perf_counter()
+        left = self.deadline - t_start
+        stop = t_start + min(OBBT_SHARE * left, OBBT_MAX_SECONDS)
+        for rnd in range(OBBT_ROUNDS):
+            if any(bool((lo > hi).any()) for lo, hi in bounds):
+                break
+            units = unstable_units(bounds, self.problem.network, nd.fixed)
+            if not units:
+                break
+            before = _width(bounds, units)
+            self.stats.setdefault("obbt_unstable", []).append(len(units))
+            t0 = time.perf_counter()
+            props = tighten(self.setup, zlo, zhi, nd.fixed, bounds, units, stop)
+            self.stats["obbt_lp_seconds"] = self.stats.get("obbt_lp_seconds", 0.0) + (
+                time.perf_counter() - t0
+            )
+            fr = [(lay, j, f"w{rnd}.{side}", _to_fracs(y) or {}) for lay, j, side, y, _ in props]
+            if not fr:
+                break
+            t0 = time.perf_counter()
+            exact = self.checker.node(nd.box, nd.fixed, inh_exact, fr)
+            self.stats["check_seconds"] += time.perf_counter() - t0
+            if exact is None:
+                self.stats["failed_lemmas"] = self.stats.get("failed_lemmas", 0) + 1
+                break
+            nd.lemmas = [*(nd.lemmas or []), *fr]
+            self.stats["witness_lemmas"] = self.stats.get("witness_lemmas", 0) + len(fr)
+            inh_exact = exact
+            inh_float = {k: float(v) for k, v in exact.items()}
+            bounds, _ = node_bounds(self.problem.network, zlo, zhi, nd.fixed, inh_float, math.inf)
+            after = _width(bounds, unstable_units(bounds, self.problem.network, nd.fixed))
+            if after >= before * (1 - OBBT_MIN_GAIN) or time.perf_counter() > stop:
+                break
+        return bounds, inh_exact, inh_float
+
     # ------------------------------------------------------------ one node
-    def _evaluate(self, nd: ProofNode) -> tuple[str, Any]:
+    def _evaluate(self, nd: ProofNode, depth: int = 0) -> tuple[str, Any]:
         """('leaf', None) | ('yes', z) | ('split', (bounds, result))."""
         zlo, zhi = _floats(nd.box)
         inh_exact, inh_float = self.inherited.pop(nd.id, ({}, {}))
@@ -227,6 +314,8 @@ class Search:
                 self.stats["lemmas"] = self.stats.get("lemmas", 0) + len(fr)
                 inh_exact = exact
                 inh_float = {k: float(v) for k, v in exact.items()}
+        if depth <= self.obbt_depth and time.perf_counter() < self.deadline:
+            bounds, inh_exact, inh_float = self._tighten(nd, bounds, inh_exact, inh_float)
         self.current = (inh_exact, inh_float)
         if any(bool((lo > hi).any()) for lo, hi in bounds):
             t0 = time.perf_counter()
@@ -239,7 +328,7 @@ class Search:
             bounds = [(lo, np.maximum(lo, hi)) for lo, hi in bounds]
         for _ in range(MAX_CUT_ROUNDS + 1):
             t0 = time.perf_counter()
-            res = solve_node(self.setup, zlo, zhi, nd.fixed, bounds)
+            res = solve_node(self.setup, zlo, zhi, nd.fixed, bounds, self.warm.pop(nd.id, None))
             self.stats["lp_seconds"] += time.perf_counter() - t0
             if res.status == "infeasible" or (
                 res.status == "optimal" and res.value > self.setup.delta + PRUNE_EPS * self.scale
@@ -324,7 +413,7 @@ class Search:
         heap: list[_Item] = [_Item(0.0, 0, root, 0)]
         seq = 1
         while heap:
-            if time.perf_counter() > self.deadline:
+            if time.perf_counter() + self._reserve() > self.deadline:
                 return self._done("unknown", start, reason="time limit reached", open_=len(heap))
             if self.stats["nodes"] >= self.max_nodes:
                 return self._done(
@@ -334,7 +423,7 @@ class Search:
             nd = item.node
             self.stats["nodes"] += 1
             self.stats["max_depth"] = max(self.stats["max_depth"], item.depth)
-            kind, data = self._evaluate(nd)
+            kind, data = self._evaluate(nd, item.depth)
             if kind == "leaf":
                 self.stats["pruned"] += 1
                 continue
@@ -356,6 +445,8 @@ class Search:
             for k in kids:
                 self.cert.nodes[k.id] = k
                 self.inherited[k.id] = self.current
+                if res.basis is not None and self.warm_start:
+                    self.warm[k.id] = res.basis
                 heapq.heappush(heap, _Item(key, seq, k, item.depth + 1))
                 seq += 1
         return self._done("no", start)
