@@ -437,3 +437,31 @@ def test_witness_lemma_bounds_hold_on_sampled_witnesses(seed: int) -> None:
             assert np.all(col <= float(v) + 1e-9)
             tighter += float(v) < float(bounds[0][1][j]) - 1e-6
     assert tighter > 0
+
+
+def _pow_problem(x: float) -> InversionProblem:
+    """y = z on [0, 1]^2, ||y - x||_2 <= sqrt(2) given as delta^2 = 2 (threshold_pow)."""
+    net = ReLUNetwork([[[1, 0], [0, 1]]], [[0, 0]], final_activation="identity")
+    return InversionProblem(
+        net, [x, x], Domain.box([0, 0], [1, 1]), p=2, threshold=0, threshold_pow=2
+    )
+
+
+def test_threshold_pow_no_is_proved_and_checked(tmp_path: Path) -> None:
+    far = _pow_problem(3)  # nearest point (1, 1): distance sqrt(8) > sqrt(2)
+    path = tmp_path / "p.json"
+    sol = solve(far, "bab", options={"proof": str(path)})
+    assert sol.status is Status.NO and sol.proof is not None and sol.proof["checked"]
+    doc = json.loads(path.read_text())
+    up = Fraction(doc["threshold_up"])
+    assert up**2 >= 2 and up < Fraction(1415, 1000)
+    assert check_certificate(far, doc).nodes >= 1
+    doc["threshold_up"] = "7/5"  # (7/5)^2 = 49/25 < 2: a ball smaller than the instance's
+    with pytest.raises(ProofRejected, match="threshold_up"):
+        check_certificate(far, doc)
+    del doc["threshold_up"]
+    with pytest.raises((ProofRejected, MalformedProof)):
+        check_certificate(far, doc)
+    # the tie: (1, 1) is at distance exactly sqrt(2) from (2, 2): a witness
+    tie = solve(_pow_problem(2), "bab")
+    assert tie.status is Status.YES and tie.check is not None and tie.check.meets

@@ -464,10 +464,19 @@ class Globals:
 
 
 def read_globals(problem: InversionProblem, doc: dict[str, Any]) -> Globals:
-    if problem.threshold_pow is not None:
-        raise ProofRejected(None, "instances with threshold_pow are not covered by these proofs")
-    delta = problem.threshold
     p = problem.p
+    if problem.threshold_pow is not None:
+        # delta is given as delta^p (integer p): the proof refutes the ball of a rational
+        # radius delta_up >= delta, which contains the instance's ball (checked exactly)
+        if math.isinf(p) or not p.is_integer():
+            raise ProofRejected(None, "threshold_pow needs an integer p")
+        delta = parse_rational(doc.get("threshold_up"), "threshold_up")
+        if delta < 0 or delta ** int(p) < problem.threshold_pow:
+            raise ProofRejected(
+                None, f"threshold_up {delta} is below the instance's delta (delta^p check)"
+            )
+    else:
+        delta = problem.threshold
     q = problem.network.n_outputs
     exact_or_inf = delta == 0 or math.isinf(p)
     if not exact_or_inf and not p.is_integer():

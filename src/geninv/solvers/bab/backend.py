@@ -60,6 +60,16 @@ def primal_incumbent(problem: InversionProblem, seconds: float) -> list[Fraction
     return res.z if res.witness else None
 
 
+def threshold_upper(threshold_pow: Fraction, k: int) -> Fraction:
+    """A rational ``u >= 0`` with ``u^k >= threshold_pow``, within about 1e-12 of the root."""
+    if threshold_pow <= 0:
+        return Fraction(0)
+    r = Fraction(float(threshold_pow) ** (1.0 / k) * (1 + 1e-12)).limit_denominator(10**12)
+    while r**k < threshold_pow:
+        r = r * (1 + Fraction(1, 10**9)) + Fraction(1, 10**15)
+    return r
+
+
 def _l1_bound(problem: InversionProblem) -> Fraction:
     """A rational R >= q^(1-1/p) delta (checked exactly: R^p >= q^(p-1) delta^p)."""
     k, q, delta = int(problem.p), problem.network.n_outputs, problem.threshold
@@ -136,9 +146,9 @@ class BabBackend(Backend):
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
-        if problem.threshold_pow is not None:
-            return "backend 'bab' needs a rational threshold delta (not threshold_pow)"
         p = problem.p
+        if problem.threshold_pow is not None and (math.isinf(p) or not p.is_integer()):
+            return "backend 'bab' needs an integer p with a threshold given as delta^p"
         if not (problem.is_exact_inversion or math.isinf(p) or p.is_integer()):
             return (
                 f"backend 'bab' handles p = inf, 1 or an integer >= 2, not p={norm_label(p)} "
@@ -159,15 +169,55 @@ class BabBackend(Backend):
 
             return optimize(self, problem, time_limit)
         start = time.perf_counter()
-        sol, doc = self.decide(problem, time_limit)
+        if problem.threshold_pow is not None:
+            sol, doc = self._decide_pow(problem, time_limit)
+        else:
+            sol, doc = self.decide(problem, time_limit)
         if sol.status is Status.NO and self.proof_path and sol.proof is not None:
             sol.proof["file"] = str(self.proof_path)
             sol.proof["bytes"] = write_atomic(self.proof_path, doc)
         sol.stats["seconds_total"] = round(time.perf_counter() - start, 4)
         return sol
 
-    def decide(
+    def _decide_pow(
         self, problem: InversionProblem, time_limit: float | None
+    ) -> tuple[Solution, dict[str, Any]]:
+        """A threshold given as delta^p (integer p; delta irrational, e.g. the lifted
+        reductions): decide the ball of a rational radius ``delta_up >= delta`` (its
+        p-th power checked against delta^p exactly).  Its *no* refutes the instance;
+        its witness is re-checked against the instance and otherwise ends *unknown*
+        (a point between the two spheres)."""
+        assert problem.threshold_pow is not None
+        up = threshold_upper(problem.threshold_pow, int(problem.p))
+        relaxed = InversionProblem(
+            problem.network,
+            problem.target,
+            problem.domain,
+            p=problem.p,
+            threshold=up,
+            relation="<=",
+            input_box=problem.input_box,
+        )
+        sol, doc = self.decide(relaxed, time_limit, original=problem, threshold_up=up)
+        if sol.status is Status.YES:
+            assert sol.z is not None
+            if not problem.exact_check(sol.z).meets:
+                return Solution(
+                    Status.UNKNOWN,
+                    self.name,
+                    reason=f"a witness within the rational radius {float(up)!r} just above "
+                    "delta does not meet delta^p itself",
+                    stats=sol.stats,
+                ), {}
+        return sol, doc
+
+    def decide(
+        self,
+        problem: InversionProblem,
+        time_limit: float | None,
+        *,
+        original: InversionProblem | None = None,
+        threshold_up: Fraction | None = None,
     ) -> tuple[Solution, dict[str, Any]]:
         """Decide ``problem``; a *no* comes with its proof document, already checked."""
         if problem.domain.kind == "box":
@@ -226,9 +276,11 @@ class BabBackend(Backend):
             return Solution(Status.UNKNOWN, self.name, reason=res.reason, stats=stats), {}
         assert res.certificate is not None
         doc = res.certificate.to_json()
+        if threshold_up is not None:
+            doc["threshold_up"] = rat(threshold_up)
         t0 = time.perf_counter()
         try:
-            report = check_certificate(problem, doc)
+            report = check_certificate(original or problem, doc)
         except ProofRejected as exc:
             return Solution(
                 Status.UNKNOWN,
