@@ -133,6 +133,7 @@ def _tables(reports: list[CaseReport], seconds: float) -> None:
         "error",
         "ok",
         "unchecked",
+        "lossy",
         "WRONG",
         "CRASH",
         "ORACLE",

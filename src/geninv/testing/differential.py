@@ -15,9 +15,11 @@ An answer is **WRONG** when
   non-witness judged differently), or a backend solving the imported problem
   answers against the oracle.
 
-*yes* where the oracle says *no* with a witness the oracle itself accepts would be
-an oracle bug; it is reported as ``ORACLE``.  Crashes (exceptions outside geninv's
-error hierarchy) are reported as ``CRASH``.
+On the VNN-LIB route a case whose numbers are not all float64 values is exported as
+the nearest floats (documented in the ``.vnnlib`` file); a disagreement there is
+``lossy``, not WRONG.  *yes* where the oracle says *no* with a witness the oracle
+itself accepts would be an oracle bug; it is reported as ``ORACLE``.  Crashes
+(exceptions outside geninv's error hierarchy, also in a solver's threads) are ``CRASH``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import contextlib
 import io
 import json
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +48,7 @@ FAILING = ("WRONG", "CRASH", "ORACLE")
 class Outcome:
     route: str  # backend name, "check", "cli-check", "vnnlib", "vnnlib:<backend>"
     status: str  # yes / no / unknown / refused / error / crash / meets / fails
-    verdict: str  # ok / WRONG / CRASH / ORACLE / unchecked / -
+    verdict: str  # ok / WRONG / CRASH / ORACLE / unchecked / lossy / -
     detail: str = ""
     seconds: float = 0.0
 
@@ -99,18 +102,43 @@ def judge(
     return "-", ""
 
 
-def _solve(problem: Any, name: str, time_limit: float) -> tuple[str, Any, str]:
+def _solve(problem: Any, name: str, time_limit: float) -> tuple[str, Any, str, list[str]]:
+    """(status, z, reason, exceptions raised in the backend's threads)."""
     from geninv.solvers.base import solve
 
+    thread_errors: list[str] = []
+    saved = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        thread_errors.append(f"{args.exc_type.__name__}: {args.exc_value}")
+
+    threading.excepthook = hook
     try:
         sol = solve(problem, name, time_limit=time_limit, seed=0)
     except UnsupportedError as exc:
-        return "refused", None, str(exc)
+        return "refused", None, str(exc), thread_errors
     except GeninvError as exc:
-        return "error", None, f"{type(exc).__name__}: {exc}"
+        return "error", None, f"{type(exc).__name__}: {exc}", thread_errors
     except Exception as exc:  # a crash is a finding, not a stop
-        return "crash", None, f"{type(exc).__name__}: {exc}"
-    return str(sol.status), sol.z, sol.reason or ""
+        return "crash", None, f"{type(exc).__name__}: {exc}", thread_errors
+    finally:
+        threading.excepthook = saved
+    return str(sol.status), sol.z, sol.reason or "", thread_errors
+
+
+def _backend_outcomes(
+    route: str, q: Question, ans: OracleAnswer, problem: Any, complete: bool, time_limit: float
+) -> list[Outcome]:
+    t0 = time.perf_counter()
+    status, z, why, thread_errors = _solve(problem, route.split(":", 1)[-1], time_limit)
+    verdict, detail = judge(q, ans, status, z, complete)
+    if status == "crash":
+        verdict, detail = "CRASH", why
+    out = [Outcome(route, status, verdict, detail or why, time.perf_counter() - t0)]
+    if thread_errors:
+        msg = "unhandled in a solver thread: " + "; ".join(thread_errors)[:300]
+        out.append(Outcome(route, "thread-exception", "CRASH", msg))
+    return out
 
 
 def applicable_backends(problem: Any, names: Sequence[str] | None = None) -> list[tuple[str, bool]]:
@@ -148,14 +176,7 @@ def run_case(
         return report
     if "backends" in routes:
         for name, complete in applicable_backends(problem, backends):
-            t0 = time.perf_counter()
-            status, z, why = _solve(problem, name, time_limit)
-            verdict, detail = judge(q, ans, status, z, complete)
-            if status == "crash":
-                verdict, detail = "CRASH", why
-            report.outcomes.append(
-                Outcome(name, status, verdict, detail or why, time.perf_counter() - t0)
-            )
+            report.outcomes += _backend_outcomes(name, q, ans, problem, complete, time_limit)
     if "check" in routes:
         report.outcomes += _check_route(problem, ans)
     if "cli" in routes or "vnnlib" in routes:
@@ -227,6 +248,17 @@ def _cli_route(problem: Any, ans: OracleAnswer, tmp: Path) -> list[Outcome]:
     return out
 
 
+def _float64_exact(problem: Any) -> bool:
+    """Every parameter, target entry, bound and the threshold is a float64 value."""
+    vals: list[Fraction] = [*problem.target, problem.threshold]
+    dom = problem.domain
+    vals += list(dom.lower or ()) + list(dom.upper or ())
+    for layer in problem.network.layers:
+        if layer.exact_weight is not None or layer.exact_bias is not None:
+            return False
+    return all(Fraction(float(v)) == v for v in vals)
+
+
 def _vnnlib_applies(case: Case) -> bool:
     return (
         case.domain == "box"
@@ -257,10 +289,13 @@ def _vnnlib_route(
         return [Outcome("vnnlib", "refused", "-", str(exc))]
     except Exception as exc:
         return [Outcome("vnnlib", "crash", "CRASH", f"{type(exc).__name__}: {exc}")]
+    # VNN-LIB and ONNX hold float64 numbers: a case with other rationals (1/3) is
+    # exported as the nearest floats (the .vnnlib file says so), a nearby question
+    lossy = not _float64_exact(problem)
     out = []
     for what, z, expect in _probe_points(ans):
         got = bool(imported.exact_check(z).meets)
-        verdict = "ok" if got == expect else "WRONG"
+        verdict = "ok" if got == expect else ("lossy" if lossy else "WRONG")
         out.append(
             Outcome(
                 "vnnlib",
@@ -270,16 +305,12 @@ def _vnnlib_route(
             )
         )
     for name_, complete in applicable_backends(imported, backends):
-        if not complete:
-            continue
-        t0 = time.perf_counter()
-        status, z_, why = _solve(imported, name_, time_limit)
-        verdict, detail = judge(q, ans, status, z_, complete)
-        if status == "crash":
-            verdict, detail = "CRASH", why
-        out.append(
-            Outcome(f"vnnlib:{name_}", status, verdict, detail or why, time.perf_counter() - t0)
-        )
+        if complete:
+            got_ = _backend_outcomes(f"vnnlib:{name_}", q, ans, imported, complete, time_limit)
+            for o in got_:
+                if lossy and o.verdict == "WRONG":
+                    o.verdict, o.detail = "lossy", "nearest-float export: " + o.detail
+            out += got_
     return out
 
 
