@@ -31,8 +31,17 @@ SLICE = settings(
     phases=[Phase.explicit, Phase.generate],  # no shrinking: the message has the case
     suppress_health_check=list(HealthCheck),
 )
-#: Quick backends only in CI (the torch ones take ~0.3 s a run even when capped).
+#: The backends of the CI slice.  adam, admm, langevin and flipgd (torch, like pgd) take
+#: 0.3-2 s a run even when capped, so only the long form (bench/fuzz.py) runs them.
 QUICK = ["enumerate", "sat", "milp", "milp-scip", "miqp", "corners", "layerwise", "pgd"]
+
+
+def test_quick_backends_are_installed() -> None:
+    """The slices would skip a backend that is missing; say so instead."""
+    from geninv.solvers.base import get_backend
+
+    for name in QUICK:
+        assert get_backend(name).available(), name
 
 
 def _assert_clean(rep: CaseReport) -> None:
@@ -114,7 +123,7 @@ def test_breakpoint_oracle_against_sampling() -> None:
     """The one-latent oracle never says no where a sample point meets the threshold, and
     for p in 1, 2, inf its exact minimum is at most every sampled distance."""
     rng = random.Random(5)
-    for _ in range(40):
+    for _ in range(20):
         layers = _random_layers(rng, 1, rng.randint(1, 3), rng.randint(1, 3))
         target = [F(rng.randint(-8, 8), 2) for _ in layers[-1][1]]
         lo = F(rng.randint(-8, 8), 2)
