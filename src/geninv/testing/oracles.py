@@ -138,22 +138,33 @@ def brute_force(q: Question) -> OracleAnswer:
     scale = e if q.p in ("inf", "1.5") else e**k
     witness = nonwitness = None
     best: Fraction | None = None
+    closest = math.inf  # the non-witness kept is the failing corner nearest the threshold
     undecided = False
     for corner in itertools.product(vals, repeat=q.n):
         h = net.forward(corner)
         absn = [abs(v * tden - x * d) for v, x in zip(h, xn, strict=True)]
         ok = meets(lp_sign(absn, q.p, delta, dpow), q.relation)
+        pw = lp_power(absn, q.p)
         if ok and witness is None:
             witness = [Fraction(v) for v in corner]
-        elif ok is False and nonwitness is None:
-            nonwitness = [Fraction(v) for v in corner]
+        elif ok is False:
+            gap = _size(pw) if pw is not None else sum(_size(Fraction(a)) ** 1.5 for a in absn)
+            if gap < closest or nonwitness is None:
+                closest, nonwitness = gap, [Fraction(v) for v in corner]
         elif ok is None:
             undecided = True
-        pw = lp_power(absn, q.p)
         if pw is not None and (best is None or pw < best * scale):
             best = pw / scale
     status = "yes" if witness is not None else ("undecided" if undecided else "no")
     return OracleAnswer(status, f"brute force over 2^{q.n} corners", witness, nonwitness, best)
+
+
+def _size(v: Fraction) -> float:
+    """float(v), or inf past the float range (for ranking only)."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf
 
 
 def _brute_force_bounds(q: Question) -> OracleAnswer:
