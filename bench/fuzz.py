@@ -36,7 +36,7 @@ from geninv.testing.differential import (
     run_case,
     shrink,
 )
-from geninv.testing.oracles import oracle
+from geninv.testing.oracles import OracleAnswer, oracle
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -89,7 +89,13 @@ def _fuzz(args: argparse.Namespace) -> tuple[list[CaseReport], float]:
                 nonlocal failures
                 if time.monotonic() - start >= budget:
                     return
-                rep = run_case(case, args.backends, args.time_limit, args.routes)
+                try:
+                    rep = run_case(case, args.backends, args.time_limit, args.routes)
+                except Exception as exc:  # the tester's own bug: record it, keep going
+                    rep = CaseReport(case, OracleAnswer("undecided", "oracle crashed"))
+                    rep.outcomes.append(
+                        Outcome("oracle", "crash", "CRASH", f"{type(exc).__name__}: {exc}")
+                    )
                 reports.append(rep)
                 failures += bool(rep.failures)
                 bar.update(task, completed=time.monotonic() - start, n=len(reports), f=failures)
@@ -184,6 +190,10 @@ def _shrink_all(reports: list[CaseReport], args: argparse.Namespace) -> int:
     )
     for k, (key, (rep, o, count)) in enumerate(sorted(classes.items()), start=1):
         small = rep.case
+        if o.route == "oracle":  # the tester itself crashed: keep the case as drawn
+            stem = _write(args.out, k, small, o, rep.answer, rep.case)
+            t.add_row(*key, str(count), stem.name)
+            continue
         if k <= args.max_shrinks:
             small = shrink(rep.case, failure_predicate(o, args.time_limit), args.shrink_budget)
         final = run_case(small, **_route_args(o), time_limit=args.time_limit)

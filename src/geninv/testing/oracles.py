@@ -148,7 +148,10 @@ def brute_force(q: Question) -> OracleAnswer:
         if ok and witness is None:
             witness = [Fraction(v) for v in corner]
         elif ok is False:
-            gap = _size(pw) if pw is not None else sum(_size(Fraction(a)) ** 1.5 for a in absn)
+            try:
+                gap = _size(pw) if pw is not None else sum(_size(Fraction(a)) ** 1.5 for a in absn)
+            except OverflowError:
+                gap = math.inf
             if gap < closest or nonwitness is None:
                 closest, nonwitness = gap, [Fraction(v) for v in corner]
         elif ok is None:
