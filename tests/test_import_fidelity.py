@@ -550,3 +550,33 @@ def test_piecewise_linear_leaky_is_pointwise(alpha: Fraction) -> None:
         for t in ts:
             v = f(t)
             assert g(t) == (v if v > 0 else alpha * v)
+
+
+@pytest.mark.parametrize(
+    "acts", [["identity", "identity"], ["identity", "relu"], ["leaky_relu:1/10", "identity"]]
+)
+def test_exact_instance_round_trip_with_merged_layers(tmp_path: Path, acts: list[str]) -> None:
+    """An identity layer followed by an affine map is one Gemm in ONNX; with exact
+    (non-float) parameters the instance keeps both layers and loads them back exactly
+    (found by the differential tester: "describe different shapes")."""
+    from geninv.io.instance import load_instance, save_instance
+    from geninv.network import ReLUNetwork
+    from geninv.problem import Domain, InversionProblem
+
+    net = ReLUNetwork(
+        [[[Fraction(1, 3)], [2]], [["2/3", "1/7"]]], [[0, "1/5"], ["3/7"]], activations=acts
+    )
+    problem = InversionProblem(net, [0], Domain("real"), p=1, threshold=Fraction(1, 16384))
+    back = load_instance(save_instance(problem, tmp_path / "i"))
+    assert back.network.activations == net.activations
+    for z in ([Fraction(-3, 2)], [Fraction(0)], [Fraction(5, 7)]):
+        assert back.network.forward_exact(z) == net.forward_exact(z)
+    # exact parameters that are not the function the ONNX file holds are refused
+    exact = tmp_path / "i" / "exact_parameters.json"
+    doc = json.loads(exact.read_text())
+    doc["layers"][-1]["bias"] = ["1000"]
+    exact.write_text(json.dumps(doc))
+    from geninv.errors import ParseError
+
+    with pytest.raises(ParseError, match="different functions|sha256"):
+        load_instance(tmp_path / "i")

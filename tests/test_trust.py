@@ -526,3 +526,31 @@ def test_auto_goes_on_past_a_float_time_out(monkeypatch: pytest.MonkeyPatch) -> 
     assert sol.status is Status.NO and sol.method == "bab", sol.reason
     assert sol.proof is not None and sol.proof["basis"] == BASIS_CHECKED
     assert [r.split(":")[0] for r in sol.stats["auto_uncertified"]] == ["milp-scip"]
+
+
+@needs_highs
+def test_a_scip_exception_is_unknown_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyscipopt raises plain Exceptions ("SCIP: error in LP solver!") from native code,
+    also inside milp-scip's racing threads: the answer is unknown with the reason."""
+    import geninv.solvers.milp as milp
+
+    real = milp._scip_model
+
+    class Failing:
+        def __init__(self, model: Any) -> None:
+            self._model = model
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._model, name)
+
+        def optimizeNogil(self) -> None:  # noqa: N802 (pyscipopt's name)
+            raise Exception("SCIP: error in LP solver!")
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        m, cols = real(*args, **kwargs)
+        return Failing(m), cols
+
+    monkeypatch.setattr(milp, "_scip_model", failing)
+    sol = solve(far_target(), "milp-scip", time_limit=20)
+    assert sol.status is Status.UNKNOWN
+    assert sol.reason is not None and "SCIP: error in LP solver!" in sol.reason

@@ -391,7 +391,12 @@ def _solve_one(
         backend = cls(**(options or {}))
     except TypeError as exc:
         raise ValidationError(f"method {cls.name!r} does not take these options: {exc}") from None
-    sol = backend.solve(problem, time_limit=time_limit, seed=seed, progress=progress)
+    from geninv.solvers.native import NativeCrash
+
+    try:
+        sol = backend.solve(problem, time_limit=time_limit, seed=seed, progress=progress)
+    except NativeCrash as exc:  # a native solver failed or died: no answer, say why
+        sol = Solution(Status.UNKNOWN, cls.name, reason=f"native solver failure: {exc}")
     sol.seconds = time.perf_counter() - start
     if sol.status is Status.NO and sol.proof is not None and cls.no_basis is not None:
         sol.proof.setdefault("basis", cls.no_basis)

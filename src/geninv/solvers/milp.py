@@ -1134,12 +1134,18 @@ def _run_scip(
     lock = threading.Lock()
     decided = threading.Event()
 
+    errors: dict[int, BaseException] = {}
+
     def go(k: int) -> None:
         m = built[k][0]
-        if len(built) > 1:
-            m.optimizeNogil()
-        else:  # a worker thread: signals and the limits watchdog reach the main thread
-            native.run_in_thread(m.optimizeNogil, cancel=m.interruptSolve)
+        try:
+            if len(built) > 1:
+                m.optimizeNogil()
+            else:  # a worker thread: signals and the limits watchdog reach the main thread
+                native.run_in_thread(m.optimizeNogil, cancel=m.interruptSolve)
+        except Exception as exc:  # e.g. "SCIP: error in LP solver!": this run has no answer
+            errors[k] = exc
+            return
         with lock:
             if str(m.getStatus()) in _CONCLUSIVE and not winner:
                 winner.append(k)
@@ -1162,7 +1168,10 @@ def _run_scip(
                 time.sleep(0.01)
         for th in threads:
             th.join()
-    k = winner[0] if winner else 0
+    if len(errors) == len(built):
+        first = errors[min(errors)]
+        raise native.NativeCrash(f"SCIP failed: {first}")
+    k = winner[0] if winner else min(j for j in range(len(built)) if j not in errors)
     m, cols = built[k]
     raw = str(m.getStatus())
     status = _SCIP_STATUS.get(raw, f"scip:{raw}")
@@ -1173,9 +1182,9 @@ def _run_scip(
     if raw == "infeasible":
         dual = math.inf
     # the best proven bound of any configuration is valid
-    for other, _ in built:
+    for j, (other, _) in enumerate(built):
         with contextlib.suppress(Exception):
-            if str(other.getStatus()) != "infeasible":
+            if j not in errors and str(other.getStatus()) != "infeasible":
                 dual = max(dual, float(other.getDualbound()))
     return _Run(
         status=status,
