@@ -578,5 +578,5 @@ def test_exact_instance_round_trip_with_merged_layers(tmp_path: Path, acts: list
     exact.write_text(json.dumps(doc))
     from geninv.errors import ParseError
 
-    with pytest.raises(ParseError, match="different functions|sha256"):
+    with pytest.raises(ParseError, match=r"different functions|sha256"):
         load_instance(tmp_path / "i")

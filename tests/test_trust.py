@@ -543,7 +543,7 @@ def test_a_scip_exception_is_unknown_not_a_crash(monkeypatch: pytest.MonkeyPatch
         def __getattr__(self, name: str) -> Any:
             return getattr(self._model, name)
 
-        def optimizeNogil(self) -> None:  # noqa: N802 (pyscipopt's name)
+        def optimizeNogil(self) -> None:  # pyscipopt's name
             raise Exception("SCIP: error in LP solver!")
 
     def failing(*args: Any, **kwargs: Any) -> Any:
