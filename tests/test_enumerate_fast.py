@@ -332,8 +332,9 @@ def test_duplicate_shard_results_are_counted_once() -> None:
     ],
 )
 def test_time_limit_gives_unknown(opts: dict[str, Any], mode: str) -> None:
-    # processes start slowly: a longer limit on a bigger problem (still far from done)
-    n, limit = (25, 1.0) if opts.get("executor") == "processes" else (22, 0.05)
+    # processes start slowly: a longer limit on a bigger problem (still far from done:
+    # two processes screened 2^25 points in 1.0 s on a quiet 2-core machine, so 2^28)
+    n, limit = (28, 1.0) if opts.get("executor") == "processes" else (22, 0.05)
     prob = _big_problem(n)
     sol = enumerate_corners(prob, mode=mode, time_limit=limit, **opts)  # type: ignore[arg-type]
     assert sol.status is Status.UNKNOWN and sol.proof is None
