@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, NoReturn
@@ -530,18 +530,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         )
 
     def stuck(exc: guard.LimitReached) -> None:
-        # the watchdog thread, while the main thread is inside one long native call:
-        # report 'unknown' now and end the (supervised) process
-        code = EXIT_USAGE
-        try:
-            code = _emit_solution(problem, stopped(exc), args, reads)
-        except GeninvError as err:
-            sys.stderr.write(f"geninv: error: {err}\n")
-        finally:
-            atomic.remove_live_temps()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+        _exit_now(lambda: _emit_solution(problem, stopped(exc), args, reads))
 
     try:
         sol = guard.run_limited(
@@ -561,6 +550,22 @@ def cmd_solve(args: argparse.Namespace) -> int:
     except guard.LimitReached as exc:
         sol = stopped(exc)
     return _emit_solution(problem, sol, args, reads)
+
+
+def _exit_now(emit: Callable[[], int]) -> None:
+    """From the watchdog thread, while the main thread is inside one long native call:
+    report what there is (``emit``), remove temporary files and end the (supervised)
+    process with ``emit``'s exit status."""
+    code = EXIT_USAGE
+    try:
+        code = emit()
+    except GeninvError as err:
+        sys.stderr.write(f"geninv: error: {err}\n")
+    finally:
+        atomic.remove_live_temps()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _emit_solution(
@@ -646,17 +651,8 @@ def _certify(problem: InversionProblem, args: argparse.Namespace, reads: Sequenc
         report.seconds = time.perf_counter() - t0
         return report
 
-    def stuck(exc: guard.LimitReached) -> None:  # see cmd_solve
-        code = EXIT_USAGE
-        try:
-            code = _emit_report(stopped(exc), args, reads)
-        except GeninvError as err:
-            sys.stderr.write(f"geninv: error: {err}\n")
-        finally:
-            atomic.remove_live_temps()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
+    def stuck(exc: guard.LimitReached) -> None:
+        _exit_now(lambda: _emit_report(stopped(exc), args, reads))
 
     try:
         guard.run_limited(
