@@ -580,3 +580,23 @@ def test_exact_instance_round_trip_with_merged_layers(tmp_path: Path, acts: list
 
     with pytest.raises(ParseError, match=r"different functions|sha256"):
         load_instance(tmp_path / "i")
+
+
+def test_leaky_slope_that_is_no_float32_survives_save_and_load(tmp_path: Path) -> None:
+    """LeakyRelu is exported in float32 and its alpha is a float32 attribute: a slope
+    of 1/10 (or a weight that is no float32) must go to exact_parameters.json, else the
+    saved instance is another network (found by the differential tester)."""
+    from geninv.io.instance import load_instance, save_instance
+    from geninv.network import ReLUNetwork
+    from geninv.problem import Domain, InversionProblem
+
+    for slope, w in (("1/10", "3/4"), ("1/8", "1/3"), ("1/8", "3/4")):
+        net = ReLUNetwork([[[w]], [[1]]], [[0], [0]], activations=[f"leaky_relu:{slope}", "relu"])
+        problem = InversionProblem(net, [0], Domain("box", (Fraction(-1),), (Fraction(1),)))
+        inst = save_instance(problem, tmp_path / f"i{slope.replace('/', '_')}{w[-1]}")
+        back = load_instance(inst)
+        assert (inst / "exact_parameters.json").exists() == (not net.onnx_exact())
+        for z in ([Fraction(-1)], [Fraction(-1, 3)], [Fraction(1, 2)]):
+            assert back.network.forward_exact(z) == net.forward_exact(z)
+    assert not ReLUNetwork([[[1]]], [[0]], activations=["leaky_relu:1/10"]).onnx_exact()
+    assert ReLUNetwork([[[1]]], [[0]], activations=["leaky_relu:1/8"]).onnx_exact()

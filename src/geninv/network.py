@@ -419,8 +419,20 @@ class ReLUNetwork:
         return [layer.bias for layer in self.layers]
 
     def is_float_exact(self) -> bool:
-        """True when the float64 copy of every parameter equals its exact value."""
-        return all(layer.exact_weight is None for layer in self.layers)
+        """True when the float64 copy of every parameter equals its exact value (the
+        weights and biases, and every LeakyReLU slope)."""
+        return all(layer.exact_weight is None for layer in self.layers) and all(
+            Fraction(float(layer.negative_slope)) == layer.negative_slope
+            for layer in self.layers
+            if layer.activation == "leaky_relu"
+        )
+
+    def onnx_exact(self) -> bool:
+        """True when the ONNX file :func:`geninv.io.onnx_io.export_onnx` writes (``"auto"``
+        dtype) holds every parameter exactly: float32 tensors whenever the network has a
+        LeakyReLU (and LeakyRelu's ``alpha`` is a float32 attribute in any case)."""
+        leaky = any(layer.activation == "leaky_relu" for layer in self.layers)
+        return self.is_float32_exact() if leaky else self.is_float_exact()
 
     def is_float32_exact(self) -> bool:
         """True when every parameter is exactly representable in float32."""
@@ -429,6 +441,11 @@ class ReLUNetwork:
                 with np.errstate(over="ignore"):  # beyond float32: inf, hence not equal
                     narrowed = arr.astype(np.float32).astype(np.float64)
                 if not np.array_equal(narrowed, arr):
+                    return False
+        for layer in self.layers:
+            if layer.activation == "leaky_relu":
+                slope = layer.negative_slope
+                if Fraction(float(np.float32(float(slope)))) != slope:
                     return False
         return self.is_float_exact()
 

@@ -78,7 +78,7 @@ def problem_to_json(problem: InversionProblem, network_sha: str | None) -> dict[
             "parameters": net.n_params,
             "final_activation": net.final_activation,
             "activations": net.activations,
-            "exact_parameters": None if net.is_float_exact() else EXACT_FILE,
+            "exact_parameters": None if net.onnx_exact() else EXACT_FILE,
         },
         "target": [json_number(v) for v in problem.target],
         "norm": "inf" if math.isinf(problem.p) else json_number(Fraction(problem.p)),
@@ -135,7 +135,7 @@ def save_instance(
         export_onnx(problem.network, tmp / NETWORK_FILE)
         sha = sha256_file(tmp / NETWORK_FILE)
         doc = problem_to_json(problem, sha)
-        if not problem.network.is_float_exact():
+        if not problem.network.onnx_exact():
             _write_json(tmp / EXACT_FILE, _exact_parameters(problem.network))
         box = _vnnlib_box(problem)
         if box is not None and vnnlib_expressible(problem) is None:
