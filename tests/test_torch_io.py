@@ -127,11 +127,19 @@ def test_activations_and_slopes_converted_exactly() -> None:
         nn.Linear(3, 4), nn.LeakyReLU(0.2), nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 2)
     )
     net = from_sequential(seq)
-    assert net.activations == [f"leaky_relu:{Fraction(0.2)}", "tanh", "identity"]
-    assert net.layers[0].negative_slope == Fraction(0.2)
+    # a float32 model computes with float32(0.2): that is the slope of the network it runs
+    slope32 = Fraction(float(np.float32(0.2)))
+    assert net.activations == [f"leaky_relu:{slope32}", "tanh", "identity"]
+    assert net.layers[0].negative_slope == slope32
     back = to_torch(net)
     leaky = [m for m in back if isinstance(m, nn.LeakyReLU)]
-    assert len(leaky) == 1 and leaky[0].negative_slope == 0.2
+    assert len(leaky) == 1 and leaky[0].negative_slope == float(np.float32(0.2))
+    x = torch.randn(1000, 3)
+    with torch.no_grad():
+        assert torch.equal(back.float()(x), seq(x))
+    # a float64 model computes with the float64 slope
+    seq64 = nn.Sequential(nn.Linear(3, 4, dtype=torch.float64), nn.LeakyReLU(0.2))
+    assert from_sequential(seq64).layers[0].negative_slope == Fraction(0.2)
 
 
 def test_consecutive_linears_compose_exactly() -> None:
@@ -334,7 +342,8 @@ def test_files_round_trip(tmp_path: Path) -> None:
         if isinstance(m, nn.Linear):
             steps.append(str(i) if m.bias is not None else f"linear:{i}:nobias")
         elif isinstance(m, nn.LeakyReLU):
-            steps.append(f"leaky_relu:{Fraction(m.negative_slope)}")
+            # the float32 model computes with float32(negative_slope)
+            steps.append(f"leaky_relu:{Fraction(float(np.float32(m.negative_slope)))}")
         elif isinstance(m, (nn.ReLU, nn.Sigmoid, nn.Tanh)):
             steps.append(type(m).__name__.lower())
     arch = ",".join(steps)

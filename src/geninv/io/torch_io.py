@@ -233,6 +233,7 @@ def from_sequential(module: nn.Sequential) -> ReLUNetwork:
             "wrap the generator's layers in nn.Sequential"
         )
     asm = _Assembler()
+    param_dtype: Any = None  # of the last Linear: the dtype the activations run in
     for label, child in _flatten_modules(module):
         kind = type(child).__name__
         where = f"module {label} ({kind})"
@@ -253,6 +254,7 @@ def from_sequential(module: nn.Sequential) -> ReLUNetwork:
                     f"has {asm.width} outputs"
                 )
             asm.linear(weight, bias)
+            param_dtype = child.weight.dtype
             continue
         spec: str | None
         if isinstance(child, nn.ReLU):
@@ -263,6 +265,11 @@ def from_sequential(module: nn.Sequential) -> ReLUNetwork:
                 raise UnsupportedError(
                     f"{where}: negative_slope {slope}; geninv handles slopes >= 0"
                 )
+            if param_dtype == torch.float32:
+                # torch casts negative_slope to the tensor's dtype: a float32 model
+                # computes with float32(slope) (0.2 -> 13421773/67108864), so that is the
+                # slope of the network it runs
+                slope = float(np.float32(slope))
             spec = f"leaky_relu:{Fraction(slope)}"
         elif isinstance(child, nn.Sigmoid):
             spec = "sigmoid"
