@@ -80,8 +80,8 @@ class Trace:
             self.steps.append((method, time.perf_counter() - t0, str(sol.status), dict(sol.stats)))
             return sol
 
-        def traced_decide(bab: Any, problem: Any, limit: Any) -> Any:
-            sol, doc = decide(bab, problem, limit)
+        def traced_decide(bab: Any, problem: Any, limit: Any, **kw: Any) -> Any:
+            sol, doc = decide(bab, problem, limit, **kw)
             if doc:
                 self.proof = doc
             return sol, doc
