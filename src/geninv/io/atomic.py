@@ -232,9 +232,7 @@ def write_text(
     force: bool = False,
     protect: Sequence[str | os.PathLike[str]] = (),
 ) -> Path:
-    with atomic_file(path, force=force, protect=protect) as fh:
-        fh.write(text)
-    return Path(os.fspath(path))
+    return write_bytes(path, text.encode("utf-8"), force=force, protect=protect)
 
 
 def write_bytes(
