@@ -27,6 +27,7 @@ import numpy as np
 
 from geninv.clampcheck import verify_clamp_box
 from geninv.errors import GeninvError, ValidationError
+from geninv.exact import exact_root, iroot
 from geninv.problem import InversionProblem, Solution, Status, norm_label
 from geninv.proofcheck import ProofRejected, check_certificate
 from geninv.solvers.bab.certificate import Certificate, rat, write_atomic
@@ -60,14 +61,20 @@ def primal_incumbent(problem: InversionProblem, seconds: float) -> list[Fraction
     return res.z if res.witness else None
 
 
-def threshold_upper(threshold_pow: Fraction, k: int) -> Fraction:
-    """A rational ``u >= 0`` with ``u^k >= threshold_pow``, within about 1e-12 of the root."""
+def threshold_upper(threshold_pow: Fraction, k: int, bits: int = 40) -> Fraction:
+    """A rational ``u >= 0`` with ``u^k >= threshold_pow``: the exact root when there is
+    one (so ties stay decidable), else the root rounded up at ``bits`` binary digits,
+    by :func:`geninv.exact.iroot` on integers (no floats, no overflow)."""
     if threshold_pow <= 0:
         return Fraction(0)
-    r = Fraction(float(threshold_pow) ** (1.0 / k) * (1 + 1e-12)).limit_denominator(10**12)
-    while r**k < threshold_pow:
-        r = r * (1 + Fraction(1, 10**9)) + Fraction(1, 10**15)
-    return r
+    root = exact_root(threshold_pow, k)
+    if root is not None:
+        return root
+    # (n/d)^(1/k) = (n d^(k-1))^(1/k) / d, scaled by 2^bits before the integer root
+    n, d = threshold_pow.numerator, threshold_pow.denominator
+    up = Fraction(iroot(n * d ** (k - 1) << (k * bits), k) + 1, d << bits)
+    assert up**k >= threshold_pow
+    return up
 
 
 def _l1_bound(problem: InversionProblem) -> Fraction:
