@@ -168,6 +168,46 @@ def test_sense_signalled(tmp_path: Path) -> None:
     signal_run(tmp_path, argv, signal.SIGTERM, 0.8, "sense")
 
 
+NATIVE_ABORT = """
+import os, sys, time
+from geninv import guard
+guard.exit_on_signals()
+def run():
+    with guard.signal_policy():
+        try:
+            os.write(1, b"ready\\n")
+            time.sleep(30)
+        except guard.Interrupted:
+            # what pybind11 does when the handler's exception surfaces in C++ code
+            sys.stderr.write("terminate called after throwing an instance of 'x'\\n")
+            sys.stderr.flush()
+            os.abort()
+    return 0
+sys.exit(guard.supervise(run))
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_native_abort_after_signal(tmp_path: Path, sig: int) -> None:
+    """A child that aborts in native code after the signal (as ``import torch`` can):
+    still one line, the signal's exit status, none of the abort's noise."""
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    p = subprocess.Popen(
+        [sys.executable, "-c", NATIVE_ABORT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    assert p.stdout is not None
+    assert p.stdout.readline() == b"ready\n"
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=30)
+    lines = [ln for ln in err.decode().splitlines() if ln.strip()]
+    assert p.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143}[signal.Signals(sig)]
+    assert len(lines) == 1 and "interrupted by SIG" in lines[0], lines
+
+
 def test_report_timings() -> None:
     """Prints the measured exit times (run with -s to see them)."""
     for label, seconds in TIMINGS:

@@ -135,6 +135,9 @@ def signal_policy() -> Iterator[None]:
         for s in sigs:
             signal.signal(s, signal.SIG_IGN)
         fired.append(signum)
+        if _SUPERVISOR_FD:  # the supervised child: its one line now, then quiet
+            report_interrupt(signum)
+            _mute_stderr()
         raise Interrupted(signum)
 
     for s in sigs:
@@ -169,9 +172,31 @@ def interrupted_line(signum: int) -> str:
 _SUPERVISOR_FD: list[int] = []
 
 
+#: Set once the interrupted line is out (it is written once).
+_REPORTED: list[bool] = []
+
+
+def _mute_stderr() -> None:
+    """Point file descriptor 2 at /dev/null (the supervised child, after its interrupted
+    line).  The exception a signal handler raises can surface inside native code that
+    calls back into Python (pybind11 during ``import torch``), which then aborts with a
+    C++ message and a stack dump; the command is stopping anyway, and the supervisor
+    gives the exit status, so nothing the child writes after its one line is kept."""
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+
+
 def report_interrupt(signum: int) -> None:
     """Write the one line of an interrupted command (and tell the supervisor it is out,
     so that it does not write it again if it has to kill this process after all)."""
+    if _REPORTED:  # the supervised child wrote it from its signal handler
+        return
+    if _SUPERVISOR_FD:
+        _REPORTED.append(True)
     for fd in _SUPERVISOR_FD:
         with contextlib.suppress(OSError):
             os.write(fd, b"!\n")
@@ -294,7 +319,6 @@ def supervise(run: Callable[[], int]) -> int:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs)
     temps: set[str] = set()
     pending = b""
-    killed = False
     reported = False
     status = 0
     open_pipe = True
@@ -319,7 +343,6 @@ def supervise(run: Callable[[], int]) -> int:
                 with contextlib.suppress(OSError):
                     os.killpg(pid, signal.SIGKILL)
                 _, status = os.waitpid(pid, 0)
-                killed = True
                 break
     finally:
         with contextlib.suppress(OSError):
@@ -337,7 +360,7 @@ def supervise(run: Callable[[], int]) -> int:
             signal.signal(s, h)
     if got:
         signum = got[0][0]
-        if killed and not reported:
+        if not reported:  # killed, or died before its own line (a native abort)
             sys.stderr.write(interrupted_line(signum))
         return EXIT_CODES.get(signal.Signals(signum), 128 + signum)
     if os.WIFSIGNALED(status):
