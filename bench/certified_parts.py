@@ -44,30 +44,13 @@ def disguise(problem: Any, seed: int) -> Any:
     weights and a bias below the least value they reach on the layer's inputs (the
     layer before it outputs values in [0, 2]: it is ``ReLU(2 - ReLU(z + 1))``),
     random outgoing weights.  l_inf, delta = 1e-6, z in the box [-1, 1]^n."""
-    from geninv.network import ReLUNetwork
     from geninv.problem import Domain, InversionProblem
+    from geninv.testing.disguise import disguise_network
 
     rng = np.random.default_rng([seed, 14])
-    ws = [np.array(la.weight, dtype=np.float64) for la in problem.network.layers]
-    bs = [np.array(la.bias, dtype=np.float64) for la in problem.network.layers]
-    # the dead unit first (the layer before it outputs values in [0, 2] here), so that
-    # it is scaled and permuted like the others
-    wide = max(range(1, len(ws) - 1), key=lambda l: ws[l].shape[0])
-    w_in = rng.normal(0.0, 1.0, ws[wide].shape[1])
-    reach = 2.0 * np.maximum(w_in, 0.0).sum()  # the most w_in . a reaches, a in [0, 2]
-    at = int(rng.integers(0, ws[wide].shape[0] + 1))
-    ws[wide] = np.insert(ws[wide], at, w_in, axis=0)
-    bs[wide] = np.insert(bs[wide], at, -reach - 1.0)
-    ws[wide + 1] = np.insert(ws[wide + 1], at, rng.normal(0.0, 1.0, ws[wide + 1].shape[0]), axis=1)
-    for l in range(len(ws) - 1):  # hidden layer l feeds layer l + 1
-        c = rng.uniform(0.5, 2.0, ws[l].shape[0])
-        ws[l] *= c[:, None]
-        bs[l] *= c
-        ws[l + 1] /= c[None, :]
-        perm = rng.permutation(ws[l].shape[0])
-        ws[l], bs[l] = ws[l][perm], bs[l][perm]
-        ws[l + 1] = ws[l + 1][:, perm]
-    net = ReLUNetwork(ws, bs, final_activation=problem.network.final_activation)
+    # the widest hidden layer reads values in [0, 2] here (the clamp layer
+    # ReLU(2 - ReLU(z + 1)) before it), so the dead unit's bound is 2
+    net = disguise_network(problem.network, rng, input_bound=2.0)
     assert problem.input_box is not None
     lo, hi = problem.input_box
     # the box domain, not the real one: after rounding c * w / c the slopes outside the

@@ -235,14 +235,14 @@ def _candidates(problem: InversionProblem) -> Iterator[tuple[type[Backend], str]
             ("enumerate", f"{kind} latents, n = {n}: no faster complete backend applies"),
         ]
     else:
-        if problem.is_exact_inversion:
-            ranked.append(
-                (
-                    "corners",
-                    "exact inversion over a box: if the target forces every latent onto two "
-                    "values, the problem is binary (corner presolve)",
-                )
+        ranked.append(
+            (
+                "corners",
+                "inversion over a box: if the target forces every latent onto two values "
+                "(or two narrow intervals, within the threshold), the problem is binary "
+                "(corner presolve)",
             )
+        )
         bab = (
             "bab",
             f"{kind} latents: branch and bound whose every 'no' carries a proof checked in "

@@ -40,6 +40,7 @@ points or a whole interval.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -395,8 +396,12 @@ def decline_reason(problem: InversionProblem) -> str | None:
 
 
 def _decline_reason(problem: InversionProblem) -> str | None:
-    if not problem.is_exact_inversion:
-        return "the corner presolve needs exact inversion (threshold 0)"
+    if (
+        not problem.is_exact_inversion
+        and problem.threshold_pow is not None
+        and (math.isinf(problem.p) or problem.p != int(problem.p))
+    ):
+        return "the near-corner presolve needs the threshold itself, not delta^p, for this p"
     if _box(problem) is None:
         return "the corner presolve needs a box (or a real domain with an input box)"
     bad = problem.network.first_layer_outside(HANDLED_ACTIVATIONS)
@@ -409,6 +414,16 @@ def _decline_reason(problem: InversionProblem) -> str | None:
             "the corner presolve needs units that depend on one latent coordinate; "
             "every first-layer unit mixes several"
         )
+    if not problem.is_exact_inversion:
+        from geninv.solvers.near_corners import near_analysis
+
+        box = _box(problem)
+        assert box is not None
+        if near_analysis(problem, box) is None:
+            return (
+                "the near-corner presolve does not apply: no output within the threshold "
+                "keeps every latent in two narrow intervals"
+            )
     return None
 
 
@@ -578,7 +593,7 @@ def univariate_units(
 
 def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
     """Analyse ``problem`` (module docstring); None when the presolve does not apply."""
-    if decline_reason(problem) is not None:
+    if not problem.is_exact_inversion or decline_reason(problem) is not None:
         return None
     t0 = time.perf_counter()
     box = _box(problem)
@@ -938,13 +953,14 @@ class CornersBackend(Backend):
 
     name = "corners"
     summary = (
-        "exact inversion over a box whose output target forces every latent onto two values: "
-        "solved as a binary problem (module geninv.solvers.corners)"
+        "inversion over a box whose output target forces every latent onto two values "
+        "(exactly, or within the threshold onto two narrow intervals): solved as a binary "
+        "problem (modules geninv.solvers.corners, geninv.solvers.near_corners)"
     )
     capabilities = Capabilities(
         domains=frozenset({"real", "box"}),
         exact=True,
-        approximate=False,
+        approximate=True,
         norms="any",
         complete=True,
     )
@@ -971,6 +987,13 @@ class CornersBackend(Backend):
         start = time.perf_counter()
         pre = corner_presolve(problem)
         if pre is None:
+            from geninv.solvers.near_corners import solve_near
+
+            box = _box(problem)
+            assert box is not None
+            near = solve_near(problem, box, self.method, time_limit, seed, progress)
+            if near is not None:
+                return near
             raise UnsupportedError(
                 "the corner presolve does not apply: no output forces every latent "
                 "coordinate onto at most two values"

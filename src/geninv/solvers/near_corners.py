@@ -1,0 +1,438 @@
+"""Near-corner presolve: the corner presolve for approximate inversion.
+
+The corner presolve (:mod:`geninv.solvers.corners`) handles exact inversion:
+an output ``a_o(z) = C + sum_i f_i(z_i)`` (univariate piecewise-linear f_i)
+whose target equals its maximum pins each z_i to the points where f_i is
+largest.  With a threshold the pin becomes a neighbourhood.  Every witness of
+``||G(z) - x||_p <= delta`` has ``|G_o(z) - x_o| <= delta`` for each output o
+(any p >= 1), so ``a_o`` lies in ``[L_o, U_o] = [x_o - t_o, x_o + t_o]``
+(identity output; a ReLU output with ``x_o - t_o <= 0`` only gives
+``a_o <= U_o``), with ``t_o`` the tolerance (delta, plus what a snap added).
+Writing ``M_i, m_i`` for the extremes of f_i:
+
+* if ``C + sum M_i < L_o`` or ``C + sum m_i > U_o``: no witness (the exact range
+  is the proof);
+* otherwise, with slack ``s = C + sum M_i - L_o``, every witness has
+  ``sum_i (M_i - f_i(z_i)) <= s``, each term >= 0, so
+  ``f_i(z_i) >= M_i - s`` for every i: z_i lies in the superlevel set of f_i,
+  a union of intervals computed exactly; likewise ``f_i(z_i) <= m_i + s'``
+  with ``s' = U_o - C - sum m_i``.
+
+Intersecting these sets over the outputs, when every coordinate is left in at
+most two intervals ``I_0 = [a_0, b_0]``, ``I_1 = [a_1, b_1]`` that are narrow
+(radius at most :data:`MAX_RELATIVE_RADIUS` of the box), pick a corner
+``c_k in I_k`` (where the forcing functions come closest to their extremes)
+and ``r_i = max_k max(c_k - a_k, b_k - c_k)``.  A witness z then has
+``|z_i - c(b)_i| <= r_i`` for the b that names z's intervals, and since ReLU and
+the identity are 1-Lipschitz,
+
+    |G(z) - G(c(b))| <= |W_L| ... |W_1| r =: eps   (componentwise).
+
+Hence: if the binary problem ``b -> G(c(b))`` over the non-forcing outputs has
+no point within ``delta + ||eps||`` (``max eps`` for p = inf, ``sum eps``
+otherwise), the original has no witness; its proof (a DRUP refutation, an
+enumeration) is this one's.  A binary *yes* only proposes ``z = c(b)``, which
+is re-checked exactly on the original problem.  When the binary network and
+target are integers, its outputs on {0,1}^n are integers and a threshold
+``tau < 1`` is the same as 0 (``floor(tau)`` for p = inf): exact inversion,
+which the SAT backend decides fastest.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from geninv.exact import float_up
+from geninv.network import ReLUNetwork
+from geninv.problem import Domain, InversionProblem, Solution, Status
+from geninv.reductions.snap import Snapped
+from geninv.solvers.corners import (
+    CONST,
+    MULTI,
+    CornerPresolve,
+    _binary_problem,
+    _eval_pl,
+    _PLCache,
+    _Units,
+    univariate_units,
+)
+
+#: The near-binary sets must have radius at most this share of the box's width.
+MAX_RELATIVE_RADIUS = Fraction(1, 1000)
+_ZERO = Fraction(0)
+_U = 2.0**-53
+
+_PL = tuple[list[Fraction], list[Fraction]]
+_Intervals = list[tuple[Fraction, Fraction]]
+
+
+def level_set(pl: _PL, theta: Fraction, above: bool) -> _Intervals:
+    """``{t : f(t) >= theta}`` (``above``) or ``{t : f(t) <= theta}`` of the continuous
+    piecewise-linear ``f`` (breakpoints ``xs``, values ``ys``), as sorted disjoint
+    closed intervals (exact)."""
+    xs, ys = pl
+
+    def ok(y: Fraction) -> bool:
+        return y >= theta if above else y <= theta
+
+    out: _Intervals = []
+    start: Fraction | None = xs[0] if ok(ys[0]) else None
+    for k in range(1, len(xs)):
+        x0, x1, y0, y1 = xs[k - 1], xs[k], ys[k - 1], ys[k]
+        a, b = ok(y0), ok(y1)
+        if a != b:  # the crossing f = theta inside (x0, x1)
+            cross = x0 + (theta - y0) * (x1 - x0) / (y1 - y0)
+            if a:
+                assert start is not None
+                out.append((start, cross))
+                start = None
+            else:
+                start = cross
+    if start is not None:
+        out.append((start, xs[-1]))
+    if len(xs) == 1 and not out and ok(ys[0]):
+        out.append((xs[0], xs[0]))
+    return out
+
+
+def intersect(a: _Intervals, b: _Intervals) -> _Intervals:
+    """The intersection of two sorted unions of closed intervals."""
+    out: _Intervals = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+@dataclass
+class NearCorners:
+    """The outcome of :func:`near_corner_presolve`."""
+
+    infeasible: dict[str, Any] | None = None
+    low: list[Fraction] = field(default_factory=list)  # c(0)
+    high: list[Fraction] = field(default_factory=list)  # c(1)
+    radius: list[Fraction] = field(default_factory=list)  # r_i
+    forcing: list[int] = field(default_factory=list)
+    eps: list[Fraction] = field(default_factory=list)  # per output, |G(z) - G(c(b))| bound
+    units: list[_Units] = field(default_factory=list, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "forcing_outputs": self.forcing,
+            "max_radius": float_up(max(self.radius, default=_ZERO)),
+            "eps_max": float_up(max(self.eps, default=_ZERO)),
+        }
+
+
+def _choose(interval: tuple[Fraction, Fraction], terms: Sequence[tuple[_PL, Fraction]]) -> Fraction:
+    """A corner in ``interval``: among its ends, midpoint and the breakpoints inside,
+    the one where the forcing functions deviate least from their extremes in total
+    (then the one nearest the middle)."""
+    a, b = interval
+    cands = {a, b, (a + b) / 2}
+    for pl, _ in terms:
+        cands.update(x for x in pl[0] if a <= x <= b)
+    mid = (a + b) / 2
+
+    def cost(c: Fraction) -> tuple[Fraction, Fraction]:
+        dev = sum((abs(_eval_pl(pl, [c])[0] - ext) for pl, ext in terms), _ZERO)
+        return dev, abs(c - mid)
+
+    return min(sorted(cands), key=cost)
+
+
+def lipschitz_up(net: ReLUNetwork, r: Sequence[Fraction]) -> list[Fraction]:
+    """An upper bound on ``|W_L| ... |W_1| r`` (exact rationals of floats rounded up:
+    each float sum of m nonnegative terms is raised by ``2 (m + 2) u`` relative and
+    ``m 2^-1060`` absolute)."""
+    v = np.array([float_up(x) for x in r])
+    for layer in net.layers:
+        w = np.abs(np.asarray(layer.weight, dtype=np.float64))
+        if layer.exact_weight is not None:  # floats of Fractions: one ulp up each
+            w = np.nextafter(w, np.inf)
+        m = w.shape[1]
+        v = (w @ v) * (1.0 + 2.0 * (m + 2) * _U) + m * 2.0**-1060
+    return [Fraction(float(x)) for x in v]
+
+
+def near_corner_presolve(
+    net: ReLUNetwork,
+    target: Sequence[Fraction],
+    lo: Sequence[Fraction],
+    hi: Sequence[Fraction],
+    tol: Sequence[Fraction],
+) -> NearCorners | None:
+    """The analysis of the module docstring on ``net`` over the box, output o within
+    ``tol[o]`` of ``target[o]``; None when it does not leave every coordinate in at
+    most two narrow intervals."""
+    n = net.n_inputs
+    layers = net.layers
+    if any(la.activation not in ("relu", "identity") for la in layers):
+        return None
+    cache = _PLCache()
+    result = NearCorners()
+    support, funcs, consts = univariate_units(net, lo, hi, len(layers) - 1, cache, result.units)
+    last = layers[-1]
+    bias = last.exact_bias_values()
+    allowed: list[_Intervals] = [[(a, b)] for a, b in zip(lo, hi, strict=True)]
+    touched = [False] * n
+    terms_of: list[list[tuple[_PL, Fraction]]] = [[] for _ in range(n)]
+    for o, (idx, coef) in enumerate(last.exact_rows()):
+        if any(support[k] == MULTI for k in idx):
+            continue
+        const = bias[o]
+        per: dict[int, list[tuple[Fraction, _PL]]] = {}
+        for k, c in zip(idx, coef, strict=True):
+            if support[k] == CONST:
+                v = consts[k]
+                assert v is not None
+                const += c * v
+            else:
+                f = funcs[k]
+                assert f is not None
+                per.setdefault(support[k], []).append((c, f))
+        if not per:
+            continue
+        fs = {i: cache.combine(t, _ZERO, lo[i]) for i, t in per.items()}
+        tops = {i: max(f[1]) for i, f in fs.items()}
+        bottoms = {i: min(f[1]) for i, f in fs.items()}
+        smax = const + sum(tops.values(), _ZERO)
+        smin = const + sum(bottoms.values(), _ZERO)
+        x, t = Fraction(target[o]), Fraction(tol[o])
+        upper = x + t
+        lower: Fraction | None = x - t
+        if last.activation == "relu" and x - t <= 0:
+            lower = None
+        if (lower is not None and smax < lower) or smin > upper:
+            result.infeasible = {
+                "kind": "near-corner presolve: target out of range",
+                "detail": (
+                    f"output {o}'s pre-activation is a sum of univariate piecewise-linear "
+                    f"functions of the latent with exact range [{smin}, {smax}] over the box; "
+                    f"within the tolerance {t} of the target {x} it must lie in "
+                    f"[{lower if lower is not None else '-inf'}, {upper}]"
+                ),
+                "output": o,
+            }
+            return result
+        forced = False
+        for i, f in fs.items():
+            sets = []
+            if lower is not None:
+                sets.append((level_set(f, tops[i] - (smax - lower), True), tops[i]))
+            sets.append((level_set(f, bottoms[i] + (upper - smin), False), bottoms[i]))
+            for s, ext in sets:
+                if s != [(f[0][0], f[0][-1])]:
+                    allowed[i] = intersect(allowed[i], s)
+                    touched[i] = forced = True
+                    terms_of[i].append((f, ext))
+        if forced:
+            result.forcing.append(o)
+    if not result.forcing:
+        return None
+    for i in range(n):
+        a = allowed[i]
+        if not a:
+            result.infeasible = {
+                "kind": "near-corner presolve: incompatible outputs",
+                "detail": f"within the tolerances the outputs leave latent {i} no value",
+            }
+            return result
+        width = hi[i] - lo[i]
+        if len(a) > 2 or (width > 0 and not touched[i]):
+            return None
+        corners = [_choose(iv, terms_of[i]) for iv in a]
+        r = max(max(c - iv[0], iv[1] - c) for c, iv in zip(corners, a, strict=True))
+        r = Fraction(float_up(r))  # rounded up: short rationals downstream
+        if width > 0 and r > MAX_RELATIVE_RADIUS * width:
+            return None
+        result.low.append(corners[0])
+        result.high.append(corners[-1])
+        result.radius.append(r)
+    result.eps = lipschitz_up(net, result.radius)
+    return result
+
+
+def binary_problem(
+    problem: InversionProblem, near: NearCorners, delta_up: Fraction, eps: Sequence[Fraction]
+) -> InversionProblem:
+    """The binary problem ``b -> G(c(b))`` over the non-forcing outputs (the corner
+    presolve's builder), at ``delta_up`` raised by ``eps + near.eps`` over the outputs
+    it keeps (:func:`geninv.reductions.snap.raise_threshold`); a threshold below 1
+    becomes 0 (``floor`` for p = inf) when the binary network and target are integers."""
+    from geninv.reductions.snap import raise_threshold
+
+    pre = CornerPresolve(
+        low=near.low,
+        high=near.high,
+        dropped_outputs=list(near.forcing),
+        units=near.units,
+    )
+    binary, _ = _binary_problem(problem, pre)
+    dropped = set(pre.dropped_outputs)
+    kept = [o for o in range(problem.network.n_outputs) if o not in dropped]
+    t = raise_threshold(delta_up, [eps[o] + near.eps[o] for o in kept], problem.p)
+    net = binary.network
+    integral = all(
+        la.exact_weight is None
+        and bool((np.trunc(la.weight) == la.weight).all())
+        and bool((np.trunc(la.bias) == la.bias).all())
+        for la in net.layers
+    ) and all(Fraction(v).denominator == 1 for v in binary.target)
+    if integral and math.isinf(binary.p):
+        t = Fraction(math.floor(t))
+    elif integral and t < 1:
+        t = _ZERO
+    return InversionProblem(net, binary.target, Domain("binary"), p=binary.p, threshold=t)
+
+
+def delta_upper(problem: InversionProblem) -> Fraction:
+    """A rational upper bound on the problem's threshold (it, or the k-th root of
+    ``threshold_pow`` rounded up)."""
+    if problem.threshold_pow is None:
+        return Fraction(problem.threshold)
+    from geninv.solvers.bab.backend import threshold_upper
+
+    return threshold_upper(Fraction(problem.threshold_pow), int(problem.p))
+
+
+def near_analysis(
+    problem: InversionProblem, box: tuple[Sequence[Fraction], Sequence[Fraction]]
+) -> tuple[Snapped | None, NearCorners, Fraction] | None:
+    """Snap (where it applies) and the near-corner presolve, remembered on the problem;
+    None when the presolve does not apply."""
+
+    def compute() -> tuple[Snapped | None, NearCorners, Fraction] | None:
+        from geninv.reductions.snap import snap_network
+
+        if problem.threshold_pow is not None and (
+            math.isinf(problem.p) or float(problem.p) != int(problem.p)
+        ):
+            return None
+        lo, hi = list(box[0]), list(box[1])
+        delta_up = delta_upper(problem)
+        snapped = snap_network(problem.network, lo, hi)
+        net = snapped.network if snapped is not None else problem.network
+        eps1 = snapped.eps if snapped is not None else [_ZERO] * net.n_outputs
+        target = [Fraction(v) for v in problem.target]
+        # tolerances rounded up to floats (larger is still valid; short rationals)
+        tol = [Fraction(float_up(delta_up + e)) for e in eps1]
+        near = near_corner_presolve(net, target, lo, hi, tol)
+        return None if near is None else (snapped, near, delta_up)
+
+    return problem.derived("near_corners", compute)
+
+
+def solve_near(
+    problem: InversionProblem,
+    box: tuple[Sequence[Fraction], Sequence[Fraction]],
+    method: str,
+    time_limit: float | None,
+    seed: int | None,
+    progress: bool,
+) -> Solution | None:
+    """Snap (:mod:`geninv.reductions.snap`), near-corner presolve, binary problem; the
+    original problem's answer, or None when the presolve does not apply."""
+    from geninv.solvers.base import solve
+
+    start = time.perf_counter()
+    lo, hi = list(box[0]), list(box[1])
+    analysis = near_analysis(problem, box)
+    if analysis is None:
+        return None
+    snapped, near, delta_up = analysis
+    net = snapped.network if snapped is not None else problem.network
+    eps1 = snapped.eps if snapped is not None else [_ZERO] * net.n_outputs
+    target = [Fraction(v) for v in problem.target]
+    stats: dict[str, Any] = {"near_corners": near.summary()}
+    if snapped is not None:
+        stats["snap"] = snapped.summary()
+    lemma = (
+        "every output within the tolerance of its target keeps each latent in the "
+        "level sets of its univariate terms (near-corner presolve, module "
+        "geninv.solvers.near_corners)"
+    )
+    snap_lemma = (
+        "the snapped network differs from the given one by at most eps on the box "
+        "(module geninv.reductions.snap)"
+    )
+    if near.infeasible is not None:
+        proof = {**near.infeasible, "basis": "exact", "lemma": lemma}
+        if snapped is not None:
+            proof["snap"] = {"lemma": snap_lemma, **snapped.summary()}
+        return Solution(
+            Status.NO, "corners", proof=proof, stats=stats, seconds=time.perf_counter() - start
+        )
+    hat = InversionProblem(net, target, Domain.box(lo, hi), p=problem.p)
+    binary = binary_problem(hat, near, delta_up, eps1)
+    elapsed = time.perf_counter() - start
+    left = None if time_limit is None else max(time_limit - elapsed, 1e-3)
+    sub = solve(binary, method, time_limit=left, seed=seed, progress=progress)
+    stats["binary_solution"] = {
+        "method": sub.method,
+        "status": sub.status.value,
+        "threshold": str(binary.threshold),
+        "seconds": round(sub.seconds, 6),
+        "network": binary.network.describe(),
+    }
+    if sub.stats.get("uncertified_no"):
+        stats["uncertified_no"] = True
+    seconds = time.perf_counter() - start
+    if sub.status is Status.YES:
+        assert sub.z is not None
+        z = [near.high[i] if v == 1 else near.low[i] for i, v in enumerate(sub.z)]
+        chk = problem.exact_check(z)
+        if chk.meets:
+            return Solution(Status.YES, "corners", z=z, stats=stats, seconds=seconds)
+        return Solution(
+            Status.UNKNOWN,
+            "corners",
+            reason=(
+                "near-corner presolve: the binary problem's witness, lifted to its corner, "
+                f"misses the original threshold ({chk.reason}); the corners are within "
+                f"{max(near.radius, default=_ZERO)} of every witness, so another backend "
+                "may still find one nearby"
+            ),
+            stats=stats,
+            seconds=seconds,
+        )
+    if sub.status is Status.NO:
+        assert sub.proof is not None
+        proof = {
+            "kind": "near-corner presolve + binary proof",
+            "lemma": lemma + "; a witness z is within r of the corner c(b) of its intervals, so "
+            "|G(z) - G(c(b))| <= |W_L|...|W_1| r = eps and the binary problem at "
+            "delta + ||eps|| would have a witness",
+            "low": [str(v) for v in near.low],
+            "high": [str(v) for v in near.high],
+            "radius": str(max(near.radius, default=_ZERO)),
+            "eps": str(max(near.eps, default=_ZERO)),
+            "binary_threshold": str(binary.threshold),
+            "binary_proof": sub.proof,
+        }
+        if snapped is not None:
+            proof["snap"] = {"lemma": snap_lemma, **snapped.summary()}
+        for key in ("basis", "trusted"):
+            if key in sub.proof:
+                proof[key] = sub.proof[key]
+        return Solution(Status.NO, "corners", proof=proof, stats=stats, seconds=seconds)
+    return Solution(
+        Status.UNKNOWN,
+        "corners",
+        reason=f"near-corner presolve, binary problem: {sub.reason}",
+        stats=stats,
+        seconds=seconds,
+    )
