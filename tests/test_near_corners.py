@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from geninv.bounds import interval_bounds
+from geninv.errors import UnsupportedError
 from geninv.io.dimacs import CNF
 from geninv.network import ReLUNetwork
 from geninv.oracles import sat_oracle
@@ -217,13 +218,54 @@ def test_auto_uses_it_and_certifies() -> None:
     assert sol.proof["snap"]["removed_units"] >= 1
 
 
-def test_wide_sets_decline() -> None:
-    """A threshold so large that the sets are not near two points: the presolve declines
-    (corners refuses), and auto goes on to other backends."""
-    rng = random.Random("wide")
-    cnf = random_cnf(rng, 5, 10)
-    prob = theorem2(cnf, "inf", F(1, 2), None)
-    from geninv.errors import UnsupportedError
+@pytest.mark.parametrize("delta", [F(1, 4), F(1, 2), F(1), F(3, 2)])
+def test_wide_thresholds_decline_or_agree_with_bab(delta: Fraction) -> None:
+    """Thresholds far from 0: the intervals are wide and the binary threshold would
+    grow past twice delta, so the presolve declines; an answer it does give is bab's."""
+    rng = random.Random(str(delta))
+    declined = 0
+    for k in range(3):
+        cnf = random_cnf(rng, 4, rng.choice([6, 14]))
+        prob = theorem2(cnf, "inf", delta, k)
+        try:
+            ours = solve(prob, "corners", time_limit=60)
+        except UnsupportedError as exc:
+            assert "near-corner presolve does not apply" in str(exc)
+            declined += 1
+            continue
+        if ours.status is Status.UNKNOWN:
+            continue
+        ref = solve(prob, "bab", time_limit=120)
+        assert ref.status is not Status.UNKNOWN, ref.reason
+        assert ours.status is ref.status, (k, ours.proof)
+    assert declined >= 1
 
-    with pytest.raises(UnsupportedError):
-        solve(prob, "corners", time_limit=30)
+
+def test_lifted_section5_instances() -> None:
+    """The binary-to-real lifting (Theorem 4's gadget) of clique and vertex cover
+    instances: the snap units are constant on each interval, so the binary problem
+    keeps the original threshold; answers match the graph oracles."""
+    from geninv.io.graphs import Graph
+    from geninv.oracles import clique_decide, vertex_cover_decide
+    from geninv.reductions.clique import CliqueReduction
+    from geninv.reductions.lifting import BinaryToReal
+    from geninv.reductions.vertex_cover import VertexCoverReduction
+
+    rng = np.random.default_rng(9)
+    sides = set()
+    for trial in range(4):
+        edges = tuple((i, j) for i in range(8) for j in range(i + 1, 8) if rng.random() < 0.5)
+        g = Graph(n=8, edges=edges, weights=None)
+        for k in (3, 4):
+            truth, _ = clique_decide(g, k, Fraction(len(edges)))
+            prob = BinaryToReal().apply(CliqueReduction(k, 2).apply(g)[0])[0]
+            sol = solve(prob, "corners", time_limit=60)
+            assert sol.status is (Status.YES if truth else Status.NO), (trial, k, sol.reason)
+            sides.add(sol.status)
+        for q in (3, 5):
+            truth, _ = vertex_cover_decide(g, q)
+            prob = BinaryToReal().apply(VertexCoverReduction(q, 2).apply(g)[0])[0]
+            sol = solve(prob, "corners", time_limit=60)
+            assert sol.status is (Status.YES if truth else Status.NO), (trial, q, sol.reason)
+            sides.add(sol.status)
+    assert sides == {Status.YES, Status.NO}

@@ -74,6 +74,13 @@ def far_target() -> InversionProblem:
     return InversionProblem(net, [5], Domain.box([0], [1]), p=math.inf, threshold=1)
 
 
+def mixed_far_target() -> InversionProblem:
+    """y = z_1 + z_2 on [0, 1]^2, x = 5, delta = 1: clearly no witness; the unit mixes
+    both latents, so the corner presolve declines and auto asks the float backends."""
+    net = ReLUNetwork([[[1, 1]]], [[0]], final_activation="identity")
+    return InversionProblem(net, [5], Domain.box([0, 0], [1, 1]), p=math.inf, threshold=1)
+
+
 def assert_yes(problem: InversionProblem, sol: Solution) -> None:
     assert sol.status is Status.YES, sol.reason
     assert sol.z is not None and problem.exact_check(sol.z).meets
@@ -287,9 +294,21 @@ def test_corners_carries_the_sub_proofs_basis() -> None:
 
 
 @needs_highs
+def test_auto_one_latent_far_target_is_decided_exactly() -> None:
+    """y = z on [0, 1], x = 5, delta = 1: the near-corner presolve (ranked first)
+    decides it from the output's exact range: basis exact, no float backend asked."""
+    net = ReLUNetwork([[[1]]], [[0]], final_activation="identity")
+    problem = InversionProblem(net, [5], Domain.box([0], [1]), p=math.inf, threshold=1)
+    sol = solve(problem, "auto")
+    assert sol.status is Status.NO and sol.method == "corners"
+    assert sol.proof is not None and sol.proof["basis"] == "exact"
+    assert "range" in sol.proof["kind"] and "auto_uncertified" not in sol.stats
+
+
+@needs_highs
 def test_auto_certifies_a_float_no_with_bab() -> None:
     """milp-scip's float 'no' is gated; auto goes on to bab, whose 'no' is checked."""
-    sol = solve(far_target(), "auto")
+    sol = solve(mixed_far_target(), "auto")
     assert sol.status is Status.NO and sol.method == "bab", sol.reason
     assert sol.proof is not None and sol.proof["basis"] == BASIS_CHECKED
     assert "trusted" not in sol.proof
@@ -303,7 +322,7 @@ def test_auto_goes_on_past_a_float_no(monkeypatch: pytest.MonkeyPatch) -> None:
     from geninv.solvers.bab.backend import BabBackend
 
     monkeypatch.setattr(BabBackend, "unsupported_reason", classmethod(lambda cls, p: "off"))
-    problem = far_target()
+    problem = mixed_far_target()
     sol = solve(problem, "auto")
     assert sol.status is Status.UNKNOWN
     tried = [r.split(":")[0] for r in sol.stats["auto_uncertified"]]
@@ -367,7 +386,7 @@ def certifier(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_Certifier]]:
 
 @needs_highs
 def test_auto_reaches_a_certifying_backend(certifier: type[_Certifier]) -> None:
-    sol = solve(far_target(), "auto", time_limit=60)
+    sol = solve(mixed_far_target(), "auto", time_limit=60)
     assert sol.status is Status.NO and sol.method == certifier.name
     assert sol.proof is not None and "trusted" not in sol.proof
     assert any(r.startswith("milp") for r in sol.stats["auto_uncertified"])
@@ -523,7 +542,7 @@ def test_auto_goes_on_past_a_float_time_out(monkeypatch: pytest.MonkeyPatch) -> 
 
     for name in ("milp-scip", "milp"):
         monkeypatch.setattr(REGISTRY[name], "solve", timed_out)
-    sol = solve(far_target(), "auto", time_limit=60)
+    sol = solve(mixed_far_target(), "auto", time_limit=60)
     assert sol.status is Status.NO and sol.method == "bab", sol.reason
     assert sol.proof is not None and sol.proof["basis"] == BASIS_CHECKED
     assert [r.split(":")[0] for r in sol.stats["auto_uncertified"]] == ["milp-scip"]

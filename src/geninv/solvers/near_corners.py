@@ -19,14 +19,17 @@ Writing ``M_i, m_i`` for the extremes of f_i:
   with ``s' = U_o - C - sum m_i``.
 
 Intersecting these sets over the outputs, when every coordinate is left in at
-most two intervals ``I_0 = [a_0, b_0]``, ``I_1 = [a_1, b_1]`` that are narrow
-(radius at most :data:`MAX_RELATIVE_RADIUS` of the box), pick a corner
-``c_k in I_k`` (where the forcing functions come closest to their extremes)
-and ``r_i = max_k max(c_k - a_k, b_k - c_k)``.  A witness z then has
-``|z_i - c(b)_i| <= r_i`` for the b that names z's intervals, and since ReLU and
-the identity are 1-Lipschitz,
+most two intervals ``I_0 = [a_0, b_0]``, ``I_1 = [a_1, b_1]``, pick a corner
+``c_k in I_k`` (where the forcing functions come closest to their extremes).
+A witness z then has each z_i in the interval ``I_{b_i}`` for some binary b, and
 
-    |G(z) - G(c(b))| <= |W_L| ... |W_1| r =: eps   (componentwise).
+    |G(z) - G(c(b))| <= eps   (componentwise),
+
+with eps from :func:`deviation_up`: layer by layer, a unit that depends on one
+latent deviates by at most the exact range of its piecewise-linear function
+over the intervals (0 where it is constant there, as the lifting's snap units
+``ReLU(1 - 4 u_i)`` are), any unit by at most ``|W| v`` of the previous layer's
+deviations v (ReLU and the identity are 1-Lipschitz); the smaller is kept.
 
 Hence: if the binary problem ``b -> G(c(b))`` over the non-forcing outputs has
 no point within ``delta + ||eps||`` (``max eps`` for p = inf, ``sum eps``
@@ -52,6 +55,7 @@ import numpy as np
 from geninv.exact import float_up
 from geninv.network import ReLUNetwork
 from geninv.problem import Domain, InversionProblem, Solution, Status
+from geninv.reductions._build import root_upper
 from geninv.reductions.snap import Snapped
 from geninv.solvers.corners import (
     CONST,
@@ -64,13 +68,13 @@ from geninv.solvers.corners import (
     univariate_units,
 )
 
-#: The near-binary sets must have radius at most this share of the box's width.
-MAX_RELATIVE_RADIUS = Fraction(1, 1000)
 _ZERO = Fraction(0)
 _U = 2.0**-53
 
 _PL = tuple[list[Fraction], list[Fraction]]
 _Intervals = list[tuple[Fraction, Fraction]]
+#: A separable unit: ``C + sum_i g_i(z_i)`` as (C, {i: g_i}).
+_Sep = tuple[Fraction, dict[int, _PL]]
 
 
 def level_set(pl: _PL, theta: Fraction, above: bool) -> _Intervals:
@@ -133,7 +137,9 @@ class NearCorners:
         return {
             "forcing_outputs": self.forcing,
             "max_radius": float_up(max(self.radius, default=_ZERO)),
-            "eps_max": float_up(max(self.eps, default=_ZERO)),
+            "eps_max": float_up(
+                max((e for o, e in enumerate(self.eps) if o not in self.forcing), default=_ZERO)
+            ),
         }
 
 
@@ -154,18 +160,128 @@ def _choose(interval: tuple[Fraction, Fraction], terms: Sequence[tuple[_PL, Frac
     return min(sorted(cands), key=cost)
 
 
-def lipschitz_up(net: ReLUNetwork, r: Sequence[Fraction]) -> list[Fraction]:
-    """An upper bound on ``|W_L| ... |W_1| r`` (exact rationals of floats rounded up:
-    each float sum of m nonnegative terms is raised by ``2 (m + 2) u`` relative and
-    ``m 2^-1060`` absolute)."""
-    v = np.array([float_up(x) for x in r])
-    for layer in net.layers:
+def _pad_up(v: Any, m: int) -> Any:
+    """An upper bound on float sums of ``m`` nonnegative terms (``2 (m + 2) u``
+    relative, ``m 2^-1060`` absolute: rounding and underflow)."""
+    return v * (1.0 + 2.0 * (m + 2) * _U) + m * 2.0**-1060
+
+
+def _deviation(pl: _PL, parts: Sequence[tuple[Fraction, Fraction, Fraction]]) -> Fraction:
+    """``max_k max_{t in [a_k, b_k]} |f(t) - f(c_k)|`` for ``parts`` = (a_k, b_k, c_k),
+    exactly (the maximum of a piecewise-linear function is at an end or a breakpoint)."""
+    out = _ZERO
+    for a, b, c in parts:
+        pts = sorted({a, b, c, *(x for x in pl[0] if a < x < b)})
+        vals = _eval_pl(pl, pts)
+        fc = vals[pts.index(c)]
+        out = max(out, max(abs(v - fc) for v in vals))
+    return out
+
+
+def deviation_up(
+    net: ReLUNetwork,
+    seps: Sequence[Sequence[_Sep | None]],
+    parts: Sequence[Sequence[tuple[Fraction, Fraction, Fraction]]],
+) -> list[Fraction]:
+    """Per output o, an upper bound on ``|G(z)_o - G(c(b))_o|`` over the z whose
+    coordinates lie in the intervals ``parts[i]`` = ((a_k, b_k, c_k), ...), c(b) the
+    corners of z's intervals.  Layer by layer: a separable unit ``C + sum_i g_i(z_i)``
+    (``seps``) deviates by at most ``sum_i`` of the exact deviations of its g_i over
+    those intervals (:func:`_deviation`; 0 for a constant unit); any unit by at most
+    ``|W| v`` of the previous layer's deviations ``v`` (activations 1-Lipschitz); the
+    smaller of the two is kept.  Floats rounded up throughout, then exact rationals."""
+    v = np.array(
+        [float_up(max(max(c - a, b - c) for a, b, c in ps)) for ps in parts], dtype=np.float64
+    )
+    memo: dict[tuple[int, int], Fraction] = {}
+    for index, layer in enumerate(net.layers):
         w = np.abs(np.asarray(layer.weight, dtype=np.float64))
         if layer.exact_weight is not None:  # floats of Fractions: one ulp up each
             w = np.nextafter(w, np.inf)
-        m = w.shape[1]
-        v = (w @ v) * (1.0 + 2.0 * (m + 2) * _U) + m * 2.0**-1060
+        # (exact zeros stay 0: a sum of nonnegative terms none of which is positive)
+        v = np.where((w > 0) @ (v > 0), _pad_up(w @ v, w.shape[1]), 0.0)
+        if index >= len(seps):
+            continue
+        for j, sep in enumerate(seps[index]):
+            if sep is None:
+                continue
+            total = _ZERO
+            for i, g in sep[1].items():
+                dev = memo.get((id(g), i))
+                if dev is None:
+                    dev = memo[id(g), i] = _deviation(g, parts[i])
+                total += dev
+            v[j] = min(v[j], float_up(total))
     return [Fraction(float(x)) for x in v]
+
+
+def _combine_sep(
+    terms: Sequence[tuple[Fraction, _Sep]], bias: Fraction, lo: Sequence[Fraction], cache: _PLCache
+) -> _Sep:
+    """``bias + sum_k c_k s_k`` of separable forms: one function per latent."""
+    const = bias
+    per: dict[int, list[tuple[Fraction, _PL]]] = {}
+    for c, (ck, gs) in terms:
+        const += c * ck
+        for i, g in gs.items():
+            per.setdefault(i, []).append((c, g))
+    fs = {i: cache.combine(t, _ZERO, lo[i]) for i, t in per.items()}
+    return const, fs
+
+
+def separable_units(
+    net: ReLUNetwork,
+    lo: Sequence[Fraction],
+    hi: Sequence[Fraction],
+    units: Sequence[_Units],
+    cache: _PLCache,
+) -> list[list[_Sep | None]]:
+    """Per hidden layer (after its activation), each unit as ``C + sum_i g_i(z_i)``
+    where it is one, else None.  Units of one latent (or none) come from
+    ``units`` (:func:`~geninv.solvers.corners.univariate_units`); a unit reading
+    several latents is separable when everything it reads is, and its activation is
+    the identity, or ReLU with ``C + sum_i min g_i >= 0`` (then ReLU is the identity
+    on it; with ``C + sum_i max g_i <= 0`` it is the constant 0).  Theorem 4's lifting
+    carries ``E = s sum_i |v_i - 1/2|`` through its layers this way."""
+    prev: list[_Sep | None] = [
+        (_ZERO, {i: cache.leaf(a, b)}) for i, (a, b) in enumerate(zip(lo, hi, strict=True))
+    ]
+    out: list[list[_Sep | None]] = []
+    for layer, (support, funcs, consts) in zip(net.layers, units, strict=False):
+        cur: list[_Sep | None] = [None] * layer.n_out
+        multi = [j for j, s in enumerate(support) if s == MULTI]
+        rows = layer.exact_rows_at(multi) if multi else []
+        bias = layer.exact_bias_values() if multi else []
+        for j, s in enumerate(support):
+            if s == CONST:
+                v = consts[j]
+                assert v is not None
+                cur[j] = (v, {})
+            elif s >= 0:
+                f = funcs[j]
+                assert f is not None
+                cur[j] = (_ZERO, {s: f})
+        for j, (idx, coef) in zip(multi, rows, strict=True):
+            terms = []
+            for k, c in zip(idx, coef, strict=True):
+                sk = prev[k]
+                if sk is None:
+                    break
+                terms.append((c, sk))
+            else:
+                const, fs = _combine_sep(terms, bias[j], lo, cache)
+                if layer.activation == "identity":
+                    cur[j] = (const, fs)
+                else:
+                    low = const + sum((min(g[1]) for g in fs.values()), _ZERO)
+                    high = const + sum((max(g[1]) for g in fs.values()), _ZERO)
+                    if low >= 0:
+                        cur[j] = (const, fs)
+                    elif high <= 0:
+                        cur[j] = (_ZERO, {})
+        out.append(cur)
+        prev = cur
+    return out
 
 
 def near_corner_presolve(
@@ -184,29 +300,25 @@ def near_corner_presolve(
         return None
     cache = _PLCache()
     result = NearCorners()
-    support, funcs, consts = univariate_units(net, lo, hi, len(layers) - 1, cache, result.units)
+    univariate_units(net, lo, hi, len(layers) - 1, cache, result.units)
+    seps = separable_units(net, lo, hi, result.units, cache)
+    last_seps: list[_Sep | None] = (
+        seps[-1]
+        if seps
+        else [(_ZERO, {i: cache.leaf(a, b)}) for i, (a, b) in enumerate(zip(lo, hi, strict=True))]
+    )
     last = layers[-1]
     bias = last.exact_bias_values()
     allowed: list[_Intervals] = [[(a, b)] for a, b in zip(lo, hi, strict=True)]
     touched = [False] * n
     terms_of: list[list[tuple[_PL, Fraction]]] = [[] for _ in range(n)]
     for o, (idx, coef) in enumerate(last.exact_rows()):
-        if any(support[k] == MULTI for k in idx):
+        if any(last_seps[k] is None for k in idx):
             continue
-        const = bias[o]
-        per: dict[int, list[tuple[Fraction, _PL]]] = {}
-        for k, c in zip(idx, coef, strict=True):
-            if support[k] == CONST:
-                v = consts[k]
-                assert v is not None
-                const += c * v
-            else:
-                f = funcs[k]
-                assert f is not None
-                per.setdefault(support[k], []).append((c, f))
-        if not per:
+        terms = [(c, last_seps[k]) for k, c in zip(idx, coef, strict=True)]
+        const, fs = _combine_sep(terms, bias[o], lo, cache)  # type: ignore[arg-type]
+        if not fs:
             continue
-        fs = {i: cache.combine(t, _ZERO, lo[i]) for i, t in per.items()}
         tops = {i: max(f[1]) for i, f in fs.items()}
         bottoms = {i: min(f[1]) for i, f in fs.items()}
         smax = const + sum(tops.values(), _ZERO)
@@ -243,6 +355,7 @@ def near_corner_presolve(
             result.forcing.append(o)
     if not result.forcing:
         return None
+    parts: list[list[tuple[Fraction, Fraction, Fraction]]] = []
     for i in range(n):
         a = allowed[i]
         if not a:
@@ -256,13 +369,12 @@ def near_corner_presolve(
             return None
         corners = [_choose(iv, terms_of[i]) for iv in a]
         r = max(max(c - iv[0], iv[1] - c) for c, iv in zip(corners, a, strict=True))
-        r = Fraction(float_up(r))  # rounded up: short rationals downstream
-        if width > 0 and r > MAX_RELATIVE_RADIUS * width:
-            return None
+        r = Fraction(float_up(r))  # rounded up: short rationals downstream (a summary)
         result.low.append(corners[0])
         result.high.append(corners[-1])
         result.radius.append(r)
-    result.eps = lipschitz_up(net, result.radius)
+        parts.append([(iv[0], iv[1], c) for c, iv in zip(corners, a, strict=True)])
+    result.eps = deviation_up(net, seps, parts)
     return result
 
 
@@ -292,11 +404,19 @@ def binary_problem(
         and bool((np.trunc(la.bias) == la.bias).all())
         for la in net.layers
     ) and all(Fraction(v).denominator == 1 for v in binary.target)
+    t_pow: Fraction | None = None
     if integral and math.isinf(binary.p):
         t = Fraction(math.floor(t))
     elif integral and t < 1:
         t = _ZERO
-    return InversionProblem(net, binary.target, Domain("binary"), p=binary.p, threshold=t)
+    elif integral and float(binary.p) == int(binary.p):
+        # integer distances: sum |d_o|^p <= t^p  iff  sum |d_o|^p <= floor(t^p)
+        k = int(binary.p)
+        t_pow = Fraction(math.floor(t**k))
+        t = root_upper(t_pow, k)
+    return InversionProblem(
+        net, binary.target, Domain("binary"), p=binary.p, threshold=t, threshold_pow=t_pow
+    )
 
 
 def delta_upper(problem: InversionProblem) -> Fraction:
@@ -309,13 +429,18 @@ def delta_upper(problem: InversionProblem) -> Fraction:
     return threshold_upper(Fraction(problem.threshold_pow), int(problem.p))
 
 
+_Analysis = tuple["Snapped | None", NearCorners, Fraction, "InversionProblem | None"]
+
+
 def near_analysis(
     problem: InversionProblem, box: tuple[Sequence[Fraction], Sequence[Fraction]]
-) -> tuple[Snapped | None, NearCorners, Fraction] | None:
-    """Snap (where it applies) and the near-corner presolve, remembered on the problem;
-    None when the presolve does not apply."""
+) -> _Analysis | None:
+    """Snap (where it applies), the near-corner presolve and the binary problem it
+    leaves (None when the analysis found no witness can exist), remembered on the
+    problem; None when the presolve does not apply, or when its binary threshold
+    would be more than twice the problem's (for exact inversion: not 0)."""
 
-    def compute() -> tuple[Snapped | None, NearCorners, Fraction] | None:
+    def compute() -> _Analysis | None:
         from geninv.reductions.snap import snap_network
 
         if problem.threshold_pow is not None and (
@@ -325,13 +450,27 @@ def near_analysis(
         lo, hi = list(box[0]), list(box[1])
         delta_up = delta_upper(problem)
         snapped = snap_network(problem.network, lo, hi)
+        if problem.is_exact_inversion and (
+            snapped is None or (snapped.changed == 0 and snapped.removed_units == 0)
+        ):
+            return None  # the exact corner presolve saw this very network
         net = snapped.network if snapped is not None else problem.network
         eps1 = snapped.eps if snapped is not None else [_ZERO] * net.n_outputs
         target = [Fraction(v) for v in problem.target]
         # tolerances rounded up to floats (larger is still valid; short rationals)
         tol = [Fraction(float_up(delta_up + e)) for e in eps1]
         near = near_corner_presolve(net, target, lo, hi, tol)
-        return None if near is None else (snapped, near, delta_up)
+        if near is None:
+            return None
+        if near.infeasible is not None:
+            return snapped, near, delta_up, None
+        hat = InversionProblem(net, target, Domain.box(lo, hi), p=problem.p)
+        binary = binary_problem(hat, near, delta_up, eps1)
+        if binary.threshold > 2 * delta_up:
+            # the relaxation more than doubles the threshold: its binary answers would
+            # say little (a corner far from a witness), so the presolve declines
+            return None
+        return snapped, near, delta_up, binary
 
     return problem.derived("near_corners", compute)
 
@@ -349,14 +488,10 @@ def solve_near(
     from geninv.solvers.base import solve
 
     start = time.perf_counter()
-    lo, hi = list(box[0]), list(box[1])
     analysis = near_analysis(problem, box)
     if analysis is None:
         return None
-    snapped, near, delta_up = analysis
-    net = snapped.network if snapped is not None else problem.network
-    eps1 = snapped.eps if snapped is not None else [_ZERO] * net.n_outputs
-    target = [Fraction(v) for v in problem.target]
+    snapped, near, _, binary = analysis
     stats: dict[str, Any] = {"near_corners": near.summary()}
     if snapped is not None:
         stats["snap"] = snapped.summary()
@@ -376,8 +511,7 @@ def solve_near(
         return Solution(
             Status.NO, "corners", proof=proof, stats=stats, seconds=time.perf_counter() - start
         )
-    hat = InversionProblem(net, target, Domain.box(lo, hi), p=problem.p)
-    binary = binary_problem(hat, near, delta_up, eps1)
+    assert binary is not None
     elapsed = time.perf_counter() - start
     left = None if time_limit is None else max(time_limit - elapsed, 1e-3)
     sub = solve(binary, method, time_limit=left, seed=seed, progress=progress)
