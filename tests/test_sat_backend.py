@@ -516,7 +516,7 @@ def test_time_limit_gives_unknown_never_no(solver: str) -> None:
 
 def test_time_limited_cadical_in_a_child_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """With a time limit and no in-process attempt, CaDiCaL runs in a forked child."""
-    import geninv.solvers.sat as satmod
+    import geninv.solvers.sat.engines as satmod
 
     calls: list[int] = []
     real = satmod._solve_in_child
@@ -562,7 +562,7 @@ def test_time_limited_cadical_in_a_child_process(monkeypatch: pytest.MonkeyPatch
 
 
 def test_failed_fork_falls_back_to_budget_slices(monkeypatch: pytest.MonkeyPatch) -> None:
-    import geninv.solvers.sat as satmod
+    import geninv.solvers.sat.engines as satmod
 
     def no_fork() -> int:
         raise OSError(12, "Cannot allocate memory")

@@ -5,7 +5,7 @@
  * is the reference and tests/test_kernels.py holds the two equal:
  *
  *   layer_plan, layer_plan2  ReLUNetwork.integer_layers (integrality, row sums of |W|)
- *   clause_cnf               geninv.solvers.sat._corner_arrays + the clause literals
+ *   clause_cnf               geninv.solvers.sat.clause_form._corner_arrays + the clause literals
  *   affine_int               ReLUNetwork.forward_int (exact for integers below 2^53)
  *
  * It is C rather than numba because importing numba and loading cached kernels
@@ -28,7 +28,7 @@
 
 static PyObject *np_empty, *np_contig, *dt_f64;
 
-#define NO_JUMP 1152921504606846976.0 /* 2^60, as sat._NO_JUMP */
+#define NO_JUMP 1152921504606846976.0 /* 2^60, as sat.clause_form._NO_JUMP */
 
 typedef struct {
     Py_buffer view;
