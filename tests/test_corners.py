@@ -18,7 +18,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-import geninv.solvers.corners as corners_module
+import geninv.solvers.corners.binary as corners_binary
+import geninv.solvers.corners.pl as corners_pl
+import geninv.solvers.corners.univariate as corners_univariate
 from geninv.errors import UnsupportedError
 from geninv.network import ReLUNetwork
 from geninv.oracles import sat_oracle
@@ -251,13 +253,13 @@ def test_float_binary_problem_equals_the_fraction_path(monkeypatch: pytest.Monke
     for problem in problems:
         fast = corner_presolve(problem)
         with monkeypatch.context() as m:
-            m.setattr(corners_module, "_binary_problem_float", lambda *_: None)
+            m.setattr(corners_binary, "_binary_problem_float", lambda *_: None)
             slow = corner_presolve(problem)
         if fast is None or fast.binary is None:
             assert slow is None or slow.binary is None
             continue
         assert slow is not None and slow.binary is not None
-        used = corners_module._binary_problem_float(problem, fast) is not None
+        used = corners_binary._binary_problem_float(problem, fast) is not None
         fast_used += used
         if used:  # 0: substituted in layer 0; 2: the Theorem 2 clamps folded from pre.units
             folds.add(fast.folded_layers)
@@ -279,7 +281,7 @@ def test_float_supports_match_the_loop(products: str, monkeypatch: pytest.Monkey
     """The whole-array support rule gives what the loop over exact rows gives (both the
     matrix-vector products and the int64 fallback for huge layers)."""
     if products == "int64":
-        monkeypatch.setattr(corners_module, "_SCAN_PRODUCTS_BELOW", 0)
+        monkeypatch.setattr(corners_univariate, "_SCAN_PRODUCTS_BELOW", 0)
     rng = np.random.default_rng(77)
     kinds = {CONST: 0, MULTI: 0, "latent": 0}
     single = 0
@@ -323,7 +325,7 @@ def test_integer_combination_matches_the_fraction_one(monkeypatch: pytest.Monkey
         c = Fraction(int(rng.integers(-3, 4)))
         fast = _combine_int(terms, c, Fraction(lo))
         with monkeypatch.context() as m:
-            m.setattr(corners_module, "_combine_int", lambda *_: None)
+            m.setattr(corners_pl, "_combine_int", lambda *_: None)
             slow = _combine(terms, c, Fraction(lo))
         if fast is None:
             outcomes["declined"] += 1

@@ -25,7 +25,7 @@ from geninv.problem import Domain, InversionProblem, Status
 from geninv.reductions.sat import SatReduction
 from geninv.reductions.snap import raise_threshold, snap_network
 from geninv.solvers.base import solve
-from geninv.solvers.near_corners import intersect, level_set
+from geninv.solvers.corners.near import intersect, level_set
 from geninv.testing.disguise import disguise_network
 
 F = Fraction

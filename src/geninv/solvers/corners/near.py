@@ -57,16 +57,10 @@ from geninv.network import ReLUNetwork
 from geninv.problem import Domain, InversionProblem, Solution, Status
 from geninv.reductions._build import root_upper
 from geninv.reductions.snap import Snapped
-from geninv.solvers.corners import (
-    CONST,
-    MULTI,
-    CornerPresolve,
-    _binary_problem,
-    _eval_pl,
-    _PLCache,
-    _Units,
-    univariate_units,
-)
+from geninv.solvers.corners.binary import _binary_problem
+from geninv.solvers.corners.outcome import CornerPresolve
+from geninv.solvers.corners.pl import CONST, MULTI, _eval_pl, _PLCache, _Units
+from geninv.solvers.corners.univariate import univariate_units
 
 _ZERO = Fraction(0)
 _U = 2.0**-53
@@ -498,7 +492,7 @@ def solve_near(
     lemma = (
         "every output within the tolerance of its target keeps each latent in the "
         "level sets of its univariate terms (near-corner presolve, module "
-        "geninv.solvers.near_corners)"
+        "geninv.solvers.corners.near)"
     )
     snap_lemma = (
         "the snapped network differs from the given one by at most eps on the box "
