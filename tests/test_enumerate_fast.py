@@ -480,7 +480,7 @@ def test_blas_thread_count_is_restored() -> None:
 
 def test_dask_running_shard_sees_the_stop_signal(dask_client: Any) -> None:
     distributed = pytest.importorskip("distributed")
-    from geninv.solvers.enumerate_dask import STOP_POLL, dask_shard
+    from geninv.solvers.enumerate.dask_executor import STOP_POLL, dask_shard
 
     prob = _big_problem(25)  # 2^24 corners in the shard: seconds, unless stopped
     plan = make_plan(prob, min_shards=2)

@@ -37,18 +37,10 @@ from typing import Any
 from distributed import Client, Future, LocalCluster, Variable, as_completed
 
 from geninv.problem import InversionProblem
-from geninv.solvers.enumerate import (
-    SHARDS_PER_WORKER,
-    EnumPlan,
-    Mode,
-    Precision,
-    Shard,
-    ShardCombiner,
-    ShardControl,
-    ShardResult,
-    make_plan,
-    run_shard,
-)
+from geninv.solvers.enumerate.combine import ShardCombiner
+from geninv.solvers.enumerate.common import SHARDS_PER_WORKER, Mode, Precision
+from geninv.solvers.enumerate.plan import EnumPlan, Shard, make_plan
+from geninv.solvers.enumerate.shard import ShardControl, ShardResult, run_shard
 
 #: A running shard asks the scheduler whether to stop at most this often (seconds).
 STOP_POLL = 0.5
