@@ -230,7 +230,7 @@ def test_module_availability_is_remembered_only_when_found(
     mid-session is noticed), and a module blocked in sys.modules (None) is missing."""
     import importlib.util
 
-    from geninv.solvers import base
+    from geninv.solvers import interface as base
 
     calls: list[str] = []
     real = importlib.util.find_spec

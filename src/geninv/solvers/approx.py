@@ -197,7 +197,7 @@ import numpy as np
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import ReLUNetwork
 from geninv.problem import ExactCheck, InversionProblem, Solution, Status
-from geninv.solvers.base import Backend, Capabilities, register
+from geninv.solvers.interface import Backend, Capabilities
 from geninv.solvers.milp import float_down, float_up
 
 if TYPE_CHECKING:
@@ -777,7 +777,6 @@ class TorchBackend(Backend):
         """Iterate on ``run`` (calling ``run.observe`` and ``run.tick``); return method stats."""
 
 
-@register
 class AdamBackend(TorchBackend):
     """CSGM: Adam on the latent with random restarts (Bora et al. 2017)."""
 
@@ -824,7 +823,6 @@ class AdamBackend(TorchBackend):
         return {"lr": self.lr, "lam": self.lam, "steps": self.steps}
 
 
-@register
 class PgdBackend(TorchBackend):
     """Projected gradient descent onto range(G) (Shah & Hegde 2018)."""
 
@@ -894,7 +892,6 @@ class PgdBackend(TorchBackend):
         }
 
 
-@register
 class AdmmBackend(TorchBackend):
     """Linearised ADMM with the signal split from the latent (Latorre et al. 2019)."""
 
@@ -1017,7 +1014,6 @@ class AdmmBackend(TorchBackend):
         return next_beta, next_sigma, eta
 
 
-@register
 class LangevinBackend(TorchBackend):
     """Stochastic gradient Langevin dynamics in latent space (Nguyen, Jagatap & Hegde)."""
 
@@ -1087,7 +1083,6 @@ def _flipgd_refusal(problem: InversionProblem) -> str | None:
     return None
 
 
-@register
 class FlipGdBackend(TorchBackend):
     """Gradient descent with the negation check (Hand & Voroninski; Huang et al. 2018)."""
 

@@ -67,7 +67,7 @@ import numpy as np
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import FloatArray, Layer
 from geninv.problem import InversionProblem, Solution, Status
-from geninv.solvers.base import Backend, Capabilities, register
+from geninv.solvers.interface import Backend, Capabilities
 from geninv.solvers.milp import float_down, float_up
 
 ALL_ACTIVATIONS: frozenset[str] = frozenset({"relu", "identity", "leaky_relu", "sigmoid", "tanh"})
@@ -367,7 +367,6 @@ def layerwise_solve(
     )
 
 
-@register
 class LayerwiseBackend(Backend):
     """Layer-by-layer LP inversion (Lei et al. 2019) with HiGHS."""
 

@@ -185,7 +185,7 @@ from geninv.exact import float_up as float_up
 from geninv.network import FloatArray, Layer, ReLUNetwork
 from geninv.problem import ExactCheck, InversionProblem, Solution, Status
 from geninv.solvers import native
-from geninv.solvers.base import BASIS_FLOAT, Backend, Capabilities, register
+from geninv.solvers.interface import BASIS_FLOAT, Backend, Capabilities
 from geninv.solvers.numerics import Scaled, model_range, scale_problem, status_meaning
 
 #: A HiGHS instance (highspy is imported lazily, and older releases ship no type stubs).
@@ -1850,7 +1850,6 @@ def milp_solve(
     return scaled.unscale(problem, sol, 1.0)
 
 
-@register
 class MilpBackend(Backend):
     """Big-M MILP encoding solved by HiGHS (l1, l-inf and exact inversion)."""
 
@@ -1924,7 +1923,6 @@ class MilpBackend(Backend):
         )
 
 
-@register
 class MilpScipBackend(MilpBackend):
     """The MILP backend's model solved by SCIP instead of HiGHS (bounds still by HiGHS LPs)."""
 

@@ -71,7 +71,7 @@ import numpy as np
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import FloatArray
 from geninv.problem import InversionProblem, Solution, Status
-from geninv.solvers.base import BASIS_FLOAT, Backend, Capabilities, register
+from geninv.solvers.interface import BASIS_FLOAT, Backend, Capabilities
 from geninv.solvers.milp import (
     BOUND_TIME,
     BOUND_TIME_SHARE,
@@ -439,7 +439,6 @@ def miqp_solve(
     )
 
 
-@register
 class MiqpBackend(Backend):
     """Big-M encoding with an l_p distance constraint, solved by SCIP (integer p >= 2)."""
 

@@ -33,7 +33,7 @@ from geninv.proofcheck import ProofRejected, check_certificate
 from geninv.solvers.bab.certificate import Certificate, rat, write_atomic
 from geninv.solvers.bab.relax import LayerData, Setup
 from geninv.solvers.bab.search import OBBT_DEPTH, IncumbentFinder, Search
-from geninv.solvers.base import Backend, Capabilities, register
+from geninv.solvers.interface import Backend, Capabilities
 
 KIND = "branch and bound (checked)"
 MAX_NODES = 200_000
@@ -106,7 +106,6 @@ def make_setup(problem: InversionProblem) -> tuple[Setup, Fraction | None]:
     return Setup(layers, problem.n, x, delta, "lp", float(r)), r
 
 
-@register
 class BabBackend(Backend):
     """Branch and bound over ReLU phases and latent sub-boxes, with checked proofs."""
 

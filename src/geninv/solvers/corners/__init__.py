@@ -46,7 +46,7 @@ points or a whole interval.
 
 from geninv.solvers.corners.backend import CornersBackend
 from geninv.solvers.corners.binary import _binary_problem
-from geninv.solvers.corners.near import near_analysis, near_corner_presolve, solve_near
+from geninv.solvers.corners.near import apply_near, invert_near, near_analysis, near_corner_presolve
 from geninv.solvers.corners.outcome import CornerPresolve
 from geninv.solvers.corners.pl import (
     CONST,
@@ -88,10 +88,11 @@ __all__ = [
     "_loop_supports",
     "_relu_pl",
     "_relu_pl_frac",
+    "apply_near",
     "corner_presolve",
     "decline_reason",
+    "invert_near",
     "near_analysis",
     "near_corner_presolve",
-    "solve_near",
     "univariate_units",
 ]

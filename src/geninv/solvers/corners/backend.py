@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from geninv.errors import UnsupportedError
 from geninv.problem import InversionProblem, Solution, Status
-from geninv.solvers.base import Backend, Capabilities, register
-from geninv.solvers.corners.near import solve_near
-from geninv.solvers.corners.outcome import _box
+from geninv.solvers.corners.near import apply_near, invert_near
+from geninv.solvers.corners.outcome import CornerPresolve, _box
 from geninv.solvers.corners.presolve import corner_presolve, decline_reason
+from geninv.solvers.interface import Capabilities, Presolve
 
 
-@register
-class CornersBackend(Backend):
-    """Corner presolve, then the best backend for the binary problem it leaves."""
+class CornersBackend(Presolve):
+    """Corner presolve (a reduction): the driver decides the binary problem it leaves
+    with :attr:`method` and maps the answer back (:meth:`invert`)."""
 
     name = "corners"
     summary = (
@@ -34,42 +33,43 @@ class CornersBackend(Backend):
     no_basis = "exact"  # the presolve's exact ranges; a sub-proof's own basis is copied
 
     def __init__(self, method: str = "auto") -> None:
-        self.method = method
+        self.method = method  # decides the binary problem
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
         return decline_reason(problem) or super().unsupported_reason(problem)
 
-    def solve(
-        self,
-        problem: InversionProblem,
-        *,
-        time_limit: float | None = None,
-        seed: int | None = None,
-        progress: bool = False,
-    ) -> Solution:
-        from geninv.solvers.base import solve
-
-        start = time.perf_counter()
+    def apply(
+        self, problem: InversionProblem, *, time_limit: float | None = None
+    ) -> Solution | tuple[InversionProblem, Any]:
+        """The exact corner presolve, else the near-corner one: a *no* from the exact
+        ranges, or the binary problem (and what :meth:`invert` needs)."""
         pre = corner_presolve(problem)
         if pre is None:
             box = _box(problem)
             assert box is not None
-            near = solve_near(problem, box, self.method, time_limit, seed, progress)
-            if near is not None:
-                return near
-            raise UnsupportedError(
-                "the corner presolve does not apply: no output forces every latent "
-                "coordinate onto at most two values"
-            )
+            near = apply_near(problem, box)
+            if near is None:
+                raise UnsupportedError(
+                    "the corner presolve does not apply: no output forces every latent "
+                    "coordinate onto at most two values"
+                )
+            return near if isinstance(near, Solution) else (near[0], ("near", near[1]))
         stats: dict[str, Any] = {"corner_presolve": pre.summary()}
         if pre.infeasible is not None:
             return Solution(
                 Status.NO, "corners", proof=pre.infeasible, stats=stats, seconds=pre.seconds
             )
         assert pre.binary is not None
-        left = None if time_limit is None else max(time_limit - pre.seconds, 1e-3)
-        sub = solve(pre.binary, self.method, time_limit=left, seed=seed, progress=progress)
+        return pre.binary, ("exact", {"pre": pre, "stats": stats})
+
+    def invert(self, problem: InversionProblem, sub: Solution, data: Any) -> Solution:
+        kind, info = data
+        if kind == "near":
+            return invert_near(problem, sub, info)
+        pre: CornerPresolve = info["pre"]
+        assert pre.binary is not None
+        stats: dict[str, Any] = dict(info["stats"])
         stats["binary_solution"] = {
             "method": sub.method,
             "status": sub.status.value,
@@ -79,10 +79,9 @@ class CornersBackend(Backend):
         stats.update({f"binary_{k}": v for k, v in sub.stats.items() if k in ("auto",)})
         if sub.stats.get("uncertified_no"):  # auto then goes on to the next candidate
             stats["uncertified_no"] = True
-        seconds = time.perf_counter() - start
         if sub.status is Status.YES:
             assert sub.z is not None
-            return Solution(Status.YES, "corners", z=pre.lift(sub.z), stats=stats, seconds=seconds)
+            return Solution(Status.YES, "corners", z=pre.lift(sub.z), stats=stats)
         if sub.status is Status.NO:
             proof = {
                 "kind": "corner presolve + binary proof",
@@ -100,11 +99,7 @@ class CornersBackend(Backend):
             for key in ("basis", "trusted"):  # the binary proof's standing is this proof's
                 if key in sub.proof:
                     proof[key] = sub.proof[key]
-            return Solution(Status.NO, "corners", proof=proof, stats=stats, seconds=seconds)
+            return Solution(Status.NO, "corners", proof=proof, stats=stats)
         return Solution(
-            Status.UNKNOWN,
-            "corners",
-            reason=f"binary problem: {sub.reason}",
-            stats=stats,
-            seconds=seconds,
+            Status.UNKNOWN, "corners", reason=f"binary problem: {sub.reason}", stats=stats
         )

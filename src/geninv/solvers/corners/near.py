@@ -469,18 +469,23 @@ def near_analysis(
     return problem.derived("near_corners", compute)
 
 
-def solve_near(
-    problem: InversionProblem,
-    box: tuple[Sequence[Fraction], Sequence[Fraction]],
-    method: str,
-    time_limit: float | None,
-    seed: int | None,
-    progress: bool,
-) -> Solution | None:
-    """Snap (:mod:`geninv.reductions.snap`), near-corner presolve, binary problem; the
-    original problem's answer, or None when the presolve does not apply."""
-    from geninv.solvers.base import solve
+_LEMMA = (
+    "every output within the tolerance of its target keeps each latent in the "
+    "level sets of its univariate terms (near-corner presolve, module "
+    "geninv.solvers.corners.near)"
+)
+_SNAP_LEMMA = (
+    "the snapped network differs from the given one by at most eps on the box "
+    "(module geninv.reductions.snap)"
+)
 
+
+def apply_near(
+    problem: InversionProblem, box: tuple[Sequence[Fraction], Sequence[Fraction]]
+) -> Solution | tuple[InversionProblem, dict[str, Any]] | None:
+    """The near-corner presolve as a reduction: None when it does not apply, a *no*
+    when the analysis alone proves one, else the binary problem and the data that
+    :func:`invert_near` needs."""
     start = time.perf_counter()
     analysis = near_analysis(problem, box)
     if analysis is None:
@@ -489,26 +494,24 @@ def solve_near(
     stats: dict[str, Any] = {"near_corners": near.summary()}
     if snapped is not None:
         stats["snap"] = snapped.summary()
-    lemma = (
-        "every output within the tolerance of its target keeps each latent in the "
-        "level sets of its univariate terms (near-corner presolve, module "
-        "geninv.solvers.corners.near)"
-    )
-    snap_lemma = (
-        "the snapped network differs from the given one by at most eps on the box "
-        "(module geninv.reductions.snap)"
-    )
     if near.infeasible is not None:
-        proof = {**near.infeasible, "basis": "exact", "lemma": lemma}
+        proof = {**near.infeasible, "basis": "exact", "lemma": _LEMMA}
         if snapped is not None:
-            proof["snap"] = {"lemma": snap_lemma, **snapped.summary()}
+            proof["snap"] = {"lemma": _SNAP_LEMMA, **snapped.summary()}
         return Solution(
             Status.NO, "corners", proof=proof, stats=stats, seconds=time.perf_counter() - start
         )
     assert binary is not None
-    elapsed = time.perf_counter() - start
-    left = None if time_limit is None else max(time_limit - elapsed, 1e-3)
-    sub = solve(binary, method, time_limit=left, seed=seed, progress=progress)
+    return binary, {"near": near, "snapped": snapped, "binary": binary, "stats": stats}
+
+
+def invert_near(problem: InversionProblem, sub: Solution, data: dict[str, Any]) -> Solution:
+    """The original problem's answer from the binary problem's ``sub`` (a *yes* only
+    when its corner meets the original threshold exactly)."""
+    near: NearCorners = data["near"]
+    snapped: Snapped | None = data["snapped"]
+    binary: InversionProblem = data["binary"]
+    stats: dict[str, Any] = dict(data["stats"])
     stats["binary_solution"] = {
         "method": sub.method,
         "status": sub.status.value,
@@ -518,13 +521,12 @@ def solve_near(
     }
     if sub.stats.get("uncertified_no"):
         stats["uncertified_no"] = True
-    seconds = time.perf_counter() - start
     if sub.status is Status.YES:
         assert sub.z is not None
         z = [near.high[i] if v == 1 else near.low[i] for i, v in enumerate(sub.z)]
         chk = problem.exact_check(z)
         if chk.meets:
-            return Solution(Status.YES, "corners", z=z, stats=stats, seconds=seconds)
+            return Solution(Status.YES, "corners", z=z, stats=stats)
         return Solution(
             Status.UNKNOWN,
             "corners",
@@ -535,14 +537,13 @@ def solve_near(
                 "may still find one nearby"
             ),
             stats=stats,
-            seconds=seconds,
         )
     if sub.status is Status.NO:
         assert sub.proof is not None
         proof = {
             "kind": "near-corner presolve + binary proof",
-            "lemma": lemma + "; a witness z is within r of the corner c(b) of its intervals, so "
-            "|G(z) - G(c(b))| <= |W_L|...|W_1| r = eps and the binary problem at "
+            "lemma": _LEMMA + "; a witness z is within r of the corner c(b) of its intervals, "
+            "so |G(z) - G(c(b))| <= eps (deviation_up) and the binary problem at "
             "delta + ||eps|| would have a witness",
             "low": [str(v) for v in near.low],
             "high": [str(v) for v in near.high],
@@ -552,15 +553,14 @@ def solve_near(
             "binary_proof": sub.proof,
         }
         if snapped is not None:
-            proof["snap"] = {"lemma": snap_lemma, **snapped.summary()}
+            proof["snap"] = {"lemma": _SNAP_LEMMA, **snapped.summary()}
         for key in ("basis", "trusted"):
             if key in sub.proof:
                 proof[key] = sub.proof[key]
-        return Solution(Status.NO, "corners", proof=proof, stats=stats, seconds=seconds)
+        return Solution(Status.NO, "corners", proof=proof, stats=stats)
     return Solution(
         Status.UNKNOWN,
         "corners",
         reason=f"near-corner presolve, binary problem: {sub.reason}",
         stats=stats,
-        seconds=seconds,
     )

@@ -8,7 +8,7 @@ from geninv.problem import (
     InversionProblem,
     Solution,
 )
-from geninv.solvers.base import Backend, Capabilities, register
+from geninv.solvers.interface import Backend, Capabilities
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -24,7 +24,6 @@ from geninv.solvers.enumerate.common import (
 from geninv.solvers.enumerate.driver import _validate, enumerate_corners
 
 
-@register
 class EnumerateBackend(Backend):
     """Exhaustive enumeration of {0,1}^n or {-1,1}^n (n <= 40), float screen + exact re-check.
 

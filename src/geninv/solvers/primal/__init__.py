@@ -62,7 +62,7 @@ from typing import Any, ClassVar
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import ACTIVATIONS
 from geninv.problem import InversionProblem, Solution, Status
-from geninv.solvers.base import Backend, Capabilities, register
+from geninv.solvers.interface import Backend, Capabilities
 from geninv.solvers.primal._search import ROUNDS, STARTS, PrimalResult, search
 
 __all__ = [
@@ -124,7 +124,6 @@ def _yes(res: PrimalResult) -> Solution:
     )
 
 
-@register
 class PrimalBackend(Backend):
     """Multi-start projected descent, activation-pattern LPs and exact polishing."""
 

@@ -358,6 +358,6 @@ def _search(
 
 
 def _highs_found() -> bool:
-    from geninv.solvers.base import _module_found
+    from geninv.solvers.interface import _module_found
 
     return _module_found("highspy")

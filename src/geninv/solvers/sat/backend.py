@@ -12,7 +12,7 @@ from typing import Any
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import small_fraction
 from geninv.problem import InversionProblem, Solution, Status
-from geninv.solvers.base import Backend, Capabilities, register
+from geninv.solvers.interface import Backend, Capabilities
 from geninv.solvers.sat.clause_form import clause_form
 from geninv.solvers.sat.common import (
     DEFAULT_SOLVER,
@@ -40,7 +40,6 @@ def _latent(bits: Sequence[bool], values: tuple[int, int]) -> list[Fraction]:
 HANDLED_ACTIVATIONS: frozenset[str] = frozenset({"relu", "identity"})
 
 
-@register
 class SatBackend(Backend):
     """Exact CNF encoding (order encoding + MDDs) and a CDCL solver; binary/sign latents.
 
