@@ -17,7 +17,6 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: grow past its size here, and no other file may pass 600 lines).
 OVERSIZE = {
     "geninv/cli.py": 1300,
-    "geninv/solvers/milp.py": 1960,
     "geninv/solvers/approx.py": 1200,
     "geninv/network.py": 760,
     "geninv/io/lattice.py": 660,
@@ -153,7 +152,7 @@ def test_backends_never_import_the_registry_or_the_driver() -> None:
 
 def test_source_files_stay_small() -> None:
     over = {}
-    for name, path in MODULES.items():
+    for path in MODULES.values():
         lines = len(path.read_text().splitlines())
         rel = str(path.relative_to(SRC))
         if lines > OVERSIZE.get(rel, LIMIT):
@@ -168,4 +167,5 @@ def test_the_graph_sees_imports() -> None:
     lazy = [t for t, top in _imports("geninv.solvers.corners.presolve") if not top]
     top = [t for t, top in _imports("geninv.solvers.corners.presolve") if top]
     assert "geninv.solvers.corners.near" in top and "geninv.solvers.corners.near" not in lazy
-    assert "geninv.solvers.milp" not in dict(_imports("geninv.solvers.numerics"))
+    numerics = [t for t, _ in _imports("geninv.solvers.numerics")]
+    assert not any(t.startswith("geninv.solvers.milp") for t in numerics)  # TYPE_CHECKING

@@ -552,7 +552,7 @@ def test_auto_goes_on_past_a_float_time_out(monkeypatch: pytest.MonkeyPatch) -> 
 def test_a_scip_exception_is_unknown_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
     """pyscipopt raises plain Exceptions ("SCIP: error in LP solver!") from native code,
     also inside milp-scip's racing threads: the answer is unknown with the reason."""
-    import geninv.solvers.milp as milp
+    import geninv.solvers.milp.scip as milp
 
     real = milp._scip_model
 

@@ -50,6 +50,36 @@ class Capabilities:
     activations: frozenset[str] = frozenset({"relu", "identity"})  # layer activations encoded
 
 
+def capability_reason(name: str, caps: Capabilities, problem: InversionProblem) -> str | None:
+    """Why a backend called ``name`` with capabilities ``caps`` cannot take ``problem``
+    (None if it can): activations, domain, exact/approximate, norm."""
+    outside = problem.network.first_layer_outside(caps.activations)
+    if outside is not None:
+        return (
+            f"backend {name!r} cannot encode {outside}; it handles "
+            f"{', '.join(sorted(caps.activations))} layers (try an approximate backend)"
+        )
+    if problem.domain.kind not in caps.domains:
+        return (
+            f"backend {name!r} handles domains {', '.join(sorted(caps.domains))}, "
+            f"not {problem.domain.kind!r}"
+        )
+    if problem.is_exact_inversion and not caps.exact:
+        return f"backend {name!r} does not do exact inversion"
+    if not problem.is_exact_inversion and not caps.approximate:
+        return f"backend {name!r} does not do approximate inversion"
+    if caps.norms != "any" and not problem.is_exact_inversion:
+        allowed = {s.strip() for s in caps.norms.split(",")}
+        label = (
+            "inf"
+            if math.isinf(problem.p)
+            else (str(int(problem.p)) if problem.p.is_integer() else repr(problem.p))
+        )
+        if label not in allowed:
+            return f"backend {name!r} handles norms {caps.norms}, not p={label}"
+    return None
+
+
 class Backend(ABC):
     """A solver.  Subclasses set the class attributes and implement :meth:`solve`."""
 
@@ -73,32 +103,7 @@ class Backend(ABC):
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
         """Why this backend cannot take ``problem``, or None if it can."""
-        caps = cls.capabilities
-        outside = problem.network.first_layer_outside(caps.activations)
-        if outside is not None:
-            return (
-                f"backend {cls.name!r} cannot encode {outside}; it handles "
-                f"{', '.join(sorted(caps.activations))} layers (try an approximate backend)"
-            )
-        if problem.domain.kind not in caps.domains:
-            return (
-                f"backend {cls.name!r} handles domains {', '.join(sorted(caps.domains))}, "
-                f"not {problem.domain.kind!r}"
-            )
-        if problem.is_exact_inversion and not caps.exact:
-            return f"backend {cls.name!r} does not do exact inversion"
-        if not problem.is_exact_inversion and not caps.approximate:
-            return f"backend {cls.name!r} does not do approximate inversion"
-        if caps.norms != "any" and not problem.is_exact_inversion:
-            allowed = {s.strip() for s in caps.norms.split(",")}
-            label = (
-                "inf"
-                if math.isinf(problem.p)
-                else (str(int(problem.p)) if problem.p.is_integer() else repr(problem.p))
-            )
-            if label not in allowed:
-                return f"backend {cls.name!r} handles norms {caps.norms}, not p={label}"
-        return None
+        return capability_reason(cls.name, cls.capabilities, problem)
 
     @abstractmethod
     def solve(

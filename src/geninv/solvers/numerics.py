@@ -67,7 +67,7 @@ from geninv.network import FloatArray, Layer, ReLUNetwork
 from geninv.problem import Domain, InversionProblem, Solution, Status
 
 if TYPE_CHECKING:
-    from geninv.solvers.milp import _Model
+    from geninv.solvers.milp.model import _Model
 
 #: A latent box, unit bound or output scale above this magnitude is scaled to [1/2, 1).
 SCALE_ABOVE = 2.0**10
