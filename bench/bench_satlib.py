@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import os
 import shutil
 import time
 from collections import defaultdict
@@ -165,13 +164,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="PySAT name of the peer solver (default: the sat backend's own, cadical195)",
     )
     ap.add_argument("--sat-solver", help="solver option of the sat backend (default: its own)")
-    ap.add_argument(
-        "--kernels",
-        choices=("auto", "c", "numpy"),
-        default=os.environ.get("GENINV_KERNELS", "auto"),
-        help="how geninv reads integer networks: auto (the default: the C kernels of "
-        "geninv.kernels when built, else numpy), c, or numpy (GENINV_KERNELS)",
-    )
     ap.add_argument("--no-t1", action="store_true", help="skip the Theorem 1 part")
     ap.add_argument("--no-t2", action="store_true", help="skip the Theorem 2 part")
     ap.add_argument("--no-marabou", action="store_true")
@@ -196,11 +188,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     start = time.perf_counter()
     say(f"machine: {machine_line()} (shared machine: timings are noisy)")
-    from geninv import kernels
-
-    kernels.use(args.kernels)  # loads them now, outside the timings
-    args.kernels = kernels.name()  # what runs: c or numpy
-    say(f"geninv kernels: {args.kernels}")
     sat_ok, sat_why = sat_backend()
     mar_ok, mar_why = (False, "--no-marabou") if args.no_marabou else marabou_available()
     say(f"sat backend: {'available' if sat_ok else 'not available: ' + sat_why}")
@@ -309,7 +296,6 @@ def theorem1(
                     "encode_seconds": run.extra.get("encode_seconds"),
                     "solve_seconds": run.extra.get("solve_seconds"),
                     "sat_solver": run.extra.get("solver"),
-                    "kernels": args.kernels,
                     "reduce_seconds": t_reduce,
                     "repeats": repeats,
                     "note": run.note,
@@ -359,7 +345,7 @@ def theorem1(
         )
     used = sorted({str(r["sat_solver"]) for r in rows if r.get("sat_solver")})
     table.caption = escape(
-        f"sat backend's solver: {', '.join(used) or '-'}; geninv kernels: {args.kernels}; "
+        f"sat backend's solver: {', '.join(used) or '-'}; "
         "'encode' / 'solve' = its CNF "
         "compilation / CDCL call (stats.encode_seconds / solve_seconds); runs under "
         f"{SHORT_RUN * 1000:.0f} ms on both sides: median of {REPEATS} alternate runs "
@@ -479,7 +465,6 @@ def theorem2(
                         "chosen": run.extra.get("chosen"),
                         "exact_check": run.extra.get("exact_check"),
                         "note": run.note,
-                        "kernels": args.kernels,
                     }
                 )
             rows.append(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -89,37 +88,3 @@ def load_bench(stem: str) -> ModuleType:
     sys.modules[stem] = module
     spec.loader.exec_module(module)
     return module
-
-
-KERNEL_MODES = ("c", "numpy")
-
-
-def require_c_kernels() -> None:
-    """Fail where a C compiler is present but geninv's C kernels were not built (the
-    install should have built them); skip with that reason where there is no compiler."""
-    import shutil
-
-    from geninv import kernels
-
-    if kernels.c_built():
-        return
-    if any(shutil.which(cc) for cc in ("cc", "gcc", "clang")):
-        pytest.fail(
-            "geninv's C kernels are not built although a C compiler is present: "
-            "reinstall geninv (pip install -e .)"
-        )
-    pytest.skip("no C compiler on this machine: geninv runs on its numpy code")
-
-
-@pytest.fixture(params=KERNEL_MODES)
-def kernel_mode(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run a test with the C kernels and again with the numpy code (geninv.kernels)."""
-    from geninv import kernels
-
-    mode = str(request.param)
-    if mode == "c":
-        require_c_kernels()
-    saved = dict(kernels._state)
-    kernels.use(mode)
-    yield mode
-    kernels._state.update(saved)

@@ -429,21 +429,3 @@ def test_sense_bad_input(tmp_path: Path, capsys) -> None:  # type: ignore[no-unt
     assert_one_line_error(code, err, "A.npy", "64 columns")
     code, _, err = run(capsys, "sense", "--network", str(tmp_path / "g.pth"), "--y", str(bad))
     assert_one_line_error(code, err, "--arch")
-
-
-def test_bad_kernels_setting_is_one_line_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """GENINV_KERNELS must be auto, c or numpy: anything else stops `solve` with one line."""
-    from geninv import kernels
-
-    inst = tmp_path / "i"
-    assert run(capsys, "reduce", "sat", str(DEMO / "demo-unsat.cnf"), "-o", str(inst))[0] == 0
-    saved = dict(kernels._state)
-    try:
-        monkeypatch.setenv(kernels.ENV, "fast")
-        kernels._state.update(mode=None, active=kernels._UNSET)
-        code, _, err = run(capsys, "solve", str(inst), "--method", "sat")
-        assert_one_line_error(code, err, "GENINV_KERNELS='fast'", "auto, c, numpy")
-    finally:
-        kernels._state.update(saved)

@@ -28,7 +28,6 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from geninv import kernels
 from geninv.errors import ValidationError
 from geninv.io.limits import NUMBER_FORM, check_int, parse_number
 
@@ -497,7 +496,7 @@ class ReLUNetwork:
         """Whether :meth:`integer_layers` has been computed (it is remembered)."""
         return self._int_plan is not False
 
-    def integer_layers(self, computed: Any = None) -> list[tuple[Any, int, int, bool]] | None:
+    def integer_layers(self) -> list[tuple[Any, int, int, bool]] | None:
         """Per layer ``(S, R, B, relu)`` when every parameter is an integer of
         magnitude < 2^53 and every activation is ReLU or the identity, else None.
 
@@ -505,43 +504,26 @@ class ReLUNetwork:
         relative ``k 2^-52`` of the exact one for k terms), ``R`` an upper bound
         on the largest row sum of ``|W|`` and ``B`` on ``max |b|`` (Python ints),
         ``relu`` whether the layer has a ReLU.  The float64 parameters themselves
-        are the integers.  Computed once per network (by a compiled loop when
-        :mod:`geninv.kernels` are enabled; ``computed``: the result of the kernel
-        ``layer_plan2`` for this two-layer network, when the caller has it).
+        are the integers.  Computed once per network.
         """
         if self._int_plan is not False:
             return self._int_plan  # type: ignore[return-value]
-        kern = kernels.get()
         plan: list[tuple[Any, int, int, bool]] | None = []
         layers = self.layers
-        pair: Any = computed
-        if pair is None and kern is not None and len(layers) == 2:  # one compiled call
-            first, second = layers
-            pair = kern.layer_plan2(first.weight, first.bias, second.weight, second.bias)
-        if pair is not None and kern is None:
-            raise ValueError("a precomputed integer plan needs the kernels enabled")
         if any(
             layer.exact_weight is not None or layer.activation not in ("relu", "identity")
             for layer in layers
         ):
             self._int_plan = None
             return None
-        if kern is None and self._integer_parameters() is None:
+        if self._integer_parameters() is None:
             self._int_plan = None
             return None
-        for k, layer in enumerate(layers):
+        for layer in layers:
             w, b = layer.weight, layer.bias
-            if kern is not None:
-                integer, rows, rmax, bmax = (
-                    pair[4 * k : 4 * k + 4] if pair is not None else kern.layer_plan(w, b)
-                )
-                if not integer:
-                    plan = None
-                    break
-            else:
-                rows = np.abs(w) @ np.ones(w.shape[1])  # BLAS: one pass
-                rmax = float(rows.max()) if rows.size else 0.0
-                bmax = float(np.abs(b).max()) if b.size else 0.0
+            rows = np.abs(w) @ np.ones(w.shape[1])  # BLAS: one pass
+            rmax = float(rows.max()) if rows.size else 0.0
+            bmax = float(np.abs(b).max()) if b.size else 0.0
             # a float sum of k nonnegative terms is within a relative k 2^-53 of the exact one
             rmax *= 1 + w.shape[1] * 2.0**-52
             if rmax >= 2**53 or bmax >= 2**53:
@@ -563,10 +545,9 @@ class ReLUNetwork:
         ``B`` at least ``max |b|`` (Python ints), when every parameter is an integer of
         magnitude < 2^53 and every activation is ReLU or the identity, else None.
 
-        Those of :meth:`integer_layers` when there is a plan (computed first when the C
-        kernels are in use); otherwise ``R`` is the layer's input width times its
-        largest ``|w|`` (looser, and without the C kernels cheaper: no row sums).
-        Remembered.
+        Those of :meth:`integer_layers` when there is a plan; otherwise ``R`` is the
+        layer's input width times its largest ``|w|`` (looser, and cheaper: no row
+        sums).  Remembered.
         """
         plan = self._int_plan
         if plan is not False and plan is not None:
@@ -575,10 +556,6 @@ class ReLUNetwork:
             return self._plan_bounds
         if self._int_bounds is not False:
             return self._int_bounds  # type: ignore[return-value]
-        # with the C kernels the plan is one compiled pass per layer, as cheap as these
-        # bounds; without a plan (a row sum past 2^53) the bounds below may still hold
-        if plan is False and kernels.get() is not None and self.integer_layers() is not None:
-            return self.integer_bounds()
         bounds: list[tuple[int, int]] | None = None
         layers = self.layers
         if all(
@@ -642,9 +619,6 @@ class ReLUNetwork:
             return None
         if top < 2**53:
             # every partial sum is an integer below 2^53: float64 (BLAS) is exact too
-            kern = kernels.get()
-            if kern is not None:  # one compiled call, ints to ints
-                return kern.affine_int(*self._layer_arrays(), ints)  # type: ignore[no-any-return]
             y = np.array(ints, dtype=np.float64)
             for layer in self.layers:
                 y = layer.weight @ y + layer.bias

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, Literal
 
-from geninv import kernels
 from geninv.network import integer_values
 from geninv.problem import InversionProblem
 from geninv.solvers.sat.encoder import CompiledCNF
@@ -177,7 +176,7 @@ def _split(lits: Any, sizes: Any) -> list[list[int]]:
 
 
 def _corner_arrays(w: Any, b: Any, a: Any, b2: Any, sabs: Any, kind: str) -> Any:
-    """The numpy twin of the corner analysis in the kernel ``clause_cnf`` (:mod:`geninv.kernels`):
+    """The corner analysis of every first-layer unit:
     ``(d, smallest, feeds, number of constant units)``, or None when some unit is
     no corner indicator or some indicator feeds an output negatively."""
     import numpy as np
@@ -228,16 +227,8 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
     first, second = net.layers
     if first.activation != "relu" or second.activation not in ("relu", "identity"):
         return None
-    kern = kernels.get()
     w, b, a, b2 = first.weight, first.bias, second.weight, second.bias
-    computed: Any = None
-    if kern is not None:
-        # the network's integer plan and the corner shape in one compiled call; the
-        # shape is None when some parameter is not an integer (then so is the plan)
-        computed, c_shape = kern.clause_cnf(w, b, a, b2, kind == "sign")
-        if net.integer_plan_known:
-            computed = None  # the remembered plan stands
-    layers = net.integer_layers(computed)  # None also for parameters held as Fractions
+    layers = net.integer_layers()  # None also for parameters held as Fractions
     if layers is None:
         return None
     import numpy as np
@@ -250,30 +241,15 @@ def _clause_form(problem: InversionProblem) -> CompiledCNF | None:
         return None
     # the float64 parameters equal the integers (integer_layers checked it)
     m1, n = w.shape
-    if kern is not None:  # the same answer from compiled loops (geninv.kernels)
-        # the clauses of every unit that feeds an output come along: when the rows
-        # test below passes, those are exactly the units it needs (see _clause_rows)
-        if c_shape is None or not c_shape[0]:
-            return None
-        _, d, smallest, n_constant, c_clauses = c_shape
-    else:
-        shape_arrays = _corner_arrays(w, b, a, b2, sabs, kind)
-        if shape_arrays is None:
-            return None
-        d, smallest, feeds, n_constant = shape_arrays
+    shape_arrays = _corner_arrays(w, b, a, b2, sabs, kind)
+    if shape_arrays is None:
+        return None
+    d, smallest, feeds, n_constant = shape_arrays
     relu_out = second.activation == "relu"
     delta: Fraction | int = pr.threshold
     if pr.threshold.denominator == 1:
         delta = int(pr.threshold)  # Python int arithmetic is far quicker than Fraction's
     strict = pr.relation == "<"
-    if kern is not None:
-        tint = pr.target_ints()
-        fed = _clause_rows_lists(d, smallest, tint or pr.target, delta, relu_out, strict)
-        if fed is None:
-            return None
-        # fed is True: some output is too high with every unit off (the empty clause)
-        cnf = [[]] if fed is True else c_clauses
-        return CompiledCNF(pr.n, pr.n, cnf, _clause_stats(m1, n_constant))
     if len(pr.target) <= 32:  # a few outputs: the loop (in ints when possible) is quicker
         tint = integer_values(pr.target)
         shape = _clause_rows(d, smallest, feeds, tint or pr.target, delta, relu_out, strict)
