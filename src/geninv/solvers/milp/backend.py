@@ -30,6 +30,9 @@ class MilpBackend(Backend):
     capabilities = CAPABILITIES
     modules: ClassVar[tuple[str, ...]] = ("highspy",)
     no_basis = BASIS_FLOAT
+    #: The engine of the method's name (``milp``: HiGHS; ``milp-scip``: SCIP); the
+    #: ``engine`` option chooses another.
+    default_engine: ClassVar[Engine] = "highs"
 
     def __init__(
         self,
@@ -38,12 +41,13 @@ class MilpBackend(Backend):
         bound_time: float = BOUND_TIME,
         confirm_no: bool | None = None,
         target_bounds: bool = False,
-        engine: Engine = "highs",
+        engine: Engine | None = None,
         separating: str = "portfolio",
         scale: bool = True,
     ) -> None:
         if mode not in MODES:
             raise ValidationError(f"mode must be 'decide' or 'optimize', got {mode!r}")
+        engine = engine or type(self).default_engine
         _check_engine(engine, separating)
         self.scale = scale
         self.engine: Engine = engine
@@ -83,7 +87,8 @@ class MilpBackend(Backend):
 
 
 class MilpScipBackend(MilpBackend):
-    """The MILP backend's model solved by SCIP instead of HiGHS (bounds still by HiGHS LPs)."""
+    """``milp`` with the engine option ``scip`` (the same model, bounds still by HiGHS
+    LPs), named for ``auto``'s table and ``--method``."""
 
     name = "milp-scip"
     summary = (
@@ -91,18 +96,4 @@ class MilpScipBackend(MilpBackend):
         "faster than HiGHS on the near-boundary random-net regime"
     )
     modules = ("highspy", "pyscipopt")
-
-    def __init__(
-        self,
-        mode: Mode = "decide",
-        tighten: bool | None = None,
-        bound_time: float = BOUND_TIME,
-        confirm_no: bool | None = None,
-        target_bounds: bool = False,
-        engine: Engine = "scip",
-        separating: str = "portfolio",
-        scale: bool = True,
-    ) -> None:
-        super().__init__(
-            mode, tighten, bound_time, confirm_no, target_bounds, engine, separating, scale
-        )
+    default_engine: ClassVar[Engine] = "scip"
