@@ -25,9 +25,13 @@ import math
 import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from geninv.problem import InversionProblem, Solution
+
+#: What a complete backend is asked: decide the threshold, or find the minimum distance.
+Mode = Literal["decide", "optimize"]
+MODES: tuple[str, ...] = ("decide", "optimize")
 
 #: What a ``no`` can rest on (``proof["basis"]``).
 BASIS_EXACT = "exact"

@@ -64,7 +64,7 @@ import math
 import time
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -72,6 +72,8 @@ from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import FloatArray
 from geninv.problem import InversionProblem, Solution, Status
 from geninv.solvers.interface import BASIS_FLOAT, Backend, Capabilities
+from geninv.solvers.interface import MODES as MODES  # the one definition
+from geninv.solvers.interface import Mode as Mode
 from geninv.solvers.milp import (
     BOUND_TIME,
     BOUND_TIME_SHARE,
@@ -91,9 +93,6 @@ from geninv.solvers.milp import (
     scip_version,
 )
 from geninv.solvers.numerics import Scaled, model_range, scale_problem, status_meaning
-
-Mode = Literal["decide", "optimize"]
-MODES: tuple[str, ...] = ("decide", "optimize")
 
 #: At most this many of SCIP's stored solutions are polished.
 MAX_SOLUTIONS = 8

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import numpy.typing as npt
 
+from geninv.solvers.interface import MODES as MODES  # the one definition
+from geninv.solvers.interface import Mode as Mode
+
 if TYPE_CHECKING:
     pass
 
 
-Mode = Literal["decide", "optimize"]
-MODES: tuple[str, ...] = ("decide", "optimize")
 ExecutorKind = Literal["threads", "processes"]
 EXECUTORS: tuple[str, ...] = ("threads", "processes")
 Precision = Literal["auto", "float64"]

@@ -18,15 +18,15 @@ import numpy.typing as npt
 from geninv.exact import float_down as float_down  # re-exported (layerwise, approx, miqp)
 from geninv.exact import float_up as float_up
 from geninv.problem import InversionProblem
+from geninv.solvers.interface import MODES as MODES  # the one definition
 from geninv.solvers.interface import Capabilities, capability_reason
+from geninv.solvers.interface import Mode as Mode
 
 #: A HiGHS instance (highspy is imported lazily, and older releases ship no type stubs).
 _Highs = Any
 
-Mode = Literal["decide", "optimize"]
 Engine = Literal["highs", "scip"]
 ENGINES: tuple[str, ...] = ("highs", "scip")
-MODES: tuple[str, ...] = ("decide", "optimize")
 Norm = Literal["1", "inf"]
 IntArray = npt.NDArray[np.int64]
 

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from fractions import Fraction
 from typing import Literal
 
-Mode = Literal["decide", "optimize"]
-MODES: tuple[str, ...] = ("decide", "optimize")
+from geninv.solvers.interface import MODES as MODES  # the one definition
+from geninv.solvers.interface import Mode as Mode
+
 Shape = Literal["inc", "dec", "any"]
 ObjectiveKind = Literal["auto", "mdd", "adder"]
 OBJECTIVES: tuple[str, ...] = ("auto", "mdd", "adder")
