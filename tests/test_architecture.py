@@ -17,7 +17,6 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: grow past its size here, and no other file may pass 600 lines).
 OVERSIZE = {
     "geninv/cli.py": 1300,
-    "geninv/solvers/approx.py": 1200,
     "geninv/network.py": 760,
     "geninv/io/lattice.py": 660,
     "geninv/io/onnx_io.py": 650,

@@ -1,0 +1,143 @@
+"""The generator as a torch module and the losses, norms, projections and proximal maps."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from geninv.network import ReLUNetwork
+
+if TYPE_CHECKING:
+    import torch
+
+from geninv.solvers.approx.common import INF_P
+
+
+# ------------------------------------------------------------------ the generator
+@dataclass
+class TorchGenerator:
+    """A :class:`~geninv.network.ReLUNetwork` as torch tensors (float copy of the weights)."""
+
+    weights: list[torch.Tensor]
+    biases: list[torch.Tensor]
+    activations: list[tuple[str, float]]
+
+    @staticmethod
+    def from_network(
+        network: ReLUNetwork, device: torch.device, dtype: torch.dtype
+    ) -> TorchGenerator:
+        import torch
+
+        layers = network.layers
+        ws = [torch.tensor(np.array(ly.weight), dtype=dtype, device=device) for ly in layers]
+        bs = [torch.tensor(np.array(ly.bias), dtype=dtype, device=device) for ly in layers]
+        acts: list[tuple[str, float]] = [(ly.activation, float(ly.negative_slope)) for ly in layers]
+        return TorchGenerator(ws, bs, acts)
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        """``G(z)`` for a batch ``z`` of shape ``[R, n]``."""
+        import torch
+
+        h = z
+        for w, b, (act, slope) in zip(self.weights, self.biases, self.activations, strict=True):
+            h = torch.addmm(b, h, w.T)
+            if act == "relu":
+                h = torch.relu(h)
+            elif act == "leaky_relu":
+                h = torch.where(h > 0, h, slope * h)
+            elif act == "sigmoid":
+                h = torch.sigmoid(h)
+            elif act == "tanh":
+                h = torch.tanh(h)
+        return h
+
+
+def data_loss(d: torch.Tensor, p: float, mean: bool, inf_p: float = INF_P) -> torch.Tensor:
+    """Per-row objective ``phi(d)`` of residuals ``d`` ([R, q] -> [R]); see the module docstring."""
+    import torch
+
+    q = d.shape[1]
+    a = d.abs()
+    if p > 2:  # ||d||_P^2 (P = p, or inf_p for p = inf), scaled so that nothing underflows
+        big = inf_p if math.isinf(p) else p
+        scale = a.amax(dim=1, keepdim=True).detach().clamp_min(torch.finfo(d.dtype).tiny)
+        s = ((a / scale) ** big).sum(dim=1).clamp_min(1.0)  # >= 1 unless d = 0
+        val = scale[:, 0] ** 2 * s ** (2.0 / big)
+        return val * q ** (-2.0 / big) if mean else val
+    if p == 2:
+        s = (d * d).sum(dim=1)
+    elif p == 1:
+        s = a.sum(dim=1)
+    else:
+        s = (a**p).sum(dim=1)
+    return s / q if mean else s
+
+
+def distances(d: torch.Tensor, p: float) -> torch.Tensor:
+    """Row-wise ``||d||_p`` ([R, q] -> [R])."""
+    import torch
+
+    out: torch.Tensor = torch.linalg.vector_norm(d, ord=p, dim=1)
+    return out
+
+
+def project_l1_ball(v: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Euclidean projection of each row of ``v`` onto ``{u : ||u||_1 <= radius_r}``.
+
+    The sort-based algorithm of Duchi, Shalev-Shwartz, Singer & Chandra (ICML 2008).
+    """
+    import torch
+
+    a = v.abs()
+    inside = a.sum(dim=1) <= radius
+    mu, _ = torch.sort(a, dim=1, descending=True)
+    cs = mu.cumsum(dim=1) - radius[:, None]
+    idx = torch.arange(1, v.shape[1] + 1, device=v.device, dtype=v.dtype)
+    cond = mu - cs / idx > 0
+    # the last index where cond holds (cond is true at index 0 whenever outside)
+    k = (cond.to(v.dtype) * idx).amax(dim=1).clamp_min(1).long() - 1
+    theta = cs.gather(1, k[:, None]) / (k[:, None] + 1).to(v.dtype)
+    w = torch.sign(v) * (a - theta).clamp_min(0.0)
+    return torch.where(inside[:, None], v, w)
+
+
+def grad_half_sq_norm(d: torch.Tensor, p: float) -> torch.Tensor:
+    """Row-wise gradient of ``1/2 ||d||_p^2`` (finite p >= 2): ``||d||_p^(2-p) |d|^(p-1) sgn d``."""
+    import torch
+
+    a = d.abs()
+    scale = a.amax(dim=1, keepdim=True).clamp_min(torch.finfo(d.dtype).tiny)
+    r = a / scale
+    norm = (r**p).sum(dim=1, keepdim=True).clamp_min(1.0) ** (1.0 / p)
+    out: torch.Tensor = scale * norm ** (2.0 - p) * r ** (p - 1.0) * torch.sign(d)
+    return out
+
+
+def prox_lp(v: torch.Tensor, p: float, beta: torch.Tensor) -> torch.Tensor:
+    """``argmin_u f(u) + beta/2 ||u - v||^2`` for ``f = (1/p)||u||_p^p`` (``||u||_inf`` for inf).
+
+    ``beta`` has one entry per row.
+    """
+    import torch
+
+    b = beta[:, None]
+    if math.isinf(p):
+        return v - project_l1_ball(v, 1.0 / beta)
+    if p == 2:
+        return b * v / (1.0 + b)
+    a = v.abs()
+    if p == 1:
+        return torch.sign(v) * (a - 1.0 / b).clamp_min(0.0)
+    # s^(p-1) + b (s - a) = 0 on [0, a]: increasing in s, so bisect
+    lo = torch.zeros_like(a)
+    hi = a.clone()
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        g = mid ** (p - 1) + b * (mid - a)
+        pos = g > 0
+        hi = torch.where(pos, mid, hi)
+        lo = torch.where(pos, lo, mid)
+    return torch.sign(v) * 0.5 * (lo + hi)
