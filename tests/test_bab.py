@@ -361,3 +361,57 @@ def test_incumbent_finder_hook() -> None:
     far = InversionProblem(net, [v + 9 for v in x], Domain.box([-1, -1], [1, 1]), threshold=0)
     bad = solve(far, "bab", options={"incumbent_finder": lambda p, s: [0, 0]})
     assert bad.status is Status.NO
+
+
+def test_two_sided_rows_give_multipliers_by_the_dual_sign() -> None:
+    """A two-sided LP row "A|B": a positive dual is A's multiplier, a negative one
+    (its absolute value) B's; "R+S" (a substituted row) names both rows."""
+    from geninv.solvers.bab.relax import _ydict
+
+    names = ["L1.0.ge|L1.0.le", "L1.1.ge|L1.1.le", "T0.lo+L2.0.le|T0.hi+L2.0.ge", "L1.2.chord"]
+    y = _ydict(names, [2.0, -0.5, -1.5, -3.0])
+    # a one-sided row's negative dual is no multiplier (dual infeasible: dropped)
+    assert y == {"L1.0.ge": 2.0, "L1.1.le": 0.5, "T0.hi": 1.5, "L2.0.ge": 1.5}
+    assert _ydict(names, [0.0, 0.0, 4.0, 1.0]) == {"T0.lo": 4.0, "L2.0.le": 4.0, "L1.2.chord": 1.0}
+
+
+def test_similar_order_is_a_greedy_permutation() -> None:
+    from geninv.solvers.bab.relax import similar_order
+
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((30, 5))
+    units = [int(v) for v in rng.permutation(30)[:20]]
+    order = similar_order(w, units)
+    assert sorted(order) == sorted(units) and order[0] == units[0]
+    unit = w / np.linalg.norm(w, axis=1)[:, None]
+    for i in range(len(order) - 1):  # each next row: the most similar of those left
+        left = order[i + 1 :]
+        sims = [float(unit[order[i]] @ unit[k]) for k in left]
+        assert sims[0] == pytest.approx(max(sims))
+    assert similar_order(w, [4, 2]) == [4, 2]
+
+
+def _abs_net() -> ReLUNetwork:
+    # G(z) = (|z|, |z|) on z in [-1, 1]: min distance to x = (2, 2) is 1 (l_inf), at z = +-1
+    return ReLUNetwork([[[1], [-1]], [[1, 1], [1, 1]]], [[0, 0], [0, 0]], "identity")
+
+
+def test_auto_runs_bab_first_on_a_near_miss() -> None:
+    """A local search that ends just above delta: auto certifies the no with bab
+    before any floating-point backend; far above delta it keeps the usual order."""
+    net = _abs_net()
+    dom = Domain.box([-1], [1])
+    near = InversionProblem(net, [2, 2], dom, threshold=Fraction(97, 100))
+    sol = solve(near, "auto", time_limit=60, seed=0)
+    assert sol.status is Status.NO and sol.method == "bab", sol.reason
+    assert sol.proof is not None and sol.proof["basis"] == "checked certificate"
+    assert str(sol.stats["auto"]).startswith("bab: the local search ended at 1.03 delta")
+    assert "auto_uncertified" not in sol.stats  # no float backend ran before it
+    assert sol.stats["auto_primal"]["found"] is False  # the local search ran first
+    far = InversionProblem(net, [2, 2], dom, threshold=Fraction(1, 2))
+    sol = solve(far, "auto", time_limit=60, seed=0)
+    assert sol.status is Status.NO and sol.method == "bab", sol.reason
+    assert not str(sol.stats["auto"]).startswith("bab: the local search")
+    # with --trust-solver the float backend's no is the answer: no bab first
+    trusted = solve(near, "auto", time_limit=60, seed=0, trust_solver=True)
+    assert trusted.status is Status.NO and trusted.method != "bab"
