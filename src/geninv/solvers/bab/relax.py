@@ -367,6 +367,7 @@ def tighten(
     units: list[tuple[int, int]],
     deadline: float,
     min_gain: float = 0.0,
+    basis: list[Basis] | None = None,
 ) -> list[WitnessBound]:
     """LP bound tightening with the target rows (OBBT): for each unit, minimise and
     maximise its pre-activation ``h = W_j a^{l-1} + b_j`` over the node LP with the
@@ -375,13 +376,18 @@ def tighten(
     lemma* (:mod:`geninv.proofrows`): LP duality gives ``min = y . beta +
     min_box((+-W_j - y R) . v)``, exactly the bound the checker computes from ``y``.
     One HiGHS model, only the objective changes (warm-started primal simplex): per
-    layer all lower sides, then all upper sides, each in :func:`similar_order`.
+    layer all upper sides, then the lower sides (not of a relu unit whose upper
+    bound came out <= 0: it is inactive), each in :func:`similar_order`.
     Returns the bounds that improve on ``bounds`` by more than ``min_gain`` of the
-    unit's width (the checker decides what they prove)."""
+    unit's width (the checker decides what they prove).  ``basis``: a holder; its
+    basis (an earlier call's, rows matched by name) starts the first solve, and the
+    last optimal basis is left in it."""
     md = _build(setup, zlo, zhi, fixed, bounds, fix_s=True)
     h = md.highs
     for key, val in TIGHTEN_OPTIONS.items():
         h.setOptionValue(key, val)
+    if basis:
+        _warm(importlib.import_module("highspy"), h, md.names, basis[0])
     nr = len(md.names)
     out: list[WitnessBound] = []
     prev_cols: np.ndarray[Any, Any] | None = None
@@ -390,14 +396,17 @@ def tighten(
         order = similar_order(
             setup.layers[layer - 1].weight, [j for lay, j in units if lay == layer]
         )
-        seq += [(layer, j, "lo", 1.0) for j in order]
-        seq += [(layer, j, "hi", -1.0) for j in reversed(order)]
+        seq += [(layer, j, "hi", -1.0) for j in order]
+        seq += [(layer, j, "lo", 1.0) for j in reversed(order)]
+    off: set[tuple[int, int]] = set()  # relu units whose new upper bound is <= 0
     for layer, j, side, sgn in seq:
         ld = setup.layers[layer - 1]
         cols = md.in_cols[layer - 1]
         lo, hi = float(bounds[layer - 1][0][j]), float(bounds[layer - 1][1][j])
         if time.perf_counter() > deadline:
             return out
+        if side == "lo" and (layer, j) in off:
+            continue  # inactive relu: a = 0 whatever its lower bound
         if prev_cols is not None:
             h.changeColsCost(len(prev_cols), prev_cols, np.zeros(len(prev_cols)))
         h.changeColsCost(len(cols), cols, sgn * ld.weight[j])
@@ -410,11 +419,17 @@ def tighten(
         duals = np.array(sol.row_dual)
         if len(duals) != nr:
             continue
+        if basis is not None:
+            hb = h.getBasis()
+            if hb.valid and len(hb.row_status) == nr and len(hb.col_status) == md.ncol:
+                basis[:] = [(list(hb.col_status), dict(zip(md.names, hb.row_status, strict=True)))]
         val = sgn * float(h.getInfo().objective_function_value) + float(ld.bias[j])
         need = max(1e-9 * (1 + abs(val)), min_gain * (hi - lo))
         if (side == "lo" and val > lo + need) or (side == "hi" and val < hi - need):
             y = _ydict(md.names, duals)
             out.append((layer, j, side, y, val))
+            if side == "hi" and val <= 0 and ld.kind != "identity" and ld.alpha == 0:
+                off.add((layer, j))
     return out
 
 
