@@ -478,3 +478,54 @@ def test_tighten_basis_holder_keeps_the_optima() -> None:
     assert [(a, b, c) for a, b, c, _, _ in cold] == [(a, b, c) for a, b, c, _, _ in warm]
     for (*_, v1), (*_, v2) in zip(cold, warm, strict=True):
         assert v1 == pytest.approx(v2, rel=1e-7, abs=1e-9)
+
+
+def test_dual_bound_is_the_bound_the_checker_derives() -> None:
+    """tighten(short=...) reports the bound its shortened multipliers prove (a float
+    replica of the checker's computation): the checker derives the same values."""
+    from geninv.bounds import node_bounds, unstable_units
+    from geninv.proofcheck import LeafChecker
+    from geninv.solvers.bab.backend import make_setup
+    from geninv.solvers.bab.relax import tighten
+    from geninv.solvers.bab.search import _to_fracs
+
+    rng = np.random.default_rng(8)
+    net = random_net(rng, 3, [14, 5], "relu")
+    x = (net.forward(np.zeros(3)) + 0.4).tolist()
+    prob = InversionProblem(net, x, Domain.box([-1] * 3, [1] * 3), threshold=0.6)
+    setup, _ = make_setup(prob)
+    lo, hi = -np.ones(3), np.ones(3)
+    bounds, _ = node_bounds(net, lo, hi, {}, {}, math.inf)
+    units = unstable_units(bounds, net, {})
+    props = tighten(setup, lo, hi, {}, bounds, units, math.inf, short=lambda y: _to_fracs(y) or {})
+    assert len(props) >= 4
+    box = [(Fraction(-1), Fraction(1))] * 3
+    checker = LeafChecker(prob, {})
+    for lay, j, side, y, val in props:
+        inh = checker.node(box, {}, {}, [(lay, j, f"w0.{side}", y)])
+        assert inh is not None
+        assert float(inh[(lay, j, side)]) == pytest.approx(val, rel=1e-9, abs=1e-9)
+
+
+def test_a_rejected_optimistic_root_is_searched_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The root's unchecked leaf is wrong (claims empty bounds): the final check
+    rejects the proof, and the backend searches again with every round checked."""
+    import geninv.solvers.bab.search as search_mod
+
+    def bogus(self: search_mod.Search, nd: object, bounds: object) -> bool:
+        nd.y = {}  # type: ignore[attr-defined]
+        self.unchecked = True
+        self.stats["unchecked_leaf"] = True
+        return True
+
+    rng = np.random.default_rng(5)
+    net = random_net(rng, 3, [10, 10, 5], "relu")
+    x = (net.forward(np.zeros(3)) + 1.5).tolist()
+    prob = InversionProblem(net, x, Domain.box([-1] * 3, [1] * 3), threshold=1)
+    monkeypatch.setattr(search_mod.Search, "_optimistic_leaf", bogus)
+    sol = solve(prob, "bab", time_limit=60, options={"primal": False})
+    assert sol.status is Status.NO and sol.proof is not None and sol.proof["checked"]
+    assert "optimistic root proof rejected" in sol.stats["optimistic_retry"]
+    assert "unchecked_leaf" not in sol.stats
+    off = solve(prob, "bab", time_limit=60, options={"primal": False, "optimistic": False})
+    assert off.status is Status.NO and "optimistic_retry" not in off.stats

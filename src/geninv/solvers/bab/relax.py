@@ -33,6 +33,7 @@ from __future__ import annotations
 import importlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -264,6 +265,39 @@ class _Model:
     ncol: int
     emat: FloatArray
     evec: FloatArray
+    #: the rows as CSR (lower, upper, starts, columns, values) and the column box
+    csr: tuple[FloatArray, FloatArray, np.ndarray[Any, Any], np.ndarray[Any, Any], FloatArray]
+    col_box: tuple[FloatArray, FloatArray]
+
+
+def dual_bound(md: _Model, y: dict[str, Any], cost: FloatArray) -> float:
+    """The lower bound on ``min cost . v`` that multipliers ``y`` (by the checker's row
+    names, as :func:`_ydict` gives them) prove over the model's rows and column box:
+    ``sum y beta + min_box((cost - sum y r) . v)``, in floats -- the checker's
+    computation on the same rows, so a float replica of the bound it will derive."""
+    lo_r, up_r, starts, idx, vals = md.csr
+    nr = len(md.names)
+    signed = np.zeros(nr)
+    rhs = 0.0
+    for i, nm in enumerate(md.names):
+        sides = nm.split("|")
+        a = y.get(sides[0].split("+")[0])
+        if a:
+            signed[i] += float(a)
+            rhs += float(a) * float(lo_r[i])
+        if len(sides) == 2:
+            b = y.get(sides[1].split("+")[0])
+            if b:
+                signed[i] -= float(b)
+                rhs -= float(b) * float(up_r[i])
+    counts = np.diff(np.append(starts, len(idx)))
+    g = np.zeros(md.ncol)
+    np.add.at(g, idx, vals * np.repeat(signed, counts))
+    form = cost - g
+    clo, chi = md.col_box
+    with np.errstate(invalid="ignore"):
+        low = np.where(form > 0, form * clo, np.where(form < 0, form * chi, 0.0))
+    return float(rhs + low.sum())
 
 
 def _ydict(names: list[str], vals: Any) -> dict[str, float]:
@@ -368,6 +402,7 @@ def tighten(
     deadline: float,
     min_gain: float = 0.0,
     basis: list[Basis] | None = None,
+    short: Callable[[dict[str, float]], dict[str, Any]] | None = None,
 ) -> list[WitnessBound]:
     """LP bound tightening with the target rows (OBBT): for each unit, minimise and
     maximise its pre-activation ``h = W_j a^{l-1} + b_j`` over the node LP with the
@@ -381,7 +416,9 @@ def tighten(
     Returns the bounds that improve on ``bounds`` by more than ``min_gain`` of the
     unit's width (the checker decides what they prove).  ``basis``: a holder; its
     basis (an earlier call's, rows matched by name) starts the first solve, and the
-    last optimal basis is left in it."""
+    last optimal basis is left in it.  ``short``: the multipliers as the proof will
+    carry them (e.g. shortened rationals); each bound returned is then the one
+    *they* prove (:func:`dual_bound`), not the LP's optimum."""
     md = _build(setup, zlo, zhi, fixed, bounds, fix_s=True)
     h = md.highs
     for key, val in TIGHTEN_OPTIONS.items():
@@ -427,6 +464,13 @@ def tighten(
         need = max(1e-9 * (1 + abs(val)), min_gain * (hi - lo))
         if (side == "lo" and val > lo + need) or (side == "hi" and val < hi - need):
             y = _ydict(md.names, duals)
+            if short is not None:
+                y = short(y)
+                cost = np.zeros(md.ncol)
+                cost[cols] = sgn * ld.weight[j]
+                val = sgn * dual_bound(md, y, cost) + float(ld.bias[j])
+                if not ((side == "lo" and val > lo + need) or (side == "hi" and val < hi - need)):
+                    continue
             out.append((layer, j, side, y, val))
             if side == "hi" and val <= 0 and ld.kind != "identity" and ld.alpha == 0:
                 off.add((layer, j))
@@ -541,4 +585,8 @@ def _build(
     nr = len(rows.names)
     row_lo, row_up, starts, flat_i, flat_v = rows.csr()
     h.addRows(nr, row_lo, row_up, len(flat_i), starts, flat_i, flat_v)
-    return _Model(h, rows.names, in_cols, out_cols, ncol, emat, evec)
+    csr = (row_lo, row_up, starts, flat_i, flat_v)
+    box_hi = ch.copy()
+    if setup.mode != "inf":  # the checker's box of the l_1 auxiliaries: [0, D]
+        box_hi[t_cols] = setup.l1
+    return _Model(h, rows.names, in_cols, out_cols, ncol, emat, evec, csr, (cl, box_hi))

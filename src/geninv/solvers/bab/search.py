@@ -89,6 +89,9 @@ OBBT_WARM = True
 #: ... and within this share of the search time left (and at most these seconds)
 OBBT_SHARE = 0.6
 OBBT_MAX_SECONDS = 300.0
+#: optimistic root (``Search(optimistic=True)``): an unchecked LP bound is loosened by
+#: this share of (1 + |bound| + the unit's width) before the search uses it
+OPTIMISTIC_PAD = 1e-7
 #: an LP optimum s* at most delta + this (relative to the scale) is not tried for pruning
 PRUNE_EPS = 1e-9
 
@@ -151,8 +154,14 @@ class Search:
         obbt_depth: int = OBBT_DEPTH,
         warm_start: bool = True,
         keep_for_check: bool = False,
+        optimistic: bool = False,
     ) -> None:
         self.problem, self.setup, self.cert = problem, setup, cert
+        #: the root's witness lemmas are not checked one round at a time: see _settle
+        self.optimistic = optimistic
+        self.pending: list[tuple[int, int, str, dict[str, Fraction]]] = []
+        #: the proof has a leaf only the final independent check verifies
+        self.unchecked = False
         self.lemmas = lemmas
         #: tighten bounds with the target rows at nodes up to this depth (-1: never)
         self.obbt_depth = obbt_depth if lemmas else -1
@@ -294,8 +303,19 @@ class Search:
                 if time.perf_counter() > stop:
                     break
                 t0 = time.perf_counter()
+                unchecked = self.optimistic and nd.id == 0
                 props = tighten(
-                    self.setup, zlo, zhi, nd.fixed, bounds, chunk, stop, OBBT_LEMMA_GAIN, warm
+                    self.setup,
+                    zlo,
+                    zhi,
+                    nd.fixed,
+                    bounds,
+                    chunk,
+                    stop,
+                    OBBT_LEMMA_GAIN,
+                    warm,
+                    # unchecked bounds: the ones the shortened multipliers prove
+                    (lambda y: _to_fracs(y) or {}) if unchecked else None,
                 )
                 self.stats["obbt_lp_seconds"] = self.stats.get("obbt_lp_seconds", 0.0) + (
                     time.perf_counter() - t0
@@ -305,18 +325,31 @@ class Search:
                 ]
                 if not fr:
                     continue
-                t0 = time.perf_counter()
-                exact = self.checker.node(nd.box, nd.fixed, inh_exact, fr)
-                self.stats["check_seconds"] += time.perf_counter() - t0
-                if exact is None:
-                    self.stats["failed_lemmas"] = self.stats.get("failed_lemmas", 0) + 1
-                    return bounds, inh_exact, inh_float
+                if unchecked:
+                    # unchecked for now: the LP values, loosened, stand in for the
+                    # bounds the checker will derive (see _settle)
+                    self.pending.extend(fr)
+                    inh_float = dict(inh_float)
+                    for lay, j, side, _, val in props:
+                        lo, hi = bounds[lay - 1][0][j], bounds[lay - 1][1][j]
+                        pad = OPTIMISTIC_PAD * (1.0 + abs(val) + float(hi - lo))
+                        v = val - pad if side == "lo" else val + pad
+                        old = inh_float.get((lay, j, side))
+                        if old is None or (v > old if side == "lo" else v < old):
+                            inh_float[(lay, j, side)] = v
+                else:
+                    t0 = time.perf_counter()
+                    exact = self.checker.node(nd.box, nd.fixed, inh_exact, fr)
+                    self.stats["check_seconds"] += time.perf_counter() - t0
+                    if exact is None:
+                        self.stats["failed_lemmas"] = self.stats.get("failed_lemmas", 0) + 1
+                        return bounds, inh_exact, inh_float
+                    inh_exact = exact
+                    inh_float = {k: float(v) for k, v in exact.items()}
                 rnd += 1
                 gained = True
                 nd.lemmas = [*(nd.lemmas or []), *fr]
                 self.stats["witness_lemmas"] = self.stats.get("witness_lemmas", 0) + len(fr)
-                inh_exact = exact
-                inh_float = {k: float(v) for k, v in exact.items()}
                 bounds, _ = node_bounds(
                     self.problem.network, zlo, zhi, nd.fixed, inh_float, math.inf
                 )
@@ -342,6 +375,50 @@ class Search:
             res.status == "optimal" and res.value > self.setup.delta + PRUNE_EPS * self.scale
         )
 
+    # ------------------------------------------------------------ optimistic root
+    def _optimistic_leaf(self, nd: ProofNode, bounds: list[tuple[FloatArray, FloatArray]]) -> bool:
+        """With the root's witness lemmas unchecked: whether the root is a leaf in
+        floats (empty bounds, or the node LP above delta with its duals as the leaf's
+        multipliers).  Then nothing is checked here: the final independent check of
+        the proof verifies lemmas and leaf in one pass (the work the per-round
+        checks would do again), and the backend searches again, every round checked,
+        if it fails."""
+        if any(bool((lo > hi).any()) for lo, hi in bounds):
+            nd.y = {}
+            self.stats["empty_by_bounds"] += 1
+        else:
+            zlo, zhi = _floats(nd.box)
+            t0 = time.perf_counter()
+            res = solve_node(self.setup, zlo, zhi, nd.fixed, bounds)
+            self.stats["lp_seconds"] += time.perf_counter() - t0
+            y = _to_fracs(res.y) if res.status == "optimal" else None
+            if y is None or not res.value > self.setup.delta + PRUNE_EPS * self.scale:
+                return False
+            nd.y = y
+        self.unchecked = True
+        self.stats["unchecked_leaf"] = True
+        return True
+
+    def _settle(
+        self, nd: ProofNode, inh_exact: Inherited
+    ) -> tuple[list[tuple[FloatArray, FloatArray]], Inherited, dict[tuple[int, int, str], float]]:
+        """Check the pending witness lemmas exactly (all rounds at once); if they fail,
+        drop them.  Returns the node's bounds from the exact results."""
+        pending, self.pending = self.pending, []
+        t0 = time.perf_counter()
+        exact = self.checker.node(nd.box, nd.fixed, inh_exact, pending)
+        self.stats["check_seconds"] += time.perf_counter() - t0
+        if exact is None:
+            self.stats["failed_lemmas"] = self.stats.get("failed_lemmas", 0) + 1
+            keep = len(nd.lemmas or []) - len(pending)
+            nd.lemmas = (nd.lemmas or [])[:keep] or None
+        else:
+            inh_exact = exact
+        inh_float = {k: float(v) for k, v in inh_exact.items()}
+        zlo, zhi = _floats(nd.box)
+        bounds, _ = node_bounds(self.problem.network, zlo, zhi, nd.fixed, inh_float, math.inf)
+        return bounds, inh_exact, inh_float
+
     # ------------------------------------------------------------ one node
     def _evaluate(self, nd: ProofNode, depth: int = 0) -> tuple[str, Any]:
         """('leaf', None) | ('yes', z) | ('split', (bounds, result))."""
@@ -366,6 +443,10 @@ class Search:
                 inh_float = {k: float(v) for k, v in exact.items()}
         if depth <= self.obbt_depth and time.perf_counter() < self.deadline:
             bounds, inh_exact, inh_float = self._tighten(nd, bounds, inh_exact, inh_float)
+        if self.pending:
+            if self._optimistic_leaf(nd, bounds):
+                return "leaf", None
+            bounds, inh_exact, inh_float = self._settle(nd, inh_exact)
         self.current = (inh_exact, inh_float)
         if any(bool((lo > hi).any()) for lo, hi in bounds):
             t0 = time.perf_counter()
