@@ -396,13 +396,25 @@ def _abs_net() -> ReLUNetwork:
     return ReLUNetwork([[[1], [-1]], [[1, 1], [1, 1]]], [[0, 0], [0, 0]], "identity")
 
 
-def test_auto_runs_bab_first_on_a_near_miss() -> None:
+def test_auto_runs_bab_first_on_a_near_miss(monkeypatch: pytest.MonkeyPatch) -> None:
     """A local search that ends just above delta: auto certifies the no with bab
     before any floating-point backend; far above delta it keeps the usual order."""
+    import geninv.solvers.base as base_mod
+    from geninv.solvers.bab.backend import BabBackend
+
+    budgets: list[int] = []
+    init = BabBackend.__init__
+
+    def record(self: BabBackend, *args: object, **kw: object) -> None:
+        init(self, *args, **kw)  # type: ignore[arg-type]
+        budgets.append(self.max_nodes)
+
+    monkeypatch.setattr(BabBackend, "__init__", record)
     net = _abs_net()
     dom = Domain.box([-1], [1])
     near = InversionProblem(net, [2, 2], dom, threshold=Fraction(97, 100))
     sol = solve(near, "auto", time_limit=60, seed=0)
+    assert budgets == [base_mod.NEAR_MISS_NODES]  # a probe: bab with a node budget
     assert sol.status is Status.NO and sol.method == "bab", sol.reason
     assert sol.proof is not None and sol.proof["basis"] == "checked certificate"
     assert str(sol.stats["auto"]).startswith("bab: the local search ended at 1.03 delta")

@@ -407,8 +407,11 @@ def _solve_one(
 #: ``auto`` runs ``bab`` before the floating-point backends when the local search came
 #: this close to the threshold without crossing it (best distance <= ratio * delta) ...
 NEAR_MISS_RATIO = 1.25
-#: ... with this share of the time left (the float backends, for a witness, get the rest)
+#: ... with this share of the time left and at most this many nodes (a probe: the
+#: no near the boundary is often proved at the root; a witness that only the float
+#: backends find is not kept waiting), then the usual order, bab included
 NEAR_MISS_SHARE = 0.7
+NEAR_MISS_NODES = 50
 
 
 def _near_miss_first(
@@ -421,7 +424,9 @@ def _near_miss_first(
     an instance a floating-point backend's *no* would be gated (no ``trust_solver``)
     and only spends the time that ``bab``, which certifies the *no* and also re-checks
     its LP points as witnesses, needs (near-boundary l_inf nets 20-100-200: milp-scip
-    5-7 s before bab started)."""
+    5-7 s before bab started).  A near miss can be a *yes* that only a float backend
+    finds (a lifted clique instance: the witness is a corner), so this first run of
+    bab has a node budget and the usual order follows it."""
     if trust or primal is None or problem.is_exact_inversion:
         return []
     best, delta = primal.get("best_float_distance"), float(problem.threshold)
@@ -462,14 +467,16 @@ def _solve_auto(
     refused: list[str] = []
     uncertified: list[str] = []  # candidates whose 'no' was gated, or who refused the model
     held: Solution | None = None  # the first of them: the answer if nothing better comes
-    first = _near_miss_first(problem, primal, trust)
+    probe = _near_miss_first(problem, primal, trust)
     ran: set[str] = set()
-    for cls, why in itertools.chain(first, _candidates(problem)):
+    for i, (cls, why) in enumerate(itertools.chain(probe, _candidates(problem))):
+        is_probe = i < len(probe)  # bab with a node budget before the ranked backends
         if cls.name in ran:
             continue
-        ran.add(cls.name)
+        if not is_probe:
+            ran.add(cls.name)
         left = None if time_limit is None else time_limit - (time.perf_counter() - start)
-        if left is not None and first and cls is first[0][0]:
+        if left is not None and is_probe:
             left *= NEAR_MISS_SHARE
         elif left is not None and not trust and cls.no_basis == BASIS_FLOAT:
             # a floating-point 'no' will be gated: leave half the time to a backend that
@@ -497,7 +504,11 @@ def _solve_auto(
                 seed=seed,
                 progress=progress,
                 # the local search already ran: bab's own incumbent search would repeat it
-                options={"primal": False} if cls.name == "bab" and primal is not None else None,
+                options=(
+                    {"primal": False, **({"max_nodes": NEAR_MISS_NODES} if is_probe else {})}
+                    if cls.name == "bab" and primal is not None
+                    else None
+                ),
                 trust_solver=trust,
             )
         except UnsupportedError as exc:  # e.g. sat: values too many to encode
@@ -512,8 +523,9 @@ def _solve_auto(
         # an unknown (a time-out within a floating-point backend's share, a refusal of
         # the model) does not end the search either: the next candidate gets the time left
         if gated or sol.status is Status.UNKNOWN:
-            uncertified.append(f"{cls.name}: {sol.reason}")
-            if held is None:
+            tag = " (near-miss probe)" if is_probe else ""
+            uncertified.append(f"{cls.name}{tag}: {sol.reason}")
+            if held is None and not is_probe:
                 held = sol
             continue
         if uncertified:
