@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -320,8 +320,12 @@ class Search:
                 self.stats["obbt_lp_seconds"] = self.stats.get("obbt_lp_seconds", 0.0) + (
                     time.perf_counter() - t0
                 )
-                fr = [
-                    (lay, j, f"w{rnd}.{side}", _to_fracs(y) or {}) for lay, j, side, y, _ in props
+                fr: list[tuple[int, int, str, dict[str, Fraction]]] = [
+                    # unchecked: tighten shortened them already
+                    (lay, j, f"w{rnd}.{side}", cast(dict[str, Fraction], y))
+                    if unchecked
+                    else (lay, j, f"w{rnd}.{side}", _to_fracs(y) or {})
+                    for lay, j, side, y, _ in props
                 ]
                 if not fr:
                     continue
