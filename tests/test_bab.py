@@ -434,6 +434,7 @@ def test_chunked_tightening_rounds_check(monkeypatch: pytest.MonkeyPatch, act: s
     """Tightening in chunks: each chunk is one round of witness lemmas built on the
     rounds before it; the proof (several rounds) passes the independent checker,
     and agrees with the unchunked search."""
+    import geninv.solvers.bab.obbt as obbt_mod
     import geninv.solvers.bab.search as search_mod
     from geninv.proofcheck import check_certificate
 
@@ -454,10 +455,10 @@ def test_chunked_tightening_rounds_check(monkeypatch: pytest.MonkeyPatch, act: s
         return res
 
     monkeypatch.setattr(search_mod.Search, "run", keep)
-    monkeypatch.setattr(search_mod, "OBBT_CHUNK_MIN", 1)
+    monkeypatch.setattr(obbt_mod, "OBBT_CHUNK_MIN", 1)
     answers = []
     for chunks in (1, 4):
-        monkeypatch.setattr(search_mod, "OBBT_CHUNKS", chunks)
+        monkeypatch.setattr(obbt_mod, "OBBT_CHUNKS", chunks)
         sol = solve(prob, "bab", time_limit=60, options={"primal": False})
         answers.append(sol.status)
         rounds = {lem.get("round") for nd in docs[-1]["nodes"] for lem in nd.get("lemmas", [])}
@@ -498,8 +499,8 @@ def test_dual_bound_is_the_bound_the_checker_derives() -> None:
     from geninv.bounds import node_bounds, unstable_units
     from geninv.proofcheck import LeafChecker
     from geninv.solvers.bab.backend import make_setup
+    from geninv.solvers.bab.obbt import to_fracs as _to_fracs
     from geninv.solvers.bab.relax import tighten
-    from geninv.solvers.bab.search import _to_fracs
 
     rng = np.random.default_rng(8)
     net = random_net(rng, 3, [14, 5], "relu")
@@ -524,17 +525,17 @@ def test_a_rejected_optimistic_root_is_searched_again(monkeypatch: pytest.Monkey
     rejects the proof, and the backend searches again with every round checked."""
     import geninv.solvers.bab.search as search_mod
 
-    def bogus(self: search_mod.Search, nd: object, bounds: object) -> bool:
+    def bogus(search: search_mod.Search, nd: object, bounds: object) -> bool:
         nd.y = {}  # type: ignore[attr-defined]
-        self.unchecked = True
-        self.stats["unchecked_leaf"] = True
+        search.unchecked = True
+        search.stats["unchecked_leaf"] = True
         return True
 
     rng = np.random.default_rng(5)
     net = random_net(rng, 3, [10, 10, 5], "relu")
     x = (net.forward(np.zeros(3)) + 1.5).tolist()
     prob = InversionProblem(net, x, Domain.box([-1] * 3, [1] * 3), threshold=1)
-    monkeypatch.setattr(search_mod.Search, "_optimistic_leaf", bogus)
+    monkeypatch.setattr(search_mod, "optimistic_leaf", bogus)
     sol = solve(prob, "bab", time_limit=60, options={"primal": False})
     assert sol.status is Status.NO and sol.proof is not None and sol.proof["checked"]
     assert "optimistic root proof rejected" in sol.stats["optimistic_retry"]

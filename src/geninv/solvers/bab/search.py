@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -47,19 +47,17 @@ from geninv.network import FloatArray
 from geninv.problem import InversionProblem
 from geninv.proofcheck import Inherited, LeafChecker
 from geninv.solvers.bab.certificate import Box, Certificate, ProofNode
+from geninv.solvers.bab.obbt import PRUNE_EPS, optimistic_leaf, settle, tighten_node
+from geninv.solvers.bab.obbt import floats_of as _floats
+from geninv.solvers.bab.obbt import to_fracs as _to_fracs
 from geninv.solvers.bab.polish import candidates
-from geninv.solvers.bab.relax import Basis, NodeResult, Setup, solve_node, tighten
+from geninv.solvers.bab.relax import Basis, NodeResult, Setup, solve_node
 
 INPUT_SPLIT_MAX = 8
 #: a back-substitution bound becomes a lemma when it beats the interval bound by this
 #: fraction of the interval's width
 LEMMA_GAIN = 0.05
 MAX_CUT_ROUNDS = 8
-
-
-def _width(bounds: list[tuple[FloatArray, FloatArray]], units: list[tuple[int, int]]) -> float:
-    """Total interval width of ``units``."""
-    return sum(float(bounds[lay - 1][1][j] - bounds[lay - 1][0][j]) for lay, j in units)
 
 
 #: with ``keep_for_check``, the search stops early enough to leave this multiple of its
@@ -69,31 +67,6 @@ RESERVE_SHARE = 0.05
 
 #: LP bound tightening with the target rows (witness lemmas) at nodes this deep ...
 OBBT_DEPTH = 0
-#: ... at most this many passes over the unstable units per node, stopping when a pass
-#: shrinks their total width by less than this share, ...
-OBBT_ROUNDS = 8
-OBBT_MIN_GAIN = 0.1
-#: ... each pass over the unstable units in this many chunks (rounds of lemmas), of at
-#: least this many units: each chunk's LPs see the bounds the chunks before it proved
-#: (on near-boundary 20-100-200 nets: 3-4 passes instead of 5-7, a third fewer LPs
-#: and lemmas than one round per pass) ...
-OBBT_CHUNKS = 8
-OBBT_CHUNK_MIN = 8
-#: ... a bound a lemma only when it gains this share of the unit's width ...
-OBBT_LEMMA_GAIN = 0.0
-#: ... no further pass once the node LP exceeds delta (the node's evaluation proves
-#: it) ...
-OBBT_STOP_AT_REFUTE = True
-#: ... each chunk's first LP started from the basis the last chunk ended with ...
-OBBT_WARM = True
-#: ... and within this share of the search time left (and at most these seconds)
-OBBT_SHARE = 0.6
-OBBT_MAX_SECONDS = 300.0
-#: optimistic root (``Search(optimistic=True)``): an unchecked LP bound is loosened by
-#: this share of (1 + |bound| + the unit's width) before the search uses it
-OPTIMISTIC_PAD = 1e-7
-#: an LP optimum s* at most delta + this (relative to the scale) is not tried for pruning
-PRUNE_EPS = 1e-9
 
 IncumbentFinder = Callable[[InversionProblem, float], Any]
 
@@ -113,31 +86,6 @@ class SearchResult:
     reason: str = ""
     certificate: Certificate | None = None
     stats: dict[str, Any] = field(default_factory=dict)
-
-
-def _floats(box: Box) -> tuple[FloatArray, FloatArray]:
-    lo = np.array([float(a) for a, _ in box], dtype=np.float64)
-    hi = np.array([float(b) for _, b in box], dtype=np.float64)
-    return lo, hi
-
-
-#: significant bits kept of each float multiplier (any y >= 0 is valid; short ones make
-#: the proof smaller and its exact check faster; a leaf they fail is split further)
-MULTIPLIER_BITS = 20
-
-
-def _short(v: float) -> Fraction:
-    m, e = math.frexp(v)
-    k = MULTIPLIER_BITS - e
-    num = round(m * 2**MULTIPLIER_BITS)
-    return Fraction(num, 2**k) if k >= 0 else Fraction(num * 2 ** (-k))
-
-
-def _to_fracs(y: dict[str, float] | None) -> dict[str, Fraction] | None:
-    if not y:
-        return None
-    top = max(y.values())
-    return {k: _short(v) for k, v in y.items() if v > top * 1e-14}
 
 
 class Search:
@@ -266,163 +214,6 @@ class Search:
         self.stats["cuts"] += 1
         return True
 
-    # ------------------------------------------------------------ bound tightening
-    def _tighten(
-        self,
-        nd: ProofNode,
-        bounds: list[tuple[FloatArray, FloatArray]],
-        inh_exact: Inherited,
-        inh_float: dict[tuple[int, int, str], float],
-    ) -> tuple[list[tuple[FloatArray, FloatArray]], Inherited, dict[tuple[int, int, str], float]]:
-        """Passes of LP bound tightening with the target rows (:func:`.relax.tighten`)
-        over the unstable units, each in ``OBBT_CHUNKS`` chunks: a chunk's improved
-        bounds become one round of *witness lemmas* of the node, checked exactly at
-        once (a failing round ends the tightening); the node's bounds are then
-        recomputed from the exact results, and the next chunk's LP is built on them.
-        Stops when a pass gains little, or the node LP already exceeds delta."""
-        zlo, zhi = _floats(nd.box)
-        t_start = time.perf_counter()
-        left = self.deadline - t_start
-        stop = t_start + min(OBBT_SHARE * left, OBBT_MAX_SECONDS)
-        rnd = 0
-        warm: list[Basis] | None = [] if OBBT_WARM else None  # the last chunk's basis
-        for _ in range(OBBT_ROUNDS):
-            if any(bool((lo > hi).any()) for lo, hi in bounds):
-                break
-            units = unstable_units(bounds, self.problem.network, nd.fixed)
-            if not units:
-                break
-            before = _width(bounds, units)
-            self.stats.setdefault("obbt_unstable", []).append(len(units))
-            # a pass over the units in chunks: each chunk's LPs see the bounds the
-            # chunks before it proved (each chunk is one round of witness lemmas)
-            size = max(OBBT_CHUNK_MIN, -(-len(units) // OBBT_CHUNKS))
-            chunks = [units[i : i + size] for i in range(0, len(units), size)]
-            gained = False
-            for chunk in chunks:
-                if time.perf_counter() > stop:
-                    break
-                t0 = time.perf_counter()
-                unchecked = self.optimistic and nd.id == 0
-                props = tighten(
-                    self.setup,
-                    zlo,
-                    zhi,
-                    nd.fixed,
-                    bounds,
-                    chunk,
-                    stop,
-                    OBBT_LEMMA_GAIN,
-                    warm,
-                    # unchecked bounds: the ones the shortened multipliers prove
-                    (lambda y: _to_fracs(y) or {}) if unchecked else None,
-                )
-                self.stats["obbt_lp_seconds"] = self.stats.get("obbt_lp_seconds", 0.0) + (
-                    time.perf_counter() - t0
-                )
-                fr: list[tuple[int, int, str, dict[str, Fraction]]] = [
-                    # unchecked: tighten shortened them already
-                    (lay, j, f"w{rnd}.{side}", cast(dict[str, Fraction], y))
-                    if unchecked
-                    else (lay, j, f"w{rnd}.{side}", _to_fracs(y) or {})
-                    for lay, j, side, y, _ in props
-                ]
-                if not fr:
-                    continue
-                if unchecked:
-                    # unchecked for now: the LP values, loosened, stand in for the
-                    # bounds the checker will derive (see _settle)
-                    self.pending.extend(fr)
-                    inh_float = dict(inh_float)
-                    for lay, j, side, _, val in props:
-                        lo, hi = bounds[lay - 1][0][j], bounds[lay - 1][1][j]
-                        pad = OPTIMISTIC_PAD * (1.0 + abs(val) + float(hi - lo))
-                        v = val - pad if side == "lo" else val + pad
-                        old = inh_float.get((lay, j, side))
-                        if old is None or (v > old if side == "lo" else v < old):
-                            inh_float[(lay, j, side)] = v
-                else:
-                    t0 = time.perf_counter()
-                    exact = self.checker.node(nd.box, nd.fixed, inh_exact, fr)
-                    self.stats["check_seconds"] += time.perf_counter() - t0
-                    if exact is None:
-                        self.stats["failed_lemmas"] = self.stats.get("failed_lemmas", 0) + 1
-                        return bounds, inh_exact, inh_float
-                    inh_exact = exact
-                    inh_float = {k: float(v) for k, v in exact.items()}
-                rnd += 1
-                gained = True
-                nd.lemmas = [*(nd.lemmas or []), *fr]
-                self.stats["witness_lemmas"] = self.stats.get("witness_lemmas", 0) + len(fr)
-                bounds, _ = node_bounds(
-                    self.problem.network, zlo, zhi, nd.fixed, inh_float, math.inf
-                )
-                if any(bool((lo > hi).any()) for lo, hi in bounds):
-                    return bounds, inh_exact, inh_float
-            if not gained or time.perf_counter() > stop or self._lp_refutes(nd, bounds):
-                break
-            after = _width(bounds, unstable_units(bounds, self.problem.network, nd.fixed))
-            if after >= before * (1 - OBBT_MIN_GAIN):
-                break
-        return bounds, inh_exact, inh_float
-
-    def _lp_refutes(self, nd: ProofNode, bounds: list[tuple[FloatArray, FloatArray]]) -> bool:
-        """Whether the node LP over ``bounds`` already exceeds delta (in floats: the
-        node's own evaluation then proves it), so that tightening can stop."""
-        if not OBBT_STOP_AT_REFUTE:
-            return False
-        zlo, zhi = _floats(nd.box)
-        t0 = time.perf_counter()
-        res = solve_node(self.setup, zlo, zhi, nd.fixed, bounds)
-        self.stats["lp_seconds"] += time.perf_counter() - t0
-        return res.status == "infeasible" or (
-            res.status == "optimal" and res.value > self.setup.delta + PRUNE_EPS * self.scale
-        )
-
-    # ------------------------------------------------------------ optimistic root
-    def _optimistic_leaf(self, nd: ProofNode, bounds: list[tuple[FloatArray, FloatArray]]) -> bool:
-        """With the root's witness lemmas unchecked: whether the root is a leaf in
-        floats (empty bounds, or the node LP above delta with its duals as the leaf's
-        multipliers).  Then nothing is checked here: the final independent check of
-        the proof verifies lemmas and leaf in one pass (the work the per-round
-        checks would do again), and the backend searches again, every round checked,
-        if it fails."""
-        if any(bool((lo > hi).any()) for lo, hi in bounds):
-            nd.y = {}
-            self.stats["empty_by_bounds"] += 1
-        else:
-            zlo, zhi = _floats(nd.box)
-            t0 = time.perf_counter()
-            res = solve_node(self.setup, zlo, zhi, nd.fixed, bounds)
-            self.stats["lp_seconds"] += time.perf_counter() - t0
-            y = _to_fracs(res.y) if res.status == "optimal" else None
-            if y is None or not res.value > self.setup.delta + PRUNE_EPS * self.scale:
-                return False
-            nd.y = y
-        self.unchecked = True
-        self.stats["unchecked_leaf"] = True
-        return True
-
-    def _settle(
-        self, nd: ProofNode, inh_exact: Inherited
-    ) -> tuple[list[tuple[FloatArray, FloatArray]], Inherited, dict[tuple[int, int, str], float]]:
-        """Check the pending witness lemmas exactly (all rounds at once); if they fail,
-        drop them.  Returns the node's bounds from the exact results."""
-        pending, self.pending = self.pending, []
-        t0 = time.perf_counter()
-        exact = self.checker.node(nd.box, nd.fixed, inh_exact, pending)
-        self.stats["check_seconds"] += time.perf_counter() - t0
-        if exact is None:
-            self.stats["failed_lemmas"] = self.stats.get("failed_lemmas", 0) + 1
-            keep = len(nd.lemmas or []) - len(pending)
-            nd.lemmas = (nd.lemmas or [])[:keep] or None
-        else:
-            inh_exact = exact
-        inh_float = {k: float(v) for k, v in inh_exact.items()}
-        zlo, zhi = _floats(nd.box)
-        bounds, _ = node_bounds(self.problem.network, zlo, zhi, nd.fixed, inh_float, math.inf)
-        return bounds, inh_exact, inh_float
-
     # ------------------------------------------------------------ one node
     def _evaluate(self, nd: ProofNode, depth: int = 0) -> tuple[str, Any]:
         """('leaf', None) | ('yes', z) | ('split', (bounds, result))."""
@@ -446,11 +237,11 @@ class Search:
                 inh_exact = exact
                 inh_float = {k: float(v) for k, v in exact.items()}
         if depth <= self.obbt_depth and time.perf_counter() < self.deadline:
-            bounds, inh_exact, inh_float = self._tighten(nd, bounds, inh_exact, inh_float)
+            bounds, inh_exact, inh_float = tighten_node(self, nd, bounds, inh_exact, inh_float)
         if self.pending:
-            if self._optimistic_leaf(nd, bounds):
+            if optimistic_leaf(self, nd, bounds):
                 return "leaf", None
-            bounds, inh_exact, inh_float = self._settle(nd, inh_exact)
+            bounds, inh_exact, inh_float = settle(self, nd, inh_exact)
         self.current = (inh_exact, inh_float)
         if any(bool((lo > hi).any()) for lo, hi in bounds):
             t0 = time.perf_counter()
