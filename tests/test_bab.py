@@ -361,3 +361,186 @@ def test_incumbent_finder_hook() -> None:
     far = InversionProblem(net, [v + 9 for v in x], Domain.box([-1, -1], [1, 1]), threshold=0)
     bad = solve(far, "bab", options={"incumbent_finder": lambda p, s: [0, 0]})
     assert bad.status is Status.NO
+
+
+def test_two_sided_rows_give_multipliers_by_the_dual_sign() -> None:
+    """A two-sided LP row "A|B": a positive dual is A's multiplier, a negative one
+    (its absolute value) B's; "R+S" (a substituted row) names both rows."""
+    from geninv.solvers.bab.relax import _ydict
+
+    names = ["L1.0.ge|L1.0.le", "L1.1.ge|L1.1.le", "T0.lo+L2.0.le|T0.hi+L2.0.ge", "L1.2.chord"]
+    y = _ydict(names, [2.0, -0.5, -1.5, -3.0])
+    # a one-sided row's negative dual is no multiplier (dual infeasible: dropped)
+    assert y == {"L1.0.ge": 2.0, "L1.1.le": 0.5, "T0.hi": 1.5, "L2.0.ge": 1.5}
+    assert _ydict(names, [0.0, 0.0, 4.0, 1.0]) == {"T0.lo": 4.0, "L2.0.le": 4.0, "L1.2.chord": 1.0}
+
+
+def test_similar_order_is_a_greedy_permutation() -> None:
+    from geninv.solvers.bab.relax import similar_order
+
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((30, 5))
+    units = [int(v) for v in rng.permutation(30)[:20]]
+    order = similar_order(w, units)
+    assert sorted(order) == sorted(units) and order[0] == units[0]
+    unit = w / np.linalg.norm(w, axis=1)[:, None]
+    for i in range(len(order) - 1):  # each next row: the most similar of those left
+        left = order[i + 1 :]
+        sims = [float(unit[order[i]] @ unit[k]) for k in left]
+        assert sims[0] == pytest.approx(max(sims))
+    assert similar_order(w, [4, 2]) == [4, 2]
+
+
+def _abs_net() -> ReLUNetwork:
+    # G(z) = (|z|, |z|) on z in [-1, 1]: min distance to x = (2, 2) is 1 (l_inf), at z = +-1
+    return ReLUNetwork([[[1], [-1]], [[1, 1], [1, 1]]], [[0, 0], [0, 0]], "identity")
+
+
+def test_auto_runs_bab_first_on_a_near_miss(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local search that ends just above delta: auto certifies the no with bab
+    before any floating-point backend; far above delta it keeps the usual order."""
+    import geninv.solvers.base as base_mod
+    from geninv.solvers.bab.backend import BabBackend
+
+    budgets: list[int] = []
+    init = BabBackend.__init__
+
+    def record(self: BabBackend, *args: object, **kw: object) -> None:
+        init(self, *args, **kw)  # type: ignore[arg-type]
+        budgets.append(self.max_nodes)
+
+    monkeypatch.setattr(BabBackend, "__init__", record)
+    net = _abs_net()
+    dom = Domain.box([-1], [1])
+    near = InversionProblem(net, [2, 2], dom, threshold=Fraction(97, 100))
+    sol = solve(near, "auto", time_limit=60, seed=0)
+    assert budgets == [base_mod.NEAR_MISS_NODES]  # a probe: bab with a node budget
+    assert sol.status is Status.NO and sol.method == "bab", sol.reason
+    assert sol.proof is not None and sol.proof["basis"] == "checked certificate"
+    assert str(sol.stats["auto"]).startswith("bab: the local search ended at 1.03 delta")
+    assert "auto_uncertified" not in sol.stats  # no float backend ran before it
+    assert sol.stats["auto_primal"]["found"] is False  # the local search ran first
+    far = InversionProblem(net, [2, 2], dom, threshold=Fraction(1, 2))
+    sol = solve(far, "auto", time_limit=60, seed=0)
+    # (the near-corner presolve, ranked first, decides this one-latent net exactly)
+    assert sol.status is Status.NO and sol.method in ("corners", "bab"), sol.reason
+    assert sol.proof is not None and sol.proof["basis"] in ("exact", "checked certificate")
+    assert not str(sol.stats["auto"]).startswith("bab: the local search")
+    # with --trust-solver the float backend's no is the answer: no bab first
+    trusted = solve(near, "auto", time_limit=60, seed=0, trust_solver=True)
+    assert trusted.status is Status.NO and trusted.method != "bab"
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu"])
+def test_chunked_tightening_rounds_check(monkeypatch: pytest.MonkeyPatch, act: str) -> None:
+    """Tightening in chunks: each chunk is one round of witness lemmas built on the
+    rounds before it; the proof (several rounds) passes the independent checker,
+    and agrees with the unchunked search."""
+    import geninv.solvers.bab.obbt as obbt_mod
+    import geninv.solvers.bab.search as search_mod
+    from geninv.proofcheck import check_certificate
+
+    rng = np.random.default_rng(11)
+    net = random_net(rng, 2, [12, 4], act)
+    dom = Domain.box([-1] * 2, [1] * 2)
+    x = (net.forward(np.zeros(2)) + 1.0).tolist()
+    # a grid's least distance (>= the minimum, which bab optimize puts in [0.999, 1])
+    g = np.stack(np.meshgrid(*[np.linspace(-1, 1, 201)] * 2), -1).reshape(-1, 2)
+    best = float(np.abs(net.forward(g) - np.array(x)).max(axis=1).min())
+    prob = InversionProblem(net, x, dom, threshold=0.97 * best)
+    docs = []
+    orig = search_mod.Search.run
+
+    def keep(self: search_mod.Search, box: list[tuple[Fraction, Fraction]]) -> object:
+        res = orig(self, box)
+        docs.append(self.cert.to_json())
+        return res
+
+    monkeypatch.setattr(search_mod.Search, "run", keep)
+    monkeypatch.setattr(obbt_mod, "OBBT_CHUNK_MIN", 1)
+    answers = []
+    for chunks in (1, 4):
+        monkeypatch.setattr(obbt_mod, "OBBT_CHUNKS", chunks)
+        sol = solve(prob, "bab", time_limit=60, options={"primal": False})
+        answers.append(sol.status)
+        rounds = {lem.get("round") for nd in docs[-1]["nodes"] for lem in nd.get("lemmas", [])}
+        if chunks == 4:
+            assert sol.stats.get("witness_lemmas", 0) > 0
+            assert len(rounds - {None}) >= 2  # several chunks proved bounds
+        if sol.status is Status.NO:
+            check_certificate(prob, docs[-1])
+    assert answers == [Status.NO, Status.NO]
+
+
+def test_tighten_basis_holder_keeps_the_optima() -> None:
+    """A tightening call started from an earlier call's basis finds the same bounds."""
+    from geninv.bounds import node_bounds, unstable_units
+    from geninv.solvers.bab.backend import make_setup
+    from geninv.solvers.bab.relax import Basis, tighten
+
+    rng = np.random.default_rng(4)
+    net = random_net(rng, 2, [12, 5], "relu")
+    x = (net.forward(np.zeros(2)) + 0.3).tolist()
+    prob = InversionProblem(net, x, Domain.box([-1, -1], [1, 1]), threshold=0.5)
+    setup, _ = make_setup(prob)
+    lo, hi = -np.ones(2), np.ones(2)
+    bounds, _ = node_bounds(net, lo, hi, {}, {}, math.inf)
+    units = unstable_units(bounds, net, {})
+    holder: list[Basis] = []
+    cold = tighten(setup, lo, hi, {}, bounds, units, math.inf, basis=holder)
+    assert len(holder) == 1
+    warm = tighten(setup, lo, hi, {}, bounds, units, math.inf, basis=holder)
+    assert [(a, b, c) for a, b, c, _, _ in cold] == [(a, b, c) for a, b, c, _, _ in warm]
+    for (*_, v1), (*_, v2) in zip(cold, warm, strict=True):
+        assert v1 == pytest.approx(v2, rel=1e-7, abs=1e-9)
+
+
+def test_dual_bound_is_the_bound_the_checker_derives() -> None:
+    """tighten(short=...) reports the bound its shortened multipliers prove (a float
+    replica of the checker's computation): the checker derives the same values."""
+    from geninv.bounds import node_bounds, unstable_units
+    from geninv.proofcheck import LeafChecker
+    from geninv.solvers.bab.backend import make_setup
+    from geninv.solvers.bab.obbt import to_fracs as _to_fracs
+    from geninv.solvers.bab.relax import tighten
+
+    rng = np.random.default_rng(8)
+    net = random_net(rng, 3, [14, 5], "relu")
+    x = (net.forward(np.zeros(3)) + 0.4).tolist()
+    prob = InversionProblem(net, x, Domain.box([-1] * 3, [1] * 3), threshold=0.6)
+    setup, _ = make_setup(prob)
+    lo, hi = -np.ones(3), np.ones(3)
+    bounds, _ = node_bounds(net, lo, hi, {}, {}, math.inf)
+    units = unstable_units(bounds, net, {})
+    props = tighten(setup, lo, hi, {}, bounds, units, math.inf, short=lambda y: _to_fracs(y) or {})
+    assert len(props) >= 4
+    box = [(Fraction(-1), Fraction(1))] * 3
+    checker = LeafChecker(prob, {})
+    for lay, j, side, y, val in props:
+        inh = checker.node(box, {}, {}, [(lay, j, f"w0.{side}", y)])
+        assert inh is not None
+        assert float(inh[(lay, j, side)]) == pytest.approx(val, rel=1e-9, abs=1e-9)
+
+
+def test_a_rejected_optimistic_root_is_searched_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The root's unchecked leaf is wrong (claims empty bounds): the final check
+    rejects the proof, and the backend searches again with every round checked."""
+    import geninv.solvers.bab.search as search_mod
+
+    def bogus(search: search_mod.Search, nd: object, bounds: object) -> bool:
+        nd.y = {}  # type: ignore[attr-defined]
+        search.unchecked = True
+        search.stats["unchecked_leaf"] = True
+        return True
+
+    rng = np.random.default_rng(5)
+    net = random_net(rng, 3, [10, 10, 5], "relu")
+    x = (net.forward(np.zeros(3)) + 1.5).tolist()
+    prob = InversionProblem(net, x, Domain.box([-1] * 3, [1] * 3), threshold=1)
+    monkeypatch.setattr(search_mod, "optimistic_leaf", bogus)
+    sol = solve(prob, "bab", time_limit=60, options={"primal": False})
+    assert sol.status is Status.NO and sol.proof is not None and sol.proof["checked"]
+    assert "optimistic root proof rejected" in sol.stats["optimistic_retry"]
+    assert "unchecked_leaf" not in sol.stats
+    off = solve(prob, "bab", time_limit=60, options={"primal": False, "optimistic": False})
+    assert off.status is Status.NO and "optimistic_retry" not in off.stats

@@ -36,6 +36,7 @@ becomes ``unknown`` whose reason says what to do, unless ``trust_solver``
 from __future__ import annotations
 
 import contextvars
+import itertools
 import time
 from typing import Any
 
@@ -205,6 +206,49 @@ def _run_presolve(
     return presolve.invert(problem, sub, data)
 
 
+#: ``auto`` runs ``bab`` before the floating-point backends when the local search came
+#: this close to the threshold without crossing it (best distance <= ratio * delta) ...
+NEAR_MISS_RATIO = 1.25
+#: ... with this share of the time left and at most this many nodes (a probe: the
+#: no near the boundary is often proved at the root; a witness that only the float
+#: backends find is not kept waiting), then the usual order, bab included
+NEAR_MISS_SHARE = 0.7
+NEAR_MISS_NODES = 50
+
+
+def _near_miss_first(
+    problem: InversionProblem, primal: dict[str, Any] | None, trust: bool
+) -> list[tuple[type[Backend], str]]:
+    """``[(bab, why)]`` when ``auto`` should run ``bab`` first, else ``[]``.
+
+    A local search that ends just above delta (a near miss) is what a *no* near the
+    boundary looks like: a *yes* there is usually found by the search itself.  On such
+    an instance a floating-point backend's *no* would be gated (no ``trust_solver``)
+    and only spends the time that ``bab``, which certifies the *no* and also re-checks
+    its LP points as witnesses, needs (near-boundary l_inf nets 20-100-200: milp-scip
+    5-7 s before bab started).  A near miss can be a *yes* that only a float backend
+    finds (a lifted clique instance: the witness is a corner), so this first run of
+    bab has a node budget and the usual order follows it."""
+    if trust or primal is None or problem.is_exact_inversion:
+        return []
+    best, delta = primal.get("best_float_distance"), float(problem.threshold)
+    if best is None or not delta > 0 or not float(best) <= NEAR_MISS_RATIO * delta:
+        return []
+    _load_builtin_backends()
+    cls = REGISTRY.get("bab")
+    if cls is None or not cls.available() or cls.unsupported_reason(problem) is not None:
+        return []
+    if problem.domain.kind != "box" and problem.input_box is None:
+        return []
+    return [
+        (
+            cls,
+            f"bab: the local search ended at {float(best) / delta:.3g} delta without a "
+            "witness (a near miss: likely a no), so the certifying branch and bound runs first",
+        )
+    ]
+
+
 def _solve_auto(
     problem: InversionProblem,
     time_limit: float | None,
@@ -225,9 +269,18 @@ def _solve_auto(
     refused: list[str] = []
     uncertified: list[str] = []  # candidates whose 'no' was gated, or who refused the model
     held: Solution | None = None  # the first of them: the answer if nothing better comes
-    for cls, why in _candidates(problem):
+    probe = _near_miss_first(problem, primal, trust)
+    ran: set[str] = set()
+    for i, (cls, why) in enumerate(itertools.chain(probe, _candidates(problem))):
+        is_probe = i < len(probe)  # bab with a node budget before the ranked backends
+        if cls.name in ran:
+            continue
+        if not is_probe:
+            ran.add(cls.name)
         left = None if time_limit is None else time_limit - (time.perf_counter() - start)
-        if left is not None and not trust and cls.no_basis == BASIS_FLOAT:
+        if left is not None and is_probe:
+            left *= NEAR_MISS_SHARE
+        elif left is not None and not trust and cls.no_basis == BASIS_FLOAT:
             # a floating-point 'no' will be gated: leave half the time to a backend that
             # can certify it (bab, ranked next for real and box latents)
             left *= FLOAT_SHARE
@@ -247,7 +300,18 @@ def _solve_auto(
             continue
         try:
             sol = solve(
-                problem, cls.name, time_limit=left, seed=seed, progress=progress, trust_solver=trust
+                problem,
+                cls.name,
+                time_limit=left,
+                seed=seed,
+                progress=progress,
+                # the local search already ran: bab's own incumbent search would repeat it
+                options=(
+                    {"primal": False, **({"max_nodes": NEAR_MISS_NODES} if is_probe else {})}
+                    if cls.name == "bab" and primal is not None
+                    else None
+                ),
+                trust_solver=trust,
             )
         except UnsupportedError as exc:  # e.g. sat: values too many to encode
             refused.append(f"{cls.name}: {exc}")
@@ -261,8 +325,9 @@ def _solve_auto(
         # an unknown (a time-out within a floating-point backend's share, a refusal of
         # the model) does not end the search either: the next candidate gets the time left
         if gated or sol.status is Status.UNKNOWN:
-            uncertified.append(f"{cls.name}: {sol.reason}")
-            if held is None:
+            tag = " (near-miss probe)" if is_probe else ""
+            uncertified.append(f"{cls.name}{tag}: {sol.reason}")
+            if held is None and not is_probe:
                 held = sol
             continue
         if uncertified:

@@ -32,7 +32,7 @@ from geninv.problem import InversionProblem, Solution, Status, norm_label
 from geninv.proofcheck import ProofRejected, check_certificate
 from geninv.solvers.bab.certificate import Certificate, rat, write_atomic
 from geninv.solvers.bab.relax import LayerData, Setup
-from geninv.solvers.bab.search import OBBT_DEPTH, IncumbentFinder, Search
+from geninv.solvers.bab.search import OBBT_DEPTH, IncumbentFinder, Search, SearchResult
 from geninv.solvers.interface import Backend, Capabilities
 
 KIND = "branch and bound (checked)"
@@ -134,6 +134,7 @@ class BabBackend(Backend):
         lemmas: bool = True,
         primal: bool = True,
         obbt_depth: int = OBBT_DEPTH,
+        optimistic: bool = True,
     ) -> None:
         if mode not in ("decide", "optimize"):
             raise ValidationError(f"bab: mode must be 'decide' or 'optimize', got {mode!r}")
@@ -147,6 +148,9 @@ class BabBackend(Backend):
         if not isinstance(obbt_depth, int) or obbt_depth < -1:
             raise ValidationError(f"bab: obbt_depth must be an integer >= -1, got {obbt_depth!r}")
         self.obbt_depth = obbt_depth
+        #: the root's witness lemmas and leaf verified by the final check alone (one
+        #: exact pass instead of two); a rejected proof is searched again, checked
+        self.optimistic = bool(optimistic)
         if self.incumbent_finder is None and primal:
             self.incumbent_finder = primal_incumbent
 
@@ -217,6 +221,44 @@ class BabBackend(Backend):
                 ), {}
         return sol, doc
 
+    def _search(
+        self,
+        problem: InversionProblem,
+        box: list[tuple[Fraction, Fraction]],
+        root: str,
+        time_limit: float | None,
+        optimistic: bool,
+    ) -> SearchResult:
+        """One search of the tree from ``box`` (a fresh setup and certificate)."""
+        setup, l1 = make_setup(problem)
+        cert = Certificate(
+            n=problem.n,
+            q=problem.network.n_outputs,
+            problem={
+                "p": norm_label(problem.p),
+                "threshold": rat(problem.threshold),
+                "relation": problem.relation,
+                "domain": problem.domain.kind,
+            },
+            root=root,
+            l1_bound=l1 if setup.mode == "lp" else None,
+        )
+        search = Search(
+            problem,
+            setup,
+            cert,
+            # the independent check of a finished tree redoes the exact leaf work
+            # (about the search's own exact checks): keep time for it
+            time_limit=time_limit,
+            keep_for_check=True,
+            max_nodes=self.max_nodes,
+            incumbent_finder=self.incumbent_finder,
+            lemmas=self.lemmas,
+            obbt_depth=self.obbt_depth,
+            optimistic=optimistic,
+        )
+        return search.run(box)
+
     def decide(
         self,
         problem: InversionProblem,
@@ -247,53 +289,43 @@ class BabBackend(Backend):
                 reason="real latents without a bounding box: give a box domain (domain.kind "
                 "'box' with lower/upper), or an instance whose network clamps its input",
             ), {}
-        setup, l1 = make_setup(problem)
-        cert = Certificate(
-            n=problem.n,
-            q=problem.network.n_outputs,
-            problem={
-                "p": norm_label(problem.p),
-                "threshold": rat(problem.threshold),
-                "relation": problem.relation,
-                "domain": problem.domain.kind,
-            },
-            root=root,
-            l1_bound=l1 if setup.mode == "lp" else None,
-        )
-        search = Search(
-            problem,
-            setup,
-            cert,
-            # the independent check of a finished tree redoes the exact leaf work
-            # (about the search's own exact checks): keep time for it
-            time_limit=time_limit,
-            keep_for_check=True,
-            max_nodes=self.max_nodes,
-            incumbent_finder=self.incumbent_finder,
-            lemmas=self.lemmas,
-            obbt_depth=self.obbt_depth,
-        )
-        res = search.run(box)
-        stats: dict[str, Any] = dict(res.stats)
-        if res.status == "yes":
-            assert res.z is not None
-            return Solution(Status.YES, self.name, z=res.z, stats=stats), {}
-        if res.status == "unknown":
-            return Solution(Status.UNKNOWN, self.name, reason=res.reason, stats=stats), {}
-        assert res.certificate is not None
-        doc = res.certificate.to_json()
-        if threshold_up is not None:
-            doc["threshold_up"] = rat(threshold_up)
-        t0 = time.perf_counter()
-        try:
-            report = check_certificate(original or problem, doc)
-        except ProofRejected as exc:
-            return Solution(
-                Status.UNKNOWN,
-                self.name,
-                reason=f"the branch-and-bound proof failed the independent check: {exc}",
-                stats=stats,
-            ), {}
+        start = time.perf_counter()
+        optimistic, retried = self.optimistic, ""
+        while True:
+            left = None if time_limit is None else time_limit - (time.perf_counter() - start)
+            res = self._search(problem, box, root, left, optimistic)
+            stats: dict[str, Any] = dict(res.stats)
+            if res.status == "yes":
+                assert res.z is not None
+                return Solution(Status.YES, self.name, z=res.z, stats=stats), {}
+            if res.status == "unknown":
+                return Solution(Status.UNKNOWN, self.name, reason=res.reason, stats=stats), {}
+            assert res.certificate is not None
+            doc = res.certificate.to_json()
+            if threshold_up is not None:
+                doc["threshold_up"] = rat(threshold_up)
+            t0 = time.perf_counter()
+            try:
+                report = check_certificate(original or problem, doc)
+            except ProofRejected as exc:
+                if optimistic and stats.get("unchecked_leaf"):
+                    # the root's unchecked lemmas or leaf failed: search again, every
+                    # round checked as it is proposed
+                    optimistic = False
+                    retried = (
+                        f"optimistic root proof rejected after "
+                        f"{time.perf_counter() - start:.2f} s ({exc}); searched again"
+                    )
+                    continue
+                return Solution(
+                    Status.UNKNOWN,
+                    self.name,
+                    reason=f"the branch-and-bound proof failed the independent check: {exc}",
+                    stats=stats,
+                ), {}
+            break
+        if retried:
+            stats["optimistic_retry"] = retried
         stats["check_seconds_total"] = round(time.perf_counter() - t0, 4)
         proof: dict[str, Any] = {
             "kind": KIND,

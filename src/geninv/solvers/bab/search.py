@@ -47,19 +47,17 @@ from geninv.network import FloatArray
 from geninv.problem import InversionProblem
 from geninv.proofcheck import Inherited, LeafChecker
 from geninv.solvers.bab.certificate import Box, Certificate, ProofNode
+from geninv.solvers.bab.obbt import PRUNE_EPS, optimistic_leaf, settle, tighten_node
+from geninv.solvers.bab.obbt import floats_of as _floats
+from geninv.solvers.bab.obbt import to_fracs as _to_fracs
 from geninv.solvers.bab.polish import candidates
-from geninv.solvers.bab.relax import Basis, NodeResult, Setup, solve_node, tighten
+from geninv.solvers.bab.relax import Basis, NodeResult, Setup, solve_node
 
 INPUT_SPLIT_MAX = 8
 #: a back-substitution bound becomes a lemma when it beats the interval bound by this
 #: fraction of the interval's width
 LEMMA_GAIN = 0.05
 MAX_CUT_ROUNDS = 8
-
-
-def _width(bounds: list[tuple[FloatArray, FloatArray]], units: list[tuple[int, int]]) -> float:
-    """Total interval width of ``units``."""
-    return sum(float(bounds[lay - 1][1][j] - bounds[lay - 1][0][j]) for lay, j in units)
 
 
 #: with ``keep_for_check``, the search stops early enough to leave this multiple of its
@@ -69,15 +67,6 @@ RESERVE_SHARE = 0.05
 
 #: LP bound tightening with the target rows (witness lemmas) at nodes this deep ...
 OBBT_DEPTH = 0
-#: ... at most this many rounds per node, stopping when a round shrinks the unstable
-#: units' total width by less than this share, ...
-OBBT_ROUNDS = 8
-OBBT_MIN_GAIN = 0.1
-#: ... and within this share of the search time left (and at most these seconds)
-OBBT_SHARE = 0.6
-OBBT_MAX_SECONDS = 300.0
-#: an LP optimum s* at most delta + this (relative to the scale) is not tried for pruning
-PRUNE_EPS = 1e-9
 
 IncumbentFinder = Callable[[InversionProblem, float], Any]
 
@@ -99,31 +88,6 @@ class SearchResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def _floats(box: Box) -> tuple[FloatArray, FloatArray]:
-    lo = np.array([float(a) for a, _ in box], dtype=np.float64)
-    hi = np.array([float(b) for _, b in box], dtype=np.float64)
-    return lo, hi
-
-
-#: significant bits kept of each float multiplier (any y >= 0 is valid; short ones make
-#: the proof smaller and its exact check faster; a leaf they fail is split further)
-MULTIPLIER_BITS = 20
-
-
-def _short(v: float) -> Fraction:
-    m, e = math.frexp(v)
-    k = MULTIPLIER_BITS - e
-    num = round(m * 2**MULTIPLIER_BITS)
-    return Fraction(num, 2**k) if k >= 0 else Fraction(num * 2 ** (-k))
-
-
-def _to_fracs(y: dict[str, float] | None) -> dict[str, Fraction] | None:
-    if not y:
-        return None
-    top = max(y.values())
-    return {k: _short(v) for k, v in y.items() if v > top * 1e-14}
-
-
 class Search:
     def __init__(
         self,
@@ -138,8 +102,14 @@ class Search:
         obbt_depth: int = OBBT_DEPTH,
         warm_start: bool = True,
         keep_for_check: bool = False,
+        optimistic: bool = False,
     ) -> None:
         self.problem, self.setup, self.cert = problem, setup, cert
+        #: the root's witness lemmas are not checked one round at a time: see _settle
+        self.optimistic = optimistic
+        self.pending: list[tuple[int, int, str, dict[str, Fraction]]] = []
+        #: the proof has a leaf only the final independent check verifies
+        self.unchecked = False
         self.lemmas = lemmas
         #: tighten bounds with the target rows at nodes up to this depth (-1: never)
         self.obbt_depth = obbt_depth if lemmas else -1
@@ -244,54 +214,6 @@ class Search:
         self.stats["cuts"] += 1
         return True
 
-    # ------------------------------------------------------------ bound tightening
-    def _tighten(
-        self,
-        nd: ProofNode,
-        bounds: list[tuple[FloatArray, FloatArray]],
-        inh_exact: Inherited,
-        inh_float: dict[tuple[int, int, str], float],
-    ) -> tuple[list[tuple[FloatArray, FloatArray]], Inherited, dict[tuple[int, int, str], float]]:
-        """Rounds of LP bound tightening with the target rows (:func:`.relax.tighten`):
-        each round's improved bounds become *witness lemmas* of the node, checked
-        exactly at once (a failing set is dropped); the node's bounds are then
-        recomputed from the exact results.  Stops when a round gains little."""
-        zlo, zhi = _floats(nd.box)
-        t_start = time.perf_counter()
-        left = self.deadline - t_start
-        stop = t_start + min(OBBT_SHARE * left, OBBT_MAX_SECONDS)
-        for rnd in range(OBBT_ROUNDS):
-            if any(bool((lo > hi).any()) for lo, hi in bounds):
-                break
-            units = unstable_units(bounds, self.problem.network, nd.fixed)
-            if not units:
-                break
-            before = _width(bounds, units)
-            self.stats.setdefault("obbt_unstable", []).append(len(units))
-            t0 = time.perf_counter()
-            props = tighten(self.setup, zlo, zhi, nd.fixed, bounds, units, stop)
-            self.stats["obbt_lp_seconds"] = self.stats.get("obbt_lp_seconds", 0.0) + (
-                time.perf_counter() - t0
-            )
-            fr = [(lay, j, f"w{rnd}.{side}", _to_fracs(y) or {}) for lay, j, side, y, _ in props]
-            if not fr:
-                break
-            t0 = time.perf_counter()
-            exact = self.checker.node(nd.box, nd.fixed, inh_exact, fr)
-            self.stats["check_seconds"] += time.perf_counter() - t0
-            if exact is None:
-                self.stats["failed_lemmas"] = self.stats.get("failed_lemmas", 0) + 1
-                break
-            nd.lemmas = [*(nd.lemmas or []), *fr]
-            self.stats["witness_lemmas"] = self.stats.get("witness_lemmas", 0) + len(fr)
-            inh_exact = exact
-            inh_float = {k: float(v) for k, v in exact.items()}
-            bounds, _ = node_bounds(self.problem.network, zlo, zhi, nd.fixed, inh_float, math.inf)
-            after = _width(bounds, unstable_units(bounds, self.problem.network, nd.fixed))
-            if after >= before * (1 - OBBT_MIN_GAIN) or time.perf_counter() > stop:
-                break
-        return bounds, inh_exact, inh_float
-
     # ------------------------------------------------------------ one node
     def _evaluate(self, nd: ProofNode, depth: int = 0) -> tuple[str, Any]:
         """('leaf', None) | ('yes', z) | ('split', (bounds, result))."""
@@ -315,7 +237,11 @@ class Search:
                 inh_exact = exact
                 inh_float = {k: float(v) for k, v in exact.items()}
         if depth <= self.obbt_depth and time.perf_counter() < self.deadline:
-            bounds, inh_exact, inh_float = self._tighten(nd, bounds, inh_exact, inh_float)
+            bounds, inh_exact, inh_float = tighten_node(self, nd, bounds, inh_exact, inh_float)
+        if self.pending:
+            if optimistic_leaf(self, nd, bounds):
+                return "leaf", None
+            bounds, inh_exact, inh_float = settle(self, nd, inh_exact)
         self.current = (inh_exact, inh_float)
         if any(bool((lo > hi).any()) for lo, hi in bounds):
             t0 = time.perf_counter()
