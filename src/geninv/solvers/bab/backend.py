@@ -8,8 +8,10 @@ whole tree, and answers ``unknown`` if that fails.  Neither HiGHS's tolerances
 nor any float bound is trusted: a float dual only *proposes* multipliers.
 
 Scope: piecewise-linear networks (relu, leaky_relu, identity), box latents,
-and real latents with a clamp box (``problem.input_box``; the checker verifies
-the clamp property itself); p = inf, p = 1, integer p >= 2 (the l_p ball is
+real latents with a clamp box (``problem.input_box``; the checker verifies
+the clamp property itself), and real latents without any box (a search over
+phases only, :mod:`.freesearch`, whose leaves are Farkas certificates that
+cancel the free latent columns exactly); p = inf, p = 1, integer p >= 2 (the l_p ball is
 relaxed by ``|d_j| <= delta``, ``||d||_1 <= q^(1-1/p) delta`` and supporting
 cuts) and exact inversion for any p.  ``<`` is refuted by refuting ``<=``, so a
 threshold exactly at the minimum with ``<`` ends as ``unknown`` (time or node
@@ -241,13 +243,12 @@ class BabBackend(Backend):
                     reason=f"the input box is not a verified clamp box ({why}); give a box domain",
                 ), {}
             root = "input box"
-        else:
-            return Solution(
-                Status.UNKNOWN,
-                self.name,
-                reason="real latents without a bounding box: give a box domain (domain.kind "
-                "'box' with lower/upper), or an instance whose network clamps its input",
-            ), {}
+        else:  # real latents without a box: phase search with free-column Farkas leaves
+            from geninv.solvers.bab.freesearch import decide_free
+
+            return decide_free(
+                self, problem, time_limit, original=original, threshold_up=threshold_up
+            )
         setup, l1 = make_setup(problem)
         cert = Certificate(
             n=problem.n,

@@ -1,0 +1,235 @@
+"""bab on real latents without a box: checked *no* (free-column Farkas leaves), exact
+witnesses, against an independent exact oracle.
+
+Oracle (written here, sharing nothing with geninv's solvers): every activation
+pattern of the non-identity units is enumerated; on a pattern the network is an
+affine map of ``z`` and the pattern's sign conditions, with the threshold
+(``|d_j| <= delta`` for p = inf; ``s . d <= delta`` for every sign vector ``s``
+for p = 1; strict rows for ``<``), are a system ``C z <= d`` decided by exact
+Fourier-Motzkin elimination in Fractions (strictness carried through every
+combination).  A witness exists iff some pattern's system is feasible.  One-latent
+ties use :func:`geninv.testing.oracles.one_latent` (exact breakpoint analysis).
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import itertools
+import json
+import random
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from geninv.cli import main
+from geninv.io.instance import save_instance
+from geninv.network import ReLUNetwork
+from geninv.problem import Domain, InversionProblem, Status
+from geninv.proofcheck import ProofRejected, check_certificate
+from geninv.solvers.base import solve
+from geninv.testing.oracles import Question, one_latent
+
+pytest.importorskip("highspy")
+
+F = Fraction
+Layers = list[tuple[list[list[Fraction]], list[Fraction], str]]
+Ineq = tuple[list[Fraction], Fraction, bool]  # c . z <= d (strict: <)
+
+
+# ------------------------------------------------------------------ the oracle
+def _fm_feasible(rows: list[Ineq], n: int) -> bool:
+    """Exact Fourier-Motzkin: is ``{z : c . z <= d (< d if strict)}`` nonempty?"""
+    for k in range(n):
+        pos = [r for r in rows if r[0][k] > 0]
+        neg = [r for r in rows if r[0][k] < 0]
+        new = [r for r in rows if r[0][k] == 0]
+        for cp, dp, sp in pos:
+            for cn, dn, sn in neg:
+                a, b = -cn[k], cp[k]  # a * row_p + b * row_n kills z_k
+                c = [a * u + b * v for u, v in zip(cp, cn, strict=True)]
+                new.append((c, a * dp + b * dn, sp or sn))
+        rows = new
+    return all((d > 0) if s else (d >= 0) for _, d, s in rows)
+
+
+def _act(spec: str) -> tuple[str, Fraction]:
+    if spec.startswith("leaky_relu:"):
+        return "leaky", F(spec.split(":")[1])
+    return spec, F(0)
+
+
+def oracle_feasible(
+    layers: Layers, x: list[Fraction], p: str, delta: Fraction, relation: str
+) -> bool:
+    """Whether some real z has ||G(z) - x||_p <= delta (< for relation '<')."""
+    n = len(layers[0][0][0])
+    units = [(li, j) for li, (w, _, a) in enumerate(layers) if a != "identity" for j in range(len(w))]
+    strict = relation == "<"
+    for bits in itertools.product((0, 1), repeat=len(units)):
+        phase = dict(zip(units, bits, strict=True))
+        rows: list[Ineq] = []
+        forms = [([F(int(i == k)) for i in range(n)], F(0)) for k in range(n)]
+        for li, (w, b, a) in enumerate(layers):
+            kind, alpha = _act(a)
+            new = []
+            for j, (wr, bj) in enumerate(zip(w, b, strict=True)):
+                c = [sum((wk * f[0][i] for wk, f in zip(wr, forms, strict=True)), F(0)) for i in range(n)]
+                c0 = bj + sum((wk * f[1] for wk, f in zip(wr, forms, strict=True)), F(0))
+                if kind == "identity":
+                    new.append((c, c0))
+                elif phase[(li, j)] == 1:  # h >= 0, a = h
+                    rows.append(([-v for v in c], c0, False))
+                    new.append((c, c0))
+                else:  # h <= 0, a = alpha h
+                    rows.append((c, -c0, False))
+                    new.append(([alpha * v for v in c], alpha * c0))
+            forms = new
+        d = [(c, c0 - xj) for (c, c0), xj in zip(forms, x, strict=True)]
+        if p == "inf":
+            for c, c0 in d:
+                rows.append((c, delta - c0, strict))
+                rows.append(([-v for v in c], delta + c0, strict))
+        else:
+            for signs in itertools.product((1, -1), repeat=len(d)):
+                c = [sum((s * ci[i] for s, (ci, _) in zip(signs, d, strict=True)), F(0)) for i in range(n)]
+                c0 = sum((s * cc for s, (_, cc) in zip(signs, d, strict=True)), F(0))
+                rows.append((c, delta - c0, strict))
+        if _fm_feasible(rows, n):
+            return True
+    return False
+
+
+def test_oracle_on_hand_cases() -> None:
+    # G(z) = z1 + z2 (identity), x = 1: every distance 0 is reachable; relu(-z^2)... keep linear
+    lin: Layers = [([[F(1), F(1)]], [F(0)], "identity")]
+    assert oracle_feasible(lin, [F(1)], "inf", F(0), "<=")
+    assert not oracle_feasible(lin, [F(1)], "inf", F(0), "<")
+    relu: Layers = [([[F(1)]], [F(0)], "relu")]  # relu(z) >= 0: x = -1 is 1 away
+    assert oracle_feasible(relu, [F(-1)], "1", F(1), "<=")
+    assert not oracle_feasible(relu, [F(-1)], "1", F(1), "<")
+    assert not oracle_feasible(relu, [F(-1)], "inf", F(1, 2), "<=")
+
+
+# ------------------------------------------------------------------ instances
+ACTS = ["relu", "relu", "leaky_relu:1/4", "leaky_relu:2", "identity"]
+
+
+def _random_case(rng: random.Random) -> tuple[Layers, list[Fraction]]:
+    n = rng.randint(1, 3)
+    depth = rng.randint(1, 3)
+    widths = [rng.randint(1, 3) for _ in range(depth - 1)] + [rng.randint(1, 3)]
+    layers: Layers = []
+    prev = n
+    for k, m in enumerate(widths):
+        w = [[F(rng.randint(-3, 3), rng.choice([1, 2])) for _ in range(prev)] for _ in range(m)]
+        b = [F(rng.randint(-3, 3), rng.choice([1, 2])) for _ in range(m)]
+        last = k == depth - 1
+        layers.append((w, b, rng.choice(ACTS if not last else ["relu", "identity", "leaky_relu:1/4"])))
+        prev = m
+    q = widths[-1]
+    x = [F(rng.randint(-4, 4), rng.choice([1, 2])) for _ in range(q)]
+    return layers, x
+
+
+def _problem(
+    layers: Layers, x: list[Fraction], p: str, delta: Fraction, relation: str
+) -> InversionProblem:
+    net = ReLUNetwork([w for w, _, _ in layers], [b for _, b, _ in layers], activations=[a for *_, a in layers])
+    pv = float("inf") if p == "inf" else float(p)
+    return InversionProblem(net, x, Domain("real"), p=pv, threshold=delta, relation=relation)
+
+
+def _bab(prob: InversionProblem, proof: Path | None = None, primal: bool = False) -> Any:
+    opts: dict[str, Any] = {"primal": primal}
+    if proof is not None:
+        opts["proof"] = str(proof)
+    return solve(prob, "bab", time_limit=30, options=opts)
+
+
+# ------------------------------------------------------------------ against the oracle
+@pytest.mark.parametrize("seed", [0, 1])
+def test_random_real_latents_match_the_exact_oracle(seed: int) -> None:
+    rng = random.Random(seed)
+    seen = {"yes": 0, "no": 0}
+    for _ in range(25):
+        layers, x = _random_case(rng)
+        p = rng.choice(["inf", "1"])
+        delta = F(rng.randint(0, 6), 2)
+        rel = rng.choice(["<=", "<"]) if delta else "<="
+        truth = oracle_feasible(layers, x, p, delta, rel)
+        sol = _bab(_problem(layers, x, p, delta, rel))
+        assert sol.status is (Status.YES if truth else Status.NO), (layers, x, p, delta, rel, sol.reason)
+        seen[sol.status.value] += 1
+        if sol.status is Status.NO:
+            assert sol.proof["checked"] and sol.proof["root"] == "free (real latents, no box)"
+    assert seen["yes"] >= 5 and seen["no"] >= 5, seen
+
+
+def _one_latent_min(layers: Layers, x: list[Fraction], p: str) -> Fraction:
+    q = Question(layers, x, "real", None, None, p, F(0), "<=")
+    ans = one_latent(q)
+    assert ans.min_pow is not None
+    return ans.min_pow
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_one_latent_ties_both_relations(seed: int) -> None:
+    """Threshold exactly at the minimum distance (exact breakpoint analysis): '<=' has a
+    witness (found exactly), '<' has none (refuted with a strict Farkas row)."""
+    rng = random.Random(seed)
+    decided = 0
+    for _ in range(8):
+        layers, x = _random_case(rng)
+        layers[0] = ([[w[0]] for w in layers[0][0]], layers[0][1], layers[0][2])  # n = 1
+        p = rng.choice(["inf", "1"])
+        dmin = _one_latent_min(layers, x, p)
+        if dmin == 0:
+            continue
+        yes = _bab(_problem(layers, x, p, dmin, "<="))
+        assert yes.status is Status.YES, yes.reason
+        no = _bab(_problem(layers, x, p, dmin, "<"))
+        assert no.status is not Status.YES
+        decided += no.status is Status.NO
+        for d, want in ((dmin * F(99, 100), Status.NO), (dmin * F(101, 100), Status.YES)):
+            assert _bab(_problem(layers, x, p, d, "<=")).status is want
+    assert decided >= 3
+
+
+def test_unbounded_witness_set_tie() -> None:
+    """G(z) = (z1 + z2, z1 + z2) (identity), x = (0, 2): distance >= 1 (l_inf) on all of
+    R^2, attained on a whole line.  delta = 1: '<=' yes, '<' no (checked)."""
+    layers: Layers = [([[F(1), F(1)], [F(1), F(1)]], [F(0), F(0)], "identity")]
+    x = [F(0), F(2)]
+    for rel, want in (("<=", Status.YES), ("<", Status.NO)):
+        assert oracle_feasible(layers, x, "inf", F(1), rel) is (want is Status.YES)
+        sol = _bab(_problem(layers, x, "inf", F(1), rel))
+        assert sol.status is want, sol.reason
+    hidden: Layers = [
+        ([[F(1), F(-1)], [F(-1), F(1)]], [F(0), F(0)], "relu"),
+        ([[F(1), F(1)]], [F(-1)], "leaky_relu:1/4"),
+    ]  # |z1 - z2| - 1 through a leaky unit: every value >= -1/4 is reached
+    assert _bab(_problem(hidden, [F(-1)], "1", F(3, 4), "<=")).status is Status.YES
+    assert _bab(_problem(hidden, [F(-1)], "1", F(3, 4), "<")).status is Status.NO
+    assert _bab(_problem(hidden, [F(-1)], "inf", F(1, 2), "<=")).status is Status.NO
+
+
+def test_integer_p_matches_one_latent_oracle() -> None:
+    """p = 2 with delta^2 given exactly (threshold_pow) at 81% and 121% of the exact
+    minimum of ||d||_2^2 (one latent): the no needs the l_p cuts."""
+    rng = random.Random(7)
+    done = 0
+    while done < 4:
+        layers, x = _random_case(rng)
+        layers[0] = ([[w[0]] for w in layers[0][0]], layers[0][1], layers[0][2])
+        m2 = _one_latent_min(layers, x, "2")
+        if len(x) < 2 or m2 == 0:
+            continue
+        net = _problem(layers, x, "inf", F(1), "<=").network
+        for d2, want in ((m2 * F(81, 100), Status.NO), (m2 * F(121, 100), Status.YES)):
+            prob = InversionProblem(net, x, Domain("real"), p=2.0, threshold_pow=d2)
+            sol = _bab(prob)
+            assert sol.status is want, (layers, x, d2, sol.reason)
+        done += 1
