@@ -66,7 +66,9 @@ def oracle_feasible(
 ) -> bool:
     """Whether some real z has ||G(z) - x||_p <= delta (< for relation '<')."""
     n = len(layers[0][0][0])
-    units = [(li, j) for li, (w, _, a) in enumerate(layers) if a != "identity" for j in range(len(w))]
+    units = [
+        (li, j) for li, (w, _, a) in enumerate(layers) if a != "identity" for j in range(len(w))
+    ]
     strict = relation == "<"
     for bits in itertools.product((0, 1), repeat=len(units)):
         phase = dict(zip(units, bits, strict=True))
@@ -76,7 +78,10 @@ def oracle_feasible(
             kind, alpha = _act(a)
             new = []
             for j, (wr, bj) in enumerate(zip(w, b, strict=True)):
-                c = [sum((wk * f[0][i] for wk, f in zip(wr, forms, strict=True)), F(0)) for i in range(n)]
+                c = [
+                    sum((wk * f[0][i] for wk, f in zip(wr, forms, strict=True)), F(0))
+                    for i in range(n)
+                ]
                 c0 = bj + sum((wk * f[1] for wk, f in zip(wr, forms, strict=True)), F(0))
                 if kind == "identity":
                     new.append((c, c0))
@@ -94,7 +99,10 @@ def oracle_feasible(
                 rows.append(([-v for v in c], delta + c0, strict))
         else:
             for signs in itertools.product((1, -1), repeat=len(d)):
-                c = [sum((s * ci[i] for s, (ci, _) in zip(signs, d, strict=True)), F(0)) for i in range(n)]
+                c = [
+                    sum((s * ci[i] for s, (ci, _) in zip(signs, d, strict=True)), F(0))
+                    for i in range(n)
+                ]
                 c0 = sum((s * cc for s, (_, cc) in zip(signs, d, strict=True)), F(0))
                 rows.append((c, delta - c0, strict))
         if _fm_feasible(rows, n):
@@ -127,7 +135,9 @@ def _random_case(rng: random.Random) -> tuple[Layers, list[Fraction]]:
         w = [[F(rng.randint(-3, 3), rng.choice([1, 2])) for _ in range(prev)] for _ in range(m)]
         b = [F(rng.randint(-3, 3), rng.choice([1, 2])) for _ in range(m)]
         last = k == depth - 1
-        layers.append((w, b, rng.choice(ACTS if not last else ["relu", "identity", "leaky_relu:1/4"])))
+        layers.append(
+            (w, b, rng.choice(ACTS if not last else ["relu", "identity", "leaky_relu:1/4"]))
+        )
         prev = m
     q = widths[-1]
     x = [F(rng.randint(-4, 4), rng.choice([1, 2])) for _ in range(q)]
@@ -137,7 +147,9 @@ def _random_case(rng: random.Random) -> tuple[Layers, list[Fraction]]:
 def _problem(
     layers: Layers, x: list[Fraction], p: str, delta: Fraction, relation: str
 ) -> InversionProblem:
-    net = ReLUNetwork([w for w, _, _ in layers], [b for _, b, _ in layers], activations=[a for *_, a in layers])
+    net = ReLUNetwork(
+        [w for w, _, _ in layers], [b for _, b, _ in layers], activations=[a for *_, a in layers]
+    )
     pv = float("inf") if p == "inf" else float(p)
     return InversionProblem(net, x, Domain("real"), p=pv, threshold=delta, relation=relation)
 
@@ -161,7 +173,14 @@ def test_random_real_latents_match_the_exact_oracle(seed: int) -> None:
         rel = rng.choice(["<=", "<"]) if delta else "<="
         truth = oracle_feasible(layers, x, p, delta, rel)
         sol = _bab(_problem(layers, x, p, delta, rel))
-        assert sol.status is (Status.YES if truth else Status.NO), (layers, x, p, delta, rel, sol.reason)
+        assert sol.status is (Status.YES if truth else Status.NO), (
+            layers,
+            x,
+            p,
+            delta,
+            rel,
+            sol.reason,
+        )
         seen[sol.status.value] += 1
         if sol.status is Status.NO:
             assert sol.proof["checked"] and sol.proof["root"] == "free (real latents, no box)"
@@ -233,3 +252,170 @@ def test_integer_p_matches_one_latent_oracle() -> None:
             sol = _bab(prob)
             assert sol.status is want, (layers, x, d2, sol.reason)
         done += 1
+
+
+# ------------------------------------------------------------------ the proof and its checker
+SEED = 11
+
+
+def _proved(tmp_path: Path, seed: int = SEED) -> tuple[InversionProblem, dict[str, Any], Path]:
+    """A checked free proof with several nodes (a 2-4-4-3 relu/leaky/identity net)."""
+    rng = random.Random(seed)
+    dims = [2, 4, 4, 3]
+    ws = [
+        [[F(rng.randint(-8, 8), 4) for _ in range(dims[i])] for _ in range(dims[i + 1])]
+        for i in range(3)
+    ]
+    bs = [[F(rng.randint(-8, 8), 4) for _ in range(dims[i + 1])] for i in range(3)]
+    layers: Layers = [
+        (w, b, a) for w, b, a in zip(ws, bs, ["relu", "leaky_relu:1/4", "identity"], strict=True)
+    ]
+    prob0 = _problem(layers, [F(0)] * 3, "inf", F(1, 2), "<=")
+    base = prob0.network.forward_exact([F(1, 2), F(-1, 2)])
+    x = [v + s for v, s in zip(base, [F(3, 2), F(-3, 2), F(3, 2)], strict=True)]
+    prob = _problem(layers, x, "inf", F(1, 2), "<=")
+    path = tmp_path / "free.json"
+    sol = _bab(prob, proof=path)
+    assert sol.status is Status.NO, sol.reason
+    assert oracle_feasible(layers, x, "inf", F(1, 2), "<=") is False
+    doc = json.loads(path.read_text())
+    assert doc["root"] == "free" and len(doc["nodes"]) >= 3
+    return prob, doc, path
+
+
+def _leaf_on_z(doc: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """A leaf and one of its layer-1 rows (the rows that carry the latent columns)."""
+    for nd in doc["nodes"]:
+        for k in nd.get("farkas", {}):
+            if k.startswith("L1.") and not k.endswith((".sle", ".sge")):
+                return nd, k
+    raise AssertionError("no leaf uses a layer-1 row")
+
+
+def test_free_proof_checks_and_tampering_is_rejected(tmp_path: Path) -> None:
+    prob, doc, _ = _proved(tmp_path)
+    rep = check_certificate(prob, doc)
+    assert rep.root == "free (real latents, no box)" and rep.leaves == (rep.nodes + 1) // 2
+    # a flipped multiplier sign
+    bad = copy.deepcopy(doc)
+    nd, row = _leaf_on_z(bad)
+    nd["farkas"][row] = str(-F(nd["farkas"][row]))
+    with pytest.raises(ProofRejected, match="negative"):
+        check_certificate(prob, bad)
+    # a nonzero sum on the free latent columns: one layer-1 multiplier scaled by 1001/1000
+    bad = copy.deepcopy(doc)
+    nd, row = _leaf_on_z(bad)
+    nd["farkas"][row] = str(F(nd["farkas"][row]) * F(1001, 1000))
+    with pytest.raises(ProofRejected, match="unbounded above"):
+        check_certificate(prob, bad)
+    # a dropped node (a leaf), and a leaf dropped with its parent's split
+    bad = copy.deepcopy(doc)
+    leaf_ids = [nd["id"] for nd in bad["nodes"] if "farkas" in nd]
+    bad["nodes"] = [nd for nd in bad["nodes"] if nd["id"] != leaf_ids[-1]]
+    with pytest.raises(ProofRejected, match="missing"):
+        check_certificate(prob, bad)
+    bad = copy.deepcopy(doc)
+    inner = next(nd for nd in bad["nodes"] if "children" in nd)
+    del inner["children"], inner["split"]
+    with pytest.raises(ProofRejected):
+        check_certificate(prob, bad)
+    # a leaf without multipliers, swapped phases, a split on an identity unit
+    bad = copy.deepcopy(doc)
+    nd = next(nd for nd in bad["nodes"] if "farkas" in nd)
+    nd["farkas"] = {}
+    with pytest.raises(ProofRejected):
+        check_certificate(prob, bad)
+    bad = copy.deepcopy(doc)
+    inner = next(nd for nd in bad["nodes"] if "children" in nd)
+    inner["children"] = inner["children"][::-1]
+    with pytest.raises(ProofRejected, match="fixings"):
+        check_certificate(prob, bad)
+    bad = copy.deepcopy(doc)
+    inner = next(nd for nd in bad["nodes"] if "children" in nd)
+    inner["split"] = {"kind": "relu", "layer": 3, "unit": 0}
+    with pytest.raises(ProofRejected):
+        check_certificate(prob, bad)
+    # the same proof does not refute a threshold that has a witness
+    layers, x = _layers_of(prob), list(prob.target)
+    assert oracle_feasible(layers, x, "inf", F(10), "<=")
+    with pytest.raises(ProofRejected):
+        check_certificate(_problem(layers, x, "inf", F(10), "<="), doc)
+
+
+def _layers_of(prob: InversionProblem) -> Layers:
+    out: Layers = []
+    for la in prob.network.layers:
+        rows = []
+        for idx, val in la.exact_rows():
+            r = [F(0)] * la.n_in
+            for k, v in zip(idx, val, strict=True):
+                r[k] = v
+            rows.append(r)
+        out.append((rows, list(la.exact_bias_values()), la.activation_label))
+    return out
+
+
+def test_strict_tie_proof_does_not_refute_the_closed_ball() -> None:
+    layers: Layers = [([[F(1), F(1)], [F(1), F(1)]], [F(0), F(0)], "identity")]
+    x = [F(0), F(2)]
+    strict = _problem(layers, x, "inf", F(1), "<")
+    sol = solve(strict, "bab", options={"primal": False})
+    assert sol.status is Status.NO
+    from geninv.solvers.bab.backend import BabBackend
+
+    _, doc = BabBackend(primal=False).decide(strict, 10)
+    assert check_certificate(strict, doc).leaves >= 1
+    with pytest.raises(ProofRejected, match="not below"):
+        check_certificate(_problem(layers, x, "inf", F(1), "<="), doc)
+
+
+def test_mutated_free_proofs_never_crash_the_checker(tmp_path: Path) -> None:
+    from geninv.proofcheck import MalformedProof
+
+    prob, doc, _ = _proved(tmp_path)
+    rng = random.Random(11)
+    junk: list[Any] = [None, -1, "x", "1/0", [], {}, 10**6, "-3/2", True, [0, 0, 1]]
+    rejected = 0
+    for _ in range(60):
+        bad = copy.deepcopy(doc)
+        nd = rng.choice(bad["nodes"])
+        key = rng.choice(sorted(nd))
+        if key == "farkas" and nd["farkas"]:
+            nd["farkas"][rng.choice(sorted(nd["farkas"]))] = rng.choice(junk)
+        else:
+            nd[key] = rng.choice(junk)
+        try:
+            check_certificate(prob, bad)
+        except (ProofRejected, MalformedProof):
+            rejected += 1
+    assert rejected >= 40
+
+
+def test_cli_check_proof_and_solve_on_a_free_instance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prob, doc, path = _proved(tmp_path)
+    inst = tmp_path / "inst"
+    save_instance(prob, inst)
+    assert main(["check-proof", str(inst), str(path)]) == 0
+    assert "valid proof" in capsys.readouterr().out
+    gz = tmp_path / "cli.json.gz"
+    assert main(["solve", str(inst), "--method", "bab", "--proof", str(gz)]) == 0
+    assert json.loads(gzip.decompress(gz.read_bytes()))["root"] == "free"
+    assert main(["check-proof", str(inst), str(gz)]) == 0
+    bad = copy.deepcopy(doc)
+    nd, row = _leaf_on_z(bad)
+    nd["farkas"][row] = str(-F(nd["farkas"][row]))
+    badf = tmp_path / "bad.json"
+    badf.write_text(json.dumps(bad))
+    capsys.readouterr()
+    assert main(["check-proof", str(inst), str(badf)]) == 1
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("invalid proof: node")
+
+
+def test_auto_reaches_bab_for_real_latents_without_a_box(tmp_path: Path) -> None:
+    prob, _, _ = _proved(tmp_path)
+    sol = solve(prob, "auto", time_limit=60)
+    assert sol.status is Status.NO, sol.reason
+    assert sol.proof is not None and sol.proof.get("checked"), sol.proof

@@ -71,7 +71,9 @@ class FreeLeaf(Leaf):
     def __init__(self, net: Net, glob: Globals, fixed: dict[tuple[int, int], int]) -> None:
         super().__init__(net, glob, [], fixed, [])
 
-    def _make_unit_row(self, name: str) -> tuple[int, int, tuple[Fraction, Fraction, Fraction]] | None:
+    def _make_unit_row(
+        self, name: str
+    ) -> tuple[int, int, tuple[Fraction, Fraction, Fraction]] | None:
         parts = name.split(".")
         net = self.net
         if not (parts[0].startswith("L") and len(parts) == 3):

@@ -32,10 +32,8 @@ the l_p ball adds a supporting cut (global; checked by the checker).
 
 from __future__ import annotations
 
-import heapq
 import importlib
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -44,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from geninv.problem import InversionProblem
-from geninv.proofcheck_free import ROOT, FreeChecker
+from geninv.proofcheck_free import FreeChecker
 
 Fixed = dict[tuple[int, int], int]
 #: significant bits kept of a float multiplier before the exact repair
@@ -128,10 +126,16 @@ class FreeModel:
             rows, bias = layer.exact_rows(), layer.exact_bias_values()
             for j, (idx, val) in enumerate(rows):
                 self.units.append((li, j))
-                specs = {"ge": (-1, 1), "le": (1, -1), "sge": (-alpha, 1), "sle": (alpha, -1)}
-                specs.update({"on": (1, 0), "off": (-1, 0)})
-                for kind, (sig, kap) in specs.items():
-                    sg, kp = Fraction(sig), Fraction(kap)
+                one, zero = Fraction(1), Fraction(0)
+                specs = {
+                    "ge": (-one, one),
+                    "le": (one, -one),
+                    "sge": (-alpha, one),
+                    "sle": (alpha, -one),
+                    "on": (one, zero),
+                    "off": (-one, zero),
+                }
+                for kind, (sg, kp) in specs.items():
                     coef = {self.off[li - 1] + k: sg * w for k, w in zip(idx, val, strict=True)}
                     if kp:
                         coef[ncol + j] = kp
@@ -195,8 +199,12 @@ class FreeModel:
                 b = (-math.inf, math.inf)
             elif alpha == 0:
                 b = (0.0, 0.0 if ph == 0 else math.inf)
+            elif ph == 1:
+                b = (0.0, math.inf)
+            elif ph == 0:
+                b = (-math.inf, 0.0)
             else:
-                b = {1: (0.0, math.inf), 0: (-math.inf, 0.0)}.get(ph, (-math.inf, math.inf))  # type: ignore[arg-type]
+                b = (-math.inf, math.inf)
             lo.append(b[0])
             hi.append(b[1])
         if self.mode != "inf":
@@ -223,7 +231,10 @@ def solve_lp(model: FreeModel, fixed: Fixed) -> LPResult:
     h = hs.Highs()
     h.setOptionValue("output_flag", False)
     h.addVars(ncol, np.array([*lo, 0.0]), np.array([*hi, math.inf]))
-    starts, idx, val, rlo = [], [], [], []
+    starts: list[int] = []
+    idx: list[int] = []
+    val: list[float] = []
+    rlo: list[float] = []
     for r in rows:
         cols, vals, sc, beta = r.floats()
         starts.append(len(idx))
@@ -302,10 +313,10 @@ class Repair:
             g: dict[int, Fraction] = {}
             for i, yi in y.items():
                 for c, v in rows[i].coef.items():
-                    g[c] = g.get(c, 0) + yi * v
+                    g[c] = g.get(c, Fraction(0)) + yi * v
             cols = {c for i in y for c in rows[i].coef}
             for c in cols:
-                kind, gc = kinds.get(c), g.get(c, 0)
+                kind, gc = kinds.get(c), g.get(c, Fraction(0))
                 if (
                     kind == "zero"
                     or (basic is not None and c in basic)
@@ -314,7 +325,10 @@ class Repair:
                 ):
                     must_set.add(c)
             must = sorted(must_set)
-            eqs = [({i: rows[i].coef[c] for i in y if c in rows[i].coef}, -g.get(c, 0)) for c in must]
+            eqs = [
+                ({i: rows[i].coef[c] for i in y if c in rows[i].coef}, -g.get(c, Fraction(0)))
+                for c in must
+            ]
             if basic is not None:  # the s column: sum y_i s_coef_i = 1 (the LP's objective)
                 sig = sum((yi * rows[i].s_coef for i, yi in y.items()), Fraction(0))
                 eqs.append(({i: rows[i].s_coef for i in y if rows[i].s_coef}, 1 - sig))
@@ -338,9 +352,7 @@ class Repair:
         return named if self.checker.refutes(fixed, named) else None
 
 
-def exact_vertex(
-    model: FreeModel, lp: LPResult, fixed: Fixed
-) -> list[Fraction] | None:
+def exact_vertex(model: FreeModel, lp: LPResult, fixed: Fixed) -> list[Fraction] | None:
     """The latent of the LP's basic solution, solved exactly: every nonbasic column
     at its bound, every nonbasic row at its right side (a ``>=`` row's only bound)."""
     if lp.basis is None or lp.v is None:

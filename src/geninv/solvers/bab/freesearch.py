@@ -15,6 +15,7 @@ nodes without boxes, and leaves ``{"farkas": {row: "p/q"}}``; checked by
 from __future__ import annotations
 
 import heapq
+import importlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -160,10 +161,8 @@ class FreeSearch:
                     return y
             if lp.status == "optimal" and lp.basis is not None and lp.y:
                 # exact dual of the basis: needed at a tie (strict relation)
-                import highspy
-
-                cols = lp.basis[0]
-                basic = {c for c, st in enumerate(cols) if st == highspy.HighsBasisStatus.kBasic}
+                kbasic = importlib.import_module("highspy").HighsBasisStatus.kBasic
+                basic = {c for c, st in enumerate(lp.basis[0]) if st == kbasic}
                 return self.repair.run(fixed, lp.rows, lp.y[0], basic=basic)
             return None
         finally:
