@@ -163,6 +163,7 @@ class FreeModel:
             tr.append(Row("T.sum", tsum, l1 / delta, Fraction(0)))
         self.target_rows = tr
         self.cut_rows: list[Row] = []
+        self.scales = column_scales(self)
 
     def add_cut(self, k: int, c: list[Fraction], r: Fraction) -> None:
         """Cut ``k``: ``-c . a^L + (r / delta) s >= -c . x``."""
@@ -223,27 +224,56 @@ class LPResult:
     basis: tuple[list[Any], list[Any]] | None
 
 
+def _pow2(v: float) -> float:
+    return 2.0 ** round(math.log2(v)) if v > 0 and math.isfinite(v) else 1.0
+
+
+def column_scales(model: FreeModel) -> np.ndarray[Any, Any]:
+    """Powers of two per column (s last) near the magnitude of each layer's values:
+    ``z`` 1, ``a^l`` ``max(|W_l| c_{l-1}, |b_l|)``, ``t`` and ``s`` delta's (the
+    output's for exact inversion).  The LP is solved in scaled columns and rows
+    (each row divided by its largest scaled coefficient): HiGHS's absolute
+    tolerances then fit weights and thresholds from 1e-6 to 1e6 alike.  Only the
+    float LP sees the scaling; every multiplier is re-derived exactly."""
+    net = model.problem.network
+    scales = [1.0] * model.n
+    c = 1.0
+    for layer in net.layers:
+        w = float(np.max(np.abs(layer.weight), initial=0.0))
+        b = float(np.max(np.abs(layer.bias), initial=0.0))
+        c = _pow2(max(w * c, b)) if max(w * c, b) > 0 else c
+        scales += [c] * layer.weight.shape[0]
+    cs = _pow2(float(model.delta)) if model.delta > 0 else c
+    if model.mode != "inf":
+        scales += [cs] * model.q
+    return np.array([*scales, cs])
+
+
 def solve_lp(model: FreeModel, fixed: Fixed) -> LPResult:
     hs = importlib.import_module("highspy")
     rows = model.rows(fixed)
     lo, hi = model.col_box(fixed)
     ncol = model.ncol + 1
+    cs = model.scales
     h = hs.Highs()
     h.setOptionValue("output_flag", False)
-    h.addVars(ncol, np.array([*lo, 0.0]), np.array([*hi, math.inf]))
+    h.addVars(ncol, np.array([*lo, 0.0]) / cs, np.array([*hi, math.inf]) / cs)
     starts: list[int] = []
     idx: list[int] = []
     val: list[float] = []
     rlo: list[float] = []
+    rscale: list[float] = []
     for r in rows:
         cols, vals, sc, beta = r.floats()
+        if sc:
+            cols, vals = [*cols, model.ncol], [*vals, sc]
+        scaled = np.array(vals) * cs[cols]
+        rs = _pow2(float(np.max(np.abs(scaled), initial=0.0)))
         starts.append(len(idx))
         idx.extend(cols)
-        val.extend(vals)
-        if sc:
-            idx.append(model.ncol)
-            val.append(sc)
-        rlo.append(beta)
+        val.extend((scaled / rs).tolist())
+        rlo.append(beta / rs)
+        rscale.append(rs)
     nr = len(rows)
     h.addRows(
         nr,
@@ -257,19 +287,20 @@ def solve_lp(model: FreeModel, fixed: Fixed) -> LPResult:
     h.changeColsCost(1, np.array([model.ncol], dtype=np.int32), np.array([1.0]))
     h.run()
     status = str(h.getModelStatus()).split(".")[-1]
+    back = cs[-1] / np.array(rscale)  # scaled duals -> multipliers of the original rows
     if status == "kOptimal":
         sol = h.getSolution()
-        v = np.array(sol.col_value)
+        v = np.array(sol.col_value) * cs
         duals = np.array(sol.row_dual)
         hb = h.getBasis()
         basis = (list(hb.col_status), list(hb.row_status)) if hb.valid else None
-        ys = [np.maximum(duals, 0.0)] if len(duals) == nr else []
+        ys = [np.maximum(duals, 0.0) * back] if len(duals) == nr else []
         return LPResult("optimal", float(v[-1]), v, ys, rows, basis)
     if status == "kInfeasible":
         _, has, ray = h.getDualRay()
         ys = []
         if has:
-            ray = np.asarray(ray, dtype=np.float64)
+            ray = np.asarray(ray, dtype=np.float64) * back
             ys = [np.maximum(ray, 0.0), np.maximum(-ray, 0.0)]
         return LPResult("infeasible", math.inf, None, ys, rows, None)
     return LPResult("other", -math.inf, None, [], rows, None)

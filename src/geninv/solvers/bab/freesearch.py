@@ -90,7 +90,8 @@ class FreeSearch:
         self.max_nodes, self.finder = max_nodes, finder
         self.fdelta = float(delta)
         x = problem.target_array()
-        self.scale = max(1.0, self.fdelta, float(np.max(np.abs(x), initial=0.0)))
+        # the magnitude that tolerances are relative to (delta's, or the target's)
+        self.scale = self.fdelta or float(np.max(np.abs(x), initial=0.0)) or 1.0
         self.nodes: dict[int, dict[str, Any]] = {}
         self.stats: dict[str, Any] = {
             "nodes": 0,
