@@ -187,6 +187,25 @@ def test_random_real_latents_match_the_exact_oracle(seed: int) -> None:
     assert seen["yes"] >= 5 and seen["no"] >= 5, seen
 
 
+def test_tiny_and_huge_magnitudes_match_the_exact_oracle() -> None:
+    """Each layer scaled by 10^k, k in [-6, 6] (target and threshold with the output)."""
+    rng = random.Random(8)
+    for _ in range(30):
+        layers, x = _random_case(rng)
+        tot, scaled = F(1), []
+        for w, b, a in layers:
+            s = F(10) ** rng.randint(-6, 6)
+            tot *= s
+            scaled.append(([[v * s for v in r] for r in w], [v * tot for v in b], a))
+        x = [v * tot for v in x]
+        p = rng.choice(["inf", "1"])
+        delta = F(rng.randint(0, 6), 2) * tot
+        rel = rng.choice(["<=", "<"]) if delta else "<="
+        truth = oracle_feasible(scaled, x, p, delta, rel)
+        sol = _bab(_problem(scaled, x, p, delta, rel))
+        assert sol.status is (Status.YES if truth else Status.NO), (scaled, x, p, delta, rel)
+
+
 def _one_latent_min(layers: Layers, x: list[Fraction], p: str) -> Fraction:
     q = Question(layers, x, "real", None, None, p, F(0), "<=")
     ans = one_latent(q)

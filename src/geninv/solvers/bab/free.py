@@ -49,6 +49,9 @@ Fixed = dict[tuple[int, int], int]
 BITS = 40
 #: multipliers below this share of the largest are dropped from the support
 SUPPORT_TOL = 1e-11
+#: a half-line column whose combined coefficient is below this share of its gross sum
+#: is taken for float cancellation and forced to exactly zero
+CANCEL = 1e-9
 MAX_CUT_ROUNDS = 8
 MAX_CUTS = 500
 
@@ -338,21 +341,23 @@ class Repair:
         support = [i for i in range(len(rows)) if yf[i] > SUPPORT_TOL * top]
         y = {i: _frac(float(yf[i])) for i in support}
         kinds = self._kinds(fixed)
-        tiny = Fraction(top) * Fraction(1, 10**8)
         must_set: set[int] = set()  # grows: a column once forced to zero stays so
         for _ in range(8):
             g: dict[int, Fraction] = {}
+            gross: dict[int, float] = {}  # sum |y_i r_ic|: a g_c far below it is cancellation
             for i, yi in y.items():
                 for c, v in rows[i].coef.items():
-                    g[c] = g.get(c, Fraction(0)) + yi * v
-            cols = {c for i in y for c in rows[i].coef}
-            for c in cols:
-                kind, gc = kinds.get(c), g.get(c, Fraction(0))
+                    t = yi * v
+                    g[c] = g.get(c, Fraction(0)) + t
+                    gross[c] = gross.get(c, 0.0) + abs(float(t))
+            for c, gc in g.items():
+                kind = kinds.get(c)
+                small = abs(float(gc)) <= CANCEL * gross[c]
                 if (
                     kind == "zero"
                     or (basic is not None and c in basic)
-                    or (kind == "le" and gc > -tiny)
-                    or (kind == "ge" and gc < tiny)
+                    or (kind == "le" and (gc > 0 or small))
+                    or (kind == "ge" and (gc < 0 or small))
                 ):
                     must_set.add(c)
             must = sorted(must_set)
