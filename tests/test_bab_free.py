@@ -438,3 +438,17 @@ def test_auto_reaches_bab_for_real_latents_without_a_box(tmp_path: Path) -> None
     sol = solve(prob, "auto", time_limit=60)
     assert sol.status is Status.NO, sol.reason
     assert sol.proof is not None and sol.proof.get("checked"), sol.proof
+
+
+def test_optimize_brackets_the_minimum_with_a_checked_lower_bound(tmp_path: Path) -> None:
+    prob, _, _ = _proved(tmp_path)
+    sol = solve(prob, "bab", time_limit=60, options={"mode": "optimize", "primal": False})
+    assert sol.status is Status.NO and sol.proof is not None and sol.proof["checked"]
+    lo = F(sol.stats["lower_bound_exact"])
+    assert sol.z is not None
+    best = F(sol.stats["best_distance"])
+    assert prob.threshold <= lo <= best
+    layers, x = _layers_of(prob), list(prob.target)
+    assert not oracle_feasible(layers, x, "inf", lo, "<")  # nothing below the bound
+    d = max(abs(a - b) for a, b in zip(prob.network.forward_exact(sol.z), x, strict=True))
+    assert oracle_feasible(layers, x, "inf", d, "<=") and d <= best * (1 + F(1, 10**9))
