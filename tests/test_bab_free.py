@@ -452,3 +452,19 @@ def test_optimize_brackets_the_minimum_with_a_checked_lower_bound(tmp_path: Path
     assert not oracle_feasible(layers, x, "inf", lo, "<")  # nothing below the bound
     d = max(abs(a - b) for a, b in zip(prob.network.forward_exact(sol.z), x, strict=True))
     assert oracle_feasible(layers, x, "inf", d, "<=") and d <= best * (1 + F(1, 10**9))
+
+
+def test_an_input_box_that_is_no_clamp_box_falls_back_to_the_free_search() -> None:
+    """G(z) = leaky_{1/4}(z) is not constant outside [0, 1]: the box is not trusted, and
+    the free search finds z = -1/4 for x = -1/16 (a clamped search would say no)."""
+    net = ReLUNetwork([[[1]], [[1]]], [[0], [0]], activations=["leaky_relu:1/4", "identity"])
+    prob = InversionProblem(
+        net, [F(-1, 16)], Domain("real"), threshold=F(1, 100), input_box=([0], [1])
+    )
+    sol = _bab(prob)
+    assert sol.status is Status.YES and sol.z is not None and sol.z[0] < 0
+    relu = ReLUNetwork([[[1]], [[1]]], [[0], [0]], activations=["leaky_relu:1/4", "relu"])
+    far = InversionProblem(relu, [F(-1)], Domain("real"), threshold=F(1, 2), input_box=([0], [1]))
+    no = _bab(far)
+    assert no.status is Status.NO and no.proof is not None
+    assert no.proof["root"] == "free (real latents, no box)"

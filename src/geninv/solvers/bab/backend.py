@@ -233,17 +233,12 @@ class BabBackend(Backend):
             assert problem.domain.lower is not None and problem.domain.upper is not None
             box = list(zip(problem.domain.lower, problem.domain.upper, strict=True))
             root = "domain box"
-        elif problem.input_box is not None:
+        elif problem.input_box is not None and (
+            verify_clamp_box(problem, list(zip(*problem.input_box, strict=True))) is None
+        ):
             box = list(zip(*problem.input_box, strict=True))
-            why = verify_clamp_box(problem, box)
-            if why is not None:
-                return Solution(
-                    Status.UNKNOWN,
-                    self.name,
-                    reason=f"the input box is not a verified clamp box ({why}); give a box domain",
-                ), {}
             root = "input box"
-        else:  # real latents without a box: phase search with free-column Farkas leaves
+        else:  # real latents without a (verified) box: phases only, free-column Farkas leaves
             from geninv.solvers.bab.freesearch import decide_free
 
             return decide_free(
