@@ -72,6 +72,15 @@ class Row:
     s_coef: Fraction
     beta: Fraction
 
+    @property
+    def fcoef(self) -> dict[int, float]:
+        """``|coef|`` in floats (cached)."""
+        cached: dict[int, float] | None = self.__dict__.get("_fcoef")
+        if cached is None:
+            cached = {c: abs(float(v)) for c, v in self.coef.items()}
+            self.__dict__["_fcoef"] = cached
+        return cached
+
     def floats(self) -> tuple[list[int], list[float], float, float]:
         cols = sorted(self.coef)
         return cols, [float(self.coef[c]) for c in cols], float(self.s_coef), float(self.beta)
@@ -346,10 +355,11 @@ class Repair:
             g: dict[int, Fraction] = {}
             gross: dict[int, float] = {}  # sum |y_i r_ic|: a g_c far below it is cancellation
             for i, yi in y.items():
+                fy = abs(float(yi))
                 for c, v in rows[i].coef.items():
-                    t = yi * v
-                    g[c] = g.get(c, Fraction(0)) + t
-                    gross[c] = gross.get(c, 0.0) + abs(float(t))
+                    g[c] = g.get(c, Fraction(0)) + yi * v
+                for c, fv in rows[i].fcoef.items():
+                    gross[c] = gross.get(c, 0.0) + fy * fv
             for c, gc in g.items():
                 kind = kinds.get(c)
                 small = abs(float(gc)) <= CANCEL * gross[c]

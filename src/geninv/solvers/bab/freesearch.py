@@ -118,15 +118,25 @@ class FreeSearch:
     def _witness(self, lp: LPResult, fixed: Fixed) -> list[Fraction] | None:
         assert lp.v is not None
         n = self.model.n
+        if not self._plausible(lp.v[:n]):
+            return None  # the network's own output at the LP latent is far: no candidate is near
         base = [Fraction(float(v)) for v in lp.v[:n]]
         cands = [base] + [[v.limit_denominator(d) for v in base] for d in (10**3, 10**6, 10**9)]
         for c in cands:
-            if self.problem.exact_check(c).meets:
+            if (
+                self._plausible(np.array([float(v) for v in c]))
+                and self.problem.exact_check(c).meets
+            ):
                 return c
         z = exact_vertex(self.model, lp, fixed)
         if z is not None and self.problem.exact_check(z).meets:
             return z
         return None
+
+    def _plausible(self, z: np.ndarray[Any, Any]) -> bool:
+        """Float screen before exact work: G(z) within delta plus a small margin."""
+        d = float(self.problem.distances(self.problem.network.forward(z[None, :]))[0])
+        return d <= self.fdelta * (1 + 1e-6) + 1e-9 * self.scale
 
     def _add_cut(self, lp: LPResult) -> bool:
         """A supporting cut of the l_p ball at the LP's output (integer p >= 2)."""
