@@ -53,6 +53,8 @@ SUPPORT_TOL = 1e-11
 #: is taken for float cancellation and forced to exactly zero
 CANCEL = 1e-9
 MAX_CUT_ROUNDS = 8
+#: cut rounds at a node with every unit fixed (it cannot be split: only cuts help)
+MAX_CUT_ROUNDS_LEAF = 60
 MAX_CUTS = 500
 
 
@@ -87,10 +89,13 @@ class Row:
 
 
 def _solve_sparse(
-    eqs: list[tuple[dict[int, Fraction], Fraction]], priority: dict[int, int]
+    eqs: list[tuple[dict[int, Fraction], Fraction]],
+    priority: dict[int, int],
+    guess: list[Fraction] | None = None,
 ) -> dict[int, Fraction] | None:
     """A solution of the sparse system ``sum_k row[k] d_k = rhs`` (exact; unknowns not
-    chosen as pivots are 0; pivots by ``priority``, lower first), None if inconsistent."""
+    chosen as pivots are 0, or ``guess[k]``; pivots by ``priority``, lower first), None
+    if inconsistent."""
     pivots: list[tuple[int, dict[int, Fraction], Fraction]] = []
     for row0, r0 in eqs:
         row, r = dict(row0), r0
@@ -112,6 +117,9 @@ def _solve_sparse(
         c = row[pv]
         pivots.append((pv, {k: v / c for k, v in row.items()}, r / c))
     d: dict[int, Fraction] = {}
+    if guess is not None:
+        pv_set = {pv for pv, _, _ in pivots}
+        d = {k: g for k, g in enumerate(guess) if k not in pv_set}
     for pv, prow, prhs in reversed(pivots):
         d[pv] = prhs - sum((v * d.get(k, 0) for k, v in prow.items() if k != pv), Fraction(0))
     return d
@@ -241,35 +249,74 @@ def _pow2(v: float) -> float:
 
 
 def column_scales(model: FreeModel) -> np.ndarray[Any, Any]:
-    """Powers of two per column (s last) near the magnitude of each layer's values:
-    ``z`` 1, ``a^l`` ``max(|W_l| c_{l-1}, |b_l|)``, ``t`` and ``s`` delta's (the
-    output's for exact inversion).  The LP is solved in scaled columns and rows
-    (each row divided by its largest scaled coefficient): HiGHS's absolute
-    tolerances then fit weights and thresholds from 1e-6 to 1e6 alike.  Only the
-    float LP sees the scaling; every multiplier is re-derived exactly."""
+    """Powers of two per column (s last) near the magnitude of each column's values:
+    ``z`` 1; ``a^l`` the largest ``|h^l_j|`` at ``z = 0`` (the biases carried
+    forward; the previous scale when all are 0); the output layer also
+    the target's; ``t`` and ``s`` delta's (the output's for exact inversion).  The LP
+    is solved in these columns and in rows divided by their largest scaled
+    coefficient, so HiGHS's absolute tolerances fit weights and thresholds from 1e-6
+    to 1e6 alike.  Only the float LP sees the scaling; every multiplier is
+    re-derived exactly."""
     net = model.problem.network
+    a = np.zeros((1, model.n))
     scales = [1.0] * model.n
     c = 1.0
-    for layer in net.layers:
-        w = float(np.max(np.abs(layer.weight), initial=0.0))
-        b = float(np.max(np.abs(layer.bias), initial=0.0))
-        c = _pow2(max(w * c, b)) if max(w * c, b) > 0 else c
+    x = model.problem.target_array()
+    for k, layer in enumerate(net.layers):
+        h = a @ np.asarray(layer.weight).T + np.asarray(layer.bias)
+        top = float(np.max(np.abs(h), initial=0.0))
+        if k == len(net.layers) - 1:
+            top = max(top, float(np.max(np.abs(x), initial=0.0)))
+        c = _pow2(top) if top > 0 else c
         scales += [c] * layer.weight.shape[0]
+        if layer.activation == "identity":
+            a = h
+        else:
+            a = np.where(h >= 0, h, float(layer.negative_slope) * h)
     cs = _pow2(float(model.delta)) if model.delta > 0 else c
     if model.mode != "inf":
         scales += [cs] * model.q
     return np.array([*scales, cs])
 
 
-def solve_lp(model: FreeModel, fixed: Fixed) -> LPResult:
+def _feasible(
+    rows: list[Row], lo: list[float], hi: list[float], v: np.ndarray[Any, Any], s_col: int
+) -> bool:
+    """Whether the (unscaled) LP point satisfies every row and bound to 1e-7 of its
+    magnitude: a scaled solve can hide a violation below HiGHS's absolute tolerance."""
+    for c, (lc, hc) in enumerate(zip(lo, hi, strict=True)):
+        if not lc - 1e-7 * (1 + abs(lc)) <= v[c] <= hc + 1e-7 * (1 + abs(hc)):
+            return False
+    for r in rows:
+        cols, vals, sc, beta = r.floats()
+        terms = np.array(vals) * v[cols] if cols else np.zeros(0)
+        act = float(terms.sum()) + sc * float(v[s_col])
+        size = float(np.abs(terms).sum()) + abs(sc * float(v[s_col])) + abs(beta)
+        if act < beta - 1e-7 * size:
+            return False
+    return True
+
+
+def solve_lp(
+    model: FreeModel, fixed: Fixed, scaled: bool = True, elastic: bool = False
+) -> LPResult:
+    """The node LP (min s).  ``elastic``: s fixed at delta and one more column
+    ``e >= 0`` added to every (scaled) row, min e -- always feasible; when its optimum
+    is positive the node is empty and its duals are Farkas multipliers (for an
+    infeasible LP whose dual ray HiGHS does not give)."""
     hs = importlib.import_module("highspy")
     rows = model.rows(fixed)
     lo, hi = model.col_box(fixed)
     ncol = model.ncol + 1
-    cs = model.scales
+    cs = model.scales if scaled else np.ones(ncol)
     h = hs.Highs()
     h.setOptionValue("output_flag", False)
-    h.addVars(ncol, np.array([*lo, 0.0]) / cs, np.array([*hi, math.inf]) / cs)
+    s_lo = float(model.delta) if elastic else 0.0
+    s_hi = float(model.delta) if elastic else math.inf
+    h.addVars(ncol, np.array([*lo, s_lo]) / cs, np.array([*hi, s_hi]) / cs)
+    e_col = ncol
+    if elastic:
+        h.addVars(1, np.array([0.0]), np.array([math.inf]))
     starts: list[int] = []
     idx: list[int] = []
     val: list[float] = []
@@ -279,11 +326,14 @@ def solve_lp(model: FreeModel, fixed: Fixed) -> LPResult:
         cols, vals, sc, beta = r.floats()
         if sc:
             cols, vals = [*cols, model.ncol], [*vals, sc]
-        scaled = np.array(vals) * cs[cols]
-        rs = _pow2(float(np.max(np.abs(scaled), initial=0.0)))
+        sv = np.array(vals) * cs[cols]
+        rs = _pow2(float(np.max(np.abs(sv), initial=0.0)))
         starts.append(len(idx))
         idx.extend(cols)
-        val.extend((scaled / rs).tolist())
+        val.extend((sv / rs).tolist())
+        if elastic:
+            idx.append(e_col)
+            val.append(1.0)
         rlo.append(beta / rs)
         rscale.append(rs)
     nr = len(rows)
@@ -296,13 +346,31 @@ def solve_lp(model: FreeModel, fixed: Fixed) -> LPResult:
         np.array(idx, dtype=np.int32),
         np.array(val, dtype=np.float64),
     )
-    h.changeColsCost(1, np.array([model.ncol], dtype=np.int32), np.array([1.0]))
+    obj = e_col if elastic else model.ncol
+    h.changeColsCost(1, np.array([obj], dtype=np.int32), np.array([1.0]))
     h.run()
     status = str(h.getModelStatus()).split(".")[-1]
     back = cs[-1] / np.array(rscale)  # scaled duals -> multipliers of the original rows
+    if elastic:
+        if status != "kOptimal":
+            return LPResult("other", -math.inf, None, [], rows, None)
+        sol = h.getSolution()
+        duals = np.array(sol.row_dual)
+        if not float(sol.col_value[e_col]) > 0 or len(duals) != nr:
+            return LPResult("other", -math.inf, None, [], rows, None)
+        return LPResult("infeasible", math.inf, None, [np.maximum(duals, 0.0) * back], rows, None)
     if status == "kOptimal":
         sol = h.getSolution()
         v = np.array(sol.col_value) * cs
+        if scaled and not _feasible(rows, lo, hi, v, model.ncol):
+            # the scaled solve hid a violation: HiGHS's own scaling, when that does better
+            alt = solve_lp(model, fixed, scaled=False)
+            if alt.v is None or _feasible(rows, lo, hi, alt.v, model.ncol):
+                return alt
+            for sc in (True, False):  # neither point is feasible: the elastic LP
+                ela = solve_lp(model, fixed, scaled=sc, elastic=True)
+                if ela.status == "infeasible":
+                    return ela
         duals = np.array(sol.row_dual)
         hb = h.getBasis()
         basis = (list(hb.col_status), list(hb.row_status)) if hb.valid else None
@@ -396,6 +464,37 @@ class Repair:
             if yi:
                 named[rows[i].name] = named.get(rows[i].name, Fraction(0)) + yi
         return named if self.checker.refutes(fixed, named) else None
+
+
+def exact_points(model: FreeModel, lp: LPResult, fixed: Fixed) -> list[list[Fraction]]:
+    """Exact candidate latents near the LP point: its basic solution solved exactly
+    (:func:`exact_vertex`), and a solution of every row tight at the float point
+    (slack within 1e-9 of the row's magnitude) with the other unknowns at the LP's
+    values -- at a degenerate vertex (exact inversion through tiny weights) the
+    basis may pick rows that the exact point does not satisfy."""
+    out = []
+    z = exact_vertex(model, lp, fixed)
+    if z is not None:
+        out.append(z)
+    if lp.v is None:
+        return out
+    v = lp.v
+    eqs: list[tuple[dict[int, Fraction], Fraction]] = []
+    for r in lp.rows:
+        cols, vals, sc, beta = r.floats()
+        terms = np.array(vals) * v[cols] if cols else np.zeros(0)
+        act = float(terms.sum()) + sc * float(v[-1])
+        size = float(np.abs(terms).sum()) + abs(sc * float(v[-1])) + abs(beta)
+        if abs(act - beta) <= 1e-9 * size:
+            coef = dict(r.coef)
+            if r.s_coef:
+                coef[model.ncol] = r.s_coef
+            eqs.append((coef, r.beta))
+    guess = [Fraction(float(t)) for t in v]
+    sol = _solve_sparse(eqs, {c: c for c in range(len(guess))}, guess)
+    if sol is not None:
+        out.append([sol[i] for i in range(model.n)])
+    return out
 
 
 def exact_vertex(model: FreeModel, lp: LPResult, fixed: Fixed) -> list[Fraction] | None:

@@ -30,13 +30,15 @@ from geninv.proofcheck_free import ROOT, FreeChecker
 from geninv.solvers.bab.certificate import FORMAT, VERSION
 from geninv.solvers.bab.free import (
     MAX_CUT_ROUNDS,
+    MAX_CUT_ROUNDS_LEAF,
     MAX_CUTS,
     Finder,
     Fixed,
     FreeModel,
     LPResult,
     Repair,
-    exact_vertex,
+    _frac,
+    exact_points,
     solve_lp,
 )
 
@@ -128,9 +130,9 @@ class FreeSearch:
                 and self.problem.exact_check(c).meets
             ):
                 return c
-        z = exact_vertex(self.model, lp, fixed)
-        if z is not None and self.problem.exact_check(z).meets:
-            return z
+        for z in exact_points(self.model, lp, fixed):
+            if self.problem.exact_check(z).meets:
+                return z
         return None
 
     def _plausible(self, z: np.ndarray[Any, Any]) -> bool:
@@ -145,15 +147,14 @@ class FreeSearch:
         out = self.model.off[self.model.depth]
         d = lp.v[out : out + self.model.q] - self.problem.target_array()
         nrm = float(np.sum(np.abs(d) ** k)) ** (1.0 / k)
-        if not nrm > self.fdelta * (1 + 1e-7) or len(self.cuts) >= MAX_CUTS:
+        if not nrm > self.fdelta * (1 + 1e-13) or len(self.cuts) >= MAX_CUTS:
             return False
-        w = [Fraction(float(v) / nrm).limit_denominator(10**6) for v in d]
+        from geninv.solvers.bab.backend import threshold_upper
+
+        # w: the direction at 40 bits; r: the least 64-bit dyadic with r^k >= delta^k s^(k-1)
+        w = [_frac(float(v) / nrm) for v in d]
         s = sum((abs(v) ** k for v in w), Fraction(0))
-        r = Fraction(self.fdelta * float(s) ** ((k - 1) / k) * (1 + 1e-12)).limit_denominator(
-            10**12
-        )
-        while r < 0 or r**k < self.delta**k * s ** (k - 1):
-            r = r * (1 + Fraction(1, 10**9)) + Fraction(1, 10**15)
+        r = threshold_upper(self.delta**k * s ** (k - 1), k, bits=64)
         self.cuts.append((w, r))
         c = [(1 if v > 0 else -1) * abs(v) ** (k - 1) for v in w]
         self.model.add_cut(len(self.cuts) - 1, c, r)
@@ -209,15 +210,25 @@ class FreeSearch:
     def _evaluate(self, fixed: Fixed) -> tuple[str, Any]:
         """('leaf', y) | ('yes', z) | ('split', (unit, value)) | ('stuck', why)."""
         lp = LPResult("other", -math.inf, None, [], [], None)
-        for _ in range(MAX_CUT_ROUNDS + 1):
+        last = all(
+            (li, j) in fixed or self.model.acts[li - 1][0] == "identity"
+            for li, j in self.model.units
+        )
+        for _ in range((MAX_CUT_ROUNDS_LEAF if last else MAX_CUT_ROUNDS) + 1):
             t0 = time.perf_counter()
             lp = solve_lp(self.model, fixed)
             self.stats["lp_seconds"] += time.perf_counter() - t0
             if lp.status == "other":
                 break
-            tie = self.strict and lp.value >= self.fdelta - TIE_EPS * self.scale
+            # near a tie the float optimum cannot tell the sides apart: try both
+            tie = lp.value >= self.fdelta - TIE_EPS * self.scale
             if lp.status == "infeasible" or lp.value > self.fdelta or tie:
                 y = self._refute(lp, fixed)
+                for sc in (True, False) if y is None and lp.status == "infeasible" else ():
+                    # no ray, or one the repair failed: the elastic LP's duals
+                    y = self._refute(solve_lp(self.model, fixed, scaled=sc, elastic=True), fixed)
+                    if y is not None:
+                        break
                 if y is not None:
                     return "leaf", y
                 self.stats["failed_repairs"] += 1
