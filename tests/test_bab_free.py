@@ -468,3 +468,28 @@ def test_an_input_box_that_is_no_clamp_box_falls_back_to_the_free_search() -> No
     no = _bab(far)
     assert no.status is Status.NO and no.proof is not None
     assert no.proof["root"] == "free (real latents, no box)"
+
+
+@pytest.mark.parametrize("p", ["2", "3"])
+def test_integer_p_with_a_plain_threshold_matches_one_latent_oracle(p: str) -> None:
+    """delta at 90% and 110% of the exact l_2 minimum (one latent); the oracle decides
+    each question itself (exactly for p = 2, by its rigorous bounds for p = 3)."""
+    rng = random.Random(21)
+    done = 0
+    seen: set[Status] = set()
+    while done < 3:
+        layers, x = _random_case(rng)
+        layers[0] = ([[w[0]] for w in layers[0][0]], layers[0][1], layers[0][2])
+        m2 = _one_latent_min(layers, x, "2")
+        if len(x) < 2 or m2 == 0:
+            continue
+        for f in (F(9, 10), F(11, 10)):
+            delta = F(float(m2) ** 0.5) * f
+            ans = one_latent(Question(layers, x, "real", None, None, p, delta, "<="))
+            if ans.status == "undecided":
+                continue
+            sol = _bab(_problem(layers, x, p, delta, "<="))
+            assert sol.status is (Status.YES if ans.status == "yes" else Status.NO), sol.reason
+            seen.add(sol.status)
+        done += 1
+    assert seen == {Status.YES, Status.NO}
