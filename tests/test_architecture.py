@@ -113,6 +113,9 @@ LAYERS = {
     "geninv.bounds": ["geninv.solvers", "geninv.reductions", "geninv.cli"],
     "geninv.io": ["geninv.solvers", "geninv.cli", "geninv.gap", "geninv.sensing"],
     "geninv.proofcheck": ["geninv.solvers"],  # the independent checker
+    "geninv.proofcheck_free": ["geninv.solvers"],
+    "geninv.proofrows": ["geninv.solvers"],
+    "geninv.clampcheck": ["geninv.solvers"],
     "geninv.reductions": ["geninv.cli", "geninv.gap", "geninv.sensing"],
     "geninv.solvers": ["geninv.cli", "geninv.gap", "geninv.sensing", "geninv.demo"],
 }

@@ -242,15 +242,20 @@ def test_real_domain_with_clamp_box() -> None:
     assert sol.proof["root"] == "clamp box (verified)"
     ok = solve(InversionProblem(net, [2], Domain("real"), threshold=0, input_box=([0], [1])), "bab")
     assert ok.status is Status.YES
-    # a box that is not a clamp box: the backend refuses to answer 'no' on it
+    # a box that is not a clamp box is not trusted: the free phase search decides over R^n
     bad = InversionProblem(net, [5], Domain("real"), threshold=1, input_box=([0], [1 / 2]))
-    assert solve(bad, "bab").status is Status.UNKNOWN
+    free = solve(bad, "bab")
+    assert free.status is Status.NO and free.proof is not None
+    assert free.proof["root"] == "free (real latents, no box)"
 
 
-def test_real_without_box_is_unknown_and_sigmoid_refused() -> None:
+def test_real_without_box_is_decided_and_sigmoid_refused() -> None:
+    # real latents without a box: the free phase search (tests/test_bab_free.py)
     net = ReLUNetwork([[[1]], [[1]]], [[0], [0]], final_activation="identity")
     sol = solve(InversionProblem(net, [5], Domain("real"), threshold=1), "bab")
-    assert sol.status is Status.UNKNOWN and sol.reason is not None and "box" in sol.reason
+    assert sol.status is Status.YES
+    sol = solve(InversionProblem(net, [-5], Domain("real"), threshold=1), "bab")
+    assert sol.status is Status.NO and sol.proof is not None and sol.proof["checked"]
     sig = ReLUNetwork([[[1]], [[1]]], [[0], [0]], final_activation="sigmoid")
     with pytest.raises(UnsupportedError):
         solve(InversionProblem(sig, [0], Domain.box([0], [1]), threshold=1), "bab")

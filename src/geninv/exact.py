@@ -206,6 +206,22 @@ def exact_root(x: Fraction, k: int) -> Fraction | None:
 
 
 # ------------------------------------------------------------------ enclosures
+def threshold_upper(threshold_pow: Fraction, k: int, bits: int = 40) -> Fraction:
+    """A rational ``u >= 0`` with ``u^k >= threshold_pow``: the exact root when there is
+    one (so ties stay decidable), else the root rounded up at ``bits`` binary digits,
+    by :func:`geninv.exact.iroot` on integers (no floats, no overflow)."""
+    if threshold_pow <= 0:
+        return Fraction(0)
+    root = exact_root(threshold_pow, k)
+    if root is not None:
+        return root
+    # (n/d)^(1/k) = (n d^(k-1))^(1/k) / d, scaled by 2^bits before the integer root
+    n, d = threshold_pow.numerator, threshold_pow.denominator
+    up = Fraction(iroot(n * d ** (k - 1) << (k * bits), k) + 1, d << bits)
+    assert up**k >= threshold_pow
+    return up
+
+
 def _context(digits: int) -> Context:
     return Context(
         prec=digits,

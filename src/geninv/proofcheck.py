@@ -156,6 +156,11 @@ def check_certificate(problem: InversionProblem, doc: Any) -> CheckReport:
         raise ProofRejected(
             None, f"proof is for n={doc.get('n')}, q={doc.get('q')}; the instance has n={n}, q={q}"
         )
+    if doc.get("root") == "free":  # real latents without a box: geninv.proofcheck_free
+        from geninv.proofcheck_free import check_free
+
+        nodes_n, leaves_n, mults_n = check_free(problem, doc)
+        return CheckReport(nodes_n, leaves_n, 0, mults_n, "free (real latents, no box)")
     net = Net(problem)
     glob = read_globals(problem, doc)
     nodes_raw = doc.get("nodes")

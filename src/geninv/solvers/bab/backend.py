@@ -8,8 +8,10 @@ whole tree, and answers ``unknown`` if that fails.  Neither HiGHS's tolerances
 nor any float bound is trusted: a float dual only *proposes* multipliers.
 
 Scope: piecewise-linear networks (relu, leaky_relu, identity), box latents,
-and real latents with a clamp box (``problem.input_box``; the checker verifies
-the clamp property itself); p = inf, p = 1, integer p >= 2 (the l_p ball is
+real latents with a clamp box (``problem.input_box``; the checker verifies
+the clamp property itself), and real latents without any box (a search over
+phases only, :mod:`.freesearch`, whose leaves are Farkas certificates that
+cancel the free latent columns exactly); p = inf, p = 1, integer p >= 2 (the l_p ball is
 relaxed by ``|d_j| <= delta``, ``||d||_1 <= q^(1-1/p) delta`` and supporting
 cuts) and exact inversion for any p.  ``<`` is refuted by refuting ``<=``, so a
 threshold exactly at the minimum with ``<`` ends as ``unknown`` (time or node
@@ -27,15 +29,15 @@ import numpy as np
 
 from geninv.clampcheck import verify_clamp_box
 from geninv.errors import GeninvError, ValidationError
-from geninv.exact import exact_root, iroot
+from geninv.exact import threshold_upper
 from geninv.problem import InversionProblem, Solution, Status, norm_label
 from geninv.proofcheck import ProofRejected, check_certificate
 from geninv.solvers.bab.certificate import Certificate, rat, write_atomic
+from geninv.solvers.bab.common import KIND, _l1_bound
 from geninv.solvers.bab.relax import LayerData, Setup
 from geninv.solvers.bab.search import OBBT_DEPTH, IncumbentFinder, Search, SearchResult
 from geninv.solvers.interface import Backend, Capabilities
 
-KIND = "branch and bound (checked)"
 MAX_NODES = 200_000
 
 
@@ -59,31 +61,6 @@ def primal_incumbent(problem: InversionProblem, seconds: float) -> list[Fraction
     except GeninvError:  # a model the local search does not take: search without
         return None
     return res.z if res.witness else None
-
-
-def threshold_upper(threshold_pow: Fraction, k: int, bits: int = 40) -> Fraction:
-    """A rational ``u >= 0`` with ``u^k >= threshold_pow``: the exact root when there is
-    one (so ties stay decidable), else the root rounded up at ``bits`` binary digits,
-    by :func:`geninv.exact.iroot` on integers (no floats, no overflow)."""
-    if threshold_pow <= 0:
-        return Fraction(0)
-    root = exact_root(threshold_pow, k)
-    if root is not None:
-        return root
-    # (n/d)^(1/k) = (n d^(k-1))^(1/k) / d, scaled by 2^bits before the integer root
-    n, d = threshold_pow.numerator, threshold_pow.denominator
-    up = Fraction(iroot(n * d ** (k - 1) << (k * bits), k) + 1, d << bits)
-    assert up**k >= threshold_pow
-    return up
-
-
-def _l1_bound(problem: InversionProblem) -> Fraction:
-    """A rational R >= q^(1-1/p) delta (checked exactly: R^p >= q^(p-1) delta^p)."""
-    k, q, delta = int(problem.p), problem.network.n_outputs, problem.threshold
-    r = Fraction(float(delta) * q ** (1 - 1 / k) * (1 + 1e-12)).limit_denominator(10**12)
-    while r**k < q ** (k - 1) * delta**k:
-        r = r * (1 + Fraction(1, 10**9)) + Fraction(1, 10**15)
-    return r
 
 
 def make_setup(problem: InversionProblem) -> tuple[Setup, Fraction | None]:
@@ -272,23 +249,17 @@ class BabBackend(Backend):
             assert problem.domain.lower is not None and problem.domain.upper is not None
             box = list(zip(problem.domain.lower, problem.domain.upper, strict=True))
             root = "domain box"
-        elif problem.input_box is not None:
+        elif problem.input_box is not None and (
+            verify_clamp_box(problem, list(zip(*problem.input_box, strict=True))) is None
+        ):
             box = list(zip(*problem.input_box, strict=True))
-            why = verify_clamp_box(problem, box)
-            if why is not None:
-                return Solution(
-                    Status.UNKNOWN,
-                    self.name,
-                    reason=f"the input box is not a verified clamp box ({why}); give a box domain",
-                ), {}
             root = "input box"
-        else:
-            return Solution(
-                Status.UNKNOWN,
-                self.name,
-                reason="real latents without a bounding box: give a box domain (domain.kind "
-                "'box' with lower/upper), or an instance whose network clamps its input",
-            ), {}
+        else:  # real latents without a (verified) box: phases only, free-column Farkas leaves
+            from geninv.solvers.bab.freesearch import decide_free
+
+            return decide_free(
+                self, problem, time_limit, original=original, threshold_up=threshold_up
+            )
         start = time.perf_counter()
         optimistic, retried = self.optimistic, ""
         while True:

@@ -67,8 +67,9 @@ def _start_point(problem: InversionProblem) -> list[Fraction]:
     if problem.domain.kind == "box":
         assert problem.domain.lower is not None and problem.domain.upper is not None
         pairs = list(zip(problem.domain.lower, problem.domain.upper, strict=True))
+    elif problem.input_box is None:  # real latents without a box: the origin
+        return [Fraction(0)] * problem.n
     else:
-        assert problem.input_box is not None
         pairs = list(zip(*problem.input_box, strict=True))
     return [(lo + hi) / 2 for lo, hi in pairs]
 
@@ -76,12 +77,6 @@ def _start_point(problem: InversionProblem) -> list[Fraction]:
 def optimize(backend: BabBackend, problem: InversionProblem, time_limit: float | None) -> Solution:
     start = time.perf_counter()
     deadline = math.inf if time_limit is None else start + time_limit
-    if problem.domain.kind == "real" and problem.input_box is None:
-        return Solution(
-            Status.UNKNOWN,
-            backend.name,
-            reason="real latents without a bounding box: give a box domain",
-        )
     best = _start_point(problem)
     hi = _distance(problem, best)
     lo = Fraction(0)

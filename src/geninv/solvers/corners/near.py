@@ -418,7 +418,7 @@ def delta_upper(problem: InversionProblem) -> Fraction:
     ``threshold_pow`` rounded up)."""
     if problem.threshold_pow is None:
         return Fraction(problem.threshold)
-    from geninv.solvers.bab.backend import threshold_upper
+    from geninv.exact import threshold_upper
 
     return threshold_upper(Fraction(problem.threshold_pow), int(problem.p))
 
