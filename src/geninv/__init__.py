@@ -1,5 +1,7 @@
 """geninv: inverting ReLU generative models, with executable hardness reductions.
 
+The Python API (:mod:`geninv.workflows`): ``geninv.reduce``, ``geninv.new_problem``,
+``geninv.solve``, ``geninv.check``, ``geninv.extract``, ``geninv.save``, ``geninv.load``.
 The names below are imported when first used (PEP 562), so that ``import geninv``
 is cheap: the ``geninv`` program installs its signal handling before numpy loads.
 """
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     )
     from geninv.network import ReLUNetwork
     from geninv.problem import Domain, InversionProblem, Solution, Status
+    from geninv.workflows import check, extract, load, new_problem, reduce, save, solve
 
 __version__ = "0.1.0"
 
@@ -33,6 +36,13 @@ _WHERE = {
     "InversionProblem": "geninv.problem",
     "Solution": "geninv.problem",
     "Status": "geninv.problem",
+    "reduce": "geninv.workflows",
+    "new_problem": "geninv.workflows",
+    "solve": "geninv.workflows",
+    "check": "geninv.workflows",
+    "extract": "geninv.workflows",
+    "save": "geninv.workflows",
+    "load": "geninv.workflows",
 }
 
 
@@ -57,4 +67,11 @@ __all__ = [
     "UnsupportedError",
     "ValidationError",
     "__version__",
+    "check",
+    "extract",
+    "load",
+    "new_problem",
+    "reduce",
+    "save",
+    "solve",
 ]

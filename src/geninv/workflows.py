@@ -1,0 +1,181 @@
+"""geninv's Python API: build, solve, check and map back, as the CLI does.
+
+Every function here is what one ``geninv`` command does, without files or printing,
+so that a script, a notebook or a benchmark calls the same code path as the program.
+The top-level package re-exports them: ``geninv.reduce``, ``geninv.new_problem``,
+``geninv.solve``, ``geninv.check``, ``geninv.extract``, ``geninv.save``, ``geninv.load``.
+
+A whole round trip, from a 3-SAT formula to a satisfying assignment (Theorem 1, sign
+latents)::
+
+    >>> import geninv
+    >>> from geninv.io.dimacs import CNF
+    >>> cnf = CNF(3, ((1, -2, 3), (-1, 2, 3), (1, 2, -3), (-1, -2, -3)))
+    >>> problem, inverse = geninv.reduce("sat", cnf, domain="sign")
+    >>> problem.source.reduction
+    'sat-thm1'
+    >>> problem.domain.kind, problem.n
+    ('sign', 3)
+    >>> sol = geninv.solve(problem)
+    >>> sol.status.value, sol.method
+    ('yes', 'sat')
+    >>> geninv.check(problem, sol.z).meets
+    True
+    >>> assignment = geninv.extract(problem, sol)
+    >>> cnf.falsified_clauses(assignment)
+    []
+
+The same formula through Theorem 2 (real latents, approximate inversion), where the
+corner presolve makes the real problem binary again::
+
+    >>> real, inverse = geninv.reduce("sat", cnf, domain="real")
+    >>> sol = geninv.solve(real)
+    >>> sol.status.value, sol.method
+    ('yes', 'corners')
+
+A problem built from a network and a target::
+
+    >>> net = geninv.ReLUNetwork([[[1.0], [-1.0]], [[1.0, 1.0]]], [[0.0, 0.0], [0.0]])
+    >>> far = geninv.new_problem(net, [3], domain="box", lower=[-1], upper=[1],
+    ...                          p="inf", threshold=1)
+    >>> verdict = geninv.solve(far)
+    >>> verdict.status.value, verdict.proof["basis"]
+    ('no', 'exact')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from geninv.errors import UnsupportedError
+from geninv.network import ReLUNetwork
+from geninv.problem import Domain, ExactCheck, InversionProblem, Relation, Solution
+
+#: ``reduce``'s source kinds and the reduction each names (``geninv reduce KIND``).
+REDUCTIONS = ("sat", "cvp", "clique", "vertex-cover")
+
+
+def reduce(kind: str, source: Any, **params: Any) -> tuple[InversionProblem, dict[str, Any]]:
+    """The inversion problem of a source instance, and the data that maps its witness
+    back (``inverse``, for :func:`extract`).
+
+    ``kind``: ``"sat"`` (a :class:`~geninv.io.dimacs.CNF`; ``domain="sign"`` for
+    Theorem 1, ``"binary"``, or ``"real"`` for Theorem 2), ``"cvp"`` (a
+    :class:`~geninv.io.lattice.CVPInstance`; ``p``, Theorem 3), ``"clique"`` (a
+    :class:`~geninv.io.graphs.Graph`; ``k``, ``p``, ``half``: Theorem 5) or
+    ``"vertex-cover"`` (a graph; ``q``, ``p``).  ``lift=True`` chains the binary-to-real
+    lifting (Theorems 4 and 6).  Other keyword arguments go to the reduction.
+    """
+    lift = bool(params.pop("lift", False))
+    if kind == "sat":
+        from geninv.reductions.sat import SatReduction
+
+        reduction: Any = SatReduction(params.pop("domain", "sign"), **params)
+    elif kind == "cvp":
+        from geninv.reductions.cvp import CVPReduction
+
+        reduction = CVPReduction(params.pop("p", getattr(source, "p", 2)), **params)
+    elif kind == "clique":
+        from geninv.reductions.clique import CliqueReduction
+
+        reduction = CliqueReduction(params.pop("k", None), **params)
+    elif kind == "vertex-cover":
+        from geninv.reductions.vertex_cover import VertexCoverReduction
+
+        reduction = VertexCoverReduction(params.pop("q"), **params)
+    else:
+        raise UnsupportedError(f"unknown reduction {kind!r}; choose one of {', '.join(REDUCTIONS)}")
+    problem, inverse = reduction.apply(source)
+    if lift:
+        from geninv.reductions.lifting import lift as lift_problem
+
+        problem.inverse_data = inverse
+        problem = lift_problem(problem)
+        inverse = problem.inverse_data
+    problem.inverse_data = inverse
+    return problem, inverse
+
+
+def new_problem(
+    network: ReLUNetwork,
+    target: Sequence[Any],
+    *,
+    domain: str = "real",
+    lower: Sequence[Any] | None = None,
+    upper: Sequence[Any] | None = None,
+    p: float | str = "inf",
+    threshold: Any = 0,
+    relation: Relation = "<=",
+) -> InversionProblem:
+    """``||G(z) - x||_p <= threshold`` (or ``<``) over the latent domain, as
+    ``geninv new`` builds it: a ``"box"`` needs ``lower`` and ``upper``; for ``"real"``
+    latents the box the network clamps its input to is found and recorded
+    (``input_box``, which the exact backends use), when there is one."""
+    if domain == "box":
+        if lower is None or upper is None:
+            raise UnsupportedError("a box domain needs lower and upper")
+        dom = Domain.box(lower, upper)
+    else:
+        dom = Domain(domain)  # type: ignore[arg-type]
+    input_box = None
+    if domain == "real":
+        from geninv.analysis import input_clamp_box
+
+        input_box = input_clamp_box(network)
+    return InversionProblem(
+        network, target, dom, p=p, threshold=threshold, relation=relation, input_box=input_box
+    )
+
+
+def solve(
+    problem: InversionProblem,
+    method: str = "auto",
+    *,
+    time_limit: float | None = None,
+    seed: int | None = None,
+    options: dict[str, Any] | None = None,
+    trust_solver: bool = False,
+) -> Solution:
+    """Decide ``problem`` (``geninv solve``): a *yes* carries a witness re-checked
+    exactly, a *no* says what it rests on (``proof["basis"]``), anything less is
+    *unknown* with the reason.  See :func:`geninv.solvers.base.solve`."""
+    from geninv.solvers.base import solve as run
+
+    return run(
+        problem,
+        method,
+        time_limit=time_limit,
+        seed=seed,
+        options=options,
+        trust_solver=trust_solver,
+    )
+
+
+def check(problem: InversionProblem, z: Sequence[Any]) -> ExactCheck:
+    """Re-check a witness in exact arithmetic (``geninv check``)."""
+    return problem.exact_check(z)
+
+
+def extract(problem: InversionProblem, solution: Solution) -> Any:
+    """The source solution of an inversion witness (``geninv extract``): a satisfying
+    assignment, a lattice point, a clique or a vertex cover; None without a witness.
+    ``problem`` is one :func:`reduce` made (it records its reduction and inverse data)."""
+    from geninv.reductions.registry import get_reduction
+
+    return get_reduction(problem.source.reduction).invert(solution, problem.inverse_data)
+
+
+def save(problem: InversionProblem, path: str | Path, *, force: bool = False) -> Path:
+    """Write an instance folder (atomically; an existing one only with ``force``)."""
+    from geninv.io.instance import save_instance
+
+    return Path(save_instance(problem, path, force=force))
+
+
+def load(path: str | Path) -> InversionProblem:
+    """Read an instance folder, validated against its network."""
+    from geninv.io.instance import load_instance
+
+    return load_instance(path)
