@@ -157,7 +157,7 @@ turns into a witness, the distance is minimised to optimality and polished
 again.  If nothing passes, the answer is ``unknown``, never a guessed ``yes``
 or ``no``.  ``time_limit`` covers everything (HiGHS gets what is left; when it
 runs out: ``unknown``), ``seed`` is HiGHS's ``random_seed``, and ``progress``
-sends HiGHS's log to stderr.
+sends HiGHS's log to stderr when :data:`SOLVER_LOGS` allows it.
 """
 
 from __future__ import annotations
@@ -187,6 +187,12 @@ from geninv.problem import ExactCheck, InversionProblem, Solution, Status
 from geninv.solvers import native
 from geninv.solvers.base import BASIS_FLOAT, Backend, Capabilities, register
 from geninv.solvers.numerics import Scaled, model_range, scale_problem, status_meaning
+
+#: Whether ``progress`` shows HiGHS's and SCIP's own logs (milp, milp-scip, miqp).  The
+#: command line sets it from ``solve --verbose``, so that a terminal shows geninv's own
+#: lines and no solver log unless asked; the Python API keeps ``progress=True`` verbose.
+SOLVER_LOGS = True
+
 
 #: A HiGHS instance (highspy is imported lazily, and older releases ship no type stubs).
 _Highs = Any
@@ -1913,7 +1919,7 @@ class MilpBackend(Backend):
             mode=self.mode,
             time_limit=time_limit,
             seed=seed,
-            progress=progress,
+            progress=progress and SOLVER_LOGS,
             tighten=self.tighten,
             bound_time=self.bound_time,
             confirm_no=self.confirm_no,
