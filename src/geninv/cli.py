@@ -927,7 +927,12 @@ def cmd_sense(args: argparse.Namespace) -> int:
             arr = read_npy(args.image, "array of images")
             if arr.ndim == 0 or arr.size == 0:
                 raise ParseError(f"expected images, one per row, got shape {arr.shape}", args.image)
-            images = np.atleast_2d(np.asarray(arr, dtype=np.float64).reshape(arr.shape[0], -1))
+            arr = np.asarray(arr, dtype=np.float64)
+            # one image as a vector (or a 2-D picture of the generator's size), else one per row
+            one = arr.ndim == 1 or (
+                arr.ndim == 2 and arr.size == generator.n_outputs != arr.shape[1]
+            )
+            images = arr.reshape(1, -1) if one else arr.reshape(arr.shape[0], -1)
     reads = [f for f in (args.network, args.image, args.y, args.matrix) if f]
     if args.output:
         atomic.check_target(args.output, args.force, directory=True, protect=reads)
