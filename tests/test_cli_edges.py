@@ -263,10 +263,12 @@ def test_noise_threshold_covers_the_noise() -> None:
     )
 
 
+@pytest.mark.parametrize("shape", [(1, 16), (16,)])
 def test_sense_default_threshold_follows_noise(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], shape: tuple[int, ...]
 ) -> None:
-    """An image in G's range, noisy measurements: the default delta now admits the truth."""
+    """An image in G's range, noisy measurements: the default delta now admits the truth.
+    The image may be one row or a plain vector (before: a vector was 16 one-pixel images)."""
     from geninv.io.onnx_io import export_onnx
 
     rng = np.random.default_rng(3)
@@ -276,12 +278,12 @@ def test_sense_default_threshold_follows_noise(
         activations=["relu", "identity"],
     )
     export_onnx(net, tmp_path / "G.onnx")
-    np.save(tmp_path / "x.npy", net.forward(rng.normal(size=2))[None, :])
+    np.save(tmp_path / "x.npy", net.forward(rng.normal(size=2)).reshape(shape))
     args = ["sense", "--network", str(tmp_path / "G.onnx"), "--image", str(tmp_path / "x.npy")]
     args += ["--measurements", "10", "--noise", "0.05", "--time-limit", "5"]
     code, out, err = run(capsys, *args)
     assert code == 0, err
-    assert "image 0: adam yes" in out, out
+    assert "image 0: adam yes" in out and "image 1" not in out, out
     delta = float(out.split("(delta ")[1].split(")")[0])
     assert delta > 0.05 * math.sqrt(10)  # at least the expected noise norm
 

@@ -826,6 +826,16 @@ def _print_solution(problem: InversionProblem, sol: Solution) -> None:
         _print(f"proof: {json.dumps(sol.proof)}")
     else:
         _print(f"reason: {sol.reason}")
+        if (
+            sol.z is not None
+            and sol.check is not None
+            and sol.check.decided
+            and not sol.check.meets
+        ):
+            _print(  # the best point an incomplete search reached, checked exactly
+                f"best point: distance {sol.check.distance:g} ({sol.check.method}; misses "
+                f"{_threshold_text(problem)}); its z is in --json / -o"
+            )
     expected = problem.source.expected
     if expected is not None and sol.status is not Status.UNKNOWN:
         agree = "agrees" if sol.status.value == expected else "DISAGREES"
