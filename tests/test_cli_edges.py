@@ -318,6 +318,9 @@ def test_solver_logs_only_with_verbose(
     assert main([*argv, "--verbose"]) == 0
     _, err = capfd.readouterr()
     assert "HiGHS" in err  # the log is there when asked for: the check above can fail
+    from geninv.solvers import milp
+
+    assert milp.SOLVER_LOGS is True  # the Python API's default is back after the command
 
 
 def test_extract_on_an_unweighted_clique_speaks_of_size(

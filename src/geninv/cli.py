@@ -471,6 +471,17 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
+    from geninv.solvers import milp
+
+    before = milp.SOLVER_LOGS
+    milp.SOLVER_LOGS = args.verbose  # HiGHS's / SCIP's own logs only when asked
+    try:
+        return _cmd_solve(args)
+    finally:
+        milp.SOLVER_LOGS = before  # main() may be called again in this process
+
+
+def _cmd_solve(args: argparse.Namespace) -> int:
     from geninv.solvers.base import choose_backend
 
     if args.dir is not None and (args.onnx or args.vnnlib):
@@ -485,9 +496,6 @@ def cmd_solve(args: argparse.Namespace) -> int:
         problem = problem_from_vnncomp(args.onnx, args.vnnlib)
     else:
         problem = load_instance(args.dir)
-    from geninv.solvers import milp
-
-    milp.SOLVER_LOGS = args.verbose  # HiGHS's / SCIP's own logs only when asked
     if args.certify:
         return _certify(problem, args, reads)
     progress = (not args.json) and sys.stderr.isatty()
