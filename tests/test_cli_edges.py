@@ -177,10 +177,15 @@ def test_proof_with_auto_writes_the_answering_backends_proof(
     assert proof.is_file() and Path(f"{proof}.cnf").is_file()
     box = _box_no(tmp_path)
     tree = tmp_path / "tree.json"
-    code, out, err = run(capsys, "solve", str(box), "--proof", str(tree), "--time-limit", "30")
+    answer = tmp_path / "answer.json"
+    argv = ["solve", str(box), "--proof", str(tree), "--time-limit", "30", "-o", str(answer)]
+    code, out, err = run(capsys, *argv)
     assert code == 0, err
     assert "status: no" in out and "method: bab" in out and "check-proof" in out
     assert run(capsys, "check-proof", str(box), str(tree))[0] == 0
+    code, out, _ = run(capsys, "check", str(box), str(answer))  # the 'no' names its proof
+    assert code == 1 and "rests on a certificate geninv checked in exact arithmetic" in out
+    assert f"check it with: geninv check-proof {box} {tree}" in out
     yes = tmp_path / "yes"
     assert run(capsys, "reduce", "sat", str(DEMO / "demo-sat.cnf"), "-o", str(yes))[0] == 0
     code, out, _ = run(capsys, "solve", str(yes), "--proof", str(tmp_path / "none"))

@@ -866,7 +866,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from geninv.extract import check_answer, read_answer
 
     problem = load_instance(args.dir)
-    return check_answer(problem, read_answer(args.witness), _print)
+    return check_answer(problem, read_answer(args.witness), _print, args.dir)
 
 
 def cmd_check_proof(args: argparse.Namespace) -> int:

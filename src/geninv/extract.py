@@ -97,7 +97,9 @@ def threshold_text(problem: InversionProblem) -> str:
     return f"||G(z) - x||_{norm_label(problem.p)} {problem.relation} {problem.threshold_float():g}"
 
 
-def no_witness_lines(answer: Answer, problem: InversionProblem, verb: str) -> list[str]:
+def no_witness_lines(
+    answer: Answer, problem: InversionProblem, verb: str, directory: str = "DIR"
+) -> list[str]:
     """What a file without a witness says: for a *no*, what the *no* rests on."""
     who = f" ({answer.method})" if answer.method else ""
     name = Path(answer.path).name
@@ -116,25 +118,26 @@ def no_witness_lines(answer: Answer, problem: InversionProblem, verb: str) -> li
     lines.append(f"proof: {kind}; it rests on {rests}")
     if "trusted" in proof:
         lines.append(f"trusted: {proof['trusted']}")
-    for key in ("proof_file", "cnf_file"):
-        if proof.get(key):
-            lines.append(f"{key.replace('_', ' ')}: {proof[key]}")
-    if proof.get("proof_file") and "branch and bound" in str(kind):
-        lines.append(f"check it with: geninv check-proof DIR {proof['proof_file']}")
-    shown = {
-        k: v
-        for k, v in proof.items()
-        if k not in ("kind", "basis", "trusted", "proof_file", "cnf_file") and v is not None
-    }
+    proof_file = proof.get("proof_file") or proof.get("file")  # sat's key, bab's key
+    if proof_file:
+        lines.append(f"proof file: {proof_file}")
+    if proof.get("cnf_file"):
+        lines.append(f"its CNF: {proof['cnf_file']} (the proof is a DRUP refutation of it)")
+    if proof_file and "branch and bound" in str(kind):
+        lines.append(f"check it with: geninv check-proof {directory} {proof_file}")
+    skip = ("kind", "basis", "trusted", "proof_file", "cnf_file", "file")
+    shown = {k: v for k, v in proof.items() if k not in skip and v is not None}
     if shown:
         lines.append(f"proof details: {json.dumps(shown)}")
     return lines
 
 
-def check_answer(problem: InversionProblem, answer: Answer, out: Callable[[str], None]) -> int:
+def check_answer(
+    problem: InversionProblem, answer: Answer, out: Callable[[str], None], directory: str = "DIR"
+) -> int:
     """``geninv check``: re-check the answer's witness exactly (exit codes: module doc)."""
     if answer.z is None:
-        for line in no_witness_lines(answer, problem, "check"):
+        for line in no_witness_lines(answer, problem, "check", directory):
             out(line)
         return EXIT_FAIL
     check_length(problem, answer.z, answer.path)
@@ -159,7 +162,7 @@ def extract_answer(
     entry = get_reduction(problem.source.reduction)
     problem_json = str(Path(directory) / "problem.json")
     if answer.z is None:
-        for line in no_witness_lines(answer, problem, "map back"):
+        for line in no_witness_lines(answer, problem, "map back", directory):
             out(line)
         if answer.status == "no":
             source = problem.source.file or "the source"
