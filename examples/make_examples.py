@@ -11,6 +11,7 @@ runs every command of the README against a copy of this folder.
 file               what
 =================  ===========================================================
 formula.cnf        a satisfiable random 3-SAT formula, 12 variables, 40 clauses
+unsat.cnf          an unsatisfiable random 3-SAT formula, 8 variables, 60 clauses
 cvp.json           the (0,1)-CVP example of docs/formats.md (p = 2)
 lattice.txt, t.txt an fplll lattice (4 vectors in Z^4) and a target vector
 graph.col          DIMACS graph, 8 vertices (even, for --half) with a 4-clique
@@ -55,9 +56,8 @@ def _dyadic_matrix(rng: random.Random, rows: int, cols: int, scale: int = 8) -> 
     )
 
 
-def formula_cnf() -> str:
-    """A satisfiable 3-SAT formula: the first seed whose formula has a model (brute force)."""
-    n, m = 12, 40
+def formula_cnf(n: int = 12, m: int = 40, satisfiable: bool = True) -> str:
+    """A random 3-SAT formula: the first seed whose formula is (un)satisfiable (brute force)."""
     for seed in itertools.count():
         rng = random.Random(seed)
         clauses = []
@@ -68,11 +68,13 @@ def formula_cnf() -> str:
                 if v not in variables:
                     variables.append(v)
             clauses.append([v if rng.random() < 0.5 else -v for v in variables])
-        if any(
+        has_model = any(
             all(any((lit > 0) == bits[abs(lit) - 1] for lit in c) for c in clauses)
             for bits in itertools.product((False, True), repeat=n)
-        ):
-            head = f"c random 3-SAT (satisfiable), seed {seed}, examples/make_examples.py\n"
+        )
+        if has_model == satisfiable:
+            what = "satisfiable" if satisfiable else "unsatisfiable"
+            head = f"c random 3-SAT ({what}), seed {seed}, examples/make_examples.py\n"
             body = "".join(" ".join(map(str, c)) + " 0\n" for c in clauses)
             return head + f"p cnf {n} {m}\n" + body
     raise AssertionError("unreachable")
@@ -162,6 +164,7 @@ def main(argv: list[str]) -> int:
     folder = Path(argv[0]) if argv else HERE
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "formula.cnf").write_text(formula_cnf())
+    (folder / "unsat.cnf").write_text(formula_cnf(8, 60, satisfiable=False))
     (folder / "cvp.json").write_text(CVP_JSON)
     (folder / "lattice.txt").write_text(LATTICE)
     (folder / "t.txt").write_text(TARGET)
