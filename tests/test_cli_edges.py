@@ -53,7 +53,11 @@ def test_auto_on_sigmoid_output_runs_the_approximate_portfolio(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Before: exit 2 with every backend's refusal in one line.  Now: an honest unknown
-    with the exact distance reached, within --time-limit."""
+    with the exact distance reached, within --time-limit.  (torch is imported and warmed
+    up first: its import alone takes seconds on a loaded machine, whatever geninv does.)"""
+    from geninv.solvers.portfolio import warm_up_torch
+
+    warm_up_torch()
     net, _ = _sigmoid_net()
     far = _save(
         InversionProblem(net, [2.0] * 4, Domain("real"), p=2, threshold=0.1), tmp_path / "f"
@@ -63,7 +67,10 @@ def test_auto_on_sigmoid_output_runs_the_approximate_portfolio(
     wall = time.perf_counter() - t0
     assert code == 0, err
     sol = json.loads(out)
-    assert sol["status"] == "unknown" and sol["method"] in PORTFOLIO
+    assert sol["status"] == "unknown" and sol["method"] in PORTFOLIO, (
+        sol["reason"],
+        sol["seconds"],
+    )
     # sigmoid < 1 while the target is 2: every point is at least 1 away in each output
     assert isinstance(sol["distance"], float) and sol["distance"] >= 2.0
     assert "approximate portfolio" in sol["reason"] and "does not meet" in sol["reason"]
@@ -72,7 +79,8 @@ def test_auto_on_sigmoid_output_runs_the_approximate_portfolio(
     runs = sol["stats"]["auto_portfolio"]
     assert runs and runs[0]["method"] == PORTFOLIO[0]
     assert any(r.startswith("bab:") for r in sol["stats"]["auto_refused"])
-    assert wall < 4 + 1.5, wall  # the limit, plus loading and the exact checks' slack
+    assert sol["seconds"] <= 4 + 0.5, sol["seconds"]  # the limit (loading excluded)
+    assert wall < 4 + 3, wall  # loading the instance (onnx) and printing
 
 
 def test_portfolio_matches_the_module() -> None:

@@ -983,6 +983,7 @@ def cmd_sense(args: argparse.Namespace) -> int:
             )
     rows: list[list[Any]] = [[], [], []]
     errors = []
+    unknown = 0
     for i, y in enumerate(ys):
         threshold = args.threshold
         if threshold is None and args.noise > 0:
@@ -1006,7 +1007,14 @@ def cmd_sense(args: argparse.Namespace) -> int:
             rows[0].append(images[i])
         rows[1].append(lasso)
         rows[2].append(x_hat)
+        unknown += sol.status is Status.UNKNOWN
         _print(line)
+    if unknown and args.threshold is None:
+        _print(
+            "unknown: no latent found within the default delta (1e-3 ||y||, plus "
+            "sigma (sqrt(M) + 3) with --noise); an image outside G's range (a held-out one) "
+            "never gets within it: give --threshold for the residual you accept"
+        )
     if errors:
         mg = float(np.mean([e[0] for e in errors]))
         ml = float(np.mean([e[1] for e in errors]))

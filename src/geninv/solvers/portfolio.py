@@ -17,8 +17,9 @@ other, and answers honestly:
 Time: the portfolio gets the time ``auto`` has left, or :data:`DEFAULT_SECONDS`
 without a time limit; each run gets an equal share of what is left when it starts
 (a run that finishes early leaves its time to the next ones), less the time its
-final exact check is expected to take (measured on the runs before it), so that the
-portfolio ends within the limit.  Each run checks its single best point exactly
+final exact check is expected to take (measured on the runs before it), and
+:data:`SAFETY_SECONDS` (or :data:`SAFETY_SHARE` of the limit) is kept back, so that
+the portfolio ends within the limit.  Each run checks its single best point exactly
 (``check_top=1``).
 """
 
@@ -36,6 +37,10 @@ PORTFOLIO: tuple[str, ...] = ("pgd", "adam", "langevin", "admm", "flipgd")
 DEFAULT_SECONDS = 60.0
 #: A run is not started with less time than this left.
 MIN_RUN_SECONDS = 0.2
+#: Time kept back from a time limit (seconds, and share of it, whichever is larger): the
+#: answer is assembled and printed, and the command's watchdog stops what runs past it.
+SAFETY_SECONDS = 0.25
+SAFETY_SHARE = 0.05
 
 
 def complete_refusals(problem: InversionProblem) -> dict[str, str]:
@@ -55,6 +60,18 @@ def complete_refusals(problem: InversionProblem) -> dict[str, str]:
         if why is not None:
             out[name] = why
     return out
+
+
+def warm_up_torch() -> None:
+    """Import torch and take one optimizer step: torch's optimizers import its compiler
+    stack (``torch._dynamo``) on their first step, seconds on a loaded machine, which
+    would otherwise be charged to the first run's share of the time limit."""
+    import torch
+
+    param = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.Adam([param], lr=0.1)
+    param.grad = torch.ones(1)
+    opt.step()
 
 
 def applicable(problem: InversionProblem) -> list[str]:
@@ -89,10 +106,13 @@ def run_portfolio(
         return None
     refusals = complete_refusals(problem)
     refused = _short_refusal(problem, refusals)
-    import torch  # noqa: F401  (every run needs it: not counted in the first run's time)
+    warm_up_torch()  # not counted in the first run's time (its share would be spent on imports)
 
     start = time.perf_counter()
-    budget = DEFAULT_SECONDS if time_limit is None else max(0.0, time_limit)
+    if time_limit is None:
+        budget = DEFAULT_SECONDS
+    else:
+        budget = max(0.0, time_limit - max(SAFETY_SECONDS, SAFETY_SHARE * time_limit))
     runs: list[dict[str, Any]] = []
     best: Solution | None = None
     overshoot: float | None = None  # how far a run went past its limit (its exact check)
