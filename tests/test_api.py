@@ -44,3 +44,12 @@ def test_clique_lifted_round_trip(tmp_path: Path) -> None:
             assert all(
                 (min(a, b), max(a, b)) in set(edges) for a in clique for b in clique if a != b
             )
+
+
+def test_no_module_shadows_an_api_name() -> None:
+    """``import geninv.X`` binds ``geninv.X`` to the module: a module named like an API
+    function would replace the function (this happened with a module ``extract``)."""
+    import pkgutil
+
+    modules = {m.name for m in pkgutil.iter_modules(geninv.__path__)}
+    assert modules.isdisjoint({"reduce", "new_problem", "solve", "check", "extract", "save", "load"})

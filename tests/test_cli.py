@@ -309,7 +309,7 @@ def test_bad_witness_files(tmp_path: Path, capsys) -> None:  # type: ignore[no-u
     w = tmp_path / "w.json"
     for text, needle in [
         ("[1, 2]", '"z"'),
-        ('{"z": null, "status": "no"}', "status is 'no'"),
+        ('{"z": null, "status": "yes"}', "status is 'yes'"),  # a 'no': tests/test_cli_edges.py
         ('{"z": [1, 1]}', "2 entries"),
         ('{"z": [1, "q"]}', "z[1]"),
         ("oops", "invalid JSON"),
@@ -371,8 +371,12 @@ def test_solve_backend_options(tmp_path: Path, capsys) -> None:  # type: ignore[
     assert sol["status"] == "no" and sol["stats"]["min_distance"] >= 1
     code, _, err = run(capsys, "solve", str(inst), "--method", "enumerate", "--option", "bogus=1")
     assert_one_line_error(code, err, "does not take these options")
-    code, _, err = run(capsys, "solve", str(inst), "--option", "mode=optimize")
-    assert_one_line_error(code, err, "explicit --method")
+    # auto passes options to its first candidate that takes them (issue 16)
+    code, out, _ = run(capsys, "solve", str(inst), "--option", "mode=optimize", "--json")
+    sol = json.loads(out)
+    assert code == 0 and sol["status"] == "no" and sol["stats"]["mode"] == "optimize"
+    code, _, err = run(capsys, "solve", str(inst), "--option", "bogus=1")
+    assert_one_line_error(code, err, "takes bogus", "name one with --method")
     code, _, err = run(capsys, "solve", str(inst), "--method", "enumerate", "--option", "novalue")
     assert_one_line_error(code, err, "KEY=VALUE")
 

@@ -38,7 +38,6 @@ from geninv.problem import (
     SourceInfo,
     Status,
     json_number,
-    norm_label,
     parse_norm,
 )
 
@@ -127,34 +126,9 @@ def _read_vector_file(path: str) -> list[Fraction]:
 
 
 def _numbers(values: list[Any], what: str, path: str) -> list[Fraction]:
-    """Exact values of a list read from ``path``; each must fit a float (named ``what[i]``)."""
-    try:
-        check_count(len(values), "vector", "the number of entries")
-        return [
-            check_float(to_fraction(v, f"{what}[{i}]"), f"{what}[{i}]")
-            for i, v in enumerate(values)
-        ]
-    except ValidationError as exc:
-        raise ParseError(str(exc), path) from None
+    from geninv.answers import exact_numbers
 
-
-def _read_witness(path: str) -> list[Fraction]:
-    doc = read_json(path)
-    if not isinstance(doc, dict) or "z" not in doc:
-        raise ParseError('expected a JSON object with a "z" list', path)
-    z = doc["z"]
-    if not isinstance(z, list):
-        status = doc.get("status")
-        extra = f" (the solution's status is {status!r})" if status else ""
-        shown = json.dumps(z)
-        shown = shown if len(shown) <= 40 else shown[:37] + "..."
-        raise ParseError(f'"z" is {shown}, expected a list of numbers{extra}', path)
-    return _numbers(z, "z", path)
-
-
-def _check_witness_length(problem: InversionProblem, z: Sequence[Any], path: str) -> None:
-    if len(z) != problem.n:
-        raise ParseError(f'"z" has {len(z)} entries, but the instance has {problem.n} inputs', path)
+    return exact_numbers(values, what, path)
 
 
 # ---------------------------------------------------------------- commands
@@ -497,7 +471,18 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    from geninv.solvers.base import choose_backend, solve
+    from geninv.solvers.milp import common as milp
+
+    before = milp.SOLVER_LOGS
+    milp.SOLVER_LOGS = args.verbose  # HiGHS's / SCIP's own logs only when asked
+    try:
+        return _cmd_solve(args)
+    finally:
+        milp.SOLVER_LOGS = before  # main() may be called again in this process
+
+
+def _cmd_solve(args: argparse.Namespace) -> int:
+    from geninv.solvers.base import choose_backend
 
     if args.dir is not None and (args.onnx or args.vnnlib):
         raise ValidationError("give an instance directory or --onnx/--vnnlib, not both")
@@ -513,17 +498,24 @@ def cmd_solve(args: argparse.Namespace) -> int:
         problem = load_instance(args.dir)
     if args.certify:
         return _certify(problem, args, reads)
-    if args.verbose and args.method == "auto":
-        _, why = choose_backend(problem)
-        sys.stderr.write(f"auto: {why}\n")
     progress = (not args.json) and sys.stderr.isatty()
     options = _backend_options(args)
+    method = args.method
+    names = [method]
+    if method == "auto" and options:
+        names = _auto_with_options(problem, options, args.verbose)
+    elif args.verbose and method == "auto":
+        try:
+            _, why = choose_backend(problem)
+        except UnsupportedError:
+            why = "no complete backend applies: the approximate portfolio runs"
+        sys.stderr.write(f"auto: {why}\n")
     start = time.perf_counter()
 
     def stopped(exc: guard.LimitReached) -> Solution:
         return Solution(
             Status.UNKNOWN,
-            args.method,
+            method,
             reason=exc.detail,
             seconds=time.perf_counter() - start,
             stats={"stopped_by": f"{exc.kind} limit"},
@@ -534,15 +526,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
     try:
         sol = guard.run_limited(
-            lambda: solve(
-                problem,
-                args.method,
-                time_limit=args.time_limit,
-                seed=args.seed,
-                progress=progress,
-                options=options,
-                trust_solver=args.trust_solver,
-            ),
+            lambda: _solve_in_turn(problem, names, options or {}, args, progress),
             args.time_limit,
             _memory_limit(args),
             on_stuck=stuck if guard.SUPERVISED else None,
@@ -581,7 +565,27 @@ def _emit_solution(
         return EXIT_OK
     _print_solution(problem, sol)
     _print_trust(sol, args.trust_solver)
+    if getattr(args, "proof", None):
+        _print(_proof_file_line(sol, args.dir))
     return EXIT_OK
+
+
+def _proof_file_line(sol: Solution, directory: str | None) -> str:
+    """One line on the --proof file: where it is, or why there is none."""
+    proof = sol.proof or {}
+    path = proof.get("proof_file") or proof.get("file")
+    if sol.status is Status.NO and path:
+        if sol.method == "bab":
+            return f"proof file: {path} (check it: geninv check-proof {directory or 'DIR'} {path})"
+        return f"proof file: {path} (DRUP refutation of the CNF {proof.get('cnf_file') or ''})"
+    if sol.status is Status.YES:
+        return (
+            "proof file: none written (the answer is yes: its witness, checked exactly, "
+            "is the evidence)"
+        )
+    if sol.status is Status.UNKNOWN:
+        return "proof file: none written (no answer, so nothing to prove)"
+    return f"proof file: none written ({sol.method} writes no proof file; bab and sat do)"
 
 
 def _print_trust(sol: Solution, trust_solver: bool) -> None:
@@ -652,7 +656,7 @@ def _certify(problem: InversionProblem, args: argparse.Namespace, reads: Sequenc
         return report
 
     def stuck(exc: guard.LimitReached) -> None:
-        _exit_now(lambda: _emit_report(stopped(exc), args, reads))
+        _exit_now(lambda: _emit_report(problem, stopped(exc), args, reads))
 
     try:
         guard.run_limited(
@@ -669,10 +673,12 @@ def _certify(problem: InversionProblem, args: argparse.Namespace, reads: Sequenc
         )
     except guard.LimitReached as exc:
         stopped(exc)
-    return _emit_report(report, args, reads)
+    return _emit_report(problem, report, args, reads)
 
 
-def _emit_report(report: Any, args: argparse.Namespace, reads: Sequence[str]) -> int:
+def _emit_report(
+    problem: InversionProblem, report: Any, args: argparse.Namespace, reads: Sequence[str]
+) -> int:
     doc = report.to_json()
     if args.output:
         atomic.write_text(
@@ -684,14 +690,33 @@ def _emit_report(report: Any, args: argparse.Namespace, reads: Sequence[str]) ->
     for run in report.runs:
         outcome = run.get("distance", run.get("error"))
         _print(f"{run['method']:>10}: {run.get('status', 'error')}  {outcome}")
-    _print(f"best distance: {report.best_distance} ({report.best_method})")
+    if report.best_distance is not None:
+        _print(f"best distance: {report.best_distance} ({report.best_method})")
+    else:
+        _print(f"best distance: none ({_why_no_point(problem, report)})")
     if report.lower_bound is not None:
         _print(f"lower bound:   {report.lower_bound:.9g} ({report.lower_bound_how})")
         _print(f"               {report.lower_bound_basis}")
-        _print(f"gap:           {report.gap:.9g}")
     else:
         _print(f"lower bound:   none ({report.no_bound_reason})")
+    gap = report.gap
+    _print(
+        f"gap:           {gap:.9g}"
+        if gap is not None
+        else "gap:           none (it needs both a point found and a lower bound)"
+    )
     return EXIT_OK
+
+
+def _why_no_point(problem: InversionProblem, report: Any) -> str:
+    """Why --certify found no point (binary/sign latents: the approximate backends do not apply)."""
+    if problem.domain.kind in ("binary", "sign"):
+        return (
+            f"the approximate backends search real and box latents, not {problem.domain.kind}; "
+            "'geninv solve DIR --optimize' finds the least distance of a "
+            f"{problem.domain.kind} instance"
+        )
+    return "no run returned a point" if report.runs else "no approximate backend applies"
 
 
 def _backend_options(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -718,11 +743,81 @@ def _backend_options(args: argparse.Namespace) -> dict[str, Any] | None:
         opts["workers"] = args.workers
     if args.proof:
         opts["proof"] = args.proof
-    if not opts:
-        return None
-    if args.method == "auto":
-        raise ValidationError("backend options need an explicit --method (auto may pick another)")
-    return opts
+    return opts or None
+
+
+def _auto_with_options(
+    problem: InversionProblem, options: dict[str, Any], verbose: bool
+) -> list[str]:
+    """``auto`` with backend options (--optimize, --proof, --option ...): auto's
+    candidates (:func:`geninv.solvers.base.candidate_backends`, best first) whose
+    constructor takes every option given.  With ``--proof`` alone and no such
+    candidate, ``["auto"]`` and one line on stderr saying that no proof file will come."""
+    import inspect
+
+    from geninv.solvers.base import candidate_backends
+
+    ranked = candidate_backends(problem)
+    keys = set(options)
+    flags = ", ".join(sorted(keys))
+    names = [
+        cls.name for cls, _ in ranked if keys <= set(inspect.signature(cls.__init__).parameters)
+    ]
+    if verbose and names:
+        why = next(w for cls, w in ranked if cls.name == names[0])
+        sys.stderr.write(f"auto: {why} (the first candidate that takes {flags})\n")
+    if names:
+        return names
+    every = ", ".join(cls.name for cls, _ in ranked)
+    if keys == {"proof"}:  # no candidate writes a proof file: solve as auto would
+        sys.stderr.write(
+            f"geninv: no proof file will be written: none of the backends auto can use here "
+            f"({every}) writes one (bab and sat do)\n"
+        )
+        return ["auto"]
+    raise ValidationError(
+        f"none of the backends auto can use here ({every}) takes {flags}; name one with --method"
+    )
+
+
+def _solve_in_turn(
+    problem: InversionProblem,
+    names: Sequence[str],
+    options: dict[str, Any],
+    args: argparse.Namespace,
+    progress: bool,
+) -> Solution:
+    """Run ``names`` in turn, as ``auto`` runs its candidates: an *unknown* (a time-out,
+    a floating-point *no* without a checked certificate) passes to the next with the time
+    left; the first *yes* or *no* is the answer, else the first *unknown*."""
+    from geninv.solvers.base import solve
+
+    start = time.perf_counter()
+    held: Solution | None = None
+    for name in names:  # a candidate that refuses the instance passes to the next
+        left = None if args.time_limit is None else args.time_limit - (time.perf_counter() - start)
+        if left is not None and left <= 0 and held is not None:
+            break
+        try:
+            sol = solve(
+                problem,
+                name,
+                time_limit=left,
+                seed=args.seed,
+                progress=progress,
+                options=options if name != "auto" else None,
+                trust_solver=args.trust_solver,
+            )
+        except UnsupportedError:  # a candidate refused this instance (as in auto)
+            if name == names[-1] and held is None:
+                raise
+            continue
+        if sol.status is not Status.UNKNOWN:
+            return sol
+        held = held or sol
+    assert held is not None
+    held.seconds = time.perf_counter() - start
+    return held
 
 
 def _print_solution(problem: InversionProblem, sol: Solution) -> None:
@@ -739,6 +834,16 @@ def _print_solution(problem: InversionProblem, sol: Solution) -> None:
         _print(f"proof: {json.dumps(sol.proof)}")
     else:
         _print(f"reason: {sol.reason}")
+        if (
+            sol.z is not None
+            and sol.check is not None
+            and sol.check.decided
+            and not sol.check.meets
+        ):
+            _print(  # the best point an incomplete search reached, checked exactly
+                f"best point: distance {sol.check.distance:g} ({sol.check.method}; misses "
+                f"{_threshold_text(problem)}); its z is in --json / -o"
+            )
     expected = problem.source.expected
     if expected is not None and sol.status is not Status.UNKNOWN:
         agree = "agrees" if sol.status.value == expected else "DISAGREES"
@@ -752,25 +857,16 @@ def _short_vector(z: Sequence[Fraction], limit: int = 24) -> str:
 
 
 def _threshold_text(problem: InversionProblem) -> str:
-    if problem.is_exact_inversion:
-        return "G(z) = x"
-    return f"||G(z) - x||_{norm_label(problem.p)} {problem.relation} {problem.threshold_float():g}"
+    from geninv.answers import threshold_text
+
+    return threshold_text(problem)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from geninv.answers import check_answer, read_answer
+
     problem = load_instance(args.dir)
-    z = _read_witness(args.witness)
-    _check_witness_length(problem, z, args.witness)
-    chk = problem.exact_check(z)
-    verdict = "meets" if chk.meets else "does not meet"
-    _print(f"distance: {chk.distance!r} ({chk.method})")
-    if not chk.in_domain:
-        _print(f"z is not in the {problem.domain.kind} domain: {chk.reason}")
-    elif not chk.decided:  # out of reach of exact arithmetic: not accepted, never guessed
-        verdict = "undecided against"
-        _print(f"the comparison with the threshold is {chk.reason}")
-    _print(f"{verdict} the threshold: {_threshold_text(problem)}")
-    return EXIT_OK if chk.meets else EXIT_FAIL
+    return check_answer(problem, read_answer(args.witness), _print, args.dir)
 
 
 def cmd_check_proof(args: argparse.Namespace) -> int:
@@ -790,38 +886,12 @@ def cmd_check_proof(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    from geninv.answers import extract_answer, read_answer
     from geninv.reductions.registry import get_reduction
 
     problem = load_instance(args.dir)
-    entry = get_reduction(problem.source.reduction)
-    z = _read_witness(args.witness)
-    _check_witness_length(problem, z, args.witness)
-    chk = problem.exact_check(z)
-    _print(
-        f"inversion witness: {'meets' if chk.meets else 'does not meet'} "
-        f"{_threshold_text(problem)} (distance {chk.distance:g}, {chk.method})"
-    )
-    sol = Solution(Status.YES, "witness file", z=z, check=chk)
-    copy = problem.source.copy
-    if not copy:
-        raise ParseError(
-            "problem.json names no copy of the source", str(Path(args.dir) / "problem.json")
-        )
-    source = entry.load_source(Path(args.dir) / copy)
-    try:
-        mapped = entry.invert(sol, problem.inverse_data)
-        result = entry.check(source, mapped, problem)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        raise ParseError(
-            f"inverse_data does not fit the reduction {problem.source.reduction!r} "
-            f"({type(exc).__name__}: {' '.join(str(exc).split())[:80]}); "
-            "expected the inverse_data that reduction wrote",
-            str(Path(args.dir) / "problem.json"),
-        ) from None
-    _print(f"source check: {result.message}")
-    if result.solution_text:
-        _print(result.solution_text)
-    return EXIT_OK if (result.ok and chk.meets) else EXIT_FAIL
+    get_reduction(problem.source.reduction)  # an instance without a source: say so first
+    return extract_answer(args.dir, problem, read_answer(args.witness), _print)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -875,7 +945,12 @@ def cmd_sense(args: argparse.Namespace) -> int:
             arr = read_npy(args.image, "array of images")
             if arr.ndim == 0 or arr.size == 0:
                 raise ParseError(f"expected images, one per row, got shape {arr.shape}", args.image)
-            images = np.atleast_2d(np.asarray(arr, dtype=np.float64).reshape(arr.shape[0], -1))
+            arr = np.asarray(arr, dtype=np.float64)
+            # one image as a vector (or a 2-D picture of the generator's size), else one per row
+            one = arr.ndim == 1 or (
+                arr.ndim == 2 and arr.size == generator.n_outputs != arr.shape[1]
+            )
+            images = arr.reshape(1, -1) if one else arr.reshape(arr.shape[0], -1)
     reads = [f for f in (args.network, args.image, args.y, args.matrix) if f]
     if args.output:
         atomic.check_target(args.output, args.force, directory=True, protect=reads)
@@ -908,15 +983,22 @@ def cmd_sense(args: argparse.Namespace) -> int:
             )
     rows: list[list[Any]] = [[], [], []]
     errors = []
+    unknown = 0
     for i, y in enumerate(ys):
-        problem = sensing.sensing_problem(generator, A, y, p=args.norm, threshold=args.threshold)
+        threshold = args.threshold
+        if threshold is None and args.noise > 0:
+            threshold = sensing.noise_threshold(y, args.noise, args.norm)
+        problem = sensing.sensing_problem(generator, A, y, p=args.norm, threshold=threshold)
         if args.output and i == 0:
             save_instance(problem, args.output, force=args.force, protect=reads)
         x_hat, sol = sensing.recover(
             problem, args.method, time_limit=args.time_limit, seed=args.seed
         )
         lasso = sensing.lasso_baseline(A, y, args.lasso_alpha)
-        line = f"image {i}: {args.method} {sol.status}, ||A G(z) - y|| = {sol.distance:.4g}"
+        line = (
+            f"image {i}: {args.method} {sol.status}, ||A G(z) - y|| = {sol.distance:.4g} "
+            f"(delta {problem.threshold_float():.4g})"
+        )
         if images is not None:
             e_g = sensing.per_pixel_error(images[i], x_hat)
             e_l = sensing.per_pixel_error(images[i], lasso)
@@ -925,7 +1007,14 @@ def cmd_sense(args: argparse.Namespace) -> int:
             rows[0].append(images[i])
         rows[1].append(lasso)
         rows[2].append(x_hat)
+        unknown += sol.status is Status.UNKNOWN
         _print(line)
+    if unknown and args.threshold is None:
+        _print(
+            "unknown: no latent found within the default delta (1e-3 ||y||, plus "
+            "sigma (sqrt(M) + 3) with --noise); an image outside G's range (a held-out one) "
+            "never gets within it: give --threshold for the residual you accept"
+        )
     if errors:
         mg = float(np.mean([e[0] for e in errors]))
         ml = float(np.mean([e[1] for e in errors]))
@@ -962,15 +1051,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- parser
+#: The built-in backends, as ``--method`` accepts them (tests/test_cli_help.py checks
+#: this against the registry).
+COMPLETE_BACKENDS = ("enumerate", "sat", "milp", "milp-scip", "miqp", "corners", "bab")
+APPROXIMATE_BACKENDS = ("primal", "adam", "pgd", "admm", "langevin", "flipgd", "layerwise")
+METHOD_HELP = (
+    "backend: auto (default: picks a complete backend and says why with --verbose; "
+    "the approximate portfolio when none applies), complete: "
+    + ", ".join(COMPLETE_BACKENDS)
+    + "; approximate (yes or unknown): "
+    + ", ".join(APPROXIMATE_BACKENDS)
+    + " (docs/solvers.md)"
+)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("geninv")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="geninv", description="Invert ReLU generative models.")
+    parser.add_argument("--version", action="version", version=f"geninv {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     red = sub.add_parser("reduce", help="turn a source problem into an inversion instance")
     rsub = red.add_subparsers(dest="source", required=True, parser_class=_Parser)
     sat = rsub.add_parser("sat", help="CNF satisfiability (Theorem 1: sign, Theorem 2: real)")
     sat.add_argument("file", help="DIMACS CNF file")
-    sat.add_argument("--domain", choices=["sign", "real"], default="sign")
+    sat.add_argument(
+        "--domain",
+        choices=["sign", "real"],
+        default="sign",
+        help="latent domain: sign (Theorem 1, default) or real (Theorem 2)",
+    )
     sat.add_argument("-o", "--output", required=True, help="instance directory to create")
     sat.add_argument("--force", action="store_true", help="replace an existing output directory")
     sat.add_argument(
@@ -979,13 +1097,29 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="the source's answer to record; auto asks PySAT (CaDiCaL) within --oracle-time-limit",
     )
-    sat.add_argument("--oracle-time-limit", type=float, default=10.0, metavar="SECONDS")
+    sat.add_argument(
+        "--oracle-time-limit",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="time for --expected auto to ask the SAT solver (default 10)",
+    )
     sat.set_defaults(func=cmd_reduce_sat)
 
     def common(sp: argparse.ArgumentParser, domains: Sequence[str]) -> None:
         sp.add_argument("--p", required=True, help="norm exponent p (integer >= 1, or inf)")
-        sp.add_argument("--domain", choices=list(domains), default=domains[0])
-        sp.add_argument("--relation", choices=["<=", "<"], default="<=")
+        sp.add_argument(
+            "--domain",
+            choices=list(domains),
+            default=domains[0],
+            help=f"latent domain (default {domains[0]}; real: lifted as in Theorems 4 and 6)",
+        )
+        sp.add_argument(
+            "--relation",
+            choices=["<=", "<"],
+            default="<=",
+            help="the question asks ||G(z) - x|| <= delta (default) or < delta",
+        )
         sp.add_argument("-o", "--output", required=True, help="instance directory to create")
         sp.add_argument("--force", action="store_true", help="replace an existing output directory")
         sp.add_argument(
@@ -1026,9 +1160,9 @@ def build_parser() -> argparse.ArgumentParser:
     vc.set_defaults(func=cmd_reduce_vc)
 
     lift = sub.add_parser("lift", help="binary/sign instance -> real-latent instance")
-    lift.add_argument("dir")
-    lift.add_argument("-o", "--output", required=True)
-    lift.add_argument("--force", action="store_true")
+    lift.add_argument("dir", help="the binary or sign instance directory")
+    lift.add_argument("-o", "--output", required=True, help="instance directory to create")
+    lift.add_argument("--force", action="store_true", help="replace an existing output directory")
     lift.set_defaults(func=cmd_lift)
 
     new = sub.add_parser("new", help="an instance from someone else's network")
@@ -1039,21 +1173,37 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--target", required=True, help="target x: a .json list or a .npy vector")
     new.add_argument("--norm", default="inf", help="p >= 1 or 'inf' (default inf)")
     new.add_argument("--threshold", default="0", help="delta >= 0 (0 = exact inversion)")
-    new.add_argument("--relation", choices=["<=", "<"], default="<=")
-    new.add_argument("--domain", required=True, choices=list(DOMAINS))
+    new.add_argument(
+        "--relation", choices=["<=", "<"], default="<=", help="<= delta (default) or < delta"
+    )
+    new.add_argument(
+        "--domain",
+        required=True,
+        choices=list(DOMAINS),
+        help="latent domain: real, box (with --lower/--upper), binary {0,1} or sign {-1,1}",
+    )
     new.add_argument("--lower", help="box lower bound: a number, a comma list, .json or .npy")
     new.add_argument("--upper", help="box upper bound: a number, a comma list, .json or .npy")
-    new.add_argument("-o", "--output", required=True)
-    new.add_argument("--force", action="store_true")
+    new.add_argument("-o", "--output", required=True, help="instance directory to create")
+    new.add_argument("--force", action="store_true", help="replace an existing output directory")
     new.set_defaults(func=cmd_new)
 
     solve = sub.add_parser("solve", help="decide an instance")
     solve.add_argument("dir", nargs="?", help="instance directory")
     solve.add_argument("--onnx", help="a VNN-COMP network (with --vnnlib) instead of a directory")
     solve.add_argument("--vnnlib", help="a VNN-COMP property: input box, output bounds")
-    solve.add_argument("--method", default="auto", help="backend name, or auto (default)")
-    solve.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
-    solve.add_argument("--seed", type=int, default=0)
+    solve.add_argument("--method", default="auto", metavar="NAME", help=METHOD_HELP)
+    solve.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop within about 0.5 s of this many seconds, answering 'unknown' if undecided "
+        "(default: none; --certify: 120)",
+    )
+    solve.add_argument(
+        "--seed", type=int, default=0, help="random seed of the randomised backends (default 0)"
+    )
     solve.add_argument("--json", action="store_true", help="print one JSON object")
     solve.add_argument(
         "-o",
@@ -1070,9 +1220,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop as 'unknown' above this resident memory, e.g. 4G or 500M "
         f"(default {int(guard.MEMORY_SHARE * 100)}%% of the memory available; 'none' for no limit)",
     )
-    solve.add_argument("--verbose", action="store_true", help="say why auto chose its backend")
     solve.add_argument(
-        "--optimize", action="store_true", help="find the smallest distance, not just decide"
+        "--verbose",
+        action="store_true",
+        help="say why auto chose its backend, and show HiGHS's / SCIP's own logs on a terminal",
+    )
+    solve.add_argument(
+        "--optimize",
+        action="store_true",
+        help="find the smallest distance, not just decide (with auto: its first candidates "
+        "that have an optimize mode: enumerate, sat, milp, miqp, bab)",
     )
     solve.add_argument(
         "--certify",
@@ -1090,7 +1247,10 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--scheduler", help="enumerate: 'local' or a Dask scheduler address")
     solve.add_argument("--workers", type=int, help="enumerate: worker threads")
     solve.add_argument(
-        "--proof", metavar="FILE", help="write the proof of a 'no' (sat: DRUP; bab: the tree)"
+        "--proof",
+        metavar="FILE",
+        help="write the proof of a 'no' (sat: DRUP, with FILE.cnf; bab: the tree, for "
+        "check-proof); with auto: its first candidate that writes one",
     )
     solve.add_argument(
         "--option",
@@ -1100,9 +1260,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     solve.set_defaults(func=cmd_solve)
 
-    check = sub.add_parser("check", help="re-check a witness exactly")
-    check.add_argument("dir")
-    check.add_argument("witness", help='JSON object with a "z" list (solve --json output works)')
+    check = sub.add_parser(
+        "check",
+        help="re-check a witness exactly (exit 0: it meets the threshold; 1: it does not, "
+        "or the file is a 'no' with no witness)",
+    )
+    check.add_argument("dir", help="instance directory")
+    check.add_argument(
+        "witness",
+        help='answer file: a JSON object with a "z" list, or solve --json output (for a '
+        "'no', its proof is shown)",
+    )
     check.set_defaults(func=cmd_check)
 
     cproof = sub.add_parser(
@@ -1112,14 +1280,21 @@ def build_parser() -> argparse.ArgumentParser:
     cproof.add_argument("proof", help="the proof file")
     cproof.set_defaults(func=cmd_check_proof)
 
-    extract = sub.add_parser("extract", help="map a witness back to the source problem")
-    extract.add_argument("dir")
-    extract.add_argument("witness")
+    extract = sub.add_parser(
+        "extract",
+        help="map a witness back to the source problem and check it there (exit 0: it "
+        "checks out; 1: it does not, or the file is a 'no')",
+    )
+    extract.add_argument("dir", help="instance directory made by geninv reduce (or lift)")
+    extract.add_argument(
+        "witness",
+        help='answer file: a JSON object with a "z" list, or solve --json output',
+    )
     extract.set_defaults(func=cmd_extract)
 
     info = sub.add_parser("info", help="describe an instance")
-    info.add_argument("dir")
-    info.add_argument("--json", action="store_true")
+    info.add_argument("dir", help="instance directory")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(func=cmd_info)
 
     sense = sub.add_parser("sense", help="compressed sensing with a generator prior")
@@ -1132,13 +1307,33 @@ def build_parser() -> argparse.ArgumentParser:
     sense.add_argument("--y", help="measurements, .npy (when the image is unknown)")
     sense.add_argument("--matrix", help="measurement matrix A, .npy")
     sense.add_argument("--measurements", type=int, help="M Gaussian measurements, N(0, 1/M)")
-    sense.add_argument("--seed", type=int, default=0)
-    sense.add_argument("--noise", type=float, default=0.0, help="noise standard deviation")
-    sense.add_argument("--method", default="adam", help="backend (default adam)")
-    sense.add_argument("--norm", default="2")
-    sense.add_argument("--threshold", default=None, help="delta (default 1e-3 ||y||)")
-    sense.add_argument("--time-limit", type=float, default=None, metavar="SECONDS")
-    sense.add_argument("--lasso-alpha", type=float, default=0.01)
+    sense.add_argument(
+        "--seed", type=int, default=0, help="seed of A, the noise and the backend (default 0)"
+    )
+    sense.add_argument(
+        "--noise", type=float, default=0.0, help="noise standard deviation sigma (default 0)"
+    )
+    sense.add_argument(
+        "--method", default="adam", metavar="NAME", help="backend (default adam; see solve --help)"
+    )
+    sense.add_argument("--norm", default="2", help="p of ||A G(z) - y||_p (default 2)")
+    sense.add_argument(
+        "--threshold",
+        default=None,
+        help="delta; default 1e-3 ||y||_p + sigma (sqrt(M) + 3) max(1, M^(1/p - 1/2)), "
+        "which the true image meets with probability >= 98.8%% when it is in G's range "
+        "(geninv.sensing.noise_threshold)",
+    )
+    sense.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="time per image (default: the backend's own iteration count)",
+    )
+    sense.add_argument(
+        "--lasso-alpha", type=float, default=0.01, help="Lasso baseline's alpha (default 0.01)"
+    )
     sense.add_argument("--png", help="write a grid: truth, Lasso, geninv")
     sense.add_argument("-o", "--output", help="save the first instance directory here")
     sense.add_argument("--force", action="store_true", help="replace an existing --png / -o")
@@ -1146,18 +1341,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     exp = sub.add_parser("export-vnncomp", help="write a VNN-COMP benchmark folder")
     exp.add_argument("dirs", nargs="+", help="instance directories")
-    exp.add_argument("-o", "--output", required=True)
+    exp.add_argument("-o", "--output", required=True, help="benchmark folder to create")
     exp.add_argument(
         "--timeout", type=float, default=300.0, help="per-instance timeout for the csv"
     )
-    exp.add_argument("--force", action="store_true")
+    exp.add_argument("--force", action="store_true", help="replace an existing output folder")
     exp.set_defaults(func=cmd_export_vnncomp)
 
     demo = sub.add_parser(
         "demo", help="the main job on bundled data: reduce, solve, check, extract"
     )
     demo.add_argument(
-        "--workdir", default=None, help="where to write instances (default: a temp dir)"
+        "--workdir",
+        default=None,
+        help="folder to write the instances, answers and sensing.png into (default: ./geninv-demo)",
     )
     demo.set_defaults(func=cmd_demo)
     return parser

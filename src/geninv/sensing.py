@@ -61,6 +61,7 @@ __all__ = [
     "load_digits_generator",
     "load_test_digits",
     "measurement_matrix_of",
+    "noise_threshold",
     "per_pixel_error",
     "recover",
     "save_grid_png",
@@ -71,6 +72,8 @@ __all__ = [
 SENSING_KIND = "compressed-sensing"
 #: ``sensing_problem``'s threshold when none is given: this fraction of ``||y||_p``.
 DEFAULT_RELATIVE_THRESHOLD = 1e-3
+#: :func:`noise_threshold`'s margin t, in noise standard deviations, above sigma sqrt(m).
+NOISE_MARGIN = 3.0
 #: The shipped digits generator (see its README.md).
 DIGITS_VAE_DIR = Path(__file__).resolve().parent / "data" / "digits_vae"
 
@@ -236,6 +239,37 @@ def measurement_matrix_of(problem: InversionProblem) -> FloatArray:
     """``A`` (float64) from a problem built by :func:`sensing_problem`."""
     _sensing_layers(problem)
     return np.array(problem.network.layers[-1].weight, dtype=np.float64)
+
+
+def noise_threshold(y: npt.ArrayLike, sigma: float, p: float | str = 2) -> float:
+    """The default delta of ``geninv sense``: what the true signal meets despite the noise.
+
+    For ``y = A x + e`` with ``e ~ N(0, sigma^2 I_m)`` and ``x = G(z*)`` in the range of
+    ``G``, the true latent has ``||A G(z*) - y||_p = ||e||_p``.  The Euclidean norm is a
+    1-Lipschitz function of a standard Gaussian vector, so (Gaussian concentration)
+
+        P( ||e||_2 >= sigma (sqrt(m) + t) ) <= exp(-t^2 / 2),
+
+    with ``E ||e||_2 <= sigma sqrt(m)``; for ``t = NOISE_MARGIN = 3`` that is at most
+    1.2%.  For other p, ``||e||_p <= max(1, m^(1/p - 1/2)) ||e||_2`` (1 for p >= 2).
+    The default threshold is therefore
+
+        delta = DEFAULT_RELATIVE_THRESHOLD ||y||_p + sigma (sqrt(m) + 3) max(1, m^(1/p - 1/2)),
+
+    which ``z*`` meets with probability at least 98.8%; the first term is the
+    noiseless default of :func:`sensing_problem` (a small relative residual, room for
+    rounding).  A signal outside ``G``'s range (a held-out image) adds its distance to
+    the range, which no default can know: give ``--threshold`` then.
+    """
+    yv = np.asarray(y, dtype=np.float64).reshape(-1)
+    m = yv.size
+    q = parse_norm(p)
+    norm = float(lp_norm_rows(yv[None, :], q)[0])
+    base = DEFAULT_RELATIVE_THRESHOLD * norm if norm > 0 else DEFAULT_RELATIVE_THRESHOLD
+    if not (math.isfinite(sigma) and sigma >= 0):
+        raise ValidationError(f"noise sigma must be a finite number >= 0, got {sigma!r}")
+    spread = 1.0 if q >= 2 else float(m) ** (1.0 / q - 0.5)
+    return base + sigma * (math.sqrt(m) + NOISE_MARGIN) * spread
 
 
 # ====================================================================== recovery

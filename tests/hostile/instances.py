@@ -218,7 +218,7 @@ def _witnesses(b: _Builder) -> None:
             add(f"z{k}", "numbers", f'{{"z": [{v}, {zeros}]}}')
         for name, text in {
             "z-number": '{"z": 5}',
-            "z-null": '{"z": null, "status": "no"}',
+            "z-null": '{"z": null, "status": "yes"}',  # a 'no' is valid (issue 16)
             "list": "[0, 0]",
             "no-z": '{"x": [0]}',
             "deep": '{"z": ' + "[" * 100000 + "]" * 100000 + "}",

@@ -17,6 +17,11 @@ Every file and directory geninv writes goes through this module:
   (called by the CLI's SIGINT/SIGTERM handling, and by its supervisor process
   when it had to kill a stuck command) removes whatever is left.
 * **Messages name the user's path**, never the temporary one.
+* **Permissions follow the umask**, as for any file a program creates: files
+  ``0o666 & ~umask``, directories ``0o777 & ~umask`` (e.g. 0644 / 0755 under the usual
+  umask 022).  Temporary files made by :mod:`tempfile` are 0600 and its directories
+  0700 whatever the umask; :func:`atomic_file` and :func:`atomic_dir` set the modes
+  of what they put in place (every entry of a directory tree) before the rename.
 """
 
 from __future__ import annotations
@@ -85,6 +90,43 @@ def remove_live_temps() -> None:
     for p in live_temps():
         remove_path(p)
         unregister_temp(p)
+
+
+def current_umask() -> int:
+    """The process's umask: from ``/proc/self/status`` (Linux), else by setting it and
+    putting it back under a lock (a file another thread creates meanwhile gets 0o077)."""
+    with (
+        contextlib.suppress(OSError, ValueError),
+        open("/proc/self/status", encoding="ascii", errors="replace") as fh,
+    ):
+        for line in fh:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    with _LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
+
+
+def umask_modes(root: Path) -> None:
+    """Give ``root`` and, for a directory, every entry below it (links excepted) the
+    modes a new file or directory gets: ``0o666 & ~umask`` / ``0o777 & ~umask``."""
+    mask = current_umask()
+    file_mode, dir_mode = 0o666 & ~mask, 0o777 & ~mask
+
+    def fix(path: str, is_dir: bool) -> None:
+        if not os.path.islink(path):
+            os.chmod(path, dir_mode if is_dir else file_mode)
+
+    if not root.is_dir():
+        fix(str(root), False)
+        return
+    for dirpath, dirs, files in os.walk(root):
+        for name in files:
+            fix(os.path.join(dirpath, name), False)
+        for name in dirs:
+            fix(os.path.join(dirpath, name), True)
+    fix(str(root), True)
 
 
 def _temp_name(target: Path, suffix: str) -> Path:
@@ -214,6 +256,7 @@ def atomic_file(
                 yield fh
                 fh.flush()
                 os.fsync(fh.fileno())
+            umask_modes(tmp)
             check_target(path, force, protect=protect)  # still ours to replace?
             os.replace(tmp, target)
         except OSError as exc:
@@ -305,6 +348,7 @@ def atomic_dir(
                 raise _os_error(path, exc) from None
             raise  # about another file (e.g. a source that cannot be read)
         try:
+            umask_modes(tmp)
             _fsync_tree(tmp)
             check_target(path, force, directory=True, protect=protect)
             if os.path.lexists(target):

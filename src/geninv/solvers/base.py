@@ -147,7 +147,18 @@ def solve(
     token = _TRUST.set(trust)
     try:
         if method == "auto":
-            return _solve_auto(problem, time_limit, seed, progress, trust)
+            start = time.perf_counter()
+            try:
+                return _solve_auto(problem, time_limit, seed, progress, trust)
+            except UnsupportedError:  # no complete backend: the approximate portfolio
+                from geninv.solvers.fallback import run_portfolio
+
+                left = None if time_limit is None else time_limit - (time.perf_counter() - start)
+                sol = run_portfolio(problem, left, seed, progress, solve)
+                if sol is None:
+                    raise
+                sol.seconds = time.perf_counter() - start
+                return sol
         return _solve_one(problem, method, time_limit, seed, progress, options, trust)
     finally:
         _TRUST.reset(token)

@@ -483,12 +483,14 @@ class MiqpBackend(Backend):
         seed: int | None = None,
         progress: bool = False,
     ) -> Solution:
+        from geninv.solvers.milp import common as milp
+
         return miqp_solve(
             problem,
             mode=self.mode,
             time_limit=time_limit,
             seed=seed,
-            progress=progress,
+            progress=progress and milp.SOLVER_LOGS,  # solver logs only when allowed
             tighten=self.tighten,
             bound_time=self.bound_time,
             scale=self.scale,

@@ -9,6 +9,7 @@ from geninv.exact import float_down as float_down  # re-exported (layerwise, app
 from geninv.exact import float_up as float_up
 from geninv.problem import InversionProblem, Solution
 from geninv.solvers.interface import BASIS_FLOAT, Backend
+from geninv.solvers.milp import common as _common
 from geninv.solvers.milp.common import (
     BOUND_TIME,
     CAPABILITIES,
@@ -75,7 +76,7 @@ class MilpBackend(Backend):
             mode=self.mode,
             time_limit=time_limit,
             seed=seed,
-            progress=progress,
+            progress=progress and _common.SOLVER_LOGS,  # solver logs only when allowed
             tighten=self.tighten,
             bound_time=self.bound_time,
             confirm_no=self.confirm_no,

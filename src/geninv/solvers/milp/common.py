@@ -22,6 +22,11 @@ from geninv.solvers.interface import MODES as MODES  # the one definition
 from geninv.solvers.interface import Capabilities, capability_reason
 from geninv.solvers.interface import Mode as Mode
 
+#: Whether ``progress`` shows HiGHS's and SCIP's own logs (milp, milp-scip, miqp).  The
+#: command line sets it from ``solve --verbose``, so that a terminal shows geninv's own
+#: lines and no solver log unless asked; the Python API keeps ``progress=True`` verbose.
+SOLVER_LOGS = True
+
 #: A HiGHS instance (highspy is imported lazily, and older releases ship no type stubs).
 _Highs = Any
 
