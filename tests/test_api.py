@@ -52,4 +52,5 @@ def test_no_module_shadows_an_api_name() -> None:
     import pkgutil
 
     modules = {m.name for m in pkgutil.iter_modules(geninv.__path__)}
-    assert modules.isdisjoint({"reduce", "new_problem", "solve", "check", "extract", "save", "load"})
+    api = {"reduce", "new_problem", "solve", "check", "extract", "save", "load"}
+    assert modules.isdisjoint(api)
