@@ -1047,7 +1047,7 @@ def cmd_export_vnncomp(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from geninv.demo import run_demo
 
-    return run_demo(args.workdir)
+    return run_demo(main, args.workdir)
 
 
 # ---------------------------------------------------------------- parser

@@ -14,6 +14,7 @@ import contextlib
 import io
 import json
 import shlex
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -25,9 +26,7 @@ def _data_file(name: str) -> Path:
     return Path(str(resources.files("geninv") / "data" / name))
 
 
-def _run(console: Console, argv: list[str]) -> tuple[int, str]:
-    from geninv.cli import main
-
+def _run(console: Console, main: Callable[[list[str]], int], argv: list[str]) -> tuple[int, str]:
     console.print(f"[bold cyan]$ geninv {shlex.join(argv)}[/]")
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
@@ -39,7 +38,9 @@ def _run(console: Console, argv: list[str]) -> tuple[int, str]:
     return code, out
 
 
-def run_demo(workdir: str | None = None) -> int:
+def run_demo(main: Callable[[list[str]], int], workdir: str | None = None) -> int:
+    """Run the demo through ``main`` (the ``geninv`` program's entry point, passed in by
+    the CLI: this module does not import it)."""
     console = Console()
     root = Path(workdir if workdir is not None else "geninv-demo")
     root.mkdir(parents=True, exist_ok=True)
@@ -56,13 +57,15 @@ def run_demo(workdir: str | None = None) -> int:
             console.rule(f"{name}: {theorem} ({domain} latents)")
             _run(
                 console,
+                main,
                 ["reduce", "sat", str(cnf), "--domain", domain, "-o", str(inst), "--force"],
             )
-            _run(console, ["info", str(inst)])
+            _run(console, main, ["info", str(inst)])
             expected = json.loads((inst / "problem.json").read_text())["source"]["expected"]
             witness = root / f"{stem}-{domain}-solution.json"
             _run(
                 console,
+                main,
                 [
                     "solve",
                     str(inst),
@@ -79,8 +82,8 @@ def run_demo(workdir: str | None = None) -> int:
             ok = status == expected
             detail = f"{sol['method']}, {sol['seconds']:.2f} s"
             if status == "yes":
-                c1, _ = _run(console, ["check", str(inst), str(witness)])
-                c2, _ = _run(console, ["extract", str(inst), str(witness)])
+                c1, _ = _run(console, main, ["check", str(inst), str(witness)])
+                c2, _ = _run(console, main, ["extract", str(inst), str(witness)])
                 ok = ok and c1 == 0 and c2 == 0
                 detail += "; witness checked exactly and mapped to a satisfying assignment"
             elif status == "no":
@@ -91,6 +94,7 @@ def run_demo(workdir: str | None = None) -> int:
     png = root / "sensing.png"
     code, out = _run(
         console,
+        main,
         [
             "sense",
             "--digits",
