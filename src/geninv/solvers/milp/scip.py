@@ -46,6 +46,17 @@ PORTFOLIO: tuple[str, ...] = ("fast", "off")
 _CONCLUSIVE = ("optimal", "infeasible", "inforunbd", "unbounded", "sollimit", "bestsollimit")
 
 
+def _interrupt(model: Any) -> None:
+    """Ask a running SCIP model to stop, where SCIP allows it: outside its solving
+    stages (INITSOLVE above all) SCIP refuses with an error printed on the terminal,
+    so the caller retries until the model has stopped or finished."""
+    from pyscipopt import SCIP_STAGE  # type: ignore[attr-defined]
+
+    with contextlib.suppress(Exception):
+        if model.getStage() not in (SCIP_STAGE.INIT, SCIP_STAGE.INITSOLVE, SCIP_STAGE.FREE):
+            model.interruptSolve()
+
+
 def _scip_model(
     model: _Model,
     time_left: float,
@@ -139,7 +150,7 @@ def _run_scip(
             if len(built) > 1:
                 m.optimizeNogil()
             else:  # a worker thread: signals and the limits watchdog reach the main thread
-                native.run_in_thread(m.optimizeNogil, cancel=m.interruptSolve)
+                native.run_in_thread(m.optimizeNogil, cancel=lambda: _interrupt(m))
         except Exception as exc:  # e.g. "SCIP: error in LP solver!": this run has no answer
             errors[k] = exc
             return
@@ -160,8 +171,7 @@ def _run_scip(
                 # so retry until each has stopped or finished
                 for j, th in enumerate(threads):
                     if th.is_alive() and j != winner[0]:
-                        with contextlib.suppress(Exception):
-                            built[j][0].interruptSolve()
+                        _interrupt(built[j][0])
                 time.sleep(0.01)
         for th in threads:
             th.join()
