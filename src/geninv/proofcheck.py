@@ -89,6 +89,7 @@ from geninv.proofrows import (
     Net,
     ProofRejected,
     exact_bounds,
+    parse_fixed,
     parse_int,
     parse_rational,
     read_globals,
@@ -130,20 +131,6 @@ def _box(v: Any, n: int, what: str) -> list[tuple[Fraction, Fraction]]:
     return out
 
 
-def _fixed(v: Any, what: str) -> dict[tuple[int, int], int]:
-    if not isinstance(v, list):
-        raise MalformedProof(f"{what}: expected a list of [layer, unit, phase]")
-    out: dict[tuple[int, int], int] = {}
-    for i, item in enumerate(v):
-        if not isinstance(item, list) or len(item) != 3:
-            raise MalformedProof(f"{what}[{i}]: expected [layer, unit, phase]")
-        layer, j, ph = (parse_int(t, f"{what}[{i}]") for t in item)
-        if ph not in (0, 1) or (layer, j) in out:
-            raise MalformedProof(f"{what}[{i}]: phase must be 0 or 1, each unit once")
-        out[(layer, j)] = ph
-    return out
-
-
 def check_certificate(problem: InversionProblem, doc: Any) -> CheckReport:
     """Check a proof document against the instance; raises :class:`ProofRejected`
     (invalid) or :class:`MalformedProof` (unreadable)."""
@@ -178,7 +165,7 @@ def check_certificate(problem: InversionProblem, doc: Any) -> CheckReport:
         raise MalformedProof("nodes: no root (id 0)")
     root = nodes[0]
     rbox = _box(root.get("box"), n, "node 0 box")
-    if _fixed(root.get("fixed", []), "node 0 fixed"):
+    if parse_fixed(root.get("fixed", []), "node 0 fixed"):
         raise ProofRejected(0, "the root fixes phases")
     if problem.domain.kind == "box":
         assert problem.domain.lower is not None and problem.domain.upper is not None
@@ -207,7 +194,7 @@ def check_certificate(problem: InversionProblem, doc: Any) -> CheckReport:
         nd = nodes[nid]
         if _box(nd.get("box"), n, f"node {nid} box") != box:
             raise ProofRejected(nid, "its box is not the one its parent's split gives")
-        if _fixed(nd.get("fixed", []), f"node {nid} fixed") != fixed:
+        if parse_fixed(nd.get("fixed", []), f"node {nid} fixed") != fixed:
             raise ProofRejected(nid, "its fixings are not the ones its parent's split gives")
         lemmas = _lemmas(nd.get("lemmas", []), nid)
         mults += sum(len(lem[3]) for lem in lemmas)

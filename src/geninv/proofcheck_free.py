@@ -55,6 +55,7 @@ from geninv.proofrows import (
     Net,
     ProofRejected,
     Var,
+    parse_fixed,
     parse_int,
     parse_rational,
     read_globals,
@@ -190,20 +191,6 @@ class FreeChecker:
             return False
 
 
-def _fixed(v: Any, what: str) -> dict[tuple[int, int], int]:
-    if not isinstance(v, list):
-        raise MalformedProof(f"{what}: expected a list of [layer, unit, phase]")
-    out: dict[tuple[int, int], int] = {}
-    for i, item in enumerate(v):
-        if not isinstance(item, list) or len(item) != 3:
-            raise MalformedProof(f"{what}[{i}]: expected [layer, unit, phase]")
-        layer, j, ph = (parse_int(t, f"{what}[{i}]") for t in item)
-        if ph not in (0, 1) or (layer, j) in out:
-            raise MalformedProof(f"{what}[{i}]: phase must be 0 or 1, each unit once")
-        out[(layer, j)] = ph
-    return out
-
-
 def check_free(problem: InversionProblem, doc: dict[str, Any]) -> tuple[int, int, int]:
     """Check a free proof (the caller checked format, version, n and q); returns
     (nodes, leaves, multipliers) or raises :class:`ProofRejected` /
@@ -235,7 +222,7 @@ def check_free(problem: InversionProblem, doc: dict[str, Any]) -> tuple[int, int
             raise ProofRejected(nid, "reached twice")
         seen.add(nid)
         nd = nodes[nid]
-        if _fixed(nd.get("fixed", []), f"node {nid} fixed") != fixed:
+        if parse_fixed(nd.get("fixed", []), f"node {nid} fixed") != fixed:
             raise ProofRejected(nid, "its fixings are not the ones its parent's split gives")
         if "children" in nd:
             stack.extend(_split(nid, nd, nodes, fixed, net))

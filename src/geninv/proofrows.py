@@ -509,3 +509,18 @@ def read_globals(problem: InversionProblem, doc: dict[str, Any]) -> Globals:
             c = [(1 if v > 0 else -1) * abs(v) ** (k - 1) for v in w]
             cuts.append(([Fraction(v) for v in c], r))
     return Globals(delta, l1, cuts)
+
+
+def parse_fixed(v: Any, what: str) -> dict[tuple[int, int], int]:
+    """A node's fixed ReLU phases: a list of ``[layer, unit, phase]``, each unit once."""
+    if not isinstance(v, list):
+        raise MalformedProof(f"{what}: expected a list of [layer, unit, phase]")
+    out: dict[tuple[int, int], int] = {}
+    for i, item in enumerate(v):
+        if not isinstance(item, list) or len(item) != 3:
+            raise MalformedProof(f"{what}[{i}]: expected [layer, unit, phase]")
+        layer, j, ph = (parse_int(t, f"{what}[{i}]") for t in item)
+        if ph not in (0, 1) or (layer, j) in out:
+            raise MalformedProof(f"{what}[{i}]: phase must be 0 or 1, each unit once")
+        out[(layer, j)] = ph
+    return out
