@@ -91,6 +91,7 @@ from geninv.proofrows import (
     exact_bounds,
     parse_fixed,
     parse_int,
+    parse_nodes,
     parse_rational,
     read_globals,
 )
@@ -150,19 +151,7 @@ def check_certificate(problem: InversionProblem, doc: Any) -> CheckReport:
         return CheckReport(nodes_n, leaves_n, 0, mults_n, "free (real latents, no box)")
     net = Net(problem)
     glob = read_globals(problem, doc)
-    nodes_raw = doc.get("nodes")
-    if not isinstance(nodes_raw, list) or not nodes_raw:
-        raise MalformedProof("nodes: expected a non-empty list")
-    nodes: dict[int, dict[str, Any]] = {}
-    for i, nd in enumerate(nodes_raw):
-        if not isinstance(nd, dict):
-            raise MalformedProof(f"nodes[{i}]: expected an object")
-        nid = parse_int(nd.get("id"), f"nodes[{i}].id")
-        if nid in nodes:
-            raise MalformedProof(f"nodes[{i}]: id {nid} appears twice")
-        nodes[nid] = nd
-    if 0 not in nodes:
-        raise MalformedProof("nodes: no root (id 0)")
+    nodes = parse_nodes(doc)
     root = nodes[0]
     rbox = _box(root.get("box"), n, "node 0 box")
     if parse_fixed(root.get("fixed", []), "node 0 fixed"):

@@ -57,6 +57,7 @@ from geninv.proofrows import (
     Var,
     parse_fixed,
     parse_int,
+    parse_nodes,
     parse_rational,
     read_globals,
 )
@@ -200,19 +201,7 @@ def check_free(problem: InversionProblem, doc: dict[str, Any]) -> tuple[int, int
     net = Net(problem)
     glob = read_globals(problem, doc)
     strict = problem.relation == "<"
-    raw = doc.get("nodes")
-    if not isinstance(raw, list) or not raw:
-        raise MalformedProof("nodes: expected a non-empty list")
-    nodes: dict[int, dict[str, Any]] = {}
-    for i, nd in enumerate(raw):
-        if not isinstance(nd, dict):
-            raise MalformedProof(f"nodes[{i}]: expected an object")
-        nid = parse_int(nd.get("id"), f"nodes[{i}].id")
-        if nid in nodes:
-            raise MalformedProof(f"nodes[{i}]: id {nid} appears twice")
-        nodes[nid] = nd
-    if 0 not in nodes:
-        raise MalformedProof("nodes: no root (id 0)")
+    nodes = parse_nodes(doc)
     seen: set[int] = set()
     leaves = mults = 0
     stack: list[tuple[int, dict[tuple[int, int], int]]] = [(0, {})]

@@ -524,3 +524,21 @@ def parse_fixed(v: Any, what: str) -> dict[tuple[int, int], int]:
             raise MalformedProof(f"{what}[{i}]: phase must be 0 or 1, each unit once")
         out[(layer, j)] = ph
     return out
+
+
+def parse_nodes(doc: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """A proof's nodes by id: a non-empty list of objects, ids distinct, a root 0."""
+    nodes_raw = doc.get("nodes")
+    if not isinstance(nodes_raw, list) or not nodes_raw:
+        raise MalformedProof("nodes: expected a non-empty list")
+    nodes: dict[int, dict[str, Any]] = {}
+    for i, nd in enumerate(nodes_raw):
+        if not isinstance(nd, dict):
+            raise MalformedProof(f"nodes[{i}]: expected an object")
+        nid = parse_int(nd.get("id"), f"nodes[{i}].id")
+        if nid in nodes:
+            raise MalformedProof(f"nodes[{i}]: id {nid} appears twice")
+        nodes[nid] = nd
+    if 0 not in nodes:
+        raise MalformedProof("nodes: no root (id 0)")
+    return nodes
