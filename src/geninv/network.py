@@ -348,9 +348,6 @@ class ReLUNetwork:
         self._int_plan: list[tuple[Any, int, int, bool]] | bool | None = False
         self._int_bounds: list[tuple[int, int]] | bool | None = False
         self._plan_bounds: list[tuple[int, int]] | None = None  # (R, B) of the plan
-        self._arrays: (
-            tuple[tuple[FloatArray, ...], tuple[FloatArray, ...], tuple[bool, ...]] | None
-        ) = None
         self._piecewise_linear = all(la.activation in PIECEWISE_LINEAR for la in self.layers)
 
     @classmethod
@@ -578,20 +575,6 @@ class ReLUNetwork:
                     bounds.append((int(wmax) * layer.n_in, int(bmax)))
         self._int_bounds = bounds
         return bounds
-
-    def _layer_arrays(
-        self,
-    ) -> tuple[tuple[FloatArray, ...], tuple[FloatArray, ...], tuple[bool, ...]]:
-        """(weights, biases, ReLU flags) of every layer, as the kernel ``affine_int``
-        takes them (remembered: the layers are immutable)."""
-        if self._arrays is None:
-            layers = self.layers
-            self._arrays = (
-                tuple(la.weight for la in layers),
-                tuple(la.bias for la in layers),
-                tuple(la.activation == "relu" for la in layers),
-            )
-        return self._arrays
 
     def forward_int(self, ints: Sequence[int]) -> list[int] | None:
         """Exact evaluation of an integer network on an integer latent, as Python ints.
