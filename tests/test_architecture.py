@@ -17,7 +17,6 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: grow past its size here, and no other file may pass 600 lines).
 OVERSIZE = {
     "geninv/cli.py": 1460,  # next to split: a cli/ package over geninv.workflows
-    "geninv/network.py": 760,
     "geninv/io/lattice.py": 660,
     "geninv/io/onnx_io.py": 650,
     "geninv/io/torch_io.py": 620,
@@ -109,6 +108,8 @@ LAYERS = {
     # the core: numbers, networks, problems, formats
     "geninv.exact": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
     "geninv.network": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
+    "geninv.network_int": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
+    "geninv.rationals": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
     "geninv.problem": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
     "geninv.bounds": ["geninv.solvers", "geninv.reductions", "geninv.cli"],
     "geninv.io": ["geninv.solvers", "geninv.cli", "geninv.gap", "geninv.sensing"],

@@ -18,7 +18,6 @@ and exact evaluation uses the true rationals.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
@@ -29,98 +28,22 @@ import numpy as np
 import numpy.typing as npt
 
 from geninv.errors import ValidationError
-from geninv.io.limits import NUMBER_FORM, check_int, parse_number
+from geninv.network_int import IntegerEvaluation
+from geninv.rationals import FloatArray as FloatArray
+from geninv.rationals import SparseRow, float_fractions, sparse_rows
+from geninv.rationals import fraction_key as fraction_key
+from geninv.rationals import fractions_of as fractions_of
+from geninv.rationals import integer_values as integer_values
+from geninv.rationals import shared_ints as shared_ints
+from geninv.rationals import small_fraction as small_fraction
+from geninv.rationals import to_fraction as to_fraction
 
-FloatArray = npt.NDArray[np.float64]
 Activation = Literal["relu", "identity", "leaky_relu", "sigmoid", "tanh"]
 ACTIVATIONS: tuple[str, ...] = ("relu", "identity", "leaky_relu", "sigmoid", "tanh")
 PIECEWISE_LINEAR: frozenset[str] = frozenset({"relu", "identity", "leaky_relu"})
 #: Decimal digits used to evaluate sigmoid and tanh in "exact" evaluation.
 SMOOTH_DIGITS = 60
 Number = int | float | Fraction
-
-# One sparse exact row: (column indices, coefficients) with zero entries dropped.
-_SparseRow = tuple[tuple[int, ...], tuple[Fraction, ...]]
-
-
-def fractions_of(values: Sequence[Any], what: str = "z") -> list[Fraction]:
-    """:func:`to_fraction` of every entry (named ``what[i]`` in errors); Fractions pass as is."""
-    return [
-        v if type(v) is Fraction else to_fraction(v, f"{what}[{i}]") for i, v in enumerate(values)
-    ]
-
-
-#: Shared Fractions of small integers (immutable, so one object serves every entry).
-_SMALL_FRACTIONS: dict[int, Fraction] = {v: Fraction(v) for v in range(-256, 257)}
-#: id of each shared Fraction -> its value (the objects live as long as the module, so
-#: their ids are never reused).
-_SMALL_IDS: dict[int, int] = {id(f): v for v, f in _SMALL_FRACTIONS.items()}
-
-
-def small_fraction(value: int) -> Fraction:
-    """``Fraction(value)``; the shared object for |value| <= 256."""
-    shared = _SMALL_FRACTIONS.get(value)
-    return shared if shared is not None else Fraction(value)
-
-
-def fraction_key(v: Fraction) -> int | tuple[int, int]:
-    """A cheap exact dictionary key for a Fraction: the int of a shared small Fraction
-    (looked up by identity), else ``(numerator, denominator)``.  Equal keys mean equal
-    values (an int and a pair never compare equal)."""
-    small = _SMALL_IDS.get(id(v))
-    return small if small is not None else (v.numerator, v.denominator)
-
-
-def shared_ints(values: Sequence[Any]) -> list[int] | None:
-    """The ints of the entries when every one is a shared small Fraction
-    (:func:`small_fraction`), else None: one identity lookup per entry."""
-    get = _SMALL_IDS.get
-    quick = [get(id(v)) for v in values]
-    return None if None in quick else quick  # type: ignore[return-value]
-
-
-def integer_values(values: Sequence[Fraction]) -> list[int] | None:
-    """The entries as Python ints when every one is an integer, else None."""
-    quick = shared_ints(values)  # shared small Fractions: no attribute lookups
-    if quick is not None:
-        return quick
-    out: list[int] = []
-    for v in values:
-        if v.denominator != 1:
-            return None
-        out.append(v.numerator)
-    return out
-
-
-def to_fraction(value: Any, what: str = "value") -> Fraction:
-    """Exact rational value of an int, float, Fraction, numpy scalar or 'p/q' string.
-
-    Raises :class:`ValidationError` for NaN, infinities, booleans and anything
-    that is not a number, and for strings or integers beyond the ``digits`` /
-    ``exponent`` limits of :mod:`geninv.io.limits` (checked before converting).
-    """
-    if isinstance(value, bool):
-        raise ValidationError(f"{what}: expected a number, got a boolean")
-    if isinstance(value, Fraction):
-        return value
-    if isinstance(value, (int, np.integer)):
-        if type(value) is int and not -(2**64) < value < 2**64:
-            check_int(value, what)  # huge integers: within the digits limit
-        return small_fraction(int(value))  # small integers: the shared objects
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        if not np.isfinite(f):
-            raise ValidationError(f"{what}: expected a finite number, got {f}")
-        if f.is_integer() and -256 <= f <= 256:
-            return small_fraction(int(f))
-        return Fraction(f)
-    if isinstance(value, str):
-        # Digits and exponent are bounded before converting: '1e999999999' is refused at once.
-        try:
-            return parse_number(value.strip())
-        except ValueError as exc:
-            raise ValidationError(f"{what}: {exc} (expected {NUMBER_FORM})") from None
-    raise ValidationError(f"{what}: expected a number, got {type(value).__name__}")
 
 
 def _as_float(v: Fraction, what: str) -> float:
@@ -209,69 +132,36 @@ class Layer:
             return self.exact_bias
         cached: list[Fraction] | None = self.__dict__.get("_bias_cache")
         if cached is None:
-            cached = _fractions(self.bias)
+            cached = float_fractions(self.bias)
             object.__setattr__(self, "_bias_cache", cached)
         return cached
 
-    def exact_rows_at(self, indices: Sequence[int]) -> list[_SparseRow]:
+    def exact_rows_at(self, indices: Sequence[int]) -> list[SparseRow]:
         """:meth:`exact_rows` of the rows ``indices`` only (from the cache when it is
         there; otherwise those rows alone are converted, and nothing is cached)."""
-        cached: list[_SparseRow] | None = self.__dict__.get("_rows_cache")
+        cached: list[SparseRow] | None = self.__dict__.get("_rows_cache")
         if cached is not None or self.exact_weight is not None:
             rows = self.exact_rows()
             return [rows[j] for j in indices]
-        return _sparse_rows(self.weight[np.asarray(indices, dtype=np.intp)])
+        return sparse_rows(self.weight[np.asarray(indices, dtype=np.intp)])
 
-    def exact_rows(self) -> list[_SparseRow]:
+    def exact_rows(self) -> list[SparseRow]:
         """Nonzero entries of each row of W as exact rationals (computed once)."""
-        cached: list[_SparseRow] | None = self.__dict__.get("_rows_cache")
+        cached: list[SparseRow] | None = self.__dict__.get("_rows_cache")
         if cached is not None:
             return cached
-        rows: list[_SparseRow] = []
+        rows: list[SparseRow] = []
         if self.exact_weight is not None:
             for erow in self.exact_weight:
                 idx = tuple(j for j, v in enumerate(erow) if v != 0)
                 rows.append((idx, tuple(erow[j] for j in idx)))
         else:
-            rows = _sparse_rows(self.weight)
+            rows = sparse_rows(self.weight)
         object.__setattr__(self, "_rows_cache", rows)
         return rows
 
 
-def _reach(zmax: int, bounds: list[tuple[int, int]]) -> int:
-    """The largest partial-sum bound of a forward pass from ``|z|_inf <= zmax`` through
-    layers with row-sum bounds R and bias bounds B (``bounds``)."""
-    bound = top = zmax
-    for rmax, bmax in bounds:
-        bound = rmax * bound + bmax
-        top = max(top, bound)
-    return top
-
-
-def _sparse_rows(weight: FloatArray) -> list[_SparseRow]:
-    """The nonzero entries of every row of a float64 matrix, as exact rationals."""
-    r, c = np.nonzero(weight)
-    cols = c.tolist()
-    vals = _fractions(weight[r, c])
-    out: list[_SparseRow] = []
-    start = 0
-    for end in np.cumsum(np.bincount(r, minlength=weight.shape[0])).tolist():
-        out.append((tuple(cols[start:end]), tuple(vals[start:end])))
-        start = end
-    return out
-
-
-def _fractions(values: FloatArray) -> list[Fraction]:
-    """Exact values of float64 entries (integers take the fast path)."""
-    if bool((np.rint(values) == values).all()) and bool((np.abs(values) < 2.0**53).all()):
-        small = _SMALL_FRACTIONS
-        return [
-            small[v] if -256 <= v <= 256 else Fraction(v) for v in values.astype(np.int64).tolist()
-        ]
-    return [Fraction(v) for v in values.tolist()]
-
-
-class ReLUNetwork:
+class ReLUNetwork(IntegerEvaluation):
     """A stack of affine layers, each followed by ReLU (the last may be identity).
 
     Parameters
@@ -344,10 +234,8 @@ class ReLUNetwork:
         self.layers: tuple[Layer, ...] = tuple(layers)
         self._n_inputs = self.layers[0].n_in
         self.final_activation: str = self.layers[-1].activation_label
-        self._sparse: list[list[_SparseRow]] | None = None
-        self._int_plan: list[tuple[Any, int, int, bool]] | bool | None = False
-        self._int_bounds: list[tuple[int, int]] | bool | None = False
-        self._plan_bounds: list[tuple[int, int]] | None = None  # (R, B) of the plan
+        self._sparse: list[list[SparseRow]] | None = None
+        self._reset_integer_caches()
         self._piecewise_linear = all(la.activation in PIECEWISE_LINEAR for la in self.layers)
 
     @classmethod
@@ -483,146 +371,10 @@ class ReLUNetwork:
                 return f"layer {i} ({layer.activation_label})"
         return None
 
-    def _sparse_layers(self) -> list[list[_SparseRow]]:
+    def _sparse_layers(self) -> list[list[SparseRow]]:
         if self._sparse is None:
             self._sparse = [layer.exact_rows() for layer in self.layers]
         return self._sparse
-
-    @property
-    def integer_plan_known(self) -> bool:
-        """Whether :meth:`integer_layers` has been computed (it is remembered)."""
-        return self._int_plan is not False
-
-    def integer_layers(self) -> list[tuple[Any, int, int, bool]] | None:
-        """Per layer ``(S, R, B, relu)`` when every parameter is an integer of
-        magnitude < 2^53 and every activation is ReLU or the identity, else None.
-
-        ``S`` holds the row sums of ``|W|`` (a float64 array, each sum within a
-        relative ``k 2^-52`` of the exact one for k terms), ``R`` an upper bound
-        on the largest row sum of ``|W|`` and ``B`` on ``max |b|`` (Python ints),
-        ``relu`` whether the layer has a ReLU.  The float64 parameters themselves
-        are the integers.  Computed once per network.
-        """
-        if self._int_plan is not False:
-            return self._int_plan  # type: ignore[return-value]
-        plan: list[tuple[Any, int, int, bool]] | None = []
-        layers = self.layers
-        if any(
-            layer.exact_weight is not None or layer.activation not in ("relu", "identity")
-            for layer in layers
-        ):
-            self._int_plan = None
-            return None
-        if self._integer_parameters() is None:
-            self._int_plan = None
-            return None
-        for layer in layers:
-            w, b = layer.weight, layer.bias
-            rows = np.abs(w) @ np.ones(w.shape[1])  # BLAS: one pass
-            rmax = float(rows.max()) if rows.size else 0.0
-            bmax = float(np.abs(b).max()) if b.size else 0.0
-            # a float sum of k nonnegative terms is within a relative k 2^-53 of the exact one
-            rmax *= 1 + w.shape[1] * 2.0**-52
-            if rmax >= 2**53 or bmax >= 2**53:
-                plan = None
-                break
-            assert plan is not None
-            plan.append((rows, math.ceil(rmax) + 1, int(bmax), layer.activation == "relu"))
-        self._int_plan = plan
-        return plan
-
-    def _integer_parameters(self) -> FloatArray | None:
-        """Every layer's weights then biases in one flat float64 array, when every
-        entry is an integer (truncation keeps it), else None."""
-        flat = np.concatenate([a.ravel() for la in self.layers for a in (la.weight, la.bias)])
-        return flat if bool((np.trunc(flat) == flat).all()) else None
-
-    def integer_bounds(self) -> list[tuple[int, int]] | None:
-        """Per layer ``(R, B)`` with ``R`` at least the largest row sum of ``|W|`` and
-        ``B`` at least ``max |b|`` (Python ints), when every parameter is an integer of
-        magnitude < 2^53 and every activation is ReLU or the identity, else None.
-
-        Those of :meth:`integer_layers` when there is a plan; otherwise ``R`` is the
-        layer's input width times its largest ``|w|`` (looser, and cheaper: no row
-        sums).  Remembered.
-        """
-        plan = self._int_plan
-        if plan is not False and plan is not None:
-            if self._plan_bounds is None:
-                self._plan_bounds = [(r, b) for _, r, b, _ in plan]  # type: ignore[union-attr]
-            return self._plan_bounds
-        if self._int_bounds is not False:
-            return self._int_bounds  # type: ignore[return-value]
-        bounds: list[tuple[int, int]] | None = None
-        layers = self.layers
-        if all(
-            layer.exact_weight is None and layer.activation in ("relu", "identity")
-            for layer in layers
-        ):
-            flat = self._integer_parameters()
-            if flat is not None:
-                mags = np.abs(flat)
-                bounds = []
-                pos = 0
-                for layer in layers:
-                    nw, nb = layer.weight.size, layer.bias.size
-                    wmax = float(mags[pos : pos + nw].max()) if nw else 0.0
-                    bmax = float(mags[pos + nw : pos + nw + nb].max()) if nb else 0.0
-                    pos += nw + nb
-                    if wmax >= 2**53 or bmax >= 2**53:
-                        bounds = None
-                        break
-                    bounds.append((int(wmax) * layer.n_in, int(bmax)))
-        self._int_bounds = bounds
-        return bounds
-
-    def forward_int(self, ints: Sequence[int]) -> list[int] | None:
-        """Exact evaluation of an integer network on an integer latent, as Python ints.
-
-        Every partial sum of a layer is at most ``R |h|_inf + |b|_inf`` in
-        magnitude (R from :meth:`integer_bounds`: the layer's width times its
-        largest |w|, or its largest row sum of |W| when the first bound does not
-        stay below 2^53); these bounds are computed in
-        Python integers first and the evaluation gives up (returns None) if one
-        could reach 2^62, so no int64 operation can overflow and the result is the
-        exact integer value.  Below 2^53 every partial sum is an integer that
-        float64 holds exactly, so the float64 (BLAS) product is used instead.
-        None also when the network is not an integer network
-        (:meth:`integer_bounds`).
-        """
-        bounds = self.integer_bounds()
-        if bounds is None or len(ints) != self.n_inputs:
-            return None
-        zmax = max(map(abs, ints), default=0)
-        top = _reach(zmax, bounds)
-        # the loose bounds reach 2^53: the row sums (no plan when one of them does)
-        if top >= 2**53 and self._int_plan is False and self.integer_layers() is not None:
-            top = _reach(zmax, self.integer_bounds() or [])
-        if top >= 2**62:
-            return None
-        if top < 2**53:
-            # every partial sum is an integer below 2^53: float64 (BLAS) is exact too
-            y = np.array(ints, dtype=np.float64)
-            for layer in self.layers:
-                y = layer.weight @ y + layer.bias
-                if layer.activation == "relu":
-                    y = np.maximum(y, 0.0)
-            return y.astype(np.int64).tolist()  # type: ignore[no-any-return]
-        x = np.array(ints, dtype=np.int64)
-        for layer in self.layers:
-            # int64 copies of the integer parameters (this path is rare: made on use)
-            x = layer.weight.astype(np.int64) @ x + layer.bias.astype(np.int64)
-            if layer.activation == "relu":
-                x = np.maximum(x, 0)
-        return x.tolist()  # type: ignore[no-any-return]
-
-    def _forward_int(self, h: list[Fraction]) -> list[Fraction] | None:
-        """:meth:`forward_int` for a latent of Fractions (None unless all are integers)."""
-        ints = integer_values(h)
-        if ints is None:
-            return None
-        out = self.forward_int(ints)
-        return None if out is None else [Fraction(v) for v in out]
 
     def forward_exact(self, z: Sequence[Any]) -> list[Fraction]:
         """Exact rational evaluation of one latent vector.
