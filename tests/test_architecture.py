@@ -17,7 +17,6 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: grow past its size here, and no other file may pass 600 lines).
 OVERSIZE = {
     "geninv/cli.py": 1460,  # next to split: a cli/ package over geninv.workflows
-    "geninv/io/graphs.py": 610,
 }
 LIMIT = 600
 
