@@ -14,6 +14,9 @@ floats, the exact copy is the exact value of each float (every float64 is a
 dyadic rational), so the two agree bit for bit on integer-weight networks.
 Built from Fractions (e.g. weights 1/3), the float copy is the nearest float,
 and exact evaluation uses the true rationals.
+
+The exact values come from :mod:`geninv.rationals`; integer networks on integer
+latents take the overflow-checked machine-integer path of :mod:`geninv.network_int`.
 """
 
 from __future__ import annotations
