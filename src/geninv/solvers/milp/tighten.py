@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from geninv.bounds import Margin, affine_bounds
 from geninv.errors import UnsupportedError
 from geninv.exact import float_down as float_down  # re-exported (layerwise, approx, miqp)
 from geninv.exact import float_up as float_up
@@ -40,22 +41,19 @@ from geninv.solvers.milp.model import (
     _Model,
 )
 
-
 # ------------------------------------------------------------------ bounds
+#: The outward widening of the MILP's interval step (kept from before issue 16): a
+#: unit with ``|W| |h| + |b| = 0`` is exactly ``[0, 0]`` and stays unpadded.
+MILP_MARGIN = Margin(BOUND_SLACK_REL, 1e-300, floor_at_zero=False)
+
+
 def _interval(
     weight: FloatArray, bias: FloatArray, hlo: FloatArray, hhi: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Outward pre-activation bounds and the magnitude ``|W| |h| + |b|``."""
+    """Outward pre-activation bounds and the magnitude ``|W| |h| + |b|``
+    (:func:`geninv.bounds.affine_bounds`, centre form, :data:`MILP_MARGIN`)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        mid = 0.5 * hlo + 0.5 * hhi
-        rad = 0.5 * hhi - 0.5 * hlo
-        wa = np.abs(weight)
-        centre = weight @ mid + bias
-        radius = wa @ rad
-        mag = wa @ np.maximum(np.abs(hlo), np.abs(hhi)) + np.abs(bias)
-        slack = BOUND_SLACK_REL * mag + np.where(mag > 0, 1e-300, 0.0)
-        lo: FloatArray = centre - radius - slack
-        hi: FloatArray = centre + radius + slack
+        lo, hi, mag = affine_bounds(weight, bias, hlo, hhi, form="centre", margin=MILP_MARGIN)
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
         raise UnsupportedError(
             "interval bounds of the pre-activations overflow float64; "
