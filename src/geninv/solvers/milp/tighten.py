@@ -21,6 +21,7 @@ from geninv.solvers.milp.common import (
     HANDLED_ACTIVATIONS,
     LP_BOUND_MARGIN,
     SNAP_REL,
+    TIGHTEN_MAX_UNITS,
     TINY_WEIGHT,
     _Clock,
     _Highs,
@@ -200,6 +201,22 @@ def compute_bounds(
     bounds.error = err
     bounds.seconds = time.perf_counter() - t0
     return bounds
+
+
+def solver_bounds(
+    setup: _Setup, tighten: bool | None, clock: _Clock, budget: float
+) -> tuple[_Bounds, bool]:
+    """:func:`compute_bounds` of a solver run (the MILP's and the MIQP's) over the
+    setup's float box, and whether LP tightening was on: ``tighten=None`` means on
+    for networks of at most ``TIGHTEN_MAX_UNITS`` units; ``budget`` in seconds."""
+    problem = setup.problem
+    net = problem.network
+    if tighten is None:
+        tighten = sum(net.widths) <= TIGHTEN_MAX_UNITS
+    bounds = compute_bounds(
+        net, problem.domain.kind, setup.lo_f, setup.hi_f, tighten, clock, max(budget, 0.0)
+    )
+    return bounds, tighten
 
 
 # ------------------------------------------------------------------ target-aware bounds
