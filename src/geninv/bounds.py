@@ -285,6 +285,47 @@ def relaxation_lines(
     return ls, li, us, ui
 
 
+Lines = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
+
+
+def _back_substitute(
+    info: Sequence[tuple[FloatArray, FloatArray, str, float]],
+    lines: Sequence[Lines],
+    k: int,
+    sense: float,
+    zlo: FloatArray,
+    zhi: FloatArray,
+    names: Sequence[tuple[list[str], list[str]]] | None = None,
+) -> tuple[FloatArray, list[dict[str, float]]]:
+    """Lower (``sense = -1``) or upper (``+1``) bounds of layer ``k``'s (0-based)
+    pre-activations by back-substitution through the relaxation ``lines`` of the
+    layers below (module docstring): maximise ``sense (W a + b)`` with each ``a``
+    replaced by its upper line where its coefficient is positive and its lower line
+    where negative, down to the box.  With ``names`` (:func:`_line_names` per layer),
+    also each unit's nonnegative multipliers by row name (the lemma's ``y``)."""
+    w, b = info[k][0], info[k][1]
+    lam = sense * w  # maximise lam . a^{k} + sense * b
+    const = sense * b
+    ys: list[dict[str, float]] = [{} for _ in range(w.shape[0])]
+    for j in range(k - 1, -1, -1):
+        ls, li, us, ui = lines[j]
+        pos, neg = np.maximum(lam, 0.0), np.minimum(lam, 0.0)
+        if names is not None:
+            up, low = names[j]
+            for u, i in zip(*np.nonzero(pos), strict=True):
+                ys[u][f"L{j + 1}.{i}.{up[i]}"] = float(pos[u, i])
+            for u, i in zip(*np.nonzero(neg), strict=True):
+                key = f"L{j + 1}.{i}.{low[i]}"
+                ys[u][key] = ys[u].get(key, 0.0) - float(neg[u, i])
+        const = const + pos @ ui + neg @ li
+        lam = pos * us + neg * ls  # coefficients on h^{j+1}
+        const = const + lam @ info[j][1]
+        lam = lam @ info[j][0]
+    top = const + np.maximum(lam, 0.0) @ zhi + np.minimum(lam, 0.0) @ zlo
+    out: FloatArray = sense * top
+    return out, ys
+
+
 def linear_bounds(
     net: ReLUNetwork, lo: FloatArray, hi: FloatArray, fixed: Fixings
 ) -> list[tuple[FloatArray, FloatArray]]:
@@ -294,25 +335,13 @@ def linear_bounds(
     ibounds = interval_bounds(net, lo, hi, fixed)
     zlo, zhi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
     bounds: list[tuple[FloatArray, FloatArray]] = []
-    lines: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = []
-    for k, (w, b, kind, alpha) in enumerate(info):
+    lines: list[Lines] = []
+    for k, (_, _, kind, alpha) in enumerate(info):
         if k == 0:
             bounds.append(ibounds[0])
         else:
-            res = []
-            for sense in (-1.0, 1.0):  # -1: lower bound, +1: upper bound
-                lam = sense * w  # maximise lam . a^{k} + sense * b
-                const = sense * b
-                for j in range(k - 1, -1, -1):
-                    ls, li, us, ui = lines[j]
-                    pos, neg = np.maximum(lam, 0.0), np.minimum(lam, 0.0)
-                    const = const + pos @ ui + neg @ li
-                    lam = pos * us + neg * ls  # coefficients on h^{j+1}
-                    const = const + lam @ info[j][1]
-                    lam = lam @ info[j][0]
-                top = const + np.maximum(lam, 0.0) @ zhi + np.minimum(lam, 0.0) @ zlo
-                res.append(sense * top)
-            l_, u_ = res[0], res[1]
+            l_ = _back_substitute(info, lines, k, -1.0, zlo, zhi)[0]
+            u_ = _back_substitute(info, lines, k, 1.0, zlo, zhi)[0]
             mag = np.abs(l_) + np.abs(u_) + 1.0
             l_, u_ = _widen(l_, u_, mag * 1e3)
             il, iu = ibounds[k]
@@ -388,7 +417,7 @@ def node_bounds(
     zlo, zhi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
     plo, phi = zlo, zhi
     bounds: list[tuple[FloatArray, FloatArray]] = []
-    lines: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]] = []
+    lines: list[Lines] = []
     names: list[tuple[list[str], list[str]]] = []
     lemmas: list[FloatLemma] = []
     for k, (w, b, kind, alpha) in enumerate(info):
@@ -399,24 +428,7 @@ def node_bounds(
             u_[j] = min(u_[j], inherited.get((layer, j, "hi"), np.inf))
         if k > 0 and kind != "identity":  # identity units yield no lemma
             for sense in (-1.0, 1.0):
-                lam = sense * w
-                const = sense * b
-                ys: list[dict[str, float]] = [{} for _ in range(w.shape[0])]
-                for j in range(k - 1, -1, -1):
-                    ls, li, us, ui = lines[j]
-                    up, low = names[j]
-                    pos, neg = np.maximum(lam, 0.0), np.minimum(lam, 0.0)
-                    for u, i in zip(*np.nonzero(pos), strict=True):
-                        ys[u][f"L{j + 1}.{i}.{up[i]}"] = float(pos[u, i])
-                    for u, i in zip(*np.nonzero(neg), strict=True):
-                        key = f"L{j + 1}.{i}.{low[i]}"
-                        ys[u][key] = ys[u].get(key, 0.0) - float(neg[u, i])
-                    const = const + pos @ ui + neg @ li
-                    lam = pos * us + neg * ls
-                    const = const + lam @ info[j][1]
-                    lam = lam @ info[j][0]
-                top = const + np.maximum(lam, 0.0) @ zhi + np.minimum(lam, 0.0) @ zlo
-                val = sense * top
+                val, ys = _back_substitute(info, lines, k, sense, zlo, zhi, names)
                 pad = 1e-9 * (np.abs(val) + (u_ - l_) + 1.0)
                 for j in range(w.shape[0]):
                     width = u_[j] - l_[j]
