@@ -109,10 +109,14 @@ LAYERS = {
     "geninv.problem": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
     "geninv.bounds": ["geninv.solvers", "geninv.reductions", "geninv.cli"],
     "geninv.io": ["geninv.solvers", "geninv.cli", "geninv.gap", "geninv.sensing"],
-    "geninv.proofcheck": ["geninv.solvers"],  # the independent checker
-    "geninv.proofcheck_free": ["geninv.solvers"],
-    "geninv.proofrows": ["geninv.solvers"],
-    "geninv.clampcheck": ["geninv.solvers"],
+    # the independent checkers: never the producer's solvers nor its float bounds
+    "geninv.proofcheck": ["geninv.solvers", "geninv.bounds"],
+    "geninv.proofcheck_free": ["geninv.solvers", "geninv.bounds"],
+    "geninv.proofrows": ["geninv.solvers", "geninv.bounds"],
+    "geninv.clampcheck": ["geninv.solvers", "geninv.bounds"],
+    # the exact references of the test oracles stay independent of the producer's bounds
+    "geninv.testing.oracles": ["geninv.bounds"],
+    "geninv.testing.exactref": ["geninv.bounds"],
     "geninv.reductions": ["geninv.cli", "geninv.gap", "geninv.sensing"],
     "geninv.solvers": ["geninv.cli", "geninv.gap", "geninv.sensing", "geninv.demo"],
 }

@@ -77,7 +77,6 @@ from geninv.solvers.interface import Mode as Mode
 from geninv.solvers.milp import (
     BOUND_TIME,
     BOUND_TIME_SHARE,
-    TIGHTEN_MAX_UNITS,
     TOL_REL,
     _Best,
     _build_milp,
@@ -87,11 +86,12 @@ from geninv.solvers.milp import (
     _Run,
     _scip_model,
     _Setup,
-    compute_bounds,
-    float_down,
     float_up,
     scip_version,
 )
+from geninv.solvers.milp.build import _latent_box
+from geninv.solvers.milp.session import _Session
+from geninv.solvers.milp.tighten import solver_bounds
 from geninv.solvers.numerics import Scaled, model_range, scale_problem, status_meaning
 
 #: At most this many of SCIP's stored solutions are polished.
@@ -120,25 +120,8 @@ def _exponent(problem: InversionProblem) -> int | None:
 
 def _setup(problem: InversionProblem) -> _Setup:
     """The MILP backend's setup record (latent box, threshold), with one t_j per output."""
-    kind = problem.domain.kind
     n = problem.n
-    if kind in ("binary", "sign"):
-        a, b = problem.domain.corner_values()
-        lo = [Fraction(a)] * n
-        hi = [Fraction(b)] * n
-    elif kind == "box":
-        assert problem.domain.lower is not None and problem.domain.upper is not None
-        lo, hi = list(problem.domain.lower), list(problem.domain.upper)
-    else:
-        if problem.input_box is None:
-            raise UnsupportedError(NO_BOUNDS_MESSAGE)
-        lo, hi = list(problem.input_box[0]), list(problem.input_box[1])
-        if any(a > b for a, b in zip(lo, hi, strict=True)):
-            raise ValidationError("input_box has a lower bound above its upper bound")
-    lo_f = np.array([float_down(v) for v in lo], dtype=np.float64)
-    hi_f = np.array([float_up(v) for v in hi], dtype=np.float64)
-    if not (np.all(np.isfinite(lo_f)) and np.all(np.isfinite(hi_f))):
-        raise UnsupportedError("latent bounds overflow float64; cannot encode for SCIP")
+    lo, hi, lo_f, hi_f = _latent_box(problem, NO_BOUNDS_MESSAGE, "for SCIP")
     delta = Fraction(0) if problem.is_exact_inversion else problem.threshold
     work = n * sum(int(np.count_nonzero(layer.weight)) for layer in problem.network.layers)
     # norm "1": one t_j >= |y_j - x_j| per output (the sum row is only added with a cap)
@@ -186,7 +169,7 @@ def _solve_isolated(
         return f"crashed: {exc}", -math.inf, [], 0
 
 
-class _Solver:
+class _Solver(_Session):
     def __init__(
         self,
         problem: InversionProblem,
@@ -203,6 +186,7 @@ class _Solver:
         p = _exponent(problem)
         assert p is not None
         self.p = p
+        self.method = "miqp"
         self.start = time.perf_counter()
         self.clock = _Clock(self.start, None if time_limit is None else self.start + time_limit)
         self.problem = problem
@@ -210,21 +194,10 @@ class _Solver:
         self.seed = seed
         self.progress = progress
         self.setup = _setup(problem)
-        net = problem.network
-        if tighten is None:
-            tighten = sum(net.widths) <= TIGHTEN_MAX_UNITS
         budget = (
             bound_time if time_limit is None else min(bound_time, BOUND_TIME_SHARE * time_limit)
         )
-        self.bounds = compute_bounds(
-            net,
-            problem.domain.kind,
-            self.setup.lo_f,
-            self.setup.hi_f,
-            tighten,
-            self.clock,
-            max(budget, 0.0),
-        )
+        self.bounds, _ = solver_bounds(self.setup, tighten, self.clock, budget)
         self.delta_pow, self.cap, self.tol, self.dist_tol = self._margin()
         self.solver = scip_version()
         self.refused: str | None = None
@@ -267,30 +240,6 @@ class _Solver:
         return delta_pow, cap, cap - delta_pow, dist_tol
 
     # -------------------------------------------------------------- outcomes
-    def finish(
-        self, status: Status, proof: dict[str, Any] | None = None, reason: str | None = None
-    ) -> Solution:
-        chk = self.best.check
-        if chk is not None:
-            self.stats["best_distance"] = chk.distance
-        self.stats["exact_checks"] = self.best.tried
-        if self.stats.get("lower_bound") is not None:
-            self.stats["lower_bound_basis"] = BASIS_FLOAT  # a dual bound, unchecked
-        return Solution(
-            status,
-            "miqp",
-            z=self.best.z,
-            distance=None if chk is None else chk.distance,
-            proof=proof,
-            reason=reason,
-            check=chk if status is Status.YES else None,
-            stats=self.stats,
-            seconds=time.perf_counter() - self.start,
-        )
-
-    def found(self) -> bool:
-        return self.best.check is not None and self.best.check.meets
-
     def proof(self, kind: str, **extra: Any) -> dict[str, Any]:
         out: dict[str, Any] = {
             "kind": kind,

@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from geninv.bounds import propagate
 from geninv.network import FloatArray, Layer, ReLUNetwork
 from geninv.problem import Domain, InversionProblem, Solution, Status
 
@@ -318,26 +319,6 @@ _DISTANCE_KEYS = (
 )
 
 
-def _interval_bounds(
-    layers: tuple[Layer, ...], lo: FloatArray, hi: FloatArray
-) -> list[tuple[FloatArray, FloatArray]]:
-    out = []
-    hlo, hhi = lo, hi
-    with np.errstate(over="ignore", invalid="ignore"):
-        for layer in layers:
-            mid = 0.5 * hlo + 0.5 * hhi
-            rad = 0.5 * hhi - 0.5 * hlo
-            c = layer.weight @ mid + layer.bias
-            r = np.abs(layer.weight) @ rad
-            a_lo, a_hi = c - r, c + r
-            out.append((a_lo, a_hi))
-            if layer.activation == "relu":
-                hlo, hhi = np.maximum(a_lo, 0.0), np.maximum(a_hi, 0.0)
-            else:
-                hlo, hhi = a_lo, a_hi
-    return out
-
-
 def _pow2(k: int) -> Fraction:
     return Fraction(2) ** k
 
@@ -381,7 +362,9 @@ def scale_problem(problem: InversionProblem, lo: FloatArray, hi: FloatArray) -> 
             [_exponent(max(abs(float(a)), abs(float(b)))) for a, b in zip(lo, hi, strict=True)],
             dtype=np.int64,
         )
-    bounds = _interval_bounds(net.layers, lo, hi)
+    # magnitudes only (the scaling is exact whatever they are): unwidened centre form
+    with np.errstate(over="ignore", invalid="ignore"):
+        bounds = propagate(net.layers, lo, hi, form="centre", margin=None)
     x = problem.target_array()
     a_lo, a_hi = bounds[-1]
     out_mag = max(

@@ -3,49 +3,32 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-from geninv.errors import ValidationError
 
 if TYPE_CHECKING:
     import torch
 
 from geninv.solvers.approx.backend import TorchBackend
-from geninv.solvers.approx.common import CHECK_EVERY, CHECK_TOP, INF_P, _choice, _positive
+from geninv.solvers.approx.common import option
 from geninv.solvers.approx.runner import _Run
 from geninv.solvers.approx.torch_ops import grad_half_sq_norm, prox_lp
 
 
+@dataclass(eq=False, kw_only=True)
 class AdmmBackend(TorchBackend):
     """Linearised ADMM with the signal split from the latent (Latorre et al. 2019)."""
 
     name = "admm"
     summary = "linearised ADMM (Latorre, Eftekhari & Cevher 2019), adaptive penalty; incomplete"
 
-    def __init__(
-        self,
-        restarts: int = 3,
-        steps: int = 3000,
-        gamma: float = 0.004,
-        beta: float = 50.0,
-        sigma: float = 50.0,
-        schedule: str = "adaptive",
-        rho_factor: float = 1.001,
-        device: str = "auto",
-        dtype: str = "float64",
-        check_top: int = CHECK_TOP,
-        check_every: int = CHECK_EVERY,
-        inf_p: float = INF_P,
-    ) -> None:
-        super().__init__(restarts, device, dtype, check_top, check_every, inf_p)
-        self.steps = int(_positive(steps, "steps", integer=True, allow_zero=True))
-        self.gamma = float(_positive(gamma, "gamma"))
-        self.beta = float(_positive(beta, "beta"))
-        self.sigma = float(_positive(sigma, "sigma", allow_zero=True))
-        self.schedule = _choice(schedule, "schedule", ("adaptive", "geometric", "fixed"))
-        self.rho_factor = float(_positive(rho_factor, "rho_factor"))
-        if self.rho_factor < 1:
-            raise ValidationError(f"rho_factor: expected a value >= 1, got {rho_factor!r}")
+    restarts: int = option(3, "count")
+    steps: int = option(3000, "count0")
+    gamma: float = option(0.004, "number")
+    beta: float = option(50.0, "number")
+    sigma: float = option(50.0, "number0")
+    schedule: str = option("adaptive", "choice", choices=("adaptive", "geometric", "fixed"))
+    rho_factor: float = option(1.001, "number", at_least=1)
 
     def _run(self, run: _Run) -> dict[str, Any]:
         import torch

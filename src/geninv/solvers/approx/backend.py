@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from abc import abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from geninv.errors import UnsupportedError, ValidationError
@@ -19,15 +20,19 @@ from geninv.solvers.approx.common import (
     CHECK_EVERY,
     CHECK_TOP,
     INF_P,
-    _choice,
-    _positive,
+    check_options,
+    option,
 )
 from geninv.solvers.approx.runner import _Run
 
 
 # ------------------------------------------------------------------ backends
+@dataclass(eq=False, kw_only=True)
 class TorchBackend(Backend):
-    """Common options and the run skeleton of the gradient backends."""
+    """Common options and the run skeleton of the gradient backends.
+
+    Each option is a keyword-only dataclass field (:func:`option`), checked once in
+    ``__post_init__``; a subclass is a dataclass too and adds or redeclares fields."""
 
     capabilities: ClassVar[Capabilities] = Capabilities(
         domains=frozenset({"real", "box"}),
@@ -39,25 +44,15 @@ class TorchBackend(Backend):
     )
     modules: ClassVar[tuple[str, ...]] = ("torch",)
 
-    def __init__(
-        self,
-        restarts: int,
-        device: str = "auto",
-        dtype: str = "float64",
-        check_top: int = CHECK_TOP,
-        check_every: int = CHECK_EVERY,
-        inf_p: float = INF_P,
-    ) -> None:
-        self.restarts = int(_positive(restarts, "restarts", integer=True))
-        if not isinstance(device, str):
-            raise ValidationError(f"device: expected a string, got {device!r}")
-        self.device = device
-        self.dtype = _choice(dtype, "dtype", ("float64", "float32"))
-        self.check_top = int(_positive(check_top, "check_top", integer=True))
-        self.check_every = int(_positive(check_every, "check_every", integer=True))
-        self.inf_p = float(_positive(inf_p, "inf_p"))
-        if self.inf_p < 2:
-            raise ValidationError(f"inf_p: expected a value >= 2, got {inf_p!r}")
+    restarts: int = option(1, "count")
+    device: str = option("auto", "text")
+    dtype: str = option("float64", "choice", choices=("float64", "float32"))
+    check_top: int = option(CHECK_TOP, "count")
+    check_every: int = option(CHECK_EVERY, "count")
+    inf_p: float = option(INF_P, "number", at_least=2)
+
+    def __post_init__(self) -> None:
+        check_options(self)
 
     def solve(
         self,

@@ -1,9 +1,12 @@
-"""Shared names of the approximate backends: constants, option checks, the device, rho_d."""
+"""Shared names of the approximate backends: constants, the option checks (one
+:func:`option` field per backend option, checked by :func:`check_options`), the
+device, rho_d."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -58,6 +61,57 @@ def _choice(value: Any, what: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValidationError(f"{what}: expected one of {', '.join(allowed)}, got {value!r}")
     return str(value)
+
+
+@dataclass(frozen=True)
+class Check:
+    """How :func:`check_option` checks one backend option.
+
+    ``kind``: ``count`` (an integer > 0), ``count0`` (an integer >= 0), ``number``
+    (a finite number > 0, as float), ``number0`` (>= 0), ``choice`` (one of
+    ``choices``) or ``text`` (a string); ``at_least``: a further lower bound."""
+
+    kind: Literal["count", "count0", "number", "number0", "choice", "text"]
+    choices: tuple[str, ...] = ()
+    at_least: float | None = None
+
+
+def option(
+    default: Any,
+    kind: Literal["count", "count0", "number", "number0", "choice", "text"],
+    *,
+    choices: tuple[str, ...] = (),
+    at_least: float | None = None,
+) -> Any:
+    """A backend option: a dataclass field whose value :func:`check_option` checks."""
+    return field(default=default, metadata={"check": Check(kind, choices, at_least)})
+
+
+def check_option(value: Any, what: str, check: Check) -> Any:
+    """``value`` checked and converted (int, float or str) as ``check`` says; a wrong
+    one raises ValidationError naming ``what`` and what was expected."""
+    out: Any
+    if check.kind in ("count", "count0"):
+        out = int(_positive(value, what, integer=True, allow_zero=check.kind == "count0"))
+    elif check.kind in ("number", "number0"):
+        out = float(_positive(value, what, allow_zero=check.kind == "number0"))
+    elif check.kind == "choice":
+        return _choice(value, what, check.choices)
+    else:
+        if not isinstance(value, str):
+            raise ValidationError(f"{what}: expected a string, got {value!r}")
+        return value
+    if check.at_least is not None and out < check.at_least:
+        raise ValidationError(f"{what}: expected a value >= {check.at_least:g}, got {value!r}")
+    return out
+
+
+def check_options(obj: Any) -> None:
+    """Check and convert every :func:`option` field of the dataclass ``obj`` in place."""
+    for f in fields(obj):
+        check = f.metadata.get("check")
+        if check is not None:
+            setattr(obj, f.name, check_option(getattr(obj, f.name), f.name, check))
 
 
 def resolve_device(spec: str) -> torch.device:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     pass
 
 from geninv.solvers.approx.backend import TorchBackend
-from geninv.solvers.approx.common import CHECK_EVERY, CHECK_TOP, INF_P, _positive, rho_d
+from geninv.solvers.approx.common import option, rho_d
 from geninv.solvers.approx.runner import _Run
 
 
@@ -39,6 +40,7 @@ def _flipgd_refusal(problem: InversionProblem) -> str | None:
     return None
 
 
+@dataclass(eq=False, kw_only=True)
 class FlipGdBackend(TorchBackend):
     """Gradient descent with the negation check (Hand & Voroninski; Huang et al. 2018)."""
 
@@ -48,20 +50,9 @@ class FlipGdBackend(TorchBackend):
         "ReLU generators; incomplete"
     )
 
-    def __init__(
-        self,
-        restarts: int = 1,
-        steps: int = 2000,
-        lr: float = 0.5,
-        device: str = "auto",
-        dtype: str = "float64",
-        check_top: int = CHECK_TOP,
-        check_every: int = CHECK_EVERY,
-        inf_p: float = INF_P,
-    ) -> None:
-        super().__init__(restarts, device, dtype, check_top, check_every, inf_p)
-        self.steps = int(_positive(steps, "steps", integer=True, allow_zero=True))
-        self.lr = float(_positive(lr, "lr"))
+    restarts: int = option(1, "count")
+    steps: int = option(2000, "count0")
+    lr: float = option(0.5, "number")
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:

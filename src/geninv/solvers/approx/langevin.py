@@ -4,38 +4,28 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     pass
 
 from geninv.solvers.approx.backend import TorchBackend
-from geninv.solvers.approx.common import CHECK_EVERY, CHECK_TOP, INF_P, _positive
+from geninv.solvers.approx.common import option
 from geninv.solvers.approx.runner import _Run
 
 
+@dataclass(eq=False, kw_only=True)
 class LangevinBackend(TorchBackend):
     """Stochastic gradient Langevin dynamics in latent space (Nguyen, Jagatap & Hegde)."""
 
     name = "langevin"
     summary = "SGLD in latent space (Nguyen, Jagatap & Hegde 2021), best iterate; incomplete"
 
-    def __init__(
-        self,
-        restarts: int = 1,
-        steps: int = 2000,
-        lr: float = 1e-3,
-        beta: float = 1e6,
-        device: str = "auto",
-        dtype: str = "float64",
-        check_top: int = CHECK_TOP,
-        check_every: int = CHECK_EVERY,
-        inf_p: float = INF_P,
-    ) -> None:
-        super().__init__(restarts, device, dtype, check_top, check_every, inf_p)
-        self.steps = int(_positive(steps, "steps", integer=True, allow_zero=True))
-        self.lr = float(_positive(lr, "lr"))
-        self.beta = float(_positive(beta, "beta"))
+    restarts: int = option(1, "count")
+    steps: int = option(2000, "count0")
+    lr: float = option(1e-3, "number")
+    beta: float = option(1e6, "number")
 
     def _run(self, run: _Run) -> dict[str, Any]:
         import torch

@@ -2,44 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     pass
 
 from geninv.solvers.approx.backend import TorchBackend
-from geninv.solvers.approx.common import CHECK_EVERY, CHECK_TOP, INF_P, _choice, _positive
+from geninv.solvers.approx.common import option
 from geninv.solvers.approx.runner import _Run
 
 
+@dataclass(eq=False, kw_only=True)
 class PgdBackend(TorchBackend):
     """Projected gradient descent onto range(G) (Shah & Hegde 2018)."""
 
     name = "pgd"
     summary = "PGD-GAN (Shah & Hegde 2018): output-space step + inner projection; incomplete"
 
-    def __init__(
-        self,
-        restarts: int = 1,
-        outer_steps: int = 10,
-        inner_steps: int = 100,
-        eta: float = 0.5,
-        lr: float = 0.1,
-        inner_optimizer: str = "adam",
-        momentum: float = 0.9,
-        device: str = "auto",
-        dtype: str = "float64",
-        check_top: int = CHECK_TOP,
-        check_every: int = CHECK_EVERY,
-        inf_p: float = INF_P,
-    ) -> None:
-        super().__init__(restarts, device, dtype, check_top, check_every, inf_p)
-        self.outer_steps = int(_positive(outer_steps, "outer_steps", integer=True, allow_zero=True))
-        self.inner_steps = int(_positive(inner_steps, "inner_steps", integer=True))
-        self.eta = float(_positive(eta, "eta"))
-        self.lr = float(_positive(lr, "lr"))
-        self.inner_optimizer = _choice(inner_optimizer, "inner_optimizer", ("adam", "momentum"))
-        self.momentum = float(_positive(momentum, "momentum", allow_zero=True))
+    restarts: int = option(1, "count")
+    outer_steps: int = option(10, "count0")
+    inner_steps: int = option(100, "count")
+    eta: float = option(0.5, "number")
+    lr: float = option(0.1, "number")
+    inner_optimizer: str = option("adam", "choice", choices=("adam", "momentum"))
+    momentum: float = option(0.9, "number0")
 
     def _run(self, run: _Run) -> dict[str, Any]:
         import torch

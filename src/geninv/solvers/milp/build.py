@@ -13,7 +13,7 @@ from geninv.exact import float_down as float_down  # re-exported (layerwise, app
 from geninv.exact import float_up as float_up
 from geninv.network import FloatArray
 from geninv.problem import InversionProblem
-from geninv.solvers.milp.common import TOL_REL, IntArray, Norm, milp_reason
+from geninv.solvers.milp.common import NO_BOUNDS_MESSAGE, TOL_REL, IntArray, Norm, milp_reason
 from geninv.solvers.milp.model import _Bounds, _encode_input, _encode_layer, _Encoded, _Model
 
 
@@ -34,10 +34,15 @@ class _Setup:
         return float(self.delta)
 
 
-def _setup(problem: InversionProblem) -> _Setup:
-    reason = milp_reason(problem)
-    if reason is not None:
-        raise UnsupportedError(reason)
+def _latent_box(
+    problem: InversionProblem, no_bounds: str, encoding: str
+) -> tuple[list[Fraction], list[Fraction], FloatArray, FloatArray]:
+    """The exact latent box (a discrete domain's corners, the box, or a real domain's
+    ``input_box``) and the float box around it (rounded outward).
+
+    A real domain without ``input_box`` raises UnsupportedError(``no_bounds``), an
+    inverted box ValidationError, a float box that overflows UnsupportedError
+    naming ``encoding`` (the MILP backend and the MIQP backend share this)."""
     kind = problem.domain.kind
     n = problem.n
     if kind in ("binary", "sign"):
@@ -48,14 +53,24 @@ def _setup(problem: InversionProblem) -> _Setup:
         assert problem.domain.lower is not None and problem.domain.upper is not None
         lo, hi = list(problem.domain.lower), list(problem.domain.upper)
     else:
-        assert problem.input_box is not None
+        if problem.input_box is None:
+            raise UnsupportedError(no_bounds)
         lo, hi = list(problem.input_box[0]), list(problem.input_box[1])
         if any(a > b for a, b in zip(lo, hi, strict=True)):
             raise ValidationError("input_box has a lower bound above its upper bound")
     lo_f = np.array([float_down(v) for v in lo], dtype=np.float64)
     hi_f = np.array([float_up(v) for v in hi], dtype=np.float64)
     if not (np.all(np.isfinite(lo_f)) and np.all(np.isfinite(hi_f))):
-        raise UnsupportedError("latent bounds overflow float64; cannot encode as a MILP")
+        raise UnsupportedError(f"latent bounds overflow float64; cannot encode {encoding}")
+    return lo, hi, lo_f, hi_f
+
+
+def _setup(problem: InversionProblem) -> _Setup:
+    reason = milp_reason(problem)
+    if reason is not None:
+        raise UnsupportedError(reason)
+    n = problem.n
+    lo, hi, lo_f, hi_f = _latent_box(problem, NO_BOUNDS_MESSAGE, "as a MILP")
     # exact inversion is the same question for every p: other p use l-inf
     norm = "1" if problem.p == 1 else "inf"
     if problem.is_exact_inversion:

@@ -19,7 +19,6 @@ from geninv.solvers.milp.common import (
     BOUND_TIME_SHARE,
     ENGINES,
     MODES,
-    TIGHTEN_MAX_UNITS,
     Engine,
     Mode,
     _Clock,
@@ -32,7 +31,8 @@ from geninv.solvers.milp.highs import _configure, _Run, _run_highs
 from geninv.solvers.milp.model import INFEASIBLE
 from geninv.solvers.milp.recover import _Best, _polish
 from geninv.solvers.milp.scip import SEPARATING, _run_scip, scip_version
-from geninv.solvers.milp.tighten import _lp_infeasible_again, compute_bounds, target_tighten
+from geninv.solvers.milp.session import _Session
+from geninv.solvers.milp.tighten import _lp_infeasible_again, solver_bounds, target_tighten
 from geninv.solvers.numerics import Scaled, model_range, scale_problem, status_meaning
 
 
@@ -52,7 +52,7 @@ def _unknown_reason(run: _Run, tol: float, solver: str) -> str:
     return f"{solver} ended with status {run.status}"
 
 
-class _Solver:
+class _Solver(_Session):
     """One run of :func:`milp_solve`: bounds, model, HiGHS runs, polishing, verdict."""
 
     def __init__(
@@ -77,25 +77,15 @@ class _Solver:
         self.seed = seed
         self.progress = progress
         self.engine = engine
+        self.method = "milp" if engine == "highs" else "milp-scip"
         # HiGHS's presolve has been seen wrong (module docstring), and so has SCIP's
         self.confirm = True if confirm_no is None else confirm_no
-        net = problem.network
-        if tighten is None:
-            tighten = sum(net.widths) <= TIGHTEN_MAX_UNITS
         budget = (
             bound_time if time_limit is None else min(bound_time, BOUND_TIME_SHARE * time_limit)
         )
         self.bound_budget = max(budget, 0.0)
-        self.target_bounds = bool(tighten) and target_bounds and mode == "decide"
-        self.bounds = compute_bounds(
-            net,
-            problem.domain.kind,
-            self.setup.lo_f,
-            self.setup.hi_f,
-            tighten,
-            self.clock,
-            max(budget, 0.0),
-        )
+        self.bounds, tighten = solver_bounds(self.setup, tighten, self.clock, budget)
+        self.target_bounds = tighten and target_bounds and mode == "decide"
         self.tol = _tolerance(self.setup, self.bounds)
         self.cap = self.setup.delta_f + self.tol
         self.solver = highs_version() if engine == "highs" else scip_version()
@@ -119,30 +109,6 @@ class _Solver:
         }
 
     # -------------------------------------------------------------- outcomes
-    def finish(
-        self, status: Status, proof: dict[str, Any] | None = None, reason: str | None = None
-    ) -> Solution:
-        chk = self.best.check
-        if chk is not None:
-            self.stats["best_distance"] = chk.distance
-        self.stats["exact_checks"] = self.best.tried
-        if self.stats.get("lower_bound") is not None:
-            self.stats["lower_bound_basis"] = BASIS_FLOAT  # a dual bound, unchecked
-        return Solution(
-            status,
-            "milp" if self.engine == "highs" else "milp-scip",
-            z=self.best.z,
-            distance=None if chk is None else chk.distance,
-            proof=proof,
-            reason=reason,
-            check=chk if status is Status.YES else None,
-            stats=self.stats,
-            seconds=time.perf_counter() - self.start,
-        )
-
-    def found(self) -> bool:
-        return self.best.check is not None and self.best.check.meets
-
     def proof(self, kind: str, **extra: Any) -> dict[str, Any]:
         out: dict[str, Any] = {
             "kind": kind,

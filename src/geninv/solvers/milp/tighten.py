@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from geninv.bounds import Margin, affine_bounds
 from geninv.errors import UnsupportedError
 from geninv.exact import float_down as float_down  # re-exported (layerwise, approx, miqp)
 from geninv.exact import float_up as float_up
@@ -20,6 +21,7 @@ from geninv.solvers.milp.common import (
     HANDLED_ACTIVATIONS,
     LP_BOUND_MARGIN,
     SNAP_REL,
+    TIGHTEN_MAX_UNITS,
     TINY_WEIGHT,
     _Clock,
     _Highs,
@@ -40,22 +42,19 @@ from geninv.solvers.milp.model import (
     _Model,
 )
 
-
 # ------------------------------------------------------------------ bounds
+#: The outward widening of the MILP's interval step (kept from before issue 16): a
+#: unit with ``|W| |h| + |b| = 0`` is exactly ``[0, 0]`` and stays unpadded.
+MILP_MARGIN = Margin(BOUND_SLACK_REL, 1e-300, floor_at_zero=False)
+
+
 def _interval(
     weight: FloatArray, bias: FloatArray, hlo: FloatArray, hhi: FloatArray
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Outward pre-activation bounds and the magnitude ``|W| |h| + |b|``."""
+    """Outward pre-activation bounds and the magnitude ``|W| |h| + |b|``
+    (:func:`geninv.bounds.affine_bounds`, centre form, :data:`MILP_MARGIN`)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        mid = 0.5 * hlo + 0.5 * hhi
-        rad = 0.5 * hhi - 0.5 * hlo
-        wa = np.abs(weight)
-        centre = weight @ mid + bias
-        radius = wa @ rad
-        mag = wa @ np.maximum(np.abs(hlo), np.abs(hhi)) + np.abs(bias)
-        slack = BOUND_SLACK_REL * mag + np.where(mag > 0, 1e-300, 0.0)
-        lo: FloatArray = centre - radius - slack
-        hi: FloatArray = centre + radius + slack
+        lo, hi, mag = affine_bounds(weight, bias, hlo, hhi, form="centre", margin=MILP_MARGIN)
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
         raise UnsupportedError(
             "interval bounds of the pre-activations overflow float64; "
@@ -202,6 +201,22 @@ def compute_bounds(
     bounds.error = err
     bounds.seconds = time.perf_counter() - t0
     return bounds
+
+
+def solver_bounds(
+    setup: _Setup, tighten: bool | None, clock: _Clock, budget: float
+) -> tuple[_Bounds, bool]:
+    """:func:`compute_bounds` of a solver run (the MILP's and the MIQP's) over the
+    setup's float box, and whether LP tightening was on: ``tighten=None`` means on
+    for networks of at most ``TIGHTEN_MAX_UNITS`` units; ``budget`` in seconds."""
+    problem = setup.problem
+    net = problem.network
+    if tighten is None:
+        tighten = sum(net.widths) <= TIGHTEN_MAX_UNITS
+    bounds = compute_bounds(
+        net, problem.domain.kind, setup.lo_f, setup.hi_f, tighten, clock, max(budget, 0.0)
+    )
+    return bounds, tighten
 
 
 # ------------------------------------------------------------------ target-aware bounds
