@@ -112,6 +112,8 @@ LAYERS = {
     "geninv.problem": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
     "geninv.bounds": ["geninv.solvers", "geninv.reductions", "geninv.cli"],
     "geninv.io": ["geninv.solvers", "geninv.cli", "geninv.gap", "geninv.sensing"],
+    "geninv.budget": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
+    "geninv.proof": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
     "geninv.proofcheck": ["geninv.solvers"],  # the independent checker
     "geninv.proofcheck_free": ["geninv.solvers"],
     "geninv.proofrows": ["geninv.solvers"],
