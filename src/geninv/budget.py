@@ -44,8 +44,8 @@ class Budget:
     and an interrupt flag, shared by a run and the phases it starts.
 
     ``Budget(time_limit, seed)`` starts counting when it is made.  ``time_limit`` is
-    in seconds (``None``: no limit; a negative limit is an error, 0 is expired at
-    once).  ``seed`` is the one seed of the run (``None`` is taken as 0 by
+    in seconds (``None``: no limit; 0 or less is expired at once, as a caller's
+    "what is left" may be; NaN is an error).  ``seed`` is the one seed of the run (``None`` is taken as 0 by
     :meth:`rng`, so a run without a seed is still reproducible).
     """
 
@@ -58,8 +58,8 @@ class Budget:
         *,
         progress: ProgressFn | None = None,
     ) -> None:
-        if time_limit is not None and not time_limit >= 0:  # also rejects NaN
-            raise ValidationError(f"time limit must be >= 0 seconds or None, not {time_limit!r}")
+        if time_limit is not None and math.isnan(time_limit):
+            raise ValidationError("time limit must be a number of seconds or None, not NaN")
         #: ``time.perf_counter()`` when the budget was made (elapsed time counts from it).
         self.start: float = time.perf_counter()
         self._deadline: float | None = None if time_limit is None else self.start + time_limit
