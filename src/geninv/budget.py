@@ -45,8 +45,9 @@ class Budget:
 
     ``Budget(time_limit, seed)`` starts counting when it is made.  ``time_limit`` is
     in seconds (``None``: no limit; 0 or less is expired at once, as a caller's
-    "what is left" may be; NaN is an error).  ``seed`` is the one seed of the run (``None`` is taken as 0 by
-    :meth:`rng`, so a run without a seed is still reproducible).
+    "what is left" may be; NaN is an error).  ``seed`` is the one seed of the run
+    (``None`` is taken as 0 by :meth:`rng`, so a run without a seed is still
+    reproducible).
     """
 
     __slots__ = ("_deadline", "_progress", "_stops", "seed", "start")
