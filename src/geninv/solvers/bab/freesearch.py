@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from geninv.problem import InversionProblem, Solution, Status, norm_label
+from geninv.proof import Proof
 from geninv.proofcheck import ProofRejected, check_certificate
 from geninv.proofcheck_free import ROOT, FreeChecker
 from geninv.solvers.bab.certificate import FORMAT, VERSION
@@ -382,14 +383,14 @@ def decide_free(
             stats=res.stats,
         ), {}
     res.stats["check_seconds_total"] = round(time.perf_counter() - t0, 4)
-    proof: dict[str, Any] = {
-        "kind": KIND,
-        "nodes": report.nodes,
-        "leaves": report.leaves,
-        "empty_by_bounds": report.empty_by_bounds,
-        "multipliers": report.multipliers,
-        "root": report.root,
-        "checked": True,
-        "relation_note": "Farkas certificates with exact zero on the free latent columns",
-    }
+    proof = Proof(
+        KIND,
+        nodes=report.nodes,
+        leaves=report.leaves,
+        empty_by_bounds=report.empty_by_bounds,
+        multipliers=report.multipliers,
+        root=report.root,
+        checked=True,
+        relation_note="Farkas certificates with exact zero on the free latent columns",
+    ).to_dict()
     return Solution(Status.NO, name, proof=proof, stats=res.stats), res.doc

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geninv.problem import InversionProblem, Solution, Status
+from geninv.proof import KIND_BAB, Proof
 from geninv.proofcheck import ProofRejected, check_certificate
 from geninv.solvers.bab.certificate import rat, write_atomic
 
@@ -123,15 +124,15 @@ def optimize(backend: BabBackend, problem: InversionProblem, time_limit: float |
         except ProofRejected:
             rep = None
         if rep is not None:
-            proof = {
-                "kind": "branch and bound (checked)",
-                "lower_bound": rat(lo),
-                "nodes": rep.nodes,
-                "leaves": rep.leaves,
-                "multipliers": rep.multipliers,
-                "root": rep.root,
-                "checked": True,
-            }
+            proof = Proof(
+                KIND_BAB,
+                lower_bound=rat(lo),
+                nodes=rep.nodes,
+                leaves=rep.leaves,
+                multipliers=rep.multipliers,
+                root=rep.root,
+                checked=True,
+            ).to_dict()
     if lo_doc and backend.proof_path:
         write_atomic(backend.proof_path, lo_doc)
         stats["proof_file"] = str(backend.proof_path)

@@ -21,6 +21,7 @@ from geninv.problem import (
 if TYPE_CHECKING:
     from distributed import Client
 
+from geninv.proof import KIND_ENUMERATION, Proof
 from geninv.solvers.enumerate.combine import ShardCombiner
 from geninv.solvers.enumerate.common import (
     ANNOUNCE_SECONDS,
@@ -77,16 +78,15 @@ def _finish(
     stats.update(extra)
 
     def proof(**more: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kind": "exhaustive enumeration",
-            "points": plan.total,
-            "float_error_margin": plan.margin,
-            "exact_rechecks": comb.rechecks,
-            "table_bits": plan.table_bits,
-            "shards": comb.proof_shards(),
-        }
-        out.update(more)
-        return out
+        return Proof(
+            KIND_ENUMERATION,
+            points=plan.total,
+            float_error_margin=plan.margin,
+            exact_rechecks=comb.rechecks,
+            table_bits=plan.table_bits,
+            shards=comb.proof_shards(),
+            **more,
+        ).to_dict()
 
     def unknown(z: list[Fraction] | None = None) -> Solution:
         return Solution(
