@@ -57,6 +57,15 @@ def test_nan_limit_is_rejected_and_a_negative_one_is_expired() -> None:
     assert b.expired() and b.left() < 0
 
 
+def test_time_limit_is_none_without_a_deadline_else_what_is_left() -> None:
+    assert Budget().time_limit() is None
+    t = Budget(5.0).time_limit()
+    assert t is not None and 4.0 < t <= 5.0
+    stopped = Budget()
+    stopped.interrupt()
+    assert stopped.time_limit() == 0.0
+
+
 def test_until_takes_an_absolute_deadline() -> None:
     d = time.perf_counter() + 3.0
     assert Budget.until(d).deadline == d

@@ -108,6 +108,13 @@ class Budget:
             return math.inf
         return self._deadline - time.perf_counter()
 
+    def time_limit(self) -> float | None:
+        """What is left as a time limit for a callee that takes seconds: None without a
+        deadline (and not interrupted), else :meth:`left` (possibly <= 0)."""
+        if self._deadline is None and not self.interrupted:
+            return None
+        return self.left()
+
     def expired(self) -> bool:
         """Whether the deadline has passed (``left() <= 0``) or the budget was interrupted."""
         return self.left() <= 0

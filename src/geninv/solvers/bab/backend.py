@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from geninv.budget import Budget
 from geninv.clampcheck import verify_clamp_box
 from geninv.errors import GeninvError, ValidationError
 from geninv.exact import threshold_upper
@@ -261,10 +262,11 @@ class BabBackend(Backend):
             return decide_free(
                 self, problem, time_limit, original=original, threshold_up=threshold_up
             )
-        start = time.perf_counter()
+        clock = Budget(time_limit)
+        start = clock.start
         optimistic, retried = self.optimistic, ""
         while True:
-            left = None if time_limit is None else time_limit - (time.perf_counter() - start)
+            left = clock.time_limit()
             res = self._search(problem, box, root, left, optimistic)
             stats: dict[str, Any] = dict(res.stats)
             if res.status == "yes":

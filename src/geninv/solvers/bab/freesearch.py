@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from geninv.budget import Budget
 from geninv.problem import InversionProblem, Solution, Status, norm_label
 from geninv.proof import Proof
 from geninv.proofcheck import ProofRejected, check_certificate
@@ -89,7 +90,7 @@ class FreeSearch:
         self.strict = check_problem.relation == "<"
         self.checker = FreeChecker(check_problem, self._globals())
         self.repair = Repair(self.model, self.checker)
-        self.deadline = time.perf_counter() + (math.inf if time_limit is None else time_limit)
+        self.clock = Budget(time_limit)
         self.max_nodes, self.finder = max_nodes, finder
         self.fdelta = float(delta)
         x = problem.target_array()
@@ -249,7 +250,7 @@ class FreeSearch:
     def run(self) -> FreeResult:
         start = time.perf_counter()
         if self.finder is not None:
-            z0 = self.finder(self.problem, max(0.0, self.deadline - start))
+            z0 = self.finder(self.problem, max(0.0, self.clock.left()))
             if z0 is not None:
                 zf = [v if isinstance(v, Fraction) else Fraction(v) for v in z0]
                 if self.problem.exact_check(zf).meets:
@@ -259,7 +260,7 @@ class FreeSearch:
         heap = [_Item(0.0, 0, 0)]
         seq = 1
         while heap:
-            if time.perf_counter() > self.deadline:
+            if self.clock.expired():
                 return self._done("unknown", start, reason="time limit reached", open_=len(heap))
             if self.stats["nodes"] >= self.max_nodes:
                 return self._done(

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geninv.budget import Budget
 from geninv.problem import InversionProblem, Solution, Status
 from geninv.proof import KIND_BAB, Proof
 from geninv.proofcheck import ProofRejected, check_certificate
@@ -76,8 +77,8 @@ def _start_point(problem: InversionProblem) -> list[Fraction]:
 
 
 def optimize(backend: BabBackend, problem: InversionProblem, time_limit: float | None) -> Solution:
-    start = time.perf_counter()
-    deadline = math.inf if time_limit is None else start + time_limit
+    clock = Budget(time_limit)
+    start = clock.start
     best = _start_point(problem)
     hi = _distance(problem, best)
     lo = Fraction(0)
@@ -85,7 +86,7 @@ def optimize(backend: BabBackend, problem: InversionProblem, time_limit: float |
     steps: list[dict[str, Any]] = []
     stop = "gap closed"
     while hi - lo > REL_GAP * hi and len(steps) < MAX_STEPS:
-        left = deadline - time.perf_counter()
+        left = clock.left()
         if left <= 0:
             stop = "time limit reached"
             break
