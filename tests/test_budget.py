@@ -66,6 +66,14 @@ def test_time_limit_is_none_without_a_deadline_else_what_is_left() -> None:
     assert stopped.time_limit() == 0.0
 
 
+def test_start_can_be_earlier() -> None:
+    t0 = time.perf_counter() - 10.0
+    b = Budget(11.0, start=t0)
+    assert b.start == t0 and b.deadline == t0 + 11.0
+    assert b.left() <= 1.0 and b.elapsed() >= 10.0
+    assert Budget(5.0, start=t0).expired()
+
+
 def test_until_takes_an_absolute_deadline() -> None:
     d = time.perf_counter() + 3.0
     assert Budget.until(d).deadline == d

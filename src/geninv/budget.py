@@ -43,7 +43,8 @@ class Budget:
     """A deadline on the :func:`time.perf_counter` clock, a seed, a progress callback
     and an interrupt flag, shared by a run and the phases it starts.
 
-    ``Budget(time_limit, seed)`` starts counting when it is made.  ``time_limit`` is
+    ``Budget(time_limit, seed)`` starts counting when it is made (or at ``start``, an
+    earlier ``time.perf_counter()`` value, such as a backend's entry).  ``time_limit`` is
     in seconds (``None``: no limit; 0 or less is expired at once, as a caller's
     "what is left" may be; NaN is an error).  ``seed`` is the one seed of the run
     (``None`` is taken as 0 by :meth:`rng`, so a run without a seed is still
@@ -58,11 +59,12 @@ class Budget:
         seed: int | None = None,
         *,
         progress: ProgressFn | None = None,
+        start: float | None = None,
     ) -> None:
         if time_limit is not None and math.isnan(time_limit):
             raise ValidationError("time limit must be a number of seconds or None, not NaN")
         #: ``time.perf_counter()`` when the budget was made (elapsed time counts from it).
-        self.start: float = time.perf_counter()
+        self.start: float = time.perf_counter() if start is None else start
         self._deadline: float | None = None if time_limit is None else self.start + time_limit
         #: The run's one seed, as given (None: :meth:`rng` uses 0).
         self.seed: int | None = seed
