@@ -74,6 +74,14 @@ def test_start_can_be_earlier() -> None:
     assert Budget(5.0, start=t0).expired()
 
 
+def test_wall_deadline_is_what_is_left_on_the_shared_clock() -> None:
+    assert Budget().wall_deadline() is None
+    before = time.time()
+    w = Budget(5.0).wall_deadline()
+    assert w is not None and before + 4.0 < w <= time.time() + 5.0
+    assert (Budget(0.0).wall_deadline() or math.inf) <= time.time()
+
+
 def test_until_takes_an_absolute_deadline() -> None:
     d = time.perf_counter() + 3.0
     assert Budget.until(d).deadline == d

@@ -117,6 +117,14 @@ class Budget:
             return None
         return self.left()
 
+    def wall_deadline(self) -> float | None:
+        """The deadline as a :func:`time.time` value, for work done in other processes or
+        on other machines (``perf_counter`` is one machine's clock, ``time.time`` the one
+        they share): now plus :meth:`left`, None without a deadline (and not interrupted).
+        Such workers compare ``time.time()`` with it; the run itself keeps the budget."""
+        limit = self.time_limit()
+        return None if limit is None else time.time() + limit
+
     def expired(self) -> bool:
         """Whether the deadline has passed (``left() <= 0``) or the budget was interrupted."""
         return self.left() <= 0
