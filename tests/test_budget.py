@@ -124,7 +124,8 @@ def test_bad_shares_are_rejected(share: float) -> None:
     with pytest.raises(ValidationError):
         Budget(1.0).sub(share)
     with pytest.raises(ValidationError):
-        Budget(1.0).sub(seconds=-1.0)
+        Budget(1.0).sub(seconds=math.nan)
+    assert Budget(1.0).sub(seconds=-1.0).expired()  # a phase with no time left
 
 
 def test_rng_is_one_stream_of_the_seed() -> None:

@@ -143,7 +143,8 @@ class Budget:
         """A child budget for one phase, starting now.
 
         Its time is ``share`` of what this budget has left (``0 < share <= 1``) and
-        at most ``seconds``; with neither it is all of what is left.  Its deadline is
+        at most ``seconds`` (0 or less: expired at once); with neither it is all of
+        what is left.  Its deadline is
         never later than this budget's, so it never outlives its parent (a share of an
         unlimited budget is unlimited unless ``seconds`` bounds it).  The child shares
         the seed and the progress callback; interrupting the parent stops the child,
@@ -151,8 +152,8 @@ class Budget:
         """
         if share is not None and not 0 < share <= 1:
             raise ValidationError(f"a budget share must be in (0, 1], not {share!r}")
-        if seconds is not None and not seconds >= 0:
-            raise ValidationError(f"a budget's seconds must be >= 0, not {seconds!r}")
+        if seconds is not None and math.isnan(seconds):
+            raise ValidationError("a budget's seconds must be a number, not NaN")
         now = time.perf_counter()
         ends: list[float] = []
         if self._deadline is not None:
