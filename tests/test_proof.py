@@ -30,6 +30,7 @@ from geninv.proofrows import ProofRejected
 from geninv.solvers import interface
 from geninv.solvers.base import solve
 
+from .test_bab_free import _bab, _leaf_on_z, _proved
 from .test_corners import separable_problem
 
 
@@ -148,6 +149,22 @@ def test_bab_proof_of_another_problem_is_rejected(tmp_path: Path) -> None:
     lying = Proof.from_dict({**doc, "nodes": doc["nodes"] + 1})  # summary not the file's
     with pytest.raises(ProofRejected, match="nodes"):
         lying.check(problem)
+
+
+def test_free_latent_bab_proof_checks_and_a_flipped_multiplier_is_rejected(
+    tmp_path: Path,
+) -> None:
+    problem, _, _ = _proved(tmp_path)  # real latents without a box: proofcheck_free
+    path = tmp_path / "again.json"
+    doc = no(_bab(problem, proof=path))
+    proof = round_trips(doc)
+    assert proof.check(problem).checked
+    cert = json.loads(path.read_text())
+    nd, row = _leaf_on_z(cert)
+    nd["farkas"][row] = str(-Fraction(nd["farkas"][row]))
+    path.write_text(json.dumps(cert))
+    with pytest.raises(ProofRejected, match="negative"):
+        proof.check(problem)
 
 
 # ------------------------------------------------------------------ enumeration
