@@ -109,6 +109,8 @@ LAYERS = {
     "geninv.problem": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
     "geninv.bounds": ["geninv.solvers", "geninv.reductions", "geninv.cli"],
     "geninv.io": ["geninv.solvers", "geninv.cli", "geninv.gap", "geninv.sensing"],
+    "geninv.budget": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
+    "geninv.proof": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
     # the independent checkers: never the producer's solvers nor its float bounds
     "geninv.proofcheck": ["geninv.solvers", "geninv.bounds"],
     "geninv.proofcheck_free": ["geninv.solvers", "geninv.bounds"],

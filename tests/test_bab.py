@@ -19,6 +19,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from geninv.budget import Budget
 from geninv.errors import UnsupportedError
 from geninv.network import ReLUNetwork
 from geninv.problem import Domain, InversionProblem, Status
@@ -492,9 +493,9 @@ def test_tighten_basis_holder_keeps_the_optima() -> None:
     bounds, _ = node_bounds(net, lo, hi, {}, {}, math.inf)
     units = unstable_units(bounds, net, {})
     holder: list[Basis] = []
-    cold = tighten(setup, lo, hi, {}, bounds, units, math.inf, basis=holder)
+    cold = tighten(setup, lo, hi, {}, bounds, units, Budget(), basis=holder)
     assert len(holder) == 1
-    warm = tighten(setup, lo, hi, {}, bounds, units, math.inf, basis=holder)
+    warm = tighten(setup, lo, hi, {}, bounds, units, Budget(), basis=holder)
     assert [(a, b, c) for a, b, c, _, _ in cold] == [(a, b, c) for a, b, c, _, _ in warm]
     for (*_, v1), (*_, v2) in zip(cold, warm, strict=True):
         assert v1 == pytest.approx(v2, rel=1e-7, abs=1e-9)
@@ -517,7 +518,7 @@ def test_dual_bound_is_the_bound_the_checker_derives() -> None:
     lo, hi = -np.ones(3), np.ones(3)
     bounds, _ = node_bounds(net, lo, hi, {}, {}, math.inf)
     units = unstable_units(bounds, net, {})
-    props = tighten(setup, lo, hi, {}, bounds, units, math.inf, short=lambda y: _to_fracs(y) or {})
+    props = tighten(setup, lo, hi, {}, bounds, units, Budget(), short=lambda y: _to_fracs(y) or {})
     assert len(props) >= 4
     box = [(Fraction(-1), Fraction(1))] * 3
     checker = LeafChecker(prob, {})

@@ -509,11 +509,11 @@ def test_corner_presolve_and_exact_backends_refuse_other_activations(spec: str) 
             assert why is not None and f"layer 1 ({spec})" in why
     lo, hi = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
     if handled:
-        bounds = compute_bounds(net, "box", lo, hi, False, _Clock(0.0, None), 1.0)
+        bounds = compute_bounds(net, "box", lo, hi, False, _Clock(), 1.0)
         assert bounds.complete
     else:
         with pytest.raises(UnsupportedError, match=rf"layer 1 \({spec}\)"):
-            compute_bounds(net, "box", lo, hi, False, _Clock(0.0, None), 1.0)
+            compute_bounds(net, "box", lo, hi, False, _Clock(), 1.0)
 
 
 def test_leaky_relu_default_alpha_is_the_float32_value(tmp_path: Path) -> None:

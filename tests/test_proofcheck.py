@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from geninv.budget import Budget
 from geninv.clampcheck import verify_clamp_box
 from geninv.cli import main
 from geninv.io.instance import save_instance
@@ -414,7 +415,7 @@ def test_witness_lemma_bounds_hold_on_sampled_witnesses(seed: int) -> None:
     lo, hi = -np.ones(2), np.ones(2)
     bounds, _ = node_bounds(net, lo, hi, {}, {}, float("inf"))
     units = unstable_units(bounds, net, {})
-    props = tighten(setup, lo, hi, {}, bounds, units, float("inf"))
+    props = tighten(setup, lo, hi, {}, bounds, units, Budget())
     assert props, "expected the target rows to tighten some unit"
     lemmas = [
         (lay, j, f"w0.{side}", {k: Fraction(v) for k, v in y.items()})

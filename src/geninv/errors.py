@@ -45,3 +45,10 @@ class BackendUnavailableError(GeninvError):
 
 class OutputExistsError(GeninvError):
     """An output path already exists and ``--force`` was not given."""
+
+
+class BudgetExpired(GeninvError):
+    """A :class:`geninv.budget.Budget` ran out (its deadline passed) or was interrupted.
+
+    Raised only by :meth:`geninv.budget.Budget.check`; a backend that calls it turns
+    the error into an ``unknown`` naming the time limit (never a ``no``)."""

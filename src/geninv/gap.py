@@ -39,10 +39,10 @@ the report says why no bound is given.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from geninv.budget import Budget
 from geninv.errors import GeninvError
 from geninv.problem import InversionProblem
 from geninv.solvers.base import REGISTRY, TRUSTED, _load_builtin_backends, solve
@@ -150,8 +150,7 @@ def certified_gap(
     as the runs finish (so a caller that stops the computation keeps what was found).
     """
     _load_builtin_backends()
-    start = time.perf_counter()
-    deadline = None if time_limit is None else start + time_limit
+    clock = Budget(time_limit, seed)
     report = GapReport() if report is None else report
     # up to three bound solves (l_inf, l_1, MIQP) follow the approximate runs; every run
     # gets its share, or what is left before the deadline, so the whole meets time_limit
@@ -159,9 +158,9 @@ def certified_gap(
     share = None if time_limit is None else time_limit / (len(methods) + bounds)
 
     def budget() -> float | None:
-        if deadline is None or share is None:
+        if clock.deadline is None or share is None:
             return None
-        left = deadline - time.perf_counter()
+        left = clock.left()
         if left < MIN_RUN_SECONDS:
             raise GeninvError(f"time limit ({time_limit:g} s) reached")
         return min(share, left)
@@ -233,7 +232,7 @@ def certified_gap(
         _certified_bound(problem, report, budget(), trust_solver)
     except GeninvError as exc:  # the deadline passed before bab could start
         report.runs.append({"method": "bab", "error": str(exc)})
-    report.seconds = time.perf_counter() - start
+    report.seconds = clock.elapsed()
     return report
 
 

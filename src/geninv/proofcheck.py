@@ -104,6 +104,7 @@ __all__ = [
     "ProofRejected",
     "check_certificate",
     "check_proof_file",
+    "read_proof",
 ]
 
 FORMAT = "geninv-bab-proof"
@@ -282,17 +283,24 @@ def _split(
 
 def check_proof_file(directory: str | Path, proof: str | Path) -> CheckReport:
     """Load the instance and the proof file and check; see :func:`check_certificate`."""
-    from geninv.io.instance import load_instance, read_json
+    from geninv.io.instance import load_instance
 
     problem = load_instance(directory)
-    # read like every JSON geninv reads: size, nesting, digits and float range bounded;
-    # a file that is not such JSON is a one-line ParseError naming it
-    # (gzip by extension: the decompressed text, bounded like any JSON, then read so)
-    doc = _read_gz(Path(proof)) if str(proof).endswith(".gz") else read_json(proof)
+    doc = read_proof(proof)
     try:
         return check_certificate(problem, doc)
     except MalformedProof as exc:
         raise MalformedProof(exc.reason, str(proof)) from None
+
+
+def read_proof(proof: str | Path) -> Any:
+    """The JSON document of a proof file (``.gz``: gzip-compressed), read like every
+    JSON geninv reads: size, nesting, digits and float range bounded; a file that is
+    not such JSON is a one-line ParseError naming it."""
+    from geninv.io.instance import read_json
+
+    # gzip by extension: the decompressed text, bounded like any JSON, then read so
+    return _read_gz(Path(proof)) if str(proof).endswith(".gz") else read_json(proof)
 
 
 def _read_gz(path: Path) -> Any:

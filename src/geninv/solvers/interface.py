@@ -29,17 +29,16 @@ from typing import Any, ClassVar, Literal
 
 from geninv.problem import InversionProblem, Solution
 
+# What a ``no`` can rest on (``proof["basis"]``): defined with the proof, re-exported.
+from geninv.proof import BASES as BASES
+from geninv.proof import BASIS_CHECKED as BASIS_CHECKED
+from geninv.proof import BASIS_EXACT as BASIS_EXACT
+from geninv.proof import BASIS_FLOAT as BASIS_FLOAT
+from geninv.proof import TRUSTED as TRUSTED
+
 #: What a complete backend is asked: decide the threshold, or find the minimum distance.
 Mode = Literal["decide", "optimize"]
 MODES: tuple[str, ...] = ("decide", "optimize")
-
-#: What a ``no`` can rest on (``proof["basis"]``).
-BASIS_EXACT = "exact"
-BASIS_CHECKED = "checked certificate"
-BASIS_FLOAT = "floating-point solver"
-BASES: tuple[str, ...] = (BASIS_EXACT, BASIS_CHECKED, BASIS_FLOAT)
-#: ``proof["trusted"]`` of a floating-point ``no`` accepted with ``trust_solver``.
-TRUSTED = "not checked: accepted because of --trust-solver"
 
 
 @dataclass(frozen=True)

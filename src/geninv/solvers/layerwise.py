@@ -64,6 +64,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from geninv.budget import Budget
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import FloatArray, Layer
 from geninv.problem import InversionProblem, Solution, Status
@@ -134,12 +135,12 @@ class _Layerwise:
     eps_factor: float
     max_eps_steps: int
     zero_tol: float
-    deadline: float | None
+    clock: Budget
     progress: bool
     lps: int = 0
 
     def left(self) -> float:
-        return math.inf if self.deadline is None else self.deadline - time.perf_counter()
+        return self.clock.left()
 
     def invert_output(self, layer: Layer, y: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Per coordinate of ``a = W h + b``: value v, kind (1: abs(a - v) <= eps; 0: a <= eps)."""
@@ -271,7 +272,7 @@ def layerwise_solve(
         eps_factor,
         max_eps_steps,
         zero_tol,
-        None if time_limit is None else start + time_limit,
+        Budget(time_limit, start=start),
         progress,
     )
     layers = problem.network.layers

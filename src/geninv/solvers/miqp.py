@@ -187,8 +187,8 @@ class _Solver(_Session):
         assert p is not None
         self.p = p
         self.method = "miqp"
-        self.start = time.perf_counter()
-        self.clock = _Clock(self.start, None if time_limit is None else self.start + time_limit)
+        self.clock = _Clock(time_limit, seed)
+        self.start = self.clock.start
         self.problem = problem
         self.mode = mode
         self.seed = seed

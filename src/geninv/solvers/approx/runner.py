@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geninv.budget import Budget
 from geninv.problem import ExactCheck, InversionProblem, Solution, Status
 from geninv.solvers.milp import float_down, float_up
 
@@ -44,7 +45,7 @@ class _Run:
     seed: int
     device: torch.device
     dtype: torch.dtype
-    deadline: float | None
+    clock: Budget
     check_top: int
     check_every: int
     inf_p: float
@@ -104,7 +105,7 @@ class _Run:
             seed=0 if seed is None else int(seed),
             device=dev,
             dtype=tdt,
-            deadline=None if time_limit is None else start + float(time_limit),
+            clock=Budget(None if time_limit is None else float(time_limit), start=start),
             check_top=check_top,
             check_every=check_every,
             inf_p=inf_p,
@@ -172,7 +173,7 @@ class _Run:
             self.best_z = torch.where(better[:, None], z.detach(), self.best_z)
 
     def expired(self) -> bool:
-        return self.deadline is not None and time.perf_counter() >= self.deadline
+        return self.clock.expired()
 
     def tick(self) -> bool:
         """Count one iteration; True when the run must stop (time limit or exact success)."""

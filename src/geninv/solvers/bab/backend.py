@@ -27,10 +27,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from geninv.budget import Budget
 from geninv.clampcheck import verify_clamp_box
 from geninv.errors import GeninvError, ValidationError
 from geninv.exact import threshold_upper
 from geninv.problem import InversionProblem, Solution, Status, norm_label
+from geninv.proof import Proof
 from geninv.proofcheck import ProofRejected, check_certificate
 from geninv.solvers.bab.certificate import Certificate, rat, write_atomic
 from geninv.solvers.bab.common import KIND, _l1_bound
@@ -260,10 +262,11 @@ class BabBackend(Backend):
             return decide_free(
                 self, problem, time_limit, original=original, threshold_up=threshold_up
             )
-        start = time.perf_counter()
+        clock = Budget(time_limit)
+        start = clock.start
         optimistic, retried = self.optimistic, ""
         while True:
-            left = None if time_limit is None else time_limit - (time.perf_counter() - start)
+            left = clock.time_limit()
             res = self._search(problem, box, root, left, optimistic)
             stats: dict[str, Any] = dict(res.stats)
             if res.status == "yes":
@@ -298,14 +301,14 @@ class BabBackend(Backend):
         if retried:
             stats["optimistic_retry"] = retried
         stats["check_seconds_total"] = round(time.perf_counter() - t0, 4)
-        proof: dict[str, Any] = {
-            "kind": KIND,
-            "nodes": report.nodes,
-            "leaves": report.leaves,
-            "empty_by_bounds": report.empty_by_bounds,
-            "multipliers": report.multipliers,
-            "root": report.root,
-            "checked": True,
-            "relation_note": "refutes '<=' (which also refutes '<')",
-        }
+        proof = Proof(
+            KIND,
+            nodes=report.nodes,
+            leaves=report.leaves,
+            empty_by_bounds=report.empty_by_bounds,
+            multipliers=report.multipliers,
+            root=report.root,
+            checked=True,
+            relation_note="refutes '<=' (which also refutes '<')",
+        ).to_dict()
         return Solution(Status.NO, self.name, proof=proof, stats=stats), doc

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 from geninv.problem import InversionProblem
+from geninv.proof import KIND_BAB
 
-KIND = "branch and bound (checked)"
+KIND = KIND_BAB  # the name geninv.proof checks
 
 
 def _l1_bound(problem: InversionProblem) -> Fraction:

@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from geninv.budget import Budget
 from geninv.problem import InversionProblem, Solution, Status, norm_label
+from geninv.proof import Proof
 from geninv.proofcheck import ProofRejected, check_certificate
 from geninv.proofcheck_free import ROOT, FreeChecker
 from geninv.solvers.bab.certificate import FORMAT, VERSION
@@ -88,7 +90,7 @@ class FreeSearch:
         self.strict = check_problem.relation == "<"
         self.checker = FreeChecker(check_problem, self._globals())
         self.repair = Repair(self.model, self.checker)
-        self.deadline = time.perf_counter() + (math.inf if time_limit is None else time_limit)
+        self.clock = Budget(time_limit)
         self.max_nodes, self.finder = max_nodes, finder
         self.fdelta = float(delta)
         x = problem.target_array()
@@ -248,7 +250,7 @@ class FreeSearch:
     def run(self) -> FreeResult:
         start = time.perf_counter()
         if self.finder is not None:
-            z0 = self.finder(self.problem, max(0.0, self.deadline - start))
+            z0 = self.finder(self.problem, max(0.0, self.clock.left()))
             if z0 is not None:
                 zf = [v if isinstance(v, Fraction) else Fraction(v) for v in z0]
                 if self.problem.exact_check(zf).meets:
@@ -258,7 +260,7 @@ class FreeSearch:
         heap = [_Item(0.0, 0, 0)]
         seq = 1
         while heap:
-            if time.perf_counter() > self.deadline:
+            if self.clock.expired():
                 return self._done("unknown", start, reason="time limit reached", open_=len(heap))
             if self.stats["nodes"] >= self.max_nodes:
                 return self._done(
@@ -382,14 +384,14 @@ def decide_free(
             stats=res.stats,
         ), {}
     res.stats["check_seconds_total"] = round(time.perf_counter() - t0, 4)
-    proof: dict[str, Any] = {
-        "kind": KIND,
-        "nodes": report.nodes,
-        "leaves": report.leaves,
-        "empty_by_bounds": report.empty_by_bounds,
-        "multipliers": report.multipliers,
-        "root": report.root,
-        "checked": True,
-        "relation_note": "Farkas certificates with exact zero on the free latent columns",
-    }
+    proof = Proof(
+        KIND,
+        nodes=report.nodes,
+        leaves=report.leaves,
+        empty_by_bounds=report.empty_by_bounds,
+        multipliers=report.multipliers,
+        root=report.root,
+        checked=True,
+        relation_note="Farkas certificates with exact zero on the free latent columns",
+    ).to_dict()
     return Solution(Status.NO, name, proof=proof, stats=res.stats), res.doc

@@ -107,9 +107,7 @@ def tighten_node(
     recomputed from the exact results, and the next chunk's LP is built on them.
     Stops when a pass gains little, or the node LP already exceeds delta."""
     zlo, zhi = floats_of(nd.box)
-    t_start = time.perf_counter()
-    left = search.deadline - t_start
-    stop = t_start + min(OBBT_SHARE * left, OBBT_MAX_SECONDS)
+    phase = search.clock.sub(OBBT_SHARE, seconds=OBBT_MAX_SECONDS)
     rnd = 0
     warm: list[Basis] | None = [] if OBBT_WARM else None  # the last chunk's basis
     for _ in range(OBBT_ROUNDS):
@@ -126,7 +124,7 @@ def tighten_node(
         chunks = [units[i : i + size] for i in range(0, len(units), size)]
         gained = False
         for chunk in chunks:
-            if time.perf_counter() > stop:
+            if phase.expired():
                 break
             t0 = time.perf_counter()
             unchecked = search.optimistic and nd.id == 0
@@ -137,7 +135,7 @@ def tighten_node(
                 nd.fixed,
                 bounds,
                 chunk,
-                stop,
+                phase,
                 OBBT_LEMMA_GAIN,
                 warm,
                 # unchecked bounds: the ones the shortened multipliers prove
@@ -183,7 +181,7 @@ def tighten_node(
             bounds, _ = node_bounds(search.problem.network, zlo, zhi, nd.fixed, inh_float, math.inf)
             if any(bool((lo > hi).any()) for lo, hi in bounds):
                 return bounds, inh_exact, inh_float
-        if not gained or time.perf_counter() > stop or lp_refutes(search, nd, bounds):
+        if not gained or phase.expired() or lp_refutes(search, nd, bounds):
             break
         after = _width(bounds, unstable_units(bounds, search.problem.network, nd.fixed))
         if after >= before * (1 - OBBT_MIN_GAIN):

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geninv.budget import Budget
 from geninv.problem import InversionProblem, Solution, Status
+from geninv.proof import KIND_BAB, Proof
 from geninv.proofcheck import ProofRejected, check_certificate
 from geninv.solvers.bab.certificate import rat, write_atomic
 
@@ -75,8 +77,8 @@ def _start_point(problem: InversionProblem) -> list[Fraction]:
 
 
 def optimize(backend: BabBackend, problem: InversionProblem, time_limit: float | None) -> Solution:
-    start = time.perf_counter()
-    deadline = math.inf if time_limit is None else start + time_limit
+    clock = Budget(time_limit)
+    start = clock.start
     best = _start_point(problem)
     hi = _distance(problem, best)
     lo = Fraction(0)
@@ -84,7 +86,7 @@ def optimize(backend: BabBackend, problem: InversionProblem, time_limit: float |
     steps: list[dict[str, Any]] = []
     stop = "gap closed"
     while hi - lo > REL_GAP * hi and len(steps) < MAX_STEPS:
-        left = deadline - time.perf_counter()
+        left = clock.left()
         if left <= 0:
             stop = "time limit reached"
             break
@@ -123,15 +125,15 @@ def optimize(backend: BabBackend, problem: InversionProblem, time_limit: float |
         except ProofRejected:
             rep = None
         if rep is not None:
-            proof = {
-                "kind": "branch and bound (checked)",
-                "lower_bound": rat(lo),
-                "nodes": rep.nodes,
-                "leaves": rep.leaves,
-                "multipliers": rep.multipliers,
-                "root": rep.root,
-                "checked": True,
-            }
+            proof = Proof(
+                KIND_BAB,
+                lower_bound=rat(lo),
+                nodes=rep.nodes,
+                leaves=rep.leaves,
+                multipliers=rep.multipliers,
+                root=rep.root,
+                checked=True,
+            ).to_dict()
     if lo_doc and backend.proof_path:
         write_atomic(backend.proof_path, lo_doc)
         stats["proof_file"] = str(backend.proof_path)

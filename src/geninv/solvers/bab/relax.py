@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import importlib
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from geninv.budget import Budget
 from geninv.network import FloatArray
 
 #: kInfeasible and friends, by name
@@ -399,7 +399,7 @@ def tighten(
     fixed: dict[tuple[int, int], int],
     bounds: list[tuple[FloatArray, FloatArray]],
     units: list[tuple[int, int]],
-    deadline: float,
+    clock: Budget,
     min_gain: float = 0.0,
     basis: list[Basis] | None = None,
     short: Callable[[dict[str, float]], dict[str, Any]] | None = None,
@@ -440,7 +440,7 @@ def tighten(
         ld = setup.layers[layer - 1]
         cols = md.in_cols[layer - 1]
         lo, hi = float(bounds[layer - 1][0][j]), float(bounds[layer - 1][1][j])
-        if time.perf_counter() > deadline:
+        if clock.expired():
             return out
         if side == "lo" and (layer, j) in off:
             continue  # inactive relu: a = 0 whatever its lower bound

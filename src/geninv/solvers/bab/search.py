@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from geninv.bounds import node_bounds, unstable_units
+from geninv.budget import Budget
 from geninv.network import FloatArray
 from geninv.problem import InversionProblem
 from geninv.proofcheck import Inherited, LeafChecker
@@ -119,8 +120,9 @@ class Search:
         #: per open node: the exact and float lemma bounds its ancestors proved
         self.inherited: dict[int, tuple[Inherited, dict[tuple[int, int, str], float]]] = {}
         self.current: tuple[Inherited, dict[tuple[int, int, str], float]] = ({}, {})
+        #: the search's time: ``clock.left()`` is math.inf without a limit
+        self.clock = Budget(time_limit)
         self.limit = math.inf if time_limit is None else time_limit
-        self.deadline = time.perf_counter() + self.limit
         self.keep_for_check = keep_for_check
         self.max_nodes = max_nodes
         self.finder = incumbent_finder
@@ -185,8 +187,7 @@ class Search:
     def _incumbent(self) -> list[Fraction] | None:
         if self.finder is None:
             return None
-        left = self.deadline - time.perf_counter()
-        z = self.finder(self.problem, left)
+        z = self.finder(self.problem, self.clock.left())
         if z is None:
             return None
         zf = [Fraction(v) if not isinstance(v, Fraction) else v for v in z]
@@ -236,7 +237,7 @@ class Search:
                 self.stats["lemmas"] = self.stats.get("lemmas", 0) + len(fr)
                 inh_exact = exact
                 inh_float = {k: float(v) for k, v in exact.items()}
-        if depth <= self.obbt_depth and time.perf_counter() < self.deadline:
+        if depth <= self.obbt_depth and not self.clock.expired():
             bounds, inh_exact, inh_float = tighten_node(self, nd, bounds, inh_exact, inh_float)
         if self.pending:
             if optimistic_leaf(self, nd, bounds):
@@ -339,7 +340,7 @@ class Search:
         heap: list[_Item] = [_Item(0.0, 0, root, 0)]
         seq = 1
         while heap:
-            if time.perf_counter() + self._reserve() > self.deadline:
+            if self.clock.left() < self._reserve():
                 return self._done("unknown", start, reason="time limit reached", open_=len(heap))
             if self.stats["nodes"] >= self.max_nodes:
                 return self._done(

@@ -6,6 +6,7 @@ from typing import Any
 
 from geninv.errors import UnsupportedError
 from geninv.problem import InversionProblem, Solution, Status
+from geninv.proof import KIND_CORNER_BINARY, Proof
 from geninv.solvers.corners.near import apply_near, invert_near
 from geninv.solvers.corners.outcome import CornerPresolve, _box
 from geninv.solvers.corners.presolve import corner_presolve, decline_reason
@@ -83,18 +84,18 @@ class CornersBackend(Presolve):
             assert sub.z is not None
             return Solution(Status.YES, "corners", z=pre.lift(sub.z), stats=stats)
         if sub.status is Status.NO:
-            proof = {
-                "kind": "corner presolve + binary proof",
-                "forcing": pre.forcing,
-                "lemma": (
+            proof = Proof(
+                KIND_CORNER_BINARY,
+                forcing=pre.forcing,
+                lemma=(
                     "each forcing output is a sum of univariate piecewise-linear terms whose "
                     "target is their sum of maxima (or minima), so every witness has each z_i "
                     "in {low_i, high_i}; the binary problem on those values has no witness"
                 ),
-                "low": [str(v) for v in pre.low],
-                "high": [str(v) for v in pre.high],
-                "binary_proof": sub.proof,
-            }
+                low=[str(v) for v in pre.low],
+                high=[str(v) for v in pre.high],
+                binary_proof=sub.proof,
+            ).to_dict()
             assert sub.proof is not None
             for key in ("basis", "trusted"):  # the binary proof's standing is this proof's
                 if key in sub.proof:

@@ -55,6 +55,7 @@ import numpy as np
 from geninv.exact import float_up
 from geninv.network import ReLUNetwork
 from geninv.problem import Domain, InversionProblem, Solution, Status
+from geninv.proof import KIND_NEAR_BINARY, Proof
 from geninv.reductions._build import root_upper
 from geninv.reductions.snap import Snapped
 from geninv.solvers.corners.binary import _binary_problem
@@ -323,16 +324,16 @@ def near_corner_presolve(
         if last.activation == "relu" and x - t <= 0:
             lower = None
         if (lower is not None and smax < lower) or smin > upper:
-            result.infeasible = {
-                "kind": "near-corner presolve: target out of range",
-                "detail": (
+            result.infeasible = Proof(
+                "near-corner presolve: target out of range",
+                detail=(
                     f"output {o}'s pre-activation is a sum of univariate piecewise-linear "
                     f"functions of the latent with exact range [{smin}, {smax}] over the box; "
                     f"within the tolerance {t} of the target {x} it must lie in "
                     f"[{lower if lower is not None else '-inf'}, {upper}]"
                 ),
-                "output": o,
-            }
+                output=o,
+            ).to_dict()
             return result
         forced = False
         for i, f in fs.items():
@@ -353,10 +354,10 @@ def near_corner_presolve(
     for i in range(n):
         a = allowed[i]
         if not a:
-            result.infeasible = {
-                "kind": "near-corner presolve: incompatible outputs",
-                "detail": f"within the tolerances the outputs leave latent {i} no value",
-            }
+            result.infeasible = Proof(
+                "near-corner presolve: incompatible outputs",
+                detail=f"within the tolerances the outputs leave latent {i} no value",
+            ).to_dict()
             return result
         width = hi[i] - lo[i]
         if len(a) > 2 or (width > 0 and not touched[i]):
@@ -540,18 +541,18 @@ def invert_near(problem: InversionProblem, sub: Solution, data: dict[str, Any]) 
         )
     if sub.status is Status.NO:
         assert sub.proof is not None
-        proof = {
-            "kind": "near-corner presolve + binary proof",
-            "lemma": _LEMMA + "; a witness z is within r of the corner c(b) of its intervals, "
+        proof = Proof(
+            KIND_NEAR_BINARY,
+            lemma=_LEMMA + "; a witness z is within r of the corner c(b) of its intervals, "
             "so |G(z) - G(c(b))| <= eps (deviation_up) and the binary problem at "
             "delta + ||eps|| would have a witness",
-            "low": [str(v) for v in near.low],
-            "high": [str(v) for v in near.high],
-            "radius": str(max(near.radius, default=_ZERO)),
-            "eps": str(max(near.eps, default=_ZERO)),
-            "binary_threshold": str(binary.threshold),
-            "binary_proof": sub.proof,
-        }
+            low=[str(v) for v in near.low],
+            high=[str(v) for v in near.high],
+            radius=str(max(near.radius, default=_ZERO)),
+            eps=str(max(near.eps, default=_ZERO)),
+            binary_threshold=str(binary.threshold),
+            binary_proof=sub.proof,
+        ).to_dict()
         if snapped is not None:
             proof["snap"] = {"lemma": _SNAP_LEMMA, **snapped.summary()}
         for key in ("basis", "trusted"):

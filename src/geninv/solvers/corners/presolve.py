@@ -6,10 +6,12 @@ import math
 import time
 from collections import Counter
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
 from geninv.problem import InversionProblem
+from geninv.proof import KIND_CORNER_RANGE, Proof
 from geninv.solvers.corners.binary import _binary_problem
 from geninv.solvers.corners.near import near_analysis
 from geninv.solvers.corners.outcome import CornerPresolve, _box, _value
@@ -132,16 +134,16 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
         if last.activation == "relu" and xo < 0:
             continue  # a negative target of a ReLU output: left to the solvers
         need_le0 = last.activation == "relu" and xo == 0
-        detail = {
+        detail: dict[str, Any] = {
             "output": o,
             "target": str(xo),
             "range": [str(smin), str(smax)],
             "separable_in": len(fs),
         }
         if (need_le0 and smin > 0) or (not need_le0 and not smin <= xo <= smax):
-            result.infeasible = {
-                "kind": "corner presolve: target out of range",
-                "detail": (
+            result.infeasible = Proof(
+                KIND_CORNER_RANGE,
+                detail=(
                     f"output {o}'s pre-activation is a sum of univariate piecewise-linear "
                     f"functions of the latent whose exact range over the box is [{smin}, {smax}]; "
                     + (
@@ -151,7 +153,7 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
                     )
                 ),
                 **detail,
-            }
+            ).to_dict()
             result.seconds = time.perf_counter() - t0
             return result
         if need_le0:
@@ -191,11 +193,11 @@ def corner_presolve(problem: InversionProblem) -> CornerPresolve | None:
         if a is None or len(a) > 2:
             return None
         if not a:
-            result.infeasible = {
-                "kind": "corner presolve: incompatible forcing outputs",
-                "detail": f"the forcing outputs leave latent {i} no admissible value",
-                "forcing": result.forcing,
-            }
+            result.infeasible = Proof(
+                "corner presolve: incompatible forcing outputs",
+                detail=f"the forcing outputs leave latent {i} no admissible value",
+                forcing=result.forcing,
+            ).to_dict()
             result.seconds = time.perf_counter() - t0
             return result
         ends = sorted_ends.get(id(a))  # the sets are shared between coordinates

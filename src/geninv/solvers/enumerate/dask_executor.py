@@ -36,6 +36,7 @@ from typing import Any
 
 from distributed import Client, Future, LocalCluster, Variable, as_completed
 
+from geninv.budget import Budget
 from geninv.problem import InversionProblem
 from geninv.solvers.enumerate.combine import ShardCombiner
 from geninv.solvers.enumerate.common import SHARDS_PER_WORKER, Mode, Precision
@@ -109,7 +110,7 @@ def run_dask(
     comb: ShardCombiner,
     *,
     mode: Mode,
-    deadline: float | None,
+    clock: Budget,
     advance: Callable[[int], None],
 ) -> None:
     """Submit one task per shard and merge the results into ``comb``."""
@@ -121,11 +122,12 @@ def run_dask(
         stop = Variable(f"geninv-enumerate-stop-{uuid.uuid4().hex}", client=client)
         stop.set(len(shards))
     stop_name = stop.name if stop is not None else None
+    deadline = clock.wall_deadline()  # the workers' clock is time.time()
     futures: dict[Future[ShardResult], int] = {
         client.submit(dask_shard, plan_future, s, mode, deadline, stop_name, pure=True): s.shard_id
         for s in shards
     }
-    timeout = None if deadline is None else max(0.0, deadline - time.time()) + DEADLINE_GRACE
+    timeout = None if clock.deadline is None else max(0.0, clock.left()) + DEADLINE_GRACE
     lowest = len(shards)
     try:
         for fut in as_completed(list(futures), timeout=timeout):
@@ -156,7 +158,7 @@ def enumerate_with_dask(
     dask_options: dict[str, Any] | None,
     shards: int | None,
     mode: Mode,
-    deadline: float | None,
+    clock: Budget,
     chunk_floats: int,
     table_bits: int | None,
     advance: Callable[[int], None],
@@ -180,6 +182,6 @@ def enumerate_with_dask(
             "dask_workers": len(client.nthreads()),
             "dask_threads": threads,
         }
-        if deadline is None or time.time() < deadline:
-            run_dask(client, plan, shard_list, comb, mode=mode, deadline=deadline, advance=advance)
+        if not clock.expired():
+            run_dask(client, plan, shard_list, comb, mode=mode, clock=clock, advance=advance)
     return plan, comb, info

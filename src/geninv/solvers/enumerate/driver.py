@@ -8,6 +8,7 @@ import time
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from geninv.budget import Budget
 from geninv.errors import ValidationError
 from geninv.exact import exact_rational, power_bounds
 from geninv.problem import (
@@ -21,6 +22,7 @@ from geninv.problem import (
 if TYPE_CHECKING:
     from distributed import Client
 
+from geninv.proof import KIND_ENUMERATION, Proof
 from geninv.solvers.enumerate.combine import ShardCombiner
 from geninv.solvers.enumerate.common import (
     ANNOUNCE_SECONDS,
@@ -43,7 +45,6 @@ from geninv.solvers.enumerate.runtime import (
     ShardError,
     _Bar,
     _check_supported,
-    _expired,
     default_workers,
 )
 from geninv.solvers.enumerate.shard import run_shard
@@ -77,16 +78,15 @@ def _finish(
     stats.update(extra)
 
     def proof(**more: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kind": "exhaustive enumeration",
-            "points": plan.total,
-            "float_error_margin": plan.margin,
-            "exact_rechecks": comb.rechecks,
-            "table_bits": plan.table_bits,
-            "shards": comb.proof_shards(),
-        }
-        out.update(more)
-        return out
+        return Proof(
+            KIND_ENUMERATION,
+            points=plan.total,
+            float_error_margin=plan.margin,
+            exact_rechecks=comb.rechecks,
+            table_bits=plan.table_bits,
+            shards=comb.proof_shards(),
+            **more,
+        ).to_dict()
 
     def unknown(z: list[Fraction] | None = None) -> Solution:
         return Solution(
@@ -216,7 +216,7 @@ def estimate_seconds(plan: EnumPlan, shard: Shard, mode: Mode, workers: int) -> 
     witness.  None when the probe screened nothing.
     """
     probe = Shard(-1, shard.start, shard.stop, shard.table_bits)
-    res = run_shard(plan, probe, mode=mode, deadline=time.time() + PROBE_SECONDS)
+    res = run_shard(plan, probe, mode=mode, deadline=Budget(PROBE_SECONDS).wall_deadline())
     if res.points <= 0 or res.seconds <= 0:
         return None
     return plan.total / (res.points / res.seconds) / max(1, workers)
@@ -274,8 +274,9 @@ def enumerate_corners(
     """
     _validate(mode, chunk_floats, workers, shards, executor, table_bits, scheduler, precision)
     _check_supported(problem)
-    start = time.perf_counter()
-    deadline = None if time_limit is None else time.time() + time_limit
+    clock = Budget(time_limit)
+    start = clock.start
+    deadline = clock.wall_deadline()  # what the shards compare time.time() with
     n = problem.n
     label = f"enumerate 2^{n}"
     extra: dict[str, Any] = {"mode": mode}
@@ -309,7 +310,7 @@ def enumerate_corners(
                         "--time-limit bounds the run\n"
                     )
                     sys.stderr.flush()
-        if not _expired(deadline):
+        if not clock.expired():
             with _Bar(plan.total, progress, label) as bar:
                 if kind == "sequential":
                     _run_sequential(plan, shard_list, comb, mode, deadline, bar)
@@ -327,7 +328,7 @@ def enumerate_corners(
                 dask_options=dask_options,
                 shards=shards,
                 mode=mode,
-                deadline=deadline,
+                clock=clock,
                 chunk_floats=chunk_floats,
                 table_bits=table_bits,
                 advance=bar.advance,
@@ -340,7 +341,7 @@ def enumerate_corners(
     if sol.stats.pop(_DECIDE_AGAIN, False):
         # non-integer p, minimiser at the threshold within the keys' precision: decide
         # mode checks every corner the float bound cannot exclude against the threshold
-        rest = None if deadline is None else max(0.0, deadline - time.time())
+        rest = None if clock.deadline is None else max(0.0, clock.left())
         dec = enumerate_corners(
             problem,
             mode="decide",

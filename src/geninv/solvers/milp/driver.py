@@ -69,9 +69,9 @@ class _Solver(_Session):
         engine: Engine = "highs",
         separating: str = "portfolio",
     ) -> None:
-        self.start = time.perf_counter()
+        self.clock = _Clock(time_limit, seed)
+        self.start = self.clock.start
         self.separating = separating
-        self.clock = _Clock(self.start, None if time_limit is None else self.start + time_limit)
         self.setup = _setup(problem)
         self.mode = mode
         self.seed = seed

@@ -111,7 +111,7 @@ def compute_bounds(
         )
     hs = _highs_module() if tighten else None
     t0 = time.perf_counter()
-    stop = t0 + budget
+    phase = clock.sub(seconds=budget)
     n = len(lo)
     bounds = _Bounds([], [], [], [], np.zeros(n))
     model = _Model()
@@ -128,7 +128,7 @@ def compute_bounds(
         llo, lhi, mag = _interval(weight, layer.bias, hlo, hhi)
         unstable = np.flatnonzero((llo < 0) & (lhi > 0))
         if tighten and relu and index > 0 and unstable.size:
-            if time.perf_counter() >= stop or clock.expired():
+            if phase.expired():
                 bounds.complete = False
             else:
                 assert hs is not None
@@ -141,7 +141,7 @@ def compute_bounds(
                 live = np.flatnonzero(hcols >= 0)
                 cols = hcols[live].astype(np.int32)
                 for j in unstable:
-                    left = min(stop - time.perf_counter(), clock.left())
+                    left = phase.left()
                     if left <= 0:
                         bounds.complete = False
                         break
@@ -299,10 +299,10 @@ def target_tighten(
     net = setup.problem.network
     out = _TargetPass()
     t0 = time.perf_counter()
-    stop = t0 + budget
+    phase = clock.sub(seconds=budget)
 
     def left() -> float:
-        return min(stop - time.perf_counter(), clock.left())
+        return phase.left()
 
     for sweep in range(sweeps):
         changed = 0

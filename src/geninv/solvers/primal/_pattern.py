@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import importlib
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from geninv.budget import Budget
 from geninv.network import FloatArray
 from geninv.solvers.primal._net import BoolArray, Setup, forward
 
@@ -165,7 +165,7 @@ def lp_descent(
     dist0: float,
     norm: str,
     steps: int,
-    deadline: float,
+    clock: Budget,
     stats: DescentStats,
     distance: Any,
 ) -> tuple[FloatArray, float]:
@@ -177,7 +177,7 @@ def lp_descent(
     best_z, best_d = z0, dist0
     last = math.inf
     for _ in range(steps):
-        left = deadline - time.perf_counter()
+        left = clock.left()
         if left <= 0:
             break
         maps = maps_of(setup, pattern)
@@ -214,7 +214,7 @@ def gauss_newton(
     z0: FloatArray,
     dist0: float,
     steps: int,
-    deadline: float,
+    clock: Budget,
     stats: DescentStats,
     distance: Any,
 ) -> tuple[FloatArray, float]:
@@ -224,7 +224,7 @@ def gauss_newton(
     best_z, best_d = z0, dist0
     n = setup.n
     for _ in range(steps):
-        if time.perf_counter() > deadline:
+        if clock.expired():
             break
         maps = maps_of(setup, pattern)
         free = np.ones(n, dtype=bool)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from geninv.budget import Budget
 from geninv.errors import ValidationError
 from geninv.network import FloatArray
 from geninv.problem import ExactCheck, InversionProblem
@@ -66,9 +67,9 @@ class PrimalResult:
 
 
 class _State:
-    def __init__(self, setup: Setup, deadline: float, max_checks: int) -> None:
+    def __init__(self, setup: Setup, clock: Budget, max_checks: int) -> None:
         self.setup = setup
-        self.deadline = deadline
+        self.clock = clock
         self.max_checks = max_checks
         self.best_z: FloatArray | None = None
         self.best_d = math.inf
@@ -82,7 +83,7 @@ class _State:
         self.starts = 0
 
     def left(self) -> float:
-        return self.deadline - time.perf_counter()
+        return self.clock.left()
 
     def dist(self, z: FloatArray) -> FloatArray:
         out, _, _ = forward(self.setup.net, z)
@@ -268,13 +269,13 @@ def _search(
         raise ValidationError(f"time_limit must be >= 0, got {time_limit!r}")
     if starts < 1 or iterations < 0 or lp_points < 0 or lp_steps < 0 or max_checks < 0:
         raise ValidationError("starts must be >= 1; iterations, lp_points, lp_steps >= 0")
-    t0 = time.perf_counter()
+    clock = Budget(time_limit, seed)
+    t0 = clock.start
     if rounds is None and time_limit is None:
         rounds = ROUNDS
-    deadline = t0 + (time_limit if time_limit is not None else math.inf)
     setup = make_setup(problem)
-    state = _State(setup, deadline, max_checks)
-    rng = np.random.default_rng(0 if seed is None else seed)
+    state = _State(setup, clock, max_checks)
+    rng = clock.rng()
     regions = (
         setup.net.piecewise_linear
         and setup.corners is None
@@ -311,13 +312,13 @@ def _search(
                 how = "bit-flips"
             elif setup.p == 2:
                 zc, dc = gauss_newton(
-                    setup, bz[i], float(bd[i]), lp_steps, deadline, state.lp, state.dist
+                    setup, bz[i], float(bd[i]), lp_steps, clock, state.lp, state.dist
                 )
                 how = "gauss-newton"
             else:
                 norm = "inf" if math.isinf(setup.p) or setup.p > 2 else "1"
                 zc, dc = lp_descent(
-                    setup, bz[i], float(bd[i]), norm, lp_steps, deadline, state.lp, state.dist
+                    setup, bz[i], float(bd[i]), norm, lp_steps, clock, state.lp, state.dist
                 )
                 how = "pattern-lp"
             if state.offer(zc, dc, how):

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
+from geninv.budget import Budget
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import small_fraction
 from geninv.problem import InversionProblem, Solution, Status
@@ -109,12 +110,12 @@ class SatBackend(Backend):
             return f"backend 'sat' handles integer p and p = inf for delta > 0, not p = {p!r}"
         return None
 
-    def _encoder(self, problem: InversionProblem, deadline: float | None) -> _Encoder:
+    def _encoder(self, problem: InversionProblem, clock: Budget) -> _Encoder:
         return _Encoder(
             problem,
             self.max_nodes,
             self.max_values,
-            deadline,
+            clock.deadline,
             self.objective,
             self.objective_nodes,
         )
@@ -131,19 +132,17 @@ class SatBackend(Backend):
         reason = self.unsupported_reason(problem)
         if reason is not None:
             raise UnsupportedError(reason)
-        start = time.perf_counter()
-        deadline = None if time_limit is None else start + time_limit
+        clock = Budget(time_limit, seed)
+        start = clock.start
         if self.mode == "optimize":
-            sol = self._optimize(problem, deadline)
+            sol = self._optimize(problem, clock)
         else:
-            sol = self._decide(problem, deadline, self.proof_path)
+            sol = self._decide(problem, clock, self.proof_path)
         sol.stats["mode"] = self.mode
         sol.seconds = time.perf_counter() - start
         return sol
 
-    def _decide(
-        self, problem: InversionProblem, deadline: float | None, proof_path: str | None
-    ) -> Solution:
+    def _decide(self, problem: InversionProblem, clock: Budget, proof_path: str | None) -> Solution:
         t0 = time.perf_counter()
         fast = clause_form(problem)
         stats: dict[str, Any]
@@ -152,7 +151,7 @@ class SatBackend(Backend):
             stats = dict(cnf.stats)
         else:
             try:
-                enc = self._encoder(problem, deadline)
+                enc = self._encoder(problem, clock)
                 enc.add_threshold()
             except _Timeout:
                 return self._unknown("time limit while encoding", {})
@@ -174,7 +173,7 @@ class SatBackend(Backend):
         else:
             with _Sat(self.solver, proof_path is not None) as sat:
                 sat.add(cnf.clauses)
-                result = sat.solve_cnf(cnf.clauses, deadline)
+                result = sat.solve_cnf(cnf.clauses, clock)
                 if result is True:
                     bits = sat.model(problem.n)
                 elif result is False and proof_path is not None:
@@ -230,7 +229,7 @@ class SatBackend(Backend):
         return Solution(Status.UNKNOWN, self.name, z=z, reason=reason, stats=stats)
 
     # ------------------------------------------------------------ optimize
-    def _optimize(self, problem: InversionProblem, deadline: float | None) -> Solution:
+    def _optimize(self, problem: InversionProblem, clock: Budget) -> Solution:
         p = problem.p
         if not (math.isinf(p) or p.is_integer()):
             raise UnsupportedError(f"sat optimize mode needs an integer p or p = inf, not {p!r}")
@@ -244,7 +243,7 @@ class SatBackend(Backend):
         best_z: list[Fraction] | None = None
         calls = 0
         try:
-            enc = self._encoder(problem, deadline)
+            enc = self._encoder(problem, clock)
             stats.update(enc.stats)
             cnf = enc.cnf
             with _Sat(self.solver, False) as sat:
@@ -261,7 +260,7 @@ class SatBackend(Backend):
                     feed()
                     if -cnf.true in assume:
                         return False
-                    return sat.solve([a for a in assume if a != cnf.true], deadline)
+                    return sat.solve([a for a in assume if a != cnf.true], clock)
 
                 def key_of(z: list[Fraction]) -> Fraction:
                     k = problem.exact_check(z).distance_pow
@@ -346,7 +345,7 @@ class SatBackend(Backend):
         }
         if self.proof_path is not None:
             # A stand-alone certificate: the decision CNF of the problem itself.
-            dec = self._decide(problem, None, self.proof_path)
+            dec = self._decide(problem, Budget(), self.proof_path)
             if dec.status is not Status.NO:  # pragma: no cover - would be an encoder bug
                 return self._unknown("optimisation and decision disagree; encoder bug?", stats)
             assert dec.proof is not None

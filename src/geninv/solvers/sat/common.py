@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from fractions import Fraction
 from typing import Literal
 
+from geninv.proof import KIND_SAT
 from geninv.solvers.interface import MODES as MODES  # the one definition
 from geninv.solvers.interface import Mode as Mode
 
@@ -27,7 +28,7 @@ FIRST_BUDGET = 1000
 #: Conflicts of the in-process attempt of a one-shot time-limited CaDiCaL call.
 ONESHOT_BUDGET = 5000
 
-NO_PROOF_KIND = "SAT solver: unsatisfiable CNF"
+NO_PROOF_KIND = KIND_SAT  # the name geninv.proof checks
 
 
 class _Timeout(Exception):

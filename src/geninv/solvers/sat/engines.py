@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from geninv.budget import Budget
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.solvers.sat.common import FIRST_BUDGET, ONESHOT_BUDGET
 
@@ -149,14 +150,14 @@ class _Sat:
         for c in clauses:
             add(c if type(c) is list else list(c))
 
-    def solve(self, assumptions: Sequence[int] = (), deadline: float | None = None) -> bool | None:
-        """True / False, or None when the deadline passed."""
+    def solve(self, assumptions: Sequence[int] = (), clock: Budget | None = None) -> bool | None:
+        """True / False, or None when the budget ``clock`` ran out (None: no limit)."""
         with _ctrl_c_as_keyboard_interrupt():
-            return self._solve(assumptions, deadline)
+            return self._solve(assumptions, clock)
 
-    def _solve(self, assumptions: Sequence[int], deadline: float | None) -> bool | None:
+    def _solve(self, assumptions: Sequence[int], clock: Budget | None) -> bool | None:
         s = self.solver
-        if deadline is None:
+        if clock is None or clock.deadline is None:
             return bool(s.solve(assumptions=list(assumptions)))
         if self.name.startswith("lingeling"):
             raise UnsupportedError(
@@ -164,7 +165,7 @@ class _Sat:
             )
         if self.name.startswith("cadical"):
             while True:
-                if time.perf_counter() >= deadline:
+                if clock.expired():
                     return None
                 t0 = time.perf_counter()
                 s.conf_budget(self.budget)
@@ -174,10 +175,9 @@ class _Sat:
                 # every new solve_limited call restarts CaDiCaL's search schedule, so
                 # slices grow geometrically while they take under a quarter of the
                 # time left (the deadline is overrun by about one slice at most)
-                now = time.perf_counter()
-                if now - t0 < 0.25 * (deadline - now):
+                if time.perf_counter() - t0 < 0.25 * clock.left():
                     self.budget *= 2
-        left = deadline - time.perf_counter()
+        left = clock.left()
         if left <= 0:
             return None
 
@@ -197,7 +197,7 @@ class _Sat:
             return None
         return bool(r)
 
-    def solve_cnf(self, clauses: list[list[int]], deadline: float | None) -> bool | None:
+    def solve_cnf(self, clauses: list[list[int]], clock: Budget | None) -> bool | None:
         """One-shot decision of ``clauses`` (already added) with a time limit.
 
         CaDiCaL cannot be interrupted from PySAT, and every call of a conflict-
@@ -211,12 +211,13 @@ class _Sat:
         at the deadline.  Elsewhere the budget slices of :meth:`solve` are used.
         """
         if (
-            deadline is None
+            clock is None
+            or clock.deadline is None
             or not self.name.startswith("cadical")
             or self.with_proof
             or not hasattr(os, "fork")
         ):
-            return self.solve((), deadline)
+            return self.solve((), clock)
         # about 50 ms on 1000-clause SATLIB formulas; fewer conflicts on larger CNFs
         budget = min(ONESHOT_BUDGET, max(100, 5_000_000 // max(1, len(clauses))))
         if budget > 0:
@@ -226,9 +227,9 @@ class _Sat:
             if r is not None:
                 return bool(r)
         try:
-            out = _solve_in_child(self.name, clauses, deadline)
+            out = _solve_in_child(self.name, clauses, clock.deadline)
         except (RuntimeError, OSError):  # no fork, or the child died: slices in process
-            return self.solve((), deadline)
+            return self.solve((), clock)
         if out is None:
             return None
         ok, model = out
