@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
-import time
 from typing import Any
 
 from geninv.errors import ValidationError
