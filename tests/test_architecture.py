@@ -16,7 +16,6 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: Files above ~600 lines not yet split; the list may only shrink (a file on it may not
 #: grow past its size here, and no other file may pass 600 lines).
 OVERSIZE = {
-    "geninv/cli.py": 1460,  # next to split: a cli/ package over geninv.workflows
     "geninv/network.py": 760,
     "geninv/io/lattice.py": 660,
     "geninv/io/onnx_io.py": 650,
@@ -118,6 +117,9 @@ LAYERS = {
     "geninv.clampcheck": ["geninv.solvers"],
     "geninv.reductions": ["geninv.cli", "geninv.gap", "geninv.sensing"],
     "geninv.solvers": ["geninv.cli", "geninv.gap", "geninv.sensing", "geninv.demo"],
+    # the Python API: the command line sits on top of it, never below
+    "geninv.workflows": ["geninv.cli"],
+    "geninv.demo": ["geninv.cli"],  # the demo gets the program as an argument
 }
 
 #: Solver modules that may import the driver, the registry or the portfolio.
