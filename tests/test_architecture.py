@@ -120,6 +120,8 @@ LAYERS = {
     # the Python API: the command line sits on top of it, never below
     "geninv.workflows": ["geninv.cli"],
     "geninv.demo": ["geninv.cli"],  # the demo gets the program as an argument
+    # the command line reaches the backends through geninv.workflows only
+    "geninv.cli": ["geninv.solvers"],
 }
 
 #: Solver modules that may import the driver, the registry or the portfolio.

@@ -1,5 +1,6 @@
 """``geninv sense``: compressed sensing with a generator prior -- recover images
-from ``y = A x + noise`` as ``G(z)`` (:mod:`geninv.sensing`), against a Lasso baseline."""
+from ``y = A x + noise`` as ``G(z)`` (:mod:`geninv.workflows.recovery`), against a
+Lasso baseline."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import numpy as np
 
 from geninv import workflows
 from geninv.cli.common import EXIT_OK, out, save_instance
-from geninv.errors import ParseError, ValidationError
+from geninv.errors import ValidationError
 from geninv.io import atomic
 from geninv.io.limits import check_count
-from geninv.io.text import read_npy
 from geninv.problem import Status
+from geninv.workflows import recovery
 
 
 def cmd_sense(args: argparse.Namespace) -> int:
@@ -31,17 +32,7 @@ def cmd_sense(args: argparse.Namespace) -> int:
         generator = workflows.load_generator(args.network, args.arch)
         images = None
         if args.image:
-            if not args.image.endswith(".npy"):
-                raise ParseError("expected a .npy array of images (one per row)", args.image)
-            arr = read_npy(args.image, "array of images")
-            if arr.ndim == 0 or arr.size == 0:
-                raise ParseError(f"expected images, one per row, got shape {arr.shape}", args.image)
-            arr = np.asarray(arr, dtype=np.float64)
-            # one image as a vector (or a 2-D picture of the generator's size), else one per row
-            one = arr.ndim == 1 or (
-                arr.ndim == 2 and arr.size == generator.n_outputs != arr.shape[1]
-            )
-            images = arr.reshape(1, -1) if one else arr.reshape(arr.shape[0], -1)
+            images = recovery.read_images(args.image, generator.n_outputs)
     reads = [f for f in (args.network, args.image, args.y, args.matrix) if f]
     if args.output:
         atomic.check_target(args.output, args.force, directory=True, protect=reads)
@@ -49,55 +40,45 @@ def cmd_sense(args: argparse.Namespace) -> int:
         atomic.check_target(args.png, args.force, protect=reads)
     q = generator.n_outputs
     if args.matrix:
-        A = read_npy(args.matrix, "matrix")
-        if A.ndim != 2 or A.shape[1] != q:
-            raise ParseError(
-                f"expected a matrix with {q} columns, got shape {A.shape}", args.matrix
-            )
+        A = recovery.read_matrix(args.matrix, q)
     else:
         if not args.measurements or args.measurements < 1:
             raise ValidationError("give --measurements M (>= 1) or --matrix A.npy")
         check_count(args.measurements * q, "parameters", "--measurements M times the outputs")
         A = sensing.gaussian_measurements(args.measurements, q, args.seed)
-    rng = np.random.default_rng(args.seed)
     if images is not None:
-        if images.shape[1] != q:
-            raise ParseError(f"images have {images.shape[1]} pixels, the generator {q}", args.image)
-        ys = images @ A.T + args.noise * rng.normal(size=(images.shape[0], A.shape[0]))
+        ys = recovery.measure(images, A, args.noise, args.seed, args.image)
     else:
-        ys = np.atleast_2d(read_npy(args.y, "array of measurements")).astype(np.float64)
-        if ys.ndim != 2 or ys.shape[1] != A.shape[0]:
-            raise ParseError(
-                f"expected measurements of length {A.shape[0]} (one row each), got shape "
-                f"{ys.shape}",
-                args.y,
-            )
+        ys = recovery.read_measurements(args.y, A.shape[0])
     rows: list[list[Any]] = [[], [], []]
     errors = []
     unknown = 0
     for i, y in enumerate(ys):
-        threshold = args.threshold
-        if threshold is None and args.noise > 0:
-            threshold = sensing.noise_threshold(y, args.noise, args.norm)
-        problem = sensing.sensing_problem(generator, A, y, p=args.norm, threshold=threshold)
+        problem = recovery.sensing_instance(generator, A, y, args.norm, args.threshold, args.noise)
         if args.output and i == 0:
             save_instance(problem, args.output, force=args.force, protect=reads)
-        x_hat, sol = sensing.recover(
-            problem, args.method, time_limit=args.time_limit, seed=args.seed
+        rec = recovery.recover_image(
+            problem,
+            A,
+            y,
+            args.method,
+            time_limit=args.time_limit,
+            seed=args.seed,
+            lasso_alpha=args.lasso_alpha,
+            truth=None if images is None else images[i],
         )
-        lasso = sensing.lasso_baseline(A, y, args.lasso_alpha)
+        sol = rec.solution
         line = (
             f"image {i}: {args.method} {sol.status}, ||A G(z) - y|| = {sol.distance:.4g} "
             f"(delta {problem.threshold_float():.4g})"
         )
         if images is not None:
-            e_g = sensing.per_pixel_error(images[i], x_hat)
-            e_l = sensing.per_pixel_error(images[i], lasso)
-            errors.append((e_g, e_l))
-            line += f"; per-pixel error geninv {e_g:.4f}, Lasso {e_l:.4f}"
+            assert rec.error is not None and rec.lasso_error is not None
+            errors.append((rec.error, rec.lasso_error))
+            line += f"; per-pixel error geninv {rec.error:.4f}, Lasso {rec.lasso_error:.4f}"
             rows[0].append(images[i])
-        rows[1].append(lasso)
-        rows[2].append(x_hat)
+        rows[1].append(rec.lasso)
+        rows[2].append(rec.x_hat)
         unknown += sol.status is Status.UNKNOWN
         out(line)
     if unknown and args.threshold is None:
@@ -114,12 +95,14 @@ def cmd_sense(args: argparse.Namespace) -> int:
             f"geninv {mg:.4f}, Lasso {ml:.4f} (ratio {ml / mg:.1f}x)"
         )
     if args.png:
-        side = round(q**0.5)
-        shape = (side, side) if side * side == q else (1, q)
         labels = ["truth", "Lasso", f"geninv ({args.method})"]
         keep = [(r, lab) for r, lab in zip(rows, labels, strict=True) if r]
         sensing.save_grid_png(
-            [r for r, _ in keep], [lab for _, lab in keep], args.png, shape, force=args.force
+            [r for r, _ in keep],
+            [lab for _, lab in keep],
+            args.png,
+            recovery.grid_shape(q),
+            force=args.force,
         )
         out(f"wrote {args.png}")
     return EXIT_OK

@@ -35,14 +35,8 @@ if TYPE_CHECKING:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    from geninv.solvers.milp import common as milp
-
-    before = milp.SOLVER_LOGS
-    milp.SOLVER_LOGS = args.verbose  # HiGHS's / SCIP's own logs only when asked
-    try:
+    with workflows.solver_logs(args.verbose):  # HiGHS's / SCIP's own logs only when asked
         return _cmd_solve(args)
-    finally:
-        milp.SOLVER_LOGS = before  # main() may be called again in this process
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:
@@ -53,9 +47,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     reads = [args.dir] if args.dir is not None else [args.onnx, args.vnnlib]
     check_outputs(args, reads)
     if args.dir is None:
-        from geninv.io.vnncomp import problem_from_vnncomp
-
-        problem = problem_from_vnncomp(args.onnx, args.vnnlib)
+        problem = workflows.load_vnncomp(args.onnx, args.vnnlib)
     else:
         problem = load_instance(args.dir)
     if args.certify:
@@ -172,20 +164,13 @@ def _proof_file_line(sol: Solution, directory: str | None) -> str:
 
 def _print_trust(sol: Solution, trust_solver: bool) -> None:
     """Say in words when an answer or a bound rests on an unchecked float solver."""
-    from geninv.solvers.base import BASIS_FLOAT
-
     if sol.proof is not None and "trusted" in sol.proof:
         out(
             f"trusted: {sol.method}'s 'no' rests on a floating-point solver and was not "
             "checked; it was accepted because of --trust-solver"
         )
-    lb = sol.stats.get("lower_bound")
-    optimized = sol.stats.get("mode") == "optimize"
-    if (
-        isinstance(lb, (int, float))
-        and optimized
-        and (sol.stats.get("lower_bound_basis", BASIS_FLOAT) == BASIS_FLOAT)
-    ):
+    lb = workflows.unchecked_lower_bound(sol)
+    if lb is not None:
         label = (
             "a floating-point solver's dual bound; not checked: accepted because of --trust-solver"
             if trust_solver

@@ -45,7 +45,8 @@ A problem built from a network and a target::
 The steps of the commands themselves, re-exported here, live in
 :mod:`geninv.workflows.building` (a reduction's provenance and expected answer, CVP
 sources, lifting, generators) and :mod:`geninv.workflows.solving` (backend options
-for ``auto``, backends in turn, the certified gap).
+for ``auto``, backends in turn, the certified gap); :mod:`geninv.workflows.recovery`
+has the steps of compressed sensing (``geninv sense``).
 """
 
 from __future__ import annotations
@@ -76,9 +77,12 @@ from geninv.workflows.building import (
 from geninv.workflows.solving import (
     BackendPlan,
     certify,
+    load_vnncomp,
     no_point_reason,
     plan_backends,
     solve_in_turn,
+    solver_logs,
+    unchecked_lower_bound,
 )
 
 #: ``reduce``'s source kinds and the reduction each names (``geninv reduce KIND``).
@@ -241,6 +245,7 @@ __all__ = [
     "lift_to_real",
     "load",
     "load_generator",
+    "load_vnncomp",
     "make_reduction",
     "new_problem",
     "no_point_reason",
@@ -252,6 +257,8 @@ __all__ = [
     "save_lifted",
     "solve",
     "solve_in_turn",
+    "solver_logs",
+    "unchecked_lower_bound",
     "with_radius",
     "write_cvp_copy",
 ]

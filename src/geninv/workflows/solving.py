@@ -11,9 +11,10 @@ with the time left, the first *yes* or *no* is the answer.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -171,3 +172,40 @@ def no_point_reason(problem: InversionProblem, report: GapReport) -> str:
             f"{problem.domain.kind} instance"
         )
     return "no run returned a point" if report.runs else "no approximate backend applies"
+
+
+@contextlib.contextmanager
+def solver_logs(shown: bool) -> Iterator[None]:
+    """Within the block, HiGHS's and SCIP's own logs are ``shown`` (``--verbose``) or
+    not; the setting before is restored after it (a process may solve again)."""
+    from geninv.solvers.milp import common as milp
+
+    before = milp.SOLVER_LOGS
+    milp.SOLVER_LOGS = shown
+    try:
+        yield
+    finally:
+        milp.SOLVER_LOGS = before
+
+
+def unchecked_lower_bound(sol: Solution) -> float | None:
+    """The lower bound on the least distance an ``optimize`` run reports that rests on a
+    floating-point solver's dual bound alone (not checked exactly), else None."""
+    from geninv.solvers.base import BASIS_FLOAT
+
+    lb = sol.stats.get("lower_bound")
+    if (
+        isinstance(lb, (int, float))
+        and sol.stats.get("mode") == "optimize"
+        and sol.stats.get("lower_bound_basis", BASIS_FLOAT) == BASIS_FLOAT
+    ):
+        return float(lb)
+    return None
+
+
+def load_vnncomp(onnx: str, vnnlib: str) -> InversionProblem:
+    """The inversion problem of a VNN-COMP network and property (an input box and
+    bounds on the outputs), as ``geninv solve --onnx FILE --vnnlib FILE`` reads it."""
+    from geninv.io.vnncomp import problem_from_vnncomp
+
+    return problem_from_vnncomp(onnx, vnnlib)
