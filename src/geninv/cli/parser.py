@@ -26,7 +26,7 @@ from geninv.cli.sense import cmd_sense
 from geninv.cli.solve import cmd_solve
 from geninv.problem import DOMAINS
 
-#: The built-in backends, as ``--method`` accepts them (tests/test_cli_help.py checks
+#: The built-in backends, as ``--method`` accepts them (tests/test_cli_edges.py checks
 #: this against the registry).
 COMPLETE_BACKENDS = ("enumerate", "sat", "milp", "milp-scip", "miqp", "corners", "bab")
 APPROXIMATE_BACKENDS = ("primal", "adam", "pgd", "admm", "langevin", "flipgd", "layerwise")
