@@ -15,9 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 #: Files above ~600 lines not yet split; the list may only shrink (a file on it may not
 #: grow past its size here, and no other file may pass 600 lines).
-OVERSIZE = {
-    "geninv/cli.py": 1460,  # next to split: a cli/ package over geninv.workflows
-}
+OVERSIZE: dict[str, int] = {}
 LIMIT = 600
 
 #: Known cycles through lazy imports (none left).
@@ -121,6 +119,11 @@ LAYERS = {
     "geninv.testing.exactref": ["geninv.bounds"],
     "geninv.reductions": ["geninv.cli", "geninv.gap", "geninv.sensing"],
     "geninv.solvers": ["geninv.cli", "geninv.gap", "geninv.sensing", "geninv.demo"],
+    # the Python API: the command line sits on top of it, never below
+    "geninv.workflows": ["geninv.cli"],
+    "geninv.demo": ["geninv.cli"],  # the demo gets the program as an argument
+    # the command line reaches the backends through geninv.workflows only
+    "geninv.cli": ["geninv.solvers"],
 }
 
 #: Solver modules that may import the driver, the registry or the portfolio.

@@ -41,6 +41,12 @@ A problem built from a network and a target::
     >>> verdict = geninv.solve(far)
     >>> verdict.status.value, verdict.proof["basis"]
     ('no', 'exact')
+
+The steps of the commands themselves, re-exported here, live in
+:mod:`geninv.workflows.building` (a reduction's provenance and expected answer, CVP
+sources, lifting, generators) and :mod:`geninv.workflows.solving` (backend options
+for ``auto``, backends in turn, the certified gap); :mod:`geninv.workflows.recovery`
+has the steps of compressed sensing (``geninv sense``).
 """
 
 from __future__ import annotations
@@ -51,10 +57,58 @@ from typing import Any
 
 from geninv.errors import UnsupportedError
 from geninv.network import ReLUNetwork
-from geninv.problem import Domain, ExactCheck, InversionProblem, Relation, Solution
+from geninv.problem import Domain, ExactCheck, InversionProblem, Relation, Solution, SourceInfo
+from geninv.workflows.building import (
+    apply_reduction,
+    expected_clique,
+    expected_cvp,
+    expected_sat,
+    expected_vertex_cover,
+    lift_instance,
+    lift_scale,
+    lift_to_real,
+    load_generator,
+    read_cvp_source,
+    record_source,
+    save_lifted,
+    with_radius,
+    write_cvp_copy,
+)
+from geninv.workflows.solving import (
+    BackendPlan,
+    certify,
+    load_vnncomp,
+    no_point_reason,
+    plan_backends,
+    solve_in_turn,
+    solver_logs,
+    unchecked_lower_bound,
+)
 
 #: ``reduce``'s source kinds and the reduction each names (``geninv reduce KIND``).
 REDUCTIONS = ("sat", "cvp", "clique", "vertex-cover")
+
+
+def make_reduction(kind: str, **params: Any) -> Any:
+    """The reduction ``kind`` names (see :func:`reduce`), built with ``params``; its
+    ``apply(source)`` returns the problem and the inverse data."""
+    if kind == "sat":
+        from geninv.reductions.sat import SatReduction
+
+        return SatReduction(params.pop("domain", "sign"), **params)
+    if kind == "cvp":
+        from geninv.reductions.cvp import CVPReduction
+
+        return CVPReduction(params.pop("p", 2), **params)
+    if kind == "clique":
+        from geninv.reductions.clique import CliqueReduction
+
+        return CliqueReduction(params.pop("k", None), **params)
+    if kind == "vertex-cover":
+        from geninv.reductions.vertex_cover import VertexCoverReduction
+
+        return VertexCoverReduction(params.pop("q"), **params)
+    raise UnsupportedError(f"unknown reduction {kind!r}; choose one of {', '.join(REDUCTIONS)}")
 
 
 def reduce(kind: str, source: Any, **params: Any) -> tuple[InversionProblem, dict[str, Any]]:
@@ -69,24 +123,9 @@ def reduce(kind: str, source: Any, **params: Any) -> tuple[InversionProblem, dic
     lifting (Theorems 4 and 6).  Other keyword arguments go to the reduction.
     """
     lift = bool(params.pop("lift", False))
-    if kind == "sat":
-        from geninv.reductions.sat import SatReduction
-
-        reduction: Any = SatReduction(params.pop("domain", "sign"), **params)
-    elif kind == "cvp":
-        from geninv.reductions.cvp import CVPReduction
-
-        reduction = CVPReduction(params.pop("p", getattr(source, "p", 2)), **params)
-    elif kind == "clique":
-        from geninv.reductions.clique import CliqueReduction
-
-        reduction = CliqueReduction(params.pop("k", None), **params)
-    elif kind == "vertex-cover":
-        from geninv.reductions.vertex_cover import VertexCoverReduction
-
-        reduction = VertexCoverReduction(params.pop("q"), **params)
-    else:
-        raise UnsupportedError(f"unknown reduction {kind!r}; choose one of {', '.join(REDUCTIONS)}")
+    if kind == "cvp" and "p" not in params:
+        params["p"] = getattr(source, "p", 2)
+    reduction = make_reduction(kind, **params)
     problem, inverse = reduction.apply(source)
     if lift:
         from geninv.reductions.lifting import lift as lift_problem
@@ -108,11 +147,13 @@ def new_problem(
     p: float | str = "inf",
     threshold: Any = 0,
     relation: Relation = "<=",
+    source: SourceInfo | None = None,
 ) -> InversionProblem:
     """``||G(z) - x||_p <= threshold`` (or ``<``) over the latent domain, as
     ``geninv new`` builds it: a ``"box"`` needs ``lower`` and ``upper``; for ``"real"``
     latents the box the network clamps its input to is found and recorded
-    (``input_box``, which the exact backends use), when there is one."""
+    (``input_box``, which the exact backends use), when there is one.  ``source``
+    records where the network came from."""
     if domain == "box":
         if lower is None or upper is None:
             raise UnsupportedError("a box domain needs lower and upper")
@@ -125,7 +166,14 @@ def new_problem(
 
         input_box = input_clamp_box(network)
     return InversionProblem(
-        network, target, dom, p=p, threshold=threshold, relation=relation, input_box=input_box
+        network,
+        target,
+        dom,
+        p=p,
+        threshold=threshold,
+        relation=relation,
+        source=source,
+        input_box=input_box,
     )
 
 
@@ -179,3 +227,38 @@ def load(path: str | Path) -> InversionProblem:
     from geninv.io.instance import load_instance
 
     return load_instance(path)
+
+
+__all__ = [
+    "REDUCTIONS",
+    "BackendPlan",
+    "apply_reduction",
+    "certify",
+    "check",
+    "expected_clique",
+    "expected_cvp",
+    "expected_sat",
+    "expected_vertex_cover",
+    "extract",
+    "lift_instance",
+    "lift_scale",
+    "lift_to_real",
+    "load",
+    "load_generator",
+    "load_vnncomp",
+    "make_reduction",
+    "new_problem",
+    "no_point_reason",
+    "plan_backends",
+    "read_cvp_source",
+    "record_source",
+    "reduce",
+    "save",
+    "save_lifted",
+    "solve",
+    "solve_in_turn",
+    "solver_logs",
+    "unchecked_lower_bound",
+    "with_radius",
+    "write_cvp_copy",
+]

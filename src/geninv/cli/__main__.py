@@ -1,0 +1,7 @@
+"""``python -m geninv.cli``: the ``geninv`` program."""
+
+import sys
+
+from geninv.cli import main
+
+sys.exit(main())

@@ -1,0 +1,18 @@
+"""``geninv export-vnncomp``: instance folders as a VNN-COMP benchmark folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from geninv.cli.common import EXIT_OK, out
+
+
+def cmd_export_vnncomp(args: argparse.Namespace) -> int:
+    from geninv.io.vnncomp import export_vnncomp
+
+    exported, skipped = export_vnncomp(args.dirs, args.output, args.timeout, force=args.force)
+    for line in skipped:
+        sys.stderr.write(f"geninv: skipped {line}\n")
+    out(f"wrote {len(exported)} instance(s) to {args.output} (onnx/, vnnlib/, instances.csv)")
+    return EXIT_OK
