@@ -118,3 +118,38 @@ def test_export_vnncomp(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert not (tmp_path / "none").exists()
     code = main(["export-vnncomp", str(sign), "-o", str(tmp_path / "none")])
     assert code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_export_says_when_onnx_approximates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A LeakyReLU slope of 1/10 (no float32) is exported as the nearest float32: the
+    export names the instance, the property file says so, and the fuzz tester calls the
+    round trip a nearby question (``lossy``) rather than a wrong answer."""
+    from geninv.network import ReLUNetwork
+    from geninv.problem import Domain, InversionProblem
+    from geninv.testing.differential import _float_exact
+
+    def problem(slope: str) -> InversionProblem:
+        net = ReLUNetwork(
+            [[[1]], [[1]]], [[0], [0]], activations=[f"leaky_relu:{slope}", "identity"]
+        )
+        return InversionProblem(net, ["-1/4"], Domain.box([-4], [4]), p="inf", threshold=0)
+
+    exact = save_instance(problem("1/8"), tmp_path / "exact")
+    near = save_instance(problem("1/10"), tmp_path / "near")
+    assert _float_exact(problem("1/8")) and not _float_exact(problem("1/10"))
+    names, skipped, approximate = export_vnncomp([exact, near], tmp_path / "b1")
+    assert names == ["exact", "near"] and skipped == [] and approximate == ["near"]
+    assert "nearest floats" in (tmp_path / "b1" / "vnnlib" / "near.vnnlib").read_text()
+    assert "nearest floats" not in (tmp_path / "b1" / "vnnlib" / "exact.vnnlib").read_text()
+    # the exported pair is the nearby question: -1/4 is reached at z = -5/2 exactly
+    # in the instance, not in the float32 network
+    back = problem_from_vnncomp(
+        tmp_path / "b1" / "onnx" / "near.onnx", tmp_path / "b1" / "vnnlib" / "near.vnnlib"
+    )
+    assert problem("1/10").exact_check(["-5/2"]).meets
+    assert not back.exact_check(["-5/2"]).meets
+    assert main(["export-vnncomp", str(near), "-o", str(tmp_path / "b2")]) == 0
+    err = capsys.readouterr().err
+    assert "note: 1 exported network(s)" in err and "near" in err

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.io.atomic import atomic_dir
-from geninv.io.instance import NETWORK_FILE, VNNLIB_FILE, load_instance
+from geninv.io.instance import EXACT_FILE, NETWORK_FILE, VNNLIB_FILE, load_instance
 from geninv.io.onnx_io import import_onnx
 from geninv.io.vnnlib import read_vnnlib
 from geninv.network import Layer, ReLUNetwork
@@ -162,13 +162,29 @@ def problem_from_vnncomp(onnx_path: str | Path, vnnlib_path: str | Path) -> Inve
     )
 
 
+#: Prepended to an exported property whose network file only approximates the instance.
+APPROXIMATE_NOTE = (
+    "; Note: some of this network's exact parameters are not {dtype} values; onnx/{name}.onnx\n"
+    "; holds the nearest floats (the exact network is the geninv instance's {exact}),\n"
+    "; so this is a nearby question and geninv's answer to the instance may differ.\n"
+)
+
+
 def export_vnncomp(
     dirs: Sequence[str | Path], out: str | Path, timeout: float = 300.0, force: bool = False
-) -> tuple[list[str], list[str]]:
-    """Write a VNN-COMP benchmark folder; returns (exported names, skipped with reasons)."""
+) -> tuple[list[str], list[str], list[str]]:
+    """Write a VNN-COMP benchmark folder.
+
+    Returns (exported names, skipped with reasons, exported names whose ONNX file only
+    approximates the instance's exact network).  ONNX holds floats only (float32
+    whenever the network has a LeakyReLU, whose ``alpha`` is a float32 attribute), so
+    an instance with other rationals (1/10, 1/3) is exported with the nearest floats;
+    its ``.vnnlib`` then starts with a note that says so (:data:`APPROXIMATE_NOTE`).
+    """
     out_dir = Path(out)
     exported: list[str] = []
     skipped: list[str] = []
+    approximate: list[str] = []
     rows: list[tuple[str, str, str]] = []
     with atomic_dir(out_dir, force=force, protect=list(dirs)) as tmp:
         (tmp / "onnx").mkdir()
@@ -193,7 +209,16 @@ def export_vnncomp(
                 continue
             used.add(name)
             shutil.copyfile(path / NETWORK_FILE, tmp / "onnx" / f"{name}.onnx")
-            shutil.copyfile(prop, tmp / "vnnlib" / f"{name}.vnnlib")
+            if problem.network.onnx_exact():
+                shutil.copyfile(prop, tmp / "vnnlib" / f"{name}.vnnlib")
+            else:
+                leaky = any(la.activation == "leaky_relu" for la in problem.network.layers)
+                note = APPROXIMATE_NOTE.format(
+                    dtype="float32" if leaky else "float64", name=name, exact=EXACT_FILE
+                )
+                text = prop.read_text(encoding="utf-8")
+                (tmp / "vnnlib" / f"{name}.vnnlib").write_text(note + text, encoding="utf-8")
+                approximate.append(name)
             rows.append((f"onnx/{name}.onnx", f"vnnlib/{name}.vnnlib", f"{timeout:g}"))
             exported.append(name)
         if not exported:
@@ -203,4 +228,4 @@ def export_vnncomp(
             )
         with open(tmp / "instances.csv", "w", newline="", encoding="utf-8") as fh:
             csv.writer(fh).writerows(rows)
-    return exported, skipped
+    return exported, skipped, approximate

@@ -33,6 +33,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+
+import numpy as np
 from pathlib import Path
 from typing import Any
 
@@ -248,15 +250,39 @@ def _cli_route(problem: Any, ans: OracleAnswer, tmp: Path) -> list[Outcome]:
     return out
 
 
-def _float64_exact(problem: Any) -> bool:
-    """Every parameter, target entry, bound and the threshold is a float64 value."""
+def _float_exact(problem: Any) -> bool:
+    """Every number of the question survives the VNN-COMP export unchanged.
+
+    The target, box and threshold go to VNN-LIB as decimals of float64 values; the
+    network goes to ONNX as float32 tensors when it has a LeakyReLU (onnxruntime
+    runs LeakyRelu in float32 only) and float64 otherwise, and a LeakyReLU slope is
+    a float32 attribute in any case.  Judged here from the exact rationals, not by
+    geninv's own predicate.
+    """
     vals: list[Fraction] = [*problem.target, problem.threshold]
     dom = problem.domain
     vals += list(dom.lower or ()) + list(dom.upper or ())
-    for layer in problem.network.layers:
-        if layer.exact_weight is not None or layer.exact_bias is not None:
+    if not all(Fraction(float(v)) == v for v in vals):
+        return False
+    layers = problem.network.layers
+    leaky = any(la.activation == "leaky_relu" for la in layers)
+
+    def held(v: Fraction) -> bool:
+        if leaky:
+            return Fraction(float(np.float32(float(v)))) == v
+        return Fraction(float(v)) == v
+
+    for la in layers:
+        if la.activation == "leaky_relu" and Fraction(
+            float(np.float32(float(la.negative_slope)))
+        ) != Fraction(la.negative_slope):
             return False
-    return all(Fraction(float(v)) == v for v in vals)
+        for _, values in la.exact_rows():  # sparse rows: (indices, nonzero values)
+            if not all(held(v) for v in values):
+                return False
+        if not all(held(v) for v in la.exact_bias_values()):
+            return False
+    return True
 
 
 def _vnnlib_applies(case: Case) -> bool:
@@ -280,7 +306,7 @@ def _vnnlib_route(
 
     try:
         inst = save_instance(problem, tmp / "vnn-instance", force=True)
-        names, _ = export_vnncomp([inst], tmp / "vnncomp", force=True)
+        names, _, _ = export_vnncomp([inst], tmp / "vnncomp", force=True)
         name = names[0]
         imported = problem_from_vnncomp(
             tmp / "vnncomp" / "onnx" / f"{name}.onnx", tmp / "vnncomp" / "vnnlib" / f"{name}.vnnlib"
@@ -289,9 +315,9 @@ def _vnnlib_route(
         return [Outcome("vnnlib", "refused", "-", str(exc))]
     except Exception as exc:
         return [Outcome("vnnlib", "crash", "CRASH", f"{type(exc).__name__}: {exc}")]
-    # VNN-LIB and ONNX hold float64 numbers: a case with other rationals (1/3) is
-    # exported as the nearest floats (the .vnnlib file says so), a nearby question
-    lossy = not _float64_exact(problem)
+    # VNN-LIB and ONNX hold floats: a case with other rationals (1/3, a LeakyReLU's
+    # 1/10) is exported as the nearest floats (the .vnnlib file says so), a nearby question
+    lossy = not _float_exact(problem)
     out = []
     for what, z, expect in _probe_points(ans):
         got = bool(imported.exact_check(z).meets)
@@ -497,7 +523,7 @@ def reproducer_script(case: Case, outcome: Outcome, answer: OracleAnswer) -> str
             "from geninv.io.vnncomp import export_vnncomp, problem_from_vnncomp",
             "tmp = pathlib.Path(tempfile.mkdtemp())",
             "save_instance(problem, tmp / 'inst')",
-            "(name,), _ = export_vnncomp([tmp / 'inst'], tmp / 'vnn')",
+            "(name,), _, _ = export_vnncomp([tmp / 'inst'], tmp / 'vnn')",
             "problem = problem_from_vnncomp(tmp / 'vnn' / 'onnx' / f'{name}.onnx',",
             "                               tmp / 'vnn' / 'vnnlib' / f'{name}.vnnlib')",
         ]
