@@ -33,10 +33,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-
-import numpy as np
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from geninv.errors import GeninvError, UnsupportedError
 from geninv.testing.cases import Case
