@@ -81,8 +81,7 @@ class _Encoder:
         self.problem = problem
         self.pool = VarPool(problem.n, max_nodes, deadline)
         self.cnf = _Cnf(self.pool)
-        self._domains: dict[_Unit, Domain] = {}
-        self._pre_domains: dict[_Unit, Domain] = {}
+        self._domains: dict[tuple[_Unit, bool], Domain] = {}  # (unit, clamped)
         values = problem.domain.corner_values()
         layer: list[_Quantity] = [_Latent(i + 1, values) for i in range(problem.n)]
         counts = {"active": 0, "inactive": 0, "unstable": 0, "affine": 0}
@@ -152,20 +151,18 @@ class _Encoder:
         if isinstance(q, _Latent):
             return q.domain()
         assert isinstance(q, _Unit)
-        found = self._domains.get(q)
-        if found is None:
-            found, clauses = encode_unit_values(q, q.hmin)
-            self.cnf.extend(clauses)
-            self._domains[q] = found
-        return found
+        return self._values(q, True)
 
     def pre_domain(self, u: _Unit) -> Domain:
         """Values and order literals of the pre-activation ``A = S + d`` (not clamped)."""
-        found = self._pre_domains.get(u)
+        return self._values(u, False)
+
+    def _values(self, u: _Unit, clamped: bool) -> Domain:
+        found = self._domains.get((u, clamped))
         if found is None:
-            found, clauses = encode_unit_values(u, u.amin)
+            found, clauses = encode_unit_values(u, u.hmin if clamped else u.amin)
             self.cnf.extend(clauses)
-            self._pre_domains[u] = found
+            self._domains[(u, clamped)] = found
         return found
 
     # ---------------------------------------------------------- output side
