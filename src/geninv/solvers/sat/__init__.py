@@ -71,9 +71,7 @@ to its function (both directions), so every variable of the CNF is a function
 of the latents.  Nodes whose children are all equal reuse the child; where the
 remaining terms are all two-valued and the node is a clause or a cube (e.g.
 ``sum w_i l_i >= K`` with every ``w_i >= K``) it becomes one variable
-``N <-> OR(l_i)`` or ``N <-> AND(l_i)``, flat up to the nearest deeper
-flat node of the same kind, whose literal stands for the rest (so a sum like
-``sum x_i <= 1`` costs O(n) clauses, not one flat OR per level).
+``N <-> OR(l_i)`` or ``N <-> AND(l_i)`` (flat, no chain).
 
 * A unit ``H = ReLU(A)``: ``[H >= v] = [S >= v - d]`` for ``v >= 1`` (TRUE for
   ``v <= 0``); its value set is found by walking the classes of ``K``, each
