@@ -28,6 +28,7 @@ from geninv.solvers.sat.adders import (
     encode_reified_at_most,
     encode_weighted_sum,
 )
+from geninv.solvers.sat.cnf import _Cnf
 from geninv.solvers.sat.common import _Timeout
 from geninv.solvers.sat.encodings import (
     encode_and,
@@ -308,3 +309,20 @@ def test_unit_values_and_thresholds(
         return out
 
     assert check_defines(pool, clauses, range(1, n + 1), expect) == 2**n
+
+
+@settings(derandomize=True, max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([1, -1, 2, -2, 3, -3, 4, -4]), max_size=5), max_size=6))
+def test_store_extend_folds_like_add(clauses: list[list[int]]) -> None:
+    """The clause store folds TRUE (variable 4 here), repeats and tautologies the
+    same way whether clauses come one by one or as an encoding's list."""
+    one, many = _Cnf(VarPool(3)), _Cnf(VarPool(3))
+    for c in clauses:
+        one.add(list(c))
+    many.extend([list(c) for c in clauses])
+    assert many.clauses == one.clauses
+    assert (
+        many.contradiction
+        == one.contradiction
+        == any(not [x for x in c if x != -4] and 4 not in c for c in clauses)
+    )

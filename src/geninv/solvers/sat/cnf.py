@@ -8,6 +8,7 @@ encoder appends those clauses here, where the constant TRUE variable of the pool
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 
 from geninv.solvers.sat.pool import VarPool
@@ -40,12 +41,13 @@ class _Cnf:
 
     def add(self, lits: Iterable[int]) -> None:
         """Append one clause: satisfied by TRUE -> dropped; FALSE and repeats removed."""
+        true, false = self.true, -self.true
         out: list[int] = []
         seen: set[int] = set()
         for lit in lits:
-            if lit == self.true:
+            if lit == true:
                 return
-            if lit == -self.true or lit in seen:
+            if lit == false or lit in seen:
                 continue
             if -lit in seen:
                 return
@@ -55,7 +57,25 @@ class _Cnf:
             self.contradiction = True
         self.clauses.append(out)
 
-    def extend(self, clauses: Iterable[Iterable[int]]) -> None:
-        """Append clauses in order (each as :meth:`add`)."""
+    def extend(self, clauses: Iterable[list[int]]) -> None:
+        """Append clauses in order, each as :meth:`add` does.
+
+        A clause that needs no change (no constant, no repeated literal, not a
+        tautology, not empty) is kept as the very list given (the encodings hand
+        over fresh lists), so that composing encodings allocates no more than
+        adding their clauses one by one did.
+        """
+        add, keep = self.add, self.clauses.append
+        true, false = self.true, -self.true
         for c in clauses:
-            self.add(c)
+            s = set(c)
+            if (
+                len(s) == len(c)
+                and c
+                and true not in s
+                and false not in s
+                and s.isdisjoint(map(operator.neg, c))
+            ):
+                keep(c)
+            else:
+                add(c)

@@ -217,11 +217,12 @@ class _SumMDD:
                 merged[-1] = (merged[-1][0], te, child)
             else:
                 merged.append((ts, te, child))
-        if len(merged) > 1 and not _is_step(self.shapes[j], merged, self.pool.true):
-            self.made += 1
-            if self.cap is not None and self.made > self.cap:
+        shape = self.shapes[j]
+        if self.cap is not None and len(merged) > 1 and not _is_step(shape, merged, self.pool.true):
+            self.made += 1  # a node variable to come: checked before the pool hands it out
+            if self.made > self.cap:
                 raise _TooBig
-        lit, clauses = encode_mdd_node(self.terms[j].lits, self.shapes[j], merged, self.pool)
+        lit, clauses = encode_mdd_node(self.terms[j].lits, shape, merged, self.pool)
         out.extend(clauses)
         pos = bisect.bisect_right(self.starts[j], lo)
         self.starts[j].insert(pos, lo)
