@@ -96,7 +96,7 @@ class _Encoder:
             ):
                 self.cnf.tick()
                 where = f"unit {k} of layer {li}"
-                parts, const = _rational_terms(layer, idx, coef, b, self.domain)
+                parts, const = _rational_terms(layer, idx, coef, b, self._unit_domain)
                 unit = _fraction_gcd([c for c, *_ in parts] + [const])
                 terms: list[_Term] = []
                 for c, _, vals, lits in parts:
@@ -152,6 +152,9 @@ class _Encoder:
             return q.domain()
         assert isinstance(q, _Unit)
         return self._values(q, True)
+
+    def _unit_domain(self, u: _Unit) -> Domain:
+        return self._values(u, True)
 
     def pre_domain(self, u: _Unit) -> Domain:
         """Values and order literals of the pre-activation ``A = S + d`` (not clamped)."""

@@ -157,18 +157,22 @@ def _rational_terms(
     idx: Sequence[int],
     coef: Sequence[Fraction],
     bias: Fraction,
-    domain: Callable[[_Quantity], Domain],
+    domain: Callable[[_Unit], Domain],
 ) -> tuple[list[tuple[Fraction, _Quantity, list[int], list[int]]], Fraction]:
     """(real coefficient on the integer H_j, H_j, values, literals) and the folded bias.
 
-    ``domain(q)`` is the value set and order literals of an input (the encoder's).
+    ``domain(u)`` is the value set and order literals of a unit input (the encoder's).
     """
     parts: list[tuple[Fraction, _Quantity, list[int], list[int]]] = []
     const = bias
     for j, w in zip(idx, coef, strict=True):
         q = inputs[j]
         real = w * q.unit
-        values, lits = domain(q)
+        if isinstance(q, _Latent):
+            values, lits = q.domain()
+        else:
+            assert isinstance(q, _Unit)
+            values, lits = domain(q)
         if len(values) == 1:
             const += real * values[0]
         else:
