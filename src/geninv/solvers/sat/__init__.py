@@ -1,8 +1,9 @@
 """SAT backend: compile a discrete inversion problem to CNF and run a SAT solver.
 
-The package is the backend's stages: :mod:`.common` (modes, limits), :mod:`.cnf` (the
-clause store), :mod:`.mdd` and :mod:`.adders` (encodings of weighted sums), :mod:`.units`
-(the integer quantities), :mod:`.encoder` (problem -> CNF, simplifier),
+The package is the backend's stages: :mod:`.common` (modes, limits), :mod:`.pool` (the
+one shared variable pool), :mod:`.cnf` (the clause store), :mod:`.encodings`, :mod:`.mdd`
+and :mod:`.adders` (encodings of weighted sums), :mod:`.units` (the integer quantities),
+:mod:`.encoder` (problem -> CNF, simplifier),
 :mod:`.clause_form` (the one-clause-per-unit fast path), :mod:`.engines` (running CDCL
 solvers, proofs) and :mod:`.backend` (encode -> run -> decode).
 
@@ -39,6 +40,12 @@ stably active (``H = A``); the counts are in ``stats``.
 
 Encoding
 --------
+Every encoding is a pure function ``encode_x(inputs..., pool)`` over one shared
+variable pool (:class:`~geninv.solvers.sat.pool.VarPool`, the contract of PySAT's
+``IDPool``) that returns its output literals and the clauses defining them, as
+PySAT's ``CardEnc`` does; the encoder composes them into the clause store.  The
+MDD of a sum is the memo table of such calls (its nodes are shared).
+
 Every integer quantity ``H`` with value set ``d_0 < d_1 < ... < d_r`` has an
 *order (thermometer) encoding*: literals ``g_t = [H >= d_t]`` for t = 1..r,
 with ``g_{t+1} -> g_t``.  A latent is one Boolean ``x_i`` (``z_i = x_i`` for

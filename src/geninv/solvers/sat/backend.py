@@ -278,7 +278,7 @@ class SatBackend(Backend):
                         {
                             abs(y.unit * v - problem.target[j])
                             for j, y in enumerate(enc.outputs)
-                            for v in y.domain()[0]
+                            for v in enc.domain(y)[0]
                         }
                     )
                     lo, hi = 0, cands.index(best)

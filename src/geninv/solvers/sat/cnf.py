@@ -1,61 +1,53 @@
-"""The clause store: variables, clauses, constants (shared by every encoding)."""
+"""The clause store: the clauses the encoder composes, over one shared :class:`VarPool`.
+
+The encodings (:mod:`.encodings`, :mod:`.adders`, :mod:`.mdd`, :mod:`.units`) are
+pure functions of their inputs and the pool that return their clauses; the
+encoder appends those clauses here, where the constant TRUE variable of the pool
+(``n + 1``) is folded away as they arrive.
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Sequence
+import operator
+from collections.abc import Iterable
 
-from geninv.errors import UnsupportedError
-from geninv.solvers.sat.common import _Timeout
+from geninv.solvers.sat.pool import VarPool
 
 
 # ---------------------------------------------------------------- clause store
 class _Cnf:
-    """Raw clauses; variable ``n + 1`` is the constant TRUE and is folded away."""
+    """Raw clauses over ``pool``; the pool's TRUE variable is folded away."""
 
-    def __init__(self, n_latents: int, max_nodes: int, deadline: float | None = None) -> None:
-        self.n = n_latents
-        self.deadline = deadline
-        self.true = n_latents + 1
-        self.nvars = n_latents + 1
+    def __init__(self, pool: VarPool) -> None:
+        self.pool = pool
+        self.n = pool.n
+        self.true = pool.true
         self.clauses: list[list[int]] = []
         self.contradiction = False
-        self.max_nodes = max_nodes
-        self.nodes = 0
 
-    def new_var(self) -> int:
-        self.nodes += 1
-        if self.nodes > self.max_nodes:
-            raise UnsupportedError(
-                f"the CNF encoding needs more than max_nodes = {self.max_nodes} auxiliary "
-                "variables; the network's units take too many distinct values for the sat "
-                "backend (use smaller integer weights, or another backend)"
-            )
-        if not self.nodes & 1023:
-            self.tick()
-        self.nvars += 1
-        return self.nvars
+    @property
+    def nvars(self) -> int:
+        """The largest variable id in use (TRUE included)."""
+        return self.pool.top
 
-    def checkpoint(self) -> tuple[int, int, int, bool]:
-        return (len(self.clauses), self.nvars, self.nodes, self.contradiction)
-
-    def rollback(self, mark: tuple[int, int, int, bool]) -> None:
-        """Forget every clause and variable added since ``mark``."""
-        del self.clauses[mark[0] :]
-        self.nvars, self.nodes, self.contradiction = mark[1], mark[2], mark[3]
+    @property
+    def nodes(self) -> int:
+        """Auxiliary variables handed out by the pool."""
+        return self.pool.count
 
     def tick(self) -> None:
-        """Raise :class:`_Timeout` once the deadline has passed."""
-        if self.deadline is not None and time.perf_counter() > self.deadline:
-            raise _Timeout
+        """Raise ``_Timeout`` once the deadline has passed."""
+        self.pool.tick()
 
     def add(self, lits: Iterable[int]) -> None:
+        """Append one clause: satisfied by TRUE -> dropped; FALSE and repeats removed."""
+        true, false = self.true, -self.true
         out: list[int] = []
         seen: set[int] = set()
         for lit in lits:
-            if lit == self.true:
+            if lit == true:
                 return
-            if lit == -self.true or lit in seen:
+            if lit == false or lit in seen:
                 continue
             if -lit in seen:
                 return
@@ -65,22 +57,25 @@ class _Cnf:
             self.contradiction = True
         self.clauses.append(out)
 
-    def define_or(self, lits: Sequence[int]) -> int:
-        """A literal equivalent to OR(lits)."""
-        if len(lits) == 1:
-            return lits[0]
-        v = self.new_var()
-        self.add([-v, *lits])
-        for lit in lits:
-            self.add([v, -lit])
-        return v
+    def extend(self, clauses: Iterable[list[int]]) -> None:
+        """Append clauses in order, each as :meth:`add` does.
 
-    def define_and(self, lits: Sequence[int]) -> int:
-        """A literal equivalent to AND(lits)."""
-        if len(lits) == 1:
-            return lits[0]
-        v = self.new_var()
-        self.add([v, *(-lit for lit in lits)])
-        for lit in lits:
-            self.add([-v, lit])
-        return v
+        A clause that needs no change (no constant, no repeated literal, not a
+        tautology, not empty) is kept as the very list given (the encodings hand
+        over fresh lists), so that composing encodings allocates no more than
+        adding their clauses one by one did.
+        """
+        add, keep = self.add, self.clauses.append
+        true, false = self.true, -self.true
+        for c in clauses:
+            s = set(c)
+            if (
+                len(s) == len(c)
+                and c
+                and true not in s
+                and false not in s
+                and s.isdisjoint(map(operator.neg, c))
+            ):
+                keep(c)
+            else:
+                add(c)

@@ -10,7 +10,11 @@ from typing import Any
 
 from geninv.errors import UnsupportedError
 from geninv.problem import InversionProblem
-from geninv.solvers.sat.adders import _adder_bits, _at_most_clauses
+from geninv.solvers.sat.adders import (
+    encode_cost_bits,
+    encode_reified_at_most,
+    encode_weighted_sum,
+)
 from geninv.solvers.sat.cnf import _Cnf
 from geninv.solvers.sat.common import (
     OBJECTIVE_NODES,
@@ -19,8 +23,18 @@ from geninv.solvers.sat.common import (
     _lcm,
     _TooBig,
 )
+from geninv.solvers.sat.encodings import encode_excluded_values
 from geninv.solvers.sat.mdd import _SumMDD, _Term
-from geninv.solvers.sat.units import _Latent, _Quantity, _rational_terms, _Unit
+from geninv.solvers.sat.pool import VarPool
+from geninv.solvers.sat.units import (
+    Domain,
+    _Latent,
+    _Quantity,
+    _rational_terms,
+    _Unit,
+    encode_unit_ge,
+    encode_unit_values,
+)
 
 
 # ------------------------------------------------------------------ compiler
@@ -44,7 +58,13 @@ class CompiledCNF:
 
 
 class _Encoder:
-    """Builds the raw clauses of a problem."""
+    """Builds the raw clauses of a problem by composing the pure encodings.
+
+    The encodings (:mod:`.encodings`, :mod:`.adders`, :mod:`.mdd`, :mod:`.units`)
+    take the one shared :class:`VarPool` and return their literals and clauses;
+    the encoder appends the clauses to its clause store ``cnf`` and remembers
+    each unit's value set (so that its order literals are made once).
+    """
 
     def __init__(
         self,
@@ -59,7 +79,9 @@ class _Encoder:
         if kind not in ("binary", "sign"):
             raise UnsupportedError(f"the sat backend needs binary or sign latents, not {kind!r}")
         self.problem = problem
-        self.cnf = _Cnf(problem.n, max_nodes, deadline)
+        self.pool = VarPool(problem.n, max_nodes, deadline)
+        self.cnf = _Cnf(self.pool)
+        self._domains: dict[tuple[_Unit, bool], Domain] = {}  # (unit, clamped)
         values = problem.domain.corner_values()
         layer: list[_Quantity] = [_Latent(i + 1, values) for i in range(problem.n)]
         counts = {"active": 0, "inactive": 0, "unstable": 0, "affine": 0}
@@ -74,7 +96,7 @@ class _Encoder:
             ):
                 self.cnf.tick()
                 where = f"unit {k} of layer {li}"
-                parts, const = _rational_terms(layer, idx, coef, b)
+                parts, const = _rational_terms(layer, idx, coef, b, self._unit_domain)
                 unit = _fraction_gcd([c for c, *_ in parts] + [const])
                 terms: list[_Term] = []
                 for c, _, vals, lits in parts:
@@ -84,7 +106,7 @@ class _Encoder:
                 d = const / unit
                 assert d.denominator == 1
                 u = _Unit(
-                    self.cnf, where, terms, int(d), unit, lay.activation == "relu", max_values
+                    self.pool, where, terms, int(d), unit, lay.activation == "relu", max_values
                 )
                 lc[u.status] += 1
                 nxt.append(u)
@@ -117,6 +139,35 @@ class _Encoder:
         self._obj_at_most: dict[int, int] = {}
         self._obj_terms: list[_Term] = []
 
+    # ---------------------------------------------------------- composition
+    def ge(self, u: _Unit, v: int) -> int:
+        """The literal ``[H >= v]`` of unit ``u`` (:func:`encode_unit_ge`), clauses added."""
+        lit, clauses = encode_unit_ge(u, v)
+        self.cnf.extend(clauses)
+        return lit
+
+    def domain(self, q: _Quantity) -> Domain:
+        """Values and order literals of a latent or unit (:func:`encode_unit_values`, once)."""
+        if isinstance(q, _Latent):
+            return q.domain()
+        assert isinstance(q, _Unit)
+        return self._values(q, True)
+
+    def _unit_domain(self, u: _Unit) -> Domain:
+        return self._values(u, True)
+
+    def pre_domain(self, u: _Unit) -> Domain:
+        """Values and order literals of the pre-activation ``A = S + d`` (not clamped)."""
+        return self._values(u, False)
+
+    def _values(self, u: _Unit, clamped: bool) -> Domain:
+        found = self._domains.get((u, clamped))
+        if found is None:
+            found, clauses = encode_unit_values(u, u.hmin if clamped else u.amin)
+            self.cnf.extend(clauses)
+            self._domains[(u, clamped)] = found
+        return found
+
     # ---------------------------------------------------------- output side
     def interval(self, j: int, delta: Fraction, relation: str) -> tuple[int, int]:
         """Integer Y_j with |U_j Y_j - x_j| (relation) delta: [lo, hi] (possibly empty)."""
@@ -134,8 +185,8 @@ class _Encoder:
             lo, hi = self.interval(j, delta, relation)
             if lo > hi:
                 return [-self.cnf.true]
-            out.append(y.ge(lo))
-            out.append(-y.ge(hi + 1))
+            out.append(self.ge(y, lo))
+            out.append(-self.ge(y, hi + 1))
         return out
 
     def _find_twins(
@@ -186,13 +237,13 @@ class _Encoder:
                 continue
             x = target[j]
             if j in self.twins:
-                vals, lits = y.pre_domain()
+                vals, lits = self.pre_domain(y)
                 x2 = target[self.twins[j]]
                 u = y.unit
                 cost = [abs(u * max(v, 0) - x) ** k + abs(u * max(-v, 0) - x2) ** k for v in vals]
                 out.append((vals, lits, cost))
                 continue
-            vals, lits = y.domain()
+            vals, lits = self.domain(y)
             out.append((vals, lits, [abs(y.unit * v - x) ** k for v in vals]))
         return out
 
@@ -227,14 +278,10 @@ class _Encoder:
             bound = int(scaled) if prune[1] == "<=" else int(scaled) - 1
             slack = bound - sum(min(f) for f in ints_per)
             pruned = 0
-            for (_, lits, _), f in zip(per, ints_per, strict=True):
-                low = min(f)
-                g = [self.cnf.true, *lits, -self.cnf.true]
-                for t, v in enumerate(f):
-                    if v - low > slack:
-                        self.cnf.add([-g[t], g[t + 1]])
-                        f[t] = low
-                        pruned += 1
+            for i, (_, lits, _) in enumerate(per):
+                ints_per[i], clauses = encode_excluded_values(lits, ints_per[i], slack, self.pool)
+                self.cnf.extend(clauses)
+                pruned += len(clauses)
             self.stats["objective_values_pruned"] = pruned
         for (vals, lits, _), ints in zip(per, ints_per, strict=True):
             if len(set(ints)) == 1:
@@ -249,60 +296,28 @@ class _Encoder:
         self._obj_terms = terms
         if self.objective_kind != "adder":
             cap = None if self.objective_kind == "mdd" else self.objective_nodes
-            self._obj_mdd = _SumMDD(self.cnf, terms, cap)
+            self._obj_mdd = _SumMDD(self.pool, terms, cap)
             self.stats["objective_encoding"] = "mdd"
         else:
             self._build_adder()
 
     def _build_adder(self) -> None:
-        """The objective in binary: per output, the bits of its cost, summed by adders.
-
-        Output j with values d_0..d_r gets the indicators ``e_t = [Y_j = d_t]``
-        (``g_t & ~g_{t+1}``); bit k of ``f_j(Y_j) - min f_j`` is the OR of the
-        ``e_t`` whose cost has bit k (or the negated OR of the others).  The bits
-        of all outputs are then added by :func:`_adder_bits`.
-        """
-        cnf = self.cnf
+        """The objective in binary: per output, the bits of its cost
+        (:func:`encode_cost_bits`), summed by adders (:func:`encode_weighted_sum`)."""
+        pool = self.pool
         terms = self._obj_terms
         estimate = sum(len(t.values) + 3 * (max(t.f) - min(t.f)).bit_length() for t in terms)
-        if estimate > cnf.max_nodes - cnf.nodes:
+        if pool.max_fresh is not None and estimate > pool.max_fresh - pool.count:
             raise UnsupportedError(
                 f"the distance sum needs about {estimate} auxiliary variables as adders "
-                f"(max_nodes = {cnf.max_nodes}); the outputs' costs are too large or too "
+                f"(max_nodes = {pool.max_fresh}); the outputs' costs are too large or too "
                 "many for the sat backend"
             )
-        offset = self._obj_const
-        wsum = 0
-        weighted: list[tuple[int, int]] = []
-        for t in terms:
-            low = min(t.f)
-            offset += low
-            f = [v - low for v in t.f]
-            wsum += max(f)
-            g = [cnf.true, *t.lits, -cnf.true]
-            r = len(t.values) - 1
-            ind: dict[int, int] = {}
-
-            def e(i: int, g: list[int] = g, ind: dict[int, int] = ind) -> int:
-                if i not in ind:
-                    ind[i] = cnf.define_and([x for x in (g[i], -g[i + 1]) if x != cnf.true])
-                return ind[i]
-
-            for k in range(max(f).bit_length()):
-                on = [i for i in range(r + 1) if (f[i] >> k) & 1]
-                if not on:
-                    continue
-                if len(on) == r + 1:
-                    offset += 1 << k
-                    continue
-                if 2 * len(on) <= r + 1:
-                    bit = cnf.define_or([e(i) for i in on])
-                else:
-                    off = set(on)
-                    bit = -cnf.define_or([e(i) for i in range(r + 1) if i not in off])
-                weighted.append((bit, 1 << k))
-        self._obj_bits = _adder_bits(cnf, weighted)
-        self._obj_offset = offset
+        weighted, offset, wsum, clauses = encode_cost_bits(terms, pool)
+        self.cnf.extend(clauses)
+        self._obj_bits, clauses = encode_weighted_sum(weighted, pool)
+        self.cnf.extend(clauses)
+        self._obj_offset = self._obj_const + sum(min(t.f) for t in terms) + offset
         self._obj_wsum = wsum
         self.stats["objective_encoding"] = "adder"
 
@@ -315,30 +330,30 @@ class _Encoder:
         assert self._obj_ready
         if bound in self._obj_at_most:
             return self._obj_at_most[bound], bound
-        cnf = self.cnf
+        pool = self.pool
         lit: int
         last = bound
         if self._obj_mdd is not None:
-            mark = cnf.checkpoint()  # nothing after it has reached a solver yet
+            mark = pool.mark()  # the failed root's clauses are lost with the MDD
             try:
-                root, _, hi = self._obj_mdd.ge(bound + 1 - self._obj_const)
+                (root, _, hi), clauses = self._obj_mdd.ge(bound + 1 - self._obj_const)
+                self.cnf.extend(clauses)
                 lit = -root
                 if hi is not None:
                     last = max(bound, hi - 1 + self._obj_const)
             except _TooBig:
-                cnf.rollback(mark)
+                pool.rollback(mark)
                 self._obj_mdd = None  # earlier MDD roots stay valid
                 self._build_adder()
         if self._obj_mdd is None:
             kk = bound - self._obj_offset
             if kk < 0:
-                lit = -cnf.true
+                lit = -pool.true
             elif kk >= self._obj_wsum:
-                lit = cnf.true
+                lit = pool.true
             else:
-                lit = cnf.new_var()
-                for clause in _at_most_clauses(self._obj_bits, kk, -cnf.true):
-                    cnf.add([-lit, *clause])
+                lit, clauses = encode_reified_at_most(self._obj_bits, kk, pool)
+                self.cnf.extend(clauses)
         self._obj_at_most[bound] = lit
         return lit, last
 

@@ -1,4 +1,10 @@
-"""Multi-valued decision diagrams of weighted sums of order-encoded integers."""
+"""Multi-valued decision diagrams of weighted sums of order-encoded integers.
+
+:func:`encode_mdd_node` is the pure encoding of one node; :class:`_SumMDD` is the
+memo table of one sum's nodes (shared across all K and all roots) over the shared
+:class:`VarPool`: :meth:`_SumMDD.ge` returns a root literal with the clauses of
+the nodes it had to make, and adds none anywhere.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,9 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from geninv.solvers.sat.cnf import _Cnf
 from geninv.solvers.sat.common import Shape, _TooBig
+from geninv.solvers.sat.encodings import encode_and, encode_or
+from geninv.solvers.sat.pool import Clauses, VarPool
 
 
 # ------------------------------------------------------------------ the MDD
@@ -57,8 +64,8 @@ _Run = tuple[int, int, int, int | None, int | None]
 class _SumMDD:
     """Literals ``[sum_j f_j(H_j) >= K]``, shared across K (see the module docstring)."""
 
-    def __init__(self, cnf: _Cnf, terms: Sequence[_Term], cap: int | None = None) -> None:
-        self.cnf = cnf
+    def __init__(self, pool: VarPool, terms: Sequence[_Term], cap: int | None = None) -> None:
+        self.pool = pool
         self.cap = cap
         self.made = 0
         self.terms = list(terms)
@@ -108,23 +115,26 @@ class _SumMDD:
                 out.append(-t.lits[0])
         return out
 
-    def _lookup(self, j: int, k: int) -> _Node | None:
-        cnf = self.cnf
+    def _lookup(self, j: int, k: int, out: Clauses) -> _Node | None:
+        """The node ``(j, k)`` if made (flat OR/AND nodes are made here, into ``out``)."""
+        pool = self.pool
         if k <= self.smin[j]:
-            return (cnf.true, None, self.smin[j])
+            return (pool.true, None, self.smin[j])
         if k > self.smax[j]:
-            return (-cnf.true, self.smax[j] + 1, None)
+            return (-pool.true, self.smax[j] + 1, None)
         if self.allbool[j]:
             kk = k - self.smin[j]
             total = self.smax[j] - self.smin[j]
             mw = self.minw[j]
             if kk <= mw:
                 if j not in self.or_lit:
-                    self.or_lit[j] = cnf.define_or(self._bool_lits(j))
+                    self.or_lit[j], cs = encode_or(self._bool_lits(j), pool)
+                    out.extend(cs)
                 return (self.or_lit[j], self.smin[j] + 1, self.smin[j] + mw)
             if kk > total - mw:
                 if j not in self.and_lit:
-                    self.and_lit[j] = cnf.define_and(self._bool_lits(j))
+                    self.and_lit[j], cs = encode_and(self._bool_lits(j), pool)
+                    out.extend(cs)
                 return (self.and_lit[j], self.smin[j] + total - mw + 1, self.smax[j])
         starts = self.starts[j]
         i = bisect.bisect_right(starts, k) - 1
@@ -134,28 +144,33 @@ class _SumMDD:
                 return (lit, lo, hi)
         return None
 
-    def ge(self, k: int) -> _Node:
-        """The literal ``[sum >= k]`` and its class of k."""
-        found = self._lookup(0, k)
+    def ge(self, k: int) -> tuple[_Node, Clauses]:
+        """The literal ``[sum >= k]`` and its class of k, with the clauses of the new nodes.
+
+        Raises :class:`_TooBig` past ``cap`` nodes (the clauses made by this call
+        are then lost with the MDD; the caller rolls the pool back).
+        """
+        out: Clauses = []
+        found = self._lookup(0, k, out)
         if found is not None:
-            return found
+            return found, out
         stack: list[tuple[int, int]] = [(0, k)]
         while stack:
             j, kk = stack[-1]
-            if self._lookup(j, kk) is not None:
+            if self._lookup(j, kk, out) is not None:
                 stack.pop()
                 continue
-            runs, missing = self._children(j, kk)
+            runs, missing = self._children(j, kk, out)
             if missing is not None:
                 stack.append(missing)
                 continue
-            self._make(j, kk, runs)
+            self._make(j, kk, runs, out)
             stack.pop()
-        found = self._lookup(0, k)
+        found = self._lookup(0, k, out)
         assert found is not None
-        return found
+        return found, out
 
-    def _children(self, j: int, k: int) -> tuple[list[_Run], tuple[int, int] | None]:
+    def _children(self, j: int, k: int, out: Clauses) -> tuple[list[_Run], tuple[int, int] | None]:
         """Runs of values with one child each, or the first child still to build.
 
         Where f is monotone the children are monotone in the value, and a child's
@@ -169,7 +184,7 @@ class _SumMDD:
         runs: list[_Run] = []
         t = 0
         while t < size:
-            node = self._lookup(j + 1, k - f[t])
+            node = self._lookup(j + 1, k - f[t], out)
             if node is None:
                 return runs, (j + 1, k - f[t])
             lit, lo, hi = node
@@ -187,9 +202,7 @@ class _SumMDD:
             t = te + 1
         return runs, None
 
-    def _make(self, j: int, k: int, runs: list[_Run]) -> None:
-        term = self.terms[j]
-        cnf = self.cnf
+    def _make(self, j: int, k: int, runs: list[_Run], out: Clauses) -> None:
         lo: int | None = None
         hi: int | None = None
         for _, _, _, rlo, rhi in runs:
@@ -204,37 +217,64 @@ class _SumMDD:
                 merged[-1] = (merged[-1][0], te, child)
             else:
                 merged.append((ts, te, child))
-        true, false = cnf.true, -cnf.true
-        # g[t] = [H >= d_t] for t = 0..r+1
-        g = [true, *term.lits, false]
         shape = self.shapes[j]
-        lit: int
-        if len(merged) == 1:
-            lit = merged[0][2]
-        elif shape != "any" and all(c in (true, false) for _, _, c in merged):
-            # "inc": FALSE then TRUE, "dec": TRUE then FALSE (two runs)
-            lit = g[merged[1][0]] if shape == "inc" else -g[merged[1][0]]
-        else:
-            self.made += 1
-            if self.cap is not None and self.made > self.cap:
+        if self.cap is not None and len(merged) > 1 and not _is_step(shape, merged, self.pool.true):
+            self.made += 1  # a node variable to come: checked before the pool hands it out
+            if self.made > self.cap:
                 raise _TooBig
-            lit = cnf.new_var()
-            for ts, te, c in merged:
-                if shape == "inc":  # H >= d_ts & C -> N;  H <= d_te & ~C -> ~N
-                    if c != false:
-                        cnf.add([-g[ts], -c, lit])
-                    if c != true:
-                        cnf.add([g[te + 1], c, -lit])
-                elif shape == "dec":  # H <= d_te & C -> N;  H >= d_ts & ~C -> ~N
-                    if c != false:
-                        cnf.add([g[te + 1], -c, lit])
-                    if c != true:
-                        cnf.add([-g[ts], c, -lit])
-                else:  # d_ts <= H <= d_te & C -> N, and & ~C -> ~N
-                    if c != false:
-                        cnf.add([-g[ts], g[te + 1], -c, lit])
-                    if c != true:
-                        cnf.add([-g[ts], g[te + 1], c, -lit])
+        lit, clauses = encode_mdd_node(self.terms[j].lits, shape, merged, self.pool)
+        out.extend(clauses)
         pos = bisect.bisect_right(self.starts[j], lo)
         self.starts[j].insert(pos, lo)
         self.entries[j].insert(pos, (lo, hi, lit))
+
+
+def _is_step(shape: Shape, merged: Sequence[tuple[int, int, int]], true: int) -> bool:
+    """A monotone node whose children are only the constants: one order literal."""
+    return shape != "any" and all(c in (true, -true) for _, _, c in merged)
+
+
+def encode_mdd_node(
+    lits: Sequence[int], shape: Shape, merged: Sequence[tuple[int, int, int]], pool: VarPool
+) -> tuple[int, Clauses]:
+    """The literal ``N`` of an MDD node over an order-encoded ``H`` and its clauses.
+
+    ``lits[t - 1] = [H >= d_t]``; ``merged`` lists runs ``(ts, te, C)``: for
+    ``d_ts <= H <= d_te`` the node is its child literal ``C``; ``shape`` says how
+    the term's cost moves with ``t``.  With ``g_t = [H >= d_t]`` (``g_0`` TRUE,
+    ``g_{r+1}`` FALSE), per run:
+
+    * ``inc``:  ``g_ts & C -> N``  and  ``~g_{te+1} & ~C -> ~N``;
+    * ``dec``:  ``~g_{te+1} & C -> N``  and  ``g_ts & ~C -> ~N``;
+    * ``any``:  ``(d_ts <= H <= d_te) & C -> N``  and  ``& ~C -> ~N``;
+
+    (a clause with a constant child that satisfies it is left out).  Then ``N``
+    is equivalent to ``OR_runs (H in run & C)``.  One run is its child (no
+    variable); a monotone node whose children are FALSE then TRUE (``inc``) or
+    TRUE then FALSE (``dec``) is the order literal where they change.
+    """
+    true, false = pool.true, -pool.true
+    if len(merged) == 1:
+        return merged[0][2], []
+    g = [true, *lits, false]
+    if _is_step(shape, merged, true):
+        return (g[merged[1][0]] if shape == "inc" else -g[merged[1][0]]), []
+    lit = pool.fresh()
+    out: Clauses = []
+    for ts, te, c in merged:
+        if shape == "inc":  # H >= d_ts & C -> N;  H <= d_te & ~C -> ~N
+            if c != false:
+                out.append([-g[ts], -c, lit])
+            if c != true:
+                out.append([g[te + 1], c, -lit])
+        elif shape == "dec":  # H <= d_te & C -> N;  H >= d_ts & ~C -> ~N
+            if c != false:
+                out.append([g[te + 1], -c, lit])
+            if c != true:
+                out.append([-g[ts], c, -lit])
+        else:  # d_ts <= H <= d_te & C -> N, and & ~C -> ~N
+            if c != false:
+                out.append([-g[ts], g[te + 1], -c, lit])
+            if c != true:
+                out.append([-g[ts], g[te + 1], c, -lit])
+    return lit, out

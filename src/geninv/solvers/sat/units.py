@@ -1,14 +1,24 @@
-"""Quantities the encoder tracks: latents and units with their integer values and scale."""
+"""Quantities the encoder tracks: latents and units with their integer values and scale.
+
+A :class:`_Unit` is a record (its integer sum as an MDD memo over the shared
+:class:`VarPool`, bias, scale, activation); its literals and value sets come
+from the pure encodings :func:`encode_unit_ge` and :func:`encode_unit_values`,
+which return the clauses they need and add them nowhere (the encoder composes
+them and remembers each unit's value set).
+"""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from geninv.errors import UnsupportedError
-from geninv.solvers.sat.cnf import _Cnf
+from geninv.solvers.sat.encodings import encode_order_chain
 from geninv.solvers.sat.mdd import _SumMDD, _Term
+from geninv.solvers.sat.pool import Clauses, VarPool
+
+#: Values ``d_0 < ... < d_r`` and literals ``[H >= d_t]`` for t = 1..r.
+Domain = tuple[list[int], list[int]]
 
 
 # ------------------------------------------------------------------ quantities
@@ -17,17 +27,14 @@ class _Quantity:
 
     unit: Fraction = Fraction(1)
 
-    def domain(self) -> tuple[list[int], list[int]]:
-        """Values ``d_0 < ... < d_r`` and literals ``[H >= d_t]`` for t = 1..r."""
-        raise NotImplementedError
-
 
 class _Latent(_Quantity):
     def __init__(self, var: int, values: tuple[int, int]) -> None:
         self.var = var
         self.values = values
 
-    def domain(self) -> tuple[list[int], list[int]]:
+    def domain(self) -> Domain:
+        """Its own order encoding: two values, the one literal ``x_i``."""
         return [self.values[0], self.values[1]], [self.var]
 
 
@@ -36,7 +43,7 @@ class _Unit(_Quantity):
 
     def __init__(
         self,
-        cnf: _Cnf,
+        pool: VarPool,
         where: str,
         terms: list[_Term],
         bias: int,
@@ -44,7 +51,7 @@ class _Unit(_Quantity):
         relu: bool,
         max_values: int,
     ) -> None:
-        self.cnf = cnf
+        self.pool = pool
         self.where = where
         self.bias = bias
         self.unit = unit
@@ -64,11 +71,9 @@ class _Unit(_Quantity):
                 f"max_values = {max_values}); the sat backend needs units with a small "
                 "integer range after exact scaling, or few inputs"
             )
-        self.mdd = _SumMDD(cnf, terms)
+        self.mdd = _SumMDD(pool, terms)
         self.amin = self.mdd.min + bias
         self.amax = self.mdd.max + bias
-        self._domain: tuple[list[int], list[int]] | None = None
-        self._pre_domain: tuple[list[int], list[int]] | None = None
 
     @property
     def status(self) -> str:
@@ -88,71 +93,86 @@ class _Unit(_Quantity):
     def hmax(self) -> int:
         return max(self.amax, 0) if self.relu else self.amax
 
-    def ge(self, v: int) -> int:
-        """The literal ``[H >= v]``."""
-        if v <= self.hmin:
-            return self.cnf.true
-        if v > self.hmax:
-            return -self.cnf.true
-        return self.mdd.ge(v - self.bias)[0]
 
-    def domain(self) -> tuple[list[int], list[int]]:
-        if self._domain is None:
-            self._domain = self._walk(self.hmin)
-        return self._domain
+def encode_unit_ge(u: _Unit, v: int) -> tuple[int, Clauses]:
+    """The literal ``[H >= v]`` of a unit and the clauses of the MDD nodes it needed.
 
-    def pre_domain(self) -> tuple[list[int], list[int]]:
-        """Values and order literals of the pre-activation ``A = S + d`` (not clamped)."""
-        if self._pre_domain is None:
-            self._pre_domain = self._walk(self.amin)
-        return self._pre_domain
+    ``[H >= v] = [S >= v - d]`` for ``v > hmin`` (TRUE at or below ``hmin``,
+    FALSE above ``hmax``).
+    """
+    if v <= u.hmin:
+        return u.pool.true, []
+    if v > u.hmax:
+        return -u.pool.true, []
+    node, clauses = u.mdd.ge(v - u.bias)
+    return node[0], clauses
 
-    def _walk(self, lowest: int) -> tuple[list[int], list[int]]:
-        """The values ``>= lowest`` of ``max(A, lowest)`` and their order literals."""
-        true, false = self.cnf.true, -self.cnf.true
-        d = self.bias
-        # (value, [H >= value]); the smallest value has the literal TRUE
-        pairs: list[tuple[int, int]] = [(lowest, true)]
-        k = lowest - d + 1  # [H >= lowest + 1] = [S >= k]
-        smax = self.mdd.max
-        while k <= smax:
-            self.cnf.tick()
-            lit, _, hi = self.mdd.ge(k)
-            end = smax if hi is None else min(hi, smax)
-            # [S >= K] = lit for every K in [k, end], and S = end is possible: so
-            # [H >= end + d] = lit and no value of H lies in [k + d, end + d).
-            if lit == false:
-                break
-            if lit == true:
-                pairs = [(end + d, true)]
-            elif lit == pairs[-1][1]:
-                pairs[-1] = (end + d, lit)
-            else:
-                pairs.append((end + d, lit))
-                if len(pairs) > self.max_values:
-                    raise UnsupportedError(
-                        f"{self.where} takes more than max_values = {self.max_values} distinct "
-                        "values; the sat backend needs units with a small integer range "
-                        "(after exact scaling)"
-                    )
-            k = end + 1
-        values = [v for v, _ in pairs]
-        lits = [lit for _, lit in pairs[1:]]
-        for a, b in itertools.pairwise(lits):
-            self.cnf.add([-b, a])
-        return values, lits
+
+def encode_unit_values(u: _Unit, lowest: int) -> tuple[Domain, Clauses]:
+    """The values ``>= lowest`` of ``max(A, lowest)``, their order literals, and clauses.
+
+    ``lowest = hmin`` gives the unit's value set, ``lowest = amin`` that of its
+    pre-activation ``A = S + d``.  The value set is found by walking the classes
+    of K of the MDD, each class ending at a value that ``S`` takes, so it is
+    exact for the box of the inputs; the clauses are the MDD nodes' and the
+    order chain ``[H >= d_{t+1}] -> [H >= d_t]``.
+    """
+    true, false = u.pool.true, -u.pool.true
+    d = u.bias
+    clauses: Clauses = []
+    # (value, [H >= value]); the smallest value has the literal TRUE
+    pairs: list[tuple[int, int]] = [(lowest, true)]
+    k = lowest - d + 1  # [H >= lowest + 1] = [S >= k]
+    smax = u.mdd.max
+    while k <= smax:
+        u.pool.tick()
+        (lit, _, hi), cs = u.mdd.ge(k)
+        clauses.extend(cs)
+        end = smax if hi is None else min(hi, smax)
+        # [S >= K] = lit for every K in [k, end], and S = end is possible: so
+        # [H >= end + d] = lit and no value of H lies in [k + d, end + d).
+        if lit == false:
+            break
+        if lit == true:
+            pairs = [(end + d, true)]
+        elif lit == pairs[-1][1]:
+            pairs[-1] = (end + d, lit)
+        else:
+            pairs.append((end + d, lit))
+            if len(pairs) > u.max_values:
+                raise UnsupportedError(
+                    f"{u.where} takes more than max_values = {u.max_values} distinct "
+                    "values; the sat backend needs units with a small integer range "
+                    "(after exact scaling)"
+                )
+        k = end + 1
+    values = [v for v, _ in pairs]
+    lits = [lit for _, lit in pairs[1:]]
+    clauses.extend(encode_order_chain(lits))
+    return (values, lits), clauses
 
 
 def _rational_terms(
-    inputs: Sequence[_Quantity], idx: Sequence[int], coef: Sequence[Fraction], bias: Fraction
+    inputs: Sequence[_Quantity],
+    idx: Sequence[int],
+    coef: Sequence[Fraction],
+    bias: Fraction,
+    domain: Callable[[_Unit], Domain],
 ) -> tuple[list[tuple[Fraction, _Quantity, list[int], list[int]]], Fraction]:
-    """(real coefficient on the integer H_j, H_j, values, literals) and the folded bias."""
+    """(real coefficient on the integer H_j, H_j, values, literals) and the folded bias.
+
+    ``domain(u)`` is the value set and order literals of a unit input (the encoder's).
+    """
     parts: list[tuple[Fraction, _Quantity, list[int], list[int]]] = []
     const = bias
     for j, w in zip(idx, coef, strict=True):
         q = inputs[j]
         real = w * q.unit
-        values, lits = q.domain()
+        if isinstance(q, _Latent):
+            values, lits = q.domain()
+        else:
+            assert isinstance(q, _Unit)
+            values, lits = domain(q)
         if len(values) == 1:
             const += real * values[0]
         else:
