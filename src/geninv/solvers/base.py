@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import contextvars
 import itertools
-import time
 from typing import Any
 
+from geninv.budget import Budget
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.problem import InversionProblem, Solution, Status, certify
 from geninv.solvers.interface import (
@@ -147,17 +147,16 @@ def solve(
     token = _TRUST.set(trust)
     try:
         if method == "auto":
-            start = time.perf_counter()
+            clock = Budget(time_limit, seed)
             try:
-                return _solve_auto(problem, time_limit, seed, progress, trust)
+                return _solve_auto(problem, clock, progress, trust)
             except UnsupportedError:  # no complete backend: the approximate portfolio
                 from geninv.solvers.fallback import run_portfolio
 
-                left = None if time_limit is None else time_limit - (time.perf_counter() - start)
-                sol = run_portfolio(problem, left, seed, progress, solve)
+                sol = run_portfolio(problem, clock.time_limit(), seed, progress, solve)
                 if sol is None:
                     raise
-                sol.seconds = time.perf_counter() - start
+                sol.seconds = clock.elapsed()
                 return sol
         return _solve_one(problem, method, time_limit, seed, progress, options, trust)
     finally:
@@ -177,7 +176,7 @@ def _solve_one(
     reason = cls.unsupported_reason(problem)
     if reason is not None:
         raise UnsupportedError(reason)
-    start = time.perf_counter()
+    clock = Budget(time_limit, seed)
     try:
         backend = cls(**(options or {}))
     except TypeError as exc:
@@ -186,12 +185,12 @@ def _solve_one(
 
     try:
         if isinstance(backend, Presolve):
-            sol = _run_presolve(backend, problem, time_limit, seed, progress, start)
+            sol = _run_presolve(backend, problem, clock, progress)
         else:
             sol = backend.solve(problem, time_limit=time_limit, seed=seed, progress=progress)
     except NativeCrash as exc:  # a native solver failed or died: no answer, say why
         sol = Solution(Status.UNKNOWN, cls.name, reason=f"native solver failure: {exc}")
-    sol.seconds = time.perf_counter() - start
+    sol.seconds = clock.elapsed()
     if sol.status is Status.NO and sol.proof is not None and cls.no_basis is not None:
         sol.proof.setdefault("basis", cls.no_basis)
     return gate_no(certify(problem, sol), trust)
@@ -200,20 +199,18 @@ def _solve_one(
 def _run_presolve(
     presolve: Presolve,
     problem: InversionProblem,
-    time_limit: float | None,
-    seed: int | None,
+    clock: Budget,
     progress: bool,
-    start: float,
 ) -> Solution:
     """A presolve in front of its method: ``apply``, decide the reduced problem with
     ``presolve.method`` in the time left, ``invert``."""
-    reduced = presolve.apply(problem, time_limit=time_limit)
+    reduced = presolve.apply(problem, time_limit=clock.limit)
     if isinstance(reduced, Solution):
         return reduced
     sub_problem, data = reduced
-    elapsed = time.perf_counter() - start
-    left = None if time_limit is None else max(time_limit - elapsed, 1e-3)
-    sub = solve(sub_problem, presolve.method, time_limit=left, seed=seed, progress=progress)
+    left = clock.time_limit()
+    left = None if left is None else max(left, 1e-3)
+    sub = solve(sub_problem, presolve.method, time_limit=left, seed=clock.seed, progress=progress)
     return presolve.invert(problem, sub, data)
 
 
@@ -262,19 +259,18 @@ def _near_miss_first(
 
 def _solve_auto(
     problem: InversionProblem,
-    time_limit: float | None,
-    seed: int | None,
+    clock: Budget,
     progress: bool,
     trust: bool,
 ) -> Solution:
-    start = time.perf_counter()
+    time_limit, seed = clock.time_limit(), clock.seed
     # the primal side first (real/box latents with a threshold): a witness that a
     # cheap local search finds must not wait for branch and bound
     from geninv.solvers.primal import auto_first
 
     early, primal = auto_first(problem, time_limit, seed)
     if early is not None:
-        early.seconds = time.perf_counter() - start
+        early.seconds = clock.elapsed()
         early.stats["auto"] = "primal: the local search found a witness first"
         return certify(problem, early)
     refused: list[str] = []
@@ -288,7 +284,7 @@ def _solve_auto(
             continue
         if not is_probe:
             ran.add(cls.name)
-        left = None if time_limit is None else time_limit - (time.perf_counter() - start)
+        left = clock.time_limit()
         if left is not None and is_probe:
             left *= NEAR_MISS_SHARE
         elif left is not None and not trust and cls.no_basis == BASIS_FLOAT:
@@ -349,7 +345,7 @@ def _solve_auto(
         if len(uncertified) > 1:
             others = ", ".join(r.split(":")[0] for r in uncertified[1:])
             held.reason = f"{held.reason} (auto also tried: {others}; stats.auto_uncertified)"
-        held.seconds = time.perf_counter() - start
+        held.seconds = clock.elapsed()
         return held
     raise UnsupportedError("every applicable backend refused: " + "; ".join(refused))
 

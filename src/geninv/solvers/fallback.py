@@ -26,10 +26,10 @@ the portfolio ends within the limit.  Each run checks its single best point exac
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
+from geninv.budget import Budget
 from geninv.errors import GeninvError
 from geninv.problem import InversionProblem, Solution, Status
 
@@ -109,16 +109,16 @@ def run_portfolio(
     refused = _short_refusal(problem, refusals)
     warm_up_torch()  # not counted in the first run's time (its share would be spent on imports)
 
-    start = time.perf_counter()
     if time_limit is None:
-        budget = DEFAULT_SECONDS
+        share = DEFAULT_SECONDS
     else:
-        budget = max(0.0, time_limit - max(SAFETY_SECONDS, SAFETY_SHARE * time_limit))
+        share = max(0.0, time_limit - max(SAFETY_SECONDS, SAFETY_SHARE * time_limit))
+    clock = Budget(share, seed)
     runs: list[dict[str, Any]] = []
     best: Solution | None = None
     overshoot: float | None = None  # how far a run went past its limit (its exact check)
     for i, name in enumerate(names):
-        left = budget - (time.perf_counter() - start)
+        left = clock.left()
         # a run ends with an exact check of its best point (seconds for a large sigmoid
         # network): the first run keeps half its share for it, later ones what it took
         remaining = len(names) - i
@@ -172,7 +172,7 @@ def run_portfolio(
             f"{best.check.distance:.6g} ({best.method}), which does not meet {what}; "
             "an incomplete search does not show that no preimage exists"
         )
-    best.seconds = time.perf_counter() - start
+    best.seconds = clock.elapsed()
     best.stats["auto"] = f"approximate portfolio: {refused}"
     best.stats["auto_portfolio"] = runs
     best.stats["auto_refused"] = [f"{k}: {v}" for k, v in refusals.items()]

@@ -71,6 +71,7 @@ import numpy as np
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import FloatArray
 from geninv.problem import InversionProblem, Solution, Status
+from geninv.proof import Proof
 from geninv.solvers.interface import BASIS_FLOAT, Backend, Capabilities
 from geninv.solvers.interface import MODES as MODES  # the one definition
 from geninv.solvers.interface import Mode as Mode
@@ -241,17 +242,18 @@ class _Solver(_Session):
 
     # -------------------------------------------------------------- outcomes
     def proof(self, kind: str, **extra: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kind": kind,
-            "basis": BASIS_FLOAT,
-            "threshold": float(self.setup.delta),
-            "p": self.p,
-            "tolerance": self.tol,
-            "solver": self.solver,
-            "constraint": f"sum_j t_j^{self.p} <= threshold^{self.p} + tolerance ({self.cap!r})",
-        }
-        out.update(extra)
-        return out
+        out = Proof(
+            kind,
+            basis=BASIS_FLOAT,
+            threshold=float(self.setup.delta),
+            p=self.p,
+            tolerance=self.tol,
+            solver=self.solver,
+            constraint=f"sum_j t_j^{self.p} <= threshold^{self.p} + tolerance ({self.cap!r})",
+        )
+        for key, value in extra.items():
+            out[key] = value
+        return out.to_dict()
 
     # -------------------------------------------------------------- SCIP
     def run(self, cap: float | None) -> tuple[str, float]:

@@ -11,6 +11,7 @@ from geninv.errors import ValidationError
 from geninv.exact import float_down as float_down  # re-exported (layerwise, approx, miqp)
 from geninv.exact import float_up as float_up
 from geninv.problem import InversionProblem, Solution, Status
+from geninv.proof import Proof
 from geninv.solvers.interface import BASIS_FLOAT
 from geninv.solvers.milp.build import _build_milp, _Milp, _setup, _tolerance
 from geninv.solvers.milp.common import (
@@ -109,16 +110,17 @@ class _Solver(_Session):
 
     # -------------------------------------------------------------- outcomes
     def proof(self, kind: str, **extra: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kind": kind,
-            "basis": BASIS_FLOAT,
-            "threshold": self.setup.delta_f,
-            "tolerance": self.tol,
-            "solver": self.solver,
-        }
-        out.update(extra)
+        out = Proof(
+            kind,
+            basis=BASIS_FLOAT,
+            threshold=self.setup.delta_f,
+            tolerance=self.tol,
+            solver=self.solver,
+        )
+        for key, value in extra.items():
+            out[key] = value
         out["binaries"] = self.stats.get("binaries", 0)
-        return out
+        return out.to_dict()
 
     def refuse(self, milp: _Milp) -> Solution | None:
         """``unknown`` when the model's numbers are beyond what the solver represents

@@ -13,6 +13,7 @@ from geninv.budget import Budget
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import small_fraction
 from geninv.problem import InversionProblem, Solution, Status
+from geninv.proof import BASIS_CHECKED, Proof
 from geninv.solvers.interface import Backend, Capabilities
 from geninv.solvers.sat.clause_form import clause_form
 from geninv.solvers.sat.common import (
@@ -197,14 +198,14 @@ class SatBackend(Backend):
     def _no_proof(
         self, cnf: CompiledCNF, proof_path: str | None, lines: list[str] | None
     ) -> dict[str, Any]:
-        proof: dict[str, Any] = {
-            "kind": NO_PROOF_KIND,
-            "solver": self.solver,
-            "cnf_vars": cnf.nvars,
-            "cnf_clauses": len(cnf.clauses),
-            "proof_file": None,
-            "cnf_file": None,
-        }
+        proof = Proof(
+            NO_PROOF_KIND,
+            solver=self.solver,
+            cnf_vars=cnf.nvars,
+            cnf_clauses=len(cnf.clauses),
+            proof_file=None,
+            cnf_file=None,
+        )
         if cnf.unsat_by_propagation:
             proof["decided_by"] = "unit propagation while encoding"
         if proof_path is not None:
@@ -219,9 +220,9 @@ class SatBackend(Backend):
                 res = check_drup_files(cnf_path, proof_path)
                 proof["proof_checked"] = res.ok
                 if res.ok:
-                    proof["basis"] = "checked certificate"
+                    proof["basis"] = BASIS_CHECKED
                 proof["proof_check"] = res.reason
-        return proof
+        return proof.to_dict()
 
     def _unknown(
         self, reason: str, stats: dict[str, Any], z: list[Fraction] | None = None
@@ -333,24 +334,28 @@ class SatBackend(Backend):
             return Solution(
                 Status.YES, self.name, z=best_z, distance=chk.distance, check=chk, stats=stats
             )
-        proof: dict[str, Any] = {
-            "kind": NO_PROOF_KIND,
-            "solver": self.solver,
-            "cnf_vars": cnf.nvars - 1,
-            "cnf_clauses": len(cnf.clauses),
-            "proof_file": None,
-            "optimal": True,
-            "min_distance": chk.distance,
-            "min_distance_exact": str(chk.distance_pow),
-        }
+        proof = Proof(
+            NO_PROOF_KIND,
+            solver=self.solver,
+            cnf_vars=cnf.nvars - 1,
+            cnf_clauses=len(cnf.clauses),
+            proof_file=None,
+            optimal=True,
+            min_distance=chk.distance,
+            min_distance_exact=str(chk.distance_pow),
+        )
         if self.proof_path is not None:
             # A stand-alone certificate: the decision CNF of the problem itself.
             dec = self._decide(problem, Budget(), self.proof_path)
             if dec.status is not Status.NO:  # pragma: no cover - would be an encoder bug
                 return self._unknown("optimisation and decision disagree; encoder bug?", stats)
             assert dec.proof is not None
-            proof.update({k: v for k, v in dec.proof.items() if k != "kind"})
-        return Solution(Status.NO, self.name, distance=chk.distance, proof=proof, stats=stats)
+            for key, value in dec.proof.items():
+                if key != "kind":
+                    proof[key] = value
+        return Solution(
+            Status.NO, self.name, distance=chk.distance, proof=proof.to_dict(), stats=stats
+        )
 
 
 def compile_to_cnf(
