@@ -659,6 +659,21 @@ def test_rup_checker_basics() -> None:
             parse_drup(bad)
 
 
+def test_rup_checker_keeps_reason_clauses() -> None:
+    """A solver deletes the reason of a top-level literal and then relies on that
+    literal (maplechrono, glucose): the deletion is ignored, as drat-trim does, and
+    the proof checks; a lemma that needs a deleted clause that is no reason still fails."""
+    cnf = [(1,), (-1, 2), (-2, 3, 4), (-2, 3, -4), (-2, -3, 4), (-2, -3, -4)]
+    res = check_drup(cnf, parse_drup("d -1 2 0\n3 0\n0\n"))
+    assert res.ok and res.ignored_deletions == 1
+    # [-2, 3, 4] is no reason at the top level (only 1 and 2 are set): deleted, and
+    # the lemma 3 then needs it
+    res = check_drup(cnf, parse_drup("d -2 3 4 0\n3 0\n0\n"))
+    assert not res.ok and res.failed_step == 1
+    # after the lemma 3 is added the same clause is satisfied, not a reason: deleted
+    assert check_drup(cnf, parse_drup("3 0\nd -2 3 4 0\n0\n")).ok
+
+
 def test_rup_checker_matches_naive_on_real_and_corrupted_proofs(tmp_path: Path) -> None:
     rng = np.random.default_rng(21)
     rejected = 0

@@ -22,8 +22,12 @@ an earlier lemma, so by induction everything derived, the empty clause
 included, follows from the CNF.  Deleting clauses only shrinks the database, so
 deletions can only make a proof fail, never make a wrong proof pass.  Like
 drat-trim by default, deletions of unit clauses are ignored (keeping a clause
-is always sound), and deleting a clause that is not in the database is
-ignored and counted.
+is always sound), and so are deletions of *reason* clauses: a clause all of
+whose literals but one are false under unit propagation of the database alone,
+the remaining one true (a CDCL solver keeps such a clause's literal on its
+top-level trail after it deletes the clause, and its later lemmas rely on it;
+maplechrono and glucose do this).  Deleting a clause that is not in the database
+is ignored.  Every ignored deletion is counted.
 
 This module depends on nothing but the standard library and
 :mod:`geninv.errors`, so that it checks the encoder's output independently of
@@ -158,8 +162,13 @@ class _Database:
         self.units: Counter[int] = Counter()
         self.empty = 0
         self.watches: dict[int, list[int]] = {}
+        # top-level propagation (None: a conflict), recomputed after an addition;
+        # deleting a clause that is not a reason leaves it as it is
+        self._top: dict[int, bool] | None = None
+        self._top_known = False
 
     def add(self, lits: Sequence[int]) -> None:
+        self._top_known = False
         clause = list(dict.fromkeys(lits))
         s = set(clause)
         if any(-lit in s for lit in clause):
@@ -178,21 +187,48 @@ class _Database:
         self.watches.setdefault(clause[1], []).append(cid)
 
     def delete(self, lits: Sequence[int]) -> bool:
-        """Delete one copy; False when no such clause is present (or it is a unit)."""
+        """Delete one copy; False when no such clause is present, or it is a unit, or
+        a reason clause of the top-level propagation (the deletion is then ignored)."""
         key = tuple(sorted(set(lits)))
         if len(key) <= 1:
             return False  # unit (and empty) deletions are ignored, as drat-trim does
         ids = self.index.get(key)
         if not ids:
             return False
+        if self._is_reason(key):
+            return False
         cid = ids.pop()
         self.alive[cid] = False  # removed lazily from the watch lists
         return True
 
+    def _is_reason(self, lits: Clause) -> bool:
+        """All literals but one false under top-level propagation, that one true (or
+        the top level conflicts already: nothing is deleted then)."""
+        if not self._top_known:
+            self._top, self._top_known = self._propagate(()), True
+        top = self._top
+        if top is None:
+            return True
+        true = false = 0
+        for lit in lits:
+            v = top.get(abs(lit))
+            if v is None:
+                return False
+            if v == (lit > 0):
+                true += 1
+            else:
+                false += 1
+        return true == 1 and false == len(lits) - 1
+
     def propagates_to_conflict(self, assumptions: Iterable[int]) -> bool:
         """Unit propagation of the units and ``assumptions``: does it conflict?"""
+        return self._propagate(assumptions) is None
+
+    def _propagate(self, assumptions: Iterable[int]) -> dict[int, bool] | None:
+        """The values unit propagation of the units and ``assumptions`` gives
+        (variable -> value), or None when it conflicts."""
         if self.empty:
-            return True
+            return None
         value: dict[int, bool] = {}  # variable -> value
         trail: list[int] = []
 
@@ -208,7 +244,7 @@ class _Database:
 
         for lit in list(self.units) + list(assumptions):
             if not assign(lit):
-                return True
+                return None
         head = 0
         clauses, alive, watches = self.clauses, self.alive, self.watches
         while head < len(trail):
@@ -254,8 +290,8 @@ class _Database:
                     conflict = True
             watches[false_lit] = keep
             if conflict:
-                return True
-        return False
+                return None
+        return value
 
 
 def check_drup(
