@@ -326,3 +326,25 @@ def test_store_extend_folds_like_add(clauses: list[list[int]]) -> None:
         == one.contradiction
         == any(not [x for x in c if x != -4] and 4 not in c for c in clauses)
     )
+
+
+def test_flat_nodes_chain_to_deeper_ones() -> None:
+    """``sum x_i <= 1`` over 40 Booleans: the flat OR of each level reuses the one below
+    (``OR(x_j, OR_{j+1})``), so the MDD stays linear (was one flat OR per level, quadratic)."""
+    n = 40
+    pool = VarPool(n)
+    mdd = _SumMDD(pool, [_Term([0, 1], [i + 1], [0, 1]) for i in range(n)])
+    (root, _, _), clauses = mdd.ge(2)
+    assert len(clauses) <= 8 * n
+    assert all(len(c) <= 3 for c in clauses)
+
+    def expect(a: dict[int, bool]) -> list[tuple[int, bool]]:
+        return [(root, sum(a[i] for i in range(1, n + 1)) >= 2)]
+
+    with Solver(name="minisat22", bootstrap_with=[[pool.true], *clauses]) as s:
+        for on in ([], [5], [3, 17], [1, 2, 40]):
+            a = {i: i in on for i in range(1, n + 1)}
+            assume = [i if b else -i for i, b in a.items()]
+            ((lit, want),) = expect(a)
+            assert s.solve(assumptions=assume)
+            assert not s.solve(assumptions=[*assume, -lit if want else lit])

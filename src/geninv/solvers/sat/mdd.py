@@ -105,9 +105,16 @@ class _SumMDD:
     def max(self) -> int:
         return self.smax[0]
 
-    def _bool_lits(self, j: int) -> list[int]:
+    def _bool_lits(self, j: int, made: dict[int, int]) -> list[int]:
+        """The literals of the flat node at level j: ``[f_i increases]`` for i >= j,
+        up to the nearest deeper level whose flat node of the same kind (``made``)
+        exists, which stands for all the rest (OR and AND are associative)."""
         out: list[int] = []
-        for t in self.terms[j:]:
+        for i in range(j, len(self.terms)):
+            if i > j and i in made:
+                out.append(made[i])
+                break
+            t = self.terms[i]
             w = t.f[1] - t.f[0]
             if w > 0:
                 out.append(t.lits[0])
@@ -128,12 +135,12 @@ class _SumMDD:
             mw = self.minw[j]
             if kk <= mw:
                 if j not in self.or_lit:
-                    self.or_lit[j], cs = encode_or(self._bool_lits(j), pool)
+                    self.or_lit[j], cs = encode_or(self._bool_lits(j, self.or_lit), pool)
                     out.extend(cs)
                 return (self.or_lit[j], self.smin[j] + 1, self.smin[j] + mw)
             if kk > total - mw:
                 if j not in self.and_lit:
-                    self.and_lit[j], cs = encode_and(self._bool_lits(j), pool)
+                    self.and_lit[j], cs = encode_and(self._bool_lits(j, self.and_lit), pool)
                     out.extend(cs)
                 return (self.and_lit[j], self.smin[j] + total - mw + 1, self.smax[j])
         starts = self.starts[j]
