@@ -32,10 +32,9 @@ from geninv.clampcheck import verify_clamp_box
 from geninv.errors import GeninvError, ValidationError
 from geninv.exact import threshold_upper
 from geninv.problem import InversionProblem, Solution, Status, norm_label
-from geninv.proof import Proof
 from geninv.proofcheck import ProofRejected, check_certificate
 from geninv.solvers.bab.certificate import Certificate, rat, write_atomic
-from geninv.solvers.bab.common import KIND, _l1_bound
+from geninv.solvers.bab.common import _l1_bound, checked_proof
 from geninv.solvers.bab.relax import LayerData, Setup
 from geninv.solvers.bab.search import OBBT_DEPTH, IncumbentFinder, Search, SearchResult
 from geninv.solvers.interface import Backend, Capabilities
@@ -301,14 +300,5 @@ class BabBackend(Backend):
         if retried:
             stats["optimistic_retry"] = retried
         stats["check_seconds_total"] = round(time.perf_counter() - t0, 4)
-        proof = Proof(
-            KIND,
-            nodes=report.nodes,
-            leaves=report.leaves,
-            empty_by_bounds=report.empty_by_bounds,
-            multipliers=report.multipliers,
-            root=report.root,
-            checked=True,
-            relation_note="refutes '<=' (which also refutes '<')",
-        ).to_dict()
+        proof = checked_proof(report, "refutes '<=' (which also refutes '<')")
         return Solution(Status.NO, self.name, proof=proof, stats=stats), doc

@@ -1,13 +1,30 @@
-"""Names the branch and bound's modules share: the proof kind, the l1 bound."""
+"""Names the branch and bound's modules share: the proof kind and summary, the l1 bound."""
 
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 from geninv.problem import InversionProblem
-from geninv.proof import KIND_BAB
+from geninv.proof import KIND_BAB, Proof
 
 KIND = KIND_BAB  # the name geninv.proof checks
+
+
+def checked_proof(report: Any, note: str) -> dict[str, Any]:
+    """The proof dict of a *no* whose tree the independent checker accepted: the
+    checker's ``report`` counts (nodes, leaves, leaves empty by bounds alone,
+    multipliers, the root) and what the certificates refute (``note``)."""
+    return Proof(
+        KIND,
+        nodes=report.nodes,
+        leaves=report.leaves,
+        empty_by_bounds=report.empty_by_bounds,
+        multipliers=report.multipliers,
+        root=report.root,
+        checked=True,
+        relation_note=note,
+    ).to_dict()
 
 
 def _l1_bound(problem: InversionProblem) -> Fraction:

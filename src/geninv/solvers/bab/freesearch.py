@@ -26,7 +26,6 @@ import numpy as np
 
 from geninv.budget import Budget
 from geninv.problem import InversionProblem, Solution, Status, norm_label
-from geninv.proof import Proof
 from geninv.proofcheck import ProofRejected, check_certificate
 from geninv.proofcheck_free import ROOT, FreeChecker
 from geninv.solvers.bab.certificate import FORMAT, VERSION
@@ -333,7 +332,7 @@ def decide_free(
 ) -> tuple[Solution, dict[str, Any]]:
     """bab's decision for real latents without a box: a *yes* re-checked exactly, or
     a *no* whose free proof passed :func:`geninv.proofcheck.check_certificate`."""
-    from geninv.solvers.bab.common import KIND, _l1_bound
+    from geninv.solvers.bab.common import _l1_bound, checked_proof
 
     delta = problem.threshold
     if problem.is_exact_inversion or math.isinf(problem.p):
@@ -384,14 +383,5 @@ def decide_free(
             stats=res.stats,
         ), {}
     res.stats["check_seconds_total"] = round(time.perf_counter() - t0, 4)
-    proof = Proof(
-        KIND,
-        nodes=report.nodes,
-        leaves=report.leaves,
-        empty_by_bounds=report.empty_by_bounds,
-        multipliers=report.multipliers,
-        root=report.root,
-        checked=True,
-        relation_note="Farkas certificates with exact zero on the free latent columns",
-    ).to_dict()
+    proof = checked_proof(report, "Farkas certificates with exact zero on the free latent columns")
     return Solution(Status.NO, name, proof=proof, stats=res.stats), res.doc
