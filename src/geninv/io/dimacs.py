@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geninv.errors import ParseError, ValidationError
-from geninv.io.text import check_header, header_counts, read_text
+from geninv.io.text import check_header, comment_text, header_counts, read_text
 from geninv.io.text import count as _count
 from geninv.io.text import is_integer as _is_integer
 from geninv.io.text import show as _show
@@ -211,9 +211,7 @@ def parse_cnf(text: str, path: str = "<string>") -> CNF:
             continue
         first = line[0]
         if first == "c":
-            # Drop the CR of a CRLF line end; a stray CR inside becomes a space.
-            comment = raw.removesuffix("\r").lstrip()[1:].replace("\r", " ")
-            comments.append(comment[1:] if comment.startswith(" ") else comment)
+            comments.append(comment_text(raw))
             continue
         if first == "%":
             last_line = lineno

@@ -22,6 +22,14 @@ def is_integer(token: str) -> bool:
     return is_decimal(token)
 
 
+def comment_text(raw: str) -> str:
+    """The text of a DIMACS comment line ``c ...`` (``raw`` as read): what follows the
+    ``c`` and one space; the CR of a CRLF line end is dropped, a stray CR inside
+    becomes a space."""
+    comment = raw.removesuffix("\r").lstrip()[1:].replace("\r", " ")
+    return comment[1:] if comment.startswith(" ") else comment
+
+
 def show(text: str, limit: int = 40) -> str:
     """``repr`` of a token for an error message, shortened so the message stays short."""
     if len(text) > limit:

@@ -42,7 +42,7 @@ from geninv.errors import ParseError, UnsupportedError
 from geninv.io.graphs.graph import Graph, n_vertices
 from geninv.io.lattice import parse_exact_number
 from geninv.io.limits import FLOAT_MAX, NUMBER_FORM
-from geninv.io.text import check_header, header_counts
+from geninv.io.text import check_header, comment_text, header_counts
 from geninv.io.text import count as _count
 from geninv.io.text import is_decimal as _is_decimal
 from geninv.io.text import read_text as _read_text
@@ -119,8 +119,7 @@ def parse_graph(text: str, path: str = "<string>") -> Graph:
             continue
         first = line[0]
         if first == "c":
-            comment = raw.removesuffix("\r").lstrip()[1:].replace("\r", " ")
-            comments.append(comment[1:] if comment.startswith(" ") else comment)
+            comments.append(comment_text(raw))
             continue
         tokens = line.split()
         if first == "p":
