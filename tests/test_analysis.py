@@ -240,7 +240,7 @@ def test_fold_discrete_prefix_is_exact_on_the_domain(
 ) -> None:
     import itertools
 
-    from geninv.analysis import fold_discrete_prefix
+    from geninv.reductions.fold import fold_discrete_prefix
 
     rng = np.random.default_rng(seed)
     weights: list[list] = []
@@ -266,7 +266,7 @@ def test_fold_discrete_prefix_is_exact_on_the_domain(
 
 
 def test_fold_discrete_prefix_stops_at_mixing_units() -> None:
-    from geninv.analysis import fold_discrete_prefix
+    from geninv.reductions.fold import fold_discrete_prefix
 
     mixing = ReLUNetwork([[[1, 1]], [[2]]], [[0], [0]])
     assert fold_discrete_prefix(mixing, (0, 1)) == (mixing, 0)
@@ -286,7 +286,7 @@ def test_fold_discrete_prefix_stops_at_mixing_units() -> None:
 
 def test_fold_integer_fast_path_equals_the_fraction_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """The float64 fold of integer layers gives the very network the Fraction path gives."""
-    import geninv.analysis as analysis
+    import geninv.reductions.fold as analysis
 
     rng = np.random.default_rng(77)
     used = 0
@@ -316,3 +316,50 @@ def test_fold_integer_fast_path_equals_the_fraction_path(monkeypatch: pytest.Mon
             assert np.array_equal(a.weight, b.weight) and np.array_equal(a.bias, b.bias)
             assert not np.signbit(a.weight[a.weight == 0]).any()
     assert used >= 100, used
+
+
+def test_fold_reduction_keeps_every_answer() -> None:
+    """FoldDiscretePrefix as a reduction: on random binary and sign problems (relu,
+    identity and leaky first layers, exact and approximate questions) the folded
+    problem has a witness iff the source has (brute force over the corners, in
+    exact arithmetic), it is shallower, and invert returns the solution as it is."""
+    import itertools
+
+    from geninv.errors import UnsupportedError
+    from geninv.problem import Domain, InversionProblem, Solution, Status
+    from geninv.reductions.base import Chain
+    from geninv.reductions.fold import FoldDiscretePrefix
+
+    rng = np.random.default_rng(2026)
+    seen = {True: 0, False: 0}
+    for _ in range(60):
+        n = int(rng.integers(1, 5))
+        kind = str(rng.choice(["binary", "sign"]))
+        rows, bias = univariate_layer(rng, n, rational=bool(rng.integers(2)))
+        m = int(rng.integers(1, 4))
+        second = [[int(v) for v in rng.integers(-2, 3, len(rows))] for _ in range(m)]
+        acts = [str(rng.choice(["relu", "identity", "leaky_relu:1/4"])), "relu"]
+        net = ReLUNetwork(
+            [rows, second], [bias, [int(v) for v in rng.integers(-2, 3, m)]], activations=acts
+        )
+        values = (0, 1) if kind == "binary" else (-1, 1)
+        z0 = [int(v) for v in rng.choice(values, n)]
+        target = [v + int(rng.integers(-1, 2)) for v in net.forward_exact(z0)]
+        p, delta = [("inf", 0), (1, 1), (2, 1)][int(rng.integers(3))]
+        src = InversionProblem(net, target, Domain(kind), p=p, threshold=delta)
+        folded, inverse = FoldDiscretePrefix().apply(src)
+        assert inverse["folded_layers"] == 1 and folded.network.depth == net.depth - 1
+        for z in itertools.product(values, repeat=n):
+            assert folded.exact_check(list(z)).meets == src.exact_check(list(z)).meets
+        has = any(src.exact_check(list(z)).meets for z in itertools.product(values, repeat=n))
+        seen[has] += 1
+        sol = Solution(Status.UNKNOWN, "x")
+        assert FoldDiscretePrefix().invert(sol, inverse) is sol
+    assert seen[True] >= 10 and seen[False] >= 10, seen
+    # in a chain after a reduction, and refused on real latents
+    chain = Chain([FoldDiscretePrefix()])
+    net = ReLUNetwork([[[2, 0], [0, 2]], [[1, 1]]], [[-1, 0], [0]])
+    prob, data = chain.apply(InversionProblem(net, [1], Domain("binary"), p="inf", threshold=0))
+    assert prob.network.depth == 1 and data["steps"] == [{"folded_layers": 1}]
+    with pytest.raises(UnsupportedError):
+        FoldDiscretePrefix().apply(InversionProblem(net, [1], Domain("real"), p="inf", threshold=0))

@@ -28,7 +28,7 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 from torch import nn
 
-from geninv.analysis import CLAMP_BOX_ACTIVATIONS, fold_discrete_prefix, input_clamp_box
+from geninv.analysis import CLAMP_BOX_ACTIVATIONS, input_clamp_box
 from geninv.cli import main
 from geninv.errors import UnsupportedError
 from geninv.io import onnx_io
@@ -38,6 +38,7 @@ from geninv.io.vnncomp import problem_from_vnncomp
 from geninv.io.vnnlib import read_vnnlib
 from geninv.network import ReLUNetwork
 from geninv.problem import Domain, InversionProblem
+from geninv.reductions.fold import fold_discrete_prefix
 from geninv.solvers import corners
 from geninv.solvers.base import REGISTRY
 from geninv.solvers.milp import HANDLED_ACTIVATIONS, _Clock, compute_bounds

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from geninv.analysis import fold_discrete_prefix
 from geninv.network import Layer, ReLUNetwork, integer_values
 from geninv.problem import Domain, InversionProblem
+from geninv.reductions.fold import fold_discrete_prefix
 from geninv.solvers.corners.outcome import CornerPresolve, _value
 from geninv.solvers.corners.pl import CONST, MULTI, _eval_pl
 
