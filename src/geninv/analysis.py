@@ -94,6 +94,7 @@ class PiecewiseLinear:
 
     @staticmethod
     def identity() -> PiecewiseLinear:
+        """The identity ``f(t) = t`` (one knot at 0, slope 1 on both sides)."""
         return PiecewiseLinear((_ZERO,), (_ZERO,), Fraction(1), Fraction(1))
 
     def __call__(self, t: Fraction) -> Fraction:
@@ -132,6 +133,8 @@ class PiecewiseLinear:
 
     @property
     def is_constant(self) -> bool:
+        """True when every slope (between knots and on both tails) is 0, so ``f`` is constant on
+        R."""
         return all(s == 0 for s in self.slopes())
 
     def relu(self) -> PiecewiseLinear:

@@ -87,11 +87,15 @@ def read_answer(path: str) -> Answer:
 
 
 def check_length(problem: InversionProblem, z: Sequence[Any], path: str) -> None:
+    """Raise :class:`~geninv.errors.ParseError` (naming ``path``) unless ``z`` has one entry per
+    input of ``problem``."""
     if len(z) != problem.n:
         raise ParseError(f'"z" has {len(z)} entries, but the instance has {problem.n} inputs', path)
 
 
 def threshold_text(problem: InversionProblem) -> str:
+    """The question as text: ``G(z) = x`` for an exact inversion, else
+    ``||G(z) - x||_p REL delta`` (delta as a float)."""
     if problem.is_exact_inversion:
         return "G(z) = x"
     return f"||G(z) - x||_{norm_label(problem.p)} {problem.relation} {problem.threshold_float():g}"

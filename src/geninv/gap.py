@@ -60,6 +60,11 @@ MIN_RUN_SECONDS = 0.05
 
 @dataclass
 class GapReport:
+    """What ``solve --certify`` found: the best distance ``best_distance`` (re-checked exactly,
+    by ``best_method``, at ``best_z``) and a lower bound ``lower_bound`` on ``d*`` (how it was
+    obtained, whether it is ``lower_bound_certified`` and on what ``lower_bound_basis``), or
+    ``no_bound_reason``; ``runs`` lists every backend run, ``seconds`` the wall time."""
+
     best_distance: float | None = None
     best_method: str | None = None
     best_z: list[Any] | None = None
@@ -73,11 +78,14 @@ class GapReport:
 
     @property
     def gap(self) -> float | None:
+        """``best_distance - lower_bound`` (at least 0), or None when either is missing."""
         if self.best_distance is None or self.lower_bound is None:
             return None
         return max(0.0, self.best_distance - self.lower_bound)
 
     def to_json(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict (``z`` entries as exact JSON numbers, ``gap``
+        included)."""
         from geninv.problem import json_number
 
         return {

@@ -63,6 +63,8 @@ class Interrupted(BaseException):
 
     @property
     def exit_code(self) -> int:
+        """The program's exit status for this signal: 130 for SIGINT, 143 for SIGTERM, else 128 +
+        signum."""
         return EXIT_CODES.get(signal.Signals(self.signum), 128 + self.signum)
 
 
@@ -87,6 +89,7 @@ def track_child(pid: int) -> None:
 
 
 def untrack_child(pid: int) -> None:
+    """Forget a child process (it has ended); no error if it was not tracked."""
     with _CHILD_LOCK:
         _CHILDREN.discard(pid)
 
@@ -164,6 +167,8 @@ def restore_signals() -> None:
 
 
 def interrupted_line(signum: int) -> str:
+    """The one line an interrupted command writes to stderr (names the signal; ends in a
+    newline)."""
     name = signal.Signals(signum).name
     return f"geninv: interrupted by {name}; stopped, no output written\n"
 
@@ -221,6 +226,8 @@ def exit_on_signals() -> None:
 
 # ------------------------------------------------------------------ supervisor
 def supervisor_enabled() -> bool:
+    """Whether the command runs under a supervisor process: only where ``os.fork`` exists, on the
+    main thread, and unless ``GENINV_NO_SUPERVISOR`` is set to something other than 0."""
     return (
         hasattr(os, "fork")
         and os.environ.get("GENINV_NO_SUPERVISOR", "") in ("", "0")

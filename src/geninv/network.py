@@ -117,16 +117,19 @@ class Layer:
 
     @property
     def activation_label(self) -> str:
+        """The activation's name, with its slope for leaky ReLU (``leaky_relu:ALPHA``)."""
         if self.activation == "leaky_relu":
             return f"leaky_relu:{self.negative_slope}"
         return self.activation
 
     @property
     def n_in(self) -> int:
+        """Number of inputs (columns of ``weight``)."""
         return int(self.weight.shape[1])
 
     @property
     def n_out(self) -> int:
+        """Number of outputs (rows of ``weight``)."""
         return int(self.weight.shape[0])
 
     def exact_bias_values(self) -> list[Fraction]:
@@ -299,10 +302,12 @@ class ReLUNetwork(IntegerEvaluation):
 
     @property
     def weights(self) -> list[FloatArray]:
+        """The layers' weight matrices, first layer first (the arrays themselves, not copies)."""
         return [layer.weight for layer in self.layers]
 
     @property
     def biases(self) -> list[FloatArray]:
+        """The layers' bias vectors, first layer first (the arrays themselves, not copies)."""
         return [layer.bias for layer in self.layers]
 
     def is_float_exact(self) -> bool:
@@ -337,6 +342,8 @@ class ReLUNetwork(IntegerEvaluation):
         return self.is_float_exact()
 
     def describe(self) -> str:
+        """One line: the widths ``n -> w1 -> ... -> q``, depth, parameter count and final
+        activation."""
         return (
             f"{self.n_inputs} -> "
             + " -> ".join(str(w) for w in self.widths)
@@ -360,6 +367,7 @@ class ReLUNetwork(IntegerEvaluation):
 
     @property
     def activations(self) -> list[str]:
+        """Each layer's :attr:`Layer.activation_label`, first layer first."""
         return [layer.activation_label for layer in self.layers]
 
     @property

@@ -84,6 +84,7 @@ def parse_norm(value: Any, what: str = "norm") -> float:
 
 
 def norm_label(p: float) -> str:
+    """The norm's ``p`` as text: ``inf``, an integer without ``.0``, else ``repr(p)``."""
     if math.isinf(p):
         return "inf"
     return str(int(p)) if p.is_integer() else repr(p)
@@ -117,6 +118,8 @@ class Domain:
 
     @staticmethod
     def box(lower: Sequence[Any], upper: Sequence[Any]) -> Domain:
+        """The box ``prod_i [lower[i], upper[i]]``, bounds read as exact fractions (raises
+        :class:`~geninv.errors.ValidationError` naming the entry that is not a finite number)."""
         lo = tuple(to_fraction(v, f"lower[{i}]") for i, v in enumerate(lower))
         hi = tuple(to_fraction(v, f"upper[{i}]") for i, v in enumerate(upper))
         return Domain("box", lo, hi)
@@ -143,6 +146,7 @@ class Domain:
 
     @property
     def is_discrete(self) -> bool:
+        """True for the finite domains ``{0,1}^n`` (binary) and ``{-1,1}^n`` (sign)."""
         return self.kind in ("binary", "sign")
 
     def corner_values(self) -> tuple[int, int]:
@@ -169,6 +173,8 @@ class ExactCheck:
     decided: bool = True
 
     def to_json(self) -> dict[str, Any]:
+        """The check as a JSON-ready dict (``meets`` under the key ``meets_threshold``;
+        ``distance_pow`` left out)."""
         return {
             "in_domain": self.in_domain,
             "meets_threshold": self.meets,
@@ -192,6 +198,7 @@ class SourceInfo:
     copy: str | None = None  # name of the copy of the source file inside the instance directory
 
     def to_json(self) -> dict[str, Any]:
+        """The provenance as a JSON-ready dict (every field, under its own name)."""
         return {
             "reduction": self.reduction,
             "theorem": self.theorem,
@@ -289,22 +296,29 @@ class InversionProblem:
     # ------------------------------------------------------------ basics
     @property
     def n(self) -> int:
+        """Number of latent inputs (the network's input width)."""
         return self.network.n_inputs
 
     @property
     def is_exact_inversion(self) -> bool:
+        """True when the threshold is exactly 0, i.e. the question is ``G(z) = x`` (``relation``
+        is then ``<=``)."""
         t = self.threshold
         return t.numerator == 0 if type(t) is Fraction else bool(t == 0)
 
     def target_array(self) -> FloatArray:
+        """The target ``x`` as a float64 array (rounded; the exact values stay in ``target``)."""
         return np.array([float(v) for v in self.target], dtype=np.float64)
 
     def threshold_float(self) -> float:
+        """The threshold delta as a float (from ``threshold_pow ** (1/p)`` when delta is given as
+        delta^p)."""
         if self.threshold_pow is not None:
             return float(float(self.threshold_pow) ** (1.0 / self.p))
         return float(self.threshold)
 
     def describe(self) -> str:
+        """One line stating the question, e.g. ``||G(z) - x|| <= 0.5 (p=2), z in box^3``."""
         rel = "=" if self.is_exact_inversion else self.relation
         rhs = (
             "x"
@@ -492,6 +506,8 @@ class Solution:
             raise ValidationError("a 'no' solution needs a proof")
 
     def to_json(self) -> dict[str, Any]:
+        """The solution as a JSON-ready dict (``z`` as exact JSON numbers, non-finite floats in
+        ``proof``/``stats`` made JSON-safe)."""
         return {
             "status": self.status.value,
             "z": None if self.z is None else [json_number(v) for v in self.z],

@@ -113,6 +113,10 @@ VERSION = 1
 
 @dataclass(frozen=True)
 class CheckReport:
+    """What an accepted proof contained: ``nodes`` in the tree, ``leaves`` among them,
+    ``empty_by_bounds`` leaves refuted by their exact interval bounds alone, ``multipliers``
+    read in all, and the ``root`` kind (its box, or the free root for real latents)."""
+
     nodes: int
     leaves: int
     empty_by_bounds: int

@@ -186,6 +186,8 @@ class FreeChecker:
         self.strict = problem.relation == "<"
 
     def refutes(self, fixed: dict[tuple[int, int], int], y: dict[str, Fraction]) -> bool:
+        """Whether the multipliers ``y`` refute the leaf with the ReLU phases ``fixed`` (exact
+        rationals; False rather than an exception when the check rejects them)."""
         try:
             return FreeLeaf(self.net, self.glob, fixed).farkas(y, self.strict)[0]
         except ProofRejected:

@@ -36,6 +36,8 @@ class MalformedProof(ParseError):
 
 
 def parse_rational(v: Any, what: str) -> Fraction:
+    """An integer or ``'p/q'`` string as an exact Fraction; else :class:`MalformedProof` naming
+    ``what``."""
     if isinstance(v, bool) or not isinstance(v, (int, str)):
         raise MalformedProof(f"{what}: expected an integer or a 'p/q' string, got {v!r}")
     try:
@@ -45,6 +47,7 @@ def parse_rational(v: Any, what: str) -> Fraction:
 
 
 def parse_int(v: Any, what: str) -> int:
+    """An int (not a bool) as it is; else :class:`MalformedProof` naming ``what``."""
     if isinstance(v, bool) or not isinstance(v, int):
         raise MalformedProof(f"{what}: expected an integer, got {v!r}")
     return v
@@ -98,6 +101,8 @@ class Net:
         self.x = list(problem.target)
 
     def f(self, layer: int, v: Fraction) -> Fraction:
+        """The activation of ``layer`` (1-based) at ``v``, exactly: ``v`` for identity or
+        ``v >= 0``, else ``alpha * v``."""
         kind, alpha = self.act[layer - 1]
         if kind == "identity" or v >= 0:
             return v
@@ -263,6 +268,9 @@ class Leaf:
         self._rows: dict[str, tuple[int, int, _UnitRow] | None] = {}
 
     def vbox(self, v: Var) -> tuple[Fraction, Fraction]:
+        """Exact bounds ``(lo, hi)`` of variable ``v`` at this leaf: the input box for layer 0,
+        the activation of the pre-activation bounds for a hidden layer, ``[0, l1]`` for the
+        output slack."""
         layer, j = v
         if layer == 0:
             return self.box[j]
@@ -458,12 +466,20 @@ class Leaf:
 
 @dataclass
 class Globals:
+    """The proof's global data, checked against the instance by :func:`read_globals`: the radius
+    ``delta`` refuted, the l1 bound ``l1`` on ``G(z) - x`` (None for p = inf or exact
+    inversion) and, for p >= 2, the cuts ``(c, r)`` meaning ``c . (G(z) - x) <= r``."""
+
     delta: Fraction
     l1: Fraction | None
     cuts: list[tuple[list[Fraction], Fraction]]
 
 
 def read_globals(problem: InversionProblem, doc: dict[str, Any]) -> Globals:
+    """Read and check the proof's globals in exact rationals: ``threshold_up >= delta`` (when
+    delta is given as delta^p), ``l1_bound >= q^(1-1/p) delta`` (Hoelder) and each cut's
+    ``r >= delta ||c||_(p*)``; raise :class:`ProofRejected` or :class:`MalformedProof`
+    otherwise."""
     p = problem.p
     if problem.threshold_pow is not None:
         # delta is given as delta^p (integer p): the proof refutes the ball of a rational

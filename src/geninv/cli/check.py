@@ -11,6 +11,8 @@ from geninv.cli.common import EXIT_FAIL, EXIT_OK, load_instance, out
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """``geninv check DIR ANSWER``: re-check the answer's witness exactly (exit 0 iff it meets
+    the threshold; :func:`geninv.answers.check_answer`)."""
     from geninv.answers import check_answer, read_answer
 
     problem = load_instance(args.dir)
@@ -34,6 +36,8 @@ def cmd_check_proof(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    """``geninv extract DIR ANSWER``: map the answer back to the instance's source problem and
+    check it there (exit 0 iff it checks out; an instance without a source is an error first)."""
     from geninv.answers import extract_answer, read_answer
     from geninv.reductions.registry import get_reduction
 
@@ -43,6 +47,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    """``geninv info DIR``: the instance's summary, one ``key: value`` per line (a JSON object
+    with ``--json``); exit 0."""
     from geninv.io.instance import summary
 
     problem = load_instance(args.dir)

@@ -31,24 +31,31 @@ class Parser(argparse.ArgumentParser):
     """argparse, but usage errors are one line and exit 2."""
 
     def error(self, message: str) -> NoReturn:
+        """Exit 2 with the one line ``PROG: error: MESSAGE (see PROG --help)`` (no usage block)."""
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 # geninv.io.instance imports onnx (about a second): imported when first used, so the
 # program starts (and its signal policy is in place) quickly.
 def load_instance(directory: str | Path) -> InversionProblem:
+    """The instance in ``directory`` (:func:`geninv.workflows.load`: read and checked; errors
+    name the file)."""
     from geninv.workflows import load
 
     return load(directory)
 
 
 def read_json(path: str | Path) -> Any:
+    """The JSON document at ``path`` (:func:`geninv.io.instance.read_json`: a bad file raises a
+    one-line :class:`~geninv.errors.ParseError`)."""
     from geninv.io.instance import read_json as read
 
     return read(path)
 
 
 def save_instance(problem: InversionProblem, out_dir: str | Path, **kwargs: Any) -> Path:
+    """Write ``problem`` as an instance folder ``out_dir``
+    (:func:`geninv.io.instance.save_instance`, same keywords); returns the folder."""
     from geninv.io.instance import save_instance as save
 
     return save(problem, out_dir, **kwargs)

@@ -9,6 +9,8 @@ from geninv.cli.common import EXIT_OK, out
 
 
 def cmd_export_vnncomp(args: argparse.Namespace) -> int:
+    """``geninv export-vnncomp``: write the instances as ONNX + VNN-LIB benchmarks; skipped
+    instances and parameters rounded to ONNX floats are named on stderr; exit 0."""
     from geninv.io.vnncomp import export_vnncomp
 
     exported, skipped, approximate = export_vnncomp(

@@ -12,6 +12,8 @@ from geninv.problem import SourceInfo, parse_norm
 
 
 def cmd_new(args: argparse.Namespace) -> int:
+    """``geninv new``: build an instance folder from a network file and a target vector (domain,
+    norm, threshold and relation from the flags, each checked first); exit 0."""
     from geninv.io.instance import sha256_file
 
     network = workflows.load_generator(args.network, args.arch)

@@ -50,6 +50,8 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``geninv`` argument parser: every subcommand and flag (usage errors are one line, exit
+    2)."""
     parser = Parser(prog="geninv", description="Invert ReLU generative models.")
     parser.add_argument("--version", action="version", version=f"geninv {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)

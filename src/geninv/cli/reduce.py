@@ -51,6 +51,8 @@ def _finish_reduction(
 
 
 def cmd_reduce_sat(args: argparse.Namespace) -> int:
+    """``geninv reduce sat``: a DIMACS CNF to an exact-inversion instance (Theorem 1 for sign
+    latents, Theorem 2 for real)."""
     from geninv.io.dimacs import read_cnf
 
     cnf = read_cnf(args.file)
@@ -78,6 +80,8 @@ def _radius_args(args: argparse.Namespace) -> tuple[Fraction | None, Fraction | 
 
 
 def cmd_reduce_cvp(args: argparse.Namespace) -> int:
+    """``geninv reduce cvp``: a (0,1)-CVP_p lattice instance to an inversion instance (Theorem 3;
+    real latents lifted, Theorem 4)."""
     p = parse_norm(args.p, "--p")
     files = [args.file] if args.target is None else [args.file, args.target]
     inst = workflows.read_cvp_source(args.file, args.target, p, args.p)
@@ -104,6 +108,8 @@ def cmd_reduce_cvp(args: argparse.Namespace) -> int:
 
 
 def cmd_reduce_clique(args: argparse.Namespace) -> int:
+    """``geninv reduce clique``: a weighted k-Clique / Half-Clique graph to an inversion instance
+    (Theorem 5; real latents, Theorem 6)."""
     from geninv.io.graphs import read_graph
 
     parse_norm(args.p, "--p")  # a number >= 1 within the norm_p limit, before any work
@@ -131,6 +137,8 @@ def cmd_reduce_clique(args: argparse.Namespace) -> int:
 
 
 def cmd_reduce_vc(args: argparse.Namespace) -> int:
+    """``geninv reduce vertex-cover``: vertex cover of size at most Q to an inversion instance
+    (the paper's section 5.3)."""
     from geninv.io.graphs import read_graph
 
     parse_norm(args.p, "--p")  # a number >= 1 within the norm_p limit, before any work
@@ -156,6 +164,8 @@ def cmd_reduce_vc(args: argparse.Namespace) -> int:
 
 
 def cmd_lift(args: argparse.Namespace) -> int:
+    """``geninv lift DIR``: the binary/sign instance lifted to real latents (Theorem 4's gadget),
+    written as a new folder; exit 0."""
     src_dir = Path(args.dir)
     problem = load_instance(src_dir)
     lifted = workflows.lift_instance(problem)

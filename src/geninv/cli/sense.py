@@ -19,6 +19,9 @@ from geninv.workflows import recovery
 
 
 def cmd_sense(args: argparse.Namespace) -> int:
+    """``geninv sense``: compressed-sensing recovery ``y = A G(z) + noise`` through a generator
+    (a network and images or measurements, or the bundled digits); one row per image
+    recovered."""
     from geninv import sensing
 
     if args.digits is not None:

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
+    """``geninv solve``: answer the instance (a folder, or ONNX + VNN-LIB) with the chosen
+    backends (``--certify``: best distance and lower bound instead); exit 0 whatever the
+    answer."""
     with workflows.solver_logs(args.verbose):  # HiGHS's / SCIP's own logs only when asked
         return _cmd_solve(args)
 

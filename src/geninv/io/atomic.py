@@ -58,6 +58,8 @@ def _notify(op: str, path: str) -> None:
 
 
 def register_temp(path: str | os.PathLike[str]) -> None:
+    """Record a temporary path as alive (and tell :data:`HOOKS`), so a killed command's
+    supervisor can remove it."""
     p = os.path.abspath(os.fspath(path))
     with _LOCK:
         _LIVE.add(p)
@@ -65,6 +67,8 @@ def register_temp(path: str | os.PathLike[str]) -> None:
 
 
 def unregister_temp(path: str | os.PathLike[str]) -> None:
+    """Forget a temporary path (it has been removed or renamed into place) and tell
+    :data:`HOOKS`."""
     p = os.path.abspath(os.fspath(path))
     with _LOCK:
         _LIVE.discard(p)
@@ -72,6 +76,7 @@ def unregister_temp(path: str | os.PathLike[str]) -> None:
 
 
 def live_temps() -> list[str]:
+    """The temporary paths alive now, absolute and sorted."""
     with _LOCK:
         return sorted(_LIVE)
 
@@ -275,6 +280,8 @@ def write_text(
     force: bool = False,
     protect: Sequence[str | os.PathLike[str]] = (),
 ) -> Path:
+    """Write ``text`` as UTF-8 to ``path`` atomically (:func:`atomic_file`: whole or not at all);
+    returns ``path``."""
     return write_bytes(path, text.encode("utf-8"), force=force, protect=protect)
 
 
@@ -285,6 +292,9 @@ def write_bytes(
     force: bool = False,
     protect: Sequence[str | os.PathLike[str]] = (),
 ) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_file`; an existing file only with
+    ``force``, never inside or above a path in ``protect``: :func:`check_target`); returns
+    ``path``."""
     with atomic_file(path, force=force, protect=protect, mode="wb") as fh:
         fh.write(data)
     return Path(os.fspath(path))
@@ -297,6 +307,7 @@ def write_json(
     force: bool = False,
     protect: Sequence[str | os.PathLike[str]] = (),
 ) -> Path:
+    """Write ``doc`` as indented JSON plus a newline to ``path`` atomically; returns ``path``."""
     return write_text(path, json.dumps(doc, indent=1) + "\n", force=force, protect=protect)
 
 

@@ -50,6 +50,7 @@ VNNLIB_FILE = "property.vnnlib"
 
 
 def sha256_file(path: str | Path) -> str:
+    """The SHA-256 of the file's bytes, as lowercase hex."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -58,6 +59,8 @@ def sha256_file(path: str | Path) -> str:
 
 
 def problem_to_json(problem: InversionProblem, network_sha: str | None) -> dict[str, Any]:
+    """The ``problem.json`` document of an instance (schema name and version, network summary
+    with ``network_sha``, exact numbers as JSON)."""
     net = problem.network
     box = problem.input_box
     dom: dict[str, Any] = {"kind": problem.domain.kind}

@@ -61,6 +61,7 @@ class Limit:
 
     @property
     def env(self) -> str:
+        """The environment variable that overrides this bound: ``GENINV_MAX_<KEY>``."""
         return f"GENINV_MAX_{self.key.upper()}"
 
 

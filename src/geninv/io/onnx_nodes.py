@@ -45,6 +45,8 @@ def element_type_name(code: int) -> str:
 
 
 def one_line(text: str, limit: int = 200) -> str:
+    """``text`` with runs of whitespace made one space, cut to ``limit`` characters (ending in
+    ``...``)."""
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
@@ -104,14 +106,19 @@ class Reader:
     # -------------------------------------------------------------- messages
     @staticmethod
     def node_label(index: int, node: onnx.NodeProto) -> str:
+        """How messages name a node: ``node INDEX 'NAME' (OP)`` (the name left out when empty)."""
         name = f" '{node.name}'" if node.name else ""
         return f"node {index}{name} ({node.op_type})"
 
     def unsupported(self, index: int, node: onnx.NodeProto, what: str) -> UnsupportedError:
+        """An :class:`~geninv.errors.UnsupportedError` (one line, naming the file and node) for
+        the caller to raise."""
         label = self.node_label(index, node)
         return UnsupportedError(one_line(f"{self.path}: {label}: {what}", 400))
 
     def parse_error(self, index: int, node: onnx.NodeProto, what: str) -> ParseError:
+        """A :class:`~geninv.errors.ParseError` (one line, naming the file and node) for the
+        caller to raise."""
         return ParseError(one_line(f"{self.node_label(index, node)}: {what}", 400), self.path)
 
     # -------------------------------------------------------------- tensors
@@ -152,6 +159,8 @@ class Reader:
         return arr
 
     def add_constant_node(self, index: int, node: onnx.NodeProto) -> None:
+        """Record a ``Constant`` node's ``value`` tensor under its output name; other forms raise
+        (one output, a ``value`` attribute only)."""
         if len(node.output) != 1:
             raise self.parse_error(index, node, "a Constant node must have one output")
         attrs = {a.name: a for a in node.attribute}

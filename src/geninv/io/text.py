@@ -38,6 +38,7 @@ def show(text: str, limit: int = 40) -> str:
 
 
 def count(n: int, noun: str) -> str:
+    """``n`` and the noun, plural with ``s`` unless ``n == 1`` (``1 clause``, ``3 clauses``)."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 

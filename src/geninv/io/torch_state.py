@@ -102,6 +102,8 @@ class ArchStep:
 
     @property
     def label(self) -> str:
+        """The step as written in an architecture string: the activation's name, or
+        ``linear:NAME`` (``:nobias`` without a bias)."""
         if self.kind == "activation":
             return self.name
         return f"linear:{self.name}" + ("" if self.bias else ":nobias")

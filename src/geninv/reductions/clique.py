@@ -108,6 +108,9 @@ class CliqueReduction(Reduction[Graph, list[int] | None]):
         self.theorem = "Theorem 5"
 
     def apply(self, source: Graph) -> tuple[InversionProblem, InverseData]:
+        """The Theorem 5 network on the graph's indicator vector z in {0,1}^n, and
+        ``inverse_data``; raises :class:`~geninv.errors.ValidationError` for an empty graph,
+        an odd n with ``half`` or k outside [0, n]."""
         n = source.n
         if n < 1:
             raise ValidationError("the graph has no vertices")
@@ -205,6 +208,7 @@ class CliqueReduction(Reduction[Graph, list[int] | None]):
         return [i for i, v in enumerate(z) if Fraction(v) >= Fraction(1, 2)]
 
     def invert(self, solution: Solution, inverse_data: InverseData) -> list[int] | None:
+        """The clique (0-based vertices with z_i = 1) for a ``yes`` solution, None otherwise."""
         if solution.status is not Status.YES or solution.z is None:
             return None
         return self.decode(solution.z, inverse_data)

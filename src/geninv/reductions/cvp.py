@@ -81,6 +81,9 @@ class CVPReduction(Reduction[CVPInstance, list[int] | None]):
         self.theorem = "Theorem 3"
 
     def apply(self, source: CVPInstance) -> tuple[InversionProblem, InverseData]:
+        """The Theorem 3 network on z in {0,1}^n (or the paper's pairs), threshold the CVP
+        radius, and ``inverse_data``; raises :class:`~geninv.errors.ValidationError` for an
+        empty basis or radius 0 with ``<``."""
         n = len(source.basis)
         d = len(source.target)
         if n == 0:
@@ -157,6 +160,7 @@ class CVPReduction(Reduction[CVPInstance, list[int] | None]):
         return [1 if Fraction(v) >= Fraction(1, 2) else 0 for v in list(z)[::step]]
 
     def invert(self, solution: Solution, inverse_data: InverseData) -> list[int] | None:
+        """The 0/1 coefficient vector y for a ``yes`` solution, None otherwise."""
         if solution.status is not Status.YES or solution.z is None:
             return None
         return self.decode(solution.z, inverse_data)

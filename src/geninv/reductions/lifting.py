@@ -114,6 +114,9 @@ class BinaryToReal(Reduction[InversionProblem, Solution]):
         self.scale = scale
 
     def apply(self, source: InversionProblem) -> tuple[InversionProblem, InverseData]:
+        """The lifted problem over real latents (four gadget layers, then the source network with
+        a carry unit) and ``inverse_data``; raises :class:`~geninv.errors.UnsupportedError`
+        unless the source's latents are binary or sign."""
         kind = source.domain.kind
         if kind not in ("binary", "sign"):
             raise UnsupportedError(
@@ -185,6 +188,8 @@ class BinaryToReal(Reduction[InversionProblem, Solution]):
         return t
 
     def invert(self, solution: Solution, inverse_data: InverseData) -> Solution:
+        """A ``yes``: the binary (or sign) point the real witness rounds to; any other answer
+        keeps its status, proof and reason (the lifting preserves the answer)."""
         if solution.status is not Status.YES or solution.z is None:
             return Solution(
                 solution.status,

@@ -26,6 +26,9 @@ from geninv.reductions.sat import SatReduction
 
 @dataclass(frozen=True)
 class SourceCheck:
+    """A source solution checked in the source: ``ok``, ``message`` (one line: what was checked
+    and how it went) and ``solution_text`` (the solution in the source's convention)."""
+
     ok: bool
     message: str  # one human line: what was checked and how it went
     solution_text: str  # the solution in the source's convention
@@ -33,6 +36,10 @@ class SourceCheck:
 
 @dataclass(frozen=True)
 class ReductionEntry:
+    """What ``geninv extract`` needs for one reduction name: ``invert`` (witness and inverse data
+    to a source solution, None when there is none), ``load_source`` (the source copy kept in
+    the instance folder) and ``check`` (the source solution checked in the source)."""
+
     #: inversion solution + inverse data -> source solution (None when there is none)
     invert: Callable[[Solution, InverseData], Any]
     load_source: Callable[[Path], Any]
@@ -185,6 +192,8 @@ def _chained(base: ReductionEntry) -> ReductionEntry:
 
 
 def get_reduction(name: str | None) -> ReductionEntry:
+    """The entry for a reduction name from ``problem.json`` (``NAME+lift`` chains the lifting);
+    raises :class:`~geninv.errors.UnsupportedError` for None (no source) or an unknown name."""
     if name is None:
         raise UnsupportedError(
             "this instance was not made by a geninv reduction, so there is no source to map back to"

@@ -118,6 +118,9 @@ class SatReduction(Reduction[CNF, list[bool] | None]):
         self.theorem = "Theorem 1" if domain == "sign" else "Theorem 2"
 
     def apply(self, source: CNF) -> tuple[InversionProblem, InverseData]:
+        """The Theorem 1 (sign) or Theorem 2 (real) network with target 0 and threshold 0, and
+        ``inverse_data`` (clause rows, dropped tautologies); the network size is checked
+        first."""
         n = max(source.n_vars, 1)
         m = source.n_clauses
         size = (m + 1) * (n + 1) if self.domain == "sign" else 2 * (m + 2 * n + 1) * (n + 2)

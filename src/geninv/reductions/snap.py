@@ -81,6 +81,8 @@ class Snapped:
     changed: int  # weights and biases that the snap moved
 
     def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary: units removed, values snapped, the largest output error
+        ``eps_max`` (rounded up) and the new widths."""
         return {
             "removed_units": self.removed_units,
             "snapped_values": self.changed,

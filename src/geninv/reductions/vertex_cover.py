@@ -65,6 +65,9 @@ class VertexCoverReduction(Reduction[Graph, list[int] | None]):
         self.theorem = "Section 5.3"
 
     def apply(self, source: Graph) -> tuple[InversionProblem, InverseData]:
+        """The section 5.3 network on z in {0,1}^n (an edge row per edge plus the size row) with
+        its threshold, and ``inverse_data``; raises :class:`~geninv.errors.ValidationError`
+        for an empty graph."""
         n = source.n
         if n < 1:
             raise ValidationError("the graph has no vertices")
@@ -134,6 +137,7 @@ class VertexCoverReduction(Reduction[Graph, list[int] | None]):
         return [i for i, v in enumerate(z) if Fraction(v) < Fraction(1, 2)]
 
     def invert(self, solution: Solution, inverse_data: InverseData) -> list[int] | None:
+        """The cover (0-based vertices with z_i = 0) for a ``yes`` solution, None otherwise."""
         if solution.status is not Status.YES or solution.z is None:
             return None
         return self.decode(solution.z, inverse_data)

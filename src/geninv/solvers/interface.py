@@ -97,10 +97,12 @@ class Backend(ABC):
 
     @classmethod
     def missing_modules(cls) -> list[str]:
+        """The modules in :attr:`modules` that are not installed (found without importing them)."""
         return [m for m in cls.modules if not _module_found(m)]
 
     @classmethod
     def available(cls) -> bool:
+        """True when every module in :attr:`modules` is installed."""
         return not cls.missing_modules()
 
     @classmethod
@@ -147,6 +149,8 @@ class Presolve(Backend):
         seed: int | None = None,
         progress: bool = False,
     ) -> Solution:
+        """Always raises TypeError: a presolve is run by :func:`geninv.solvers.base.solve`
+        (``apply``, the reduced problem's method, ``invert``)."""
         raise TypeError(
             f"{self.name!r} is a presolve: run it through geninv.solvers.base.solve, "
             "which chains apply, the reduced problem's method and invert"

@@ -417,6 +417,9 @@ class LayerwiseBackend(Backend):
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
+        """Why ``layerwise`` cannot take ``problem``, or None: besides the capabilities,
+        :func:`layerwise_refusal` (sigmoid/tanh only in the last layer, targets inside its
+        range)."""
         return super().unsupported_reason(problem) or layerwise_refusal(problem)
 
     def solve(
@@ -427,6 +430,8 @@ class LayerwiseBackend(Backend):
         seed: int | None = None,
         progress: bool = False,
     ) -> Solution:
+        """Layer-by-layer LP inversion (incomplete): *yes* with a witness re-checked exactly,
+        else *unknown* with the reason, never *no*."""
         return layerwise_solve(
             problem,
             variant=self.variant,

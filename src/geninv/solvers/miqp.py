@@ -420,6 +420,8 @@ class MiqpBackend(Backend):
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
+        """Why ``miqp`` cannot take ``problem``, or None: real latents need a box (big-M values),
+        and the norm must be an integer p >= 2 (or exact inversion); then the capabilities."""
         if problem.domain.kind == "real" and problem.input_box is None:
             return NO_BOUNDS_MESSAGE
         if _exponent(problem) is None:
@@ -434,6 +436,9 @@ class MiqpBackend(Backend):
         seed: int | None = None,
         progress: bool = False,
     ) -> Solution:
+        """SCIP on the big-M model: *yes* with a witness re-checked exactly; a *no* rests on
+        SCIP's word (:func:`geninv.solvers.base.gate_no` makes it *unknown* unless
+        ``trust_solver``); else *unknown* with the reason."""
         from geninv.solvers.milp import common as milp
 
         return miqp_solve(

@@ -43,6 +43,7 @@ class NativeTimeout(GeninvError):
 
 
 def fork_available() -> bool:
+    """Whether worker processes may be forked: ``os.fork`` exists and this is the main thread."""
     return hasattr(os, "fork") and threading.current_thread() is threading.main_thread()
 
 

@@ -160,6 +160,7 @@ class Range:
 
     @property
     def ratio(self) -> float:
+        """Largest over smallest absolute coefficient (1.0 when there is none)."""
         return self.coef_max / self.coef_min if self.coef_min < math.inf else 1.0
 
     def refusal(self) -> str | None:
@@ -186,6 +187,7 @@ class Range:
         return None
 
     def as_dict(self) -> dict[str, float]:
+        """The ranges as a JSON-ready dict (smallest coefficient 0.0 when there is none)."""
         return {
             "max_abs_coefficient": self.coef_max,
             "min_abs_coefficient": self.coef_min if self.coef_min < math.inf else 0.0,
@@ -235,9 +237,12 @@ class Scaled:
 
     @property
     def applied(self) -> bool:
+        """True when any scaling was applied (outputs, hidden units or latents)."""
         return bool(self.out_exp or self.unit_exps or any(self.latent_exp))
 
     def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary: the output scale ``2^-k``, latents and hidden units scaled, and
+        why not when scaling was refused."""
         out: dict[str, Any] = {
             "output_scale": f"2^{-self.out_exp}",
             "latents_scaled": sum(1 for k in self.latent_exp if k),

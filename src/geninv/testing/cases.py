@@ -36,13 +36,17 @@ class Case:
 
     @property
     def n(self) -> int:
+        """Number of latents (columns of the first layer)."""
         return len(self.layers[0][0][0])
 
     @property
     def q(self) -> int:
+        """Number of outputs (length of the target)."""
         return len(self.target)
 
     def question(self) -> Question:
+        """The case as the oracles read it (a :class:`~geninv.testing.oracles.Question`; ``tags``
+        left out)."""
         return Question(
             self.layers,
             self.target,
@@ -82,6 +86,8 @@ class Case:
         )
 
     def describe(self) -> str:
+        """One line for tables and logs: domain, widths and activations, p, the question and the
+        tags."""
         widths = [len(w) for w, _, _ in self.layers]
         acts = ",".join(a for _, _, a in self.layers)
         rel = self.relation
@@ -93,6 +99,9 @@ class Case:
 
     # -------------------------------------------------------------- JSON
     def to_json(self) -> dict[str, Any]:
+        """The case as a JSON-ready dict, every number an exact ``'p/q'`` string (read back by
+        :meth:`from_json`)."""
+
         def fs(v: list[Fraction]) -> list[str]:
             return [str(x) for x in v]
 
@@ -115,6 +124,8 @@ class Case:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Case:
+        """The case written by :meth:`to_json`, numbers back as exact Fractions."""
+
         def fr(v: list[str] | None) -> list[Fraction] | None:
             return None if v is None else [Fraction(x) for x in v]
 
@@ -143,4 +154,5 @@ class Case:
         )
 
     def dumps(self) -> str:
+        """The case as indented JSON text (:meth:`to_json`)."""
         return json.dumps(self.to_json(), indent=1)

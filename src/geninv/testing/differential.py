@@ -48,6 +48,10 @@ FAILING = ("WRONG", "CRASH", "ORACLE")
 
 @dataclass
 class Outcome:
+    """One route's result on a case: the ``route`` (backend, check, CLI or vnnlib), what it
+    answered (``status``), the ``verdict`` against the oracle (``ok``, ``WRONG``, ``CRASH``,
+    ``ORACLE``, ...), a ``detail`` line and the ``seconds`` it took."""
+
     route: str  # backend name, "check", "cli-check", "vnnlib", "vnnlib:<backend>"
     status: str  # yes / no / unknown / refused / error / crash / meets / fails
     verdict: str  # ok / WRONG / CRASH / ORACLE / unchecked / lossy / -
@@ -56,21 +60,26 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
+        """True when the verdict is a failure (:data:`FAILING`: WRONG, CRASH or ORACLE)."""
         return self.verdict in FAILING
 
     @property
     def signature(self) -> tuple[str, str, str]:
+        """``(route, status, verdict)``: what a table groups outcomes by."""
         return self.route, self.status, self.verdict
 
 
 @dataclass
 class CaseReport:
+    """One case, the oracle's answer to it, and every route's :class:`Outcome`."""
+
     case: Case
     answer: OracleAnswer
     outcomes: list[Outcome] = field(default_factory=list)
 
     @property
     def failures(self) -> list[Outcome]:
+        """The outcomes that failed (:attr:`Outcome.failed`)."""
         return [o for o in self.outcomes if o.failed]
 
 

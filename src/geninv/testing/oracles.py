@@ -51,6 +51,10 @@ BRUTE_MAX_N = 12
 
 @dataclass
 class OracleAnswer:
+    """An oracle's answer: ``status`` (yes, no, undecided) and the ``method`` that gave it, a
+    ``witness`` for *yes*, a ``nonwitness`` (a latent in the domain that fails) when known,
+    and ``min_pow`` the exact minimum of ``||d||_p^p`` (max ``|d_i|`` for inf) when known."""
+
     status: str  # "yes" | "no" | "undecided"
     method: str
     witness: list[Fraction] | None = None
@@ -75,9 +79,11 @@ class Question:
 
     @property
     def n(self) -> int:
+        """Number of latents (columns of the first layer)."""
         return len(self.layers[0][0][0])
 
     def in_domain(self, z: Sequence[Fraction]) -> bool:
+        """Whether ``z`` has ``n`` entries in the domain (exact comparisons)."""
         if len(z) != self.n:
             return False
         if self.domain == "binary":
@@ -98,6 +104,8 @@ class Question:
         return decide_bounds(d, self.p, self.threshold, self.relation, self.threshold_pow)
 
     def residual_power(self, z: Sequence[Fraction]) -> Fraction | None:
+        """``||G(z) - x||_p^p`` exactly (max ``|d_i|`` for p = inf), or None when the outputs at
+        ``z`` are not exact points (sigmoid/tanh) or p = 3/2."""
         out = forward_bounds(self.layers, z)
         if any(lo != hi for lo, hi in out):
             return None
@@ -105,6 +113,7 @@ class Question:
 
     @property
     def piecewise_linear(self) -> bool:
+        """True when no layer is sigmoid or tanh."""
         return all(parse_act(a)[0] not in ("sigmoid", "tanh") for _, _, a in self.layers)
 
 
@@ -372,6 +381,9 @@ def _piece_fails(q: Question, res: list[Affine], lo: Fraction | None, hi: Fracti
 
 
 def one_latent(q: Question) -> OracleAnswer:
+    """The breakpoint oracle (module docstring) for one real or box latent and a piecewise-linear
+    network: *yes* with a witness checked exactly, *no* from the exact (or rigorously bounded)
+    minimum on every piece, else *undecided*."""
     lo = q.lower[0] if q.domain == "box" and q.lower is not None else None
     hi = q.upper[0] if q.domain == "box" and q.upper is not None else None
     xs, outs = pwl_network(q.layers, lo, hi)
@@ -459,6 +471,8 @@ def _act_bound(name: str, slope: Fraction, lo: Fraction | None, hi: Fraction | N
 
 
 def certified(q: Question) -> OracleAnswer:
+    """The fallback oracle: *yes* when the planted latent is a witness, *no* when the interval
+    bounds of the outputs are already too far from the target, else *undecided*."""
     nonwitness = None
     if q.planted is not None:
         verdict = q.decide(q.planted)

@@ -16,6 +16,7 @@ from geninv.errors import BackendUnavailableError, ValidationError
 
 
 def n_vertices(k: int) -> str:
+    """``k`` with ``vertex`` or ``vertices`` as the count needs."""
     return f"{k} vertex" if k == 1 else f"{k} vertices"
 
 
@@ -137,6 +138,7 @@ class Graph:
 
     @property
     def is_weighted(self) -> bool:
+        """True when the graph carries edge weights (``weights`` is not None)."""
         return self.weights is not None
 
     @cached_property

@@ -62,6 +62,10 @@ class TorchBackend(Backend):
         seed: int | None = None,
         progress: bool = False,
     ) -> Solution:
+        """Gradient search (incomplete): *yes* with a witness re-checked exactly, else *unknown*
+        with the reason, never *no*; raises :class:`~geninv.errors.UnsupportedError` for a
+        problem outside the capabilities and :class:`~geninv.errors.ValidationError` for a
+        negative or NaN ``time_limit``."""
         entered = time.perf_counter()
         reason = self.unsupported_reason(problem)
         if reason is not None:

@@ -56,6 +56,9 @@ class FlipGdBackend(TorchBackend):
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
+        """Why ``flipgd`` cannot take ``problem``, or None: besides the capabilities, the network
+        must be bias-free with ReLU layers (the last may be identity), Hand & Voroninski's
+        model."""
         return super().unsupported_reason(problem) or _flipgd_refusal(problem)
 
     def _run(self, run: _Run) -> dict[str, Any]:

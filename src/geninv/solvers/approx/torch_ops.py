@@ -29,6 +29,8 @@ class TorchGenerator:
     def from_network(
         network: ReLUNetwork, device: torch.device, dtype: torch.dtype
     ) -> TorchGenerator:
+        """The network's layers as torch tensors of ``dtype`` on ``device`` (weights and biases
+        rounded to that dtype)."""
         import torch
 
         layers = network.layers

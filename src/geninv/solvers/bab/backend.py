@@ -65,6 +65,9 @@ def primal_incumbent(problem: InversionProblem, seconds: float) -> list[Fraction
 
 
 def make_setup(problem: InversionProblem) -> tuple[Setup, Fraction | None]:
+    """The node LPs' shared data (network in floats, target, delta, norm mode) and the exact l1
+    bound D the proof states: None for p = inf or exact inversion, delta for p = 1, the
+    rational ``R >= q^(1-1/p) delta`` for integer p >= 2."""
     layers = [
         LayerData(
             np.asarray(la.weight, dtype=np.float64),
@@ -134,6 +137,9 @@ class BabBackend(Backend):
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
+        """Why ``bab`` cannot take ``problem``, or None: besides the capabilities (box or clamped
+        real latents; relu, leaky_relu, identity), p must be inf, 1 or an integer (any p for
+        exact inversion), and an integer when the threshold is given as delta^p."""
         p = problem.p
         if problem.threshold_pow is not None and (math.isinf(p) or not p.is_integer()):
             return "backend 'bab' needs an integer p with a threshold given as delta^p"
@@ -152,6 +158,9 @@ class BabBackend(Backend):
         seed: int | None = None,
         progress: bool = False,
     ) -> Solution:
+        """Decide (or, in optimize mode, bracket the distance): *yes* with a witness re-checked
+        exactly, *no* only with a proof that passed :mod:`geninv.proofcheck` in exact
+        rationals (written to ``proof`` when given), else *unknown* with the reason."""
         if self.mode == "optimize":
             from geninv.solvers.bab.optimize import optimize
 

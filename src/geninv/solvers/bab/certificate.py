@@ -47,6 +47,10 @@ def rat(v: Fraction) -> int | str:
 
 @dataclass
 class ProofNode:
+    """One node of the proof tree: its latent ``box`` and ``fixed`` ReLU phases; an inner node
+    has its ``split`` and ``children``, a leaf its multipliers ``y`` (exact, by row name);
+    ``lemmas`` are bound lemmas its descendants inherit."""
+
     id: int
     box: Box
     fixed: dict[tuple[int, int], int]
@@ -57,6 +61,7 @@ class ProofNode:
     lemmas: list[tuple[int, int, str, dict[str, Fraction]]] | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The node as the proof format writes it (rationals as ``'p/q'`` strings)."""
         doc: dict[str, Any] = {
             "id": self.id,
             "box": [[rat(lo), rat(hi)] for lo, hi in self.box],
@@ -91,6 +96,9 @@ class ProofNode:
 
 @dataclass
 class Certificate:
+    """A bab proof being built: dimensions ``n`` and ``q``, the ``problem`` it is about, the
+    ``root`` kind, the l1 bound and cuts (:meth:`globals_doc`) and the nodes by id."""
+
     n: int
     q: int
     problem: dict[str, Any]
@@ -108,6 +116,8 @@ class Certificate:
         return doc
 
     def to_json(self) -> dict[str, Any]:
+        """The whole proof document (format, version, globals and nodes in id order) that
+        :func:`geninv.proofcheck.check_certificate` reads."""
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -121,10 +131,12 @@ class Certificate:
 
     @property
     def leaves(self) -> int:
+        """Number of leaves (nodes without children)."""
         return sum(1 for nd in self.nodes.values() if nd.children is None)
 
     @property
     def multipliers(self) -> int:
+        """Number of multipliers over all leaves."""
         return sum(len(nd.y or {}) for nd in self.nodes.values())
 
 

@@ -84,6 +84,8 @@ class Row:
         return cached
 
     def floats(self) -> tuple[list[int], list[float], float, float]:
+        """The row for the LP: columns (sorted), their coefficients, the coefficient of ``s`` and
+        ``beta``, all as floats."""
         cols = sorted(self.coef)
         return cols, [float(self.coef[c]) for c in cols], float(self.s_coef), float(self.beta)
 
@@ -193,6 +195,8 @@ class FreeModel:
         self.cut_rows.append(Row(f"C{k}", coef, r / self.delta, beta))
 
     def rows(self, fixed: Fixed) -> list[Row]:
+        """The unit rows of a node with phases ``fixed`` (by each unit's state, named as the
+        checker names them), then the target rows and the cuts."""
         out: list[Row] = []
         for li, j in self.units:
             act, alpha = self.acts[li - 1]
@@ -236,6 +240,10 @@ class FreeModel:
 
 @dataclass
 class LPResult:
+    """One node LP's outcome: ``status`` (optimal, infeasible, other), the optimum ``value``, the
+    column values ``v`` (``s`` last), candidate multipliers ``y`` per row (dual, or both signs
+    of the ray), the ``rows`` and the optimal ``basis``."""
+
     status: str  # "optimal", "infeasible", "other"
     value: float
     v: np.ndarray[Any, Any] | None  # column values (s last)
@@ -412,6 +420,9 @@ class Repair:
         yf: np.ndarray[Any, Any],
         basic: set[int] | None = None,
     ) -> dict[str, Fraction] | None:
+        """Exact multipliers, by row name, from the float dual ``yf``: Fractions adjusted until
+        every column that must cancel does, then checked by the exact leaf check; None when
+        that fails (never unchecked multipliers)."""
         top = float(np.max(yf, initial=0.0))
         if not top > 0:
             return None

@@ -53,6 +53,9 @@ def _rat(v: Fraction) -> int | str:
 
 @dataclass
 class FreeResult:
+    """The free search's answer: ``status`` (yes, no, unknown), the witness ``z`` (exact), the
+    ``reason`` for *unknown*, the proof ``doc`` for *no*, and ``stats``."""
+
     status: str  # "yes", "no", "unknown"
     z: list[Fraction] | None = None
     reason: str = ""
@@ -68,6 +71,9 @@ class _Item:
 
 
 class FreeSearch:
+    """The phase search for real latents without a box (module docstring): its *no* comes with a
+    proof :mod:`geninv.proofcheck_free` accepts."""
+
     def __init__(
         self,
         problem: InversionProblem,
@@ -247,6 +253,8 @@ class FreeSearch:
         return "split", (unit, lp.value if lp.status == "optimal" else 0.0)
 
     def run(self) -> FreeResult:
+        """Search until answered, out of time or out of nodes: *yes* with a witness re-checked
+        exactly, *no* with the proof document, else *unknown* with the reason."""
         start = time.perf_counter()
         if self.finder is not None:
             z0 = self.finder(self.problem, max(0.0, self.clock.left()))

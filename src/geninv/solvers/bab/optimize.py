@@ -77,6 +77,9 @@ def _start_point(problem: InversionProblem) -> list[Fraction]:
 
 
 def optimize(backend: BabBackend, problem: InversionProblem, time_limit: float | None) -> Solution:
+    """``bab`` in optimize mode (module docstring): bisect on the threshold; ``stats`` gives the
+    best exact distance and the certified lower bound; the answer to the instance is *yes*, a
+    proved *no*, or *unknown*."""
     clock = Budget(time_limit)
     start = clock.start
     best = _start_point(problem)

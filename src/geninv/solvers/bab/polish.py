@@ -79,6 +79,8 @@ def _solve(
 def candidates(
     problem: InversionProblem, box: list[tuple[Fraction, Fraction]], guess: list[Fraction]
 ) -> list[list[Fraction]]:
+    """Exact witness candidates on ``box`` where ``G`` is affine (module docstring), each to be
+    re-checked exactly by the caller; empty when ``G`` is not affine there."""
     aff = _affine(problem, box)
     if aff is None:
         return []

@@ -47,6 +47,9 @@ _INFEASIBLE = ("kInfeasible",)
 
 @dataclass
 class LayerData:
+    """One layer in floats for the node LP: ``weight``, ``bias``, activation ``kind`` and its
+    slope ``alpha`` below 0."""
+
     weight: FloatArray
     bias: FloatArray
     kind: str  # relu, leaky_relu or identity
@@ -67,11 +70,16 @@ class Setup:
 
     @property
     def q(self) -> int:
+        """Number of outputs (length of the target ``x``)."""
         return int(self.x.shape[0])
 
 
 @dataclass
 class NodeResult:
+    """One node LP's outcome: ``status``, the optimum ``value`` of ``s`` (inf when infeasible),
+    the latents ``z`` and outputs ``out`` at the optimum, candidate multipliers ``y`` (duals
+    or the dual ray; ``y_alt`` the ray's other sign) by row name, and the optimal ``basis``."""
+
     status: str  # "optimal", "infeasible", "other"
     value: float  # optimum of s (inf when infeasible)
     z: FloatArray | None

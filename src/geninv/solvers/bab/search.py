@@ -82,6 +82,9 @@ class _Item:
 
 @dataclass
 class SearchResult:
+    """The search's answer: ``status`` (yes, no, unknown), the exact witness ``z``, the
+    ``reason`` for *unknown*, the proof ``certificate`` for *no*, and ``stats``."""
+
     status: str  # "yes", "no", "unknown"
     z: list[Fraction] | None = None
     reason: str = ""
@@ -90,6 +93,8 @@ class SearchResult:
 
 
 class Search:
+    """The best-first bab search over one root box (module docstring); :meth:`run` runs it."""
+
     def __init__(
         self,
         problem: InversionProblem,
@@ -331,6 +336,9 @@ class Search:
 
     # ------------------------------------------------------------ main loop
     def run(self, root_box: Box) -> SearchResult:
+        """Search from ``root_box``: *yes* with a witness re-checked exactly, *no* when every
+        leaf passed the exact leaf check (the certificate filled in), else *unknown* (time or
+        node budget, or a node that cannot be split) with the reason."""
         start = time.perf_counter()
         z = self._incumbent()
         if z is not None:

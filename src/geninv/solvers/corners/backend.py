@@ -38,6 +38,8 @@ class CornersBackend(Presolve):
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
+        """Why the presolve cannot take ``problem``, or None: :func:`decline_reason` (the
+        problem's shape), then the capabilities."""
         return decline_reason(problem) or super().unsupported_reason(problem)
 
     def apply(
@@ -65,6 +67,9 @@ class CornersBackend(Presolve):
         return pre.binary, ("exact", {"pre": pre, "stats": stats})
 
     def invert(self, problem: InversionProblem, sub: Solution, data: Any) -> Solution:
+        """The answer to ``problem`` from the binary problem's ``sub``: a *yes* lifted to the
+        original latents (``low + (high - low) b``), a *no* wrapped in a corner proof that
+        keeps the binary proof's basis, else *unknown* with the binary problem's reason."""
         kind, info = data
         if kind == "near":
             return invert_near(problem, sub, info)

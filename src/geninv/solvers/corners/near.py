@@ -129,6 +129,8 @@ class NearCorners:
     units: list[_Units] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary: forcing outputs, the largest radius and the largest error bound
+        on the other outputs (rounded up)."""
         return {
             "forcing_outputs": self.forcing,
             "max_radius": float_up(max(self.radius, default=_ZERO)),

@@ -41,6 +41,8 @@ class CornerPresolve:
         ]
 
     def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary: forcing and dropped outputs, pruned units, folded layers, fixed
+        coordinates and seconds."""
         return {
             "forcing_outputs": [f["output"] for f in self.forcing],
             "dropped_outputs": self.dropped_outputs,

@@ -74,6 +74,8 @@ class EnumerateBackend(Backend):
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
+        """Why ``enumerate`` cannot take ``problem``, or None: besides the capabilities, at most
+        ``MAX_N`` latents."""
         reason = super().unsupported_reason(problem)
         if reason is None and problem.n > MAX_N:
             return (
@@ -90,6 +92,10 @@ class EnumerateBackend(Backend):
         seed: int | None = None,
         progress: bool = False,
     ) -> Solution:
+        """Every corner screened in floats with a rigorous error bound, candidates re-checked
+        exactly (:func:`enumerate_corners`): *yes* with a witness, *no* (decide mode) when every
+        corner is excluded, *unknown* at the time limit or when an exact comparison is out of
+        reach."""
         return enumerate_corners(
             problem,
             mode=self.mode,

@@ -56,14 +56,17 @@ class ShardCombiner:
 
     @property
     def points(self) -> int:
+        """Corners screened, over the shards received."""
         return sum(r.points for r in self.results.values())
 
     @property
     def rechecks(self) -> int:
+        """Exact re-checks made, over the shards received."""
         return sum(r.rechecks for r in self.results.values())
 
     @property
     def cache_hits(self) -> int:
+        """Exact re-checks answered from the cache, over the shards received."""
         return sum(r.cache_hits for r in self.results.values())
 
     @property
@@ -75,9 +78,11 @@ class ShardCombiner:
 
     @property
     def min_float(self) -> float:
+        """Smallest float distance screened over the shards received (inf when none)."""
         return min((r.min_float for r in self.results.values()), default=math.inf)
 
     def complete(self) -> bool:
+        """True when every shard of the plan has reported and screened all its corners."""
         return len(self.results) == len(self.shards) and all(
             r.complete for r in self.results.values()
         )

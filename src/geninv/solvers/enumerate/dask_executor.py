@@ -73,6 +73,7 @@ class DaskControl(ShardControl):
 
 
 def load_plan(blob: bytes) -> EnumPlan:
+    """Unpickle an :class:`EnumPlan` sent to a dask worker; raises TypeError for anything else."""
     plan = pickle.loads(blob)
     if not isinstance(plan, EnumPlan):
         raise TypeError(f"expected a pickled EnumPlan, got {type(plan).__name__}")

@@ -58,6 +58,7 @@ class Shard:
 
     @property
     def points(self) -> int:
+        """Number of corners in the shard (``last - first``)."""
         return self.last - self.first
 
 
@@ -89,10 +90,12 @@ class EnumPlan:
 
     @property
     def n(self) -> int:
+        """Number of latents."""
         return self.problem.n
 
     @property
     def total(self) -> int:
+        """Number of corners, ``2^n``."""
         return 1 << self.problem.n
 
     @property
@@ -243,6 +246,7 @@ class EnumPlan:
         return out, dist
 
     def corner(self, index: int) -> list[Fraction]:
+        """Corner number ``index`` as exact latents (entries from ``values``)."""
         z = corners(index, index + 1, self.n, self.values)[0]
         return [Fraction(int(v)) for v in z]
 

@@ -59,10 +59,12 @@ class ShardResult:
 
     @property
     def size(self) -> int:
+        """Number of corners in the shard (``stop - first``)."""
         return self.stop - self.first
 
     @property
     def conclusive(self) -> bool:
+        """True when the shard screened every corner or found a witness."""
         return self.complete or self.witness is not None
 
 

@@ -61,6 +61,9 @@ class MilpBackend(Backend):
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
+        """Why the MILP cannot take ``problem``, or None (:func:`milp_reason`): real latents need
+        a box (big-M values), and the norm must be p = 1, inf or exact inversion; then the
+        capabilities."""
         return milp_reason(problem, cls.name)
 
     def solve(
@@ -71,6 +74,10 @@ class MilpBackend(Backend):
         seed: int | None = None,
         progress: bool = False,
     ) -> Solution:
+        """HiGHS (or SCIP) on the big-M model (:func:`milp_solve`): *yes* with a witness
+        re-checked exactly; a *no* rests on the float solver's word
+        (:func:`geninv.solvers.base.gate_no` makes it *unknown* unless ``trust_solver``); else
+        *unknown* with the reason."""
         return milp_solve(
             problem,
             mode=self.mode,

@@ -159,6 +159,9 @@ class PrimalBackend(Backend):
         seed: int | None = None,
         progress: bool = False,
     ) -> Solution:
+        """Multi-start search (incomplete): *yes* with a witness re-checked exactly, else
+        *unknown* with the best distance found, never *no*; raises
+        :class:`~geninv.errors.UnsupportedError` for a problem outside the capabilities."""
         reason = self.unsupported_reason(problem)
         if reason is not None:
             raise UnsupportedError(reason)

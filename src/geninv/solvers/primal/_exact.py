@@ -48,6 +48,7 @@ def _clip(v: Fraction, lo: Fraction | None, hi: Fraction | None) -> Fraction:
 
 
 def to_fractions(setup: Setup, z: FloatArray) -> list[Fraction]:
+    """The float point as exact Fractions, clipped to the exact box when there is one."""
     lo, hi = setup.lo_q, setup.hi_q
     return [
         _clip(Fraction(float(v)), lo[i] if lo else None, hi[i] if hi else None)

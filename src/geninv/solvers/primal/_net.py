@@ -57,6 +57,7 @@ class Setup:
 
     @property
     def n(self) -> int:
+        """Number of latents."""
         return self.problem.n
 
     @property
@@ -67,6 +68,8 @@ class Setup:
 
 
 def make_setup(problem: InversionProblem) -> Setup:
+    """The problem in float64 form (:class:`FloatNet`, target, delta) with its exact and float
+    search boxes (None: unbounded)."""
     net = problem.network
     kinds: list[str] = []
     slopes: list[float] = []
@@ -194,6 +197,7 @@ def loss_gradient(setup: Setup, out: FloatArray, tau_frac: float) -> FloatArray:
 
 
 def clip(setup: Setup, z: FloatArray) -> FloatArray:
+    """``z`` clipped to the float search box (unchanged when unbounded)."""
     if setup.lo is None or setup.hi is None:
         return z
     return np.minimum(np.maximum(z, setup.lo), setup.hi)

@@ -64,6 +64,8 @@ def pattern_of(setup: Setup, z: FloatArray) -> list[BoolArray | None]:
 
 
 def maps_of(setup: Setup, pattern: list[BoolArray | None]) -> Maps:
+    """The affine maps of the activation ``pattern``: per layer the sign rows, and the output map
+    ``G(z) = M z + c`` on that pattern's region (floats)."""
     net = setup.net
     n = setup.n
     mat = np.eye(n)
@@ -155,6 +157,8 @@ def _solve_lp(
 
 @dataclass
 class DescentStats:
+    """Counters of :func:`lp_descent`: LPs solved and unit phases flipped."""
+
     solves: int = 0
     flips: int = 0
 

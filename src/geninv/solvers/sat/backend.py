@@ -102,6 +102,8 @@ class SatBackend(Backend):
 
     @classmethod
     def unsupported_reason(cls, problem: InversionProblem) -> str | None:
+        """Why ``sat`` cannot take ``problem``, or None: besides the capabilities, p must be an
+        integer or inf when delta > 0."""
         reason = super().unsupported_reason(problem)
         if reason is not None:
             return reason
@@ -130,6 +132,10 @@ class SatBackend(Backend):
         seed: int | None = None,
         progress: bool = False,
     ) -> Solution:
+        """The exact CNF and a CDCL solver: *yes* with a witness re-checked exactly, *no* (decide
+        mode) for an unsatisfiable CNF, with a DRUP proof written when ``proof`` is set (checked
+        with ``check_proof``), else *unknown*; raises :class:`~geninv.errors.UnsupportedError`
+        outside the capabilities."""
         reason = self.unsupported_reason(problem)
         if reason is not None:
             raise UnsupportedError(reason)

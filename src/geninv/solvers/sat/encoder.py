@@ -49,9 +49,12 @@ class CompiledCNF:
 
     @property
     def unsat_by_propagation(self) -> bool:
+        """True when the encoding already produced an empty clause (unsatisfiable without
+        search)."""
         return not all(self.clauses)  # an empty clause
 
     def to_dimacs(self) -> str:
+        """The CNF in DIMACS text (``p cnf`` header, one clause per line, ending in a newline)."""
         lines = [f"p cnf {self.nvars} {len(self.clauses)}"]
         lines.extend(" ".join(map(str, [*c, 0])) for c in self.clauses)
         return "\n".join(lines) + "\n"
