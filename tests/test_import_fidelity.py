@@ -29,6 +29,7 @@ from onnx.reference import ReferenceEvaluator
 from torch import nn
 
 from geninv.analysis import CLAMP_BOX_ACTIVATIONS, input_clamp_box
+from geninv.budget import Budget
 from geninv.cli import main
 from geninv.errors import UnsupportedError
 from geninv.io import onnx_io
@@ -41,7 +42,7 @@ from geninv.problem import Domain, InversionProblem
 from geninv.reductions.fold import fold_discrete_prefix
 from geninv.solvers import corners
 from geninv.solvers.base import REGISTRY
-from geninv.solvers.milp import HANDLED_ACTIVATIONS, _Clock, compute_bounds
+from geninv.solvers.milp import HANDLED_ACTIVATIONS, compute_bounds
 
 #: (geninv spec, ONNX op or None for the identity, LeakyRelu alpha)
 ACTS: list[tuple[str, str | None, float | None]] = [
@@ -510,11 +511,11 @@ def test_corner_presolve_and_exact_backends_refuse_other_activations(spec: str) 
             assert why is not None and f"layer 1 ({spec})" in why
     lo, hi = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
     if handled:
-        bounds = compute_bounds(net, "box", lo, hi, False, _Clock(), 1.0)
+        bounds = compute_bounds(net, "box", lo, hi, False, Budget(), 1.0)
         assert bounds.complete
     else:
         with pytest.raises(UnsupportedError, match=rf"layer 1 \({spec}\)"):
-            compute_bounds(net, "box", lo, hi, False, _Clock(), 1.0)
+            compute_bounds(net, "box", lo, hi, False, Budget(), 1.0)
 
 
 def test_leaky_relu_default_alpha_is_the_float32_value(tmp_path: Path) -> None:

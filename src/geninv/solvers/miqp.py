@@ -68,6 +68,7 @@ from typing import Any
 
 import numpy as np
 
+from geninv.budget import Budget
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.network import FloatArray
 from geninv.problem import InversionProblem, Solution, Status
@@ -81,7 +82,6 @@ from geninv.solvers.milp import (
     TOL_REL,
     _Best,
     _build_milp,
-    _Clock,
     _Milp,
     _polish,
     _Run,
@@ -146,7 +146,7 @@ def _to_scip(milp: _Milp, p: int, seed: int | None, progress: bool) -> tuple[Any
 
 def _solve_isolated(
     solve_model: Callable[[], tuple[str, float, list[FloatArray], int]],
-    clock: _Clock,
+    clock: Budget,
     solver: str,
 ) -> tuple[str, float, list[FloatArray], int]:
     """Run SCIP in a forked child (:func:`geninv.solvers.native.run_forked`).
@@ -188,7 +188,7 @@ class _Solver(_Session):
         assert p is not None
         self.p = p
         self.method = "miqp"
-        self.clock = _Clock(time_limit, seed)
+        self.clock = Budget(time_limit, seed)
         self.start = self.clock.start
         self.problem = problem
         self.mode = mode

@@ -13,7 +13,6 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from geninv.budget import Budget
 from geninv.exact import float_down as float_down  # re-exported (layerwise, approx, miqp)
 from geninv.exact import float_up as float_up
 from geninv.problem import InversionProblem
@@ -111,11 +110,6 @@ def _stderr_is_stream() -> bool:
     except OSError:
         return False
     return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
-
-
-#: The MILP solvers' clock is the run's :class:`geninv.budget.Budget` (``left``,
-#: ``expired``, ``deadline`` on ``time.perf_counter``); the name stays for its users.
-_Clock = Budget
 
 
 #: Activations the big-M encoding handles exactly.

@@ -7,6 +7,7 @@ import os
 import tempfile
 from typing import Any
 
+from geninv.budget import Budget
 from geninv.errors import ValidationError
 from geninv.exact import float_down as float_down  # re-exported (layerwise, approx, miqp)
 from geninv.exact import float_up as float_up
@@ -21,7 +22,6 @@ from geninv.solvers.milp.common import (
     MODES,
     Engine,
     Mode,
-    _Clock,
     _copy_log,
     _new_highs,
     _stderr_is_stream,
@@ -69,7 +69,7 @@ class _Solver(_Session):
         engine: Engine = "highs",
         separating: str = "portfolio",
     ) -> None:
-        self.clock = _Clock(time_limit, seed)
+        self.clock = Budget(time_limit, seed)
         self.start = self.clock.start
         self.separating = separating
         self.setup = _setup(problem)

@@ -8,12 +8,13 @@ from fractions import Fraction
 
 import numpy as np
 
+from geninv.budget import Budget
 from geninv.exact import float_down as float_down  # re-exported (layerwise, approx, miqp)
 from geninv.exact import float_up as float_up
 from geninv.network import FloatArray
 from geninv.problem import ExactCheck, InversionProblem
 from geninv.solvers.milp.build import _Milp, _Setup
-from geninv.solvers.milp.common import PROJECT_MAX_WORK, _Clock
+from geninv.solvers.milp.common import PROJECT_MAX_WORK
 from geninv.solvers.milp.highs import _Run
 
 
@@ -216,7 +217,7 @@ def _solve_fixing(
 
 
 def _polish(
-    setup: _Setup, milp: _Milp, run: _Run, best: _Best, stop_on_meet: bool, clock: _Clock
+    setup: _Setup, milp: _Milp, run: _Run, best: _Best, stop_on_meet: bool, clock: Budget
 ) -> None:
     """Exact-check polished versions of HiGHS's points (module docstring).
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from geninv.bounds import Margin, affine_bounds
+from geninv.budget import Budget
 from geninv.errors import UnsupportedError
 from geninv.exact import float_down as float_down  # re-exported (layerwise, approx, miqp)
 from geninv.exact import float_up as float_up
@@ -23,7 +24,6 @@ from geninv.solvers.milp.common import (
     SNAP_REL,
     TIGHTEN_MAX_UNITS,
     TINY_WEIGHT,
-    _Clock,
     _Highs,
     _highs_module,
     _new_highs,
@@ -94,7 +94,7 @@ def compute_bounds(
     lo: FloatArray,
     hi: FloatArray,
     tighten: bool,
-    clock: _Clock,
+    clock: Budget,
     budget: float,
 ) -> _Bounds:
     """Interval bounds, then (``tighten``) LP bounds for unstable units within ``budget`` s.
@@ -204,7 +204,7 @@ def compute_bounds(
 
 
 def solver_bounds(
-    setup: _Setup, tighten: bool | None, clock: _Clock, budget: float
+    setup: _Setup, tighten: bool | None, clock: Budget, budget: float
 ) -> tuple[_Bounds, bool]:
     """:func:`compute_bounds` of a solver run (the MILP's and the MIQP's) over the
     setup's float box, and whether LP tightening was on: ``tighten=None`` means on
@@ -275,7 +275,7 @@ def target_tighten(
     setup: _Setup,
     bounds: _Bounds,
     cap: float,
-    clock: _Clock,
+    clock: Budget,
     budget: float,
     sweeps: int = 2,
 ) -> _TargetPass:
@@ -390,7 +390,7 @@ def target_tighten(
     return out
 
 
-def _lp_infeasible_again(setup: _Setup, bounds: _Bounds, cap: float, clock: _Clock) -> bool:
+def _lp_infeasible_again(setup: _Setup, bounds: _Bounds, cap: float, clock: Budget) -> bool:
     """Re-solve the margin model's LP relaxation by interior point: empty again?"""
     milp = _build_milp(setup, bounds, cap, relax=True)
     if milp is None:
