@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from geninv.cli import main
+from geninv.lab.cells import run_cell
 from geninv.lab.families import build_instance, clique_number
 from geninv.lab.runner import plan_cells, run_sweep
 from geninv.lab.spec import MAX_CELLS, parse_spec, quick_spec
@@ -303,3 +304,83 @@ def test_a_real_dask_local_cluster_gives_the_inline_answers(tmp_path: Path) -> N
         want = {r["cell_key"]: r["answer"] for r in b.rows()}
     assert got == want
     assert not dask.disagreements
+
+
+SLOW_SPEC = """\
+name = "slow"
+seed = 3
+time_limit = 60
+[[families]]
+family = "cvp-thm3"
+sizes = [6, 16]
+seeds = 4
+solvers = ["sat", "bruteforce"]
+"""
+
+
+def _live_in_group(pgid: int) -> list[int]:
+    """Pids of the processes of group ``pgid`` that are not zombies (Linux /proc)."""
+    live = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            live.append(int(d.name))
+    return live
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_sigterm_stops_a_dask_sweep_and_its_workers_within_a_second(tmp_path: Path) -> None:
+    spec = tmp_path / "slow.toml"
+    spec.write_text(SLOW_SPEC)
+    db = tmp_path / "slow.db"
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    cmd = [sys.executable, "-m", "geninv.cli", "lab", "run", str(spec), "--store", str(db)]
+    proc = subprocess.Popen(
+        [*cmd, "--no-progress"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    count, deadline = 0, time.monotonic() + 60
+    try:
+        while count < 8 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            if db.exists():
+                with contextlib.suppress(sqlite3.DatabaseError), Store(db) as s:
+                    count = s.count()
+        assert 8 <= count < 16 and proc.poll() is None  # n = 6 is in, n = 16 sat runs
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+        stopped = time.monotonic() - t0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143 and "SIGTERM" in err
+    assert stopped < 1.5, stopped
+    time.sleep(0.3)
+    assert _live_in_group(proc.pid) == []  # the Dask workers went with it
+    with Store(db) as s:
+        assert s.count() >= 8  # finished rows stay
+
+
+def test_random_net_radius_below_the_certified_minimum_is_a_no() -> None:
+    spec = parse_spec(
+        'time_limit = 20\n[[families]]\nfamily = "random-net"\nsizes = [2]\n'
+        'solvers = ["bab"]\n'
+        "params = { hidden = 4, outputs = 3, fraction = 0.9, optimize_limit = 20 }\n",
+        "<net>",
+    )
+    cell = plan_cells(spec)[0]
+    row = run_cell(cell.to_dict())
+    info = json.loads(row["instance_info"])
+    assert info["certified"] and info["radius"] < info["lower_bound"] <= info["best_distance"]
+    assert row["expected"] == "no" == row["answer"] and row["proof_basis"], row
