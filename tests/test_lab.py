@@ -384,3 +384,14 @@ def test_random_net_radius_below_the_certified_minimum_is_a_no() -> None:
     info = json.loads(row["instance_info"])
     assert info["certified"] and info["radius"] < info["lower_bound"] <= info["best_distance"]
     assert row["expected"] == "no" == row["answer"] and row["proof_basis"], row
+
+
+@pytest.mark.parametrize("address", ["nonsense", "tcp://host", "http://a:1", "tcp://a:1 x"])
+def test_a_bad_scheduler_address_is_one_line(tmp_path: Path, address: str) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text(TINY)
+    code, _, err = run_cli(
+        "lab", "run", str(spec), "--store", str(tmp_path / "s.db"), "--scheduler", address
+    )
+    assert code == 2 and "--scheduler" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "s.db").exists()

@@ -23,6 +23,7 @@ import contextlib
 import importlib
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -105,7 +106,7 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
     if scheduler is not None:
         try:
             client = dist.Client(scheduler, timeout=15)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise ValidationError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
         try:
             yield client
@@ -205,6 +206,19 @@ def disagreements(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+#: What ``--scheduler`` accepts: a Dask scheduler address with a port.
+_ADDRESS = re.compile(r"(tcp|tls)://[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}")
+
+
+def check_scheduler(address: str) -> None:
+    """Refuse a ``--scheduler`` that is not ``tcp://HOST:PORT`` (or ``tls://``)."""
+    if not _ADDRESS.fullmatch(address):
+        raise ValidationError(
+            f"--scheduler {address!r}: expected a Dask scheduler address such as "
+            "tcp://127.0.0.1:8786"
+        )
+
+
 def run_sweep(
     spec: Spec,
     store_path: str | Path,
@@ -216,6 +230,8 @@ def run_sweep(
     progress: bool = True,
 ) -> SweepResult:
     """Run ``spec`` into the store at ``store_path`` (see the module docstring)."""
+    if scheduler is not None:
+        check_scheduler(scheduler)
     t0 = time.perf_counter()
     result = SweepResult()
     with Store(store_path) as store:
