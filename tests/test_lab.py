@@ -334,11 +334,20 @@ def _live_in_group(pgid: int) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
-def test_sigterm_stops_a_dask_sweep_and_its_workers_within_a_second(tmp_path: Path) -> None:
+@pytest.mark.parametrize("supervisor", ["1", "0"])
+def test_sigterm_stops_a_dask_sweep_and_its_workers_within_a_second(
+    tmp_path: Path, supervisor: str
+) -> None:
+    """With the supervisor (the program's default) and without it
+    (``GENINV_NO_SUPERVISOR=1``: the sweep kills its workers' process trees itself)."""
     spec = tmp_path / "slow.toml"
     spec.write_text(SLOW_SPEC)
     db = tmp_path / "slow.db"
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(SRC),
+        "GENINV_NO_SUPERVISOR": "0" if supervisor == "1" else "1",
+    }
     cmd = [sys.executable, "-m", "geninv.cli", "lab", "run", str(spec), "--store", str(db)]
     proc = subprocess.Popen(
         [*cmd, "--no-progress"],

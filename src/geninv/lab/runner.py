@@ -135,12 +135,41 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
         for pid in pids:
             guard.untrack_child(pid)
         if not clean:  # interrupted or failed: no graceful shutdown, kill the workers
-            import os
-            import signal
+            kill_trees(pids)
 
-            for pid in pids:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
+
+def _descendants(roots: list[int]) -> list[int]:
+    """``roots`` and every process below them (Linux ``/proc``; elsewhere ``roots``)."""
+    import os
+
+    children: dict[int, list[int]] = {}
+    with contextlib.suppress(OSError):
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = [], list(roots)
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def kill_trees(pids: list[int]) -> None:
+    """SIGKILL the processes ``pids`` and all their descendants (a worker's own solver
+    child processes included), found before any is killed."""
+    import os
+    import signal
+
+    for pid in _descendants(pids):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _dask(client: Any) -> Submit:
