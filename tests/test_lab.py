@@ -87,6 +87,10 @@ HOSTILE = [
     (BASE + 'solvers = ["sat"]\nparams = { density = 1e300 }\n', "params.density"),
     (BASE + 'solvers = ["sat"]\nparams = { k = true }\n', "params.k"),
     (BASE + 'solvers = ["sat"]\nparams = { colour = 1 }\n', "params.colour"),
+    (
+        BASE.replace("sat-thm1", "clique-thm5") + 'solvers = ["sat"]\nparams = { p = "inf" }\n',
+        "params.p: expected an integer 1..4",
+    ),
     (BASE + 'solvers = ["sat"]\nparams = { k = 6 }\n', "sizes of at least 6 variables"),
     (
         'name = "x"\ntime_limit = 5\n[[families]]\nfamily = "half-clique"\nsizes = [7]\n'

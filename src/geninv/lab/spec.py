@@ -101,11 +101,11 @@ _CVP: dict[str, _Check] = {
 _CLIQUE: dict[str, _Check] = {
     "edge_p": (0.5, _num(0.0, 1.0), "a number 0..1 (G(n, p) edge probability)"),
     "k_offset": (1, _int(-50, 50), "an integer (k = clique number + k_offset)"),
-    "p": (2, _norm, '1, 2 or "inf"'),
+    "p": (2, _int(1, 4), "an integer 1..4 (the clique reduction's norm)"),
 }
 _HALF: dict[str, _Check] = {
     "edge_p": (0.5, _num(0.0, 1.0), "a number 0..1 (G(n, p) edge probability)"),
-    "p": (2, _norm, '1, 2 or "inf"'),
+    "p": (2, _int(1, 4), "an integer 1..4 (the clique reduction's norm)"),
 }
 _VC: dict[str, _Check] = {
     "edge_p": (0.3, _num(0.0, 1.0), "a number 0..1 (G(n, p) edge probability)"),
