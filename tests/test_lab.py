@@ -408,3 +408,31 @@ def test_a_bad_scheduler_address_is_one_line(tmp_path: Path, address: str) -> No
     )
     assert code == 2 and "--scheduler" in err and err.count("\n") == 1, err
     assert not (tmp_path / "s.db").exists()
+
+
+def test_generators_are_seeded_and_planted_formulas_are_satisfiable() -> None:
+    import numpy as np
+    from pysat.solvers import Solver
+
+    from geninv.lab.families import random_ksat
+
+    for seed in range(20):
+        f = random_ksat(12, 80, 3, np.random.default_rng(seed), planted=True)
+        assert f == random_ksat(12, 80, 3, np.random.default_rng(seed), planted=True)
+        assert len(f) == 80 and all(len({abs(v) for v in c}) == 3 for c in f)
+        with Solver(name="cadical153", bootstrap_with=[list(c) for c in f]) as s:
+            assert s.solve()  # 80 clauses on 12 variables: far above the threshold
+    unplanted = [random_ksat(12, 80, 3, np.random.default_rng(s)) for s in range(20)]
+    sat = 0
+    for f in unplanted:
+        with Solver(name="cadical153", bootstrap_with=[list(c) for c in f]) as s:
+            sat += bool(s.solve())
+    assert sat < 5  # without the planted assignment, density 6.7 is almost always unsat
+    from geninv.lab import families
+
+    a = build_instance("cvp-thm3", {"p": 2, "entries": 5, "offset": -1}, 6, 11)
+    families._build_cached.cache_clear()  # rebuilt from scratch, not the worker's cache
+    b = build_instance("cvp-thm3", {"p": 2, "entries": 5, "offset": -1}, 6, 11)
+    assert a is not b and a.source == b.source and a.expected == "no"
+    c = build_instance("cvp-thm3", {"p": 2, "entries": 5, "offset": -1}, 6, 12)
+    assert c.source != a.source
