@@ -60,6 +60,8 @@ from common import (
     say,
 )
 
+from geninv.lab.families import gnp  # the lab's G(n, p), the same draws
+
 FAMILIES = ("3-SAT (Thm 1)", "CVP p=1 (Thm 3)", "vertex cover (5.3)", "clique (Thm 5)")
 BACKENDS = ("enumerate", "sat", "milp")
 #: (first n, step, last n) per family and backend.
@@ -104,13 +106,6 @@ def cvp(n: int, rng: np.random.Generator) -> tuple[Any, str]:
     best = cvp01_min_distance_pow(basis, target, 1)
     inst = CVPInstance(basis, target, radius=best - 1)
     return CVPReduction(1).apply(inst)[0], f"min dist {best}, r={best - 1}"
-
-
-def gnp(n: int, p: float, rng: np.random.Generator) -> Any:
-    from geninv.io.graphs import Graph
-
-    edges = [(i, j) for i in range(n) for j in range(i + 1, n) if rng.random() < p]
-    return Graph.from_edges(n, edges)
 
 
 def vertex_cover(n: int, rng: np.random.Generator) -> tuple[Any, str]:

@@ -24,6 +24,7 @@ vae.pth            a PyTorch state_dict of a small VAE decoder, fc3 (4 -> 16) Re
 far.npy            a target no 8x8 image of G comes near (every pixel 50)
 net.onnx           a VNN-COMP style network, 2 -> 8 -> 2 (ReLU)
 prop.vnnlib        a property of net.onnx: an input box and output bounds
+lab.toml           a tiny ``geninv lab run`` sweep spec (docs/lab.md): 3-SAT and clique
 =================  ===========================================================
 
 The generators are random, not trained: they are there to make the commands run in a
@@ -41,6 +42,27 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+
+#: A sweep of a few seconds: Theorem 1 on random 3-SAT and Theorem 5 on G(n, 1/2),
+#: each beside the source problem's own solver.
+LAB_TOML = """\
+name = "readme"
+seed = 0
+time_limit = 10
+
+[[families]]
+family = "sat-thm1"
+sizes = [6, 8, 10]
+seeds = 2
+solvers = ["sat", "enumerate", "cadical"]
+params = { density = 4.26, planted = false }
+
+[[families]]
+family = "clique-thm5"
+sizes = [6, 8]
+seeds = 2
+solvers = ["sat", "networkx"]
+"""
 
 
 def _uniform_int(rng: random.Random, low: int, high: int) -> int:
@@ -172,6 +194,7 @@ def main(argv: list[str]) -> int:
     (folder / "graph.edge").write_text(graph_edge())
     generator_files(folder)
     vnncomp_files(folder)
+    (folder / "lab.toml").write_text(LAB_TOML)
     return 0
 
 

@@ -142,9 +142,22 @@ def test_readme_commands_run_as_written(tmp_path: Path) -> None:
 
 
 #: Extensions of the input files the README's commands read.
-INPUTS = (".cnf", ".json", ".txt", ".col", ".edge", ".onnx", ".npy", ".pth", ".npz", ".vnnlib")
+INPUTS = (
+    ".cnf",
+    ".json",
+    ".txt",
+    ".col",
+    ".edge",
+    ".onnx",
+    ".npy",
+    ".pth",
+    ".npz",
+    ".vnnlib",
+    ".toml",
+    ".db",
+)
 #: Options whose value is a file a command writes.
-WRITES = ("-o", "--output", "--proof", "--png", ">")
+WRITES = ("-o", "--output", "--proof", "--png", "--store", ">")
 
 
 def test_readme_names_only_files_it_ships_or_makes() -> None:

@@ -14,6 +14,7 @@ from geninv.cli.check import cmd_check, cmd_check_proof, cmd_extract, cmd_info
 from geninv.cli.common import EXIT_USAGE, Parser, run_command
 from geninv.cli.demo import cmd_demo
 from geninv.cli.export import cmd_export_vnncomp
+from geninv.cli.lab import add_lab_parser
 from geninv.cli.new import cmd_new
 from geninv.cli.reduce import (
     cmd_lift,
@@ -334,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder to write the instances, answers and sensing.png into (default: ./geninv-demo)",
     )
     demo.set_defaults(func=functools.partial(cmd_demo, program=program))
+    add_lab_parser(sub)
     return parser
 
 

@@ -1,0 +1,91 @@
+"""``geninv lab``: run a sweep (``run SPEC``, ``quick``) into a results store, and
+export the store as a table (``export-table``).  The work is in :mod:`geninv.lab`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from geninv.cli.common import EXIT_FAIL, EXIT_OK, out
+
+
+def _run(args: argparse.Namespace, spec: object) -> int:
+    from geninv.lab.runner import run_sweep
+    from geninv.lab.spec import Spec
+
+    assert isinstance(spec, Spec)
+    res = run_sweep(
+        spec,
+        args.store,
+        resume=args.resume,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        inline=args.inline,
+        progress=not args.no_progress,
+    )
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(res.counts.items())) or "none"
+    out(
+        f"{spec.name}: {res.planned} cells, {res.skipped} already in {args.store}, "
+        f"{res.recorded} recorded now, {res.lost} lost, {res.seconds:.1f} s "
+        f"(answers in the store: {counts})"
+    )
+    for line in res.errors[:10]:
+        sys.stderr.write(f"geninv: lost cell (not recorded; --resume reruns it): {line}\n")
+    for line in res.disagreements[:20]:
+        sys.stderr.write(f"geninv: DISAGREEMENT: {line}\n")
+    if res.lost:
+        out(f"{res.lost} cell(s) lost; rerun with --resume to finish them")
+    return EXIT_FAIL if res.lost or res.disagreements else EXIT_OK
+
+
+def cmd_lab_run(args: argparse.Namespace) -> int:
+    from geninv.lab.spec import read_spec
+
+    return _run(args, read_spec(args.spec))
+
+
+def cmd_lab_quick(args: argparse.Namespace) -> int:
+    from geninv.lab.spec import quick_spec
+
+    return _run(args, quick_spec())
+
+
+def cmd_lab_export_table(args: argparse.Namespace) -> int:
+    from geninv.lab.store import export_table
+
+    n = export_table(args.db, args.output, force=args.force)
+    out(f"wrote {n} row(s) to {args.output}")
+    return EXIT_OK
+
+
+def add_lab_parser(sub: Any) -> None:
+    """The ``lab`` command and its subcommands, on the program's subparsers ``sub``."""
+    from geninv.cli.common import Parser
+
+    lab = sub.add_parser("lab", help="the hardness lab: sweeps into a resumable results store")
+    lsub = lab.add_subparsers(dest="lab_command", required=True, parser_class=Parser)
+    run = lsub.add_parser("run", help="run a sweep spec (TOML; docs/lab.md)")
+    run.add_argument("spec", help="sweep spec, TOML")
+    quick = lsub.add_parser("quick", help="the built-in small sweep (a few minutes on 2 cores)")
+    for p, func in ((run, cmd_lab_run), (quick, cmd_lab_quick)):
+        p.add_argument(
+            "--store", default="geninv-lab.db", help="results store (default ./geninv-lab.db)"
+        )
+        p.add_argument("--resume", action="store_true", help="skip the cells already in the store")
+        p.add_argument(
+            "--scheduler", default=None, help="tcp://HOST:PORT of a running Dask scheduler"
+        )
+        p.add_argument(
+            "--workers", type=int, default=2, help="local Dask worker processes (default 2)"
+        )
+        p.add_argument(
+            "--inline", action="store_true", help="run the cells in this process, without Dask"
+        )
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.set_defaults(func=func)
+    exp = lsub.add_parser("export-table", help="write a store's rows as CSV or Parquet")
+    exp.add_argument("db", help="results store (.db)")
+    exp.add_argument("-o", "--output", required=True, help="FILE.csv or FILE.parquet (pyarrow)")
+    exp.add_argument("--force", action="store_true", help="replace an existing output file")
+    exp.set_defaults(func=cmd_lab_export_table)

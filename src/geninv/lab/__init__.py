@@ -1,0 +1,16 @@
+"""The hardness lab (issue 18): sweeps of families x sizes x seeds x solvers, run on
+Dask into a resumable, append-only SQLite store.
+
+:mod:`~geninv.lab.spec` reads and validates a sweep spec (TOML),
+:mod:`~geninv.lab.families` builds each cell's seeded instance with geninv's
+reductions, :mod:`~geninv.lab.cells` runs one cell (a geninv backend through
+:func:`geninv.workflows.solve`, or the source problem's own solver),
+:mod:`~geninv.lab.store` is the results store and :mod:`~geninv.lab.runner` the sweep.
+``geninv lab run`` / ``quick`` / ``export-table`` are the command line (docs/lab.md).
+"""
+
+from __future__ import annotations
+
+from geninv.lab.spec import Spec, parse_spec, quick_spec, read_spec
+
+__all__ = ["Spec", "parse_spec", "quick_spec", "read_spec"]
