@@ -128,6 +128,7 @@ LAYERS = {
     "geninv.solvers": ["geninv.cli", "geninv.gap", "geninv.sensing", "geninv.demo"],
     # the Python API: the command line sits on top of it, never below
     "geninv.workflows": ["geninv.cli"],
+    "geninv.lab": ["geninv.cli"],  # the lab drives the Python API; the command line sits on it
     "geninv.demo": ["geninv.cli"],  # the demo gets the program as an argument
     # the command line reaches the backends through geninv.workflows only
     "geninv.cli": ["geninv.solvers"],

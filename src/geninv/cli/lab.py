@@ -40,18 +40,23 @@ def _run(args: argparse.Namespace, spec: object) -> int:
 
 
 def cmd_lab_run(args: argparse.Namespace) -> int:
+    """``geninv lab run SPEC``: every cell of the spec not yet in the store; each row is
+    written as its cell finishes."""
     from geninv.lab.spec import read_spec
 
     return _run(args, read_spec(args.spec))
 
 
 def cmd_lab_quick(args: argparse.Namespace) -> int:
+    """``geninv lab quick``: the built-in small spec (a few minutes on 2 cores), with
+    the options of ``lab run``."""
     from geninv.lab.spec import quick_spec
 
     return _run(args, quick_spec())
 
 
 def cmd_lab_export_table(args: argparse.Namespace) -> int:
+    """``geninv lab export-table DB -o FILE``: the store's rows as CSV (or Parquet with pyarrow)."""
     from geninv.lab.store import export_table
 
     n = export_table(args.db, args.output, force=args.force)

@@ -49,6 +49,7 @@ class Cell:
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
+        """The cell's fields as a plain dict (what a worker receives and a row records)."""
         return asdict(self)
 
 
@@ -67,6 +68,7 @@ def machine() -> str:
 
 
 def geninv_version() -> str:
+    """The installed geninv's version (recorded in every row), or ``unknown`` when not installed."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -157,6 +157,8 @@ class Spec:
 
     @property
     def hash(self) -> str:
+        """SHA-256 of the spec's name, seed, time limit and families (canonical JSON):
+        part of every cell's key, so a changed spec never resumes another's rows."""
         doc = {
             "name": self.name,
             "seed": self.seed,
@@ -168,6 +170,7 @@ class Spec:
 
     @property
     def n_cells(self) -> int:
+        """How many cells the sweep has: sizes x seeds x solvers, summed over the families."""
         return sum(len(f.sizes) * f.seeds * len(f.solvers) for f in self.families)
 
 

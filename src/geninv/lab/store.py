@@ -99,6 +99,7 @@ class Store:
             )
 
     def close(self) -> None:
+        """Close the database (every finished row is already committed)."""
         self.db.close()
 
     def __enter__(self) -> Store:
