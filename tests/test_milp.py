@@ -502,3 +502,29 @@ def test_optimize_reports_best_and_bound() -> None:
     assert abs(opt.stats["lower_bound"] - m) <= opt.stats["tolerance"]
     assert opt.stats["mode"] == "optimize"
     assert opt.status is (Status.YES if m <= 0.1 else Status.NO)
+
+
+def test_scip_race_interrupts_only_in_stages_scip_accepts() -> None:
+    """The portfolio race stops the losing SCIP model from another thread; SCIP refuses
+    an interrupt outside presolving and solving (and prints an error on the terminal,
+    seen in fuzz runs: 'cannot call method <SCIPinterruptSolve> in init solve stage'),
+    so the interrupt is asked in those two long stages only, and retried."""
+    from pyscipopt import SCIP_STAGE
+
+    from geninv.solvers.milp.scip import _interrupt
+
+    class Fake:
+        def __init__(self, stage: int) -> None:
+            self.stage, self.asked = stage, 0
+
+        def getStage(self) -> int:
+            return self.stage
+
+        def interruptSolve(self) -> None:
+            self.asked += 1
+
+    stages = {k: getattr(SCIP_STAGE, k) for k in dir(SCIP_STAGE) if k.isupper()}
+    for name, stage in stages.items():
+        fake = Fake(stage)
+        _interrupt(fake)
+        assert fake.asked == (name in ("PRESOLVING", "SOLVING")), name

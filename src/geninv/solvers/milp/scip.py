@@ -47,13 +47,16 @@ _CONCLUSIVE = ("optimal", "infeasible", "inforunbd", "unbounded", "sollimit", "b
 
 
 def _interrupt(model: Any) -> None:
-    """Ask a running SCIP model to stop, where SCIP allows it: outside its solving
-    stages (INITSOLVE above all) SCIP refuses with an error printed on the terminal,
-    so the caller retries until the model has stopped or finished."""
+    """Ask a running SCIP model to stop, in its two long stages only (presolving and
+    solving).  SCIP refuses an interrupt in several other stages (problem creation,
+    transforming, INITSOLVE, EXITSOLVE, ...) and prints an error on the terminal; the
+    stage is read from another thread, so a stage that is only passed through (such as
+    PRESOLVED, right before INITSOLVE) could change before the call.  The caller
+    retries until the model has stopped or finished."""
     from pyscipopt import SCIP_STAGE  # type: ignore[attr-defined]
 
     with contextlib.suppress(Exception):
-        if model.getStage() not in (SCIP_STAGE.INIT, SCIP_STAGE.INITSOLVE, SCIP_STAGE.FREE):
+        if model.getStage() in (SCIP_STAGE.PRESOLVING, SCIP_STAGE.SOLVING):
             model.interruptSolve()
 
 
