@@ -1,5 +1,6 @@
-"""``geninv lab``: run a sweep (``run SPEC``, ``quick``) into a results store, and
-export the store as a table (``export-table``).  The work is in :mod:`geninv.lab`."""
+"""``geninv lab``: run a sweep (``run SPEC``, ``quick``) into a results store, export
+the store as a table (``export-table``) and fit its scaling (``fit``).  The work is in
+:mod:`geninv.lab`."""
 
 from __future__ import annotations
 
@@ -64,6 +65,32 @@ def cmd_lab_export_table(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lab_fit(args: argparse.Namespace) -> int:
+    """``geninv lab fit DB``: the fitted base of the exponential in n per solver and
+    family, time-outs censored, with a bootstrap 95 % interval (:mod:`geninv.lab.fit`)."""
+    from geninv.lab.fit import fit_store
+
+    fits = fit_store(args.db, floor_seconds=args.floor, rounds=args.rounds, seed=args.seed)
+    out(
+        f"{'family':<20} {'solver':<11} {'cells':>5} {'decided':>7} {'t/o':>4} {'excl':>4} "
+        f"{'n':>9}  base 2^b [95% interval]   ratio to source"
+    )
+    for f in fits:
+        if f.base is None:
+            fitted = f"- ({f.reason})"
+        elif f.low is None or f.high is None:
+            fitted = f"{f.base:.4f} (no interval: {f.reason})"
+        else:
+            fitted = f"{f.base:.4f} [{f.low:.4f}, {f.high:.4f}]"
+        ratio = "" if f.ratio_to_source is None else f"   {f.ratio_to_source:.3f}"
+        sizes = f"{f.n_min}-{f.n_max}"
+        out(
+            f"{f.family:<20} {f.solver:<11} {f.cells:>5} {f.decided:>7} {f.censored:>4} "
+            f"{f.excluded:>4} {sizes:>9}  {fitted}{ratio}"
+        )
+    return EXIT_OK
+
+
 def add_lab_parser(sub: Any) -> None:
     """The ``lab`` command and its subcommands, on the program's subparsers ``sub``."""
     from geninv.cli.common import Parser
@@ -94,3 +121,19 @@ def add_lab_parser(sub: Any) -> None:
     exp.add_argument("-o", "--output", required=True, help="FILE.csv or FILE.parquet (pyarrow)")
     exp.add_argument("--force", action="store_true", help="replace an existing output file")
     exp.set_defaults(func=cmd_lab_export_table)
+    fit = lsub.add_parser(
+        "fit", help="fitted base of the exponential in n per solver and family (time-outs censored)"
+    )
+    fit.add_argument("db", help="results store (.db)")
+    fit.add_argument(
+        "--floor",
+        type=float,
+        default=1e-3,
+        metavar="SECONDS",
+        help="times below this are timer noise, censored at it (default 0.001)",
+    )
+    fit.add_argument(
+        "--rounds", type=int, default=200, help="bootstrap refits for the interval (default 200)"
+    )
+    fit.add_argument("--seed", type=int, default=0, help="the bootstrap's seed (default 0)")
+    fit.set_defaults(func=cmd_lab_fit)
