@@ -447,12 +447,30 @@ def test_layerwise_refusals() -> None:
     prob = InversionProblem(middle, middle.forward(np.ones(3)), Domain("real"))
     with pytest.raises(UnsupportedError, match="only in the last layer"):
         solve(prob, "layerwise")
-    last = ReLUNetwork(ws, bs, activations=["relu", "sigmoid"])
-    target = last.forward(np.ones(3))
-    target[0] = 1.0  # outside the open range of sigmoid
-    prob = InversionProblem(last, target, Domain("real"), p=2, threshold=0.1)
-    with pytest.raises(UnsupportedError, match="strictly inside"):
-        solve(prob, "layerwise")
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "tanh"])
+def test_layerwise_saturated_targets_are_one_sided(act: str) -> None:
+    """A real image's exact 0 and 1 pixels under a last sigmoid (-1 and 1 under tanh)
+    have no finite preimage: they become one-sided constraints (a <= logit(1e-6) at
+    the low end), and the recovered point meets the threshold, checked exactly.  The
+    old backend refused every such target."""
+    rng = np.random.default_rng(12)
+    w1, w2 = rng.normal(size=(40, 4)), rng.normal(size=(60, 40))
+    w2[:10] *= 40.0  # ten outputs driven far into saturation
+    net = ReLUNetwork([w1, w2], [np.zeros(40), np.zeros(60)], activations=["relu", act])
+    z = rng.normal(size=4)
+    target = net.forward(z)
+    low, high = (0.0, 1.0) if act == "sigmoid" else (-1.0, 1.0)
+    pre = w2 @ np.maximum(w1 @ z, 0.0)
+    sat_lo, sat_hi = pre < -30, pre > 30
+    assert sat_lo.sum() + sat_hi.sum() >= 5
+    target[sat_lo], target[sat_hi] = low, high  # exact pixels, as a real image has them
+    prob = InversionProblem(net, target, Domain("real"), p=math.inf, threshold=1e-3)
+    sol = solve(prob, "layerwise")
+    assert sol.status is Status.YES, sol.reason
+    assert prob.exact_check(sol.z).meets
+    assert solve(prob, "layerwise", options={"variant": "l1"}).status is Status.YES
 
 
 def test_layerwise_noisy_target_grows_eps() -> None:

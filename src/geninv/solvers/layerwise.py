@@ -18,9 +18,14 @@ One layer ``y = act(W h + b)``, with ``a = W h + b``:
 * ``leaky_relu`` with slope ``s > 0`` is inverted coordinatewise first
   (``v_j = y_j`` if ``y_j >= 0`` else ``y_j / s``), ``identity`` needs no
   inversion, and a *last* ``sigmoid``/``tanh`` layer is inverted by
-  ``logit``/``atanh`` when every target entry lies strictly inside (0, 1) or
-  (-1, 1) (otherwise, and for sigmoid/tanh in earlier layers, the backend
-  refuses); all of these then get ``|a_j - v_j| <= eps``.
+  ``logit``/``atanh``; all of these then get ``|a_j - v_j| <= eps``.  A target
+  entry of the last sigmoid/tanh layer that is *saturated* -- within
+  ``SATURATION`` (1e-6) of the activation's bound or beyond it (a real image's
+  exact 0 and 1 pixels) -- has no finite preimage, and gets a one-sided
+  constraint instead: ``a_j <= v_j + eps`` at the lower end, ``a_j >= v_j - eps``
+  at the upper, with ``v_j`` the preimage of the bound moved inward by
+  ``SATURATION`` (``logit(1e-6)`` is about -13.8), as a ReLU's zero output gets
+  ``a_j <= eps``.  Sigmoid/tanh in earlier layers are refused.
 * The input ``h`` is constrained to ``h >= 0`` when it is the output of a
   ReLU layer, to the (inward-rounded) box for a box latent, and free
   otherwise.
@@ -79,6 +84,11 @@ EPS_FACTOR = 2.0
 MAX_EPS_STEPS = 64
 #: Hidden values at most this (times max(1, ||y||_inf)) count as inactive ReLU outputs.
 ZERO_TOL = 1e-9
+#: A last-layer sigmoid/tanh target within this of the activation's bound is saturated
+#: (a one-sided constraint at the bound moved inward by it; module docstring).
+SATURATION = 1e-6
+#: Constraint kinds on ``a = W h + b``: ``a <= v (+ eps)``, ``|a - v| <= eps``, ``a >= v (- eps)``.
+KIND_AT_MOST, KIND_EQUAL, KIND_AT_LEAST = 0, 1, 2
 
 
 def _highs() -> Any:
@@ -106,16 +116,6 @@ def layerwise_refusal(problem: InversionProblem) -> str | None:
                 f"backend 'layerwise' inverts sigmoid/tanh only in the last layer; "
                 f"layer {i} is {layer.activation}"
             )
-    last = layers[-1].activation
-    if last in ("sigmoid", "tanh"):
-        lo, hi = (Fraction(0), Fraction(1)) if last == "sigmoid" else (Fraction(-1), Fraction(1))
-        for j, t in enumerate(problem.target):
-            if not (lo < t < hi) or not (float(lo) < float(t) < float(hi)):
-                return (
-                    f"backend 'layerwise' inverts the final {last} coordinatewise and needs "
-                    f"every target entry strictly inside ({lo}, {hi}) in float64; "
-                    f"target[{j}] = {float(t)!r}"
-                )
     return None
 
 
@@ -143,19 +143,24 @@ class _Layerwise:
         return self.clock.left()
 
     def invert_output(self, layer: Layer, y: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Per coordinate of ``a = W h + b``: value v, kind (1: abs(a - v) <= eps; 0: a <= eps)."""
+        """Per coordinate of ``a = W h + b``: value v and kind (1: ``|a - v| <= eps``;
+        0: ``a <= v + eps``; 2: ``a >= v - eps``)."""
         act = layer.activation
         scale = max(1.0, float(np.max(np.abs(y)))) if y.size else 1.0
         if _is_relu(layer):
             active = y > self.zero_tol * scale
             return np.where(active, y, 0.0), active.astype(np.float64)
+        if act in ("sigmoid", "tanh"):
+            lo, hi = (0.0, 1.0) if act == "sigmoid" else (-1.0, 1.0)
+            low = y <= lo + SATURATION
+            high = y >= hi - SATURATION
+            yc = np.clip(y, lo + SATURATION, hi - SATURATION)
+            v = np.log(yc) - np.log1p(-yc) if act == "sigmoid" else np.arctanh(yc)
+            kind = np.where(low, KIND_AT_MOST, np.where(high, KIND_AT_LEAST, KIND_EQUAL))
+            return v, kind.astype(np.float64)
         if act == "leaky_relu":
             slope = float(layer.negative_slope)
             v = np.where(y >= 0, y, y / slope)
-        elif act == "sigmoid":
-            v = np.log(y) - np.log1p(-y)
-        elif act == "tanh":
-            v = np.arctanh(y)
         else:
             v = y.copy()
         return v, np.ones_like(y)
@@ -170,7 +175,8 @@ class _Layerwise:
         m, n_in = w.shape
         h = _highs()
         h.addVars(n_in, np.asarray(h_lo, dtype=np.float64), np.asarray(h_hi, dtype=np.float64))
-        eq = kind > 0
+        upper = kind != KIND_AT_LEAST  # a bound from above: a <= v (+ eps)
+        lower = kind != KIND_AT_MOST  # a bound from below: a >= v (- eps)
         rhs = v - b
         scale = max(1.0, float(np.max(np.abs(y)))) if y.size else 1.0
         lps = 0
@@ -186,7 +192,8 @@ class _Layerwise:
             cols = np.arange(n_in, dtype=np.int32)
             nnz = 0
             for j in range(m):
-                for sign in (-1.0, 1.0) if eq[j] else (-1.0,):
+                signs = ((-1.0,) if upper[j] else ()) + ((1.0,) if lower[j] else ())
+                for sign in signs:
                     # W_j h + sign * t_j  >= rhs (sign +1)  /  <= rhs (sign -1)
                     starts.append(nnz)
                     idx.append(np.append(cols, t0 + j).astype(np.int32))
@@ -197,7 +204,7 @@ class _Layerwise:
                         rows_hi.append(math.inf)
                     else:
                         rows_lo.append(-math.inf)
-                        rows_hi.append(float(rhs[j]) if eq[j] else float(-b[j]))
+                        rows_hi.append(float(rhs[j]))
             h.addRows(
                 len(rows_lo),
                 np.array(rows_lo),
@@ -217,16 +224,16 @@ class _Layerwise:
         # l-infinity: feasibility LP at growing eps
         starts_a = np.arange(0, m * n_in, n_in, dtype=np.int32)
         idx_a = np.tile(np.arange(n_in, dtype=np.int32), m)
-        lo0 = np.where(eq, rhs, -math.inf)
-        hi0 = np.where(eq, rhs, -b)
+        lo0 = np.where(lower, rhs, -math.inf)
+        hi0 = np.where(upper, rhs, math.inf)
         h.addRows(m, lo0, hi0, m * n_in, starts_a, idx_a, w.reshape(-1).astype(np.float64))
         all_rows = np.arange(m, dtype=np.int32)
         eps = 0.0
         for k in range(self.max_eps_steps + 1):
             if k > 0:
                 eps = self.eps_start * scale * self.eps_factor ** (k - 1)
-                lo_k = np.where(eq, rhs - eps, -math.inf)
-                hi_k = np.where(eq, rhs + eps, eps - b)
+                lo_k = np.where(lower, rhs - eps, -math.inf)
+                hi_k = np.where(upper, rhs + eps, math.inf)
                 h.changeRowsBounds(m, all_rows, lo_k, hi_k)
             if self.left() <= 0:
                 return _LayerResult(None, None, lps, "time limit")
