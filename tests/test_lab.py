@@ -436,3 +436,28 @@ def test_generators_are_seeded_and_planted_formulas_are_satisfiable() -> None:
     assert a is not b and a.source == b.source and a.expected == "no"
     c = build_instance("cvp-thm3", {"p": 2, "entries": 5, "offset": -1}, 6, 12)
     assert c.source != a.source
+
+
+def test_cadical_cell_keeps_its_time_limit() -> None:
+    """python-sat's CaDiCaL ignores interrupt(): the source-solver cell runs it in a
+    child that is killed at the cell's limit (a timer in the worker did not stop it:
+    a 450-variable threshold formula ran past 40 s with a 1 s timer)."""
+    import random
+    import time
+
+    from geninv.io.dimacs import CNF
+    from geninv.lab.cells import _cadical
+
+    rng = random.Random(3)
+    n = 450
+    clauses = tuple(
+        tuple(v * rng.choice((1, -1)) for v in rng.sample(range(1, n + 1), 3))
+        for _ in range(int(4.26 * n))
+    )
+    t0 = time.perf_counter()
+    answer, _, _, reason = _cadical(CNF(n, clauses), 0.5)
+    assert time.perf_counter() - t0 < 5.0
+    assert answer == "unknown" and "time limit" in reason
+    # a small formula is decided, and its model checked
+    assert _cadical(CNF(3, ((1, 2), (-1, 3))), 5.0)[:2] == ("yes", "model")
+    assert _cadical(CNF(1, ((1,), (-1,))), 5.0)[0] == "no"

@@ -93,27 +93,36 @@ def _peak_rss() -> int:
 
 # ------------------------------------------------------------------ source solvers
 def _cadical(cnf: Any, limit: float) -> tuple[str, str, str, str]:
-    """CaDiCaL (python-sat) on the source formula, interrupted at ``limit`` seconds; a
-    model is re-checked against every clause."""
-    import threading
+    """CaDiCaL (python-sat) on the source formula, in a forked child killed at ``limit``
+    seconds (python-sat's CaDiCaL ignores ``interrupt``, so a timer in this process
+    would not stop it); a model is re-checked against every clause."""
+    import time
 
-    from pysat.solvers import Solver
+    from geninv.solvers.native import NativeCrash, NativeTimeout, fork_available, run_forked
 
-    with Solver(name="cadical153", bootstrap_with=[list(c) for c in cnf.clauses]) as s:
-        timer = threading.Timer(limit, s.interrupt)
-        timer.start()
-        try:
-            verdict = s.solve_limited(expect_interrupt=True)
-        finally:
-            timer.cancel()
-        if verdict is None:
-            return "unknown", "", "", f"time limit {limit:g} s"
-        if verdict:
-            model = set(s.get_model() or [])
-            if not all(any(lit in model for lit in c) for c in cnf.clauses):
-                return "unknown", "", "", "CaDiCaL's model falsifies a clause"
-            return "yes", "model", "checked: every clause satisfied", ""
+    clauses = [list(c) for c in cnf.clauses]
+
+    def solve() -> list[int] | None:
+        from pysat.solvers import Solver
+
+        with Solver(name="cadical153", bootstrap_with=clauses) as s:
+            return list(s.get_model() or []) if s.solve() else None
+
+    try:
+        if fork_available():
+            found = run_forked(solve, time.perf_counter() + limit, "CaDiCaL")
+        else:  # no fork (not POSIX): in this process, without the limit
+            found = solve()
+    except NativeTimeout:
+        return "unknown", "", "", f"time limit {limit:g} s"
+    except NativeCrash as exc:
+        return "unknown", "", "", str(exc)
+    if found is None:
         return "no", "solver's word", "CaDiCaL (no refutation checked)", ""
+    model = set(found)
+    if not all(any(lit in model for lit in c) for c in cnf.clauses):
+        return "unknown", "", "", "CaDiCaL's model falsifies a clause"
+    return "yes", "model", "checked: every clause satisfied", ""
 
 
 def _networkx(inst: Any, question: dict[str, Any]) -> tuple[str, str, str, str]:
