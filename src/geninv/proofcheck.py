@@ -88,12 +88,14 @@ from geninv.proofrows import (
     MalformedProof,
     Net,
     ProofRejected,
+    child_ids,
     exact_bounds,
     parse_fixed,
     parse_int,
     parse_nodes,
     parse_rational,
     read_globals,
+    relu_split,
 )
 
 __all__ = [
@@ -255,13 +257,7 @@ def _split(
     fixed: dict[tuple[int, int], int],
     net: Net,
 ) -> list[tuple[int, list[tuple[Fraction, Fraction]], dict[tuple[int, int], int]]]:
-    kids = nd["children"]
-    if not isinstance(kids, list) or len(kids) != 2:
-        raise MalformedProof(f"node {nid}: children must be a list of two ids")
-    a, b = (parse_int(k, f"node {nid} children") for k in kids)
-    for k in (a, b):
-        if k not in nodes:
-            raise ProofRejected(nid, f"child {k} is missing")
+    a, b = child_ids(nid, nd, nodes)
     sp = nd.get("split")
     if not isinstance(sp, dict):
         raise MalformedProof(f"node {nid}: an inner node needs a 'split'")
@@ -275,12 +271,7 @@ def _split(
         right[i] = (at, box[i][1])
         return [(a, left, dict(fixed)), (b, right, dict(fixed))]
     if sp.get("kind") == "relu":
-        layer = parse_int(sp.get("layer"), f"node {nid} split.layer")
-        j = parse_int(sp.get("unit"), f"node {nid} split.unit")
-        if not (1 <= layer <= net.depth and 0 <= j < len(net.rows[layer - 1])):
-            raise ProofRejected(nid, "split unit is not in the network")
-        if (layer, j) in fixed or net.act[layer - 1][0] == "identity":
-            raise ProofRejected(nid, "split unit is already fixed or has no phases")
+        layer, j = relu_split(nid, sp, fixed, net)
         return [(a, list(box), {**fixed, (layer, j): 0}), (b, list(box), {**fixed, (layer, j): 1})]
     raise MalformedProof(f"node {nid}: split kind must be 'input' or 'relu'")
 

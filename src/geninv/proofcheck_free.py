@@ -55,11 +55,14 @@ from geninv.proofrows import (
     Net,
     ProofRejected,
     Var,
+    child_ids,
     parse_fixed,
-    parse_int,
     parse_nodes,
     parse_rational,
+    phase_row,
     read_globals,
+    relu_split,
+    unit_row_name,
 )
 
 ROOT = "free"
@@ -76,17 +79,11 @@ class FreeLeaf(Leaf):
     def _make_unit_row(
         self, name: str
     ) -> tuple[int, int, tuple[Fraction, Fraction, Fraction]] | None:
-        parts = name.split(".")
         net = self.net
-        if not (parts[0].startswith("L") and len(parts) == 3):
+        parsed = unit_row_name(name, net)
+        if parsed is None:
             return None
-        try:
-            layer, j = int(parts[0][1:]), int(parts[1])
-        except ValueError:
-            raise ProofRejected(None, f"unknown row {name!r}") from None
-        if not (1 <= layer <= net.depth and 0 <= j < len(net.rows[layer - 1])):
-            raise ProofRejected(None, f"row {name!r} names no unit of the network")
-        kind = parts[2]
+        layer, j, kind = parsed
         act, alpha = net.act[layer - 1]
         ph = self.fixed.get((layer, j))
         if act == "identity":
@@ -99,17 +96,7 @@ class FreeLeaf(Leaf):
             valid = kind in (("ge", "sge") if alpha <= 1 else ("le", "sle"))
         if not valid:
             raise ProofRejected(None, f"row {name!r} is not valid at this node")
-        b = net.bias[layer - 1][j]
-        one, zero = Fraction(1), Fraction(0)
-        rows = {
-            "ge": (-one, one, b),  # a - h >= 0
-            "le": (one, -one, -b),  # h - a >= 0
-            "sge": (-alpha, one, alpha * b),  # a - alpha h >= 0
-            "sle": (alpha, -one, -alpha * b),  # alpha h - a >= 0
-            "on": (one, zero, -b),  # h >= 0
-            "off": (-one, zero, b),  # -h >= 0
-        }
-        return layer, j, rows[kind]
+        return layer, j, phase_row(kind, alpha, net.bias[layer - 1][j])
 
     def fbox(self, v: Var) -> tuple[Bound, Bound]:
         """The variable box of the module docstring (None: unbounded)."""
@@ -248,20 +235,9 @@ def _split(
     fixed: dict[tuple[int, int], int],
     net: Net,
 ) -> list[tuple[int, dict[tuple[int, int], int]]]:
-    kids = nd["children"]
-    if not isinstance(kids, list) or len(kids) != 2:
-        raise MalformedProof(f"node {nid}: children must be a list of two ids")
-    a, b = (parse_int(k, f"node {nid} children") for k in kids)
-    for k in (a, b):
-        if k not in nodes:
-            raise ProofRejected(nid, f"child {k} is missing")
+    a, b = child_ids(nid, nd, nodes)
     sp = nd.get("split")
     if not isinstance(sp, dict) or sp.get("kind") != "relu":
         raise MalformedProof(f"node {nid}: a free proof splits only on units (kind 'relu')")
-    layer = parse_int(sp.get("layer"), f"node {nid} split.layer")
-    j = parse_int(sp.get("unit"), f"node {nid} split.unit")
-    if not (1 <= layer <= net.depth and 0 <= j < len(net.rows[layer - 1])):
-        raise ProofRejected(nid, "split unit is not in the network")
-    if (layer, j) in fixed or net.act[layer - 1][0] == "identity":
-        raise ProofRejected(nid, "split unit is already fixed or has no phases")
+    layer, j = relu_split(nid, sp, fixed, net)
     return [(a, {**fixed, (layer, j): 0}), (b, {**fixed, (layer, j): 1})]

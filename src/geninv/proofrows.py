@@ -114,6 +114,65 @@ Inherited = dict[tuple[int, int, str], Fraction]
 LEMMA_BITS = 64
 
 
+def unit_row_name(name: str, net: Net) -> tuple[int, int, str] | None:
+    """``(layer, unit, kind)`` of a unit row named ``L<layer>.<unit>.<kind>``; None for a
+    name of another form; rejects a malformed index or a unit the network lacks."""
+    parts = name.split(".")
+    if not (parts[0].startswith("L") and len(parts) == 3):
+        return None
+    try:
+        layer, j = int(parts[0][1:]), int(parts[1])
+    except ValueError:
+        raise ProofRejected(None, f"unknown row {name!r}") from None
+    if not (1 <= layer <= net.depth and 0 <= j < len(net.rows[layer - 1])):
+        raise ProofRejected(None, f"row {name!r} names no unit of the network")
+    return layer, j, parts[2]
+
+
+def phase_row(kind: str, alpha: Fraction, b: Fraction) -> tuple[Fraction, Fraction, Fraction]:
+    """The row ``(c_a, c_h, const)`` of ``c_a a + c_h h + const >= 0`` for the unit
+    ``a = max(h, alpha h)``, ``h = W x + b`` with the bias apart (which rows hold at a
+    node is the caller's check)."""
+    one, zero = Fraction(1), Fraction(0)
+    rows = {
+        "ge": (-one, one, b),  # a - h >= 0
+        "le": (one, -one, -b),  # h - a >= 0
+        "sge": (-alpha, one, alpha * b),  # a - alpha h >= 0
+        "sle": (alpha, -one, -alpha * b),  # alpha h - a >= 0
+        "on": (one, zero, -b),  # h >= 0
+        "off": (-one, zero, b),  # -h >= 0
+    }
+    if kind not in rows:
+        raise ProofRejected(None, f"unknown unit row kind {kind!r}")
+    return rows[kind]
+
+
+def child_ids(nid: int, nd: dict[str, Any], nodes: dict[int, dict[str, Any]]) -> tuple[int, int]:
+    """The two children of inner node ``nid``, each present in the tree."""
+    kids = nd["children"]
+    if not isinstance(kids, list) or len(kids) != 2:
+        raise MalformedProof(f"node {nid}: children must be a list of two ids")
+    a, b = (parse_int(k, f"node {nid} children") for k in kids)
+    for k in (a, b):
+        if k not in nodes:
+            raise ProofRejected(nid, f"child {k} is missing")
+    return a, b
+
+
+def relu_split(
+    nid: int, sp: dict[str, Any], fixed: dict[tuple[int, int], int], net: Net
+) -> tuple[int, int]:
+    """The unit ``(layer, j)`` a phase split of node ``nid`` names: in the network, not
+    fixed yet, and with two phases (not an identity unit)."""
+    layer = parse_int(sp.get("layer"), f"node {nid} split.layer")
+    j = parse_int(sp.get("unit"), f"node {nid} split.unit")
+    if not (1 <= layer <= net.depth and 0 <= j < len(net.rows[layer - 1])):
+        raise ProofRejected(nid, "split unit is not in the network")
+    if (layer, j) in fixed or net.act[layer - 1][0] == "identity":
+        raise ProofRejected(nid, "split unit is already fixed or has no phases")
+    return layer, j
+
+
 def _coarsen(v: Fraction, up: bool) -> Fraction:
     """``v`` rounded outward (down, or up) to a dyadic with LEMMA_BITS significant bits,
     so that bounds derived from bounds do not grow their denominators node after node."""
@@ -288,19 +347,13 @@ class Leaf:
         return row
 
     def _make_unit_row(self, name: str) -> tuple[int, int, _UnitRow] | None:
-        parts = name.split(".")
         net = self.net
-        if not (parts[0].startswith("L") and len(parts) == 3):
+        parsed = unit_row_name(name, net)
+        if parsed is None:
             return None
-        try:
-            layer, j = int(parts[0][1:]), int(parts[1])
-        except ValueError:
-            raise ProofRejected(None, f"unknown row {name!r}") from None
-        if not (1 <= layer <= net.depth and 0 <= j < len(net.rows[layer - 1])):
-            raise ProofRejected(None, f"row {name!r} names no unit of the network")
+        layer, j, kind = parsed
         if layer > len(self.pre):
             raise ProofRejected(None, f"row {name!r} is used before its layer is bounded")
-        kind = parts[2]
         act, alpha = net.act[layer - 1]
         lo, hi = self.pre[layer - 1][j]
         ph = self.fixed.get((layer, j))
@@ -321,27 +374,14 @@ class Leaf:
         if not valid:
             raise ProofRejected(None, f"row {name!r} is not valid at this node")
         b = net.bias[layer - 1][j]
-        one = Fraction(1)
-        row: _UnitRow
-        if kind == "ge":  # a - h >= 0
-            row = (-one, one, b)
-        elif kind == "le":  # h - a >= 0
-            row = (one, -one, -b)
-        elif kind == "sge":  # a - alpha h >= 0
-            row = (-alpha, one, alpha * b)
-        elif kind == "sle":  # alpha h - a >= 0
-            row = (alpha, -one, -alpha * b)
-        elif kind == "on":  # h >= 0
-            row = (one, Fraction(0), -b)
-        elif kind == "off":  # -h >= 0
-            row = (-one, Fraction(0), b)
-        else:  # chord: sign * (m h + c - a) >= 0, sign = +1 for convex f (alpha <= 1)
-            flo, fhi = net.f(layer, lo), net.f(layer, hi)
-            m = (fhi - flo) / (hi - lo)
-            c = flo - m * lo
-            sign = one if alpha <= 1 else -one
-            row = (sign * m, -sign, -sign * (m * b + c))
-        return layer, j, row
+        if kind != "chord":
+            return layer, j, phase_row(kind, alpha, b)
+        # chord: sign * (m h + c - a) >= 0, sign = +1 for convex f (alpha <= 1)
+        flo, fhi = net.f(layer, lo), net.f(layer, hi)
+        m = (fhi - flo) / (hi - lo)
+        c = flo - m * lo
+        sign = Fraction(1) if alpha <= 1 else Fraction(-1)
+        return layer, j, (sign * m, -sign, -sign * (m * b + c))
 
     def _target_row(self, name: str) -> Row:
         parts = name.split(".")
