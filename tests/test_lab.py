@@ -136,8 +136,11 @@ def test_quick_spec_parses_and_cell_seeds_are_stable() -> None:
     # every solver of one coordinate shares the instance seed; coordinates differ
     first = [c for c in cells if c.family == "sat-thm1" and c.n == 10 and c.rep == 0]
     assert len(first) == 3 and len({c.seed for c in first}) == 1
-    assert len({(c.family, c.n, c.rep, c.seed) for c in cells}) == len(
-        {(c.family, c.n, c.rep) for c in cells}
+    assert len({(c.family, c.params_json, c.n, c.rep, c.seed) for c in cells}) == len(
+        {(c.family, c.params_json, c.n, c.rep) for c in cells}
+    )
+    assert len({c.seed for c in cells}) == len(
+        {(c.family, c.params_json, c.n, c.rep) for c in cells}
     )
 
 

@@ -1,5 +1,6 @@
 """``geninv lab``: run a sweep (``run SPEC``, ``quick``) into a results store, export
-the store as a table (``export-table``) and fit its scaling (``fit``).  The work is in
+the store as a table (``export-table``), fit its scaling (``fit``) and write an HTML
+report of it (``report``).  The work is in
 :mod:`geninv.lab`."""
 
 from __future__ import annotations
@@ -91,6 +92,27 @@ def cmd_lab_fit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lab_report(args: argparse.Namespace) -> int:
+    """``geninv lab report DB -o DIR``: a static HTML page of the store (figures as SVG,
+    the fitted bases, success rates, cell counts, specs, versions) and PNGs for a README
+    (:mod:`geninv.lab.report`)."""
+    from geninv.lab.report import write_report
+
+    rep = write_report(
+        args.db,
+        args.output,
+        force=args.force,
+        floor_seconds=args.floor,
+        rounds=args.rounds,
+        seed=args.seed,
+    )
+    out(
+        f"wrote {rep.directory}/index.html ({rep.cells} cell(s), {len(rep.figures)} figure "
+        f"file(s); main plot {rep.directory}/png/time_vs_n.png)"
+    )
+    return EXIT_OK
+
+
 def add_lab_parser(sub: Any) -> None:
     """The ``lab`` command and its subcommands, on the program's subparsers ``sub``."""
     from geninv.cli.common import Parser
@@ -137,3 +159,19 @@ def add_lab_parser(sub: Any) -> None:
     )
     fit.add_argument("--seed", type=int, default=0, help="the bootstrap's seed (default 0)")
     fit.set_defaults(func=cmd_lab_fit)
+    rep = lsub.add_parser(
+        "report", help="write a static HTML report of a store (SVG plots, tables)"
+    )
+    rep.add_argument("db", help="results store (.db)")
+    rep.add_argument("-o", "--output", required=True, help="directory to write (index.html ...)")
+    rep.add_argument("--force", action="store_true", help="replace an existing report directory")
+    rep.add_argument(
+        "--floor",
+        type=float,
+        default=1e-3,
+        metavar="SECONDS",
+        help="fit: times below this are censored at it (default 0.001)",
+    )
+    rep.add_argument("--rounds", type=int, default=200, help="fit: bootstrap refits (default 200)")
+    rep.add_argument("--seed", type=int, default=0, help="fit: the bootstrap's seed (default 0)")
+    rep.set_defaults(func=cmd_lab_report)

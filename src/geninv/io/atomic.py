@@ -155,7 +155,8 @@ def _kind(mode: int) -> str:
 
 def is_geninv_dir(path: Path) -> bool:
     """A directory geninv wrote: an instance (``problem.json`` with the geninv format
-    tag) or a VNN-COMP export (``instances.csv`` beside ``onnx/`` and ``vnnlib/``)."""
+    tag), a lab report (``report.json`` with its format tag beside ``index.html``) or a
+    VNN-COMP export (``instances.csv`` beside ``onnx/`` and ``vnnlib/``)."""
     pj = path / "problem.json"
     if pj.is_file() and not pj.is_symlink():
         try:
@@ -164,6 +165,14 @@ def is_geninv_dir(path: Path) -> bool:
         except (OSError, UnicodeDecodeError):
             return False
         return '"format": "geninv-problem"' in head or '"format":"geninv-problem"' in head
+    rj = path / "report.json"  # a lab report (geninv.lab.report)
+    if rj.is_file() and not rj.is_symlink() and (path / "index.html").is_file():
+        try:
+            with open(rj, encoding="utf-8") as fh:
+                head = fh.read(4096)
+        except (OSError, UnicodeDecodeError):
+            return False
+        return '"format": "geninv-lab-report"' in head
     return (path / "instances.csv").is_file() and (path / "onnx").is_dir()
 
 

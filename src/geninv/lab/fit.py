@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special
 
 from geninv.errors import ValidationError
 
@@ -72,6 +72,8 @@ class Fit:
     high: float | None
     reason: str = ""
     ratio_to_source: float | None = None
+    #: The fitted ``a`` of ``log2 t = a + b n`` (log2 seconds at n = 0), for drawing the line.
+    intercept: float | None = None
 
 
 def points_of(rows: Iterable[dict[str, Any]]) -> tuple[list[Point], int]:
@@ -90,24 +92,28 @@ def points_of(rows: Iterable[dict[str, Any]]) -> tuple[list[Point], int]:
     return pts, excluded
 
 
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
 def _neg_log_lik(theta: np.ndarray, n: np.ndarray, y: np.ndarray, kind: np.ndarray) -> float:
     a, b, log_s = theta
     log_s = max(float(log_s), MIN_LOG_SIGMA)  # a degenerate fit must not divide by 0
     s = math.exp(log_s)
     z = (y - a - b * n) / s
-    # kind 0: observed, 1: right-censored (t > y), -1: left-censored (t < y)
+    # kind 0: observed (normal log-density), 1: right-censored (t > y, log P(e > z)),
+    # -1: left-censored (t < y, log P(e < z)); log_ndtr is the normal log-CDF
     ll = np.where(
         kind == 0,
-        stats.norm.logpdf(z) - log_s,
-        np.where(kind == 1, stats.norm.logsf(z), stats.norm.logcdf(z)),
+        -0.5 * z * z - _HALF_LOG_2PI - log_s,
+        special.log_ndtr(np.where(kind == 1, -z, z)),
     )
     return float(-ll.sum())
 
 
-def fit_slope(points: Sequence[Point], floor_seconds: float = 1e-3) -> float | None:
-    """The maximum-likelihood ``b`` of the censored model (module docstring), or None
-    when the points cannot determine it (fewer than two sizes with a decided cell whose
-    time is above the floor)."""
+def fit_line(points: Sequence[Point], floor_seconds: float = 1e-3) -> tuple[float, float] | None:
+    """The maximum-likelihood ``(a, b)`` of the censored model (module docstring), or
+    None when the points cannot determine them (fewer than two sizes with a decided cell
+    whose time is above the floor)."""
     observed_sizes = {p.n for p in points if not p.timed_out and p.seconds >= floor_seconds}
     if len(observed_sizes) < 2:
         return None
@@ -129,8 +135,14 @@ def fit_slope(points: Sequence[Point], floor_seconds: float = 1e-3) -> float | N
         method="Nelder-Mead",
         options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 4000},
     )
-    b = float(res.x[1])
-    return b if math.isfinite(b) else None
+    a, b = float(res.x[0]), float(res.x[1])
+    return (a, b) if math.isfinite(a) and math.isfinite(b) else None
+
+
+def fit_slope(points: Sequence[Point], floor_seconds: float = 1e-3) -> float | None:
+    """The maximum-likelihood ``b`` of :func:`fit_line` (None when undetermined)."""
+    line = fit_line(points, floor_seconds)
+    return None if line is None else line[1]
 
 
 def fit_points(
@@ -184,6 +196,7 @@ def fit_rows(
             pts, floor_seconds=floor_seconds, rounds=rounds, seed=seed
         )
         ns = [int(r["n"]) for r in grp]
+        line = fit_line(pts, floor_seconds) if base is not None else None
         fits.append(
             Fit(
                 family=family,
@@ -198,6 +211,7 @@ def fit_rows(
                 low=lo,
                 high=hi,
                 reason=reason,
+                intercept=None if line is None else line[0],
             )
         )
     source = {f.family: f.base for f in fits if f.solver in SOURCE_SOLVERS and f.base is not None}

@@ -346,6 +346,29 @@ family = "clique-thm6"
 sizes = [6, 8]
 seeds = 1
 solvers = ["auto", "networkx"]
+
+# Approximate backends near the feasibility boundary (success rates vs n and margin):
+# radius = fraction x the least distance found (within optimize_limit s), three margins.
+[[families]]
+family = "random-net"
+sizes = [4, 8, 12]
+seeds = 3
+solvers = ["adam", "pgd"]
+params = { fraction = 1.02, optimize_limit = 4.0 }
+
+[[families]]
+family = "random-net"
+sizes = [4, 8, 12]
+seeds = 3
+solvers = ["adam", "pgd"]
+params = { fraction = 1.2, optimize_limit = 4.0 }
+
+[[families]]
+family = "random-net"
+sizes = [4, 8, 12]
+seeds = 3
+solvers = ["adam", "pgd"]
+params = { fraction = 2.0, optimize_limit = 4.0 }
 """
 
 
