@@ -16,7 +16,9 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import shutil
+import sqlite3
 import subprocess
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -328,6 +330,31 @@ def test_not_a_store_is_one_line_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "not a geninv lab store" in err and err.count("\n") == 1
     code, _, err = run_cli("lab", "report", str(tmp_path / "none.db"), "-o", str(tmp_path / "r"))
     assert code == 2 and "no such results store" in err and err.count("\n") == 1
+    assert not (tmp_path / "r").exists()
+    # the cells table's columns but no specs table, or values no sweep writes
+    from geninv.lab.store import NAMES
+
+    good: dict[str, object] = {n: "a" for n in NAMES} | {"n": 3, "answer": "yes"}
+    good |= {"seconds": 1.0, "time_limit": 2.0}
+    cases = [
+        (False, {}),
+        (True, {"seconds": math.nan}),
+        (True, {"time_limit": -1.0}),
+        (True, {"n": "x"}),
+        (True, {"answer": "maybe"}),
+    ]
+    for i, (with_specs, change) in enumerate(cases):
+        fake = tmp_path / f"fake{i}.db"
+        with contextlib.closing(sqlite3.connect(fake)) as con, con:
+            con.execute(f"CREATE TABLE cells ({', '.join(NAMES)})")
+            if with_specs:
+                con.execute("CREATE TABLE specs (spec_hash, name, toml, added_at)")
+            row = good | change
+            con.execute(
+                f"INSERT INTO cells VALUES ({', '.join('?' * len(NAMES))})", [row[n] for n in NAMES]
+            )
+        code, _, err = run_cli("lab", "report", str(fake), "-o", str(tmp_path / "r"))
+        assert code == 2 and "not a geninv lab store" in err and err.count("\n") == 1, (i, err)
     assert not (tmp_path / "r").exists()
 
 

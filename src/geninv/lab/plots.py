@@ -235,11 +235,23 @@ def rates_figure(family: str, by_n: Sequence[Rate], by_margin: Sequence[Rate]) -
 
 
 def render(fig: Any, fmt: str, dpi: float = 100) -> bytes:
-    """The figure's bytes as ``svg`` or ``png`` (no date or random ids: reproducible)."""
+    """The figure's bytes as ``svg`` or ``png`` (no date or random ids: reproducible;
+    a PNG is reduced to a 128-colour palette)."""
     import matplotlib as mpl
 
     buf = io.BytesIO()
     meta: dict[str, Any] = {"Date": None} if fmt == "svg" else {"Software": None}
     with mpl.rc_context({"svg.fonttype": "path", "svg.hashsalt": "geninv-lab"}):
         fig.savefig(buf, format=fmt, dpi=dpi, metadata=meta)
-    return buf.getvalue()
+    if fmt != "png":
+        return buf.getvalue()
+    # a README image: 128 colours (a quarter of the bytes; plots have few colours)
+    from PIL import Image
+
+    buf.seek(0)
+    small = io.BytesIO()
+    with Image.open(buf) as im:
+        im.convert("RGB").quantize(128, method=Image.Quantize.MEDIANCUT).save(
+            small, format="png", optimize=True
+        )
+    return small.getvalue()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import platform
 import sqlite3
 from collections import Counter
@@ -99,14 +100,19 @@ def load(db: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             raise ValidationError(
                 f"{db}: not a geninv lab store ({exc}); expected a .db file geninv lab wrote"
             ) from None
-    for r in rows:
+    for i, r in enumerate(rows):
         try:
-            float(r["seconds"]), float(r["time_limit"]), int(r["n"])
+            ok = all(
+                math.isfinite(float(r[k])) and float(r[k]) >= 0 for k in ("seconds", "time_limit")
+            )
+            ok = ok and isinstance(r["n"], int) and r["answer"] in ("yes", "no", "unknown")
         except (TypeError, ValueError):
+            ok = False
+        if not ok:
             raise ValidationError(
-                f"{db}: not a geninv lab store (a cell's seconds, time_limit or n is not a "
-                "number); expected a .db file geninv lab wrote"
-            ) from None
+                f"{db}: not a geninv lab store (cell {i + 1}: seconds, time_limit, n or answer "
+                "out of range); expected a .db file geninv lab wrote"
+            )
     return rows, specs
 
 
@@ -277,6 +283,7 @@ body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;color
 table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:13px}
 caption{text-align:left;font-weight:bold;padding:.3em 0}
 th,td{border:1px solid #bbb;padding:2px 6px;text-align:left}
+td{white-space:nowrap} td:last-child{white-space:normal}
 th{background:#eee} pre{background:#f6f6f6;padding:.5em;overflow-x:auto;font-size:12px}
 img{max-width:100%;border:1px solid #ddd} .note{color:#666;font-size:13px}
 figure{margin:.3em 0}
