@@ -27,10 +27,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geninv.cli import main
+from geninv.lab.plots import label, render, series_of
 from geninv.lab.rates import success_rates, wilson
-from geninv.lab.report import CSP
+from geninv.lab.report import CSP, write_report
 from geninv.lab.store import Store
 
 HOSTILE = '<script>alert("x")</script>$\\frac{'
@@ -424,3 +427,59 @@ def test_report_renders_in_headless_chromium(
     )
     assert res.returncode == 0 and shot.is_file(), res.stderr[-2000:]
     assert _png_size(shot.read_bytes()) == (1200, 2400)
+
+
+@settings(derandomize=True, max_examples=40, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("$\\{}^_ax\n\t<>&'\"é∞")), max_size=40))
+def test_any_store_string_renders_as_a_label(text: str) -> None:
+    """matplotlib parses ``$...$`` as mathtext and raises on a malformed one; a label
+    from the store never enters it, whatever its characters."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 2))
+    ax = fig.add_subplot()
+    ax.plot([1, 2], [1, 2], label=label(text))
+    ax.set_title(label(text))
+    ax.legend()
+    svg = render(fig, "svg")
+    assert ET.fromstring(svg).tag.endswith("svg")
+    assert len(label(text)) <= 2 * 48 + 1 and "\n" not in label(text)
+
+
+def test_a_large_store_gives_a_bounded_page(tmp_path: Path) -> None:
+    """12,000 cells over 400 sizes: the lines are binned to 60 points, so the figure and
+    the page are about the size of a small store's."""
+    rng = np.random.default_rng(5)
+    db = tmp_path / "big.db"
+    with Store(db) as store:
+        store.add_spec("h" * 64, "big", 'name = "big"\n')
+        i = 0
+        for n in range(1, 401):
+            for solver, b in (("sat", 0.02), ("enumerate", 0.03)):
+                for _ in range(15):
+                    t = 2.0 ** (-10 + b * n + rng.normal(0, 0.3))
+                    store.add_row(_row(i, "sat-thm1", solver, n, "no", min(t, 4.0)))
+                    i += 1
+    assert i == 12_000
+    out = tmp_path / "rep"
+    write_report(db, out, rounds=0)
+    svg = (out / "svg/time_00.svg").read_bytes()
+    assert len(svg) < 200_000, len(svg)
+    assert svg.count(b"<path") < 600  # 2 lines of <= 60 points, bands, axes, glyphs
+    assert len((out / "index.html").read_bytes()) < 30_000
+    with Store(db, create=False) as store:
+        series = series_of("sat", [r for r in store.rows() if r["solver"] == "sat"])
+    assert len(series.n) == 60 and sum(series.cells) == 6000
+
+
+def test_tables_stop_at_their_cap_and_an_empty_store_still_renders(tmp_path: Path) -> None:
+    from geninv.lab.report import MAX_TABLE_ROWS, _table
+
+    html_text = _table("t", ("a",), [(k,) for k in range(MAX_TABLE_ROWS + 7)], "x")
+    assert html_text.count("<tr>") == MAX_TABLE_ROWS + 1 and "7 more row(s)" in html_text
+    db = tmp_path / "empty.db"
+    Store(db).close()
+    code, stdout, err = run_cli("lab", "report", str(db), "-o", str(tmp_path / "r"))
+    assert code == 0 and "0 cell(s)" in stdout, err
+    text = (tmp_path / "r/index.html").read_text()
+    assert "(no cells)" in text and "(none)" in text

@@ -54,7 +54,11 @@ def label(text: object) -> str:
     s = "".join(c if c.isprintable() else "?" for c in str(text))
     if len(s) > LABEL_CHARS:
         s = s[: LABEL_CHARS - 3] + "..."
-    return s.replace("\\", "\\\\").replace("$", r"\$")
+    if s.startswith("_") or not s:  # matplotlib's legend hides "" and "_..." labels
+        s = " " + s if s else "(empty)"
+    # with every "$" escaped the text never enters mathtext (matplotlib counts "$"
+    # minus "\$"); a backslash elsewhere is drawn as it is
+    return s.replace("$", r"\$")
 
 
 @dataclass
