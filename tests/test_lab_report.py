@@ -417,6 +417,22 @@ def test_report_renders_in_headless_chromium(
     n_img = text.count("<img ")
     assert f'data-images="{n_img}"' in dom, dom[:500]
     assert 'data-rendered="ok"' in dom, dom[dom.find("<body") : dom.find("<body") + 300]
+    # the page's policy blocks a script it does not list (had one slipped through)
+    rogue = text.replace(
+        "</body>", '<script>document.body.setAttribute("data-x", "1")</script></body>'
+    )
+    (out / "rogue.html").write_text(rogue, encoding="utf-8")
+    res = subprocess.run(
+        [*flags, "--dump-dom", (out / "rogue.html").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert (
+        res.returncode == 0
+        and "<body" in res.stdout
+        and "data-x" not in res.stdout.split("<script")[0]
+    )
     # the page as written (no script) renders too: a screenshot of it
     shot = tmp_path / "shot.png"
     res = subprocess.run(

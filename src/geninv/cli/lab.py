@@ -106,9 +106,11 @@ def cmd_lab_report(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         seed=args.seed,
     )
+    main_plot = "png/time_vs_n.png"
+    where = f"; main plot {rep.directory}/{main_plot}" if main_plot in rep.figures else ""
     out(
-        f"wrote {rep.directory}/index.html ({rep.cells} cell(s), {len(rep.figures)} figure "
-        f"file(s); main plot {rep.directory}/png/time_vs_n.png)"
+        f"wrote {rep.directory}/index.html ({rep.cells} cell(s), "
+        f"{len(rep.figures)} figure file(s){where})"
     )
     return EXIT_OK
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 import platform
 import sqlite3
 from collections import Counter
@@ -256,7 +257,8 @@ def versions_html(rows: Sequence[dict[str, Any]]) -> str:
     except PackageNotFoundError:
         libs.insert(0, ("geninv", "not installed"))
     libs.insert(1, ("python", platform.python_version()))
-    libs.insert(2, ("machine", f"{platform.node()} {platform.system()} {platform.machine()}"))
+    host = f"{platform.node()} {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"
+    libs.insert(2, ("machine", host))
     parts.append(_table("this report's machine and libraries", ("what", "version"), libs, "libs"))
     return "".join(parts)
 
