@@ -5,8 +5,11 @@ Dask into a resumable, append-only SQLite store.
 :mod:`~geninv.lab.families` builds each cell's seeded instance with geninv's
 reductions, :mod:`~geninv.lab.cells` runs one cell (a geninv backend through
 :func:`geninv.workflows.solve`, or the source problem's own solver),
-:mod:`~geninv.lab.store` is the results store and :mod:`~geninv.lab.runner` the sweep.
-``geninv lab run`` / ``quick`` / ``export-table`` are the command line (docs/lab.md).
+:mod:`~geninv.lab.store` is the results store and :mod:`~geninv.lab.runner` the sweep;
+:mod:`~geninv.lab.fit` fits the scaling, :mod:`~geninv.lab.rates` counts the approximate
+backends' success rates and :mod:`~geninv.lab.report` (figures: :mod:`~geninv.lab.plots`)
+writes the HTML report.  ``geninv lab run`` / ``quick`` / ``export-table`` / ``fit`` /
+``report`` are the command line (docs/lab.md).
 """
 
 from __future__ import annotations
