@@ -334,6 +334,18 @@ def test_not_a_store_is_one_line_exit_2(tmp_path: Path) -> None:
     code, _, err = run_cli("lab", "report", str(tmp_path / "none.db"), "-o", str(tmp_path / "r"))
     assert code == 2 and "no such results store" in err and err.count("\n") == 1
     assert not (tmp_path / "r").exists()
+    # an empty file, another program's database: refused, and left exactly as they were
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    other = tmp_path / "other.db"
+    with contextlib.closing(sqlite3.connect(other)) as con, con:
+        con.execute("CREATE TABLE t (x)")
+    before = other.read_bytes()
+    for path in (empty, other):
+        code, _, err = run_cli("lab", "report", str(path), "-o", str(tmp_path / "r"))
+        assert code == 2 and "not a geninv lab store" in err and err.count("\n") == 1, err
+    assert empty.read_bytes() == b"" and other.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db", "junk.db", "other.db"]
     # the cells table's columns but no specs table, or values no sweep writes
     from geninv.lab.store import NAMES
 

@@ -75,18 +75,22 @@ def _now() -> str:
 
 class Store:
     """An open results store (see the module docstring).  ``create=False`` refuses a
-    missing file (for reading and exporting)."""
+    missing file and opens it read-only (for reading and exporting: a file that is not a
+    store, even an empty one, is never turned into a database)."""
 
     def __init__(self, path: str | Path, *, create: bool = True) -> None:
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise ValidationError(f"{path}: no such results store; expected a geninv lab .db file")
         try:
-            self.db = sqlite3.connect(str(self.path), timeout=30.0)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
             if create:
+                self.db = sqlite3.connect(str(self.path), timeout=30.0)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.executescript(_SCHEMA)
+            else:
+                uri = self.path.resolve().as_uri() + "?mode=ro"
+                self.db = sqlite3.connect(uri, uri=True, timeout=30.0)
             have = {r[1] for r in self.db.execute("PRAGMA table_info(cells)")}
         except sqlite3.DatabaseError as exc:
             raise ValidationError(
