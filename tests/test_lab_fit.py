@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from geninv.cli import main
+from geninv.errors import GeninvError
 from geninv.lab.fit import Point, fit_points, fit_rows, fit_slope
 
 
@@ -94,3 +95,48 @@ def test_lab_fit_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["lab", "fit", str(db), "--floor", "-1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "none.db" in err[0] and "floor" in err[1]
+
+
+def test_answer_filter_fits_refutations_apart_from_witness_searches() -> None:
+    """A search that stops at its first witness looks sub-exponential on the yes
+    instances; on the instances another cell refuted, its full-search time gives the
+    true base.  ``answer="no"`` keeps exactly the instances some cell decided *no*
+    (their time-outs included, censored), and nothing of an instance decided *yes*."""
+    rng = np.random.default_rng(5)
+    rows: list[dict[str, object]] = []
+    for n in range(12, 27, 2):
+        for seed in range(6):
+            is_no = seed % 2 == 0
+            full = 2.0 ** (n - 20) * (1 + 0.1 * rng.random())
+            t = full if is_no else full * 2.0 ** (-n / 2)  # a witness found early
+            common = {"family": "sat-thm1", "params": "{}", "n": n, "seed": seed}
+            rows.append(
+                {
+                    **common,
+                    "solver": "cadical",
+                    "answer": "no" if is_no else "yes",
+                    "seconds": 1e-3 * (1 + n),
+                    "time_limit": 60.0,
+                }
+            )
+            timed_out = t >= 8.0
+            rows.append(
+                {
+                    **common,
+                    "solver": "enumerate",
+                    "answer": "unknown" if timed_out else ("no" if is_no else "yes"),
+                    "seconds": 8.0 if timed_out else t,
+                    "time_limit": 8.0,
+                }
+            )
+    fits = {f.solver: f for f in fit_rows(rows, rounds=50, answer="no")}
+    enum = fits["enumerate"]
+    assert enum.cells == 8 * 3 and enum.censored > 0  # the refuted instances, time-outs too
+    assert enum.base is not None and enum.low is not None and enum.high is not None
+    assert enum.low <= 2.0 <= enum.high and abs(enum.base - 2.0) < 0.05
+    mixed = {f.solver: f for f in fit_rows(rows, rounds=0)}["enumerate"]
+    assert mixed.base is not None and mixed.base < 1.95  # the witness searches pull it down
+    yes = {f.solver: f for f in fit_rows(rows, rounds=0, answer="yes")}["enumerate"]
+    assert yes.cells == 8 * 3 and yes.censored == 0
+    with pytest.raises(GeninvError, match="yes or no"):
+        fit_rows(rows, answer="maybe")

@@ -71,7 +71,9 @@ def cmd_lab_fit(args: argparse.Namespace) -> int:
     family, time-outs censored, with a bootstrap 95 % interval (:mod:`geninv.lab.fit`)."""
     from geninv.lab.fit import fit_store
 
-    fits = fit_store(args.db, floor_seconds=args.floor, rounds=args.rounds, seed=args.seed)
+    fits = fit_store(
+        args.db, floor_seconds=args.floor, rounds=args.rounds, seed=args.seed, answer=args.answer
+    )
     out(
         f"{'family':<20} {'solver':<11} {'cells':>5} {'decided':>7} {'t/o':>4} {'excl':>4} "
         f"{'n':>9}  base 2^b [95% interval]   ratio to source"
@@ -160,6 +162,13 @@ def add_lab_parser(sub: Any) -> None:
         "--rounds", type=int, default=200, help="bootstrap refits for the interval (default 200)"
     )
     fit.add_argument("--seed", type=int, default=0, help="the bootstrap's seed (default 0)")
+    fit.add_argument(
+        "--answer",
+        choices=("yes", "no"),
+        default=None,
+        help="fit only instances whose answer is known to be this one (no: the time to "
+        "refute, a complete search's time)",
+    )
     fit.set_defaults(func=cmd_lab_fit)
     rep = lsub.add_parser(
         "report", help="write a static HTML report of a store (SVG plots, tables)"

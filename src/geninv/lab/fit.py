@@ -177,15 +177,35 @@ def fit_rows(
     floor_seconds: float = 1e-3,
     rounds: int = 200,
     seed: int = 0,
+    answer: str | None = None,
 ) -> list[Fit]:
     """One :class:`Fit` per (family, solver) of the store rows, sorted; each geninv
-    backend's fit carries its ratio to the family's source-solver fit."""
+    backend's fit carries its ratio to the family's source-solver fit.
+
+    ``answer="no"`` (or ``"yes"``) fits only the cells of instances whose answer is
+    known to be that one -- from any cell of the same instance (family, params, n,
+    seed) that decided it -- time-outs of such instances included (censored).  The
+    time to *refute* is the time of a complete search (exhaustive enumeration's is
+    ``2^n`` corners exactly), while the time to find a witness depends on how many
+    there are, so the two are fitted apart."""
     if not (math.isfinite(floor_seconds) and floor_seconds > 0):
         raise ValidationError(
             f"the time floor must be a positive number of seconds, not {floor_seconds}"
         )
     if not 0 <= rounds <= MAX_ROUNDS:
         raise ValidationError(f"bootstrap rounds must be 0..{MAX_ROUNDS}, not {rounds}")
+    if answer not in (None, "yes", "no"):
+        raise ValidationError(f"the answer filter must be yes or no, not {answer!r}")
+    rows = list(rows)
+    if answer is not None:
+        known: dict[tuple[Any, ...], set[str]] = {}
+        for r in rows:
+            if r["answer"] in ("yes", "no"):
+                coord = (r["family"], r["params"], r["n"], r["seed"])
+                known.setdefault(coord, set()).add(str(r["answer"]))
+        rows = [
+            r for r in rows if known.get((r["family"], r["params"], r["n"], r["seed"])) == {answer}
+        ]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
         groups.setdefault((str(r["family"]), str(r["solver"])), []).append(r)
