@@ -88,7 +88,10 @@ def synthetic_store(db: Path) -> int:
             for solver, b in (("enumerate", 1.0), ("sat", 0.55), ("cadical", 0.5)):
                 t = 2.0 ** (-14 + b * n + rng.normal(0, 0.3))
                 ans = "unknown" if t >= 4.0 else "no"
-                rows.append(_row(len(rows), "sat-thm1", solver, n, ans, min(t, 4.0), rep=rep))
+                seed = 100 * n + rep  # every solver of a coordinate: one instance
+                rows.append(
+                    _row(len(rows), "sat-thm1", solver, n, ans, min(t, 4.0), rep=rep, seed=seed)
+                )
     for n in (4, 8, 12):
         for frac in (1.05, 2.0):
             for _ in range(4):
@@ -269,8 +272,10 @@ def test_report_structure_and_hostile_store(report: tuple[Path, Path, int, str])
         assert f.is_file() and f.resolve().parent.parent == out.resolve(), src
         data = f.read_bytes()
         assert ET.fromstring(data).tag.endswith("svg") and b"<script" not in data
-    # fits, status, rates by n and by margin, 3 recorded versions, the libraries
-    assert len(page.rows_in_table) == 8 and min(page.rows_in_table) >= 1, page.rows_in_table
+    # fits (all, no-instances, yes-instances), status, rates by n and by margin, 3 recorded
+    # versions, the libraries
+    assert len(page.rows_in_table) == 10 and min(page.rows_in_table) >= 1, page.rows_in_table
+    assert "known to be no (the time to refute)" in text
     w, h = _png_size((out / "png/time_vs_n.png").read_bytes())
     assert 200 < w < 2000 and 150 < h < 2000
     assert _png_size((out / "png/success_rates.png").read_bytes())[0] > 100

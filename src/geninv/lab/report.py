@@ -155,7 +155,7 @@ def _num(x: float | None, fmt: str = ".4f") -> str:
     return "-" if x is None else format(x, fmt)
 
 
-def fit_table(fits: Sequence[Fit]) -> str:
+def fit_table(fits: Sequence[Fit], caption: str = "") -> str:
     """The fitted bases: solver x family, base, interval, cells, censored, ratio."""
     body = [
         (
@@ -186,7 +186,8 @@ def fit_table(fits: Sequence[Fit]) -> str:
         "ratio to source",
         "note",
     )
-    return _table("Fitted base of t ~ 2^(a + b n), time-outs censored", head, body, "fits")
+    caption = caption or "Fitted base of t ~ 2^(a + b n), time-outs censored"
+    return _table(caption, head, body, "fits")
 
 
 def status_table(rows: Sequence[dict[str, Any]]) -> str:
@@ -337,17 +338,51 @@ def _figures(
     return time_html, rate_html
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """What the page shows of the rows: the fits (all cells; only instances known to be
+    *no*; known to be *yes*) and the success rates against n and the margin."""
+
+    fits: Sequence[Fit]
+    fits_no: Sequence[Fit]
+    fits_yes: Sequence[Fit]
+    by_n: Sequence[Rate]
+    by_margin: Sequence[Rate]
+
+
+def analyse(
+    rows: Sequence[dict[str, Any]], *, floor_seconds: float, rounds: int, seed: int
+) -> Analysis:
+    """The :class:`Analysis` of the rows (:func:`~geninv.lab.fit.fit_rows`,
+    :func:`~geninv.lab.rates.success_rates`)."""
+    kw: dict[str, Any] = {"floor_seconds": floor_seconds, "rounds": rounds, "seed": seed}
+    return Analysis(
+        fits=fit_rows(rows, **kw),
+        fits_no=fit_rows(rows, answer="no", **kw),
+        fits_yes=fit_rows(rows, answer="yes", **kw),
+        by_n=success_rates(rows, "n"),
+        by_margin=success_rates(rows, "margin"),
+    )
+
+
 def page(
     db: str,
     rows: Sequence[dict[str, Any]],
     specs: Sequence[dict[str, Any]],
-    fits: Sequence[Fit],
-    by_n: Sequence[Rate],
-    by_margin: Sequence[Rate],
+    an: Analysis,
     time_html: Sequence[str],
     rate_html: Sequence[str],
 ) -> str:
     """The HTML of the page."""
+    by_n, by_margin = an.by_n, an.by_margin
+    split = "".join(
+        fit_table(fits, f"Fitted base on the instances known to be {what} ({why})")
+        for fits, what, why in (
+            (an.fits_no, "no", "the time to refute"),
+            (an.fits_yes, "yes", "the time to find a witness"),
+        )
+        if fits
+    )
     approx = ", ".join(sorted(approximate_solvers()))
     rates = (
         '<div class="figs">'
@@ -373,7 +408,11 @@ t = 2^(a + b n) (censored maximum likelihood, time-outs right-censored); the leg
 the base 2^b and its bootstrap 95% interval.</p>
 <div class="figs">{"".join(time_html) or "<p>(no cells)</p>"}</div>
 <h2 id="fits">Fitted bases</h2>
-{fit_table(fits)}
+{fit_table(an.fits)}
+<p class=note>Below, the same fit on the instances whose answer some cell decided: a
+refutation is a complete search, while the time to a witness depends on how many there
+are, so mixing the two can hide a base (<code>geninv lab fit --answer</code>).</p>
+{split}
 <h2 id="status">Cells by status</h2>
 {status_table(rows)}
 <h2 id="rates">Success rates of the approximate backends</h2>
@@ -405,12 +444,10 @@ def write_report(
 
     atomic.check_target(output, force, directory=True, protect=[str(db)])  # refuse early
     rows, specs = load(db)
-    fits = fit_rows(rows, floor_seconds=floor_seconds, rounds=rounds, seed=seed)
-    by_n = success_rates(rows, "n")
-    by_margin = success_rates(rows, "margin")
+    an = analyse(rows, floor_seconds=floor_seconds, rounds=rounds, seed=seed)
     with atomic.atomic_dir(output, force=force, protect=[str(db)]) as tmp:
-        time_html, rate_html = _figures(tmp, rows, fits, by_n, by_margin)
-        text = page(str(db), rows, specs, fits, by_n, by_margin, time_html, rate_html)
+        time_html, rate_html = _figures(tmp, rows, an.fits, an.by_n, an.by_margin)
+        text = page(str(db), rows, specs, an, time_html, rate_html)
         (tmp / "index.html").write_text(text, encoding="utf-8")
         figures = sorted(
             str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.suffix in (".svg", ".png")
