@@ -144,6 +144,30 @@ def test_quick_spec_parses_and_cell_seeds_are_stable() -> None:
     )
 
 
+def test_overlapping_entries_plan_a_shared_cell_once() -> None:
+    """Two entries of one family and params that share a size, a rep and a solver name the
+    same cell (same instance seed, same key): it is planned once, not run twice."""
+    text = """
+name = "overlap"
+seed = 1
+time_limit = 5
+[[families]]
+family = "sat-thm1"
+sizes = [6, 8]
+seeds = 2
+solvers = ["sat", "cadical"]
+[[families]]
+family = "sat-thm1"
+sizes = [8, 10]
+seeds = 3
+solvers = ["enumerate", "cadical"]
+"""
+    cells = plan_cells(parse_spec(text, "<overlap>"))
+    assert len(cells) == len({c.key for c in cells})
+    # 2 sizes x 2 reps x 2 solvers + 2 sizes x 3 reps x 2 solvers - (n=8, reps 0-1, cadical)
+    assert len(cells) == 8 + 12 - 2
+
+
 # ------------------------------------------------------------------ sweeps
 def _cross_check(rows: list[dict[str, object]]) -> int:
     """Every geninv definite answer equals the source solver's on the same instance."""

@@ -40,26 +40,23 @@ from geninv.lab.store import Store
 
 def plan_cells(spec: Spec) -> list[Cell]:
     """Every cell of ``spec``, in order family, size, rep, solver (the solvers of one
-    coordinate are adjacent, so a worker reuses the instance it built)."""
-    cells = []
+    coordinate are adjacent, so a worker reuses the instance it built).  Two family
+    entries that name the same cell (same family, params, size, rep and solver) plan it
+    once."""
+    cells: list[Cell] = []
+    keys: set[str] = set()
     for fam in spec.families:
         params_json = json.dumps(fam.params, sort_keys=True)
         for n in fam.sizes:
             for rep in range(fam.seeds):
                 seed = instance_seed(spec.seed, fam.family, params_json, n, rep)
                 for solver in fam.solvers:
-                    cells.append(
-                        Cell(
-                            spec.hash,
-                            fam.family,
-                            params_json,
-                            n,
-                            rep,
-                            seed,
-                            solver,
-                            spec.time_limit,
-                        )
+                    cell = Cell(
+                        spec.hash, fam.family, params_json, n, rep, seed, solver, spec.time_limit
                     )
+                    if cell.key not in keys:
+                        keys.add(cell.key)
+                        cells.append(cell)
     return cells
 
 
