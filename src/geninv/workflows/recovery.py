@@ -187,7 +187,10 @@ def make_operator(
             raise ValidationError("--operator dense needs --matrix A.npy (or A.txt)")
         if isinstance(matrix, str):
             return DenseOperator(read_matrix(matrix, q), shp, source=f"file {matrix}")
-        return DenseOperator(matrix, shp)
+        arr = np.asarray(matrix, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] != q:
+            raise ValidationError(f"expected a matrix with {q} columns, got shape {arr.shape}")
+        return DenseOperator(arr, shp)
     if kind == "inpaint":
         if mask is not None and missing is not None:
             raise ValidationError("give --missing FRACTION or --mask FILE, not both")
