@@ -289,6 +289,7 @@ HOSTILE = [
     (["--operator", "identity", "--image-shape", "a,b"], ["--image-shape"]),
     (["--operator", "dense"], ["--matrix"]),
     (["--matrix", "{A.txt}"], ["A.txt", "64 columns"]),
+    (["--matrix", "{A.txt}", "--measurements", "5"], ["--matrix", "not both"]),
 ]
 
 
@@ -327,6 +328,23 @@ def test_milp_on_inpainting_yes_checked_exactly_and_bab_no_certified() -> None:
     no = geninv.solve(far, "bab")
     assert no.status is Status.NO and no.proof is not None
     assert "checked" in json.dumps(no.proof)
+
+
+def test_mask_and_kernel_files(tmp_path: Path) -> None:
+    keep = np.random.default_rng(2).random(64) < 0.5
+    (tmp_path / "mask.txt").write_text(" ".join(str(int(v)) for v in keep) + "  # one row\n")
+    np.save(tmp_path / "mask.npy", keep.reshape(8, 8))
+    for name in ("mask.txt", "mask.npy"):
+        op = recovery.make_operator("inpaint", 64, mask=str(tmp_path / name))
+        assert isinstance(op, InpaintOperator) and np.array_equal(op.keep, keep)
+    (tmp_path / "k.txt").write_text("0, 1, 0\n1, 4, 1\n0, 1, 0\n")
+    op = recovery.make_operator("blur", 64, kernel=str(tmp_path / "k.txt"))
+    assert isinstance(op, BlurOperator) and op.kernel.sum() == 8.0
+    (tmp_path / "zero.txt").write_text("0 0\n0 0\n")
+    with pytest.raises(
+        ParseError, match=r"zero\.txt: the blur kernel must be finite and not all zero"
+    ):
+        recovery.make_operator("blur", 64, kernel=str(tmp_path / "zero.txt"))
 
 
 def test_make_operator_refuses_mismatches() -> None:

@@ -42,7 +42,7 @@ class InpaintOperator(Operator):
         c, h, w = _chw(self.shape)
         if mask.shape == (h, w) and len(self.shape) == 3:
             mask = np.broadcast_to(mask, (c, h, w))
-        if mask.size != self.q or mask.shape not in {self.shape, (self.q,)}:
+        if mask.size != self.q or mask.shape not in {self.shape, (self.q,), (1, self.q)}:
             raise ValidationError(
                 f"the inpainting mask has shape {mask.shape}; expected {self.shape} "
                 f"(or {self.q} values) for the image"

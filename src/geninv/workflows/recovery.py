@@ -156,6 +156,8 @@ def make_operator(
     if kind not in OPERATOR_NAMES:
         raise ValidationError(f"--operator {kind!r}: expected one of {', '.join(OPERATOR_NAMES)}")
     if kind == "gaussian" and matrix is not None:
+        if measurements is not None:
+            raise ValidationError("give --measurements M or --matrix FILE, not both")
         kind = "dense"
     given = {
         "measurements": measurements,
