@@ -353,7 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a backend option, e.g. lr=0.05 (value parsed as JSON when it can be; repeat)",
     )
-    sense.add_argument("--png", help="write a grid: truth, Lasso, geninv")
+    sense.add_argument(
+        "--png", help="write a grid: truth, input (the trivial estimate), Lasso, geninv"
+    )
     sense.add_argument("-o", "--output", help="save the first instance directory here")
     sense.add_argument("--force", action="store_true", help="replace an existing --png / -o")
     sense.set_defaults(func=cmd_sense)
