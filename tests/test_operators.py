@@ -252,6 +252,38 @@ def test_y_with_image_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[
     one_line_error(code, err, "--digits")
 
 
+def test_sense_measurements_only_and_blur(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--y: measurements of the operator's size, no truth; blur through the command line."""
+    gen = sensing.load_digits_generator()
+    x = sensing.load_test_digits()[0][:2]
+    op = recovery.make_operator("superres", 64, factor=2)
+    np.save(tmp_path / "y.npy", op.apply(x))
+    quick = ["--option", "steps=20", "--option", "restarts=1"]
+    net = ["--network", str(sensing.DIGITS_VAE_DIR / "decoder.onnx")]
+    code, out, err = run(
+        capsys, "sense", *net, "--y", str(tmp_path / "y.npy"), "--operator", "superres", *quick
+    )
+    assert code == 0, err
+    assert "operator: superres: 2x2 block means (16 of 64)" in out and "image 1: adam" in out
+    assert "per-pixel error" not in out  # no truth, no errors
+    np.save(tmp_path / "y5.npy", np.zeros((1, 5)))
+    code, _, err = run(
+        capsys, "sense", *net, "--y", str(tmp_path / "y5.npy"), "--operator", "superres"
+    )
+    one_line_error(code, err, "y5.npy", "length 16")
+    code, out, err = run(
+        capsys, "sense", "--digits", "1", "--operator", "blur", "--kernel", "gaussian:0.8", *quick
+    )
+    assert code == 0, err
+    assert (
+        "operator: blur: gaussian sigma 0.8" in out
+        and "trivial estimate (the blurred input)" in out
+    )
+    assert gen.n_outputs == 64
+
+
 def _hostile_files(tmp: Path) -> dict[str, Path]:
     files = {
         "mask.npy": np.ones((7, 7)),
