@@ -41,6 +41,7 @@ import numpy.typing as npt
 
 from geninv.errors import BackendUnavailableError, GeninvError, ValidationError
 from geninv.network import FloatArray, ReLUNetwork
+from geninv.operators import DenseOperator, Operator, operator_from_dict
 from geninv.problem import (
     Domain,
     InversionProblem,
@@ -62,6 +63,7 @@ __all__ = [
     "load_test_digits",
     "measurement_matrix_of",
     "noise_threshold",
+    "operator_of",
     "per_pixel_error",
     "recover",
     "save_grid_png",
@@ -126,7 +128,7 @@ def _layer_params(network: ReLUNetwork, index: int) -> tuple[Any, Any]:
 
 def sensing_problem(
     generator: ReLUNetwork,
-    A: npt.ArrayLike,
+    A: npt.ArrayLike | Operator,
     y: npt.ArrayLike,
     p: float | str = 2,
     threshold: Any = None,
@@ -134,6 +136,7 @@ def sensing_problem(
     *,
     relation: Relation = "<=",
     matrix_label: str | None = None,
+    record: dict[str, Any] | None = None,
 ) -> InversionProblem:
     """The problem "is there z with ``||A G(z) - y||_p <= threshold``" for ``A o G``.
 
@@ -147,8 +150,15 @@ def sensing_problem(
     ``domain`` defaults to ``Domain("real")``; a box (``Domain.box``) bounds
     the latent, which exact backends may need.  ``matrix_label`` (e.g.
     ``"gaussian seed 0"``) is recorded in the source parameters.
+
+    ``A`` may be a measurement operator (:mod:`geninv.operators`: inpainting,
+    super-resolution, blur, ...): its matrix becomes the appended layer (dense; the
+    exact backends read its float64 entries as exact values) and its description is
+    recorded as ``parameters["operator"]`` (:func:`operator_of` reads it back).
+    ``record`` adds entries to the source parameters (e.g. the noise and its seed).
     """
-    a = _matrix(A, "measurement matrix A")
+    operator = A if isinstance(A, Operator) else None
+    a = _matrix(A.dense() if isinstance(A, Operator) else A, "measurement matrix A")
     m, q = a.shape
     if q != generator.n_outputs:
         raise ValidationError(
@@ -180,6 +190,10 @@ def sensing_problem(
     }
     if matrix_label is not None:
         params["matrix"] = matrix_label
+    if operator is not None:
+        params["operator"] = operator.to_dict()
+    if record:
+        params.update({k: v for k, v in record.items() if k not in params})
     return InversionProblem(
         network,
         [float(v) for v in yv],
@@ -239,6 +253,27 @@ def measurement_matrix_of(problem: InversionProblem) -> FloatArray:
     """``A`` (float64) from a problem built by :func:`sensing_problem`."""
     _sensing_layers(problem)
     return np.array(problem.network.layers[-1].weight, dtype=np.float64)
+
+
+def operator_of(problem: InversionProblem) -> Operator:
+    """The measurement operator of a problem built by :func:`sensing_problem`.
+
+    The recorded ``parameters["operator"]`` is read back (every field checked) and
+    must be, entry for entry, the network's measurement layer; a problem without one
+    (built from a plain matrix) gives a :class:`~geninv.operators.DenseOperator`.
+    """
+    A = measurement_matrix_of(problem)
+    desc = problem.source.parameters.get("operator")
+    if desc is None:
+        return DenseOperator(A)
+    where = "source.parameters.operator"
+    op = operator_from_dict(desc, matrix=A, where=where)
+    if op.q != A.shape[1] or op.m != A.shape[0] or not np.array_equal(op.dense(), A):
+        raise ValidationError(
+            f"{where}: the recorded {op.kind} operator is not the network's measurement "
+            "layer (the instance was edited?); rebuild it with geninv sense -o"
+        )
+    return op
 
 
 def noise_threshold(y: npt.ArrayLike, sigma: float, p: float | str = 2) -> float:

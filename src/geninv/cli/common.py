@@ -5,6 +5,7 @@ the one signal policy with its one-line errors (:func:`run_command`)."""
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import signal
@@ -17,7 +18,7 @@ from typing import Any, NoReturn
 from geninv import guard
 from geninv.errors import GeninvError, ParseError, ValidationError
 from geninv.io import atomic
-from geninv.io.limits import check_count
+from geninv.io.limits import check_count, check_json_depth
 from geninv.io.text import read_npy
 from geninv.network import to_fraction
 from geninv.problem import InversionProblem
@@ -33,6 +34,26 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """Exit 2 with the one line ``PROG: error: MESSAGE (see PROG --help)`` (no usage block)."""
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def parse_options(items: Sequence[str] | None) -> dict[str, Any]:
+    """Backend constructor options from ``--option KEY=VALUE`` (repeated): each value
+    parsed as JSON when it can be, else kept as text (``solve`` and ``sense``)."""
+    opts: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValidationError(f"--option {item!r}: expected KEY=VALUE")
+        check_json_depth(raw, f"--option {key.strip()}")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        except ValueError as exc:  # e.g. an integer beyond Python's int-string limit
+            reason = str(exc).split(";")[0]  # not Python's advice on sys.set_int_max_str_digits
+            raise ValidationError(f"--option {key.strip()}: value not usable ({reason})") from None
+        opts[key.strip()] = value
+    return opts
 
 
 # geninv.io.instance imports onnx (about a second): imported when first used, so the

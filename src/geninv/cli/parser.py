@@ -282,11 +282,46 @@ def build_parser() -> argparse.ArgumentParser:
         "--digits", type=int, help="use the bundled digits generator on K test digits"
     )
     sense.add_argument("--image", help="true image(s), .npy (one per row): y = A x + noise")
-    sense.add_argument("--y", help="measurements, .npy (when the image is unknown)")
-    sense.add_argument("--matrix", help="measurement matrix A, .npy")
+    sense.add_argument(
+        "--y", help="measurements, .npy (when the image is unknown; not with --image)"
+    )
+    sense.add_argument(
+        "--operator",
+        default="gaussian",
+        choices=["gaussian", "dense", "inpaint", "superres", "blur", "identity"],
+        help="measurement operator (default gaussian; docs/sensing.md): gaussian (--measurements"
+        " M, or --matrix), dense (--matrix), inpaint (--missing or --mask), superres (--factor),"
+        " blur (--kernel), identity (denoising)",
+    )
+    sense.add_argument("--matrix", help="measurement matrix A, .npy or .txt (q columns)")
     sense.add_argument("--measurements", type=int, help="M Gaussian measurements, N(0, 1/M)")
     sense.add_argument(
-        "--seed", type=int, default=0, help="seed of A, the noise and the backend (default 0)"
+        "--missing",
+        type=float,
+        metavar="FRACTION",
+        help="inpaint: fraction of pixels missing, chosen at random (default 0.5)",
+    )
+    sense.add_argument(
+        "--mask", metavar="FILE", help="inpaint: .npy/.txt mask of the image, 1 kept, 0 missing"
+    )
+    sense.add_argument(
+        "--factor", type=int, help="superres: block side f dividing H and W (default 2)"
+    )
+    sense.add_argument(
+        "--kernel",
+        metavar="SPEC",
+        help="blur: gaussian:SIGMA (default gaussian:1) or a .npy/.txt 2-D kernel file",
+    )
+    sense.add_argument(
+        "--image-shape",
+        metavar="H,W|C,H,W",
+        help="the generator's output as an image (default: square, or 1 x q)",
+    )
+    sense.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the operator, the noise and the backend, each its own stream (default 0)",
     )
     sense.add_argument(
         "--noise", type=float, default=0.0, help="noise standard deviation sigma (default 0)"
@@ -312,7 +347,15 @@ def build_parser() -> argparse.ArgumentParser:
     sense.add_argument(
         "--lasso-alpha", type=float, default=0.01, help="Lasso baseline's alpha (default 0.01)"
     )
-    sense.add_argument("--png", help="write a grid: truth, Lasso, geninv")
+    sense.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a backend option, e.g. lr=0.05 (value parsed as JSON when it can be; repeat)",
+    )
+    sense.add_argument(
+        "--png", help="write a grid: truth, input (the trivial estimate), Lasso, geninv"
+    )
     sense.add_argument("-o", "--output", help="save the first instance directory here")
     sense.add_argument("--force", action="store_true", help="replace an existing --png / -o")
     sense.set_defaults(func=cmd_sense)

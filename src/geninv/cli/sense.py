@@ -1,6 +1,7 @@
 """``geninv sense``: compressed sensing with a generator prior -- recover images
-from ``y = A x + noise`` as ``G(z)`` (:mod:`geninv.workflows.recovery`), against a
-Lasso baseline."""
+from ``y = A x + noise`` (A: Gaussian, inpainting, super-resolution, blur, identity)
+as ``G(z)`` (:mod:`geninv.workflows.recovery`), against a Lasso baseline and the
+operator's trivial estimate."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from geninv import workflows
-from geninv.cli.common import EXIT_OK, out, save_instance
+from geninv.cli.common import EXIT_OK, out, parse_options, save_instance
 from geninv.errors import ValidationError
 from geninv.io import atomic
 from geninv.io.limits import check_count
@@ -19,14 +20,21 @@ from geninv.workflows import recovery
 
 
 def cmd_sense(args: argparse.Namespace) -> int:
-    """``geninv sense``: compressed-sensing recovery ``y = A G(z) + noise`` through a generator
-    (a network and images or measurements, or the bundled digits); one row per image
-    recovered."""
+    """``geninv sense``: recovery from ``y = A G(z) + noise`` through a generator (a network
+    and images or measurements, or the bundled digits) with a measurement operator
+    (Gaussian, inpainting, super-resolution, blur, identity); one row per image."""
     from geninv import sensing
 
+    if args.image and args.y:
+        raise ValidationError(
+            "give --image (measured here) or --y (measurements), not both: with --image, "
+            "y is computed from the image"
+        )
     if args.digits is not None:
-        if args.network or args.image:
-            raise ValidationError("--digits uses the bundled generator and test digits")
+        if args.network or args.image or args.y:
+            raise ValidationError(
+                "--digits uses the bundled generator and test digits (no --network, --image, --y)"
+            )
         generator = sensing.load_digits_generator()
         images = sensing.load_test_digits()[0][: args.digits]
     else:
@@ -36,40 +44,53 @@ def cmd_sense(args: argparse.Namespace) -> int:
         images = None
         if args.image:
             images = recovery.read_images(args.image, generator.n_outputs)
-    reads = [f for f in (args.network, args.image, args.y, args.matrix) if f]
+    reads = [f for f in (args.network, args.image, args.y, args.matrix, args.mask) if f]
+    if args.kernel and not args.kernel.startswith("gaussian:"):
+        reads.append(args.kernel)
     if args.output:
         atomic.check_target(args.output, args.force, directory=True, protect=reads)
     if args.png:
         atomic.check_target(args.png, args.force, protect=reads)
     q = generator.n_outputs
-    if args.matrix:
-        A = recovery.read_matrix(args.matrix, q)
-    else:
-        if not args.measurements or args.measurements < 1:
-            raise ValidationError("give --measurements M (>= 1) or --matrix A.npy")
-        check_count(args.measurements * q, "parameters", "--measurements M times the outputs")
-        A = sensing.gaussian_measurements(args.measurements, q, args.seed)
-    if images is not None:
-        ys = recovery.measure(images, A, args.noise, args.seed, args.image)
-    else:
-        ys = recovery.read_measurements(args.y, A.shape[0])
-    rows: list[list[Any]] = [[], [], []]
+    if args.measurements is not None and args.matrix is None and args.operator == "gaussian":
+        check_count(
+            max(args.measurements, 1) * q, "parameters", "--measurements M times the outputs"
+        )
+    op = recovery.make_operator(
+        args.operator,
+        q,
+        shape=args.image_shape,
+        measurements=args.measurements,
+        seed=args.seed,
+        missing=args.missing,
+        mask=args.mask,
+        factor=args.factor,
+        kernel=args.kernel,
+        matrix=args.matrix,
+    )
+    options = parse_options(args.option) or None
+    ys = None if images is not None else recovery.read_measurements(args.y, op.m)
+    out(f"operator: {op.describe()}")
+    rows: list[list[Any]] = [[], [], [], []]
     errors = []
     unknown = 0
-    for i, y in enumerate(ys):
-        problem = recovery.sensing_instance(generator, A, y, args.norm, args.threshold, args.noise)
+    results = recovery.sense(
+        generator,
+        op,
+        images=images,
+        ys=ys,
+        noise=args.noise,
+        seed=args.seed,
+        method=args.method,
+        norm=args.norm,
+        threshold=args.threshold,
+        time_limit=args.time_limit,
+        lasso_alpha=args.lasso_alpha,
+        options=options,
+    )
+    for i, (problem, rec) in enumerate(results):
         if args.output and i == 0:
             save_instance(problem, args.output, force=args.force, protect=reads)
-        rec = recovery.recover_image(
-            problem,
-            A,
-            y,
-            args.method,
-            time_limit=args.time_limit,
-            seed=args.seed,
-            lasso_alpha=args.lasso_alpha,
-            truth=None if images is None else images[i],
-        )
         sol = rec.solution
         line = (
             f"image {i}: {args.method} {sol.status}, ||A G(z) - y|| = {sol.distance:.4g} "
@@ -77,11 +98,15 @@ def cmd_sense(args: argparse.Namespace) -> int:
         )
         if images is not None:
             assert rec.error is not None and rec.lasso_error is not None
-            errors.append((rec.error, rec.lasso_error))
-            line += f"; per-pixel error geninv {rec.error:.4f}, Lasso {rec.lasso_error:.4f}"
+            errors.append((rec.error, rec.lasso_error, rec.trivial_error))
+            line += (
+                f"; per-pixel error geninv {rec.error:.4f}, Lasso {rec.lasso_error:.4f}, "
+                f"trivial {rec.trivial_error:.4f}"
+            )
             rows[0].append(images[i])
-        rows[1].append(rec.lasso)
-        rows[2].append(rec.x_hat)
+        rows[1].append(rec.trivial)
+        rows[2].append(rec.lasso)
+        rows[3].append(rec.x_hat)
         unknown += sol.status is Status.UNKNOWN
         out(line)
     if unknown and args.threshold is None:
@@ -93,19 +118,33 @@ def cmd_sense(args: argparse.Namespace) -> int:
     if errors:
         mg = float(np.mean([e[0] for e in errors]))
         ml = float(np.mean([e[1] for e in errors]))
+        mt = float(np.mean([e[2] for e in errors]))
         out(
-            f"mean per-pixel error over {len(errors)} image(s), m = {A.shape[0]} of {q}: "
+            f"mean per-pixel error over {len(errors)} image(s), m = {op.m} of {q}: "
             f"geninv {mg:.4f}, Lasso {ml:.4f} (ratio {ml / mg:.1f}x)"
         )
+        out(f"trivial estimate ({_TRIVIAL[op.kind]}): mean per-pixel error {mt:.4f}")
     if args.png:
-        labels = ["truth", "Lasso", f"geninv ({args.method})"]
+        labels = ["truth", "input", "Lasso", f"geninv ({args.method})"]
+        if op.kind == "dense":  # A^T y of a random matrix is not a picture worth showing
+            rows[1] = []
         keep = [(r, lab) for r, lab in zip(rows, labels, strict=True) if r]
         sensing.save_grid_png(
             [r for r, _ in keep],
             [lab for _, lab in keep],
             args.png,
-            recovery.grid_shape(q),
+            op.shape if len(op.shape) == 2 else (op.shape[0] * op.shape[1], op.shape[2]),
             force=args.force,
         )
         out(f"wrote {args.png}")
     return EXIT_OK
+
+
+#: What each operator's trivial estimate is (:meth:`geninv.operators.Operator.trivial_estimate`).
+_TRIVIAL = {
+    "dense": "A^T y",
+    "inpaint": "the masked input, missing pixels 0",
+    "superres": "the input upsampled by blocks",
+    "blur": "the blurred input",
+    "identity": "the noisy input",
+}

@@ -23,10 +23,10 @@ from geninv.cli.common import (
     load_instance,
     memory_limit,
     out,
+    parse_options,
 )
 from geninv.errors import ValidationError
 from geninv.io import atomic
-from geninv.io.limits import check_json_depth
 from geninv.problem import InversionProblem, Solution, Status, json_number
 from geninv.workflows.solving import CERTIFY_TIME_LIMIT
 
@@ -99,20 +99,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 
 def backend_options(args: argparse.Namespace) -> dict[str, Any] | None:
     """Backend constructor options from --option KEY=VALUE and the shortcut flags."""
-    opts: dict[str, Any] = {}
-    for item in args.option or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ValidationError(f"--option {item!r}: expected KEY=VALUE")
-        check_json_depth(raw, f"--option {key.strip()}")
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        except ValueError as exc:  # e.g. an integer beyond Python's int-string limit
-            reason = str(exc).split(";")[0]  # not Python's advice on sys.set_int_max_str_digits
-            raise ValidationError(f"--option {key.strip()}: value not usable ({reason})") from None
-        opts[key.strip()] = value
+    opts = parse_options(args.option)
     if args.optimize:
         opts["mode"] = "optimize"
     if args.scheduler:
