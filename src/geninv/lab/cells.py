@@ -9,10 +9,12 @@ column) is SHA-256 of ``spec hash, family, params, n, seed, solver``.
 :func:`run_cell` runs in a worker and returns the row: the answer (``yes`` / ``no``
 / ``unknown``), what it rests on (``proof_kind`` and ``proof_basis``: a geninv
 backend's proof, ``witness`` for a yes, the source solver's word for CaDiCaL and
-networkx), the seconds, and ``peak_rss_bytes``: the *worker process's* peak resident
-memory so far, from ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` after the cell -- an
-upper bound on the cell's own peak (a worker that ran a bigger cell before reports
-that one's peak; native child processes are not counted).
+networkx, a peer verifier's word -- :mod:`geninv.lab.peers`, proof kind ``skipped``
+when the peer is not installed), the seconds, and ``peak_rss_bytes``: the *worker
+process's* peak resident memory so far, from
+``resource.getrusage(RUSAGE_SELF).ru_maxrss`` after the cell -- an upper bound on
+the cell's own peak (a worker that ran a bigger cell before reports that one's peak;
+native child processes are not counted).
 """
 
 from __future__ import annotations
@@ -178,6 +180,7 @@ def run_cell(cell_doc: dict[str, Any]) -> dict[str, Any]:
     with the reason; any other exception propagates and the cell is not recorded."""
     cell = Cell(**cell_doc)
     from geninv.lab.families import build_instance
+    from geninv.lab.peers import PEERS, run_peer
 
     params = json.loads(cell.params_json)
     t0 = time.perf_counter()
@@ -196,6 +199,10 @@ def run_cell(cell_doc: dict[str, Any]) -> dict[str, Any]:
         version = _package_version("networkx")
     elif cell.solver == "bruteforce":
         answer, kind, basis, reason = _bruteforce(inst.source, inst.question)
+    elif cell.solver in PEERS:
+        (answer, kind, basis, reason), version = run_peer(
+            cell.solver, inst.problem, cell.time_limit
+        )
     else:
         answer, kind, basis, reason, method = _geninv(inst.problem, cell)
     seconds = time.perf_counter() - t1
