@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from geninv.errors import GeninvError, ValidationError
+from geninv.errors import GeninvError, UnsupportedError, ValidationError
 
 
 @dataclass
@@ -66,7 +66,13 @@ def _read_csv(path: Path) -> list[list[str]]:
 
 
 def _session(onnx_path: Path) -> tuple[Any, str, Any]:
-    import onnxruntime as ort
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise UnsupportedError(
+            "geninv lab check-release evaluates the networks with onnxruntime, which is not "
+            "installed (pip install onnxruntime)"
+        ) from None
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
