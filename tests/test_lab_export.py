@@ -260,3 +260,29 @@ def test_trained_family_spec_and_missing_shared_model(
     trained_generator.cache_clear()
     assert inst.problem is None and inst.skipped is not None
     assert "not present" in inst.skipped and "GENINV_MODELS_DIR" in inst.skipped
+
+
+@pytest.mark.parametrize(
+    ("truth", "instances", "needle"),
+    [
+        ("instance,answer\nx,sat\n", "onnx/x.onnx,vnnlib/x.vnnlib,60\n", "expected a header"),
+        (
+            "instance,onnx,vnnlib,answer,witness,family\nx,../x.onnx,v,sat,,f\n",
+            "../x.onnx,vnnlib/x.vnnlib,60\n",
+            "a path inside the release",
+        ),
+        (
+            "instance,onnx,vnnlib,answer,witness,family\nx,o.onnx,v,sat,,f\n",
+            "o.onnx,v,soon\n",
+            "expected seconds",
+        ),
+    ],
+)
+def test_check_release_hostile_files_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], truth: str, instances: str, needle: str
+) -> None:
+    (tmp_path / "ground_truth.csv").write_text(truth)
+    (tmp_path / "instances.csv").write_text(instances)
+    assert main(["lab", "check-release", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0]

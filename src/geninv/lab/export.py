@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -294,6 +295,8 @@ def export_release(
     from geninv.lab.families import build_instance
     from geninv.lab.store import Store
 
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ValidationError(f"--timeout {timeout:g}: expected positive seconds")
     with Store(db, create=False) as store:
         rows = store.rows()
         specs = _specs(store)

@@ -121,7 +121,13 @@ def check_release(
             f"{directory}: not a geninv lab release (expected instances.csv and "
             "ground_truth.csv); write one with geninv lab export"
         )
-    header, *truth_rows = _read_csv(root / "ground_truth.csv")
+    header, *truth_rows = _read_csv(root / "ground_truth.csv") or [[]]
+    need = {"instance", "onnx", "vnnlib", "answer", "witness", "family"}
+    if not need <= set(header) or any(len(r) != len(header) for r in truth_rows):
+        raise ValidationError(
+            f"{root / 'ground_truth.csv'}: expected a header with "
+            f"{', '.join(sorted(need))} and one field per column in every row"
+        )
     truths = {r[header.index("onnx")]: dict(zip(header, r, strict=True)) for r in truth_rows}
     rng = np.random.default_rng(seed)
     res = ReleaseCheck()
@@ -130,6 +136,17 @@ def check_release(
         if len(row) != 3:
             raise ValidationError(f"{root / 'instances.csv'}: expected 3 fields a row, got {row}")
         onnx_rel, vnn_rel, timeout = row
+        for part in (onnx_rel, vnn_rel):
+            if Path(part).is_absolute() or ".." in Path(part).parts:
+                raise ValidationError(
+                    f"{root / 'instances.csv'}: {part!r}: expected a path inside the release"
+                )
+        try:
+            limit = time_limit if time_limit is not None else float(timeout)
+        except ValueError:
+            raise ValidationError(
+                f"{root / 'instances.csv'}: timeout {timeout!r}: expected seconds"
+            ) from None
         t = truths.get(onnx_rel)
         if t is None:
             res.failures.append(f"{onnx_rel}: no ground_truth.csv line")
@@ -140,7 +157,6 @@ def check_release(
         fam = res.by_family.setdefault(t["family"], {})
         onnx_path, vnn_path = root / onnx_rel, root / vnn_rel
         # 1. geninv, reading the pair as geninv solve --onnx --vnnlib does
-        limit = time_limit if time_limit is not None else float(timeout)
         try:
             problem = load_vnncomp(str(onnx_path), str(vnn_path))
             sol = solve(problem, method, time_limit=limit, seed=seed)
@@ -162,14 +178,19 @@ def check_release(
         # 2. the released witness, exactly and through onnxruntime
         if t["witness"]:
             res.witnesses += 1
-            doc = json.loads((root / t["witness"]).read_text(encoding="utf-8"))
-            z = [Fraction(v) for v in doc["z"]]
+            try:
+                doc = json.loads((root / t["witness"]).read_text(encoding="utf-8"))
+                z = [Fraction(v) for v in doc["z"]]
+                zf = np.array([float(v) for v in doc["z_float"]])
+            except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
+                res.failures.append(f"{name}: unreadable witness {t['witness']} ({exc})")
+                continue
             inbox = all(
                 lo <= v <= hi
                 for v, lo, hi in zip(z, prop.input_lower, prop.input_upper, strict=True)
             )
             exact = problem.exact_check(z)
-            bad = _bounds_hold(prop, _ort(sess, np.array(doc["z_float"])), tl)
+            bad = _bounds_hold(prop, _ort(sess, zf), tl)
             if inbox and exact.meets and bad is None:
                 res.witnesses_ok += 1
             else:
