@@ -13,7 +13,7 @@ import pytest
 from geninv.cli import main
 from geninv.errors import GeninvError, ValidationError
 from geninv.lab import families
-from geninv.lab.export import Selection, export_release, ground_truth
+from geninv.lab.export import Selection, export_release, ground_truth, peer_summary
 from geninv.lab.families import build_instance, restrict_latent, trained_generator
 from geninv.lab.release import check_release
 from geninv.lab.runner import run_sweep
@@ -196,6 +196,13 @@ def test_ground_truth_rules() -> None:
     # a peer contradicting the ground truth is flagged
     p = ground_truth([src_no, _row("gurobi-ml", "yes", "witness", "peer: point re-checked")])
     assert p.answer == "no" and p.peer_disagreements == ["gurobi-ml answered yes, ground truth no"]
+    groups = {("cvp-thm4", "{}", 3, 7): [src_no, _row("marabou", "no"), _row("omlt-highs", "yes")]}
+    groups[("cvp-thm4", "{}", 3, 8)] = [_row("gurobi-ml", "unknown", "skipped")]
+    assert peer_summary(groups) == {
+        "marabou": {"agree": 1},
+        "omlt-highs": {"disagree": 1},
+        "gurobi-ml": {"skipped": 1},
+    }
     # the generator's exact decision counts as source
     g = ground_truth([_row("auto", "unknown", expected="no")])
     assert g.answer == "no" and g.basis[0].startswith("source: generator")

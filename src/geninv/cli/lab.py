@@ -115,6 +115,8 @@ def cmd_lab_export(args: argparse.Namespace) -> int:
         sys.stderr.write(f"geninv: {len(res.omitted)} coordinate(s) left out (manifest.json)\n")
     counts = ", ".join(f"{v} {k}" for k, v in sorted(res.answers.items()))
     out(f"wrote {len(res.exported)} instance(s) ({counts}) to {args.output}")
+    for peer, tally in sorted(res.peers.items()):
+        out(f"  peer {peer}: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
     return EXIT_OK
 
 

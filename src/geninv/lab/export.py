@@ -158,6 +158,32 @@ def ground_truth(rows: Sequence[dict[str, Any]]) -> Truth:
     return truth
 
 
+def peer_summary(groups: dict[Coord, list[dict[str, Any]]]) -> dict[str, dict[str, int]]:
+    """Per peer: its rows on the coordinates ``groups`` against their ground truth --
+    ``agree``, ``disagree`` (the opposite definite answer), ``unknown`` (time-outs and
+    failures), ``skipped`` (not installed, or a question it cannot state) and ``no_truth``
+    (a definite answer where the ground truth is unknown)."""
+    from geninv.lab.peers import PEERS
+
+    out: dict[str, dict[str, int]] = {}
+    for rows in groups.values():
+        truth = ground_truth(rows).answer
+        for r in rows:
+            if r["solver"] not in PEERS:
+                continue
+            if r.get("proof_kind") == "skipped":
+                k = "skipped"
+            elif r["answer"] not in ("yes", "no"):
+                k = "unknown"
+            elif truth == "unknown":
+                k = "no_truth"
+            else:
+                k = "agree" if r["answer"] == truth else "disagree"
+            tally = out.setdefault(r["solver"], {})
+            tally[k] = tally.get(k, 0) + 1
+    return out
+
+
 def instance_name(c: Coord) -> str:
     """A file-name stem for a coordinate: family, n and the seed in hex."""
     return f"{c[0]}_n{c[2]}_{c[3]:016x}"
@@ -268,6 +294,7 @@ class ExportResult:
     conflicts: list[str] = field(default_factory=list)
     peer_disagreements: list[str] = field(default_factory=list)
     approximate: list[str] = field(default_factory=list)
+    peers: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _specs(store: Any) -> list[dict[str, str]]:
@@ -301,7 +328,7 @@ def export_release(
         rows = store.rows()
         specs = _specs(store)
     groups = select(rows, sel)
-    res = ExportResult()
+    res = ExportResult(peers=peer_summary(groups))
     ready: list[tuple[Coord, Truth]] = []
     for c, grp in groups.items():
         name = instance_name(c)
@@ -395,6 +422,7 @@ def export_release(
             "omitted": res.omitted,
             "conflicts": res.conflicts,
             "peer_disagreements": res.peer_disagreements,
+            "peers": res.peers,
             "onnx_approximates": res.approximate,
             "specs": [s for s in specs if any(s["spec_hash"] in e["spec_hash"] for e in entries)],
         }
