@@ -365,7 +365,11 @@ def export_release(
             src = _write_source(inst, c[0], tmp / "source" / name)
             wit = ""
             if truth.answer == "yes":
-                z = _witness(inst.problem, groups[c], witness_limit)
+                planted = inst.info.get("z_star")  # a trained generator's seeded latent
+                if planted is not None and inst.problem.exact_check(planted).meets:
+                    z: list[str] | None = [str(v) for v in planted]
+                else:
+                    z = _witness(inst.problem, groups[c], witness_limit)
                 if z is not None:
                     wit = f"witness/{name}.json"
                     doc = {"z": z, "z_float": [float(_frac(v)) for v in z]}
