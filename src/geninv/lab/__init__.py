@@ -5,7 +5,10 @@ Dask into a resumable, append-only SQLite store.
 :mod:`~geninv.lab.families` builds each cell's seeded instance with geninv's
 reductions, :mod:`~geninv.lab.cells` runs one cell (a geninv backend through
 :func:`geninv.workflows.solve`, or the source problem's own solver),
-:mod:`~geninv.lab.store` is the results store and :mod:`~geninv.lab.runner` the sweep.
+:mod:`~geninv.lab.store` is the results store and :mod:`~geninv.lab.runner` the sweep;
+:mod:`~geninv.lab.peers` runs peer verifiers (Marabou, OMLT + HiGHS, gurobi-ml) as
+solvers, :mod:`~geninv.lab.export` writes a benchmark release with ground truth and
+:mod:`~geninv.lab.release` checks one.
 ``geninv lab run`` / ``quick`` / ``export-table`` are the command line (docs/lab.md).
 """
 
