@@ -13,11 +13,12 @@ import pytest
 from geninv.cli import main
 from geninv.errors import GeninvError, ValidationError
 from geninv.lab import families
-from geninv.lab.export import Selection, export_release, ground_truth, peer_summary
+from geninv.lab.export import Selection, export_release, ground_truth, peer_summary, select
 from geninv.lab.families import build_instance, restrict_latent, trained_generator
 from geninv.lab.release import check_release
 from geninv.lab.runner import run_sweep
 from geninv.lab.spec import parse_spec
+from geninv.lab.store import Store
 
 SPEC = """
 name = "release-test"
@@ -104,6 +105,13 @@ def test_release_layout_ground_truth_and_sources(release: tuple[Path, Path]) -> 
     assert manifest["geninv_version"] and manifest["specs"][0]["name"] == "release-test"
     assert any("sat-thm1" in o and "sign domain" in o for o in manifest["omitted"])
     assert "sat means" in (out / "README.md").read_text().replace("**", "")
+    # the slice options
+    with Store(db, create=False) as store:
+        rows = store.rows()
+    assert {c[0] for c in select(rows, Selection(solver="networkx"))} == {"vertex-cover-lifted"}
+    assert {c[2] for c in select(rows, Selection(n_max=5))} == {2, 3, 4, 5}
+    fams = select(rows, Selection(families=("sat-thm2", "cvp-thm4")))
+    assert {c[0] for c in fams} == {"sat-thm2", "cvp-thm4"} and len(fams) == 5
     # refuses to overwrite without --force; the store is never a target
     with pytest.raises(GeninvError, match="exists"):
         export_release(db, out, Selection(), timeout=60)
