@@ -221,7 +221,7 @@ def test_ground_truth_rules() -> None:
 
 def test_unknown_is_left_out_or_released_as_unknown(tmp_path: Path) -> None:
     spec = parse_spec(
-        'name = "u"\ntime_limit = 5.0\n[[families]]\nfamily = "sat-thm2"\nsizes = [5]\n'
+        'name = "u"\ntime_limit = 2.0\n[[families]]\nfamily = "sat-thm2"\nsizes = [5]\n'
         'seeds = 1\nsolvers = ["adam"]\nparams = { density = 9.0 }\n'
     )
     db = tmp_path / "u.db"
@@ -230,7 +230,7 @@ def test_unknown_is_left_out_or_released_as_unknown(tmp_path: Path) -> None:
         export_release(db, tmp_path / "a", Selection())
     res = export_release(db, tmp_path / "b", Selection(include_unknown=True))
     assert res.answers == {"unknown": 1} and _truth(tmp_path / "b")[0]["answer"] == "unknown"
-    assert check_release(tmp_path / "b", time_limit=5).ok
+    assert check_release(tmp_path / "b", time_limit=2).ok
 
 
 # ------------------------------------------------------------------ trained family
