@@ -301,3 +301,26 @@ def test_check_release_hostile_files_are_one_line(
     assert main(["lab", "check-release", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0]
+
+
+def test_shared_mnist_model_or_its_recorded_absence() -> None:
+    """With ../shared/models (or $GENINV_MODELS_DIR) the MNIST VAE decoder gives an
+    image instance whose seeded z* meets exactly; without it, a recorded skip."""
+    from geninv.lab.families import TRAINED, models_dir
+
+    params = {
+        "model": "mnist-vae",
+        "target": "image",
+        "noise": 0.05,
+        "fraction": 0.99,
+        "optimize_limit": 5.0,
+    }
+    inst = build_instance("trained", params, 2, 4)
+    if not (models_dir() / str(TRAINED["mnist-vae"][0])).is_file():
+        assert inst.problem is None and inst.skipped is not None
+        assert "not present" in inst.skipped
+        return
+    assert inst.problem is not None and inst.expected == "yes"
+    assert inst.problem.n == 2 and inst.problem.network.n_outputs == 784
+    assert inst.problem.threshold > 0  # a sigmoid output: the float image, delta = 1e-6
+    assert inst.problem.exact_check(inst.info["z_star"]).meets
