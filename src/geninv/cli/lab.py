@@ -117,6 +117,62 @@ def cmd_lab_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_lab_export(args: argparse.Namespace) -> int:
+    """``geninv lab export DB -o DIR``: a benchmark release in the VNN-COMP layout with
+    ground truth (:mod:`geninv.lab.export`); what was left out is named on stderr."""
+    from geninv.lab.export import Selection, export_release
+
+    sel = Selection(
+        tuple(args.family or ()), args.solver, args.n_max, args.limit, args.include_unknown
+    )
+    res = export_release(
+        args.db,
+        args.output,
+        sel,
+        timeout=args.timeout,
+        witness_limit=args.witness_limit,
+        force=args.force,
+    )
+    for line in res.conflicts:
+        sys.stderr.write(f"geninv: left out (answers disagree): {line}\n")
+    for line in res.peer_disagreements:
+        sys.stderr.write(f"geninv: PEER DISAGREES with the ground truth: {line}\n")
+    if res.omitted:
+        sys.stderr.write(f"geninv: {len(res.omitted)} coordinate(s) left out (manifest.json)\n")
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(res.answers.items()))
+    out(f"wrote {len(res.exported)} instance(s) ({counts}) to {args.output}")
+    for peer, tally in sorted(res.peers.items()):
+        out(f"  peer {peer}: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
+    return EXIT_OK
+
+
+def cmd_lab_check_release(args: argparse.Namespace) -> int:
+    """``geninv lab check-release DIR``: every pair through geninv (as ``geninv solve
+    --onnx --vnnlib`` reads it) and onnxruntime against the ground truth; exit 1 on a
+    contradiction, a failing witness or a disagreement (:mod:`geninv.lab.release`)."""
+    from geninv.lab.release import check_release
+
+    res = check_release(
+        args.dir, method=args.method, time_limit=args.time_limit, points=args.points
+    )
+    truth = ", ".join(f"{v} {k}" for k, v in sorted(res.truth.items()))
+    out(f"{res.instances} instance(s) ({truth}) in {res.seconds:.1f} s")
+    out(
+        f"geninv ({args.method}): {res.agree} agree with the ground truth, {res.unknown} unknown, "
+        f"{res.contradictions} contradict it"
+    )
+    for fam, counts in sorted(res.by_family.items()):
+        out(f"  {fam}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    out(
+        f"witnesses: {res.witnesses_ok}/{res.witnesses} hold (exactly, and in onnxruntime); "
+        f"onnxruntime vs geninv at {res.points} random points: max relative difference "
+        f"{res.max_rel_diff:.3g}"
+    )
+    for line in res.failures[:50]:
+        sys.stderr.write(f"geninv: FAILED: {line}\n")
+    return EXIT_OK if res.ok else EXIT_FAIL
+
+
 def add_lab_parser(sub: Any) -> None:
     """The ``lab`` command and its subcommands, on the program's subparsers ``sub``."""
     from geninv.cli.common import Parser
@@ -186,3 +242,46 @@ def add_lab_parser(sub: Any) -> None:
     rep.add_argument("--rounds", type=int, default=200, help="fit: bootstrap refits (default 200)")
     rep.add_argument("--seed", type=int, default=0, help="fit: the bootstrap's seed (default 0)")
     rep.set_defaults(func=cmd_lab_report)
+    _add_release_parsers(lsub)
+
+
+def _add_release_parsers(lsub: Any) -> None:
+    """``lab export`` and ``lab check-release``."""
+    rel = lsub.add_parser(
+        "export", help="a benchmark release: VNN-COMP layout with ground truth (docs/lab.md)"
+    )
+    rel.add_argument("db", help="results store (.db)")
+    rel.add_argument("-o", "--output", required=True, help="release folder to write")
+    rel.add_argument("--family", action="append", help="only this family (repeatable)")
+    rel.add_argument("--solver", default=None, help="only instances this solver ran on")
+    rel.add_argument("--n-max", type=int, default=None, help="only instances with n <= N")
+    rel.add_argument("--limit", type=int, default=None, help="at most K instances (mixed)")
+    rel.add_argument(
+        "--timeout", type=float, default=300.0, help="instances.csv timeout (default 300 s)"
+    )
+    rel.add_argument(
+        "--witness-limit",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds to find each sat instance's witness (default 30)",
+    )
+    rel.add_argument(
+        "--include-unknown",
+        action="store_true",
+        help="also release instances with no definite answer (ground truth 'unknown')",
+    )
+    rel.add_argument("--force", action="store_true", help="replace a release geninv wrote")
+    rel.set_defaults(func=cmd_lab_export)
+    chk = lsub.add_parser("check-release", help="check a release through geninv and onnxruntime")
+    chk.add_argument("dir", help="release folder (geninv lab export)")
+    chk.add_argument("--method", default="auto", help="geninv backend (default auto)")
+    chk.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="per instance (default: the instance's timeout)",
+    )
+    chk.add_argument("--points", type=int, default=3, help="random points per instance (default 3)")
+    chk.set_defaults(func=cmd_lab_check_release)

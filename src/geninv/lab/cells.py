@@ -9,10 +9,12 @@ column) is SHA-256 of ``spec hash, family, params, n, seed, solver``.
 :func:`run_cell` runs in a worker and returns the row: the answer (``yes`` / ``no``
 / ``unknown``), what it rests on (``proof_kind`` and ``proof_basis``: a geninv
 backend's proof, ``witness`` for a yes, the source solver's word for CaDiCaL and
-networkx), the seconds, and ``peak_rss_bytes``: the *worker process's* peak resident
-memory so far, from ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` after the cell -- an
-upper bound on the cell's own peak (a worker that ran a bigger cell before reports
-that one's peak; native child processes are not counted).
+networkx, a peer verifier's word -- :mod:`geninv.lab.peers`, proof kind ``skipped``
+when the peer is not installed), the seconds, and ``peak_rss_bytes``: the *worker
+process's* peak resident memory so far, from
+``resource.getrusage(RUSAGE_SELF).ru_maxrss`` after the cell -- an upper bound on
+the cell's own peak (a worker that ran a bigger cell before reports that one's peak;
+native child processes are not counted).
 
 Warm start: the first time a worker process runs a given solver, the solver's lazy
 imports (python-sat, HiGHS, the proof checkers) land inside the timed region and can
@@ -186,6 +188,8 @@ def _geninv(problem: Any, cell: Cell) -> tuple[str, str, str, str, str]:
 def _timed(inst: Any, cell: Cell, version: str) -> tuple[str, str, str, str, str, str, float]:
     """Run the cell's solver on its instance: (answer, proof kind, basis, reason, method,
     solver version, seconds)."""
+    from geninv.lab.peers import PEERS, run_peer
+
     method = cell.solver
     t1 = time.perf_counter()
     if inst.problem is None:
@@ -198,6 +202,10 @@ def _timed(inst: Any, cell: Cell, version: str) -> tuple[str, str, str, str, str
         version = _package_version("networkx")
     elif cell.solver == "bruteforce":
         answer, kind, basis, reason = _bruteforce(inst.source, inst.question)
+    elif cell.solver in PEERS:
+        (answer, kind, basis, reason), version = run_peer(
+            cell.solver, inst.problem, cell.time_limit
+        )
     else:
         answer, kind, basis, reason, method = _geninv(inst.problem, cell)
     return answer, kind, basis, reason, method, version, time.perf_counter() - t1

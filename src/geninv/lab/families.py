@@ -26,6 +26,17 @@ the source, so a row of the results store rebuilds its cell's instance exactly.
   (``bab``'s checked proofs) within ``optimize_limit`` seconds.  Below 1 it is a *no*
   instance.  When the bound is not certified in time, the instance is *skipped* and its
   rows say why.
+* ``trained``: a trained generator (``model``: ``digits``, the bundled 8x8-digits VAE
+  decoder ``R^4 -> R^64``; ``mnist-vae``, the shared MNIST VAE decoder ``R^20 -> R^784``
+  (sigmoid); ``mnist-gan``, the shared MNIST GAN generator ``R^64 -> R^784`` (tanh); the
+  shared ones from ``$GENINV_MODELS_DIR`` or ``../shared/models``, skipped when absent).
+  ``n`` is the number of latent coordinates kept: ``z = (z_1, ..., z_n, 0, ..., 0)``
+  (:func:`restrict_latent`), so a sweep over n is over slices of one model.  The latent
+  box is ``[-3, 3]^n`` and ``p = inf``; ``z*`` is uniform in ``[-1, 1]^n``.
+  ``target = "image"``: ``x = G(z*)`` (exactly for a ReLU model, ``delta = 0``; the
+  float image and ``delta = 10^-6`` after a sigmoid / tanh), a *yes* whose witness
+  ``z*`` is re-checked exactly while generating.  ``target = "noisy"``:
+  ``x = G(z*) + U(-noise, noise)`` and the radius as for ``random-net``.
 """
 
 from __future__ import annotations
@@ -176,7 +187,6 @@ def _cover(family: str, params: dict[str, Any], n: int, rng: np.random.Generator
 
 def _net(params: dict[str, Any], n: int, rng: np.random.Generator) -> Instance:
     from geninv.network import ReLUNetwork
-    from geninv.workflows import certify, new_problem
 
     h = params["hidden"] or 2 * n
     m = params["outputs"] or 2 * n
@@ -187,8 +197,19 @@ def _net(params: dict[str, Any], n: int, rng: np.random.Generator) -> Instance:
     net = ReLUNetwork([w1, w2], [b1, b2], final_activation="identity")
     z_star = rng.uniform(-1.0, 1.0, n)
     x = net.forward(z_star[None, :])[0] + rng.uniform(-0.1, 0.1, m)
-    box = {"domain": "box", "lower": [-1] * n, "upper": [1] * n, "p": "inf"}
-    probe = new_problem(net, x.tolist(), threshold=0, **box)  # type: ignore[arg-type]
+    return _at_radius(net, x, 1.0, params)
+
+
+def _at_radius(net: Any, x: Any, bound: float, params: dict[str, Any]) -> Instance:
+    """``||G(z) - x||_inf <= r`` over ``[-bound, bound]^n`` with ``r`` = ``fraction`` times
+    the least distance: its certified lower bound below 1 (a *no*), the best distance
+    found at 1 and above (a *yes*); skipped when that bound or point is not found
+    within ``optimize_limit`` seconds."""
+    from geninv.workflows import certify, new_problem
+
+    n = net.n_inputs
+    box = {"domain": "box", "lower": [-bound] * n, "upper": [bound] * n, "p": "inf"}
+    probe = new_problem(net, list(x), threshold=0, **box)  # type: ignore[arg-type]
     report = certify(probe, time_limit=params["optimize_limit"], seed=0)
     info: dict[str, Any] = {
         "lower_bound": report.lower_bound,
@@ -214,8 +235,98 @@ def _net(params: dict[str, Any], n: int, rng: np.random.Generator) -> Instance:
         radius = Fraction(frac) * Fraction(report.best_distance)
         expected = "yes"
     info["radius"] = float(radius)
-    problem = new_problem(net, x.tolist(), threshold=radius, **box)  # type: ignore[arg-type]
+    problem = new_problem(net, list(x), threshold=radius, **box)  # type: ignore[arg-type]
     return Instance(problem, None, {}, expected, info)
+
+
+#: trained model -> (file under the shared models folder or None: bundled, latent
+#: dimension, latent box half-width).
+TRAINED: dict[str, tuple[str | None, int, float]] = {
+    "digits": (None, 4, 3.0),
+    "mnist-vae": ("mnist_vae_epoch_25.npz", 20, 3.0),
+    "mnist-gan": ("mnist_gan_mlp_G--300.npz", 64, 3.0),
+}
+_TRAINED_ARCH = {
+    "mnist-vae": ("linear:fc3,relu,linear:fc4,sigmoid", ("fc1", "fc21", "fc22")),
+    "mnist-gan": ("0,relu,2,relu,4,tanh", ()),
+}
+
+
+def models_dir() -> Any:
+    """The shared models folder: ``$GENINV_MODELS_DIR``, else ``../shared/models``
+    beside the checkout (as the bench scripts and tests find it)."""
+    import os
+    from pathlib import Path
+
+    env = os.environ.get("GENINV_MODELS_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3].parent / "shared" / "models"
+
+
+@functools.lru_cache(maxsize=3)
+def trained_generator(model: str) -> Any:
+    """The trained generator ``model`` (:data:`TRAINED`): the bundled 8x8-digits VAE
+    decoder (:func:`geninv.sensing.load_digits_generator`, 4 -> 64, ReLU), or a shared
+    MNIST model (VAE decoder 20 -> 400 -> 784 sigmoid; GAN 64 -> 256 -> 256 -> 784 tanh),
+    None when its file is absent."""
+    if model == "digits":
+        from geninv.sensing import load_digits_generator
+
+        return load_digits_generator()
+    from geninv.io.torch_io import load_npz
+
+    path = models_dir() / str(TRAINED[model][0])
+    if not path.is_file():
+        return None
+    arch, ignore = _TRAINED_ARCH[model]
+    return load_npz(path, arch, ignore=ignore)
+
+
+def restrict_latent(net: Any, n: int) -> Any:
+    """``G`` with its latent restricted to the first ``n`` coordinates, the others fixed
+    at 0: the first layer keeps its first ``n`` weight columns (exactly), the rest as is."""
+    from geninv.network import ReLUNetwork
+
+    layers = net.layers
+    first = layers[0]
+    if first.exact_weight is not None:
+        ws: list[Any] = [[row[:n] for row in first.exact_weight]]
+    else:
+        ws = [np.asarray(first.weight)[:, :n]]
+    ws += [la.exact_weight if la.exact_weight is not None else la.weight for la in layers[1:]]
+    bs = [la.exact_bias if la.exact_bias is not None else la.bias for la in layers]
+    return ReLUNetwork(ws, bs, activations=[la.activation_label for la in layers])
+
+
+def _trained(params: dict[str, Any], n: int, rng: np.random.Generator) -> Instance:
+    """A trained generator's instance (see the module docstring)."""
+    from geninv.workflows import new_problem
+
+    model = params["model"]
+    full = trained_generator(model)
+    if full is None:
+        where = models_dir() / str(TRAINED[model][0])
+        skip = f"skipped: the {model} model is not present ({where}; set GENINV_MODELS_DIR)"
+        return Instance(None, None, {}, None, {"model": model}, skipped=skip)
+    net = restrict_latent(full, n)
+    bound = TRAINED[model][2]
+    z_star = rng.uniform(-1.0, 1.0, n)
+    if params["target"] == "image":
+        exact = all(la.activation in ("relu", "identity") for la in net.layers)
+        zq = [Fraction(float(v)) for v in z_star]
+        x: Any = net.forward_exact(zq) if exact else list(net.forward(z_star[None, :])[0])
+        delta = Fraction(0) if exact else Fraction(1, 10**6)
+        box = {"domain": "box", "lower": [-bound] * n, "upper": [bound] * n, "p": "inf"}
+        problem = new_problem(net, list(x), threshold=delta, **box)  # type: ignore[arg-type]
+        meets = problem.exact_check(zq).meets
+        info = {"model": model, "z_star": [str(v) for v in zq], "delta": str(delta)}
+        return Instance(problem, None, {}, "yes" if meets else None, info)
+    noise = rng.uniform(-params["noise"], params["noise"], net.n_outputs)
+    x = net.forward(z_star[None, :])[0] + noise
+    inst = _at_radius(net, x, bound, params)
+    inst.info["model"] = model
+    return inst
 
 
 @functools.lru_cache(maxsize=4)
@@ -232,6 +343,8 @@ def _build_cached(family: str, params_json: str, n: int, seed: int) -> Instance:
         return _cover(family, params, n, rng)
     if family == "random-net":
         return _net(params, n, rng)
+    if family == "trained":
+        return _trained(params, n, rng)
     from geninv.errors import UnsupportedError
 
     raise UnsupportedError(f"unknown lab family {family!r}")

@@ -50,6 +50,7 @@ MAX_SIZE: dict[str, int] = {
     "vertex-cover": 60,
     "vertex-cover-lifted": 60,
     "random-net": 64,
+    "trained": 64,
 }
 FAMILIES = tuple(MAX_SIZE)
 
@@ -65,6 +66,7 @@ SOURCE_SOLVERS: dict[str, tuple[str, ...]] = {
     "vertex-cover": ("networkx",),
     "vertex-cover-lifted": ("networkx",),
     "random-net": (),
+    "trained": (),
 }
 
 #: Each family's parameters: name -> (default, check, what the check expects).
@@ -118,6 +120,15 @@ _NET: dict[str, _Check] = {
     "fraction": (0.99, _num(0.0, 10.0), "a number 0..10 (radius / true minimum distance)"),
     "optimize_limit": (30.0, _num(0.1, 3600.0), "seconds 0.1..3600 for the minimum distance"),
 }
+#: trained model -> its latent dimension (the largest n).
+TRAINED_LATENT = {"digits": 4, "mnist-vae": 20, "mnist-gan": 64}
+_TRAINED: dict[str, _Check] = {
+    "model": ("digits", lambda v: v in TRAINED_LATENT, "one of digits, mnist-vae, mnist-gan"),
+    "target": ("image", lambda v: v in ("image", "noisy"), '"image" (x = G(z*)) or "noisy"'),
+    "noise": (0.05, _num(0.0, 10.0), "a number 0..10 (target noise, target = noisy)"),
+    "fraction": (0.99, _num(0.0, 10.0), "a number 0..10 (radius / least distance, noisy)"),
+    "optimize_limit": (30.0, _num(0.1, 3600.0), "seconds 0.1..3600 for the least distance"),
+}
 PARAMS: dict[str, dict[str, _Check]] = {
     "sat-thm1": _SAT,
     "sat-thm2": _SAT,
@@ -129,6 +140,7 @@ PARAMS: dict[str, dict[str, _Check]] = {
     "vertex-cover": _VC,
     "vertex-cover-lifted": _VC,
     "random-net": _NET,
+    "trained": _TRAINED,
 }
 
 
@@ -215,7 +227,9 @@ def _family(where: str, i: int, table: Any, backends: tuple[str, ...]) -> Family
     if not _int(1, MAX_SEEDS)(seeds):
         raise _bad(where, f"{at}.seeds", f"an integer 1..{MAX_SEEDS}", seeds)
     solvers: Any = table.get("solvers")
-    allowed = (*backends, *SOURCE_SOLVERS[fam])
+    from geninv.lab.peers import PEERS
+
+    allowed = (*backends, *SOURCE_SOLVERS[fam], *PEERS)
     if not (isinstance(solvers, list) and solvers and len(set(map(str, solvers))) == len(solvers)):
         raise _bad(where, f"{at}.solvers", "a non-empty list of distinct solver names", solvers)
     for s in solvers:
@@ -237,6 +251,9 @@ def _family(where: str, i: int, table: Any, backends: tuple[str, ...]) -> Family
     if fam.startswith("sat-") and min(sizes) < params["k"]:
         k = params["k"]
         raise _bad(where, f"{at}.sizes", f"sizes of at least {k} variables (k = {k})", sizes)
+    if fam == "trained" and max(sizes) > TRAINED_LATENT[params["model"]]:
+        top = TRAINED_LATENT[params["model"]]
+        raise _bad(where, f"{at}.sizes", f"latent sizes 1..{top} ({params['model']})", sizes)
     return FamilySpec(fam, tuple(sizes), seeds, tuple(solvers), params)
 
 
