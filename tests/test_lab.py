@@ -488,3 +488,40 @@ def test_cadical_cell_keeps_its_time_limit() -> None:
     # a small formula is decided, and its model checked
     assert _cadical(CNF(3, ((1, 2), (-1, 3))), 5.0)[:2] == ("yes", "model")
     assert _cadical(CNF(1, ((1,), (-1,))), 5.0)[0] == "no"
+
+
+def test_random_net_radius_is_rounded_safely_and_rebuilt_from_the_row() -> None:
+    """A random-net radius is rounded to 3 significant digits in the direction that keeps
+    the answer (up for a yes radius, down for a no radius), and ``radius=`` (the row's
+    ``radius_exact``) rebuilds that row's instance without searching again."""
+    from fractions import Fraction
+
+    from geninv.lab.families import build_instance, round_radius
+
+    for v in (Fraction(66459930983959, 10**15), Fraction(1, 3), Fraction(7, 10**9)):
+        up, down = round_radius(v, up=True), round_radius(v, up=False)
+        assert down <= v <= up and (up - down) <= v / 50
+    assert round_radius(Fraction(1, 4), up=True) == Fraction(1, 4)
+    text = """
+name = "rn"
+seed = 3
+time_limit = 5
+[[families]]
+family = "random-net"
+sizes = [3]
+seeds = 1
+solvers = ["sat"]
+params = { fraction = 1.5, optimize_limit = 5 }
+"""
+    cell = plan_cells(parse_spec(text, "<rn>"))[0]
+    import json
+
+    params = json.loads(cell.params_json)
+    first = build_instance("random-net", params, cell.n, cell.seed)
+    assert first.problem is not None and first.expected == "yes"
+    exact = first.info["radius_exact"]
+    assert Fraction(exact) >= Fraction(first.info["best_distance"]) * Fraction(3, 2)
+    again = build_instance("random-net", params, cell.n, cell.seed, radius=exact)
+    assert again.problem is not None and again.info.get("rebuilt_from_radius")
+    assert again.problem.threshold == first.problem.threshold
+    assert again.problem.target == first.problem.target

@@ -352,7 +352,8 @@ def export_release(
                 continue
             name = instance_name(c)
             params = json.loads(c[1])
-            inst = build_instance(c[0], params, c[2], c[3])
+            recorded = json.loads(groups[c][0].get("instance_info") or "{}")
+            inst = build_instance(c[0], params, c[2], c[3], radius=recorded.get("radius_exact"))
             if inst.problem is None:
                 res.omitted.append(f"{name}: {inst.skipped}")
                 continue

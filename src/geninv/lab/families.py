@@ -52,6 +52,9 @@ import numpy as np
 
 from geninv.problem import InversionProblem
 
+#: Significant decimal digits of a ``random-net`` / ``trained`` radius (:func:`round_radius`).
+RADIUS_DIGITS = 3
+
 
 @dataclass
 class Instance:
@@ -200,41 +203,68 @@ def _net(params: dict[str, Any], n: int, rng: np.random.Generator) -> Instance:
     return _at_radius(net, x, 1.0, params)
 
 
+def round_radius(v: Fraction, up: bool, digits: int = RADIUS_DIGITS) -> Fraction:
+    """``v`` (> 0) rounded to ``digits`` significant decimal digits, up or down: the
+    direction keeps a *yes* radius at or above the best distance and a *no* radius at or
+    below the certified bound, and the rounding makes the radius the same whatever small
+    float differences two runs of the optimiser had."""
+    if v <= 0:
+        return Fraction(0)
+    e = math.floor(math.log10(v)) - digits + 1
+    scale = Fraction(10) ** e
+    q = v / scale
+    k = math.ceil(q) if up else math.floor(q)
+    return k * scale
+
+
 def _at_radius(net: Any, x: Any, bound: float, params: dict[str, Any]) -> Instance:
     """``||G(z) - x||_inf <= r`` over ``[-bound, bound]^n`` with ``r`` = ``fraction`` times
     the least distance: its certified lower bound below 1 (a *no*), the best distance
-    found at 1 and above (a *yes*); skipped when that bound or point is not found
-    within ``optimize_limit`` seconds."""
+    found at 1 and above (a *yes*), rounded to :data:`RADIUS_DIGITS` significant digits
+    in the direction that keeps the answer (:func:`round_radius`); skipped when that
+    bound or point is not found within ``optimize_limit`` seconds.
+
+    The bound comes from a time-limited search, so two workers may reach different
+    bounds for one seed; the row records the radius (``instance_info.radius``, exact in
+    ``radius_exact``) and :func:`build_instance` rebuilds the row's own instance from it
+    (``radius=``), as ``geninv lab export`` does."""
     from geninv.workflows import certify, new_problem
 
     n = net.n_inputs
     box = {"domain": "box", "lower": [-bound] * n, "upper": [bound] * n, "p": "inf"}
-    probe = new_problem(net, list(x), threshold=0, **box)  # type: ignore[arg-type]
-    report = certify(probe, time_limit=params["optimize_limit"], seed=0)
-    info: dict[str, Any] = {
-        "lower_bound": report.lower_bound,
-        "best_distance": report.best_distance,
-        "certified": report.lower_bound_certified,
-        "certify_seconds": report.seconds,
-    }
     frac = params["fraction"]
-    if frac < 1:
-        if not report.lower_bound_certified or report.lower_bound is None:
-            why = report.no_bound_reason or report.lower_bound_how or "no certified bound"
-            skip = (
-                f"skipped: the least distance had no certified lower bound within "
-                f"optimize_limit = {params['optimize_limit']:g} s ({why})"
-            )
-            return Instance(None, None, {}, None, info, skipped=skip)
-        radius = Fraction(frac) * Fraction(report.lower_bound)
-        expected: str | None = "no"
+    expected: str | None = "no" if frac < 1 else "yes"
+    info: dict[str, Any] = {}
+    if params.get("_radius") is not None:
+        radius = Fraction(str(params["_radius"]))
+        info["rebuilt_from_radius"] = True
     else:
-        if report.best_distance is None:
-            skip = "skipped: no point found to set the radius from"
-            return Instance(None, None, {}, None, info, skipped=skip)
-        radius = Fraction(frac) * Fraction(report.best_distance)
-        expected = "yes"
+        probe = new_problem(net, list(x), threshold=0, **box)  # type: ignore[arg-type]
+        report = certify(probe, time_limit=params["optimize_limit"], seed=0)
+        info.update(
+            {
+                "lower_bound": report.lower_bound,
+                "best_distance": report.best_distance,
+                "certified": report.lower_bound_certified,
+                "certify_seconds": report.seconds,
+            }
+        )
+        if frac < 1:
+            if not report.lower_bound_certified or report.lower_bound is None:
+                why = report.no_bound_reason or report.lower_bound_how or "no certified bound"
+                skip = (
+                    f"skipped: the least distance had no certified lower bound within "
+                    f"optimize_limit = {params['optimize_limit']:g} s ({why})"
+                )
+                return Instance(None, None, {}, None, info, skipped=skip)
+            radius = round_radius(Fraction(frac) * Fraction(report.lower_bound), up=False)
+        else:
+            if report.best_distance is None:
+                skip = "skipped: no point found to set the radius from"
+                return Instance(None, None, {}, None, info, skipped=skip)
+            radius = round_radius(Fraction(frac) * Fraction(report.best_distance), up=True)
     info["radius"] = float(radius)
+    info["radius_exact"] = str(radius)
     problem = new_problem(net, list(x), threshold=radius, **box)  # type: ignore[arg-type]
     return Instance(problem, None, {}, expected, info)
 
@@ -350,7 +380,14 @@ def _build_cached(family: str, params_json: str, n: int, seed: int) -> Instance:
     raise UnsupportedError(f"unknown lab family {family!r}")
 
 
-def build_instance(family: str, params: dict[str, Any], n: int, seed: int) -> Instance:
-    """The instance of one cell: a pure function of its arguments (a worker keeps the
-    last few, since every solver of a cell coordinate solves the same instance)."""
+def build_instance(
+    family: str, params: dict[str, Any], n: int, seed: int, *, radius: str | None = None
+) -> Instance:
+    """The instance of one cell (a worker keeps the last few, since every solver of a
+    cell coordinate solves the same instance).  A pure function of its arguments except
+    for the radius of ``random-net`` and ``trained`` noisy targets, which comes from a
+    time-limited search: ``radius`` (a row's ``instance_info.radius_exact``) rebuilds
+    that row's instance exactly."""
+    if radius is not None:
+        params = {**params, "_radius": radius}
     return _build_cached(family, json.dumps(params, sort_keys=True), n, seed)
