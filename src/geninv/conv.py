@@ -255,6 +255,12 @@ class LinearOp:
                     f"{a.label()} gives {a.n_out} values; {b.label()} reads {b.n_in}"
                 )
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the caches (a torch closure does not pickle; the CSR rebuilds)."""
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return state
+
     @property
     def n_in(self) -> int:
         """Inputs (flattened)."""

@@ -341,8 +341,16 @@ class ReLUNetwork(IntegerEvaluation):
 
     @property
     def n_params(self) -> int:
-        """Number of weights and biases, zeros included."""
-        return sum(layer.n_out * (layer.n_in + 1) for layer in self.layers)
+        """Number of weights and biases, zeros included (for a structured layer, the
+        entries of its kernels: not the size of its dense matrix)."""
+        total = 0
+        for layer in self.layers:
+            if layer.op is None:
+                total += layer.n_out * layer.n_in
+            else:
+                total += sum(p.weight.size for p in layer.op.prims if p.weight is not None)
+            total += layer.n_out
+        return total
 
     @property
     def n_nonzero(self) -> int:
@@ -373,6 +381,11 @@ class ReLUNetwork(IntegerEvaluation):
         dtype) holds every parameter exactly: float32 tensors whenever the network has a
         LeakyReLU (and LeakyRelu's ``alpha`` is a float32 attribute in any case)."""
         leaky = any(layer.activation == "leaky_relu" for layer in self.layers)
+        if self.is_structured:  # written in float64 unless float32 holds it (see export_onnx)
+            return self.is_float_exact() and all(
+                Fraction(float(np.float32(float(la.negative_slope)))) == la.negative_slope
+                for la in self.layers
+            )
         return self.is_float32_exact() if leaky else self.is_float_exact()
 
     def is_float32_exact(self) -> bool:

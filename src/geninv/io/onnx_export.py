@@ -51,6 +51,8 @@ def export_onnx(network: ReLUNetwork, path: str | Path, dtype: str = "auto") -> 
         leaky = any(layer.activation == "leaky_relu" for layer in network.layers)
         # onnxruntime implements LeakyRelu for float32 only; trained generators are float32
         dtype = "float32" if network.is_float32_exact() or leaky else "float64"
+        if network.is_structured:  # never round a convolutional network's weights
+            dtype = "float32" if network.is_float32_exact() else "float64"
     if dtype not in ("float32", "float64"):
         raise ValidationError(f"ONNX dtype must be 'auto', 'float32' or 'float64', got {dtype!r}")
     np_dtype = np.float32 if dtype == "float32" else np.float64

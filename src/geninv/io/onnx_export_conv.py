@@ -90,7 +90,11 @@ def _piece(p: Prim, current: str, const: Any, node: Any) -> str:
         if p.kind == "convt":
             attrs["output_padding"] = list(p.output_padding)
         op = "Conv" if p.kind == "conv" else "ConvTranspose"
-        return str(node(op, [current, const("kernel", p.weight)], **attrs))
+        kernel = p.weight
+        if p.kind == "convt" and p.groups > 1:
+            kernel = _ungroup(kernel, p.groups)
+            attrs["group"] = 1
+        return str(node(op, [current, const("kernel", kernel)], **attrs))
     if p.kind == "upsample":
         scales = const("scales", [1.0, 1.0, float(p.factor[0]), float(p.factor[1])], np.float32)
         return str(
@@ -111,3 +115,16 @@ def _piece(p: Prim, current: str, const: Any, node: Any) -> str:
         return str(node("Mul", [current, const("scale", p.weight.reshape(1, *p.in_shape))]))
     assert p.weight is not None
     return str(node("Gemm", [current, const("weight", p.weight)], transB=1))
+
+
+def _ungroup(kernel: Any, groups: int) -> Any:
+    """A grouped transposed-convolution kernel ``(C_in, C_out/g, kh, kw)`` as the
+    ungrouped ``(C_in, C_out, kh, kw)`` with zeros between groups: the same map (the zeros
+    add exact zeros), written so because neither onnxruntime (no float64 ConvTranspose)
+    nor ``onnx.reference`` (grouped ConvTranspose fails) can check a float64 grouped one."""
+    cin, per, kh, kw = kernel.shape
+    full = np.zeros((cin, per * groups, kh, kw), dtype=kernel.dtype)
+    step = cin // groups
+    for g in range(groups):
+        full[g * step : (g + 1) * step, g * per : (g + 1) * per] = kernel[g * step : (g + 1) * step]
+    return full
