@@ -151,6 +151,27 @@ def test_torch_and_onnx_readers_agree_with_torch_and_onnxruntime(seed: int, tmp_
         assert read.activations == ours.activations
 
 
+def test_a_misread_conv_model_is_refused_by_the_fidelity_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import geninv.io.torch_conv as tc
+
+    seq, shape = _nets(0)[2]  # ConvTranspose then BatchNorm: a BatchNormalization node
+    path = tmp_path / "m.onnx"
+    path.write_bytes(_onnx_bytes(seq, shape))
+    real = tc.bn_fold
+
+    def off_by_eps(*args: object) -> tuple[np.ndarray, np.ndarray]:
+        scale, shift = real(*args)  # type: ignore[arg-type]
+        return scale * (1 + 1e-2), shift  # e.g. eps misread as 1e-3 where var is about 0.2
+
+    monkeypatch.setattr(tc, "bn_fold", off_by_eps)
+    with pytest.raises(UnsupportedError, match="differs from torch"):
+        from_sequential(seq, input_shape=shape)
+    with pytest.raises(UnsupportedError, match="differs from onnxruntime"):
+        import_onnx(path)
+
+
 _GEOMS = [
     ("conv", (2, 5, 6), (3, 2, 3, 2), (1, 2), (1, 0), (1, 1), 1, (0, 0)),
     ("conv", (4, 7, 7), (2, 2, 3, 3), (2, 2), (2, 1), (2, 1), 2, (0, 0)),

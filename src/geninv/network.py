@@ -142,9 +142,11 @@ class Layer:
         return self.op is not None
 
     def nnz(self) -> int:
-        """Nonzero weights (from the sparse map for a structured layer)."""
+        """Nonzero weights (for a structured layer: of its kernels, as ``n_params`` counts)."""
         if self.op is not None:
-            return int(self.op.csr().nnz)
+            return sum(
+                int(np.count_nonzero(p.weight)) for p in self.op.prims if p.weight is not None
+            )
         assert self.dense is not None
         return int(np.count_nonzero(self.dense))
 
