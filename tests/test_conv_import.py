@@ -26,6 +26,7 @@ from geninv.io.onnx_io import export_onnx, import_onnx
 from geninv.io.torch_io import DCGAN_ARCH, from_sequential, load_npz, load_torch_file, parse_arch
 from geninv.network import ReLUNetwork
 from geninv.problem import Domain, InversionProblem
+from geninv.sensing import generator_of, sensing_problem
 from geninv.solvers.base import get_backend, solve
 from geninv.solvers.interface import capability_reason
 
@@ -284,6 +285,18 @@ def test_adam_on_small_conv_net_finds_a_checked_witness() -> None:
     assert sol.status == "yes"
     chk = prob.exact_check(sol.z or [])
     assert chk.in_domain and chk.meets
+
+
+def test_compressed_sensing_keeps_conv_layers_structured() -> None:
+    net = from_sequential(_nets(0)[1][0], input_shape=(2, 3, 3))
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((10, net.n_outputs)) / np.sqrt(10)
+    y = a @ net.forward(rng.standard_normal(net.n_inputs))
+    prob = sensing_problem(net, a, y, p=2, threshold=Fraction(1, 10))
+    assert [layer.op is not None for layer in prob.network.layers] == [True, True, False]
+    assert generator_of(prob).layers == net.layers
+    sol = solve(prob, "adam", seed=0, options={"restarts": 2, "steps": 100})
+    assert sol.status == "yes" and prob.exact_check(sol.z or []).meets
 
 
 def test_export_round_trip_writes_conv_ops(tmp_path: Path) -> None:
