@@ -391,20 +391,14 @@ def _with_weight(p: Prim, w: FloatArray) -> Prim:
     return replace(p, weight=w)
 
 
-def _dyadic_ints(values: FloatArray) -> tuple[npt.NDArray[Any], int]:
-    """Python ints ``M`` (object array) and ``e`` with ``values == M * 2**e`` exactly."""
+def _dyadic_parts(values: FloatArray) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
+    """int64 mantissas ``M``, shifts ``s >= 0`` and ``e`` with ``values == M 2^s 2^e`` exactly."""
     mant, expo = np.frexp(values)
     ints = (mant * 2.0**53).astype(np.int64)
     expo = expo.astype(np.int64) - 53
     nz = ints != 0
-    if not nz.any():
-        return np.zeros(len(values), dtype=object), 0
-    low = int(expo[nz].min())
-    shifts = np.where(nz, expo - low, 0)
-    obj = ints.astype(object) * np.left_shift(
-        np.ones(len(values), dtype=object), shifts.astype(object)
-    )
-    return obj, low
+    low = int(expo[nz].min()) if nz.any() else 0
+    return ints, np.where(nz, expo - low, 0), low
 
 
 def exact_affine(op: LinearOp, bias: Sequence[Fraction], h: Sequence[Fraction]) -> list[Fraction]:
@@ -420,18 +414,19 @@ def exact_affine(op: LinearOp, bias: Sequence[Fraction], h: Sequence[Fraction]) 
     for v in h:
         den = math.lcm(den, v.denominator)
     hint = np.array([v.numerator * (den // v.denominator) for v in h], dtype=object)
-    ints, low = _dyadic_ints(np.asarray(mat.data, dtype=np.float64))
+    mant, shift, low = _dyadic_parts(np.asarray(mat.data, dtype=np.float64))
     indptr = mat.indptr
     out: list[Fraction] = []
     scale_num, scale_den = (2**low, den) if low >= 0 else (1, den * 2 ** (-low))
-    block = 1_000_000
+    block = 250_000
     row = 0
     n_rows = mat.shape[0]
     while row < n_rows:
         end = int(np.searchsorted(indptr, indptr[row] + block, side="right")) - 1
         end = min(max(end, row + 1), n_rows)
         a, b = int(indptr[row]), int(indptr[end])
-        prod = ints[a:b] * hint[mat.indices[a:b]]
+        ints = mant[a:b].astype(object) << shift[a:b].astype(object)  # Python ints, exact
+        prod = ints * hint[mat.indices[a:b]]
         starts = indptr[row:end] - a
         sums = np.zeros(end - row, dtype=object)
         nonempty = indptr[row + 1 : end + 1] > indptr[row:end]

@@ -17,6 +17,12 @@ and exact evaluation uses the true rationals.
 
 The exact values come from :mod:`geninv.rationals`; integer networks on integer
 latents take the overflow-checked machine-integer path of :mod:`geninv.network_int`.
+
+A layer's linear map may instead be *structured* (``Layer.op``, a
+:class:`~geninv.conv.LinearOp`: convolutions, upsampling, padding of a
+convolutional generator): evaluated with torch convolutions in float64 and by
+integer sums over its sparse rows exactly, its dense ``Layer.weight`` built only on
+request and refused above ``GENINV_MAX_DENSE`` entries (see :mod:`geninv.conv`).
 """
 
 from __future__ import annotations

@@ -32,6 +32,8 @@ float64, the running bounds
     for LeakyReLU, 1/4 for sigmoid):   e <- L e (+ S for sigmoid/tanh),
         m <- L m (at most 1 for sigmoid/tanh),
 
+(for a structured, convolutional piece, ``|A| m`` is computed by running the piece
+with ``|kernel|``, and ``k`` is its largest number of taps per output)
 bound the error of *any* summation order (Higham's gamma_k bound) of either
 side; ``S = max(256 u, 2^-40)`` allows for a library's approximate
 sigmoid/tanh.  The check fails when some output differs by more than

@@ -34,6 +34,13 @@ are the identity on the running vector and are skipped.  ``Relu``,
 stores), ``Sigmoid`` and ``Tanh`` each close a layer.
 
 (One node's map is read by :mod:`geninv.io.onnx_nodes`; this module walks the chain.)
+
+Convolutional models (a ``Conv``, ``ConvTranspose``, ``BatchNormalization``,
+``Upsample``, ``Resize``, ``Pad``, ``Unsqueeze`` or ``Squeeze`` node, or an input of
+rank above 2) are read by :mod:`geninv.io.onnx_conv` into structured layers
+(:mod:`geninv.conv`).  Before either walk, nodes that compute only from constants
+(an exporter's shape arithmetic) are evaluated ahead
+(:meth:`~geninv.io.onnx_nodes.Reader.fold_constants`).
 Consecutive affine maps with no activation between them are composed,
 ``(A_2, c_2) o (A_1, c_1) = (A_2 A_1, A_2 c_1 + c_2)``, so ``MatMul`` + ``Add``
 becomes one layer and two stacked ``Gemm`` nodes become one.  A graph that ends

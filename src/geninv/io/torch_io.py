@@ -35,8 +35,16 @@ Writing
 -------
 :func:`to_torch` builds an ``nn.Sequential`` of ``Linear`` and activation
 modules (float64 by default) computing the same function, for gradient-based
-backends.  Networks whose exact rational weights no float holds get their
-nearest float64 weights.
+backends (a convolutional layer becomes the ``Linear`` of its dense matrix, which is
+refused above ``GENINV_MAX_DENSE`` entries; the approximate backends run
+convolutions through :class:`~geninv.solvers.approx.torch_ops.TorchGenerator` instead).
+
+Convolutional modules (``Conv2d``, ``ConvTranspose2d``, ``BatchNorm2d``, ``Upsample``,
+padding, ``Unflatten``) are read by :mod:`geninv.io.torch_conv` (see
+:func:`from_sequential`'s ``input_shape``).
+
+Networks whose exact rational weights no float holds get their nearest float64
+weights from :func:`to_torch`.
 """
 
 from __future__ import annotations
