@@ -329,6 +329,44 @@ def test_instance_directory_round_trip_keeps_the_conv_network(tmp_path: Path) ->
     assert back.exact_check(zf).meets and back.network.forward_exact(zf) == net.forward_exact(zf)
 
 
+def test_hand_built_onnx_unsqueeze_resize_sizes_pad_mul(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    inits = [
+        numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "axes"),
+        numpy_helper.from_array(rng.standard_normal((4, 2, 3, 3)).astype(np.float32), "k"),
+        numpy_helper.from_array(rng.standard_normal(2).astype(np.float32), "kb"),
+        numpy_helper.from_array(np.array([1, 2, 6, 6], dtype=np.int64), "sizes"),
+        numpy_helper.from_array(np.array([0, 0, 1, 0, 0, 0, 0, 2], dtype=np.int64), "pads"),
+        numpy_helper.from_array(np.array([1.5, 0.5], dtype=np.float32).reshape(1, 2, 1, 1), "mul"),
+    ]
+    nodes = [
+        helper.make_node("Unsqueeze", ["z", "axes"], ["u"], name="unsq"),
+        helper.make_node("ConvTranspose", ["u", "k", "kb"], ["c"], name="convt"),
+        helper.make_node("Resize", ["c", "", "", "sizes"], ["r"], name="up", mode="nearest"),
+        helper.make_node("Pad", ["r", "pads"], ["p"], name="pad"),
+        helper.make_node("Mul", ["p", "mul"], ["m"], name="mul"),
+        helper.make_node("Reshape", ["m", "shape"], ["f"], name="flat"),
+        helper.make_node("Sigmoid", ["f"], ["x"], name="act"),
+    ]
+    inits.append(numpy_helper.from_array(np.array([1, -1], dtype=np.int64), "shape"))
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+        inits,
+    )
+    path = tmp_path / "hand.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    net = import_onnx(path)
+    assert net.n_inputs == 4 and net.n_outputs == 2 * 7 * 8 and net.activations == ["sigmoid"]
+    assert [p.kind for p in net.layers[0].op.prims] == ["convt", "upsample", "pad", "scale"]  # type: ignore[union-attr]
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    z = rng.standard_normal((3, 4)).astype(np.float32)
+    want = np.stack([sess.run(None, {"z": zi[None, :]})[0].reshape(-1) for zi in z])
+    np.testing.assert_allclose(net.forward(z.astype(np.float64)), want, atol=1e-6)
+
+
 # ----------------------------------------------------------------- hostile input
 def _model(nodes: list[onnx.NodeProto], inits: list[TensorProto]) -> onnx.ModelProto:
     graph = helper.make_graph(
