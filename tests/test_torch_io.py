@@ -188,7 +188,7 @@ def test_nested_sequential_is_flattened() -> None:
     ("seq", "match"),
     [
         (nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Conv2d(1, 1, 1)), r"module 2 \(Conv2d\)"),
-        (nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.ReLU()), r"module 1 \(BatchNorm1d\)"),
+        (nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4), nn.ReLU()), r"module 1 \(LayerNorm\)"),
         (
             nn.Sequential(nn.Linear(4, 4), nn.Sequential(nn.ReLU(), nn.ELU())),
             r"module 1\.1 \(ELU\)",

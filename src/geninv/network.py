@@ -17,6 +17,12 @@ and exact evaluation uses the true rationals.
 
 The exact values come from :mod:`geninv.rationals`; integer networks on integer
 latents take the overflow-checked machine-integer path of :mod:`geninv.network_int`.
+
+A layer's linear map may instead be *structured* (``Layer.op``, a
+:class:`~geninv.conv.LinearOp`: convolutions, upsampling, padding of a
+convolutional generator): evaluated with torch convolutions in float64 and by
+integer sums over its sparse rows exactly, its dense ``Layer.weight`` built only on
+request and refused above ``GENINV_MAX_DENSE`` entries (see :mod:`geninv.conv`).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from geninv.conv import DENSE_ENV, LinearOp, dense_limit, exact_affine
 from geninv.errors import ValidationError
 from geninv.network_int import IntegerEvaluation
 from geninv.rationals import FloatArray as FloatArray
@@ -108,12 +115,54 @@ class Layer:
     value of each float is used.
     """
 
-    weight: FloatArray  # shape (out, in)
+    dense: FloatArray | None  # shape (out, in); None for a structured layer (``op``)
     bias: FloatArray  # shape (out,)
     activation: Activation
     exact_weight: list[list[Fraction]] | None = field(default=None, repr=False)
     exact_bias: list[Fraction] | None = field(default=None, repr=False)
     negative_slope: Fraction = Fraction(0)  # LeakyReLU slope (0 for ReLU)
+    #: the linear map as a structured (convolutional, sparse) operator, instead of ``dense``
+    op: LinearOp | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if (self.dense is None) == (self.op is None):
+            raise ValidationError("a layer has either a dense weight matrix or a structured map")
+
+    @property
+    def weight(self) -> FloatArray:
+        """``W`` as a dense float64 array, shape ``(out, in)``.  For a structured layer it
+        is built on first use from the sparse map, and refused with the size
+        (:class:`~geninv.conv.DenseTooLargeError`) above ``GENINV_MAX_DENSE`` entries."""
+        if self.dense is not None:
+            return self.dense
+        cached: FloatArray | None = self.__dict__.get("_dense_cache")
+        if cached is None:
+            assert self.op is not None
+            cached = self.op.dense()
+            object.__setattr__(self, "_dense_cache", cached)
+        return cached
+
+    @property
+    def is_structured(self) -> bool:
+        """True when the linear map is a structured operator (a convolution, ...)."""
+        return self.op is not None
+
+    def nnz(self) -> int:
+        """Nonzero weights (for a structured layer: of its kernels, as ``n_params`` counts)."""
+        if self.op is not None:
+            return sum(
+                int(np.count_nonzero(p.weight)) for p in self.op.prims if p.weight is not None
+            )
+        assert self.dense is not None
+        return int(np.count_nonzero(self.dense))
+
+    def affine(self, h: FloatArray) -> FloatArray:
+        """``h W^T + b`` for a float64 batch ``h`` of shape ``(N, in)`` (a new array)."""
+        if self.op is not None:
+            return self.op.apply(h) + self.bias
+        assert self.dense is not None
+        out: FloatArray = h @ self.dense.T + self.bias
+        return out
 
     @property
     def activation_label(self) -> str:
@@ -125,12 +174,15 @@ class Layer:
     @property
     def n_in(self) -> int:
         """Number of inputs (columns of ``weight``)."""
-        return int(self.weight.shape[1])
+        if self.op is not None:
+            return self.op.n_in
+        assert self.dense is not None
+        return int(self.dense.shape[1])
 
     @property
     def n_out(self) -> int:
         """Number of outputs (rows of ``weight``)."""
-        return int(self.weight.shape[0])
+        return int(self.bias.shape[0])
 
     def exact_bias_values(self) -> list[Fraction]:
         """The biases as exact rationals (computed once; do not modify the list)."""
@@ -149,6 +201,12 @@ class Layer:
         if cached is not None or self.exact_weight is not None:
             rows = self.exact_rows()
             return [rows[j] for j in indices]
+        if self.op is not None:
+            sub = self.op.csr()[np.asarray(indices, dtype=np.intp)]
+            return [
+                (tuple(sub.indices[a:b].tolist()), tuple(float_fractions(sub.data[a:b])))
+                for a, b in zip(sub.indptr[:-1], sub.indptr[1:], strict=True)
+            ]
         return sparse_rows(self.weight[np.asarray(indices, dtype=np.intp)])
 
     def exact_rows(self) -> list[SparseRow]:
@@ -161,6 +219,8 @@ class Layer:
             for erow in self.exact_weight:
                 idx = tuple(j for j, v in enumerate(erow) if v != 0)
                 rows.append((idx, tuple(erow[j] for j in idx)))
+        elif self.op is not None:
+            rows = self.op.exact_rows()
         else:
             rows = sparse_rows(self.weight)
         object.__setattr__(self, "_rows_cache", rows)
@@ -289,16 +349,21 @@ class ReLUNetwork(IntegerEvaluation):
 
     @property
     def n_params(self) -> int:
-        """Number of weights and biases, zeros included."""
-        return sum(layer.n_out * (layer.n_in + 1) for layer in self.layers)
+        """Number of weights and biases, zeros included (for a structured layer, the
+        entries of its kernels: not the size of its dense matrix)."""
+        total = 0
+        for layer in self.layers:
+            if layer.op is None:
+                total += layer.n_out * layer.n_in
+            else:
+                total += sum(p.weight.size for p in layer.op.prims if p.weight is not None)
+            total += layer.n_out
+        return total
 
     @property
     def n_nonzero(self) -> int:
         """Number of nonzero weights and biases."""
-        return sum(
-            int(np.count_nonzero(layer.weight)) + int(np.count_nonzero(layer.bias))
-            for layer in self.layers
-        )
+        return sum(layer.nnz() + int(np.count_nonzero(layer.bias)) for layer in self.layers)
 
     @property
     def weights(self) -> list[FloatArray]:
@@ -324,12 +389,22 @@ class ReLUNetwork(IntegerEvaluation):
         dtype) holds every parameter exactly: float32 tensors whenever the network has a
         LeakyReLU (and LeakyRelu's ``alpha`` is a float32 attribute in any case)."""
         leaky = any(layer.activation == "leaky_relu" for layer in self.layers)
+        if self.is_structured:  # written in float64 unless float32 holds it (see export_onnx)
+            return self.is_float_exact() and all(
+                Fraction(float(np.float32(float(la.negative_slope)))) == la.negative_slope
+                for la in self.layers
+            )
         return self.is_float32_exact() if leaky else self.is_float_exact()
 
     def is_float32_exact(self) -> bool:
         """True when every parameter is exactly representable in float32."""
         for layer in self.layers:
-            for arr in (layer.weight, layer.bias):
+            arrays = [layer.bias]
+            if layer.op is None:
+                arrays.append(layer.weight)
+            else:
+                arrays.extend(p.weight for p in layer.op.prims if p.weight is not None)
+            for arr in arrays:
                 with np.errstate(over="ignore"):  # beyond float32: inf, hence not equal
                     narrowed = arr.astype(np.float32).astype(np.float64)
                 if not np.array_equal(narrowed, arr):
@@ -362,7 +437,7 @@ class ReLUNetwork(IntegerEvaluation):
                 f"expected ({self.n_inputs},) or (batch, {self.n_inputs})"
             )
         for layer in self.layers:
-            h = apply_activation(h @ layer.weight.T + layer.bias, layer)
+            h = apply_activation(layer.affine(h), layer)
         return h[0] if single else h
 
     @property
@@ -402,6 +477,8 @@ class ReLUNetwork(IntegerEvaluation):
         fast = self._forward_int(h)
         if fast is not None:
             return fast
+        if self.is_structured:
+            return self._forward_exact_structured(h)
         for layer, rows in zip(self.layers, self._sparse_layers(), strict=True):
             out: list[Fraction] = []
             for (idx, coef), b in zip(rows, layer.exact_bias_values(), strict=True):
@@ -410,6 +487,43 @@ class ReLUNetwork(IntegerEvaluation):
                     s += c * h[j]
                 out.append(_exact_activation(s, layer))
             h = out
+        return h
+
+    @property
+    def is_structured(self) -> bool:
+        """True when some layer is a structured (convolutional) map (see :mod:`geninv.conv`)."""
+        return any(layer.op is not None for layer in self.layers)
+
+    def dense_refusal(self) -> str | None:
+        """Why the dense form of some structured layer is out of reach (its size against
+        ``GENINV_MAX_DENSE``), or None: what exact backends say when they refuse."""
+        lim = dense_limit()
+        for i, layer in enumerate(self.layers, start=1):
+            if layer.op is not None and layer.n_in * layer.n_out > lim:
+                return (
+                    f"layer {i} is a structured map ({layer.op.label()}): "
+                    f"{layer.op.describe_size()}, above the limit of {lim:,} entries "
+                    f"({DENSE_ENV}) on what exact encodings expand; use an approximate backend "
+                    f"(adam, pgd, admm, langevin) or raise {DENSE_ENV}"
+                )
+        return None
+
+    def _forward_exact_structured(self, h: list[Fraction]) -> list[Fraction]:
+        """:meth:`forward_exact` layer by layer: structured layers by integer sums over
+        their sparse rows (:func:`geninv.conv.exact_affine`), never as Fraction rows."""
+        for layer in self.layers:
+            if layer.op is not None:
+                pre = exact_affine(layer.op, layer.exact_bias_values(), h)
+            else:
+                pre = []
+                for (idx, coef), b in zip(
+                    layer.exact_rows(), layer.exact_bias_values(), strict=True
+                ):
+                    s = b
+                    for j, c in zip(idx, coef, strict=True):
+                        s += c * h[j]
+                    pre.append(s)
+            h = [_exact_activation(s, layer) for s in pre]
         return h
 
     def __repr__(self) -> str:

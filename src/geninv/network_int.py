@@ -76,7 +76,9 @@ class IntegerEvaluation:
         plan: list[tuple[Any, int, int, bool]] | None = []
         layers = self.layers
         if any(
-            layer.exact_weight is not None or layer.activation not in ("relu", "identity")
+            layer.exact_weight is not None
+            or layer.op is not None  # structured (convolutional): no dense integer path
+            or layer.activation not in ("relu", "identity")
             for layer in layers
         ):
             self._int_plan = None
@@ -124,7 +126,9 @@ class IntegerEvaluation:
         bounds: list[tuple[int, int]] | None = None
         layers = self.layers
         if all(
-            layer.exact_weight is None and layer.activation in ("relu", "identity")
+            layer.exact_weight is None
+            and layer.op is None
+            and layer.activation in ("relu", "identity")
             for layer in layers
         ):
             flat = self._integer_parameters()

@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from geninv.errors import BackendUnavailableError, GeninvError, ValidationError
-from geninv.network import FloatArray, ReLUNetwork
+from geninv.network import FloatArray, Layer, ReLUNetwork
 from geninv.operators import DenseOperator, Operator, operator_from_dict
 from geninv.problem import (
     Domain,
@@ -170,15 +170,21 @@ def sensing_problem(
     if threshold is None:
         norm = float(lp_norm_rows(yv[None, :], parse_norm(p))[0])
         threshold = DEFAULT_RELATIVE_THRESHOLD * norm if norm > 0 else DEFAULT_RELATIVE_THRESHOLD
-    weights: list[Any] = []
-    biases: list[Any] = []
-    for i in range(generator.depth):
-        w, b = _layer_params(generator, i)
-        weights.append(w)
-        biases.append(b)
-    weights.append(a)
-    biases.append(np.zeros(m, dtype=np.float64))
-    network = ReLUNetwork(weights, biases, activations=[*generator.activations, "identity"])
+    if generator.is_structured:  # convolutional layers stay structured (no dense expansion)
+        a_ro, zero = np.array(a, dtype=np.float64), np.zeros(m, dtype=np.float64)
+        a_ro.setflags(write=False)
+        zero.setflags(write=False)
+        network = ReLUNetwork.from_layers([*generator.layers, Layer(a_ro, zero, "identity")])
+    else:
+        weights: list[Any] = []
+        biases: list[Any] = []
+        for i in range(generator.depth):
+            w, b = _layer_params(generator, i)
+            weights.append(w)
+            biases.append(b)
+        weights.append(a)
+        biases.append(np.zeros(m, dtype=np.float64))
+        network = ReLUNetwork(weights, biases, activations=[*generator.activations, "identity"])
     params: dict[str, Any] = {
         "kind": SENSING_KIND,
         "measurements": int(m),
@@ -240,6 +246,8 @@ def generator_of(problem: InversionProblem) -> ReLUNetwork:
     """
     layers = _sensing_layers(problem)
     net = problem.network
+    if net.is_structured:
+        return ReLUNetwork.from_layers(net.layers[:layers])
     weights: list[Any] = []
     biases: list[Any] = []
     for i in range(layers):

@@ -32,6 +32,8 @@ float64, the running bounds
     for LeakyReLU, 1/4 for sigmoid):   e <- L e (+ S for sigmoid/tanh),
         m <- L m (at most 1 for sigmoid/tanh),
 
+(for a structured, convolutional piece, ``|A| m`` is computed by running the piece
+with ``|kernel|``, and ``k`` is its largest number of taps per output)
 bound the error of *any* summation order (Higham's gamma_k bound) of either
 side; ``S = max(256 u, 2^-40)`` allows for a library's approximate
 sigmoid/tanh.  The check fails when some output differs by more than
@@ -85,6 +87,10 @@ class Step:
     abs_weight: _Arr | None = None
     abs_bias: _Arr | None = None
     activation: str | None = None
+    #: for a structured (convolutional) map: ``M -> |A| M`` (instead of ``abs_weight``)
+    abs_apply: Callable[[_Arr], _Arr] | None = None
+    #: for a structured map: a bound on the terms summed per output
+    fan_in: int = 1
 
 
 def affine_step(weight: Any, bias: Any) -> Step:
@@ -127,7 +133,11 @@ def error_bound(steps: Sequence[Step], points: _Arr, unit: float) -> _Arr:
     for step in steps:
         if step.activation is None:
             assert step.abs_bias is not None
-            if step.abs_weight is None:
+            if step.abs_apply is not None:
+                pre = step.abs_apply(mag) + step.abs_bias[:, None]
+                err = step.abs_apply(err)
+                k = step.fan_in
+            elif step.abs_weight is None:
                 pre = mag + step.abs_bias[:, None]
                 k = 1
             else:
@@ -196,6 +206,7 @@ def check_onnx_model(
     unit: float,
     rank: int,
     box: tuple[Sequence[Fraction], Sequence[Fraction]] | None,
+    input_shape: tuple[int, ...] | None = None,
 ) -> str:
     """Compare ``network`` with the ONNX ``model`` it was read from; returns the engine used.
 
@@ -209,7 +220,9 @@ def check_onnx_model(
     np_type = _NP_TYPES.get(elem, np.float32 if unit >= 2.0**-24 else np.float64)
     points = sample_points(network.n_inputs, np_type, box)
     name = vi.name
-    shape = (1, network.n_inputs) if rank == 2 else (network.n_inputs,)
+    shape: tuple[int, ...] = (1, network.n_inputs) if rank == 2 else (network.n_inputs,)
+    if input_shape is not None:  # a convolutional model's (1, C, H, W)
+        shape = input_shape
     payload = model.SerializeToString()
 
     def runner(run: Callable[[dict[str, _Arr]], Any]) -> Callable[[_Arr], _Arr]:
@@ -269,7 +282,12 @@ def _short(exc: BaseException) -> str:
 
 
 # ====================================================================== torch
-def check_module(module: Any, net: ReLUNetwork, steps: Sequence[Step]) -> None:
+def check_module(
+    module: Any,
+    net: ReLUNetwork,
+    steps: Sequence[Step],
+    input_shape: tuple[int, ...] | None = None,
+) -> None:
     """Compare ``net`` with ``module`` itself (evaluation mode) on seeded random points.
 
     This catches whatever the type-based reading cannot see: a subclass that
@@ -289,7 +307,8 @@ def check_module(module: Any, net: ReLUNetwork, steps: Sequence[Step]) -> None:
     module.eval()
     try:
         with torch.no_grad():
-            out = module(rounded.to(device)).detach().to("cpu", torch.float64).numpy()
+            batch = rounded if input_shape is None else rounded.reshape(-1, *input_shape)
+            out = module(batch.to(device)).detach().to("cpu", torch.float64).numpy()
     except Exception as exc:
         raise UnsupportedError(
             f"cannot check the conversion: the module fails on a batch of latents ({_short(exc)})"

@@ -29,6 +29,11 @@ _EXPORT_OPS = {"relu": "Relu", "leaky_relu": "LeakyRelu", "sigmoid": "Sigmoid", 
 def export_onnx(network: ReLUNetwork, path: str | Path, dtype: str = "auto") -> None:
     """Write ``network`` to ``path`` as an ONNX model of Gemm and Relu nodes.
 
+    A network with structured (convolutional) layers is written with ``Conv``,
+    ``ConvTranspose``, ``Resize``, ``Pad``, ``Mul``, ``Gemm``, ``Reshape`` and ``Add``
+    nodes (:mod:`geninv.io.onnx_export_conv`), its input ``z`` of shape
+    ``[1, C, H, W]``; no dense matrix is built.
+
     ``dtype`` selects the tensor element type: ``"float32"``, ``"float64"`` or
     ``"auto"`` (float32 when every parameter is exactly a float32, see
     :meth:`ReLUNetwork.is_float32_exact`, or when the network has a LeakyReLU,
@@ -46,11 +51,19 @@ def export_onnx(network: ReLUNetwork, path: str | Path, dtype: str = "auto") -> 
         leaky = any(layer.activation == "leaky_relu" for layer in network.layers)
         # onnxruntime implements LeakyRelu for float32 only; trained generators are float32
         dtype = "float32" if network.is_float32_exact() or leaky else "float64"
+        if network.is_structured:  # never round a convolutional network's weights
+            dtype = "float32" if network.is_float32_exact() else "float64"
     if dtype not in ("float32", "float64"):
         raise ValidationError(f"ONNX dtype must be 'auto', 'float32' or 'float64', got {dtype!r}")
     np_dtype = np.float32 if dtype == "float32" else np.float64
     elem = TensorProto.FLOAT if dtype == "float32" else TensorProto.DOUBLE
 
+    if network.is_structured:
+        from geninv.io.onnx_export_conv import export_structured
+
+        parts = export_structured(network, np_dtype)
+        _write_model(network, path, parts[0], parts[1], elem, parts[2], parts[3])
+        return
     nodes: list[onnx.NodeProto] = []
     inits: list[TensorProto] = []
     current = "z"
@@ -75,11 +88,24 @@ def export_onnx(network: ReLUNetwork, path: str | Path, dtype: str = "auto") -> 
             nodes.append(node)
             current = post
 
+    _write_model(network, path, nodes, inits, elem, [1, network.n_inputs], [1, network.n_outputs])
+
+
+def _write_model(
+    network: ReLUNetwork,
+    path: str | Path,
+    nodes: list[onnx.NodeProto],
+    inits: list[TensorProto],
+    elem: int,
+    in_dims: list[int],
+    out_dims: list[int],
+) -> None:
+    """Check the graph from ``z`` (``in_dims``) to ``x`` (``out_dims``) and write it atomically."""
     graph = helper.make_graph(
         nodes,
         "geninv_relu_network",
-        [helper.make_tensor_value_info("z", elem, [1, network.n_inputs])],
-        [helper.make_tensor_value_info("x", elem, [1, network.n_outputs])],
+        [helper.make_tensor_value_info("z", elem, in_dims)],
+        [helper.make_tensor_value_info("x", elem, out_dims)],
         inits,
     )
     model = helper.make_model(

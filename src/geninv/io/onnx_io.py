@@ -34,6 +34,13 @@ are the identity on the running vector and are skipped.  ``Relu``,
 stores), ``Sigmoid`` and ``Tanh`` each close a layer.
 
 (One node's map is read by :mod:`geninv.io.onnx_nodes`; this module walks the chain.)
+
+Convolutional models (a ``Conv``, ``ConvTranspose``, ``BatchNormalization``,
+``Upsample``, ``Resize``, ``Pad``, ``Unsqueeze`` or ``Squeeze`` node, or an input of
+rank above 2) are read by :mod:`geninv.io.onnx_conv` into structured layers
+(:mod:`geninv.conv`).  Before either walk, nodes that compute only from constants
+(an exporter's shape arithmetic) are evaluated ahead
+(:meth:`~geninv.io.onnx_nodes.Reader.fold_constants`).
 Consecutive affine maps with no activation between them are composed,
 ``(A_2, c_2) o (A_1, c_1) = (A_2 A_1, A_2 c_1 + c_2)``, so ``MatMul`` + ``Add``
 becomes one layer and two stacked ``Gemm`` nodes become one.  A graph that ends
@@ -77,24 +84,29 @@ from onnx import TensorProto
 from geninv.errors import GeninvError, ParseError, UnsupportedError
 from geninv.io.fidelity import UNIT_ROUNDOFF, Step, affine_step, check_onnx_model
 from geninv.io.limits import check_file_size
+from geninv.io.onnx_conv import CONV_OPS, import_conv_onnx
 from geninv.io.onnx_export import IR_VERSION, OPSET, export_onnx
 from geninv.io.onnx_nodes import (
     FLOAT_TYPES,
     Affine,
     Reader,
     affine_of,
+    chain_slot,
     compose,
     element_type_name,
     one_line,
     shape_op,
 )
+from geninv.io.onnx_nodes import activation_of as _activation_of
 from geninv.network import ReLUNetwork
 
 __all__ = ["IR_VERSION", "OPSET", "export_onnx", "import_onnx"]
 
 _SUPPORTED = (
     "geninv reads only Gemm, MatMul, Add, Sub, Mul, Div (by constants), Identity, "
-    "Flatten, Reshape (no-ops on a vector), Constant, Relu, LeakyRelu, Sigmoid and Tanh"
+    "Flatten, Reshape, Constant, Relu, LeakyRelu, Sigmoid and Tanh, and for convolutional "
+    "models Conv, ConvTranspose, BatchNormalization, Upsample/Resize (nearest), Pad (zeros), "
+    "Unsqueeze and Squeeze (see docs/formats.md)"
 )
 #: affine ops read (each with one constant operand, except Gemm/MatMul's weight)
 _AFFINE_OPS = ("Gemm", "MatMul", "Add", "Sub", "Mul", "Div")
@@ -102,28 +114,11 @@ _AFFINE_OPS = ("Gemm", "MatMul", "Add", "Sub", "Mul", "Div")
 _SHAPE_OPS = ("Identity", "Flatten", "Reshape")
 
 
+#: further ops of convolutional models (read by :mod:`geninv.io.onnx_conv`)
+_CONV = (*CONV_OPS, "Unsqueeze", "Squeeze")
+
 #: ONNX activation ops read, each closing one layer
 _IMPORT_OPS = ("Relu", "LeakyRelu", "Sigmoid", "Tanh")
-
-
-def _activation_of(reader: Any, index: int, node: onnx.NodeProto) -> str:
-    """The geninv spec of an activation node; LeakyRelu's ``alpha`` is the exact value of
-    the float32 the attribute stores (default: float32 0.01, as onnxruntime uses)."""
-    op = node.op_type
-    allowed = {"alpha"} if op == "LeakyRelu" else set()
-    for attr in node.attribute:
-        if attr.name not in allowed:
-            raise reader.unsupported(index, node, f"unknown {op} attribute '{attr.name}'")
-        if attr.type != onnx.AttributeProto.FLOAT:
-            raise reader.unsupported(index, node, f"{op} attribute '{attr.name}' is not a float")
-    if op == "LeakyRelu":
-        alpha = float(np.float32(0.01))  # the ONNX default, a float32
-        for attr in node.attribute:
-            alpha = float(attr.f)  # a float32 value, exactly
-        if not (np.isfinite(alpha) and alpha >= 0):
-            raise reader.unsupported(index, node, f"LeakyRelu alpha {alpha}; expected >= 0")
-        return f"leaky_relu:{Fraction(alpha)}"
-    return {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}[op]
 
 
 def _read_model(path: Path) -> onnx.ModelProto:
@@ -216,13 +211,16 @@ def import_onnx(
     reader = Reader(shown, model)
     graph = model.graph
 
+    reader.fold_constants()
     # Unsupported operators first: that is the most useful thing to hear about.
     for index, node in enumerate(graph.node):
+        if index in reader.folded:
+            continue
         if node.domain not in ("", "ai.onnx"):
             raise reader.unsupported(
                 index, node, f"custom operator domain '{node.domain}'; {_SUPPORTED}"
             )
-        if node.op_type not in (*_AFFINE_OPS, *_SHAPE_OPS, "Constant", *_IMPORT_OPS):
+        if node.op_type not in (*_AFFINE_OPS, *_SHAPE_OPS, "Constant", *_IMPORT_OPS, *_CONV):
             raise reader.unsupported(index, node, f"unsupported op; {_SUPPORTED}")
 
     inputs = [vi for vi in graph.input if vi.name not in reader.consts]
@@ -236,6 +234,10 @@ def import_onnx(
         raise UnsupportedError(
             f"{shown}: graph has {len(graph.output)} outputs; expected exactly one (the image x)"
         )
+    dims = inputs[0].type.tensor_type.shape.dim
+    live = [node for k, node in enumerate(graph.node) if k not in reader.folded]
+    if any(node.op_type in _CONV for node in live) or len(dims) > 2:
+        return import_conv_onnx(model, reader, inputs[0], check, box)
     width = _input_width(reader, inputs[0])
     rank = _input_rank(inputs[0])
     current = inputs[0].name
@@ -247,30 +249,14 @@ def import_onnx(
     pending: Affine | None = None
     for index, node in enumerate(graph.node):
         op = node.op_type
+        if index in reader.folded:
+            continue
         if op == "Constant":
             reader.add_constant_node(index, node)
             continue
         if len(node.output) != 1 or not node.output[0]:
             raise reader.parse_error(index, node, "expected exactly one output")
-        ins = list(node.input)
-        data_slots = [k for k, name in enumerate(ins) if name == current]
-        for name in ins:
-            if name and name != current and name not in reader.consts:
-                raise reader.unsupported(
-                    index,
-                    node,
-                    f"reads '{name}', which is neither the previous node's output '{current}' "
-                    "nor a constant; expected a single chain (no branches or skip connections)",
-                )
-        if len(data_slots) != 1:
-            what = "does not read" if not data_slots else "reads twice"
-            raise reader.unsupported(
-                index,
-                node,
-                f"{what} the previous node's output '{current}'; expected a single chain "
-                "(no branches or skip connections)",
-            )
-        slot = data_slots[0]
+        slot = chain_slot(reader, index, node, current)
 
         if op in _IMPORT_OPS:
             if pending is None:

@@ -32,6 +32,15 @@ FLOAT_TYPES: dict[int, str] = {
 }
 
 
+#: ops evaluated ahead when all their inputs are constants (see :meth:`Reader.fold_constants`)
+FOLDABLE = frozenset(
+    {
+        "ConstantOfShape", "Concat", "Slice", "Transpose", "Reshape", "Cast", "Gather",
+        "Unsqueeze", "Squeeze", "Range", "Expand", "Identity", "Add", "Sub", "Mul", "Div",
+        "Neg", "Equal", "Where", "Shape",
+    }
+)  # fmt: skip
+
 # A matrix or vector that is either float64 (exact values of the floats) or an
 # object array of Fractions (after exact scaling / composition).
 _Arr = npt.NDArray[Any]
@@ -99,9 +108,54 @@ class Reader:
     def __init__(self, path: str, model: onnx.ModelProto) -> None:
         self.path = path
         self.graph = model.graph
+        self.opsets = list(model.opset_import)
         self.consts: dict[str, TensorProto] = {t.name: t for t in self.graph.initializer}
         self.const_arrays: dict[str, _Arr] = {}
         self.unit = 2.0**-53  # largest unit roundoff of the float tensors read
+        self.folded: set[int] = set()  # nodes computed from constants alone (fold_constants)
+
+    def fold_constants(self) -> None:
+        """Evaluate the nodes of :data:`FOLDABLE` ops whose inputs are all constants (an
+        exporter's shape arithmetic, e.g. PyTorch's ``Pad`` subgraph of ``ConstantOfShape``,
+        ``Concat``, ``Slice``, ...) with ONNX's reference evaluator; their outputs become
+        constants and the nodes leave the chain (:attr:`folded`)."""
+        outputs = {o.name for o in self.graph.output}
+        for index, node in enumerate(self.graph.node):
+            if node.op_type == "Constant" and len(node.output) == 1 and not node.input:
+                attrs = {a.name for a in node.attribute}
+                if attrs == {"value"}:
+                    self.add_constant_node(index, node)
+                    self.folded.add(index)
+                continue
+            if node.op_type not in FOLDABLE or node.domain not in ("", "ai.onnx"):
+                continue
+            ins = [n for n in node.input if n]
+            if not ins or any(n not in self.consts for n in ins) or set(node.output) & outputs:
+                continue
+            try:
+                from onnx.reference import ReferenceEvaluator
+
+                feeds = {n: numpy_helper.to_array(self.consts[n]) for n in ins}
+                graph = helper.make_graph(
+                    [node],
+                    "fold",
+                    [helper.make_tensor_value_info(n, self.consts[n].data_type, None) for n in ins],
+                    [
+                        helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None)
+                        for o in node.output
+                    ],
+                )
+                model = helper.make_model(graph, opset_imports=list(self.opsets))
+                results = ReferenceEvaluator(model).run(None, feeds)
+            except Exception as exc:
+                raise self.unsupported(
+                    index,
+                    node,
+                    f"cannot evaluate this constant expression ({one_line(str(exc), 120)})",
+                ) from None
+            for name, value in zip(node.output, results, strict=True):
+                self.consts[name] = numpy_helper.from_array(np.asarray(value), name)
+            self.folded.add(index)
 
     # -------------------------------------------------------------- messages
     @staticmethod
@@ -335,3 +389,47 @@ def _bias_vector(
             index, node, f"{what} has shape {list(c.shape)}; expected a scalar, [{m}] or [1, {m}]"
         )
     return np.array(np.broadcast_to(c.reshape(-1) if c.ndim else c, (m,)), dtype=np.float64)
+
+
+def activation_of(reader: Any, index: int, node: onnx.NodeProto) -> str:
+    """The geninv spec of an activation node; LeakyRelu's ``alpha`` is the exact value of
+    the float32 the attribute stores (default: float32 0.01, as onnxruntime uses)."""
+    op = node.op_type
+    allowed = {"alpha"} if op == "LeakyRelu" else set()
+    for attr in node.attribute:
+        if attr.name not in allowed:
+            raise reader.unsupported(index, node, f"unknown {op} attribute '{attr.name}'")
+        if attr.type != onnx.AttributeProto.FLOAT:
+            raise reader.unsupported(index, node, f"{op} attribute '{attr.name}' is not a float")
+    if op == "LeakyRelu":
+        alpha = float(np.float32(0.01))  # the ONNX default, a float32
+        for attr in node.attribute:
+            alpha = float(attr.f)  # a float32 value, exactly
+        if not (np.isfinite(alpha) and alpha >= 0):
+            raise reader.unsupported(index, node, f"LeakyRelu alpha {alpha}; expected >= 0")
+        return f"leaky_relu:{Fraction(alpha)}"
+    return {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}[op]
+
+
+def chain_slot(reader: Reader, index: int, node: onnx.NodeProto, current: str) -> int:
+    """The input slot of ``node`` that reads the running tensor ``current``; refuses
+    branches, skip connections and inputs that are neither it nor a constant."""
+    ins = list(node.input)
+    data_slots = [k for k, name in enumerate(ins) if name == current]
+    for name in ins:
+        if name and name != current and name not in reader.consts:
+            raise reader.unsupported(
+                index,
+                node,
+                f"reads '{name}', which is neither the previous node's output '{current}' "
+                "nor a constant; expected a single chain (no branches or skip connections)",
+            )
+    if len(data_slots) != 1:
+        what = "does not read" if not data_slots else "reads twice"
+        raise reader.unsupported(
+            index,
+            node,
+            f"{what} the previous node's output '{current}'; expected a single chain "
+            "(no branches or skip connections)",
+        )
+    return data_slots[0]

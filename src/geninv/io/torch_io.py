@@ -35,13 +35,21 @@ Writing
 -------
 :func:`to_torch` builds an ``nn.Sequential`` of ``Linear`` and activation
 modules (float64 by default) computing the same function, for gradient-based
-backends.  Networks whose exact rational weights no float holds get their
-nearest float64 weights.
+backends (a convolutional layer becomes the ``Linear`` of its dense matrix, which is
+refused above ``GENINV_MAX_DENSE`` entries; the approximate backends run
+convolutions through :class:`~geninv.solvers.approx.torch_ops.TorchGenerator` instead).
+
+Convolutional modules (``Conv2d``, ``ConvTranspose2d``, ``BatchNorm2d``, ``Upsample``,
+padding, ``Unflatten``) are read by :mod:`geninv.io.torch_conv` (see
+:func:`from_sequential`'s ``input_shape``).
+
+Networks whose exact rational weights no float holds get their nearest float64
+weights from :func:`to_torch`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -53,7 +61,9 @@ from torch import nn
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.io.affine import Assembler
 from geninv.io.fidelity import check_module
+from geninv.io.torch_conv import CONV_MODULES, from_sequential_conv
 from geninv.io.torch_state import (
+    DCGAN_ARCH,
     ArchStep,
     float_array,
     from_state_dict,
@@ -64,6 +74,7 @@ from geninv.io.torch_state import (
 from geninv.network import ReLUNetwork
 
 __all__ = [
+    "DCGAN_ARCH",
     "ArchStep",
     "from_sequential",
     "from_state_dict",
@@ -93,8 +104,13 @@ def _flatten_modules(module: nn.Sequential, prefix: str = "") -> Iterator[tuple[
             yield label, child
 
 
-def from_sequential(module: nn.Sequential) -> ReLUNetwork:
+def from_sequential(module: nn.Sequential, input_shape: Sequence[int] | None = None) -> ReLUNetwork:
     """Convert an ``nn.Sequential`` generator exactly (see the module docstring).
+
+    A module with convolution-type modules (``Conv2d``, ``ConvTranspose2d``,
+    ``BatchNorm2d``, ``Upsample``, padding, ``Unflatten``), or any module given an
+    ``input_shape`` such as ``(64, 1, 1)``, is read by
+    :func:`geninv.io.torch_conv.from_sequential_conv` into structured layers.
 
     Raises :class:`~geninv.errors.UnsupportedError` naming the module's index
     and type for anything outside the supported set (and for a ``LeakyReLU``
@@ -107,9 +123,12 @@ def from_sequential(module: nn.Sequential) -> ReLUNetwork:
             f"expected a torch.nn.Sequential, got {type(module).__name__}; "
             "wrap the generator's layers in nn.Sequential"
         )
+    flat = list(_flatten_modules(module))
+    if input_shape is not None or any(isinstance(m, CONV_MODULES) for _, m in flat):
+        return from_sequential_conv(module, input_shape, flat)
     asm = Assembler()
     param_dtype: Any = None  # of the last Linear: the dtype the activations run in
-    for label, child in _flatten_modules(module):
+    for label, child in flat:
         kind = type(child).__name__
         where = f"module {label} ({kind})"
         if isinstance(child, nn.Linear):

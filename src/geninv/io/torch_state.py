@@ -25,6 +25,27 @@ Examples:
 * the PyTorch-examples VAE decoder: ``"linear:fc3,relu,linear:fc4,sigmoid"`` with
   ``ignore=("fc1", "fc21", "fc22")`` for the encoder's tensors.
 
+Convolutional generators (issue 17) add these steps, read by
+:mod:`geninv.io.torch_conv` (an ``nn.Sequential`` of the corresponding modules is
+built from the tensors, in their dtype, and read; the reading is checked against it)::
+
+    input:CxHxW                 the latent's shape (first step; required before a convolution)
+    conv:NAME[:OPT=V...]        nn.Conv2d from NAME.weight (C_out, C_in/g, kh, kw), NAME.bias
+    convt:NAME[:OPT=V...]       nn.ConvTranspose2d from NAME.weight (C_in, C_out/g, kh, kw)
+                                OPT: stride, padding, dilation, groups (both), output_padding
+                                (convt); V an int or AxB; ":nobias" as for linear
+    bn:NAME[:eps=E]             nn.BatchNorm2d (inference) from NAME.weight, .bias,
+                                .running_mean, .running_var (.num_batches_tracked is ignored)
+    upsample:F                  nearest upsampling by the integer F
+    pad:LxRxTxB                 zero padding (nn.ZeroPad2d order)
+    flatten | unflatten:CxHxW   reshapes
+
+In such an architecture ``leaky_relu:SLOPE`` is ``nn.LeakyReLU(SLOPE)`` in the
+tensors' dtype.  The pretrained MNIST DCGAN (``../shared/models/mnist_dcgan_G.pth``)
+is ``"input:64x1x1, convt:gen.0.0:stride=2, bn:gen.0.1, relu, convt:gen.1.0,
+bn:gen.1.1, relu, convt:gen.2.0:stride=2, bn:gen.2.1, relu, convt:gen.3.0:stride=2,
+tanh"`` (:data:`DCGAN_ARCH`).
+
 Every key of the state dict must be used by the architecture unless it belongs
 to a module named in ``ignore`` (``key == name`` or ``key`` starts with
 ``name + "."``; ``"*"`` ignores every unused key).  Missing keys, unused keys,
@@ -57,6 +78,7 @@ from geninv.io.limits import check_file_size
 from geninv.network import ReLUNetwork, parse_activation
 
 __all__ = [
+    "DCGAN_ARCH",
     "ArchStep",
     "float_array",
     "from_state_dict",
@@ -68,6 +90,11 @@ __all__ = [
 _Arr = npt.NDArray[Any]  # float64, or an object array of Fractions after composition
 
 _INDEX = re.compile(r"^\d+$")
+#: the architecture of the shared pretrained MNIST DCGAN generator (``mnist_dcgan_G.pth``)
+DCGAN_ARCH = (
+    "input:64x1x1,convt:gen.0.0:stride=2,bn:gen.0.1,relu,convt:gen.1.0,bn:gen.1.1,relu,"
+    "convt:gen.2.0:stride=2,bn:gen.2.1,relu,convt:gen.3.0:stride=2,tanh"
+)
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -96,9 +123,10 @@ def float_array(value: Any) -> tuple[_Arr | None, str]:
 class ArchStep:
     """One step of an architecture string: a linear map or an activation."""
 
-    kind: str  # "linear" or "activation"
+    kind: str  # "linear", "activation", or a convolutional step (CONV_KINDS)
     name: str  # module name (linear) or normalised activation spec ("relu", "leaky_relu:1/5")
     bias: bool = True  # linear only: whether NAME.bias is read
+    options: tuple[tuple[str, str], ...] = ()  # conv/convt/bn: ("stride", "2"), ...
 
     @property
     def label(self) -> str:
@@ -106,7 +134,56 @@ class ArchStep:
         ``linear:NAME`` (``:nobias`` without a bias)."""
         if self.kind == "activation":
             return self.name
+        if self.kind in CONV_KINDS:
+            opts = "".join(f":{k}={v}" for k, v in self.options)
+            nob = "" if self.bias else ":nobias"
+            return f"{self.kind}:{self.name}{opts}{nob}" if self.name else self.kind
         return f"linear:{self.name}" + ("" if self.bias else ":nobias")
+
+
+#: the steps of a convolutional architecture (see the module docstring)
+CONV_KINDS = ("input", "conv", "convt", "bn", "upsample", "pad", "flatten", "unflatten")
+_CONV_OPTIONS = {
+    "conv": ("stride", "padding", "dilation", "groups"),
+    "convt": ("stride", "padding", "dilation", "groups", "output_padding"),
+    "bn": ("eps",),
+}
+_SHAPE = re.compile(r"^\d+(x\d+)*$")
+
+
+def _conv_step(head: str, rest: str, what: str) -> ArchStep:
+    """Parse one convolutional step (``head`` is its lower-case kind)."""
+    if head in ("flatten",):
+        if rest:
+            raise ValidationError(f"{what}: 'flatten' takes no parameter")
+        return ArchStep("flatten", "")
+    if head in ("input", "upsample", "pad", "unflatten"):
+        if not _SHAPE.match(rest) or min(int(v) for v in rest.split("x")) < (head != "pad"):
+            example = {"input": "64x1x1", "upsample": "2", "pad": "1x1x1x1", "unflatten": "16x7x7"}
+            raise ValidationError(f"{what}: expected '{head}:{example[head]}'")
+        if head == "pad" and len(rest.split("x")) != 4:
+            raise ValidationError(f"{what}: expected 'pad:LEFTxRIGHTxTOPxBOTTOM'")
+        return ArchStep(head, rest)
+    parts = [t.strip() for t in rest.split(":")]
+    name, opts, bias = parts[0], [], True
+    if not name or any(c.isspace() for c in name):
+        raise ValidationError(f"{what}: expected '{head}:NAME[:option=value...]'")
+    for part in parts[1:]:
+        if part.lower() == "nobias" and head != "bn":
+            bias = False
+            continue
+        key, eq, val = part.partition("=")
+        if not eq or key not in _CONV_OPTIONS[head]:
+            raise ValidationError(
+                f"{what}: unknown option {part!r}; {head} takes "
+                + ", ".join(f"{k}=..." for k in _CONV_OPTIONS[head])
+                + ("" if head == "bn" else ", nobias")
+            )
+        ok = re.match(r"^\d+(x\d+)?$", val) if key != "eps" else re.match(r"^[0-9.eE+-]+$", val)
+        if not ok:
+            raise ValidationError(f"{what}: {key}={val!r} is not a number (or AxB)")
+        opts.append((key, val))
+    return ArchStep(head, name, bias, tuple(opts))
 
 
 def parse_arch(arch: str) -> list[ArchStep]:
@@ -128,6 +205,9 @@ def parse_arch(arch: str) -> list[ArchStep]:
             steps.append(ArchStep("linear", token))
             continue
         head, sep, rest = token.partition(":")
+        if head.strip().lower() in CONV_KINDS:
+            steps.append(_conv_step(head.strip().lower(), rest.strip(), what))
+            continue
         if head.strip().lower() == "linear":
             name = rest.strip()
             bias = True
@@ -145,12 +225,16 @@ def parse_arch(arch: str) -> list[ArchStep]:
             act, slope = parse_activation(token, what)
         except ValidationError as exc:
             raise ValidationError(
-                f"{exc}; or a linear step: an index such as '0' or 'linear:NAME'"
+                f"{exc}; or a linear step: an index such as '0' or 'linear:NAME'; or a "
+                "convolutional step: input:CxHxW, conv:NAME, convt:NAME, bn:NAME, upsample:F, "
+                "pad:LxRxTxB, flatten, unflatten:CxHxW"
             ) from None
         spec = f"leaky_relu:{slope}" if act == "leaky_relu" else act
         steps.append(ArchStep("activation", spec))
-    if not any(s.kind == "linear" for s in steps):
-        raise ValidationError(f"architecture {arch!r} has no linear step")
+    if not any(s.kind in ("linear", "conv", "convt") for s in steps):
+        raise ValidationError(f"architecture {arch!r} has no linear step (linear, conv or convt)")
+    if any(s.kind == "input" for s in steps[1:]):
+        raise ValidationError(f"architecture {arch!r}: 'input:SHAPE' must be the first step")
     return steps
 
 
@@ -166,6 +250,10 @@ def _from_state(
     steps = parse_arch(arch)
     if isinstance(ignore, str):
         ignore = (ignore,)
+    if any(s.kind in CONV_KINDS for s in steps):
+        from geninv.io.torch_conv import from_state_conv
+
+        return from_state_conv(state, steps, ignore, path, _ignored)
 
     def fail(message: str) -> ParseError:
         return ParseError(_one_line(message), path)

@@ -62,6 +62,10 @@ def capability_reason(name: str, caps: Capabilities, problem: InversionProblem) 
             f"backend {name!r} cannot encode {outside}; it handles "
             f"{', '.join(sorted(caps.activations))} layers (try an approximate backend)"
         )
+    if caps.complete:
+        too_big = problem.network.dense_refusal()  # a large convolutional layer
+        if too_big is not None:
+            return f"backend {name!r} cannot encode the network: {too_big}"
     if problem.domain.kind not in caps.domains:
         return (
             f"backend {name!r} handles domains {', '.join(sorted(caps.domains))}, "

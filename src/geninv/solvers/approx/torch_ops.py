@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,11 +20,17 @@ from geninv.solvers.approx.common import INF_P
 # ------------------------------------------------------------------ the generator
 @dataclass
 class TorchGenerator:
-    """A :class:`~geninv.network.ReLUNetwork` as torch tensors (float copy of the weights)."""
+    """A :class:`~geninv.network.ReLUNetwork` as torch tensors (float copy of the weights).
 
-    weights: list[torch.Tensor]
+    A dense layer is ``(W, b)``; a structured (convolutional) layer keeps ``W`` as
+    ``None`` and runs its :class:`~geninv.conv.LinearOp` as torch convolutions
+    (``structured[l]``), never as a dense matrix.
+    """
+
+    weights: list[torch.Tensor | None]
     biases: list[torch.Tensor]
     activations: list[tuple[str, float]]
+    structured: list[Callable[[torch.Tensor], torch.Tensor] | None] = field(default_factory=list)
 
     @staticmethod
     def from_network(
@@ -34,18 +41,31 @@ class TorchGenerator:
         import torch
 
         layers = network.layers
-        ws = [torch.tensor(np.array(ly.weight), dtype=dtype, device=device) for ly in layers]
+        ws = [
+            None
+            if ly.op is not None
+            else torch.tensor(np.array(ly.weight), dtype=dtype, device=device)
+            for ly in layers
+        ]
+        ops = [None if ly.op is None else ly.op.torch_fn(device, dtype) for ly in layers]
         bs = [torch.tensor(np.array(ly.bias), dtype=dtype, device=device) for ly in layers]
         acts: list[tuple[str, float]] = [(ly.activation, float(ly.negative_slope)) for ly in layers]
-        return TorchGenerator(ws, bs, acts)
+        return TorchGenerator(ws, bs, acts, ops)
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:
         """``G(z)`` for a batch ``z`` of shape ``[R, n]``."""
         import torch
 
         h = z
-        for w, b, (act, slope) in zip(self.weights, self.biases, self.activations, strict=True):
-            h = torch.addmm(b, h, w.T)
+        ops = self.structured or [None] * len(self.weights)
+        for w, b, (act, slope), op in zip(
+            self.weights, self.biases, self.activations, ops, strict=True
+        ):
+            if op is not None:
+                h = op(h) + b
+            else:
+                assert w is not None
+                h = torch.addmm(b, h, w.T)
             if act == "relu":
                 h = torch.relu(h)
             elif act == "leaky_relu":
