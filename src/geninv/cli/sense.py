@@ -53,6 +53,9 @@ def cmd_sense(args: argparse.Namespace) -> int:
         ys = recovery.measure(images, A, args.noise, args.seed, args.image)
     else:
         ys = recovery.read_measurements(args.y, A.shape[0])
+    method, options = args.method, None
+    if args.preset is not None:  # the sense default (adam) gives way to the preset's backend
+        method, options = workflows.apply_preset(args.preset, None, None)
     rows: list[list[Any]] = [[], [], []]
     errors = []
     unknown = 0
@@ -64,15 +67,16 @@ def cmd_sense(args: argparse.Namespace) -> int:
             problem,
             A,
             y,
-            args.method,
+            method,
             time_limit=args.time_limit,
+            options=options,
             seed=args.seed,
             lasso_alpha=args.lasso_alpha,
             truth=None if images is None else images[i],
         )
         sol = rec.solution
         line = (
-            f"image {i}: {args.method} {sol.status}, ||A G(z) - y|| = {sol.distance:.4g} "
+            f"image {i}: {method} {sol.status}, ||A G(z) - y|| = {sol.distance:.4g} "
             f"(delta {problem.threshold_float():.4g})"
         )
         if images is not None:
@@ -98,7 +102,7 @@ def cmd_sense(args: argparse.Namespace) -> int:
             f"geninv {mg:.4f}, Lasso {ml:.4f} (ratio {ml / mg:.1f}x)"
         )
     if args.png:
-        labels = ["truth", "Lasso", f"geninv ({args.method})"]
+        labels = ["truth", "Lasso", f"geninv ({method})"]
         keep = [(r, lab) for r, lab in zip(rows, labels, strict=True) if r]
         sensing.save_grid_png(
             [r for r, _ in keep],

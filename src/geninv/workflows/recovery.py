@@ -102,13 +102,14 @@ def recover_image(
     seed: int = 0,
     lasso_alpha: float = 0.01,
     truth: FloatArray | None = None,
+    options: dict[str, Any] | None = None,
 ) -> Recovery:
     """Recover one image with ``method`` (:func:`geninv.sensing.recover`) and the Lasso
     baseline (:func:`geninv.sensing.lasso_baseline`); with the ``truth``, their
     per-pixel errors (:func:`geninv.sensing.per_pixel_error`)."""
     from geninv import sensing
 
-    x_hat, sol = sensing.recover(problem, method, time_limit=time_limit, seed=seed)
+    x_hat, sol = sensing.recover(problem, method, time_limit=time_limit, seed=seed, options=options)
     lasso = sensing.lasso_baseline(A, y, lasso_alpha)
     rec = Recovery(x_hat, sol, lasso)
     if truth is not None:
