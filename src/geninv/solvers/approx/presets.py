@@ -23,11 +23,13 @@ is what geninv's runner ranks by (``keep="last"``: each restart's final iterate,
 as in the scripts).  CSGM publishes no MNIST GAN setting (its MNIST experiments
 use the VAE only), so there is no ``csgm-mnist-gan``.
 
-PGD-GAN (Shah & Hegde 2018), ADMM (Latorre, Eftekhari & Cevher 2019) and
-Langevin (Jalal et al. 2021) have no preset yet: their papers' step sizes and
-iteration counts could not be read in this session (only their abstracts were
-reachable), and a preset with guessed numbers would be a false claim.  See
-docs/solvers.md.
+PGD-GAN (Shah & Hegde 2018): ``pgdgan-celeba-dcgan`` from the authors' released
+script (their only published setting: celebA, DCGAN, m = 1000).
+
+ADMM (Latorre, Eftekhari & Cevher 2019) and Langevin (Jalal et al. 2021) have no
+preset yet: their papers' step sizes and iteration counts could not be read in
+this session (only abstracts were reachable), and a preset with guessed numbers
+would be a false claim.  See docs/solvers.md.
 """
 
 from __future__ import annotations
@@ -92,6 +94,31 @@ PRESETS: Mapping[str, Preset] = MappingProxyType(
             notes="the paper's discriminator term (dloss) is not implemented (weight 0 here, "
             "one of the two published variants)",
             unstated=("Adam's beta1, beta2, eps (TensorFlow defaults 0.9, 0.999, 1e-8 assumed)",),
+        ),
+        "pgdgan-celeba-dcgan": Preset(
+            name="pgdgan-celeba-dcgan",
+            backend="pgd",
+            options=_frozen(
+                {
+                    "outer_steps": 10,
+                    "inner_steps": 100,
+                    "eta": 0.5,
+                    "lr": 0.1,
+                    "inner_optimizer": "momentum",
+                    "momentum": 0.9,
+                    "restarts": 1,
+                    "keep": "last",
+                }
+            ),
+            citation="Shah & Hegde, Solving linear inverse problems using GAN priors: an "
+            "algorithm with provable guarantees, ICASSP 2018 (celebA, DCGAN, m = 1000)",
+            source="the authors' exp_scripts/pgdgan.sh and src/pgdgan.py defaults: outer "
+            "learning rate 0.5, 10 outer iterations, 100 inner updates at learning rate 0.1 "
+            "with the default optimizer (momentum 0.9), 1 restart, x0 = 0, A ~ N(0, 1/m)",
+            notes="the paper reports no MNIST setting; the released script leaves the "
+            "projection's loss weight (mloss2_weight) at its default 0.0, which would make "
+            "the inner loss zero -- geninv uses weight 1 (the projection the paper describes)",
+            unstated=("the projection's loss weight (see notes)",),
         ),
     }
 )
