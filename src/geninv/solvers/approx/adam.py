@@ -22,6 +22,7 @@ inversion; the paper's settings are the presets ``csgm-mnist-vae`` and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 from geninv.solvers.approx.backend import TorchBackend
 from geninv.solvers.approx.common import option
 from geninv.solvers.approx.runner import _Run
+
+#: Adam's decay rates and epsilon (torch's and TensorFlow's defaults; the CSGM code's).
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
 
 
 @dataclass(eq=False, kw_only=True)
@@ -51,16 +56,23 @@ class AdamBackend(TorchBackend):
 
         run.planned = self.steps
         z = run.initial().requires_grad_(True)
-        opt = torch.optim.Adam([z], lr=self.lr)
-        for _ in range(self.steps):
+        # Adam (Kingma & Ba 2015, Algorithm 1) written out: the update of torch.optim.Adam
+        # (beta 0.9, 0.999, eps 1e-8, no weight decay), without its per-step overhead
+        b1, b2 = ADAM_BETAS
+        m1 = torch.zeros_like(z)
+        m2 = torch.zeros_like(z)
+        for t in range(1, self.steps + 1):
             out = run.G(z)
             run.observe(z, out)
             loss = run.objective(out, mean=False)
             if self.lam:
                 loss = loss + self.lam * (z * z).sum(dim=1)
-            (z.grad,) = torch.autograd.grad(loss.sum(), z)
-            opt.step()
+            (grad,) = torch.autograd.grad(loss.sum(), z)
             with torch.no_grad():
+                m1.lerp_(grad, 1 - b1)
+                m2.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+                denom = (m2.sqrt() / math.sqrt(1 - b2**t)).add_(ADAM_EPS)
+                z.addcdiv_(m1, denom, value=-self.lr / (1 - b1**t))
                 z.copy_(run.project(z))
             if run.tick():
                 break

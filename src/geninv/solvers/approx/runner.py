@@ -245,6 +245,7 @@ class _Run:
         if extra:
             stats.update(extra)
         checked: list[_Candidate] = []
+        check_start = time.perf_counter()
         if self.found is not None:
             checked.append(self.found)
         else:
@@ -265,6 +266,7 @@ class _Run:
                 if chk.meets:
                     break
         seconds = time.perf_counter() - self.start
+        stats["recheck_seconds"] = time.perf_counter() - check_start
         name = self.method
         if not checked:
             return Solution(
