@@ -129,3 +129,61 @@ def test_final_recheck_checks_one_point() -> None:
     problem = sensing.sensing_problem(gen, a, y + 10.0, threshold=1e-9)
     sol = workflows.solve(problem, "adam", options={"steps": 5, "restarts": 4}, seed=0)
     assert str(sol.status) == "unknown" and sol.stats["checked_restarts"] == 1
+
+
+def _small_sigmoid_generator() -> tuple[list[Any], ReLUNetwork]:
+    rng = np.random.default_rng(11)
+    layers = [
+        (rng.normal(size=(12, 4)), rng.normal(size=12), "relu"),
+        (rng.normal(size=(30, 12)) / 3, rng.normal(size=30), "sigmoid"),
+    ]
+    gen = ReLUNetwork(
+        [w for w, _, _ in layers], [b for _, b, _ in layers], activations=["relu", "sigmoid"]
+    )
+    return layers, gen
+
+
+@pytest.mark.parametrize("preset", ["csgm-mnist-vae", "pgdgan-celeba-dcgan"])
+def test_preset_matches_the_independent_reference(preset: str) -> None:
+    """geninv with the preset (steps cut down) and bench/reference_csgm.py, written
+    from the papers without geninv, on the same A, y and starting points: the same
+    estimate."""
+    from .conftest import load_bench
+
+    ref = load_bench("reference_csgm")
+    layers, gen = _small_sigmoid_generator()
+    rng = np.random.default_rng(12)
+    a = sensing.gaussian_measurements(9, 30, rng)
+    y = a @ rng.uniform(0, 1, size=30)
+    problem = sensing.sensing_problem(gen, a, y)
+    seed = 40
+    if preset == "csgm-mnist-vae":
+        extra = {"steps": 60, "restarts": 3}
+        o = {**PRESETS[preset].options, **extra}
+        want = ref.csgm(
+            layers,
+            a,
+            y,
+            lam=o["lam"],
+            lr=o["lr"],
+            steps=o["steps"],
+            restarts=o["restarts"],
+            init_seed=lambda i: seed + i,
+        )
+    else:
+        extra = {"outer_steps": 3, "inner_steps": 20}
+        o = {**PRESETS[preset].options, **extra}
+        want = ref.pgdgan(
+            layers,
+            a,
+            y,
+            eta=o["eta"],
+            outer=o["outer_steps"],
+            inner=o["inner_steps"],
+            lr=o["lr"],
+            momentum=o["momentum"],
+            seed=seed,
+        )
+    method, opts = apply_preset(preset, None, {**extra, "device": "cpu"})
+    x_hat, _ = sensing.recover(problem, method, seed=seed, options=opts)
+    assert np.max(np.abs(x_hat - want.x_hat)) < 1e-9
