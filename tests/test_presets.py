@@ -187,3 +187,10 @@ def test_preset_matches_the_independent_reference(preset: str) -> None:
     method, opts = apply_preset(preset, None, {**extra, "device": "cpu"})
     x_hat, _ = sensing.recover(problem, method, seed=seed, options=opts)
     assert np.max(np.abs(x_hat - want.x_hat)) < 1e-9
+
+
+def test_pgd_knows_the_sensing_kind() -> None:
+    """pgd recognises sensing problems by the kind sensing_problem records."""
+    from geninv.solvers.approx.pgd import SENSING_KIND
+
+    assert SENSING_KIND == sensing.SENSING_KIND

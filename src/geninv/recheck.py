@@ -203,6 +203,7 @@ class FloatVerdict:
 
     @property
     def method(self) -> str:
+        """The check's method line, with the enclosure of the distance."""
         return (
             "float64 with a rigorous forward error bound "
             f"(distance in [{self.lower:.17g}, {self.upper:.17g}])"

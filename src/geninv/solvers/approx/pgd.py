@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     import torch
 
@@ -31,22 +33,36 @@ from geninv.solvers.approx.common import option
 from geninv.solvers.approx.runner import _Run
 from geninv.solvers.approx.torch_ops import TorchGenerator
 
+#: ``source.parameters["kind"]`` of a problem built by ``geninv.sensing.sensing_problem``
+#: (the solvers do not import geninv.sensing; its tests check the two agree).
+SENSING_KIND = "compressed-sensing"
+
 
 def _split(run: _Run) -> tuple[TorchGenerator, torch.Tensor | None]:
-    """(G, A) of a sensing problem, else (the whole network, None)."""
+    """(G, A) of a compressed-sensing problem (``A o G``, ``A`` its last, identity
+    layer, as its source parameters record), else (the whole network, None)."""
     import torch
 
-    from geninv import sensing
-    from geninv.errors import ValidationError
+    from geninv.network import ReLUNetwork
 
-    try:
-        gen = sensing.generator_of(run.problem)
-        a = sensing.measurement_matrix_of(run.problem)
-    except ValidationError:
+    params = run.problem.source.parameters
+    k = params.get("generator_layers")
+    net = run.problem.network
+    if (
+        params.get("kind") != SENSING_KIND
+        or isinstance(k, bool)
+        or not isinstance(k, int)
+        or k < 1
+        or net.depth != k + 1
+        or net.layers[-1].activation != "identity"
+        or float(np.abs(net.layers[-1].bias).max(initial=0.0)) != 0.0
+    ):
         return run.G, None
+    gen = ReLUNetwork.from_layers(net.layers[:k])
+    a = net.layers[-1].weight
     return (
         TorchGenerator.from_network(gen, run.device, run.dtype),
-        torch.as_tensor(a, dtype=run.dtype, device=run.device),
+        torch.as_tensor(np.array(a), dtype=run.dtype, device=run.device),
     )
 
 
