@@ -26,10 +26,20 @@ use the VAE only), so there is no ``csgm-mnist-gan``.
 PGD-GAN (Shah & Hegde 2018): ``pgdgan-celeba-dcgan`` from the authors' released
 script (their only published setting: celebA, DCGAN, m = 1000).
 
-ADMM (Latorre, Eftekhari & Cevher 2019) and Langevin (Jalal et al. 2021) have no
-preset yet: their papers' step sizes and iteration counts could not be read in
-this session (only abstracts were reachable), and a preset with guessed numbers
-would be a false claim.  See docs/solvers.md.
+ADMM (Latorre, Eftekhari & Cevher 2019): no preset.  The authors' released
+commands for their MNIST results (``reproduce_commands.txt``: 3000 iterations,
+3 restarts, ``--normalize``) all pass ``--elu``, i.e. an ELU generator (an
+activation geninv does not read) with the ``mnist_elu`` parameters of their
+``src/params.py`` (exact x-update ``eadmm``: gamma 0.02, beta 50, sigma 100), and
+their splitting ``x = G(z)`` is in signal space with ``f(x) = ||A x - y||^2``,
+where geninv's ``admm`` splits ``u = A G(z)`` in measurement space: a preset
+would not be their algorithm.  (geninv's defaults, gamma 0.004, beta 50,
+sigma 50, are that file's ``mnist_relu`` table, which no released command uses.)
+
+Langevin: Jalal et al. 2021 sample the posterior in pixel space with a
+score-based model; geninv's ``langevin`` is latent-space SGLD (Nguyen, Jagatap &
+Hegde 2021), whose paper's step size and temperature could not be read in this
+session (only its abstract was reachable).  No preset.  See docs/solvers.md.
 """
 
 from __future__ import annotations
