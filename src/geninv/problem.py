@@ -370,7 +370,9 @@ class InversionProblem:
         return ints
 
     def exact_check(self, z: Sequence[Any]) -> ExactCheck:
-        """Re-check a witness exactly: domain membership, G(z) in rationals, threshold."""
+        """Re-check a witness: domain membership exactly; the threshold from a float64
+        evaluation with a rigorous error bound (:mod:`geninv.recheck`) when that bound
+        decides it, else from ``G(z)`` in exact rationals (``distance_pow`` is then set)."""
         # the same witness checked again (a backend checks, then solve() certifies): the
         # answer of the last check, if nothing the check reads has been replaced since
         key = self._inputs()
@@ -408,6 +410,15 @@ class InversionProblem:
         else:
             ok, why = self.domain.contains(zf)
         if diff is None:
+            # float64 with a rigorous error bound first; exact only when it cannot decide
+            from geninv.recheck import float_check, wants_float_check
+
+            fast = float_check(self, zf) if wants_float_check(self.network) else None
+            if fast is not None:
+                why_f = why if not ok else ("" if fast.meets else "distance exceeds the threshold")
+                return ExactCheck(
+                    ok, ok and fast.meets, fast.distance, None, fast.method, why_f, True
+                )
             out = self.network.forward_exact(zf)
             diff = [o - t for o, t in zip(out, self.target, strict=True)]
         decided, meets, dist, dpow, method, undecided_why = compare_lp_tuple(

@@ -31,6 +31,10 @@ from geninv.problem import DOMAINS
 #: this against the registry).
 COMPLETE_BACKENDS = ("enumerate", "sat", "milp", "milp-scip", "miqp", "corners", "bab")
 APPROXIMATE_BACKENDS = ("primal", "adam", "pgd", "admm", "langevin", "flipgd", "layerwise")
+PRESET_HELP = (
+    "a published setting of an approximate backend (its backend and options; --option "
+    "overrides them): csgm-mnist-vae, csgm-celeba-dcgan (docs/solvers.md)"
+)
 METHOD_HELP = (
     "backend: auto (default: picks a complete backend and says why with --verbose; "
     "the approximate portfolio when none applies), complete: "
@@ -171,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--onnx", help="a VNN-COMP network (with --vnnlib) instead of a directory")
     solve.add_argument("--vnnlib", help="a VNN-COMP property: input box, output bounds")
     solve.add_argument("--method", default="auto", metavar="NAME", help=METHOD_HELP)
+    solve.add_argument("--preset", metavar="NAME", help=PRESET_HELP)
     solve.add_argument(
         "--time-limit",
         type=float,
@@ -329,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     sense.add_argument(
         "--method", default="adam", metavar="NAME", help="backend (default adam; see solve --help)"
     )
+    sense.add_argument("--preset", metavar="NAME", help=PRESET_HELP)
     sense.add_argument("--norm", default="2", help="p of ||A G(z) - y||_p (default 2)")
     sense.add_argument(
         "--threshold",

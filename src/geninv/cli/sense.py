@@ -68,7 +68,9 @@ def cmd_sense(args: argparse.Namespace) -> int:
         kernel=args.kernel,
         matrix=args.matrix,
     )
-    options = parse_options(args.option) or None
+    method, options = args.method, parse_options(args.option) or None
+    if args.preset is not None:  # the sense default (adam) gives way to the preset's backend
+        method, options = workflows.apply_preset(args.preset, None, options)
     ys = None if images is not None else recovery.read_measurements(args.y, op.m)
     out(f"operator: {op.describe()}")
     rows: list[list[Any]] = [[], [], [], []]
@@ -81,7 +83,7 @@ def cmd_sense(args: argparse.Namespace) -> int:
         ys=ys,
         noise=args.noise,
         seed=args.seed,
-        method=args.method,
+        method=method,
         norm=args.norm,
         threshold=args.threshold,
         time_limit=args.time_limit,
@@ -93,7 +95,7 @@ def cmd_sense(args: argparse.Namespace) -> int:
             save_instance(problem, args.output, force=args.force, protect=reads)
         sol = rec.solution
         line = (
-            f"image {i}: {args.method} {sol.status}, ||A G(z) - y|| = {sol.distance:.4g} "
+            f"image {i}: {method} {sol.status}, ||A G(z) - y|| = {sol.distance:.4g} "
             f"(delta {problem.threshold_float():.4g})"
         )
         if images is not None:
@@ -125,7 +127,7 @@ def cmd_sense(args: argparse.Namespace) -> int:
         )
         out(f"trivial estimate ({_TRIVIAL[op.kind]}): mean per-pixel error {mt:.4f}")
     if args.png:
-        labels = ["truth", "input", "Lasso", f"geninv ({args.method})"]
+        labels = ["truth", "input", "Lasso", f"geninv ({method})"]
         if op.kind == "dense":  # A^T y of a random matrix is not a picture worth showing
             rows[1] = []
         keep = [(r, lab) for r, lab in zip(rows, labels, strict=True) if r]

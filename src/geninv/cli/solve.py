@@ -58,6 +58,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     progress = (not args.json) and sys.stderr.isatty()
     options = backend_options(args)
     method = args.method
+    if args.preset is not None:
+        method, options = workflows.apply_preset(args.preset, method, options)
     plan = workflows.plan_backends(problem, method, options, explain=args.verbose)
     if plan.why is not None:
         sys.stderr.write(f"auto: {plan.why}\n")

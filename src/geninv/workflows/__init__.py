@@ -58,6 +58,7 @@ from typing import Any
 from geninv.errors import UnsupportedError
 from geninv.network import ReLUNetwork
 from geninv.problem import Domain, ExactCheck, InversionProblem, Relation, Solution, SourceInfo
+from geninv.solvers.approx.presets import PRESETS, Preset, apply_preset, get_preset, preset_names
 from geninv.workflows.building import (
     apply_reduction,
     expected_clique,
@@ -185,11 +186,17 @@ def solve(
     seed: int | None = None,
     options: dict[str, Any] | None = None,
     trust_solver: bool = False,
+    preset: str | None = None,
 ) -> Solution:
     """Decide ``problem`` (``geninv solve``): a *yes* carries a witness re-checked
     exactly, a *no* says what it rests on (``proof["basis"]``), anything less is
-    *unknown* with the reason.  See :func:`geninv.solvers.base.solve`."""
+    *unknown* with the reason.  See :func:`geninv.solvers.base.solve`.  ``preset``
+    names a published setting (:data:`geninv.solvers.approx.presets.PRESETS`): its
+    backend and options, ``options`` overriding them."""
     from geninv.solvers.base import solve as run
+
+    if preset is not None:
+        method, options = apply_preset(preset, method, options)
 
     return run(
         problem,
@@ -230,8 +237,11 @@ def load(path: str | Path) -> InversionProblem:
 
 
 __all__ = [
+    "PRESETS",
     "REDUCTIONS",
     "BackendPlan",
+    "Preset",
+    "apply_preset",
     "apply_reduction",
     "certify",
     "check",
@@ -240,6 +250,7 @@ __all__ = [
     "expected_sat",
     "expected_vertex_cover",
     "extract",
+    "get_preset",
     "lift_instance",
     "lift_scale",
     "lift_to_real",
@@ -250,6 +261,7 @@ __all__ = [
     "new_problem",
     "no_point_reason",
     "plan_backends",
+    "preset_names",
     "read_cvp_source",
     "record_source",
     "reduce",

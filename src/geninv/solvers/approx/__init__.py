@@ -41,25 +41,30 @@ Shared machinery
   order ``|d|^(p-1)``).  For ``p = inf`` the smooth surrogate is
   ``||d||_P^2`` with ``P = inf_p`` (default 16): ``||d||_inf^2 <=
   ||d||_P^2 <= q^(2/P) ||d||_inf^2``.  Both are evaluated after scaling by
-  ``max_j |d_j|`` so that nothing underflows.  Where the paper averages over
-  outputs (CSGM, PGD's projection) the objective is divided by ``q`` (by
-  ``q^(2/P)`` for the squared norms).  Exact inversion uses ``p = 2``
-  whatever ``p`` says: every norm is 0 at the same points.
+  ``max_j |d_j|`` so that nothing underflows.  CSGM (``adam``) sums the
+  objective over the outputs (its paper's scaling, so that ``lam`` is the paper's
+  lambda); PGD's projection averages over the pixels, as the authors' code
+  does.  Exact inversion uses ``p = 2`` whatever ``p`` says: every norm is 0 at
+  the same points.
 * **Tracking.**  Each restart keeps its best iterate by the problem's own
   distance ``||G(z) - x||_p`` (float, from the same forward pass as the
-  gradient); the restarts are ranked by it at the end.
-* **Certification.**  The ``check_top`` best restarts (default 3) are
-  re-checked exactly: their float64 coordinates are exact dyadic rationals
-  (:class:`fractions.Fraction`).  ``yes`` only if one of them meets the
-  threshold.  With ``delta > 0`` the best point is also checked every
-  ``check_every`` iterations (default 25) once its float distance is within
-  the threshold, and the run stops at the first exact success.  Otherwise the
-  answer is ``unknown`` with a reason, ``z`` the checked point of least exact
-  distance, ``distance``/``check`` its exact re-check and ``stats =
-  {"best_distance": <that exact distance>, "restarts": R, "iterations":
-  <iterations per restart>, "restart_distances": [<float best of each
-  restart>], "best_float_distance", "stopped", "seed", "device", "dtype",
-  "objective", ...method specifics}``.
+  gradient), or its final iterate with ``keep="last"`` (``adam``, ``pgd``: the
+  papers' rule); the restarts are ranked by it at the end.
+* **Certification.**  The best restart is re-checked (its float64 coordinates
+  are exact dyadic rationals, :class:`fractions.Fraction`): in float64 with a
+  rigorous error bound (:mod:`geninv.recheck`), in exact arithmetic only when
+  the bound cannot decide.  Up to ``check_top`` (default 3) restarts are
+  checked, best first, a further one only while its float distance is within
+  the threshold.  ``yes`` only if one of them meets the threshold.  With
+  ``delta > 0`` the best point is also checked every ``check_every``
+  iterations (default 25) once its float distance is within the threshold,
+  and the run stops at the first success.  Otherwise the answer is
+  ``unknown`` with a reason, ``z`` the checked point of least distance,
+  ``distance``/``check`` its re-check and ``stats = {"best_distance": <that
+  distance>, "restarts": R, "iterations": <iterations per restart>,
+  "restart_distances": [<float best of each restart>], "best_float_distance",
+  "stopped", "seed", "device", "dtype", "objective", "recheck_seconds",
+  ...method specifics}``.
 * **Time limit.**  Checked every iteration; when it runs out the run stops
   and the best point so far is certified as above (``unknown`` with the reason
   "time limit after k of K iterations ...", unless it meets the threshold).

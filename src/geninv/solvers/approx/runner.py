@@ -172,6 +172,14 @@ class _Run:
             self.best_d = torch.where(better, d, self.best_d)
             self.best_z = torch.where(better[:, None], z.detach(), self.best_z)
 
+    def keep_last(self, z: torch.Tensor, out: torch.Tensor) -> None:
+        """Make the final iterate ``z`` (with ``out = G(z)``) each restart's point."""
+        import torch
+
+        with torch.no_grad():
+            self.best_d = distances(out.detach() - self.target, self.problem.p)
+            self.best_z = z.detach().clone()
+
     def expired(self) -> bool:
         return self.clock.expired()
 
@@ -237,12 +245,17 @@ class _Run:
         if extra:
             stats.update(extra)
         checked: list[_Candidate] = []
+        check_start = time.perf_counter()
         if self.found is not None:
             checked.append(self.found)
         else:
+            # the best restart by float distance is re-checked; a further one only while
+            # its float distance says it may meet the threshold (a point whose check
+            # failed is never re-checked, and one that cannot meet is not checked at all)
+            delta = problem.threshold_float()
             order = np.argsort(np.where(np.isnan(best_d), np.inf, best_d), kind="stable")
             for rank, r in enumerate(order[: self.check_top]):
-                if rank > 0 and self.expired():
+                if rank > 0 and (self.expired() or not best_d[int(r)] <= delta):
                     break
                 row = best_z[int(r)]
                 if not np.all(np.isfinite(row)):
@@ -253,6 +266,7 @@ class _Run:
                 if chk.meets:
                     break
         seconds = time.perf_counter() - self.start
+        stats["recheck_seconds"] = time.perf_counter() - check_start
         name = self.method
         if not checked:
             return Solution(
