@@ -47,8 +47,8 @@ MAX_SIZE: dict[str, int] = {
     "clique-thm5": 200,
     "clique-thm6": 200,
     "half-clique": 200,
-    "vertex-cover": 60,
-    "vertex-cover-lifted": 60,
+    "vertex-cover": 200,
+    "vertex-cover-lifted": 200,
     "random-net": 64,
     "trained": 64,
 }
