@@ -230,3 +230,58 @@ def pgdgan(
             x = g(z)
     err = float(torch.linalg.vector_norm(x @ a.T - yt))
     return Result(x[0].numpy().copy(), z[0].detach().numpy().copy(), err, [err])
+
+
+def admm(
+    layers: Sequence[Layer] | tuple[Gen, int],
+    A: np.ndarray,
+    y: np.ndarray,
+    *,
+    gamma: float,
+    beta: float,
+    sigma: float,
+    steps: int,
+    restarts: int = 1,
+    init_seed: Callable[[int], int] = lambda i: i,
+) -> Result:
+    """Linearised ADMM (Latorre, Eftekhari & Cevher, NeurIPS 2019), written from the
+    paper, fixed penalty: ``min ||A x - y||^2`` s.t. ``x = G(z)``, augmented Lagrangian
+    ``L(x, z, l) = ||A x - y||^2 + <l, x - G(z)> + beta/2 ||x - G(z)||^2``; per step a
+    gradient step on ``z`` of size ``gamma / beta``, ``x = argmin_x L`` by solving
+    ``(2 A^T A + beta I) x = 2 A^T y - l + beta G(z)`` (a Cholesky factor computed
+    once), ``l += sigma (x - G(z))``; ``x0 = G(z0)``, ``l0 = 0``.  The estimate is
+    ``G(z)`` of the restart whose final iterate has the least ``||A G(z) - y||``."""
+    if isinstance(layers, tuple) and callable(layers[0]):
+        g, k = layers
+    else:
+        g = make_generator(layers)  # type: ignore[arg-type]
+        k = layers[0][0].shape[1]  # type: ignore[index]
+    a = torch.tensor(A, dtype=torch.float64)
+    yt = torch.tensor(y, dtype=torch.float64)
+    q = a.shape[1]
+    chol = torch.linalg.cholesky(2.0 * a.T @ a + beta * torch.eye(q, dtype=torch.float64))
+    rows = []
+    for i in range(restarts):
+        gen = torch.Generator(device="cpu")
+        gen.manual_seed(init_seed(i))
+        rows.append(torch.randn(k, generator=gen, dtype=torch.float64))
+    z = torch.stack(rows).requires_grad_(True)
+    with torch.no_grad():
+        x = g(z).clone()
+    lam = torch.zeros_like(x)
+    for _ in range(steps):
+        h = x - g(z)
+        aug = (lam * h).sum() + 0.5 * beta * (h * h).sum()
+        (grad,) = torch.autograd.grad(aug, z)
+        with torch.no_grad():
+            z.sub_(gamma / beta * grad)
+            gz = g(z)
+            rhs = 2.0 * (yt @ a) - lam + beta * gz
+            x = torch.cholesky_solve(rhs.T, chol).T
+            lam = lam + sigma * (x - gz)
+    with torch.no_grad():
+        out = g(z)
+        err = torch.linalg.vector_norm(out @ a.T - yt, dim=1)
+    errs = [float(v) for v in err]
+    best = min(range(restarts), key=lambda i: (math.isnan(errs[i]), errs[i]))
+    return Result(out[best].numpy().copy(), z[best].detach().numpy().copy(), errs[best], errs)
