@@ -45,6 +45,13 @@ Usage::
 
     python bench/bench_csgm_conv.py --quick    # 1 image, m = 100 and inpaint 50%, short runs
     python bench/bench_csgm_conv.py --images 5 --json rows.json
+    python bench/bench_csgm_conv.py --admm --images 3   # admm vs its reference, VAE
+
+``--admm``: on the VAE, Gaussian A (same A, noise, images, seeds as above), geninv's
+``admm`` (signal-space split) with ``--admm-options`` (default geninv's gamma 0.004,
+beta 50, sigma 50, the fixed schedule, ``keep="last"``, 1000 steps, 3 restarts)
+against ``reference_csgm.admm`` with the same numbers, and geninv's ``admm`` with its
+adaptive schedule (its default) beside.
 """
 
 from __future__ import annotations
@@ -66,6 +73,7 @@ from bench_csgm_preset import MODELS, PANELS, PRESET, layers_from_npz
 SETTINGS = ("g25", "g50", "g100", "g200", "g400", "inpaint50", "inpaint80", "superres2")
 BUDGET = "vae:1000:10,conv:500:3,dcgan:300:2"
 LASSO_ALPHAS = (1e-5, 1e-4, 1e-3, 1e-2)
+ADMM = {"gamma": 0.004, "beta": 50.0, "sigma": 50.0, "steps": 1000, "restarts": 3}
 
 
 def load_panel(panel: str) -> tuple[Any, Any, bool]:
@@ -173,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", default=BUDGET, help="PANEL:STEPS:RESTARTS,... (both sides)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--admm", action="store_true", help="admm vs its reference on the VAE")
+    ap.add_argument("--admm-options", default=json.dumps(ADMM))
     args = ap.parse_args(argv)
     import torch
 
@@ -191,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     order = np.random.default_rng([args.seed, 17]).permutation(held)
     ids, val = order[: args.images], order[args.images : args.images + 2]
     settings = args.settings.split(",")
+    if args.admm:
+        return run_admm(args, x_all, ids, [s for s in settings if s.startswith("g")])
     # Lasso and trivial: generator-free, once per (setting, image)
     alpha: dict[str, float] = {}
     for s in settings:
@@ -243,6 +255,70 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
     print_table(rows)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+def run_admm(args: Any, x_all: np.ndarray, ids: Any, settings: list[str]) -> int:
+    import reference_csgm
+
+    from geninv import sensing
+
+    o = json.loads(args.admm_options)
+    gen, layers, _ = load_panel("vae")
+    rows = []
+    for s in settings:
+        for i, idx in enumerate(ids):
+            x = x_all[idx]
+            op, A, std = make_setting(s, args.seed, i)
+            y = measure(op, s, x, args.seed, i, std)
+            seed = 1000 * i
+            problem = sensing.sensing_problem(gen, op, y)
+            opts = {**o, "schedule": "fixed", "keep": "last", "device": "cpu"}
+            t0 = time.perf_counter()
+            xg, _ = sensing.recover(problem, "admm", seed=seed, options=opts)
+            tg = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            ref = reference_csgm.admm(
+                layers,
+                A,
+                y,
+                gamma=o["gamma"],
+                beta=o["beta"],
+                sigma=o["sigma"],
+                steps=o["steps"],
+                restarts=o["restarts"],
+                init_seed=lambda r, seed=seed: seed + r,
+            )
+            tr = time.perf_counter() - t0
+            ada = {**o, "device": "cpu"}
+            xa, _ = sensing.recover(problem, "admm", seed=seed, options=ada)
+            row = {
+                "setting": s,
+                "image": int(idx),
+                "admm": sensing.per_pixel_error(x, xg),
+                "reference": sensing.per_pixel_error(x, ref.x_hat),
+                "adaptive": sensing.per_pixel_error(x, xa),
+                "t_admm": tg,
+                "t_reference": tr,
+            }
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+    print(f"admm options {o}")
+    cols = ("admm", "reference", "admm/ref", "t_admm/t_ref", "adaptive")
+    print(f"{'setting':9} {'n':>2} " + " ".join(f"{c:>13}" for c in cols))
+    for s in settings:
+        rs = [r for r in rows if r["setting"] == s]
+        mean = {k: float(np.mean([r[k] for r in rs])) for k in rs[0] if k not in ("setting",)}
+        vals = [
+            mean["admm"],
+            mean["reference"],
+            mean["admm"] / mean["reference"],
+            mean["t_admm"] / mean["t_reference"],
+            mean["adaptive"],
+        ]
+        print(f"{s:9} {len(rs):2d} " + " ".join(f"{v:13.5g}" for v in vals))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
