@@ -23,7 +23,8 @@ shared DCGAN and the bundled conv decoder straight from their ``.npz`` tensors w
 ``torch.nn.functional``, batch norm in inference form), and the measurement ``A``
 may be a batched torch function of ``x`` (``inpaint_apply``: the kept pixels by
 index; ``superres_apply``: block means by reshape) -- written here, not read from
-geninv.operators.
+geninv.operators.  ``admm`` is Latorre, Eftekhari & Cevher's linearised ADMM in its
+signal-space split (fixed penalty), from their paper.
 """
 
 from __future__ import annotations
