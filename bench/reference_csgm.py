@@ -16,6 +16,15 @@ the model file.  The restarts run as one batch (each restart's loss is separate,
 so the batch changes nothing but the speed).  ``init_seed(i)`` gives the seed of
 restart i's ``z0`` (a CPU ``torch.Generator``, ``torch.randn`` in float64), so a
 caller can give both implementations the same starting points.
+
+Convolutional generators and imaging operators (issue 17): ``G`` may instead be a
+batched torch function (``dcgan_generator`` / ``conv_digits_generator`` build the
+shared DCGAN and the bundled conv decoder straight from their ``.npz`` tensors with
+``torch.nn.functional``, batch norm in inference form), and the measurement ``A``
+may be a batched torch function of ``x`` (``inpaint_apply``: the kept pixels by
+index; ``superres_apply``: block means by reshape) -- written here, not read from
+geninv.operators.  ``admm`` is Latorre, Eftekhari & Cevher's linearised ADMM in its
+signal-space split (fixed penalty), from their paper.
 """
 
 from __future__ import annotations
@@ -66,9 +75,74 @@ def make_generator(layers: Sequence[Layer]) -> Callable[[torch.Tensor], torch.Te
     return g
 
 
+Gen = Callable[[torch.Tensor], torch.Tensor]
+
+
+def dcgan_generator(path: str) -> tuple[Gen, int]:
+    """The shared MNIST DCGAN (``mnist_dcgan_G.npz``; SOURCES.md's architecture: blocks
+    ConvTranspose2d -> BatchNorm2d -> ReLU with strides 2, 1, 2, then ConvTranspose2d
+    stride 2 -> tanh, no padding) as a float64 function ``[R, 64] -> [R, 784]``."""
+    import torch.nn.functional as F
+
+    d = {k: torch.tensor(np.asarray(v, dtype=np.float64)) for k, v in np.load(path).items()}
+    strides = (2, 1, 2, 2)
+
+    def g(z: torch.Tensor) -> torch.Tensor:
+        h = z.reshape(z.shape[0], 64, 1, 1)
+        for i, s in enumerate(strides):
+            h = F.conv_transpose2d(h, d[f"gen.{i}.0.weight"], d[f"gen.{i}.0.bias"], stride=s)
+            if i < 3:
+                p = f"gen.{i}.1."
+                h = (h - d[p + "running_mean"][:, None, None]) / torch.sqrt(
+                    d[p + "running_var"][:, None, None] + 1e-5
+                ) * d[p + "weight"][:, None, None] + d[p + "bias"][:, None, None]
+                h = torch.relu(h)
+        return torch.tanh(h).reshape(z.shape[0], -1)
+
+    return g, 64
+
+
+def conv_digits_generator(path: str) -> tuple[Gen, int]:
+    """The bundled conv digits decoder (``geninv/data/digits_conv/decoder.npz``):
+    Linear(20, 3136) -> ReLU -> (64, 7, 7) -> ConvTranspose2d(64, 32, 4, 2, 1) ->
+    BatchNorm2d -> ReLU -> ConvTranspose2d(32, 1, 4, 2, 1) -> sigmoid, float64."""
+    import torch.nn.functional as F
+
+    d = {k: torch.tensor(np.asarray(v, dtype=np.float64)) for k, v in np.load(path).items()}
+    k = d["0.weight"].shape[1]
+
+    def g(z: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(z @ d["0.weight"].T + d["0.bias"]).reshape(z.shape[0], 64, 7, 7)
+        h = F.conv_transpose2d(h, d["3.weight"], d["3.bias"], stride=2, padding=1)
+        c = lambda n: d[n][:, None, None]  # noqa: E731
+        h = (h - c("4.running_mean")) / torch.sqrt(c("4.running_var") + 1e-5) * c("4.weight") + c(
+            "4.bias"
+        )
+        h = F.conv_transpose2d(torch.relu(h), d["6.weight"], d["6.bias"], stride=2, padding=1)
+        return torch.sigmoid(h).reshape(z.shape[0], -1)
+
+    return g, k
+
+
+def inpaint_apply(keep: np.ndarray) -> Gen:
+    """``x -> x[:, kept pixels]`` for a boolean mask ``keep`` over the pixels."""
+    idx = torch.tensor(np.flatnonzero(np.asarray(keep, dtype=bool).reshape(-1)))
+    return lambda x: x[:, idx]
+
+
+def superres_apply(side: int, factor: int) -> Gen:
+    """Means of the ``factor x factor`` blocks of a ``side x side`` image (row-major)."""
+    b = side // factor
+
+    def a(x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], b, factor, b, factor).mean(dim=(2, 4)).reshape(x.shape[0], -1)
+
+    return a
+
+
 def csgm(
-    layers: Sequence[Layer],
-    A: np.ndarray,
+    layers: Sequence[Layer] | tuple[Gen, int],
+    A: np.ndarray | Gen,
     y: np.ndarray,
     *,
     lam: float = 0.1,
@@ -79,10 +153,18 @@ def csgm(
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
 ) -> Result:
-    """CSGM's estimate (see the module docstring)."""
-    g = make_generator(layers)
-    k = layers[0][0].shape[1]
-    at = torch.tensor(A, dtype=torch.float64).T
+    """CSGM's estimate (see the module docstring).  ``layers`` may be ``(G, k)`` with
+    ``G`` a batched torch function; ``A`` may be a batched torch function of ``x``."""
+    if isinstance(layers, tuple) and callable(layers[0]):
+        g, k = layers
+    else:
+        g = make_generator(layers)  # type: ignore[arg-type]
+        k = layers[0][0].shape[1]  # type: ignore[index]
+    if callable(A):
+        apply_a = A
+    else:
+        at = torch.tensor(A, dtype=torch.float64).T
+        apply_a = lambda x: x @ at  # noqa: E731
     yt = torch.tensor(y, dtype=torch.float64)
     rows = []
     for i in range(restarts):
@@ -94,7 +176,7 @@ def csgm(
     m2 = torch.zeros_like(z)
     b1, b2 = betas
     for t in range(1, steps + 1):
-        r = g(z) @ at - yt
+        r = apply_a(g(z)) - yt
         f = (r * r).sum(dim=1) + lam * (z * z).sum(dim=1)
         (grad,) = torch.autograd.grad(f.sum(), z)
         with torch.no_grad():
@@ -105,7 +187,7 @@ def csgm(
             z.sub_(lr * mhat / (vhat.sqrt() + eps))
     with torch.no_grad():
         x = g(z)
-        err = torch.linalg.vector_norm(x @ at - yt, dim=1)
+        err = torch.linalg.vector_norm(apply_a(x) - yt, dim=1)
     errs = [float(v) for v in err]
     best = min(range(restarts), key=lambda i: (math.isnan(errs[i]), errs[i]))
     return Result(x[best].numpy().copy(), z[best].detach().numpy().copy(), errs[best], errs)
@@ -149,3 +231,58 @@ def pgdgan(
             x = g(z)
     err = float(torch.linalg.vector_norm(x @ a.T - yt))
     return Result(x[0].numpy().copy(), z[0].detach().numpy().copy(), err, [err])
+
+
+def admm(
+    layers: Sequence[Layer] | tuple[Gen, int],
+    A: np.ndarray,
+    y: np.ndarray,
+    *,
+    gamma: float,
+    beta: float,
+    sigma: float,
+    steps: int,
+    restarts: int = 1,
+    init_seed: Callable[[int], int] = lambda i: i,
+) -> Result:
+    """Linearised ADMM (Latorre, Eftekhari & Cevher, NeurIPS 2019), written from the
+    paper, fixed penalty: ``min ||A x - y||^2`` s.t. ``x = G(z)``, augmented Lagrangian
+    ``L(x, z, l) = ||A x - y||^2 + <l, x - G(z)> + beta/2 ||x - G(z)||^2``; per step a
+    gradient step on ``z`` of size ``gamma / beta``, ``x = argmin_x L`` by solving
+    ``(2 A^T A + beta I) x = 2 A^T y - l + beta G(z)`` (a Cholesky factor computed
+    once), ``l += sigma (x - G(z))``; ``x0 = G(z0)``, ``l0 = 0``.  The estimate is
+    ``G(z)`` of the restart whose final iterate has the least ``||A G(z) - y||``."""
+    if isinstance(layers, tuple) and callable(layers[0]):
+        g, k = layers
+    else:
+        g = make_generator(layers)  # type: ignore[arg-type]
+        k = layers[0][0].shape[1]  # type: ignore[index]
+    a = torch.tensor(A, dtype=torch.float64)
+    yt = torch.tensor(y, dtype=torch.float64)
+    q = a.shape[1]
+    chol = torch.linalg.cholesky(2.0 * a.T @ a + beta * torch.eye(q, dtype=torch.float64))
+    rows = []
+    for i in range(restarts):
+        gen = torch.Generator(device="cpu")
+        gen.manual_seed(init_seed(i))
+        rows.append(torch.randn(k, generator=gen, dtype=torch.float64))
+    z = torch.stack(rows).requires_grad_(True)
+    with torch.no_grad():
+        x = g(z).clone()
+    lam = torch.zeros_like(x)
+    for _ in range(steps):
+        h = x - g(z)
+        aug = (lam * h).sum() + 0.5 * beta * (h * h).sum()
+        (grad,) = torch.autograd.grad(aug, z)
+        with torch.no_grad():
+            z.sub_(gamma / beta * grad)
+            gz = g(z)
+            rhs = 2.0 * (yt @ a) - lam + beta * gz
+            x = torch.cholesky_solve(rhs.T, chol).T
+            lam = lam + sigma * (x - gz)
+    with torch.no_grad():
+        out = g(z)
+        err = torch.linalg.vector_norm(out @ a.T - yt, dim=1)
+    errs = [float(v) for v in err]
+    best = min(range(restarts), key=lambda i: (math.isnan(errs[i]), errs[i]))
+    return Result(out[best].numpy().copy(), z[best].detach().numpy().copy(), errs[best], errs)

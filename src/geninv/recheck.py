@@ -64,7 +64,7 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
-    from geninv.network import ReLUNetwork
+    from geninv.network import Layer, ReLUNetwork
     from geninv.problem import InversionProblem
 
 FloatArray = npt.NDArray[np.float64]
@@ -125,6 +125,35 @@ class Enclosure:
     err: FloatArray
 
 
+def _structured_affine(
+    layer: Layer, h: FloatArray, e: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, int, float]:
+    """``(s, c, prop, n, tiny)`` of a structured (convolutional) layer ``W = P_k ... P_1``
+    without its dense matrix: ``s = W h + b`` evaluated piece by piece in float64,
+    ``c = |P_k| ... |P_1| |h| + |b|`` (which bounds ``|W| |h| + |b|`` elementwise),
+    ``prop = |P_k| ... |P_1| e``.  Piece i sums at most ``f_i`` products, so by
+    Higham's Lemma 3.3 the composed rounding error is at most
+    ``gamma_{sum (f_i + 1) + 1} c`` with ``sum (f_i + 1) <= fan_in + 2 k`` (``fan_in``
+    is the product of the weighted pieces' fan-ins, each >= 1; a diagonal piece
+    counts 1); ``n = fan_in + 2 k``.  Underflow: each piece adds at most
+    ``(f_i + 1) eta`` per entry, amplified by the later pieces' infinity norms, at most
+    the sums of their ``|weights|``: ``tiny = (n + 2) eta prod max(1, sum |w_j|)``."""
+    op = layer.op
+    assert op is not None
+    n = int(op.fan_in()) + 2 * len(op.prims)
+    absw = op.abs_apply()
+    s = op.apply(h[None, :])[0] + layer.bias
+    c = absw(np.abs(h)[:, None])[:, 0] + np.abs(layer.bias)
+    prop = absw(e[:, None])[:, 0] if e.any() else np.zeros_like(s)
+    amp = 1.0
+    for p in op.prims:
+        if p.weight is not None:
+            norm = float(np.abs(p.weight).sum()) * (1.0 + 2.0 * gamma(int(p.weight.size)))
+            amp = math.nextafter(amp * max(1.0, math.nextafter(norm, math.inf)), math.inf)
+    tiny = math.nextafter((n + 2) * ETA * amp, math.inf) if math.isfinite(amp) else math.inf
+    return s, c, prop, n, float(tiny)
+
+
 def forward_enclosure(network: ReLUNetwork, z: FloatArray, z_err: FloatArray) -> Enclosure | None:
     """The float64 forward pass of ``network`` at ``z`` (exact value within ``z_err``)
     with a rigorous elementwise error bound; None when the network's parameters are
@@ -135,13 +164,17 @@ def forward_enclosure(network: ReLUNetwork, z: FloatArray, z_err: FloatArray) ->
     e = z_err.astype(np.float64, copy=True)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for layer in network.layers:
-            w = layer.weight
-            n = w.shape[1]
-            wabs = np.abs(w)
-            s = w @ h + layer.bias
-            c = wabs @ np.abs(h) + np.abs(layer.bias)
-            prop = wabs @ e if e.any() else np.zeros_like(s)
-            es = _up((gamma(n + 1) * c + prop) * (1.0 + 4.0 * gamma(n + 3)) + (n + 2) * ETA)
+            if layer.is_structured:
+                s, c, prop, n, tiny = _structured_affine(layer, h, e)
+            else:
+                w = layer.weight
+                n = w.shape[1]
+                wabs = np.abs(w)
+                s = w @ h + layer.bias
+                c = wabs @ np.abs(h) + np.abs(layer.bias)
+                prop = wabs @ e if e.any() else np.zeros_like(s)
+                tiny = (n + 2) * ETA
+            es = _up((gamma(n + 1) * c + prop) * (1.0 + 4.0 * gamma(n + 3)) + tiny)
             act = layer.activation
             if act == "relu":
                 h, e = np.maximum(s, 0.0), es

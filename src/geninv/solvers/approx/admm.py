@@ -1,4 +1,33 @@
-"""``admm``: linearised ADMM with the signal split from the latent (Latorre et al. 2019)."""
+"""``admm``: linearised ADMM with the signal split from the latent (Latorre et al. 2019).
+
+Latorre, Eftekhari & Cevher, "Fast and provable ADMM for learning with generative
+priors" (NeurIPS 2019): ``min_x f(x)`` subject to ``x = G(z)``, with the augmented
+Lagrangian
+
+    L_b(x, z, l) = f(x) + <l, x - G(z)> + b/2 ||x - G(z)||^2
+
+and, per iteration t (``z`` linearised, ``x`` exact, dual ascent):
+
+    z <- z - (gamma / b) grad_z L_b(x, z, l)
+    x <- argmin_x L_b(x, z, l)
+    l <- l + sigma (x - G(z))
+
+On a compressed-sensing problem (built by ``geninv.sensing.sensing_problem``:
+``A o G`` with ``A`` its last, identity layer; read from the problem's source
+parameters as ``pgd`` does) with p = 2 this is the paper's signal-space split,
+``f(x) = ||A x - y||^2``, whose x step is the linear solve
+
+    (2 A^T A + b I) x = 2 A^T y - l + b G(z),
+
+done through the SVD ``A = U S V^T`` once: ``x = (r - V diag(2 s^2 / (2 s^2 + b)) V^T r) / b``
+(exact in exact arithmetic; O(m q) per step).  On any other problem (and for
+p != 2) ``u`` stands for the network's output ``N(z)`` (for a sensing problem
+``A G(z)``, the measurement space) and the u step is the prox of
+``f(u) = 1/2 ||u - target||_p^2`` (linearised for 2 < p < inf), as before.
+``x0 = G(z0)``, ``l0 = 0``.  ``keep="last"`` makes each restart's final iterate its
+point (``"best"``, the default, keeps the best by measurement distance seen).
+The penalty schedule ``adaptive`` is the authors' ``adaptive_bs``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +40,7 @@ if TYPE_CHECKING:
 
 from geninv.solvers.approx.backend import TorchBackend
 from geninv.solvers.approx.common import option
+from geninv.solvers.approx.pgd import _split
 from geninv.solvers.approx.runner import _Run
 from geninv.solvers.approx.torch_ops import grad_half_sq_norm, prox_lp
 
@@ -29,11 +59,73 @@ class AdmmBackend(TorchBackend):
     sigma: float = option(50.0, "number0")
     schedule: str = option("adaptive", "choice", choices=("adaptive", "geometric", "fixed"))
     rho_factor: float = option(1.001, "number", at_least=1)
+    keep: str = option("best", "choice", choices=("best", "last"))
 
     def _run(self, run: _Run) -> dict[str, Any]:
+        run.planned = self.steps
+        gen, a = _split(run)
+        if a is not None and run.loss_p == 2.0:
+            return self._run_signal(run, gen, a)
+        return self._run_output(run)
+
+    def _run_signal(self, run: _Run, gen: Any, a: torch.Tensor) -> dict[str, Any]:
+        """The paper's split ``x = G(z)`` in signal space, ``f(x) = ||A x - y||^2``."""
         import torch
 
-        run.planned = self.steps
+        z = run.initial().requires_grad_(True)
+        _, s, vt = torch.linalg.svd(a, full_matrices=False)
+        s2 = 2.0 * s * s  # eigenvalues of 2 A^T A on the rows of vt
+        aty2 = 2.0 * (run.target @ a)  # 2 A^T y
+        with torch.no_grad():
+            x = gen(z).clone()
+        lam = torch.zeros_like(x)
+        r = run.restarts
+        beta = torch.full((r,), self.beta, dtype=run.dtype, device=run.device)
+        sigma = torch.full((r,), self.sigma, dtype=run.dtype, device=run.device)
+        eta: torch.Tensor | None = None
+        for t in range(self.steps):
+            out = gen(z)
+            run.observe(z, out @ a.T)
+            h = x - out
+            al = (lam * h).sum(dim=1) + 0.5 * beta * (h * h).sum(dim=1)
+            (grad,) = torch.autograd.grad(al.sum(), z)
+            with torch.no_grad():
+                z.sub_((self.gamma / beta)[:, None] * grad)
+                z.copy_(run.project(z))
+                gz = gen(z)
+                b = beta[:, None]
+                rhs = aty2 - lam + b * gz
+                coef = s2[None, :] / (s2[None, :] + b)
+                x = (rhs - ((rhs @ vt.T) * coef) @ vt) / b
+                h = x - gz
+                infs = torch.linalg.vector_norm(h, dim=1)
+                lam = lam + sigma[:, None] * h
+                beta, sigma, eta = self._schedule(t, infs, beta, sigma, eta)
+            if run.tick():
+                break
+        with torch.no_grad():
+            out = gen(z) @ a.T
+            if self.keep == "last":
+                run.keep_last(z, out)
+            else:
+                run.observe(z, out)
+        return self._stats(beta, "signal (x = G(z), A split off)")
+
+    def _stats(self, beta: torch.Tensor, space: str) -> dict[str, Any]:
+        return {
+            "gamma": self.gamma,
+            "beta0": self.beta,
+            "sigma0": self.sigma,
+            "schedule": self.schedule,
+            "split": space,
+            "keep": self.keep,
+            "final_beta": [float(v) for v in beta.detach().cpu().tolist()],
+        }
+
+    def _run_output(self, run: _Run) -> dict[str, Any]:
+        """The split ``u = N(z)`` on the network's output (non-sensing problems, p != 2)."""
+        import torch
+
         p = run.loss_p
         z = run.initial().requires_grad_(True)
         with torch.no_grad():
@@ -71,14 +163,12 @@ class AdmmBackend(TorchBackend):
             if run.tick():
                 break
         with torch.no_grad():
-            run.observe(z, run.G(z))
-        return {
-            "gamma": self.gamma,
-            "beta0": self.beta,
-            "sigma0": self.sigma,
-            "schedule": self.schedule,
-            "final_beta": [float(v) for v in beta.detach().cpu().tolist()],
-        }
+            out = run.G(z)
+            if self.keep == "last":
+                run.keep_last(z, out)
+            else:
+                run.observe(z, out)
+        return self._stats(beta, "network output (u = N(z))")
 
     def _schedule(
         self,
