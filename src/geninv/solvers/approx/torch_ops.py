@@ -24,7 +24,12 @@ class TorchGenerator:
 
     A dense layer is ``(W, b)``; a structured (convolutional) layer keeps ``W`` as
     ``None`` and runs its :class:`~geninv.conv.LinearOp` as torch convolutions
-    (``structured[l]``), never as a dense matrix.
+    (``structured[l]``), never as a dense matrix.  A dense layer whose rows have few
+    nonzeros (an inpainting mask's selection rows, a super-resolution block mean, a
+    blur: at most :data:`ELL_MAX_SHARE` of the row length) runs as a gather of those
+    entries (the ELLPACK layout) instead of a full matrix product: on the 784-pixel
+    MNIST decoder the dense 392 x 784 selection made the CSGM loop 1.5-1.8x slower
+    than indexing.
     """
 
     weights: list[torch.Tensor | None]
@@ -47,7 +52,11 @@ class TorchGenerator:
             else torch.tensor(np.array(ly.weight), dtype=dtype, device=device)
             for ly in layers
         ]
-        ops = [None if ly.op is None else ly.op.torch_fn(device, dtype) for ly in layers]
+        ops = [
+            ly.op.torch_fn(device, dtype) if ly.op is not None else _ell(ly.weight, device, dtype)
+            for ly in layers
+        ]
+        ws = [None if op is not None else w for w, op in zip(ws, ops, strict=True)]
         bs = [torch.tensor(np.array(ly.bias), dtype=dtype, device=device) for ly in layers]
         acts: list[tuple[str, float]] = [(ly.activation, float(ly.negative_slope)) for ly in layers]
         return TorchGenerator(ws, bs, acts, ops)
@@ -75,6 +84,47 @@ class TorchGenerator:
             elif act == "tanh":
                 h = torch.tanh(h)
         return h
+
+
+#: A dense layer runs as a gather when each row has at most this share of nonzeros.
+ELL_MAX_SHARE = 1 / 8
+
+
+def _ell(
+    weight: np.ndarray, device: torch.device, dtype: torch.dtype
+) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """``h -> h W^T`` as a gather of each row's nonzeros (``None`` when the rows are not
+    sparse enough to gain: more than :data:`ELL_MAX_SHARE` of a row nonzero, or a
+    matrix too small to matter)."""
+    import torch
+
+    w = np.asarray(weight)
+    if w.ndim != 2 or w.size < 4096:
+        return None
+    nz = w != 0
+    k = int(nz.sum(axis=1).max(initial=0))
+    if k == 0 or k > w.shape[1] * ELL_MAX_SHARE:
+        return None
+    cols = np.zeros((w.shape[0], k), dtype=np.int64)
+    vals = np.zeros((w.shape[0], k), dtype=np.float64)
+    for i in range(w.shape[0]):
+        (c,) = np.nonzero(nz[i])
+        cols[i, : c.size] = c
+        vals[i, : c.size] = w[i, c]
+    idx = torch.tensor(cols.reshape(-1), device=device)
+    if k == 1 and np.all(vals == 1.0):  # a selection: plain indexing
+
+        def select(h: torch.Tensor) -> torch.Tensor:
+            return h.index_select(1, idx)
+
+        return select
+    v = torch.tensor(vals, dtype=dtype, device=device)
+    rows = w.shape[0]
+
+    def gather(h: torch.Tensor) -> torch.Tensor:
+        return (h.index_select(1, idx).view(h.shape[0], rows, k) * v).sum(dim=2)
+
+    return gather
 
 
 def data_loss(d: torch.Tensor, p: float, mean: bool, inf_p: float = INF_P) -> torch.Tensor:
