@@ -77,22 +77,44 @@ def smooth_inverse(kind: str, v: Fraction, up: bool) -> Fraction:
     The float logit / atanh is a first guess; it is moved outward (by a growing
     step) until :func:`smooth_enclosure` *proves* the inequality, so the result is
     sound whatever the float error (``f`` is increasing: ``f(t) <= v`` gives
-    ``t <= f^{-1}(v)``)."""
+    ``t <= f^{-1}(v)``), then moved back inward one float at a time while the proof
+    still holds (at most :data:`SHARPEN_STEPS`): the result is then the float next to
+    the inverse, and the float one further inward fails the enclosure test."""
     a, b = SMOOTH_RANGE[kind]
     if not a < v < b:
         raise ValidationError(f"{kind}^-1({float(v)!r}): the value is not inside ({a}, {b})")
-    r = (v - a) / (b - v)  # sigmoid: v / (1 - v); tanh: (1 + v) / (1 - v)
-    guess = math.log(r.numerator) - math.log(r.denominator)
-    if kind == "tanh":
-        guess /= 2
+    w = (2 * v - a - b) / (b - a)  # in (-1, 1): f^-1(v) = c atanh(w), c = 2 (sigmoid), 1
+    if abs(w) < Fraction(1, 2):  # near the centre: atanh has no cancellation
+        guess = math.atanh(float(w))
+    else:  # near the ends: the log form, on big ints (no underflow)
+        r = (v - a) / (b - v)  # sigmoid: v / (1 - v); tanh: (1 + v) / (1 - v)
+        guess = (math.log(r.numerator) - math.log(r.denominator)) / 2
+    if kind == "sigmoid":
+        guess *= 2
     t = Fraction(guess)
     step = Fraction(max(abs(guess), 1.0)) * Fraction(1, 2**50)
     for _ in range(400):
         lo, hi = smooth_enclosure(kind, t)
         if (lo >= v) if up else (hi <= v):
-            return t
+            return _sharpen(kind, v, up, t)
         t = Fraction(
             math.nextafter(float(t + step if up else t - step), math.inf if up else -math.inf)
         )
         step *= 2
     raise ValidationError(f"{kind}^-1({float(v)!r}) could not be bounded")  # pragma: no cover
+
+
+#: At most this many one-float steps inward in :func:`smooth_inverse`.
+SHARPEN_STEPS = 64
+
+
+def _sharpen(kind: str, v: Fraction, up: bool, t: Fraction) -> Fraction:
+    """The proved ``t`` moved inward float by float while ``f(t) >= v`` (``up``) or
+    ``f(t) <= v`` stays proved."""
+    for _ in range(SHARPEN_STEPS):
+        nxt = Fraction(math.nextafter(float(t), -math.inf if up else math.inf))
+        lo, hi = smooth_enclosure(kind, nxt)
+        if not ((lo >= v) if up else (hi <= v)):
+            break
+        t = nxt
+    return t
