@@ -94,7 +94,7 @@ def test_scope() -> None:
 
 def test_certify_uses_it_for_p2() -> None:
     prob = _problem(4, "relu", "relu")
-    rep = certified_gap(prob, methods=("adam",), time_limit=8)
+    rep = certified_gap(prob, methods=("adam",), time_limit=20)
     assert rep.lower_bound_certified and rep.lower_bound is not None
     assert rep.best_distance is not None and rep.lower_bound <= rep.best_distance
     assert "input splitting" in rep.lower_bound_how
