@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -331,8 +332,28 @@ def _smooth_bound(problem: InversionProblem, report: GapReport, seconds: float |
     if report.best_z is not None:  # the l_inf distance of the best point: the search's top
         out = problem.network.forward(np.array([[float(v) for v in report.best_z]]))
         upper = float(np.max(np.abs(out[0] - problem.target_array())))
+    kind = problem.network.layers[-1].activation
+
+    def record(lower: Fraction) -> None:
+        lb = float(np.nextafter(float(lower), -math.inf))
+        how = (
+            f"the l_inf ball of radius {lower} is an exact box on the last {kind}'s "
+            "pre-activation (directed-rounding inverse, checked by enclosure); bab refuted the "
+            "box, its proof checked in exact rationals"
+        )
+        if not math.isinf(problem.p):
+            how += " (||d||_p >= ||d||_inf)"
+        best = report.best_distance
+        report.lower_bound = lb if best is None else min(lb, best)
+        report.lower_bound_how = how
+        report.lower_bound_certified = True
+        report.lower_bound_basis = "checked certificate"
+        report.no_bound_reason = None
+
     try:
-        res = smooth_lower_bound(problem, upper, seconds)
+        res = smooth_lower_bound(
+            problem, upper, None if seconds is None else 0.95 * seconds, on_bound=record
+        )
     except GeninvError as exc:
         report.no_bound_reason = str(exc)
         return
@@ -345,21 +366,6 @@ def _smooth_bound(problem: InversionProblem, report: GapReport, seconds: float |
             f"no l_inf radius was refuted in the time given (tried {tried}; {res.stop}); "
             "a longer --time-limit or a smaller latent box may give one"
         )
-        return
-    lb = float(np.nextafter(float(res.lower), -math.inf))
-    kind = problem.network.layers[-1].activation
-    how = (
-        f"the l_inf ball of radius {res.lower} is an exact box on the last {kind}'s "
-        "pre-activation (directed-rounding inverse, checked by enclosure); bab refuted the box, "
-        "its proof checked in exact rationals"
-    )
-    if not math.isinf(problem.p):
-        how += " (||d||_p >= ||d||_inf)"
-    report.lower_bound = lb if report.best_distance is None else min(lb, report.best_distance)
-    report.lower_bound_how = how
-    report.lower_bound_certified = True
-    report.lower_bound_basis = "checked certificate"
-    report.no_bound_reason = None
 
 
 def _crown_applies(problem: InversionProblem) -> bool:
@@ -376,7 +382,9 @@ def _crown_bound(problem: InversionProblem, report: GapReport, seconds: float | 
     from geninv.solvers.bab.crown import crown_lower_bound
 
     assert report.best_distance is not None
-    res = crown_lower_bound(problem, report.best_distance, seconds)
+    res = crown_lower_bound(
+        problem, report.best_distance, None if seconds is None else 0.9 * seconds
+    )
     report.runs.append({"method": "bab (linear bounds, input splits)", "steps": res.steps})
     if res.doc is None:
         return False

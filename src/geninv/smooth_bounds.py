@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -201,11 +202,13 @@ def smooth_lower_bound(
     upper: float | None,
     time_limit: float | None,
     rel_gap: float = REL_GAP,
+    on_bound: Callable[[Fraction], None] | None = None,
 ) -> SmoothBound:
     """Bisect on ``tau`` for the largest certified l_inf lower bound (module docstring),
     from ``upper`` (a known distance; the box centre's when None).  Each step gets half
     the time left; a witness or a time-out lowers the upper end of the search, a
-    checked *no* raises the bound."""
+    checked *no* raises the bound (and is passed to ``on_bound`` at once, so a caller
+    stopped midway keeps it)."""
     why = why_not(problem)
     if why is not None:
         raise GeninvError(why)
@@ -239,6 +242,8 @@ def smooth_lower_bound(
         )
         if step.status == "no":
             res.lower, res.doc = tau, step.doc
+            if on_bound is not None:
+                on_bound(tau)
             continue
         top = tau
         if step.z is not None:
