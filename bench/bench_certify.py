@@ -65,14 +65,21 @@ def _mnist(count: int, seed: int) -> tuple[list[int], np.ndarray]:
 
 
 def _row(
-    gen: str, img: int, p: float, net: Any, x: np.ndarray, limit: float, methods: tuple[str, ...]
+    box: float,
+    gen: str,
+    img: int,
+    p: float,
+    net: Any,
+    x: np.ndarray,
+    limit: float,
+    methods: tuple[str, ...],
 ) -> dict[str, Any]:
     from geninv.gap import certified_gap
     from geninv.problem import Domain, InversionProblem
 
     n = net.n_inputs
     prob = InversionProblem(
-        net, [float(v) for v in x], Domain.box([-BOX] * n, [BOX] * n), p=p, threshold=1
+        net, [float(v) for v in x], Domain.box([-box] * n, [box] * n), p=p, threshold=1
     )
     t0 = time.perf_counter()
     rep = certified_gap(prob, methods=methods, time_limit=limit, seed=0)
@@ -80,6 +87,7 @@ def _row(
     best, lb = rep.best_distance, rep.lower_bound if rep.lower_bound_certified else None
     gap = None if best is None or lb is None or best == 0 else 100.0 * (best - lb) / best
     return {
+        "box": box,
         "generator": gen,
         "image": img,
         "p": "inf" if math.isinf(p) else int(p),
@@ -105,6 +113,8 @@ def main() -> None:
     ap.add_argument("--mnist-limit", type=float, default=150.0)
     ap.add_argument("--only", default="digits,vae,gan", help="comma list of generators")
     ap.add_argument("--digits-inf", action="store_true", help="also l_inf on the digits")
+    ap.add_argument("--box", type=float, default=BOX, help="latent box [-box, box]^n")
+    ap.add_argument("--tag", default="", help="suffix of the output file name")
     args = ap.parse_args()
     if args.quick:
         args.images, args.digits_limit, args.mnist_limit = 1, 120.0, 60.0
@@ -114,7 +124,8 @@ def main() -> None:
     def show(r: dict[str, Any]) -> None:
         rows.append(r)
         print(
-            f"{r['generator']:7s} img {r['image']:5d}  l_{r['p']!s:3s}  best {_fmt(r['best'])}  "
+            f"box {args.box:g}  {r['generator']:7s} img {r['image']:5d}  l_{r['p']!s:3s}  "
+            f"best {_fmt(r['best'])}  "
             f"certified lb {_fmt(r['certified_lower_bound'])}  gap {_fmt(r['gap_percent'], 3)}%  "
             f"{r['seconds']:.1f} s  | {r['how']}",
             flush=True,
@@ -129,7 +140,9 @@ def main() -> None:
         for i in ids:
             for p in [2.0, math.inf] if args.digits_inf else [2.0]:
                 methods = ("adam", "layerwise", "pgd")
-                show(_row("digits", int(i), p, net, images[i], args.digits_limit, methods))
+                show(
+                    _row(args.box, "digits", int(i), p, net, images[i], args.digits_limit, methods)
+                )
     mnist_ids, mnist = _mnist(args.images, args.seed) if only & {"vae", "gan"} else ([], None)
     for gen in ("vae", "gan"):
         if gen not in only:
@@ -139,9 +152,9 @@ def main() -> None:
         for i, img in zip(mnist_ids, mnist, strict=True):
             x = img if gen == "vae" else 2.0 * img - 1.0
             for p in (math.inf, 2.0):
-                show(_row(gen.upper(), i, p, net, x, args.mnist_limit, ("adam",)))
+                show(_row(args.box, gen.upper(), i, p, net, x, args.mnist_limit, ("adam",)))
     OUT.mkdir(exist_ok=True)
-    path = OUT / ("certify-quick.json" if args.quick else "certify.json")
+    path = OUT / (f"certify{'-quick' if args.quick else ''}{args.tag}.json")
     path.write_text(json.dumps(rows, indent=1) + "\n")
     print(f"written {path}")
 
