@@ -136,18 +136,12 @@ def phase_row(kind: str, alpha: Fraction, b: Fraction) -> tuple[Fraction, Fracti
     """The row ``(c_a, c_h, const)`` of ``c_a a + c_h h + const >= 0`` for the unit
     ``a = max(h, alpha h)``, ``h = W x + b`` with the bias apart (which rows hold at a
     node is the caller's check)."""
-    if kind == "ge":  # a - h >= 0
-        return _MINUS, _ONE, b
-    if kind == "le":  # h - a >= 0
-        return _ONE, _MINUS, -b
-    if kind == "sge":  # a - alpha h >= 0
-        return -alpha, _ONE, alpha * b
-    if kind == "sle":  # alpha h - a >= 0
-        return alpha, _MINUS, -alpha * b
-    if kind == "on":  # h >= 0
-        return _ONE, _ZERO, -b
-    if kind == "off":  # -h >= 0
-        return _MINUS, _ZERO, b
+    if kind in ("ge", "le"):  # a - h >= 0, h - a >= 0
+        return (_MINUS, _ONE, b) if kind == "ge" else (_ONE, _MINUS, -b)
+    if kind in ("sge", "sle"):  # a - alpha h >= 0, alpha h - a >= 0
+        return (-alpha, _ONE, alpha * b) if kind == "sge" else (alpha, _MINUS, -alpha * b)
+    if kind in ("on", "off"):  # h >= 0, -h >= 0
+        return (_ONE, _ZERO, -b) if kind == "on" else (_MINUS, _ZERO, b)
     raise ProofRejected(None, f"unknown unit row kind {kind!r}")
 
 
