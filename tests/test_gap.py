@@ -36,7 +36,7 @@ def test_lower_bound_is_below_every_attained_distance(p: float) -> None:
     d = problem.distances(net.forward(z))
     assert d.min() >= report.lower_bound - 1e-9
     if math.isinf(p) or p == 2:
-        # l_inf by the MILP, l_2 by the MIQP (SCIP): both minimised directly
+        # l_inf by the MILP; l_2 by the linear-bound input splitting (certified)
         assert report.gap is not None and report.gap < 1e-3
 
 

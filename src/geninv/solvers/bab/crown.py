@@ -197,7 +197,7 @@ class CrownBound:
 
 
 def crown_lower_bound(
-    problem: InversionProblem, upper: float, time_limit: float | None, rel_gap: float = 0.03
+    problem: InversionProblem, upper: float, time_limit: float | None, rel_gap: float = 1e-3
 ) -> CrownBound:
     """Bisect on delta in ``(0, upper)`` with :func:`float_search`, then check the proof of
     the largest refuted delta exactly; a rejected proof lowers delta and tries again.
