@@ -154,10 +154,17 @@ def _coords(raw: Any, q: int) -> list[Coord]:
     return out
 
 
-def check_smooth_certificate(problem: InversionProblem, doc: Any) -> SmoothReport:
+def check_smooth_certificate(
+    problem: InversionProblem, doc: Any, inner_checked: InversionProblem | None = None
+) -> SmoothReport:
     """Check a ``geninv-smooth-box`` certificate against ``problem`` (module docstring):
     it proves that no ``z`` in the domain has ``||G(z) - x||_p <= threshold`` for any
-    p >= 1.  Raises :class:`ProofRejected` (invalid) or :class:`MalformedProof`."""
+    p >= 1.  Raises :class:`ProofRejected` (invalid) or :class:`MalformedProof`.
+
+    ``inner_checked``: the inner problem whose proof the caller has just checked with
+    :func:`geninv.proofcheck.check_certificate` (the producer, right after ``bab``'s own
+    check); when it has the very network and target :func:`box_problem` rebuilds from
+    the certificate, that check is not repeated (counts of 0 are reported)."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise MalformedProof(f'not a smooth-output proof (expected "format": "{FORMAT}")')
     if doc.get("version") != VERSION:
@@ -219,8 +226,29 @@ def check_smooth_certificate(problem: InversionProblem, doc: Any) -> SmoothRepor
                 raise ProofRejected(None, f"output {j}: lo is above an attainable u_j")
             if hi_by == "range" and hi < last[k][1]:
                 raise ProofRejected(None, f"output {j}: hi is below an attainable u_j")
+    if inner_checked is not None and _same(inner, inner_checked):
+        return SmoothReport(delta, len(coords), 0, 0)
     rep = check_certificate(inner, inner_doc)  # its root box: the domain's, or a clamp box
     return SmoothReport(delta, len(coords), rep.nodes, rep.leaves)
+
+
+def _same(a: InversionProblem, b: InversionProblem) -> bool:
+    """The two inner problems state the same question (exact parameters compared)."""
+    if (a.target, a.threshold, a.p, a.domain, a.input_box) != (
+        b.target,
+        b.threshold,
+        b.p,
+        b.domain,
+        b.input_box,
+    ):
+        return False
+    la, lb = a.network.layers, b.network.layers
+    return len(la) == len(lb) and all(
+        x.activation == y.activation
+        and x.exact_rows() == y.exact_rows()
+        and x.exact_bias_values() == y.exact_bias_values()
+        for x, y in zip(la, lb, strict=True)
+    )
 
 
 __all__ = [

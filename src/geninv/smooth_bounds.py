@@ -157,6 +157,7 @@ def decide_smooth(
         "activation": kind,
         "threshold": rat(tau),
     }
+    inner: InversionProblem | None = None
     if isinstance(coords, int):
         doc = {**head, "empty": coords}
     elif not coords:
@@ -179,7 +180,7 @@ def decide_smooth(
             "inner": inner_doc,
         }
     try:
-        check_smooth_certificate(problem, doc)
+        check_smooth_certificate(problem, doc, inner_checked=inner)  # bab checked the inner proof
     except (ProofRejected, GeninvError) as exc:
         return SmoothStep("unknown", reason=f"the smooth-output proof failed its check: {exc}")
     return SmoothStep("no", doc=doc)
