@@ -113,12 +113,14 @@ LAYERS = {
     "geninv.rationals": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
     "geninv.problem": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
     "geninv.bounds": ["geninv.solvers", "geninv.reductions", "geninv.cli"],
+    "geninv.exact_smooth": ["geninv.solvers", "geninv.bounds", "geninv.cli", "geninv.gap"],
     "geninv.io": ["geninv.solvers", "geninv.cli", "geninv.gap", "geninv.sensing"],
     "geninv.budget": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
     "geninv.proof": ["geninv.solvers", "geninv.reductions", "geninv.cli", "geninv.gap"],
     # the independent checkers: never the producer's solvers nor its float bounds
     "geninv.proofcheck": ["geninv.solvers", "geninv.bounds"],
     "geninv.proofcheck_free": ["geninv.solvers", "geninv.bounds"],
+    "geninv.proofcheck_smooth": ["geninv.solvers", "geninv.bounds"],
     "geninv.proofrows": ["geninv.solvers", "geninv.bounds"],
     "geninv.clampcheck": ["geninv.solvers", "geninv.bounds"],
     # the exact references of the test oracles stay independent of the producer's bounds

@@ -36,7 +36,7 @@ def test_lower_bound_is_below_every_attained_distance(p: float) -> None:
     d = problem.distances(net.forward(z))
     assert d.min() >= report.lower_bound - 1e-9
     if math.isinf(p) or p == 2:
-        # l_inf by the MILP, l_2 by the MIQP (SCIP): both minimised directly
+        # l_inf by the MILP; l_2 by the linear-bound input splitting (certified)
         assert report.gap is not None and report.gap < 1e-3
 
 
@@ -49,8 +49,19 @@ def test_no_bound_reasons() -> None:
     )
     p2 = InversionProblem(smooth, [0.5] * 10, Domain.box([-1] * 3, [1] * 3), p=2, threshold=0.1)
     report = certified_gap(p2, methods=("adam",), time_limit=10)
-    assert report.lower_bound is None and "sigmoid" in (report.no_bound_reason or "")
+    # a last sigmoid: bounded through its pre-activation box (tests/test_certify_smooth.py)
+    assert report.no_bound_reason is None and report.lower_bound_certified
     assert report.best_distance is not None
+    # a hidden sigmoid: no bound, and the reason names it
+    acts = ["sigmoid"] + [la.activation for la in net.layers[1:]]
+    inner = ReLUNetwork(
+        [layer.weight for layer in net.layers],
+        [layer.bias for layer in net.layers],
+        activations=acts,
+    )
+    p4 = InversionProblem(inner, [0.5] * 10, Domain.box([-1] * 3, [1] * 3), p=2, threshold=0.1)
+    report = certified_gap(p4, methods=("adam",), time_limit=5)
+    assert report.lower_bound is None and "sigmoid" in (report.no_bound_reason or "")
     wide = ReLUNetwork(
         [np.ones((MAX_HIDDEN_UNITS + 1, 2)), np.ones((1, MAX_HIDDEN_UNITS + 1))],
         [np.zeros(MAX_HIDDEN_UNITS + 1), np.zeros(1)],

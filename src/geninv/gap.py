@@ -40,7 +40,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
+
+import numpy as np
 
 from geninv.budget import Budget
 from geninv.errors import GeninvError
@@ -160,9 +163,13 @@ def certified_gap(
     _load_builtin_backends()
     clock = Budget(time_limit, seed)
     report = GapReport() if report is None else report
+    smooth = _smooth_applies(problem)
     # up to three bound solves (l_inf, l_1, MIQP) follow the approximate runs; every run
     # gets its share, or what is left before the deadline, so the whole meets time_limit
     bounds = (1 if math.isinf(problem.p) or problem.p == 1 else 3) + 1  # + bab
+    crown = not smooth and _crown_applies(problem)
+    if smooth or crown:  # the certified bisection takes every second left after the runs
+        bounds = len(methods) + 1
     share = None if time_limit is None else time_limit / (len(methods) + bounds)
 
     def budget() -> float | None:
@@ -188,6 +195,15 @@ def certified_gap(
             report.best_distance = float(dist)
             report.best_method = name
             report.best_z = sol.z
+    if smooth:
+        _smooth_bound(problem, report, clock.left() if clock.deadline is not None else None)
+        report.seconds = clock.elapsed()
+        return report
+    if crown and report.best_distance is not None:
+        left = clock.left() if clock.deadline is not None else None
+        if _crown_bound(problem, report, left):
+            report.seconds = clock.elapsed()
+            return report
     why = _why_no_milp(problem)
     if why is not None:
         report.no_bound_reason = why
@@ -295,3 +311,92 @@ def _certified_bound(
     report.lower_bound_certified = True
     report.lower_bound_basis = "checked certificate"
     report.no_bound_reason = None
+
+
+def _smooth_applies(problem: InversionProblem) -> bool:
+    """The network is piecewise linear up to one last sigmoid or tanh layer, on a box or a
+    clamped real domain (:mod:`geninv.smooth_bounds`)."""
+    from geninv.smooth_bounds import why_not
+
+    return why_not(problem) is None
+
+
+def _smooth_bound(problem: InversionProblem, report: GapReport, seconds: float | None) -> None:
+    """The certified bound through a last sigmoid / tanh layer: the l_inf ball as an exact
+    box on the pre-activation, refuted by ``bab`` inside a ``geninv-smooth-box``
+    certificate checked exactly (:mod:`geninv.smooth_bounds`); for p < inf it bounds
+    ``||d||_p >= ||d||_inf``."""
+    from geninv.smooth_bounds import smooth_lower_bound
+
+    upper = None
+    if report.best_z is not None:  # the l_inf distance of the best point: the search's top
+        out = problem.network.forward(np.array([[float(v) for v in report.best_z]]))
+        upper = float(np.max(np.abs(out[0] - problem.target_array())))
+    kind = problem.network.layers[-1].activation
+
+    def record(lower: Fraction) -> None:
+        lb = float(np.nextafter(float(lower), -math.inf))
+        how = (
+            f"the l_inf ball of radius {lower} is an exact box on the last {kind}'s "
+            "pre-activation (directed-rounding inverse, checked by enclosure); bab refuted the "
+            "box, its proof checked in exact rationals"
+        )
+        if not math.isinf(problem.p):
+            how += " (||d||_p >= ||d||_inf)"
+        best = report.best_distance
+        report.lower_bound = lb if best is None else min(lb, best)
+        report.lower_bound_how = how
+        report.lower_bound_certified = True
+        report.lower_bound_basis = "checked certificate"
+        report.no_bound_reason = None
+
+    try:
+        res = smooth_lower_bound(
+            problem, upper, None if seconds is None else 0.95 * seconds, on_bound=record
+        )
+    except GeninvError as exc:
+        report.no_bound_reason = str(exc)
+        return
+    report.runs.append(
+        {"method": "bab (smooth-output box)", "steps": res.steps, "stopped": res.stop}
+    )
+    if res.doc is None:
+        tried = ", ".join(f"{s['tau']:.4g}: {s['status']}" for s in res.steps) or "none"
+        report.no_bound_reason = (
+            f"no l_inf radius was refuted in the time given (tried {tried}; {res.stop}); "
+            "a longer --time-limit or a smaller latent box may give one"
+        )
+
+
+def _crown_applies(problem: InversionProblem) -> bool:
+    """Few latents on a box, p = 2, a piecewise-linear network
+    (:mod:`geninv.solvers.bab.crown`)."""
+    from geninv.solvers.bab.crown import applies
+
+    return applies(problem) is None
+
+
+def _crown_bound(problem: InversionProblem, report: GapReport, seconds: float | None) -> bool:
+    """The certified l_2 bound of the linear-bound input-splitting search (its tree of
+    supporting hyperplanes checked by :mod:`geninv.proofcheck`); True when it gave one."""
+    from geninv.solvers.bab.crown import crown_lower_bound
+
+    assert report.best_distance is not None
+    res = crown_lower_bound(
+        problem, report.best_distance, None if seconds is None else 0.9 * seconds
+    )
+    report.runs.append({"method": "bab (linear bounds, input splits)", "steps": res.steps})
+    if res.doc is None:
+        return False
+    lb = float(np.nextafter(float(res.lower), -math.inf))
+    report.lower_bound = min(lb, report.best_distance)
+    leaves = sum(1 for nd in res.doc["nodes"] if "children" not in nd)
+    report.lower_bound_how = (
+        f"the l_2 ball of radius {res.lower} refuted by input splitting with linear bounds "
+        f"({leaves} leaves, each with a supporting hyperplane of the ball); the proof checked "
+        "in exact rationals"
+    )
+    report.lower_bound_certified = True
+    report.lower_bound_basis = "checked certificate"
+    report.no_bound_reason = None
+    return True

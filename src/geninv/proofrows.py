@@ -129,22 +129,20 @@ def unit_row_name(name: str, net: Net) -> tuple[int, int, str] | None:
     return layer, j, parts[2]
 
 
+_ONE, _ZERO, _MINUS = Fraction(1), Fraction(0), Fraction(-1)
+
+
 def phase_row(kind: str, alpha: Fraction, b: Fraction) -> tuple[Fraction, Fraction, Fraction]:
     """The row ``(c_a, c_h, const)`` of ``c_a a + c_h h + const >= 0`` for the unit
     ``a = max(h, alpha h)``, ``h = W x + b`` with the bias apart (which rows hold at a
     node is the caller's check)."""
-    one, zero = Fraction(1), Fraction(0)
-    rows = {
-        "ge": (-one, one, b),  # a - h >= 0
-        "le": (one, -one, -b),  # h - a >= 0
-        "sge": (-alpha, one, alpha * b),  # a - alpha h >= 0
-        "sle": (alpha, -one, -alpha * b),  # alpha h - a >= 0
-        "on": (one, zero, -b),  # h >= 0
-        "off": (-one, zero, b),  # -h >= 0
-    }
-    if kind not in rows:
-        raise ProofRejected(None, f"unknown unit row kind {kind!r}")
-    return rows[kind]
+    if kind in ("ge", "le"):  # a - h >= 0, h - a >= 0
+        return (_MINUS, _ONE, b) if kind == "ge" else (_ONE, _MINUS, -b)
+    if kind in ("sge", "sle"):  # a - alpha h >= 0, alpha h - a >= 0
+        return (-alpha, _ONE, alpha * b) if kind == "sge" else (alpha, _MINUS, -alpha * b)
+    if kind in ("on", "off"):  # h >= 0, -h >= 0
+        return (_ONE, _ZERO, -b) if kind == "on" else (_MINUS, _ZERO, b)
+    raise ProofRejected(None, f"unknown unit row kind {kind!r}")
 
 
 def child_ids(nid: int, nd: dict[str, Any], nodes: dict[int, dict[str, Any]]) -> tuple[int, int]:
@@ -357,20 +355,20 @@ class Leaf:
         act, alpha = net.act[layer - 1]
         lo, hi = self.pre[layer - 1][j]
         ph = self.fixed.get((layer, j))
-        active = ph == 1 or lo >= 0
-        inactive = ph == 0 or hi <= 0
         if act == "identity":
             valid = kind in ("ge", "le")
+        elif kind == "ge":
+            valid = alpha <= 1 or ph == 1 or lo >= 0
+        elif kind == "le":
+            valid = alpha >= 1 or ph == 1 or lo >= 0
+        elif kind == "sge":
+            valid = alpha <= 1 or ph == 0 or hi <= 0
+        elif kind == "sle":
+            valid = alpha >= 1 or ph == 0 or hi <= 0
+        elif kind in ("on", "off"):
+            valid = ph == (1 if kind == "on" else 0)
         else:
-            valid = {
-                "ge": alpha <= 1 or active,
-                "le": alpha >= 1 or active,
-                "sge": alpha <= 1 or inactive,
-                "sle": alpha >= 1 or inactive,
-                "on": ph == 1,
-                "off": ph == 0,
-                "chord": lo < hi,
-            }.get(kind, False)
+            valid = kind == "chord" and lo < hi
         if not valid:
             raise ProofRejected(None, f"row {name!r} is not valid at this node")
         b = net.bias[layer - 1][j]
