@@ -525,3 +525,30 @@ params = { fraction = 1.5, optimize_limit = 5 }
     assert again.problem is not None and again.info.get("rebuilt_from_radius")
     assert again.problem.threshold == first.problem.threshold
     assert again.problem.target == first.problem.target
+
+
+def test_a_cell_that_kills_its_worker_is_lost_once_not_retried(tmp_path: Path) -> None:
+    """The local cluster gives up on a task at the first worker that dies running it:
+    the cell is lost (``--resume`` reruns it) instead of killing a worker per retry
+    (Dask's default retries it three times: four attempts)."""
+    import os
+
+    from distributed import as_completed
+
+    from geninv.lab.runner import dask_client
+
+    attempts = tmp_path / "attempts"
+
+    def crash(path: str) -> None:
+        with open(path, "a") as f:
+            f.write("x")
+        os._exit(3)
+
+    with dask_client(None, 1) as client:
+        fut = client.submit(crash, str(attempts), pure=False)
+        for done in as_completed([fut]):
+            with pytest.raises(Exception, match=r"KilledWorker|worker"):
+                done.result()
+        assert attempts.read_text() == "x"  # one attempt, not four
+        # the nanny restarted the worker: the cluster still runs cells
+        assert client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3

@@ -92,7 +92,10 @@ def _inline(cells: list[Cell]) -> Iterator[tuple[Cell, dict[str, Any] | None, st
 def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
     """A Dask client: of the scheduler at ``scheduler`` (``tcp://host:port``), or of a
     fresh :class:`distributed.LocalCluster` with ``workers`` single-threaded worker
-    processes, whose pids are tracked so a signal kills them."""
+    processes, whose pids are tracked so a signal kills them, and which gives up on a
+    task at the first worker that dies running it (``allowed-failures = 0``: the cell
+    is lost, ``--resume`` reruns it; a separately started scheduler keeps its own
+    setting, ``dask scheduler`` reads ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES``)."""
     try:
         dist: Any = importlib.import_module("distributed")
     except ImportError:
@@ -110,13 +113,18 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
         finally:
             client.close()
         return
-    cluster = dist.LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        silence_logs=logging.CRITICAL,
-    )
+    dask: Any = importlib.import_module("dask")
+    # a cell whose worker dies (a native crash, the OOM killer) is lost at once, not
+    # retried on the next worker: Dask's default (3 retries) made a crashing cell cost
+    # four workers and four time limits
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = dist.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.CRITICAL,
+        )
     pids = [w.pid for w in cluster.workers.values() if getattr(w, "pid", None)]
     for pid in pids:
         guard.track_child(pid)
