@@ -449,7 +449,10 @@ def save_grid_png(
     if titles is not None and len(titles) != ncols:
         raise ValidationError(f"got {len(titles)} column titles for {ncols} columns")
     pixels = shape[0] * shape[1]
-    fig = Figure(figsize=(scale * ncols + 0.9, scale * len(rows) + (0.3 if titles else 0.1)))
+    margin = max(0.9, 0.08 * max(len(lab) for lab in labels) + 0.25)  # inches for the labels
+    head = 0.3 if titles else 0.1
+    height = scale * len(rows) + head
+    fig = Figure(figsize=(scale * ncols + margin, height))
     axes = fig.subplots(len(rows), ncols, squeeze=False)
     for i, row in enumerate(rows):
         for j in range(ncols):
@@ -475,7 +478,14 @@ def save_grid_png(
                 ax.set_ylabel(labels[i], rotation=0, ha="right", va="center", fontsize=9)
             if i == 0 and titles is not None:
                 ax.set_title(titles[j], fontsize=8)
-    fig.subplots_adjust(left=0.9 / (scale * ncols + 0.9), right=0.99, wspace=0.05, hspace=0.05)
+    fig.subplots_adjust(
+        left=margin / (scale * ncols + margin),
+        right=0.99,
+        bottom=0.05 / height,
+        top=1 - (head - 0.05) / height,
+        wspace=0.05,
+        hspace=0.05,
+    )
     out = Path(path)
     from geninv.io.atomic import atomic_file
 

@@ -284,7 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
     sense.add_argument("--network", help="generator: .onnx, or .pt/.pth/.ckpt/.npz with --arch")
     sense.add_argument("--arch", help="architecture of a state_dict, e.g. 'linear:fc3,relu,...'")
     sense.add_argument(
-        "--digits", type=int, help="use the bundled digits generator on K test digits"
+        "--digits", type=int, help="use the bundled 8x8 digits generator on K test digits"
+    )
+    sense.add_argument(
+        "--conv-digits",
+        type=int,
+        metavar="K",
+        help="use the bundled convolutional 28x28 MNIST generator on K held-out digits",
     )
     sense.add_argument("--image", help="true image(s), .npy (one per row): y = A x + noise")
     sense.add_argument(
@@ -360,7 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a backend option, e.g. lr=0.05 (value parsed as JSON when it can be; repeat)",
     )
     sense.add_argument(
-        "--png", help="write a grid: truth, input (the trivial estimate), Lasso, geninv"
+        "--png",
+        help="write a grid: truth, input (the trivial estimate; inpainting's missing pixels "
+        "grey; Lasso instead for gaussian/dense), geninv",
     )
     sense.add_argument("-o", "--output", help="save the first instance directory here")
     sense.add_argument("--force", action="store_true", help="replace an existing --png / -o")

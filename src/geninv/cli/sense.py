@@ -15,6 +15,7 @@ from geninv.cli.common import EXIT_OK, out, parse_options, save_instance
 from geninv.errors import ValidationError
 from geninv.io import atomic
 from geninv.io.limits import check_count
+from geninv.operators import InpaintOperator
 from geninv.problem import Status
 from geninv.workflows import recovery
 
@@ -30,16 +31,22 @@ def cmd_sense(args: argparse.Namespace) -> int:
             "give --image (measured here) or --y (measurements), not both: with --image, "
             "y is computed from the image"
         )
-    if args.digits is not None:
+    given = (("--digits", args.digits), ("--conv-digits", args.conv_digits))
+    bundled = [(flag, k) for flag, k in given if k is not None]
+    if bundled:
+        flag, count = bundled[0]
+        if len(bundled) > 1:
+            raise ValidationError("give --digits K or --conv-digits K, not both")
         if args.network or args.image or args.y:
             raise ValidationError(
-                "--digits uses the bundled generator and test digits (no --network, --image, --y)"
+                f"{flag} uses a bundled generator and its test digits (no --network, --image, --y)"
             )
-        generator = sensing.load_digits_generator()
-        images = sensing.load_test_digits()[0][: args.digits]
+        generator, images = recovery.bundled_digits(flag.removeprefix("--"), count)
     else:
         if not args.network or not (args.image or args.y):
-            raise ValidationError("give --network and --image (or --y), or --digits K")
+            raise ValidationError(
+                "give --network and --image (or --y), or --digits K, or --conv-digits K"
+            )
         generator = workflows.load_generator(args.network, args.arch)
         images = None
         if args.image:
@@ -127,9 +134,13 @@ def cmd_sense(args: argparse.Namespace) -> int:
         )
         out(f"trivial estimate ({_TRIVIAL[op.kind]}): mean per-pixel error {mt:.4f}")
     if args.png:
-        labels = ["truth", "input", "Lasso", f"geninv ({method})"]
+        labels = ["truth", _INPUT_LABEL.get(op.kind, "input"), "Lasso", f"geninv ({method})"]
+        if isinstance(op, InpaintOperator):  # missing pixels shown grey, not black
+            rows[1] = [np.where(op.keep, x, MISSING_GREY) for x in rows[1]]
         if op.kind == "dense":  # A^T y of a random matrix is not a picture worth showing
             rows[1] = []
+        else:  # the pixel-basis Lasso of a mask or blocks: the input shrunk (often to 0)
+            rows[2] = []
         keep = [(r, lab) for r, lab in zip(rows, labels, strict=True) if r]
         sensing.save_grid_png(
             [r for r, _ in keep],
@@ -141,6 +152,16 @@ def cmd_sense(args: argparse.Namespace) -> int:
         out(f"wrote {args.png}")
     return EXIT_OK
 
+
+#: The grey level the ``--png`` grid shows an inpainting mask's missing pixels in.
+MISSING_GREY = 0.5
+#: The ``--png`` grid's label of the input row, per operator.
+_INPUT_LABEL = {
+    "inpaint": "masked input",
+    "superres": "low-res input",
+    "blur": "blurred input",
+    "identity": "noisy input",
+}
 
 #: What each operator's trivial estimate is (:meth:`geninv.operators.Operator.trivial_estimate`).
 _TRIVIAL = {

@@ -370,6 +370,49 @@ def sense(
         yield problem, rec
 
 
+#: The bundled generators ``geninv sense`` names: ``--digits K`` (8x8, fully connected,
+#: :func:`geninv.sensing.load_digits_generator`) and ``--conv-digits K`` (28x28 MNIST,
+#: convolutional, :func:`geninv.models.load_conv_generator`).
+BUNDLED_GENERATORS = ("digits", "conv-digits")
+
+
+def round_robin_by_label(labels: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """Indices visiting the labels in turn: the first index of each label in increasing
+    label order, then the second of each, ...; a label that runs out is skipped (a
+    permutation of ``range(len(labels))``)."""
+    lab = np.asarray(labels)
+    rank = np.empty(lab.shape[0], dtype=np.int64)
+    for c in np.unique(lab):
+        idx = np.flatnonzero(lab == c)
+        rank[idx] = np.arange(idx.size)
+    return np.lexsort((lab, rank)).astype(np.int64)
+
+
+def bundled_digits(name: str, count: int) -> tuple[Any, FloatArray]:
+    """A bundled generator and its first ``count`` held-out test digits (never seen in
+    training; pixels in [0, 1], one per row): ``name`` is one of
+    :data:`BUNDLED_GENERATORS`.  The 28x28 ones are stored sorted by label; they are
+    taken in :func:`round_robin_by_label` order (the first ten are a 0, a 1, ..., a 9)."""
+    from geninv import models, sensing
+
+    if name == "digits":
+        generator: Any = sensing.load_digits_generator()
+        images = sensing.load_test_digits()[0]
+    elif name == "conv-digits":  # stored by label: taken in turn, 0, 1, ..., 9, 0, 1, ...
+        generator = models.load_conv_generator()
+        images, labels = models.load_conv_test_images()
+        images = images[round_robin_by_label(labels)]
+    else:
+        raise ValidationError(
+            f"bundled generator {name!r}: expected one of {', '.join(BUNDLED_GENERATORS)}"
+        )
+    if not 1 <= count <= len(images):
+        raise ValidationError(
+            f"--{name} {count}: expected a count of test digits from 1 to {len(images)}"
+        )
+    return generator, images[:count]
+
+
 def grid_shape(n_outputs: int) -> tuple[int, int]:
     """The picture shape of an image of ``n_outputs`` pixels: square when it can be."""
     side = round(n_outputs**0.5)
