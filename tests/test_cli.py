@@ -340,6 +340,8 @@ def test_console_script_and_demo(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "all answers as expected" in proc.stdout
+    for png in ("sensing.png", "inpainting.png"):  # the two grids beside the table
+        assert (tmp_path / "demo" / png).stat().st_size > 1000
 
 
 def test_cnf_reexported_unchanged() -> None:
