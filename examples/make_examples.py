@@ -44,7 +44,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 #: A sweep of a few seconds: Theorem 1 on random 3-SAT and Theorem 5 on G(n, 1/2),
-#: each beside the source problem's own solver.
+#: each beside the source problem's own solver, and two approximate backends on random
+#: networks near the feasibility boundary.
 LAB_TOML = """\
 name = "readme"
 seed = 0
@@ -62,6 +63,15 @@ family = "clique-thm5"
 sizes = [6, 8]
 seeds = 2
 solvers = ["sat", "networkx"]
+
+# An approximate backend near the feasibility boundary: radius 1.1 x the least distance
+# found (success rates against n in `geninv lab report`).
+[[families]]
+family = "random-net"
+sizes = [4, 6]
+seeds = 2
+solvers = ["adam", "pgd"]
+params = { fraction = 1.1, optimize_limit = 4.0 }
 """
 
 
