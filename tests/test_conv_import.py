@@ -19,7 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 from geninv.conv import DenseTooLargeError, LinearOp, Prim, exact_affine
-from geninv.errors import UnsupportedError, ValidationError
+from geninv.errors import ParseError, UnsupportedError, ValidationError
 from geninv.io.conv_build import conv_prim
 from geninv.io.instance import load_instance, save_instance
 from geninv.io.onnx_io import export_onnx, import_onnx
@@ -492,3 +492,35 @@ def test_dcgan_from_onnx_pth_and_npz_agrees_with_torch_and_onnxruntime() -> None
         < 1e-9
     )
     assert all("_dense_cache" not in layer.__dict__ for layer in net.layers)
+
+
+def test_sizes_a_hostile_file_asks_for_are_refused_before_allocating(tmp_path: Path) -> None:
+    """An upsampling factor or a constant shape expression asking for billions of values
+    is one line naming the node, refused before anything of that size is allocated."""
+    w = numpy_helper.from_array(np.ones((1, 1, 2, 2), dtype=np.float32), "w")
+    scales = numpy_helper.from_array(np.array([1, 1, 10**5, 10**5], dtype=np.float32), "s")
+    huge_up = _model(
+        [
+            helper.make_node("Conv", ["z", "w"], ["c"], name="conv"),
+            helper.make_node("Resize", ["c", "", "s"], ["x"], name="up", mode="nearest"),
+        ],
+        [w, scales],
+    )
+    shape = numpy_helper.from_array(np.array([10**6, 10**6], dtype=np.int64), "shape")
+    one = numpy_helper.from_array(np.array([1.0], dtype=np.float32), "one")
+    huge_const = _model(
+        [
+            helper.make_node("ConstantOfShape", ["shape"], ["big"], name="fill"),
+            helper.make_node("Conv", ["z", "w"], ["c"], name="conv"),
+            helper.make_node("Mul", ["c", "one"], ["x"], name="mul"),
+        ],
+        [w, shape, one],
+    )
+    for model, needle in ((huge_up, "'up'"), (huge_const, "'fill'")):
+        path = tmp_path / "big.onnx"
+        onnx.save(model, str(path))
+        with pytest.raises((ValidationError, ParseError, UnsupportedError)) as info:
+            import_onnx(path)
+        msg = str(info.value)
+        assert needle in msg or "upsample" in msg, msg
+        assert "limit" in msg and "\n" not in msg

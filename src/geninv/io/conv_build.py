@@ -31,6 +31,7 @@ import numpy as np
 from geninv.conv import FloatArray, LinearOp, Prim, Shape
 from geninv.errors import ValidationError
 from geninv.io.fidelity import Step
+from geninv.io.limits import check_count
 from geninv.network import Layer, ReLUNetwork, parse_activation
 
 __all__ = ["ConvAssembler", "conv_prim"]
@@ -125,7 +126,10 @@ class ConvAssembler:
         self.shape = shape
 
     def linear(self, prim: Prim, bias: FloatArray | None = None) -> None:
-        """``h -> P h (+ bias)`` (``bias`` of ``prim.n_out`` entries)."""
+        """``h -> P h (+ bias)`` (``bias`` of ``prim.n_out`` entries).  The output size is
+        bounded (``GENINV_MAX_VECTOR``) before anything of that size is allocated: an
+        upsampling or padding factor in a hostile file could otherwise ask for any size."""
+        check_count(prim.n_out, "vector", f"{prim.label()}: its output values")
         if prim.n_in != self.size:
             raise ValidationError(
                 f"{prim.label()} reads {prim.n_in} values but the tensor has shape "

@@ -10,6 +10,7 @@ composes consecutive maps exactly.  Every refusal names the file and the node.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -101,6 +102,26 @@ def compose(first: Affine | None, a: _Arr | None, c: _Arr) -> Affine:
     return Affine(weight, bias)
 
 
+def _folded_size(op: str, ins: list[Any]) -> int | None:
+    """How many values a constant node of ``op`` makes from its inputs ``ins``, for the ops
+    whose output size is not bounded by their inputs' (``ConstantOfShape``, ``Expand``:
+    a shape; ``Range``: start, limit, delta), before the node is evaluated; None for the
+    others."""
+    try:
+        if op == "ConstantOfShape":
+            return math.prod(max(int(d), 0) for d in np.ravel(ins[0]))
+        if op == "Expand" and len(ins) == 2:
+            return math.prod(max(int(d), 1) for d in np.ravel(ins[1])) * max(int(ins[0].size), 1)
+        if op == "Range" and len(ins) == 3:
+            start, stop, delta = (float(np.ravel(v)[0]) for v in ins)
+            if delta == 0 or not all(map(math.isfinite, (start, stop, delta))):
+                return None  # the evaluator refuses it
+            return max(math.ceil((stop - start) / delta), 0)
+    except (ValueError, OverflowError, IndexError, TypeError):
+        return None
+    return None
+
+
 class Reader:
     """State of one :func:`~geninv.io.onnx_io.import_onnx` call: the file name and the
     constant tensors."""
@@ -132,10 +153,19 @@ class Reader:
             ins = [n for n in node.input if n]
             if not ins or any(n not in self.consts for n in ins) or set(node.output) & outputs:
                 continue
+            feeds = {n: numpy_helper.to_array(self.consts[n]) for n in ins}
+            size = _folded_size(node.op_type, [feeds[n] for n in ins])
+            if size is not None and size > limit("vector"):
+                raise self.parse_error(
+                    index,
+                    node,
+                    f"this constant expression would make {size:,} values, above the limit of "
+                    f"{limit('vector'):,} (GENINV_MAX_VECTOR); expected a network's shape "
+                    "arithmetic",
+                )
             try:
                 from onnx.reference import ReferenceEvaluator
 
-                feeds = {n: numpy_helper.to_array(self.consts[n]) for n in ins}
                 graph = helper.make_graph(
                     [node],
                     "fold",
