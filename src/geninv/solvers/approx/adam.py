@@ -78,8 +78,5 @@ class AdamBackend(TorchBackend):
                 break
         with torch.no_grad():
             out = run.G(z)
-            if self.keep == "last":
-                run.keep_last(z, out)
-            else:
-                run.observe(z, out)
+            run.take_final(z, out, self.keep)
         return {"lr": self.lr, "lam": self.lam, "steps": self.steps, "keep": self.keep}

@@ -105,10 +105,7 @@ class AdmmBackend(TorchBackend):
                 break
         with torch.no_grad():
             out = gen(z) @ a.T
-            if self.keep == "last":
-                run.keep_last(z, out)
-            else:
-                run.observe(z, out)
+            run.take_final(z, out, self.keep)
         return self._stats(beta, "signal (x = G(z), A split off)")
 
     def _stats(self, beta: torch.Tensor, space: str) -> dict[str, Any]:
@@ -164,10 +161,7 @@ class AdmmBackend(TorchBackend):
                 break
         with torch.no_grad():
             out = run.G(z)
-            if self.keep == "last":
-                run.keep_last(z, out)
-            else:
-                run.observe(z, out)
+            run.take_final(z, out, self.keep)
         return self._stats(beta, "network output (u = N(z))")
 
     def _schedule(

@@ -180,6 +180,14 @@ class _Run:
             self.best_d = distances(out.detach() - self.target, self.problem.p)
             self.best_z = z.detach().clone()
 
+    def take_final(self, z: torch.Tensor, out: torch.Tensor, keep: str) -> None:
+        """The last iterate ``z`` (``out = G(z)``): each restart's point when ``keep`` is
+        ``"last"`` (the papers' estimate), else one more candidate for its best."""
+        if keep == "last":
+            self.keep_last(z, out)
+        else:
+            self.observe(z, out)
+
     def expired(self) -> bool:
         return self.clock.expired()
 
