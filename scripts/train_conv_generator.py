@@ -36,10 +36,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +45,10 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from torch import nn
+
+# run as a script, scripts/ is on the path: the fully connected generator's reproducible
+# .npz writer serves both
+from train_digits_generator import write_npz
 
 from geninv.models import CHANNELS, LATENT, SIDE, conv_decoder, held_out_indices
 
@@ -226,17 +228,6 @@ def check_onnx(path: Path, decoder: nn.Module, latent: int) -> float:
             want = decoder(torch.from_numpy(zi)).numpy()
         worst = max(worst, float(np.abs(np.asarray(got) - want).max()))
     return worst
-
-
-def write_npz(path: Path, arrays: dict[str, npt.NDArray[Any]]) -> None:
-    """An .npz archive with fixed member timestamps, so the bytes are reproducible."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, arr in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, buf.getvalue())
 
 
 def save_figure(path: Path, samples: F32, truth: F32, inverted: F32) -> None:
