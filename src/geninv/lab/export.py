@@ -390,7 +390,7 @@ def export_release(
                     "seed": c[3],
                     "params": c[1],
                     "spec_hash": sorted({str(r["spec_hash"]) for r in groups[c]}),
-                    "info": json.loads(groups[c][0].get("instance_info") or "{}"),
+                    "info": recorded,
                 }
             )
         if not entries:
