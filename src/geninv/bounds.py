@@ -227,7 +227,9 @@ def propagate(
     return out
 
 
-def _layer_info(net: ReLUNetwork) -> list[tuple[FloatArray, FloatArray, str, float]]:
+def layer_info(net: ReLUNetwork) -> list[tuple[FloatArray, FloatArray, str, float]]:
+    """Each layer as ``(W, b, activation, negative slope)`` in float64, the form
+    :func:`back_substitute` reads."""
     return [
         (
             np.asarray(la.weight, dtype=np.float64),
@@ -288,7 +290,7 @@ def relaxation_lines(
 Lines = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
 
 
-def _back_substitute(
+def back_substitute(
     info: Sequence[tuple[FloatArray, FloatArray, str, float]],
     lines: Sequence[Lines],
     k: int,
@@ -301,7 +303,7 @@ def _back_substitute(
     pre-activations by back-substitution through the relaxation ``lines`` of the
     layers below (module docstring): maximise ``sense (W a + b)`` with each ``a``
     replaced by its upper line where its coefficient is positive and its lower line
-    where negative, down to the box.  With ``names`` (:func:`_line_names` per layer),
+    where negative, down to the box.  With ``names`` (:func:`line_names` per layer),
     also each unit's nonnegative multipliers by row name (the lemma's ``y``)."""
     w, b = info[k][0], info[k][1]
     lam = sense * w  # maximise lam . a^{k} + sense * b
@@ -331,7 +333,7 @@ def linear_bounds(
 ) -> list[tuple[FloatArray, FloatArray]]:
     """Back-substitution bounds of every layer's pre-activations, intersected with
     the interval bounds and outward-widened (see the module docstring)."""
-    info = _layer_info(net)
+    info = layer_info(net)
     ibounds = interval_bounds(net, lo, hi, fixed)
     zlo, zhi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
     bounds: list[tuple[FloatArray, FloatArray]] = []
@@ -340,8 +342,8 @@ def linear_bounds(
         if k == 0:
             bounds.append(ibounds[0])
         else:
-            l_ = _back_substitute(info, lines, k, -1.0, zlo, zhi)[0]
-            u_ = _back_substitute(info, lines, k, 1.0, zlo, zhi)[0]
+            l_ = back_substitute(info, lines, k, -1.0, zlo, zhi)[0]
+            u_ = back_substitute(info, lines, k, 1.0, zlo, zhi)[0]
             mag = np.abs(l_) + np.abs(u_) + 1.0
             l_, u_ = _widen(l_, u_, mag * 1e3)
             il, iu = ibounds[k]
@@ -373,7 +375,7 @@ def unstable_units(
 FloatLemma = tuple[int, int, str, dict[str, float], float]
 
 
-def _line_names(
+def line_names(
     lo: FloatArray, hi: FloatArray, kind: str, alpha: float
 ) -> tuple[list[str], list[str]]:
     """Row names (proof checker's) of each unit's upper and lower relaxation line."""
@@ -413,7 +415,7 @@ def node_bounds(
     Where such a bound of an unstable relu / leaky unit beats the interval one by
     more than ``min_gain`` of the width, it is used (loosened by 1e-9 relative)
     and returned as a lemma for the checker to verify.  Then the fixings."""
-    info = _layer_info(net)
+    info = layer_info(net)
     zlo, zhi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
     plo, phi = zlo, zhi
     bounds: list[tuple[FloatArray, FloatArray]] = []
@@ -428,7 +430,7 @@ def node_bounds(
             u_[j] = min(u_[j], inherited.get((layer, j, "hi"), np.inf))
         if k > 0 and kind != "identity":  # identity units yield no lemma
             for sense in (-1.0, 1.0):
-                val, ys = _back_substitute(info, lines, k, sense, zlo, zhi, names)
+                val, ys = back_substitute(info, lines, k, sense, zlo, zhi, names)
                 pad = 1e-9 * (np.abs(val) + (u_ - l_) + 1.0)
                 for j in range(w.shape[0]):
                     width = u_[j] - l_[j]
@@ -444,6 +446,6 @@ def node_bounds(
         bounds.append((l_, u_))
         uu = np.maximum(u_, l_)
         lines.append(relaxation_lines(l_, uu, kind, alpha))
-        names.append(_line_names(l_, uu, kind, alpha))
+        names.append(line_names(l_, uu, kind, alpha))
         plo, phi = activation_bounds(l_, uu, kind, alpha)
     return bounds, lemmas

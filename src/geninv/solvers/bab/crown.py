@@ -37,10 +37,10 @@ from typing import Any
 import numpy as np
 
 from geninv.bounds import (
-    _back_substitute,
-    _layer_info,
-    _line_names,
+    back_substitute,
     interval_bounds,
+    layer_info,
+    line_names,
     relaxation_lines,
 )
 from geninv.budget import Budget
@@ -92,14 +92,14 @@ def _bound_node(
     net = problem.network
     x = problem.target_array()
     bounds = interval_bounds(net, lo, hi, {})
-    info = _layer_info(net)
+    info = layer_info(net)
     lines = []
     names = []
     for (l_, u_), (_, _, kind, alpha) in zip(bounds, info, strict=True):
         uu = np.maximum(u_, l_)
         lines.append(relaxation_lines(l_, uu, kind, alpha))
         if named:
-            names.append(_line_names(l_, uu, kind, alpha))
+            names.append(line_names(l_, uu, kind, alpha))
     centre = net.forward((0.5 * lo + 0.5 * hi)[None, :])[0]
     w = centre - x
     norm = float(np.linalg.norm(w))
@@ -107,7 +107,7 @@ def _bound_node(
         return None, 0.0
     w = w / norm
     ext = [*info, (w[None, :], np.zeros(1), "identity", 0.0)]
-    val, ys = _back_substitute(ext, lines, len(info), -1.0, lo, hi, names if named else None)
+    val, ys = back_substitute(ext, lines, len(info), -1.0, lo, hi, names if named else None)
     lower = float(val[0]) - float(w @ x)  # min of w . (a^L - x) over the relaxation
     ok = lower > delta * (1 + MARGIN) + MARGIN * (abs(float(val[0])) + 1e-300)
     leaf = _Leaf(ys[0], w) if ok else None
