@@ -102,6 +102,11 @@ def test_cli_sense_preset(
     out = capsys.readouterr().out
     assert code == 0 and "image 0: adam" in out
     assert seen["method"] == "adam" and seen["options"] == dict(PRESETS["csgm-mnist-vae"].options)
+    # a --method that is not the preset's backend is refused, as solve refuses it
+    argv = ["sense", "--digits", "1", "--measurements", "10", "--preset", "csgm-mnist-vae"]
+    assert main([*argv, "--method", "pgd"]) == 2
+    err = capsys.readouterr().err
+    assert "not 'pgd'" in err and err.count("\n") == 1
 
 
 def test_lam_has_the_papers_scaling() -> None:

@@ -338,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--noise", type=float, default=0.0, help="noise standard deviation sigma (default 0)"
     )
     sense.add_argument(
-        "--method", default="adam", metavar="NAME", help="backend (default adam; see solve --help)"
+        "--method", default=None, metavar="NAME", help="backend (default adam; see solve --help)"
     )
     sense.add_argument("--preset", metavar="NAME", help=PRESET_HELP)
     sense.add_argument("--norm", default="2", help="p of ||A G(z) - y||_p (default 2)")

@@ -75,9 +75,9 @@ def cmd_sense(args: argparse.Namespace) -> int:
         kernel=args.kernel,
         matrix=args.matrix,
     )
-    method, options = args.method, parse_options(args.option) or None
-    if args.preset is not None:  # the sense default (adam) gives way to the preset's backend
-        method, options = workflows.apply_preset(args.preset, None, options)
+    method, options = args.method or "adam", parse_options(args.option) or None
+    if args.preset is not None:  # the preset's backend, unless --method names another one
+        method, options = workflows.apply_preset(args.preset, args.method, options)
     ys = None if images is not None else recovery.read_measurements(args.y, op.m)
     out(f"operator: {op.describe()}")
     rows: list[list[Any]] = [[], [], [], []]
