@@ -245,6 +245,18 @@ def test_method_help_names_every_backend(capsys: pytest.CaptureFixture[str]) -> 
         assert name in text, name
 
 
+@pytest.mark.parametrize("command", ["solve", "sense"])
+def test_preset_help_names_every_preset(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from geninv.solvers.approx.presets import preset_names
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = "".join(capsys.readouterr().out.split())  # argparse may wrap inside a name
+    assert preset_names()
+    for name in preset_names():
+        assert name in text, name
+
+
 def test_demo_help_names_its_folder_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["demo", "--help"])

@@ -26,6 +26,7 @@ from geninv.cli.reduce import (
 from geninv.cli.sense import cmd_sense
 from geninv.cli.solve import cmd_solve
 from geninv.problem import DOMAINS
+from geninv.solvers.approx.presets import preset_names
 
 #: The built-in backends, as ``--method`` accepts them (tests/test_cli_edges.py checks
 #: this against the registry).
@@ -33,7 +34,7 @@ COMPLETE_BACKENDS = ("enumerate", "sat", "milp", "milp-scip", "miqp", "corners",
 APPROXIMATE_BACKENDS = ("primal", "adam", "pgd", "admm", "langevin", "flipgd", "layerwise")
 PRESET_HELP = (
     "a published setting of an approximate backend (its backend and options; --option "
-    "overrides them): csgm-mnist-vae, csgm-celeba-dcgan (docs/solvers.md)"
+    "overrides them): " + ", ".join(preset_names()) + " (docs/solvers.md)"
 )
 METHOD_HELP = (
     "backend: auto (default: picks a complete backend and says why with --verbose; "
