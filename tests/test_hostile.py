@@ -189,7 +189,9 @@ def test_huge_exponent_is_refused_at_once() -> None:
     for text in ("1e999999999", "-1e-999999999", "1E+99999999999999999999"):
         with pytest.raises(ValueError, match="exponent beyond"):
             parse_number(text)
-    assert time.perf_counter() - start < 0.5
+    # a hang guard, not a speed target (bench/ holds those): expanding 10^999999999 would
+    # take hours, the refusal takes microseconds; the bound only has to sit in between
+    assert time.perf_counter() - start < 10
 
 
 def test_limits_are_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,7 +226,8 @@ def test_json_depth_bound_is_exact_and_ignores_strings() -> None:
         check_json_depth("\n" + "[" * (depth + 1) + "]" * (depth + 1), "x.json")
     start = time.perf_counter()
     check_json_depth(json.dumps([[i, i + 1] for i in range(200_000)]), "x.json")
-    assert time.perf_counter() - start < 2.0
+    # a hang guard (a quadratic scan of these 3.4 MB would take hours), not a speed target
+    assert time.perf_counter() - start < 30
 
 
 def test_int_root_floor_is_exact_and_fast() -> None:
@@ -241,7 +244,8 @@ def test_int_root_floor_is_exact_and_fast() -> None:
     start = time.perf_counter()
     int_root_floor(2**511 * 3 - 1, 2)
     int_root_floor(7**4000 + 1, 5)
-    assert time.perf_counter() - start < 0.5
+    # a hang guard (bisection over 11,000-bit values one unit at a time never ends)
+    assert time.perf_counter() - start < 10
 
 
 def test_an_edge_weight_of_2_to_the_511_does_not_hang(tmp_path: Path) -> None:
@@ -265,4 +269,4 @@ def test_an_edge_weight_of_2_to_the_511_does_not_hang(tmp_path: Path) -> None:
             ]
         )
     assert code == 0
-    assert time.perf_counter() - start < 10
+    assert time.perf_counter() - start < 60  # a hang guard, not a speed target
