@@ -302,3 +302,19 @@ def test_near_tie_below_the_enclosure_is_unknown() -> None:
     far = InversionProblem(net, [0.0], Domain("real"), p=2, threshold=delta - Fraction(1, 10**30))
     chk = far.exact_check(z)
     assert chk.decided and not chk.meets  # 1e-30 below the distance: proved not met
+
+
+def test_interval_bounds_enclose_elu() -> None:
+    from geninv.bounds import activation_bounds
+
+    rng = np.random.default_rng(4)
+    lo = rng.normal(size=200) * 10.0 ** rng.integers(-8, 3, size=200)
+    hi = lo + np.abs(rng.normal(size=200))
+    for alpha in (1.0, 0.5, 3.0):
+        flo, fhi = activation_bounds(lo, hi, "elu", alpha)
+        for t in np.linspace(0, 1, 5):
+            v = lo + t * (hi - lo)
+            exact = [
+                float(a) if a > 0 else alpha * float(mpmath.expm1(mpmath.mpf(float(a)))) for a in v
+            ]
+            assert np.all(flo <= exact) and np.all(np.array(exact) <= fhi)
