@@ -318,3 +318,16 @@ def test_interval_bounds_enclose_elu() -> None:
                 float(a) if a > 0 else alpha * float(mpmath.expm1(mpmath.mpf(float(a)))) for a in v
             ]
             assert np.all(flo <= exact) and np.all(np.array(exact) <= fhi)
+
+
+def test_instance_round_trip(tmp_path: Path) -> None:
+    """An ELU instance saves (float32 ONNX for onnxruntime's Elu, the exact float64
+    parameters beside it) and loads back as the same network."""
+    from geninv.io.instance import load_instance, save_instance
+
+    net = random_elu_net(np.random.default_rng(8), 3, "sigmoid", alpha="elu:1/2")
+    problem = InversionProblem(net, [0.5] * net.n_outputs, Domain("real"), p=2, threshold=1)
+    back = load_instance(save_instance(problem, tmp_path / "inst")).network
+    assert back.activations == net.activations
+    for a, b in zip(back.layers, net.layers, strict=True):
+        assert np.array_equal(a.weight, b.weight) and np.array_equal(a.bias, b.bias)
