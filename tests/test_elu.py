@@ -195,7 +195,7 @@ def test_onnx_default_alpha(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["milp", "sat", "enumerate", "bab", "layerwise", "primal", "corners", "miqp"]
+    "name", ["milp", "sat", "enumerate", "bab", "layerwise", "corners", "miqp", "flipgd"]
 )
 def test_backends_without_elu_refuse_naming_the_layer(name: str) -> None:
     if name not in REGISTRY:
@@ -204,15 +204,27 @@ def test_backends_without_elu_refuse_naming_the_layer(name: str) -> None:
         [np.eye(2), np.eye(2)], [np.zeros(2), np.zeros(2)], activations=["elu", "identity"]
     )
     problem = InversionProblem(net, [0.0, 0.0], Domain("box", [-1, -1], [1, 1]), p=2, threshold=0.5)
-    why = capability_reason(name, REGISTRY[name].capabilities, problem)
-    assert why is not None and "layer 1 (elu)" in why and "\n" not in why
+    cls = REGISTRY[name]
+    why = capability_reason(name, cls.capabilities, problem) or cls.unsupported_reason(problem)
+    assert why is not None and "layer 1" in why and "elu" in why and "\n" not in why
 
 
-def test_approximate_backends_accept_elu() -> None:
-    net = ReLUNetwork([np.eye(2)], [np.zeros(2)], activations=["elu"])
-    problem = InversionProblem(net, [0.0, 0.0], Domain("real"), p=2, threshold=0.5)
-    for name in ("adam", "pgd", "admm"):
+def test_incomplete_backends_accept_elu_and_certify_yes() -> None:
+    """adam, pgd, admm, langevin and primal take an ELU network; a yes rests on the
+    re-check (here the float bound), and auto finds it too."""
+    from geninv.solvers.base import solve
+
+    rng = np.random.default_rng(9)
+    net = random_elu_net(rng, 3, "sigmoid")
+    target = [float(v) for v in net.forward(rng.normal(size=net.n_inputs))]
+    problem = InversionProblem(net, target, Domain("real"), p=2, threshold=0.05)
+    for name in ("adam", "pgd", "admm", "langevin", "primal"):
         assert capability_reason(name, REGISTRY[name].capabilities, problem) is None
+    for name in ("primal", "adam", "auto"):
+        sol = solve(problem, method=name, seed=0, time_limit=30)
+        assert sol.status.value == "yes", (name, sol.status)
+        assert sol.check is not None and sol.check.meets and sol.check.decided
+        assert sol.check.method.startswith("float64 with a rigorous forward error bound")
 
 
 # ---------------------------------------------------------------- re-check
@@ -331,3 +343,23 @@ def test_instance_round_trip(tmp_path: Path) -> None:
     assert back.activations == net.activations
     for a, b in zip(back.layers, net.layers, strict=True):
         assert np.array_equal(a.weight, b.weight) and np.array_equal(a.bias, b.bias)
+
+
+def test_primal_gradient_through_elu_matches_finite_differences() -> None:
+    from geninv.solvers.primal._net import backward, forward, make_setup
+
+    rng = np.random.default_rng(12)
+    net = random_elu_net(rng, 3, "elu:1/2", alpha="elu:3")
+    problem = InversionProblem(net, [0.0] * net.n_outputs, Domain("real"), p=2, threshold=1)
+    fnet = make_setup(problem).net
+    z = rng.normal(size=(1, net.n_inputs))
+    g = rng.normal(size=(1, net.n_outputs))
+    out, pres, posts = forward(fnet, z)
+    assert np.allclose(out, net.forward(z), rtol=1e-14, atol=1e-15)
+    grad = backward(fnet, z, pres, posts, g)[0]
+    eps = 1e-6
+    for j in range(net.n_inputs):
+        dz = np.zeros_like(z)
+        dz[0, j] = eps
+        fd = (np.sum(g * net.forward(z + dz)) - np.sum(g * net.forward(z - dz))) / (2 * eps)
+        assert abs(fd - grad[j]) <= 1e-6 * (1 + abs(fd))

@@ -138,7 +138,7 @@ class PrimalBackend(Backend):
         approximate=True,
         norms="any",
         complete=False,
-        activations=frozenset(ACTIVATIONS) - {"elu"},  # its LP pieces are piecewise linear
+        activations=frozenset(ACTIVATIONS),
     )
 
     def __init__(self, starts: int = STARTS, rounds: int | None = None) -> None:
