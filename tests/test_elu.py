@@ -365,3 +365,23 @@ def test_primal_gradient_through_elu_matches_finite_differences() -> None:
         dz[0, j] = eps
         fd = (np.sum(g * net.forward(z + dz)) - np.sum(g * net.forward(z - dz))) / (2 * eps)
         assert abs(fd - grad[j]) <= 1e-6 * (1 + abs(fd))
+
+
+def test_convolutional_elu_reads_and_round_trips(tmp_path: Path) -> None:
+    """nn.ELU in a convolutional generator (read as structured layers, checked against
+    torch when read) and its ONNX export read back."""
+    torch.manual_seed(3)
+    seq = torch.nn.Sequential(
+        torch.nn.Linear(4, 18), torch.nn.ELU(), torch.nn.Unflatten(1, (2, 3, 3)),
+        torch.nn.ConvTranspose2d(2, 1, 2, stride=2), torch.nn.ELU(0.5), torch.nn.Flatten(),
+    ).double()  # fmt: skip
+    net = from_sequential(seq)
+    assert net.is_structured and net.activations == ["elu", "elu:1/2"]
+    z = np.random.default_rng(2).normal(size=(3, 4))
+    with torch.no_grad():
+        ref = seq(torch.from_numpy(z)).numpy()
+    assert np.allclose(net.forward(z), ref, rtol=1e-12, atol=1e-13)
+    export_onnx(net, tmp_path / "c.onnx")
+    back = import_onnx(tmp_path / "c.onnx")
+    assert back.activations == net.activations
+    assert np.allclose(back.forward(z), ref, rtol=1e-5, atol=1e-6)
