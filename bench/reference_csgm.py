@@ -11,7 +11,7 @@ with ``A`` of i.i.d. N(0, 1/m) entries; the estimate is ``G(z_r)`` of the restar
 whose final iterate has the least measurement error ``||A G(z_r) - y||_2``.
 
 ``G`` is given as a list of ``(W, b, activation)`` (numpy arrays, ``act(W h + b)``,
-activation one of relu, identity, sigmoid, tanh), read by the caller straight from
+activation one of relu, identity, sigmoid, tanh, elu), read by the caller straight from
 the model file.  The restarts run as one batch (each restart's loss is separate,
 so the batch changes nothing but the speed).  ``init_seed(i)`` gives the seed of
 restart i's ``z0`` (a CPU ``torch.Generator``, ``torch.randn`` in float64), so a
@@ -24,7 +24,8 @@ shared DCGAN and the bundled conv decoder straight from their ``.npz`` tensors w
 may be a batched torch function of ``x`` (``inpaint_apply``: the kept pixels by
 index; ``superres_apply``: block means by reshape) -- written here, not read from
 geninv.operators.  ``admm`` is Latorre, Eftekhari & Cevher's linearised ADMM in its
-signal-space split (fixed penalty), from their paper.
+signal-space split with the exact x-update, from their paper (fixed or adaptive
+penalty, final or best iterate).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def _act(h: torch.Tensor, name: str) -> torch.Tensor:
         return torch.tanh(h)
     if name == "identity":
         return h
+    if name == "elu":
+        return torch.nn.functional.elu(h)
     raise ValueError(f"activation {name!r} is not one the reference knows")
 
 
@@ -233,6 +236,28 @@ def pgdgan(
     return Result(x[0].numpy().copy(), z[0].detach().numpy().copy(), err, [err])
 
 
+def _adapt_penalty(
+    t: int, infs: float, beta: float, sigma: float, b0: float, s0: float, eta: float | None
+) -> tuple[float, float, float | None]:
+    """The ADMM paper's adaptive penalty and dual step (Latorre et al. 2019, the rule
+    their released code calls ``adaptive_bs``), for iteration ``t`` with infeasibility
+    ``infs = ||x - G(z)||``: nothing changes for ``t < 2`` or ``infs = 0``; ``beta``
+    grows by ``sqrt(t / (t - 1))`` unless ``infs <= b0 / sqrt(t)``; ``sigma`` is kept
+    when ``infs <= s0 / t``, shrinks by ``sqrt((t - 1) / t)`` when ``infs <= s0 /
+    sqrt(t)``, and otherwise follows ``beta``'s growth, ``sigma = eta (beta' - beta)``
+    with ``eta`` fixed when such a phase starts (0 if ``beta`` did not grow)."""
+    if t < 2 or infs == 0:
+        return beta, sigma, eta
+    nb = beta if infs <= b0 / math.sqrt(t) else beta * math.sqrt(t / (t - 1))
+    if infs <= s0 / t:
+        return nb, sigma, None
+    if infs <= s0 / math.sqrt(t):
+        return nb, sigma * math.sqrt((t - 1) / t), None
+    if eta is None:
+        eta = sigma / (nb - beta) if nb > beta else 0.0
+    return nb, eta * (nb - beta), eta
+
+
 def admm(
     layers: Sequence[Layer] | tuple[Gen, int],
     A: np.ndarray,
@@ -244,14 +269,22 @@ def admm(
     steps: int,
     restarts: int = 1,
     init_seed: Callable[[int], int] = lambda i: i,
+    f_weight: float = 1.0,
+    schedule: str = "fixed",
+    keep: str = "last",
 ) -> Result:
     """Linearised ADMM (Latorre, Eftekhari & Cevher, NeurIPS 2019), written from the
-    paper, fixed penalty: ``min ||A x - y||^2`` s.t. ``x = G(z)``, augmented Lagrangian
-    ``L(x, z, l) = ||A x - y||^2 + <l, x - G(z)> + beta/2 ||x - G(z)||^2``; per step a
-    gradient step on ``z`` of size ``gamma / beta``, ``x = argmin_x L`` by solving
-    ``(2 A^T A + beta I) x = 2 A^T y - l + beta G(z)`` (a Cholesky factor computed
-    once), ``l += sigma (x - G(z))``; ``x0 = G(z0)``, ``l0 = 0``.  The estimate is
-    ``G(z)`` of the restart whose final iterate has the least ``||A G(z) - y||``."""
+    paper: ``min f(x) = f_weight ||A x - y||^2`` s.t. ``x = G(z)``, augmented Lagrangian
+    ``L(x, z, l) = f(x) + <l, x - G(z)> + beta/2 ||x - G(z)||^2``; per step a gradient
+    step on ``z`` of size ``gamma / beta``, ``x = argmin_x L`` (the exact x-update) by
+    solving ``(2 f_weight A^T A + beta I) x = 2 f_weight A^T y - l + beta G(z)``, then
+    ``l += sigma (x - G(z))``, then (``schedule="adaptive"``) the penalty rule of
+    :func:`_adapt_penalty`; ``x0 = G(z0)``, ``l0 = 0``.  With a fixed penalty the solve
+    uses a Cholesky factor computed once; with the adaptive one, the eigendecomposition
+    of ``A^T A`` (``beta`` changes).  Each restart runs on its own.  ``keep="last"``: a
+    restart's estimate is its final ``G(z)``; ``"best"``: the ``G(z)`` of least
+    ``||A G(z) - y||`` over ``z0, ..., z_T``.  The estimate is the restart's with the
+    least ``||A G(z) - y||``."""
     if isinstance(layers, tuple) and callable(layers[0]):
         g, k = layers
     else:
@@ -260,29 +293,53 @@ def admm(
     a = torch.tensor(A, dtype=torch.float64)
     yt = torch.tensor(y, dtype=torch.float64)
     q = a.shape[1]
-    chol = torch.linalg.cholesky(2.0 * a.T @ a + beta * torch.eye(q, dtype=torch.float64))
-    rows = []
+    ata = 2.0 * f_weight * (a.T @ a)
+    aty = 2.0 * f_weight * (yt @ a)
+    if schedule == "fixed":
+        chol = torch.linalg.cholesky(ata + beta * torch.eye(q, dtype=torch.float64))
+    else:
+        evals, evecs = torch.linalg.eigh(ata)
+
+    def solve_x(rhs: torch.Tensor, b: float) -> torch.Tensor:
+        if schedule == "fixed":
+            return torch.cholesky_solve(rhs[:, None], chol)[:, 0]
+        return evecs @ ((evecs.T @ rhs) / (evals + b))
+
+    def error(zz: torch.Tensor) -> float:
+        with torch.no_grad():
+            return float(torch.linalg.vector_norm(g(zz[None])[0] @ a.T - yt))
+
+    outs, zs, errs = [], [], []
     for i in range(restarts):
         gen = torch.Generator(device="cpu")
         gen.manual_seed(init_seed(i))
-        rows.append(torch.randn(k, generator=gen, dtype=torch.float64))
-    z = torch.stack(rows).requires_grad_(True)
-    with torch.no_grad():
-        x = g(z).clone()
-    lam = torch.zeros_like(x)
-    for _ in range(steps):
-        h = x - g(z)
-        aug = (lam * h).sum() + 0.5 * beta * (h * h).sum()
-        (grad,) = torch.autograd.grad(aug, z)
+        z = torch.randn(k, generator=gen, dtype=torch.float64).requires_grad_(True)
         with torch.no_grad():
-            z.sub_(gamma / beta * grad)
-            gz = g(z)
-            rhs = 2.0 * (yt @ a) - lam + beta * gz
-            x = torch.cholesky_solve(rhs.T, chol).T
-            lam = lam + sigma * (x - gz)
-    with torch.no_grad():
-        out = g(z)
-        err = torch.linalg.vector_norm(out @ a.T - yt, dim=1)
-    errs = [float(v) for v in err]
+            x = g(z[None])[0].clone()
+        lam = torch.zeros_like(x)
+        b, s, eta = beta, sigma, None
+        best_z, best_e = z.detach().clone(), error(z.detach())
+        for t in range(steps):
+            h = x - g(z[None])[0]
+            aug = (lam * h).sum() + 0.5 * b * (h * h).sum()
+            (grad,) = torch.autograd.grad(aug, z)
+            with torch.no_grad():
+                z -= gamma / b * grad
+                gz = g(z[None])[0]
+                x = solve_x(aty - lam + b * gz, b)
+                h = x - gz
+                lam = lam + s * h
+                if schedule == "adaptive":
+                    b, s, eta = _adapt_penalty(t, float(h.norm()), b, s, beta, sigma, eta)
+            if keep == "best":
+                e = error(z.detach())
+                if e < best_e:
+                    best_z, best_e = z.detach().clone(), e
+        if keep == "last":
+            best_z, best_e = z.detach().clone(), error(z.detach())
+        with torch.no_grad():
+            outs.append(g(best_z[None])[0])
+        zs.append(best_z)
+        errs.append(best_e)
     best = min(range(restarts), key=lambda i: (math.isnan(errs[i]), errs[i]))
-    return Result(out[best].numpy().copy(), z[best].detach().numpy().copy(), errs[best], errs)
+    return Result(outs[best].numpy().copy(), zs[best].numpy().copy(), errs[best], errs)

@@ -77,3 +77,55 @@ def test_non_sensing_problem_keeps_the_output_split() -> None:
     problem = InversionProblem(gen, [float(v) for v in target], Domain("real"), p=2, threshold=0.5)
     sol = solve(problem, "admm", seed=0, options={"steps": 50, "restarts": 1})
     assert sol.stats["split"].startswith("network output")
+
+
+def test_admm_mnist_elu_preset_numbers() -> None:
+    from geninv.solvers.approx.presets import get_preset
+
+    p = get_preset("admm-mnist-elu")
+    assert p.backend == "admm"
+    assert dict(p.options) == {
+        "gamma": 0.02,
+        "beta": 50.0,
+        "sigma": 100.0,
+        "schedule": "adaptive",
+        "f_weight": 0.5,
+        "steps": 3000,
+        "restarts": 3,
+        "keep": "best",
+    }
+    assert p.unstated  # --normalize and the restart rule are said to be assumed
+
+
+@pytest.mark.parametrize(("m", "keep"), [(8, "best"), (25, "last"), (40, "best")])
+def test_admm_preset_rule_equals_the_reference_on_an_elu_generator(m: int, keep: str) -> None:
+    """The preset's update rule (f = 1/2 ||Ax - y||^2, exact x step, adaptive penalty)
+    against the reference written from the paper (eigendecomposition of A^T A there,
+    A's SVD here): the same estimate to 1e-8, on an ELU generator."""
+    from geninv.workflows import apply_preset
+
+    from .conftest import load_bench
+
+    ref = load_bench("reference_csgm")
+    rng = np.random.default_rng(40 + m)
+    layers = [
+        (rng.normal(size=(12, 4)), rng.normal(size=12), "elu"),
+        (rng.normal(size=(30, 12)) / 3, rng.normal(size=30), "sigmoid"),
+    ]
+    gen = ReLUNetwork(
+        [w for w, _, _ in layers], [b for _, b, _ in layers], activations=["elu", "sigmoid"]
+    )
+    a = sensing.gaussian_measurements(m, 30, rng)
+    y = a @ rng.uniform(0, 1, size=30)
+    # small beta and sigma, so that the adaptive rule's every branch is taken in 80 steps
+    over = {"steps": 80, "gamma": 0.02, "beta": 0.05, "sigma": 0.1, "keep": keep}
+    method, opts = apply_preset("admm-mnist-elu", None, {**over, "device": "cpu"})
+    want = ref.admm(
+        layers, a, y, gamma=0.02, beta=0.05, sigma=0.1, steps=80, restarts=3,
+        init_seed=lambda i: 5 + i, f_weight=0.5, schedule="adaptive", keep=keep,
+    )  # fmt: skip
+    problem = sensing.sensing_problem(gen, a, y, threshold=1e-12)
+    x_hat, sol = sensing.recover(problem, method, seed=5, options=opts)
+    assert sol.stats["f_weight"] == 0.5 and sol.stats["schedule"] == "adaptive"
+    assert np.max(np.abs(x_hat - want.x_hat)) < 1e-8
+    assert max(sol.stats["final_beta"]) > 0.05  # the adaptive penalty did grow

@@ -339,7 +339,7 @@ def test_refuses_softmax(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedError, match=r"node 1 'sm' \(Softmax\): unsupported op") as info:
         import_onnx(path)
     assert_one_line_error(info.value, path)
-    assert "LeakyRelu, Sigmoid and Tanh" in str(info.value)
+    assert "LeakyRelu, Elu, Sigmoid and Tanh" in str(info.value)
 
 
 @pytest.mark.parametrize(

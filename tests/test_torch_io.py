@@ -190,8 +190,8 @@ def test_nested_sequential_is_flattened() -> None:
         (nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Conv2d(1, 1, 1)), r"module 2 \(Conv2d\)"),
         (nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4), nn.ReLU()), r"module 1 \(LayerNorm\)"),
         (
-            nn.Sequential(nn.Linear(4, 4), nn.Sequential(nn.ReLU(), nn.ELU())),
-            r"module 1\.1 \(ELU\)",
+            nn.Sequential(nn.Linear(4, 4), nn.Sequential(nn.ReLU(), nn.SELU())),
+            r"module 1\.1 \(SELU\)",
         ),
         (nn.Sequential(nn.ReLU(), nn.Linear(4, 4)), r"module 0 \(ReLU\).*before the first Linear"),
         (nn.Sequential(nn.Linear(4, 4), nn.LeakyReLU(-0.5)), r"module 1 \(LeakyReLU\).*slope"),

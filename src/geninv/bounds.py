@@ -75,7 +75,7 @@ from typing import Literal
 
 import numpy as np
 
-from geninv.network import FloatArray, Layer, ReLUNetwork
+from geninv.network import FloatArray, Layer, ReLUNetwork, elu_float
 
 #: Relative widening of every bab float interval and an absolute floor (see the module
 #: docstring for the lengths it covers; :func:`rounding_rel` takes over beyond).
@@ -183,6 +183,11 @@ def activation_bounds(
         return lo.copy(), hi.copy()
     if kind in ("relu", "leaky_relu"):
         return np.where(lo >= 0, lo, alpha * lo), np.where(hi >= 0, hi, alpha * hi)
+    if kind == "elu":  # alpha expm1 (h <= 0), widened like sigmoid / tanh; >= -alpha
+        flo, fhi = elu_float(lo, alpha), elu_float(hi, alpha)
+        flo = np.maximum(flo - (SMOOTH_REL * np.abs(flo) + SMOOTH_ABS), -alpha)
+        fhi = np.where(hi > 0, fhi, fhi + (SMOOTH_REL * np.abs(fhi) + SMOOTH_ABS))
+        return flo, fhi
     if kind in _SMOOTH:
         f, bottom, top = _SMOOTH[kind]
         flo, fhi = f(lo), f(hi)

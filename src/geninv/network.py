@@ -3,8 +3,11 @@
     G_1(z) = act_1(W_1 z + b_1),   G_l(z) = act_l(W_l G_{l-1}(z) + b_l),  l = 2..L
 
 In the paper every act_l is ReLU.  geninv also admits, per layer, the identity,
-LeakyReLU with a rational slope (``"leaky_relu:0.2"``), and sigmoid or tanh
-(trained GAN/VAE generators end with one of these).  A network is *piecewise
+LeakyReLU with a rational slope (``"leaky_relu:0.2"``), sigmoid or tanh
+(trained GAN/VAE generators end with one of these), and ELU with a rational
+``alpha >= 0`` (``"elu"``: alpha 1; ``"elu:1/2"``), ``ELU(t) = t`` for ``t > 0`` and
+``alpha (e^t - 1)`` otherwise (the hidden activation of Latorre et al.'s MNIST
+generators): monotone, ``max(1, alpha)``-Lipschitz, transcendental below 0.  A network is *piecewise
 linear* when it uses only ReLU, LeakyReLU and the identity; exact solvers
 accept only what they can encode and say which layer they cannot.
 
@@ -48,10 +51,10 @@ from geninv.rationals import shared_ints as shared_ints
 from geninv.rationals import small_fraction as small_fraction
 from geninv.rationals import to_fraction as to_fraction
 
-Activation = Literal["relu", "identity", "leaky_relu", "sigmoid", "tanh"]
-ACTIVATIONS: tuple[str, ...] = ("relu", "identity", "leaky_relu", "sigmoid", "tanh")
+Activation = Literal["relu", "identity", "leaky_relu", "sigmoid", "tanh", "elu"]
+ACTIVATIONS: tuple[str, ...] = ("relu", "identity", "leaky_relu", "sigmoid", "tanh", "elu")
 PIECEWISE_LINEAR: frozenset[str] = frozenset({"relu", "identity", "leaky_relu"})
-#: Decimal digits used to evaluate sigmoid and tanh in "exact" evaluation.
+#: Decimal digits used to evaluate sigmoid, tanh and ELU in "exact" evaluation.
 SMOOTH_DIGITS = 60
 Number = int | float | Fraction
 
@@ -120,7 +123,7 @@ class Layer:
     activation: Activation
     exact_weight: list[list[Fraction]] | None = field(default=None, repr=False)
     exact_bias: list[Fraction] | None = field(default=None, repr=False)
-    negative_slope: Fraction = Fraction(0)  # LeakyReLU slope (0 for ReLU)
+    negative_slope: Fraction = Fraction(0)  # LeakyReLU slope (0 for ReLU); ELU's alpha
     #: the linear map as a structured (convolutional, sparse) operator, instead of ``dense``
     op: LinearOp | None = field(default=None, repr=False)
 
@@ -166,9 +169,12 @@ class Layer:
 
     @property
     def activation_label(self) -> str:
-        """The activation's name, with its slope for leaky ReLU (``leaky_relu:ALPHA``)."""
+        """The activation's name, with its slope for leaky ReLU (``leaky_relu:ALPHA``)
+        and its alpha for an ELU other than alpha 1 (``elu:ALPHA``)."""
         if self.activation == "leaky_relu":
             return f"leaky_relu:{self.negative_slope}"
+        if self.activation == "elu" and self.negative_slope != 1:
+            return f"elu:{self.negative_slope}"
         return self.activation
 
     @property
@@ -377,18 +383,18 @@ class ReLUNetwork(IntegerEvaluation):
 
     def is_float_exact(self) -> bool:
         """True when the float64 copy of every parameter equals its exact value (the
-        weights and biases, and every LeakyReLU slope)."""
+        weights and biases, and every LeakyReLU slope and ELU alpha)."""
         return all(layer.exact_weight is None for layer in self.layers) and all(
             Fraction(float(layer.negative_slope)) == layer.negative_slope
             for layer in self.layers
-            if layer.activation == "leaky_relu"
+            if layer.activation in ("leaky_relu", "elu")
         )
 
     def onnx_exact(self) -> bool:
         """True when the ONNX file :func:`geninv.io.onnx_io.export_onnx` writes (``"auto"``
         dtype) holds every parameter exactly: float32 tensors whenever the network has a
         LeakyReLU (and LeakyRelu's ``alpha`` is a float32 attribute in any case)."""
-        leaky = any(layer.activation == "leaky_relu" for layer in self.layers)
+        leaky = any(layer.activation in ("leaky_relu", "elu") for layer in self.layers)
         if self.is_structured:  # written in float64 unless float32 holds it (see export_onnx)
             return self.is_float_exact() and all(
                 Fraction(float(np.float32(float(la.negative_slope)))) == la.negative_slope
@@ -410,7 +416,7 @@ class ReLUNetwork(IntegerEvaluation):
                 if not np.array_equal(narrowed, arr):
                     return False
         for layer in self.layers:
-            if layer.activation == "leaky_relu":
+            if layer.activation in ("leaky_relu", "elu"):
                 slope = layer.negative_slope
                 if Fraction(float(np.float32(float(slope)))) != slope:
                     return False
@@ -465,9 +471,11 @@ class ReLUNetwork(IntegerEvaluation):
     def forward_exact(self, z: Sequence[Any]) -> list[Fraction]:
         """Exact rational evaluation of one latent vector.
 
-        Exact for piecewise-linear networks.  Sigmoid and tanh are evaluated in
+        Exact for piecewise-linear networks.  Sigmoid, tanh and ELU are evaluated in
         decimal arithmetic with ``SMOOTH_DIGITS`` significant digits and the
-        result taken as a rational (see :attr:`is_piecewise_linear`).  Integer
+        result taken as a rational (see :attr:`is_piecewise_linear`; the re-check of
+        a network with an ELU layer does not rest on this, but on the rigorous
+        enclosure of :mod:`geninv.exact_elu`).  Integer
         networks (ReLU/identity layers) on integer latents are evaluated in
         overflow-checked int64 arithmetic (:meth:`_forward_int`), which is exact.
         """
@@ -534,20 +542,26 @@ _ZERO = Fraction(0)
 
 
 def parse_activation(spec: Any, what: str = "activation") -> tuple[Activation, Fraction]:
-    """'relu', 'identity', 'sigmoid', 'tanh', 'leaky_relu' (slope 1/100) or 'leaky_relu:SLOPE'."""
+    """'relu', 'identity', 'sigmoid', 'tanh', 'leaky_relu' (slope 1/100),
+    'leaky_relu:SLOPE', 'elu' (alpha 1) or 'elu:ALPHA' (rational, >= 0)."""
     if not isinstance(spec, str):
         raise ValidationError(f"{what}: expected a string such as 'relu', got {spec!r}")
     name, _, arg = spec.strip().lower().partition(":")
     if name not in ACTIVATIONS:
         raise ValidationError(
             f"{what}: unknown activation {spec!r}; expected one of relu, identity, "
-            "leaky_relu[:slope], sigmoid, tanh"
+            "leaky_relu[:slope], sigmoid, tanh, elu[:alpha]"
         )
     if name == "leaky_relu":
         slope = to_fraction(arg, f"{what} slope") if arg else Fraction(1, 100)
         if slope < 0:
             raise ValidationError(f"{what}: LeakyReLU slope must be >= 0, got {slope}")
         return "leaky_relu", slope
+    if name == "elu":
+        alpha = to_fraction(arg, f"{what} alpha") if arg else Fraction(1)
+        if alpha < 0:
+            raise ValidationError(f"{what}: ELU alpha must be >= 0, got {alpha}")
+        return "elu", alpha
     if arg:
         raise ValidationError(f"{what}: {name} takes no parameter, got {spec!r}")
     return name, _ZERO  # type: ignore[return-value]
@@ -564,7 +578,19 @@ def apply_activation(h: FloatArray, layer: Layer) -> FloatArray:
         h = 0.5 * (1.0 + np.tanh(0.5 * h))  # stable for large |h|
     elif act == "tanh":
         h = np.tanh(h)
+    elif act == "elu":
+        h = elu_float(h, float(layer.negative_slope))
     return h
+
+
+def elu_float(h: FloatArray, alpha: float) -> FloatArray:
+    """``ELU(h) = h`` for ``h > 0``, ``alpha expm1(h)`` otherwise (float64, a new array)."""
+    with np.errstate(under="ignore"):
+        neg = np.expm1(np.minimum(h, 0.0))
+    if alpha != 1.0:
+        neg = alpha * neg
+    out: FloatArray = np.where(h > 0, h, neg)
+    return out
 
 
 def _exact_activation(s: Fraction, layer: Layer) -> Fraction:
@@ -575,11 +601,17 @@ def _exact_activation(s: Fraction, layer: Layer) -> Fraction:
         return s if s > 0 else layer.negative_slope * s
     if act == "identity":
         return s
+    if act == "elu" and s > 0:
+        return s
     with localcontext() as ctx:
         ctx.prec = SMOOTH_DIGITS
         x = Decimal(s.numerator) / Decimal(s.denominator)
         if act == "sigmoid":
             val = 1 / (1 + (-x).exp()) if x > -1000 else Decimal(0)
+        elif act == "elu":  # x <= 0
+            alpha = layer.negative_slope
+            e = x.exp() - 1 if x > -1000 else Decimal(-1)
+            return alpha * Fraction(e)
         else:  # tanh
             val = Decimal(1) if x > 200 else (Decimal(-1) if x < -200 else _dtanh(x))
         return Fraction(val)

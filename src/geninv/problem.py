@@ -419,6 +419,18 @@ class InversionProblem:
                 return ExactCheck(
                     ok, ok and fast.meets, fast.distance, None, fast.method, why_f, True
                 )
+            from geninv.exact_elu import has_elu, interval_check
+
+            if has_elu(self.network):  # G(z) is transcendental: a rigorous enclosure
+                iv = interval_check(self, zf)
+                why_i = (
+                    why
+                    if not ok
+                    else (iv.reason or ("" if iv.meets else "distance exceeds the threshold"))
+                )
+                return ExactCheck(
+                    ok, ok and iv.meets, iv.distance, None, iv.method, why_i, iv.decided
+                )
             out = self.network.forward_exact(zf)
             diff = [o - t for o, t in zip(out, self.target, strict=True)]
         decided, meets, dist, dpow, method, undecided_why = compare_lp_tuple(

@@ -33,12 +33,19 @@ constant ``L`` and monotone)::
     leaky_relu(alpha)       L = max(1, |alpha|), evaluation error u |out|
     sigmoid                 L = 1/4,         evaluation error (K/2 + 2) u + 2^-1070
     tanh                    L = 1,           evaluation error K u |out| + 2^-1070
+    elu(alpha)              L = max(1, alpha), evaluation error (K + 2) u |out|
+                                             + max(1, alpha) 2^-1070
 
 so ``E_out = L E_s + (evaluation error)``, rounded up.  Sigmoid is computed as
 ``0.5 (1 + tanh(s / 2))`` (as :func:`geninv.network.apply_activation` does), so both
 rest on ``tanh``; ``K = TANH_ULPS = 64`` is the assumed bound on the relative error
-of NumPy's ``tanh`` in ulps (glibc documents <= 2 ulp, NumPy's SIMD kernels <= 4):
-the one assumption this module makes beyond IEEE 754 arithmetic.
+of NumPy's ``tanh`` and ``expm1`` in ulps (glibc documents <= 2 ulp for both, NumPy's
+SIMD kernels <= 4): the one assumption this module makes beyond IEEE 754 arithmetic.
+ELU is ``s`` for ``s > 0`` (exact) and ``alpha expm1(s)`` below (``K`` ulps, one more
+rounding for the product by ``alpha``, gradual underflow below ``2^-1070``); it is
+monotone and ``max(1, alpha)``-Lipschitz (``alpha e^t <= alpha`` for ``t <= 0``).  When
+this check cannot decide, a network with an ELU layer is re-checked by the rigorous
+rational enclosure of :mod:`geninv.exact_elu` (no float anywhere).
 
 The comparison: ``d = fl(out - x)`` with ``|d - d*| <= E_d`` (``E_out`` plus the
 target's rounding plus ``u |d|``), ``l = max(|d| - E_d, 0)``, ``U = |d| + E_d``
@@ -62,6 +69,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+from geninv.network import elu_float
 
 if TYPE_CHECKING:
     from geninv.network import Layer, ReLUNetwork
@@ -190,6 +199,11 @@ def forward_enclosure(network: ReLUNetwork, z: FloatArray, z_err: FloatArray) ->
             elif act == "tanh":
                 h = np.tanh(s)
                 e = _up(es + TANH_ULPS * U * np.abs(h) + SMOOTH_TINY)
+            elif act == "elu":
+                alpha = float(layer.negative_slope)
+                lip = max(1.0, alpha)
+                h = elu_float(s, alpha)
+                e = _up(lip * es + ((TANH_ULPS + 2) * U * np.abs(h) + lip * SMOOTH_TINY))
             else:  # an activation this analysis does not cover
                 return None
             if not (np.all(np.isfinite(h)) and np.all(np.isfinite(e))):

@@ -29,14 +29,14 @@ float64, the running bounds
     affine step h -> A h + c with fan-in k:   p = |A| m + |c|,
         e <- |A| e + (k + 3) u p,   m <- p,
     activation with Lipschitz constant L (1 for ReLU and tanh, max(1, alpha)
-    for LeakyReLU, 1/4 for sigmoid):   e <- L e (+ S for sigmoid/tanh),
+    for LeakyReLU and ELU, 1/4 for sigmoid):   e <- L e (+ L S for sigmoid/tanh/ELU),
         m <- L m (at most 1 for sigmoid/tanh),
 
 (for a structured, convolutional piece, ``|A| m`` is computed by running the piece
 with ``|kernel|``, and ``k`` is its largest number of taps per output)
 bound the error of *any* summation order (Higham's gamma_k bound) of either
 side; ``S = max(256 u, 2^-40)`` allows for a library's approximate
-sigmoid/tanh.  The check fails when some output differs by more than
+sigmoid/tanh/expm1.  The check fails when some output differs by more than
 ``4 e + 1e-30``.  The bound is generous for a faithful reading and tiny next
 to any change of semantics (a LeakyReLU read as ReLU differs by ``alpha |p|``).
 """
@@ -118,6 +118,8 @@ def _lipschitz(spec: str) -> tuple[float, bool]:
     name, _, arg = spec.partition(":")
     if name == "leaky_relu":
         return max(1.0, float(Fraction(arg)) if arg else 0.01), False
+    if name == "elu":  # |ELU(t)| <= max(1, alpha) |t|; a library's expm1 is approximate
+        return max(1.0, float(Fraction(arg)) if arg else 1.0), True
     if name == "sigmoid":
         return 0.25, True
     return 1.0, name == "tanh"
@@ -151,8 +153,9 @@ def error_bound(steps: Sequence[Step], points: _Arr, unit: float) -> _Arr:
             err = lip * err
             mag = lip * mag
             if smooth:
-                err = err + smooth_err
-                mag = np.minimum(mag, 1.0)
+                err = err + lip * smooth_err
+                if not step.activation.startswith("elu"):
+                    mag = np.minimum(mag, 1.0)
     bound: _Arr = 4.0 * err.T + 1e-30
     return bound
 
@@ -352,6 +355,8 @@ def check_state(
                 h = torch.sigmoid(h)
             elif act == "tanh":
                 h = torch.tanh(h)
+            elif act == "elu":
+                h = functional.elu(h, float(Fraction(slope)) if slope else 1.0)
         out: _Arr = h.numpy()
         return out
 

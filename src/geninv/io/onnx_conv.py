@@ -18,7 +18,7 @@ the flattened rest, e.g. 64 values for a DCGAN's ``z`` of shape ``[1, 64, 1, 1]`
   axis), ``Identity``: no value moves;
 * ``Gemm``/``MatMul`` on a vector, and ``Add``/``Sub``/``Mul``/``Div`` by
   constants broadcast to the tensor;
-* ``Relu``, ``LeakyRelu``, ``Sigmoid``, ``Tanh``, each closing a layer.
+* ``Relu``, ``LeakyRelu``, ``Elu``, ``Sigmoid``, ``Tanh``, each closing a layer.
 
 Pieces fold into structured layers as :mod:`geninv.io.conv_build` describes
 (in float64: see :mod:`geninv.conv`), and the result is compared with
@@ -63,11 +63,12 @@ OTHER_OPS = (
     "Div",
     "Relu",
     "LeakyRelu",
+    "Elu",
     "Sigmoid",
     "Tanh",
     "Constant",
 )
-_ACTS = ("Relu", "LeakyRelu", "Sigmoid", "Tanh")
+_ACTS = ("Relu", "LeakyRelu", "Elu", "Sigmoid", "Tanh")
 
 
 def _attrs(node: onnx.NodeProto) -> dict[str, Any]:

@@ -22,7 +22,13 @@ OPSET = 13
 IR_VERSION = 8
 
 #: activation -> ONNX op written after each Gemm (none for the identity)
-_EXPORT_OPS = {"relu": "Relu", "leaky_relu": "LeakyRelu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+_EXPORT_OPS = {
+    "relu": "Relu",
+    "leaky_relu": "LeakyRelu",
+    "elu": "Elu",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+}
 
 
 # ====================================================================== export
@@ -48,8 +54,9 @@ def export_onnx(network: ReLUNetwork, path: str | Path, dtype: str = "auto") -> 
     ``path``.  Opset :data:`OPSET`, IR version :data:`IR_VERSION`.
     """
     if dtype == "auto":
-        leaky = any(layer.activation == "leaky_relu" for layer in network.layers)
-        # onnxruntime implements LeakyRelu for float32 only; trained generators are float32
+        leaky = any(layer.activation in ("leaky_relu", "elu") for layer in network.layers)
+        # onnxruntime implements LeakyRelu and Elu for float32 only; trained generators are
+        # float32
         dtype = "float32" if network.is_float32_exact() or leaky else "float64"
         if network.is_structured:  # never round a convolutional network's weights
             dtype = "float32" if network.is_float32_exact() else "float64"
@@ -83,7 +90,7 @@ def export_onnx(network: ReLUNetwork, path: str | Path, dtype: str = "auto") -> 
         if act_op is not None:
             post = "x" if l_idx == last else f"h{l_idx}"
             node = helper.make_node(act_op, [current], [post], name=f"{act_op}_{l_idx}")
-            if act_op == "LeakyRelu":
+            if act_op in ("LeakyRelu", "Elu"):
                 node.attribute.append(helper.make_attribute("alpha", float(layer.negative_slope)))
             nodes.append(node)
             current = post

@@ -21,7 +21,13 @@ from onnx import TensorProto, helper, numpy_helper
 from geninv.conv import Prim, Shape
 from geninv.network import ReLUNetwork
 
-_ACT = {"relu": "Relu", "leaky_relu": "LeakyRelu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+_ACT = {
+    "relu": "Relu",
+    "leaky_relu": "LeakyRelu",
+    "elu": "Elu",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+}
 
 
 def export_structured(
@@ -70,7 +76,7 @@ def export_structured(
         current = node("Add", [current, const("bias", bias)])
         op = _ACT.get(layer.activation)
         if op is not None:
-            extra = {"alpha": float(layer.negative_slope)} if op == "LeakyRelu" else {}
+            extra = {"alpha": float(layer.negative_slope)} if op in ("LeakyRelu", "Elu") else {}
             current = node(op, [current], **extra)
     out_shape = shape
     nodes.append(helper.make_node("Identity", [current], ["x"], name="output"))

@@ -7,7 +7,7 @@ Export
     h_0 = z,   h_l = act_l(W_l h_{l-1} + b_l),   x = h_L,
 
 as a chain of ONNX nodes ``Gemm(h, W_l, b_l, transB=1)`` followed by ``Relu``
-(``LeakyRelu``, ``Sigmoid``, ``Tanh``; omitted after an identity layer).  A row
+(``LeakyRelu``, ``Elu``, ``Sigmoid``, ``Tanh``; omitted after an identity layer).  A row
 vector ``h`` of shape ``[1, m]`` times ``W_l^T`` is exactly ``(W_l h)^T``, so
 ``transB=1`` lets the initializers keep geninv's ``(out, in)`` layout.  The
 graph input is ``"z"`` of shape ``[1, n]`` and the output ``"x"`` of shape ``[1, q]``.
@@ -30,8 +30,8 @@ of the running activation:
 ``Identity``, ``Flatten(axis=1)`` of a ``[1, n]`` row and ``Reshape`` to
 ``[1, n]``, ``[-1, n]``, ``[n]``, ``[-1]`` or ``[1, -1]`` move no value, so they
 are the identity on the running vector and are skipped.  ``Relu``,
-``LeakyRelu`` (its ``alpha``: the exact value of the float32 the attribute
-stores), ``Sigmoid`` and ``Tanh`` each close a layer.
+``LeakyRelu`` and ``Elu`` (their ``alpha``: the exact value of the float32 the
+attribute stores; >= 0), ``Sigmoid`` and ``Tanh`` each close a layer.
 
 (One node's map is read by :mod:`geninv.io.onnx_nodes`; this module walks the chain.)
 
@@ -104,7 +104,7 @@ __all__ = ["IR_VERSION", "OPSET", "export_onnx", "import_onnx"]
 
 _SUPPORTED = (
     "geninv reads only Gemm, MatMul, Add, Sub, Mul, Div (by constants), Identity, "
-    "Flatten, Reshape, Constant, Relu, LeakyRelu, Sigmoid and Tanh, and for convolutional "
+    "Flatten, Reshape, Constant, Relu, LeakyRelu, Elu, Sigmoid and Tanh, and for convolutional "
     "models Conv, ConvTranspose, BatchNormalization, Upsample/Resize (nearest), Pad (zeros), "
     "Unsqueeze and Squeeze (see docs/formats.md)"
 )
@@ -118,7 +118,7 @@ _SHAPE_OPS = ("Identity", "Flatten", "Reshape")
 _CONV = (*CONV_OPS, "Unsqueeze", "Squeeze")
 
 #: ONNX activation ops read, each closing one layer
-_IMPORT_OPS = ("Relu", "LeakyRelu", "Sigmoid", "Tanh")
+_IMPORT_OPS = ("Relu", "LeakyRelu", "Elu", "Sigmoid", "Tanh")
 
 
 def _read_model(path: Path) -> onnx.ModelProto:

@@ -422,10 +422,12 @@ def _bias_vector(
 
 
 def activation_of(reader: Any, index: int, node: onnx.NodeProto) -> str:
-    """The geninv spec of an activation node; LeakyRelu's ``alpha`` is the exact value of
-    the float32 the attribute stores (default: float32 0.01, as onnxruntime uses)."""
+    """The geninv spec of an activation node; LeakyRelu's and Elu's ``alpha`` is the exact
+    value of the float32 the attribute stores (defaults: float32 0.01 and 1.0, as
+    onnxruntime uses); a negative or non-finite alpha is refused (geninv's activations
+    are monotone)."""
     op = node.op_type
-    allowed = {"alpha"} if op == "LeakyRelu" else set()
+    allowed = {"alpha"} if op in ("LeakyRelu", "Elu") else set()
     for attr in node.attribute:
         if attr.name not in allowed:
             raise reader.unsupported(index, node, f"unknown {op} attribute '{attr.name}'")
@@ -438,6 +440,13 @@ def activation_of(reader: Any, index: int, node: onnx.NodeProto) -> str:
         if not (np.isfinite(alpha) and alpha >= 0):
             raise reader.unsupported(index, node, f"LeakyRelu alpha {alpha}; expected >= 0")
         return f"leaky_relu:{Fraction(alpha)}"
+    if op == "Elu":
+        alpha = 1.0
+        for attr in node.attribute:
+            alpha = float(attr.f)
+        if not (np.isfinite(alpha) and alpha >= 0):
+            raise reader.unsupported(index, node, f"Elu alpha {alpha}; expected >= 0")
+        return f"elu:{Fraction(alpha)}"
     return {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh"}[op]
 
 

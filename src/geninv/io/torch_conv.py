@@ -54,7 +54,7 @@ CONV_MODULES: tuple[type[nn.Module], ...] = (
 )
 SUPPORTED = (
     "Conv2d, ConvTranspose2d, BatchNorm2d, BatchNorm1d, Upsample (nearest), ZeroPad2d, "
-    "ConstantPad2d (0), Flatten, Unflatten, Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Identity, "
+    "ConstantPad2d (0), Flatten, Unflatten, Linear, ReLU, LeakyReLU, ELU, Sigmoid, Tanh, Identity, "
     "Dropout"
 )
 
@@ -146,11 +146,24 @@ def _activation(child: nn.Module, param_dtype: Any, where: str) -> str | None:
         if param_dtype == torch.float32:
             slope = float(np.float32(slope))  # torch computes with the tensor's dtype
         return f"leaky_relu:{Fraction(slope)}"
+    if isinstance(child, nn.ELU):
+        return elu_spec(child, param_dtype, where)
     if isinstance(child, nn.Sigmoid):
         return "sigmoid"
     if isinstance(child, nn.Tanh):
         return "tanh"
     return None
+
+
+def elu_spec(child: nn.ELU, param_dtype: Any, where: str) -> str:
+    """``elu:ALPHA`` of an ``nn.ELU``: alpha >= 0 (monotone), the float32 value for a
+    float32 model (torch computes in the tensor's dtype), as for LeakyReLU's slope."""
+    alpha = float(child.alpha)
+    if not (np.isfinite(alpha) and alpha >= 0):
+        raise UnsupportedError(f"{where}: ELU alpha {alpha}; geninv handles alpha >= 0")
+    if param_dtype == torch.float32:
+        alpha = float(np.float32(alpha))
+    return f"elu:{Fraction(alpha)}"
 
 
 def _shape_piece(asm: ConvAssembler, child: nn.Module, where: str) -> bool:
@@ -373,6 +386,8 @@ def _activation_module(spec: str) -> nn.Module:
         return nn.ReLU()
     if name == "leaky_relu":
         return nn.LeakyReLU(float(Fraction(slope)))
+    if name == "elu":
+        return nn.ELU(float(Fraction(slope)) if slope else 1.0)
     if name == "sigmoid":
         return nn.Sigmoid()
     if name == "tanh":

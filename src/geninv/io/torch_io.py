@@ -6,7 +6,8 @@ Reading a module
 blocks are flattened, their modules named ``"3.1"`` and so on) built from
 
 * ``nn.Linear``, with or without bias;
-* ``nn.ReLU``, ``nn.LeakyReLU`` (its ``negative_slope``, >= 0), ``nn.Sigmoid``, ``nn.Tanh``;
+* ``nn.ReLU``, ``nn.LeakyReLU`` (its ``negative_slope``, >= 0), ``nn.ELU`` (its ``alpha``,
+  >= 0), ``nn.Sigmoid``, ``nn.Tanh``;
 * ``nn.Identity``, ``nn.Flatten`` (``start_dim=1``, a no-op on a batch of
   vectors) and ``nn.Dropout``/``nn.AlphaDropout`` (no-ops in evaluation mode,
   which is the semantics geninv takes).
@@ -61,7 +62,7 @@ from torch import nn
 from geninv.errors import UnsupportedError, ValidationError
 from geninv.io.affine import Assembler
 from geninv.io.fidelity import check_module
-from geninv.io.torch_conv import CONV_MODULES, from_sequential_conv
+from geninv.io.torch_conv import CONV_MODULES, elu_spec, from_sequential_conv
 from geninv.io.torch_state import (
     DCGAN_ARCH,
     ArchStep,
@@ -87,7 +88,7 @@ __all__ = [
 _Arr = npt.NDArray[Any]  # float64, or an object array of Fractions after composition
 
 _SUPPORTED_MODULES = (
-    "Linear, ReLU, LeakyReLU, Sigmoid, Tanh, Identity, Flatten, Dropout, AlphaDropout"
+    "Linear, ReLU, LeakyReLU, ELU, Sigmoid, Tanh, Identity, Flatten, Dropout, AlphaDropout"
 )
 
 
@@ -165,6 +166,8 @@ def from_sequential(module: nn.Sequential, input_shape: Sequence[int] | None = N
                 # slope of the network it runs
                 slope = float(np.float32(slope))
             spec = f"leaky_relu:{Fraction(slope)}"
+        elif isinstance(child, nn.ELU):
+            spec = elu_spec(child, param_dtype, where)
         elif isinstance(child, nn.Sigmoid):
             spec = "sigmoid"
         elif isinstance(child, nn.Tanh):
@@ -198,7 +201,7 @@ def to_torch(network: ReLUNetwork, dtype: torch.dtype = torch.float64) -> nn.Seq
     """An ``nn.Sequential`` computing ``network`` (in ``dtype``), in evaluation mode.
 
     Each layer is a ``Linear`` (always with a bias) followed by ``ReLU``,
-    ``LeakyReLU``, ``Sigmoid`` or ``Tanh`` (nothing for the identity).  The
+    ``LeakyReLU``, ``ELU``, ``Sigmoid`` or ``Tanh`` (nothing for the identity).  The
     parameters are frozen (``requires_grad=False``): gradient backends
     differentiate with respect to the latent only.
     """
@@ -213,6 +216,8 @@ def to_torch(network: ReLUNetwork, dtype: torch.dtype = torch.float64) -> nn.Seq
             modules.append(nn.ReLU())
         elif layer.activation == "leaky_relu":
             modules.append(nn.LeakyReLU(float(layer.negative_slope)))
+        elif layer.activation == "elu":
+            modules.append(nn.ELU(float(layer.negative_slope)))
         elif layer.activation == "sigmoid":
             modules.append(nn.Sigmoid())
         elif layer.activation == "tanh":

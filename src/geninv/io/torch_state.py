@@ -7,14 +7,16 @@
     step   := linear | INDEX | act
     linear := "linear:" NAME [":nobias"]
     INDEX  := decimal digits            (shorthand for "linear:INDEX")
-    act    := "relu" | "leaky_relu" [":" SLOPE] | "sigmoid" | "tanh" | "identity"
+    act    := "relu" | "leaky_relu" [":" SLOPE] | "elu" [":" ALPHA] | "sigmoid" | "tanh"
+            | "identity"
 
 ``linear:NAME`` takes the tensors ``NAME.weight`` (shape ``(out, in)``) and
 ``NAME.bias`` (shape ``(out,)``); with ``:nobias`` only ``NAME.weight`` (the
 bias is zero).  NAME may contain dots (``decoder.fc3``).  Whitespace around the
 steps is ignored; ``leaky_relu`` without a slope means 1/100 (PyTorch's
-default), and SLOPE is a decimal or ``p/q`` read exactly as written (``0.2`` is
-1/5, whereas ``nn.LeakyReLU(0.2)`` in :func:`~geninv.io.torch_io.from_sequential`
+default), ``elu`` without an alpha means 1 (``nn.ELU()``), and SLOPE and ALPHA
+are a decimal or ``p/q`` read exactly as written (``0.2`` is 1/5, whereas
+``nn.LeakyReLU(0.2)`` in :func:`~geninv.io.torch_io.from_sequential`
 gives the exact value of the float 0.2).  The steps are assembled exactly as for
 :func:`~geninv.io.torch_io.from_sequential` (consecutive linears compose,
 ``identity`` is a no-op).
@@ -229,7 +231,7 @@ def parse_arch(arch: str) -> list[ArchStep]:
                 "convolutional step: input:CxHxW, conv:NAME, convt:NAME, bn:NAME, upsample:F, "
                 "pad:LxRxTxB, flatten, unflatten:CxHxW"
             ) from None
-        spec = f"leaky_relu:{slope}" if act == "leaky_relu" else act
+        spec = f"{act}:{slope}" if act in ("leaky_relu", "elu") else act
         steps.append(ArchStep("activation", spec))
     if not any(s.kind in ("linear", "conv", "convt") for s in steps):
         raise ValidationError(f"architecture {arch!r} has no linear step (linear, conv or convt)")

@@ -15,11 +15,13 @@ and, per iteration t (``z`` linearised, ``x`` exact, dual ascent):
 On a compressed-sensing problem (built by ``geninv.sensing.sensing_problem``:
 ``A o G`` with ``A`` its last, identity layer; read from the problem's source
 parameters as ``pgd`` does) with p = 2 this is the paper's signal-space split,
-``f(x) = ||A x - y||^2``, whose x step is the linear solve
+``f(x) = c ||A x - y||^2`` (``c`` the option ``f_weight``: 1 by default; the authors'
+released code, and so the preset ``admm-mnist-elu``, uses ``c = 1/2``), whose x step
+(the authors' ``eadmm``, exact x-update) is the linear solve
 
-    (2 A^T A + b I) x = 2 A^T y - l + b G(z),
+    (2c A^T A + b I) x = 2c A^T y - l + b G(z),
 
-done through the SVD ``A = U S V^T`` once: ``x = (r - V diag(2 s^2 / (2 s^2 + b)) V^T r) / b``
+done through the SVD ``A = U S V^T`` once: ``x = (r - V diag(2c s^2 / (2c s^2 + b)) V^T r) / b``
 (exact in exact arithmetic; O(m q) per step).  On any other problem (and for
 p != 2) ``u`` stands for the network's output ``N(z)`` (for a sensing problem
 ``A G(z)``, the measurement space) and the u step is the prox of
@@ -60,6 +62,8 @@ class AdmmBackend(TorchBackend):
     schedule: str = option("adaptive", "choice", choices=("adaptive", "geometric", "fixed"))
     rho_factor: float = option(1.001, "number", at_least=1)
     keep: str = option("best", "choice", choices=("best", "last"))
+    #: the weight ``c`` of ``f(x) = c ||A x - y||^2`` in the signal split
+    f_weight: float = option(1.0, "number")
 
     def _run(self, run: _Run) -> dict[str, Any]:
         run.planned = self.steps
@@ -74,8 +78,9 @@ class AdmmBackend(TorchBackend):
 
         z = run.initial().requires_grad_(True)
         _, s, vt = torch.linalg.svd(a, full_matrices=False)
-        s2 = 2.0 * s * s  # eigenvalues of 2 A^T A on the rows of vt
-        aty2 = 2.0 * (run.target @ a)  # 2 A^T y
+        c2 = 2.0 * self.f_weight
+        s2 = c2 * s * s  # eigenvalues of 2c A^T A on the rows of vt
+        aty2 = c2 * (run.target @ a)  # 2c A^T y
         with torch.no_grad():
             x = gen(z).clone()
         lam = torch.zeros_like(x)
@@ -116,6 +121,7 @@ class AdmmBackend(TorchBackend):
             "schedule": self.schedule,
             "split": space,
             "keep": self.keep,
+            "f_weight": self.f_weight,
             "final_beta": [float(v) for v in beta.detach().cpu().tolist()],
         }
 

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 
 #: Every activation geninv networks use (the gradient methods only evaluate G).
-ALL_ACTIVATIONS: frozenset[str] = frozenset({"relu", "identity", "leaky_relu", "sigmoid", "tanh"})
+ALL_ACTIVATIONS: frozenset[str] = frozenset(
+    {"relu", "identity", "leaky_relu", "sigmoid", "tanh", "elu"}
+)
 #: Default exponent of the smooth surrogate of the l-infinity norm.
 INF_P = 16.0
 #: Restarts re-checked exactly at the end (best first).

@@ -83,6 +83,8 @@ class TorchGenerator:
                 h = torch.sigmoid(h)
             elif act == "tanh":
                 h = torch.tanh(h)
+            elif act == "elu":
+                h = torch.nn.functional.elu(h, slope)
         return h
 
 

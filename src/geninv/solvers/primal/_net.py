@@ -23,7 +23,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from geninv.network import FloatArray
+from geninv.network import FloatArray, elu_float
 from geninv.problem import InversionProblem, lp_norm_rows
 
 BoolArray = np.ndarray
@@ -31,7 +31,8 @@ BoolArray = np.ndarray
 
 @dataclass
 class FloatNet:
-    """The layers as float64 arrays; ``kinds``: relu, leaky, identity, sigmoid, tanh."""
+    """The layers as float64 arrays; ``kinds``: relu, leaky, identity, sigmoid, tanh, elu
+    (``slopes``: the leaky slope, ELU's alpha, else 1)."""
 
     weights: list[FloatArray]
     biases: list[FloatArray]
@@ -77,7 +78,7 @@ def make_setup(problem: InversionProblem) -> Setup:
         act = layer.activation
         kinds.append("leaky" if act == "leaky_relu" else act)
         slopes.append(
-            float(layer.negative_slope) if act in ("relu", "leaky_relu") else 1.0,
+            float(layer.negative_slope) if act in ("relu", "leaky_relu", "elu") else 1.0,
         )
     fnet = FloatNet(
         [la.weight for la in net.layers],
@@ -132,6 +133,8 @@ def _act(h: FloatArray, kind: str, slope: float) -> FloatArray:
         return 0.5 * (1.0 + np.tanh(0.5 * h))
     if kind == "tanh":
         return np.tanh(h)
+    if kind == "elu":
+        return elu_float(h, slope)
     return h
 
 
@@ -167,6 +170,8 @@ def backward(
             elif kind == "tanh":
                 t = posts[k]
                 g = g * (1.0 - t * t)
+            elif kind == "elu":  # alpha e^a = ELU(a) + alpha below 0
+                g = g * np.where(a > 0, 1.0, posts[k] + net.slopes[k])
             g = g @ net.weights[k]
     return np.asarray(np.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0), dtype=np.float64)
 
