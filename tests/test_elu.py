@@ -85,6 +85,11 @@ def test_parse_activation() -> None:
         parse_activation("elu:-1")
     with pytest.raises(ValidationError, match="elu"):
         parse_activation("selu")
+    # a parameter a float64 cannot hold, or an empty one, is refused (1e999 was a traceback)
+    for spec in ("elu:1e999", "leaky_relu:1e999", "elu:", "leaky_relu:", "relu:"):
+        with pytest.raises(ValidationError, match=r"1e300|ends in ':'"):
+            parse_activation(spec)
+    assert parse_activation("leaky_relu:1e300")[1] == 10**300
     net = ReLUNetwork([np.eye(2)], [np.zeros(2)], activations=["elu:0.5"])
     assert net.activations == ["elu:1/2"] and not net.is_piecewise_linear
     assert ReLUNetwork([np.eye(2)], [np.zeros(2)], activations=["elu"]).activations == ["elu"]

@@ -546,25 +546,38 @@ def parse_activation(spec: Any, what: str = "activation") -> tuple[Activation, F
     'leaky_relu:SLOPE', 'elu' (alpha 1) or 'elu:ALPHA' (rational, >= 0)."""
     if not isinstance(spec, str):
         raise ValidationError(f"{what}: expected a string such as 'relu', got {spec!r}")
-    name, _, arg = spec.strip().lower().partition(":")
+    name, colon, arg = spec.strip().lower().partition(":")
+    if colon and not arg:
+        raise ValidationError(f"{what}: {spec!r} ends in ':'; give the parameter or drop the ':'")
     if name not in ACTIVATIONS:
         raise ValidationError(
             f"{what}: unknown activation {spec!r}; expected one of relu, identity, "
             "leaky_relu[:slope], sigmoid, tanh, elu[:alpha]"
         )
     if name == "leaky_relu":
-        slope = to_fraction(arg, f"{what} slope") if arg else Fraction(1, 100)
-        if slope < 0:
-            raise ValidationError(f"{what}: LeakyReLU slope must be >= 0, got {slope}")
-        return "leaky_relu", slope
+        return "leaky_relu", _parameter(arg, Fraction(1, 100), f"{what}: LeakyReLU slope")
     if name == "elu":
-        alpha = to_fraction(arg, f"{what} alpha") if arg else Fraction(1)
-        if alpha < 0:
-            raise ValidationError(f"{what}: ELU alpha must be >= 0, got {alpha}")
-        return "elu", alpha
+        return "elu", _parameter(arg, Fraction(1), f"{what}: ELU alpha")
     if arg:
         raise ValidationError(f"{what}: {name} takes no parameter, got {spec!r}")
     return name, _ZERO  # type: ignore[return-value]
+
+
+def _parameter(arg: str, default: Fraction, what: str) -> Fraction:
+    """An activation's parameter: a rational >= 0 that a float64 holds (the float forward
+    multiplies by it), ``default`` when not given."""
+    if not arg:
+        return default
+    value = to_fraction(arg, what)
+    if value < 0:
+        raise ValidationError(f"{what} must be >= 0, got {value}")
+    if value > _MAX_PARAMETER:
+        raise ValidationError(f"{what} must be at most 1e300 (a float64 holds it), got {arg!r}")
+    return value
+
+
+#: The largest activation parameter accepted (slope, alpha).
+_MAX_PARAMETER = Fraction(10**300)
 
 
 def apply_activation(h: FloatArray, layer: Layer) -> FloatArray:
