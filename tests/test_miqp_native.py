@@ -3,7 +3,7 @@
 * The cause: SCIP's NLP solves (Ipopt -> MUMPS) order with the METIS inside the
   pyscipopt wheel, which corrupts the heap (``free(): invalid pointer``) on the
   Theorem 5 clique MIQPs at n = 30 of ``bench/specs/graphs.toml``.  geninv's SCIP model
-  makes MUMPS order with AMD (``nlpi/ipopt/optfile``): the model of such a cell, run to
+  makes MUMPS order with QAMD (``nlpi/ipopt/optfile``): the model of such a cell, run to
   the point where the crash came (the MPEC heuristic's first NLP), now finishes.
 * Why it killed Dask workers only: SCIP was forked into a child only from the main
   thread, and a Dask worker runs cells in an executor thread, so there SCIP ran in the
@@ -86,7 +86,7 @@ def test_the_metis_crash_of_a_graphs_cell_is_gone() -> None:
     from geninv.lab.families import build_instance
     from geninv.solvers.numerics import scale_problem
 
-    assert miqp.IPOPT_OPTIONS.read_text().split() == ["mumps_pivot_order", "0"]
+    assert miqp.IPOPT_OPTIONS.read_text().split() == ["mumps_pivot_order", "6"]
     params = {"edge_p": 0.5, "k_offset": 1, "p": 2}
     seed = instance_seed(2026, "clique-thm5", json.dumps(params, sort_keys=True), 30, 1)
     problem = build_instance("clique-thm5", params, 30, seed).problem

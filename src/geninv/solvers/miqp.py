@@ -100,13 +100,15 @@ from geninv.solvers.numerics import Scaled, model_range, scale_problem, status_m
 MAX_SOLUTIONS = 8
 #: Seconds past the time limit before the SCIP child is killed (SCIP stops itself first).
 CHILD_SLACK = 0.2
-#: Ipopt's options for SCIP's NLP solves (``nlpi/ipopt/optfile``): ``mumps_pivot_order 0``
-#: (AMD).  With MUMPS's default (METIS once a system is large enough), the METIS inside
+#: Ipopt's options for SCIP's NLP solves (``nlpi/ipopt/optfile``): ``mumps_pivot_order 6``
+#: (QAMD).  With MUMPS's default (METIS once a system is large enough), the METIS inside
 #: the pyscipopt wheel's SCIP 10 corrupts the heap (``free(): invalid pointer``,
 #: ``munmap_chunk(): invalid pointer``: glibc aborts in ``gk_free`` under
-#: ``METIS_NodeND`` <- MUMPS analysis <- Ipopt <- ``heurExecMpec``) on 5 of the 6
-#: Theorem 5 clique MIQPs at n = 30 of ``bench/specs/graphs.toml``; with AMD none does
-#: (docs/lab.md; PySCIPOpt issue 1234 reports the same METIS crash).
+#: ``METIS_NodeND`` <- MUMPS analysis <- Ipopt <- ``heurExecMpec``), or deadlocks on the
+#: malloc lock of the heap it corrupted, on 5 of the 6 Theorem 5 clique MIQPs at n = 30
+#: of ``bench/specs/graphs.toml``; with QAMD none does (docs/lab.md; PySCIPOpt issue
+#: 1234 reports the same METIS crash).  PORD (4) is not built in (MUMPS falls back to
+#: METIS); AMD (0) also avoids the crash but made MPEC's first NLP 4x slower.
 IPOPT_OPTIONS = Path(__file__).resolve().parent.parent / "data" / "ipopt-scip.opt"
 
 NO_BOUNDS_MESSAGE = (
@@ -141,7 +143,7 @@ def _setup(problem: InversionProblem) -> _Setup:
 def _to_scip(milp: _Milp, p: int, seed: int | None, progress: bool) -> tuple[Any, list[Any], Any]:
     """The SCIP model: the MILP's rows, plus ``s >= sum t_j^p``; returns (model, columns, s).
 
-    Its NLP solves (Ipopt) order MUMPS's factorisation with AMD (:data:`IPOPT_OPTIONS`)."""
+    Its NLP solves (Ipopt) order MUMPS's factorisation with QAMD (:data:`IPOPT_OPTIONS`)."""
     import pyscipopt
 
     m, cols = _scip_model(milp.model, math.inf, seed, True, False, progress, "default")
