@@ -108,7 +108,7 @@ CHILD_SLACK = 0.2
 #: malloc lock of the heap it corrupted, on 5 of the 6 Theorem 5 clique MIQPs at n = 30
 #: of ``bench/specs/graphs.toml``; with QAMD none does (docs/lab.md; PySCIPOpt issue
 #: 1234 reports the same METIS crash).  PORD (4) is not built in (MUMPS falls back to
-#: METIS); AMD (0) also avoids the crash but made MPEC's first NLP 4x slower.
+#: METIS); AMD (0) also avoids the crash but made MPEC's first NLP about 4x slower.
 IPOPT_OPTIONS = Path(__file__).resolve().parent.parent / "data" / "ipopt-scip.opt"
 
 NO_BOUNDS_MESSAGE = (
