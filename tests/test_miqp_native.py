@@ -59,6 +59,22 @@ def test_a_native_abort_in_a_non_main_thread_is_a_crashed_status() -> None:
     assert hang == "timelimit" and time.perf_counter() - t0 < 10
 
 
+def test_a_scip_abort_is_an_unknown_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the lab records for a crashing ``miqp`` cell (solved in a worker thread)."""
+    from geninv.lab.families import build_instance
+    from geninv.problem import Status
+
+    isolated = miqp._solve_isolated
+    monkeypatch.setattr(miqp, "_solve_isolated", lambda f, c, s: isolated(os.abort, c, s))
+    params = {"edge_p": 0.5, "k_offset": 0, "p": 2}
+    problem = build_instance("clique-thm5", params, 6, 5).problem
+    assert problem is not None
+    sol = _in_thread(lambda: miqp.miqp_solve(problem, time_limit=20.0))
+    assert sol.status is Status.UNKNOWN
+    assert sol.stats["scip"]["status"].startswith("crashed: ")
+    assert "died with SIGABRT" in sol.reason and "contained in a child process" in sol.reason
+
+
 def _abort_in_isolation() -> tuple[str, int]:
     return miqp._solve_isolated(os.abort, Budget(20.0, None), "SCIP")[0], os.getpid()
 

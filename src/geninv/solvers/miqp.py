@@ -382,6 +382,14 @@ class _Solver(_Session):
                     "and no point passed the exact check"
                 ),
             )
+        if status.startswith("crashed: "):  # the forked SCIP died (:func:`_solve_isolated`)
+            return self.finish(
+                Status.UNKNOWN,
+                reason=(
+                    f"{status.removeprefix('crashed: ')}; the crash was contained in a child "
+                    "process, nothing else is affected (try --method bab)"
+                ),
+            )
         return self.finish(Status.UNKNOWN, reason=status_meaning("scip", status)[1])
 
 
