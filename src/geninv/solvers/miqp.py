@@ -64,6 +64,7 @@ import math
 import time
 from collections.abc import Callable
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -99,6 +100,16 @@ from geninv.solvers.numerics import Scaled, model_range, scale_problem, status_m
 MAX_SOLUTIONS = 8
 #: Seconds past the time limit before the SCIP child is killed (SCIP stops itself first).
 CHILD_SLACK = 0.2
+#: Ipopt's options for SCIP's NLP solves (``nlpi/ipopt/optfile``): ``mumps_pivot_order 6``
+#: (QAMD).  With MUMPS's default (METIS once a system is large enough), the METIS inside
+#: the pyscipopt wheel's SCIP 10 corrupts the heap (``free(): invalid pointer``,
+#: ``munmap_chunk(): invalid pointer``: glibc aborts in ``gk_free`` under
+#: ``METIS_NodeND`` <- MUMPS analysis <- Ipopt <- ``heurExecMpec``), or deadlocks on the
+#: malloc lock of the heap it corrupted, on 5 of the 6 Theorem 5 clique MIQPs at n = 30
+#: of ``bench/specs/graphs.toml``; with QAMD none does (docs/lab.md; PySCIPOpt issue
+#: 1234 reports the same METIS crash).  PORD (4) is not built in (MUMPS falls back to
+#: METIS); AMD (0) also avoids the crash but made MPEC's first NLP about 4x slower.
+IPOPT_OPTIONS = Path(__file__).resolve().parent.parent / "data" / "ipopt-scip.opt"
 
 NO_BOUNDS_MESSAGE = (
     "a real domain without bounds cannot be encoded with big-M values; "
@@ -130,10 +141,14 @@ def _setup(problem: InversionProblem) -> _Setup:
 
 
 def _to_scip(milp: _Milp, p: int, seed: int | None, progress: bool) -> tuple[Any, list[Any], Any]:
-    """The SCIP model: the MILP's rows, plus ``s >= sum t_j^p``; returns (model, columns, s)."""
+    """The SCIP model: the MILP's rows, plus ``s >= sum t_j^p``; returns (model, columns, s).
+
+    Its NLP solves (Ipopt) order MUMPS's factorisation with QAMD (:data:`IPOPT_OPTIONS`)."""
     import pyscipopt
 
     m, cols = _scip_model(milp.model, math.inf, seed, True, False, progress, "default")
+    if IPOPT_OPTIONS.is_file():
+        m.setParam("nlpi/ipopt/optfile", str(IPOPT_OPTIONS))
     s = m.addVar(name="s", vtype="C", lb=0.0, ub=None)
     ts = [cols[int(t)] for t in milp.t_cols]
     if p == 2:
@@ -153,9 +168,13 @@ def _solve_isolated(
 
     SCIP aborts the whole process on some MIQPs (``munmap_chunk(): invalid
     pointer``, SIGABRT, seen on the Theorem 2 network of uuf250-01 and a
-    Theorem 6 Half-Clique instance of hamming6-2); in a child the abort becomes
-    the status ``"crashed: ..."`` and the answer ``unknown``.  Where ``fork`` is
-    missing SCIP runs in this process.
+    Theorem 6 Half-Clique instance of hamming6-2; on the lab's n = 30 clique
+    cells the abort came from METIS inside Ipopt's MUMPS, see
+    :data:`IPOPT_OPTIONS`), or deadlocks on a malloc lock of the heap it
+    corrupted; in a child the abort becomes the status ``"crashed: ..."`` and a
+    hang the status ``"timelimit"`` (killed at the deadline), so the answer is
+    ``unknown``.  This holds in any thread (a Dask worker runs cells in an
+    executor thread).  Where ``fork`` is missing SCIP runs in this process.
     """
     from geninv.solvers import native
 
@@ -256,11 +275,10 @@ class _Solver(_Session):
         return out.to_dict()
 
     # -------------------------------------------------------------- SCIP
-    def run(self, cap: float | None) -> tuple[str, float]:
-        """Solve with SCIP, polish its points; returns (status, dual bound).
-
-        The status is ``"refused"`` (SCIP not run) when the model's numbers are out
-        of range (:func:`geninv.solvers.numerics.model_range`)."""
+    def model(self, cap: float | None) -> tuple[_Milp, Any, list[Any]] | None:
+        """The MILP and the SCIP model (``sum t_j^p <= cap`` when ``cap`` is given) with
+        its columns, not yet solved; None (and ``self.refused`` says why) when the
+        model's numbers are out of range (:func:`geninv.solvers.numerics.model_range`)."""
         milp = _build_milp(self.setup, self.bounds, None)
         assert milp is not None
         rng = model_range(milp.model, extra_rhs=cap if cap is not None else 0.0)
@@ -269,10 +287,21 @@ class _Solver(_Session):
         if why is not None:
             self.stats["numerics_refused"] = True
             self.refused = f"{self.solver} not run: {why}"
-            return "refused", -math.inf
+            return None
         m, cols, s = _to_scip(milp, self.p, self.seed, self.progress)
         if cap is not None:
             m.addCons(s <= cap)
+        return milp, m, cols
+
+    def run(self, cap: float | None) -> tuple[str, float]:
+        """Solve with SCIP, polish its points; returns (status, dual bound).
+
+        The status is ``"refused"`` (SCIP not run) when the model's numbers are out
+        of range (:func:`geninv.solvers.numerics.model_range`)."""
+        built = self.model(cap)
+        if built is None:
+            return "refused", -math.inf
+        milp, m, cols = built
         self.stats.update(
             binaries=milp.enc.binaries,
             stable_active=milp.enc.stable_active,
@@ -351,6 +380,14 @@ class _Solver(_Session):
                 reason=(
                     f"the minimum is within the tolerance {self.tol:.3g} of the threshold "
                     "and no point passed the exact check"
+                ),
+            )
+        if status.startswith("crashed: "):  # the forked SCIP died (:func:`_solve_isolated`)
+            return self.finish(
+                Status.UNKNOWN,
+                reason=(
+                    f"{status.removeprefix('crashed: ')}; the crash was contained in a child "
+                    "process, nothing else is affected (try --method bab)"
                 ),
             )
         return self.finish(Status.UNKNOWN, reason=status_meaning("scip", status)[1])

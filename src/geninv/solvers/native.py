@@ -43,8 +43,20 @@ class NativeTimeout(GeninvError):
 
 
 def fork_available() -> bool:
-    """Whether worker processes may be forked: ``os.fork`` exists and this is the main thread."""
-    return hasattr(os, "fork") and threading.current_thread() is threading.main_thread()
+    """Whether solver children may be forked: ``os.fork`` exists (POSIX).
+
+    Any thread may fork, not only the main one: a Dask worker runs its cells in an
+    executor thread, and when this asked for the main thread SCIP ran *inside* the
+    worker there, so its heap-corruption aborts (a METIS bug in the SCIP wheel, see
+    :mod:`geninv.solvers.miqp`) killed the worker instead of failing one cell.  The
+    child holds only the forking thread (POSIX ``fork``); Python makes it the child's
+    main thread, so :func:`geninv.guard.child_init` can reset its signal handlers.  A
+    lock another thread held at the fork stays held in the child; the child touches
+    none of the parent's (it solves, pickles, writes to a pipe and exits with
+    ``os._exit``), and a child that hung anyway is killed at the deadline like a slow
+    solver.
+    """
+    return hasattr(os, "fork")
 
 
 def run_forked(fn: Callable[[], T], deadline: float | None, what: str) -> T:
