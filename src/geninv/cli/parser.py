@@ -26,7 +26,7 @@ from geninv.cli.reduce import (
 from geninv.cli.sense import cmd_sense
 from geninv.cli.solve import cmd_solve
 from geninv.problem import DOMAINS
-from geninv.solvers.approx.presets import preset_names
+from geninv.workflows import preset_names
 
 #: The built-in backends, as ``--method`` accepts them (tests/test_cli_edges.py checks
 #: this against the registry).
