@@ -43,6 +43,7 @@ from geninv.testing.exactref import (
     meets,
     parse_act,
 )
+from geninv.testing.exactref_elu import elu_enclosure
 
 _ZERO = Fraction(0)
 #: Largest discrete latent the brute force takes (2^12 corners).
@@ -113,8 +114,8 @@ class Question:
 
     @property
     def piecewise_linear(self) -> bool:
-        """True when no layer is sigmoid or tanh."""
-        return all(parse_act(a)[0] not in ("sigmoid", "tanh") for _, _, a in self.layers)
+        """True when every layer is ReLU, LeakyReLU or the identity (no sigmoid, tanh, ELU)."""
+        return all(parse_act(a)[0] in ("relu", "identity", "leaky_relu") for _, _, a in self.layers)
 
 
 def oracle(q: Question) -> OracleAnswer:
@@ -180,7 +181,7 @@ def _size(v: Fraction) -> float:
 
 
 def _brute_force_bounds(q: Question) -> OracleAnswer:
-    """Every corner, with enclosures (sigmoid/tanh outputs)."""
+    """Every corner, with enclosures (sigmoid, tanh, ELU)."""
     vals = (Fraction(0), Fraction(1)) if q.domain == "binary" else (Fraction(-1), Fraction(1))
     witness = nonwitness = None
     undecided = False
@@ -463,6 +464,11 @@ def _act_bound(name: str, slope: Fraction, lo: Fraction | None, hi: Fraction | N
             return None if v is None else (v if v > 0 else slope * v)
 
         return f(lo), f(hi)
+    if name == "elu":  # nondecreasing, bounded below by -alpha
+        return (
+            -slope if lo is None else elu_enclosure(lo, slope)[0],
+            None if hi is None else elu_enclosure(hi, slope)[1],
+        )
     lim = (Fraction(0) if name == "sigmoid" else Fraction(-1)), Fraction(1)
     return (
         lim[0] if lo is None else _smooth(name, lo)[0],
