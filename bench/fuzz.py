@@ -2,6 +2,7 @@
 
     python bench/fuzz.py --minutes 10 [--seed 0] [--backends enumerate milp ...]
                          [--out bench/out/fuzz] [--time-limit 2] [--shrink-budget 60]
+                         [--require elu elu:1/2 elu:3]
     python bench/fuzz.py --replay bench/out/fuzz/fail-001-milp.json
 
 Instances come from the Hypothesis strategy :func:`geninv.testing.strategies.cases`
@@ -52,6 +53,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         "--backends", nargs="*", default=None, help="default: every installed one and auto"
     )
     ap.add_argument("--routes", nargs="*", default=list(ROUTES), choices=ROUTES)
+    ap.add_argument(
+        "--require",
+        nargs="*",
+        default=[],
+        help="activation specs every network has one of (e.g. elu elu:1/2 elu:3)",
+    )
     ap.add_argument("--out", type=Path, default=OUT / "fuzz")
     ap.add_argument("--time-limit", type=float, default=2.0, help="seconds per backend run")
     ap.add_argument("--chunk", type=int, default=25, help="examples per Hypothesis run")
@@ -91,7 +98,7 @@ def _fuzz(args: argparse.Namespace) -> tuple[list[CaseReport], float]:
                 phases=[Phase.generate],
                 suppress_health_check=list(HealthCheck),
             )
-            @given(cases())
+            @given(cases(require=tuple(args.require)))
             def one(case: Case) -> None:
                 nonlocal failures
                 if time.monotonic() - start >= budget:
