@@ -217,3 +217,36 @@ def test_oracle_bounds_and_certified_answers_on_elu() -> None:
     assert ans.status == "yes" and ans.witness == planted
     assert yes.problem().exact_check(planted).meets
     assert not math.isnan(lp_float([F(1)], "1.5"))
+
+
+def test_box_bisection_oracle_against_sampling() -> None:
+    """The bisection oracle on ELU (and tanh, LeakyReLU) networks over boxes: a *no* is
+    never contradicted by a sample point, a *yes* witness meets, both occur, and it
+    decides where the whole-box bounds could not."""
+    from geninv.testing.oracles_box import bisection
+
+    rng = random.Random(21)
+    seen = {"yes": 0, "no": 0, "undecided": 0}
+    refined = 0
+    for i in range(40):
+        n = 1 + i % 2
+        layers = random_elu_layers(rng, n, 0, dyadic=True)
+        lo, hi = [F(-2)] * n, [F(2)] * n
+        z0 = [F(rng.randint(-16, 16), 8) for _ in range(n)]
+        out = forward_bounds(layers, z0)
+        target = [(a + b) / 2 + F(rng.randint(-8, 8), 4) for a, b in out]
+        p = P_LABELS[i % len(P_LABELS)]
+        delta = F(rng.randint(1, 12), 4)
+        q = Case(layers, target, "box", p, delta, "<=", lo, hi).question()
+        ans = bisection(q)
+        seen[ans.status] += 1
+        refined += ans.status != "undecided" and certified(q).status == "undecided"
+        if ans.status == "yes":
+            assert ans.witness is not None and q.decide(ans.witness) is True
+        if ans.status == "no":
+            for _ in range(40):
+                z = [F(rng.randint(-64, 64), 32) for _ in range(n)]
+                assert q.decide(z) is not True, (i, z)
+    assert seen["yes"] >= 5 and seen["no"] >= 5 and refined >= 5, (seen, refined)
+    with pytest.raises(ValueError, match="box"):
+        bisection(Case(layers, target, "real", "2", F(1), "<=").question())

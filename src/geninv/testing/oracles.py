@@ -20,7 +20,9 @@ evaluator or exact check (they use :mod:`geninv.testing.exactref`).
   g = sum |r_i|^3.  Otherwise the piece is undecided.
 * **Certified bounds** (anything else): a planted witness decides *yes*; interval
   bounds of every output over the domain decide *no* when the per-output gaps to the
-  target already exceed the threshold (the norm is monotone in each |d_i|).
+  target already exceed the threshold (the norm is monotone in each |d_i|).  On a box
+  still undecided, the same bounds on a bisection of the box
+  (:mod:`geninv.testing.oracles_box`).
 """
 
 from __future__ import annotations
@@ -118,13 +120,20 @@ class Question:
         return all(parse_act(a)[0] in ("relu", "identity", "leaky_relu") for _, _, a in self.layers)
 
 
-def oracle(q: Question) -> OracleAnswer:
-    """The strongest oracle that applies to ``q``."""
+def oracle(q: Question, search: bool = True) -> OracleAnswer:
+    """The strongest oracle that applies to ``q``; on a box where the certified answer is
+    undecided, the interval bisection of :mod:`geninv.testing.oracles_box` (unless not
+    ``search``: it finds no exact minimum, so the strategies' threshold draws skip it)."""
     if q.domain in ("binary", "sign") and q.n <= BRUTE_MAX_N:
         return brute_force(q)
     if q.domain in ("real", "box") and q.n == 1 and q.piecewise_linear:
         return one_latent(q)
-    return certified(q)
+    ans = certified(q)
+    if ans.status == "undecided" and q.domain == "box" and search:
+        from geninv.testing.oracles_box import bisection
+
+        return bisection(q, ans.nonwitness)
+    return ans
 
 
 # ------------------------------------------------------------------ brute force
@@ -486,6 +495,15 @@ def certified(q: Question) -> OracleAnswer:
             return OracleAnswer("yes", "planted witness", list(q.planted))
         if verdict is False:
             nonwitness = list(q.planted)
+    if bounds_fail(q):
+        return OracleAnswer("no", "interval bounds of the outputs", None, nonwitness)
+    return OracleAnswer("undecided", "no exact oracle for this instance", None, nonwitness)
+
+
+def bounds_fail(q: Question) -> bool:
+    """Whether the interval bounds of the outputs over the domain (:func:`output_bounds`)
+    already put every latent's residual beyond the threshold: each ``|d_i|`` is at least
+    the gap between the target and the output's interval, and the norm is monotone."""
     gaps = []
     for (lo, hi), x in zip(output_bounds(q), q.target, strict=True):
         g = _ZERO
@@ -494,6 +512,4 @@ def certified(q: Question) -> OracleAnswer:
         if hi is not None and hi < x:
             g = x - hi
         gaps.append(g)
-    if meets(lp_sign(gaps, q.p, q.threshold, q.threshold_pow), q.relation) is False:
-        return OracleAnswer("no", "interval bounds of the outputs", None, nonwitness)
-    return OracleAnswer("undecided", "no exact oracle for this instance", None, nonwitness)
+    return meets(lp_sign(gaps, q.p, q.threshold, q.threshold_pow), q.relation) is False

@@ -195,7 +195,7 @@ def _set_threshold(case: Case, mode: str, relation: str, random_value: Fraction)
     base: Fraction | None = None  # its p-th root when rational
     approx: float | None = None
     if mode in ("at_min", "above", "below"):
-        ans = oracle(case.question())  # the threshold does not change the minimum
+        ans = oracle(case.question(), search=False)  # the threshold leaves the minimum
         base_pow = ans.min_pow
     if base_pow is None and mode != "random" and mode != "zero":
         base_pow, base, approx = _planted_distance(case)
