@@ -223,7 +223,7 @@ def test_box_bisection_oracle_against_sampling() -> None:
     """The bisection oracle on ELU (and tanh, LeakyReLU) networks over boxes: a *no* is
     never contradicted by a sample point, a *yes* witness meets, both occur, and it
     decides where the whole-box bounds could not."""
-    from geninv.testing.oracles_box import bisection
+    from geninv.testing.oracles import bisection
 
     rng = random.Random(21)
     seen = {"yes": 0, "no": 0, "undecided": 0}

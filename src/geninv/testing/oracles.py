@@ -20,16 +20,22 @@ evaluator or exact check (they use :mod:`geninv.testing.exactref`).
   g = sum |r_i|^3.  Otherwise the piece is undecided.
 * **Certified bounds** (anything else): a planted witness decides *yes*; interval
   bounds of every output over the domain decide *no* when the per-output gaps to the
-  target already exceed the threshold (the norm is monotone in each |d_i|).  On a box
-  still undecided, the same bounds on a bisection of the box
-  (:mod:`geninv.testing.oracles_box`).
+  target already exceed the threshold (the norm is monotone in each |d_i|).
+* **Interval bisection** (a box still undecided): split the box, widest side first,
+  breadth first; a sub-box whose bounds put every residual beyond the threshold holds
+  no witness and is dropped, the midpoint of every sub-box examined is checked exactly
+  (the first that meets is a *yes* witness); *no* when every sub-box is dropped (they
+  cover the box, every bound rigorous: exact rationals for piecewise-linear layers,
+  outward enclosures for ELU, sigmoid, tanh), else *undecided* after ``MAX_BOXES``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -122,7 +128,7 @@ class Question:
 
 def oracle(q: Question, search: bool = True) -> OracleAnswer:
     """The strongest oracle that applies to ``q``; on a box where the certified answer is
-    undecided, the interval bisection of :mod:`geninv.testing.oracles_box` (unless not
+    undecided, the interval bisection of :func:`bisection` (unless not
     ``search``: it finds no exact minimum, so the strategies' threshold draws skip it)."""
     if q.domain in ("binary", "sign") and q.n <= BRUTE_MAX_N:
         return brute_force(q)
@@ -130,8 +136,6 @@ def oracle(q: Question, search: bool = True) -> OracleAnswer:
         return one_latent(q)
     ans = certified(q)
     if ans.status == "undecided" and q.domain == "box" and search:
-        from geninv.testing.oracles_box import bisection
-
         return bisection(q, ans.nonwitness)
     return ans
 
@@ -513,3 +517,40 @@ def bounds_fail(q: Question) -> bool:
             g = x - hi
         gaps.append(g)
     return meets(lp_sign(gaps, q.p, q.threshold, q.threshold_pow), q.relation) is False
+
+
+# ------------------------------------------------------------------ interval bisection
+#: Sub-boxes examined at most.
+MAX_BOXES = 160
+
+
+def bisection(
+    q: Question, nonwitness: list[Fraction] | None = None, max_boxes: int = MAX_BOXES
+) -> OracleAnswer:
+    """*yes* with a checked midpoint, *no* when every sub-box is ruled out, else
+    *undecided* (the module docstring); ``nonwitness`` is kept when given."""
+    if q.domain != "box" or q.lower is None or q.upper is None:
+        raise ValueError("bisection takes a box domain")
+    queue = deque([(list(q.lower), list(q.upper))])
+    examined = 0
+    while queue and examined < max_boxes:
+        lo, hi = queue.popleft()
+        examined += 1
+        if bounds_fail(dataclasses.replace(q, lower=lo, upper=hi)):
+            continue
+        mid = [(a + b) / 2 for a, b in zip(lo, hi, strict=True)]
+        verdict = q.decide(mid)
+        if verdict:
+            return OracleAnswer("yes", f"interval bisection ({examined} boxes)", mid, nonwitness)
+        if verdict is False and nonwitness is None:
+            nonwitness = mid
+        k = max(range(len(lo)), key=lambda i: hi[i] - lo[i])
+        left_hi, right_lo = list(hi), list(lo)
+        left_hi[k] = right_lo[k] = mid[k]
+        queue.append((lo, left_hi))
+        queue.append((right_lo, hi))
+    if not queue:
+        return OracleAnswer("no", f"interval bisection ({examined} boxes)", None, nonwitness)
+    return OracleAnswer(
+        "undecided", f"interval bisection undecided after {examined} boxes", None, nonwitness
+    )
