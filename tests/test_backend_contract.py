@@ -40,6 +40,7 @@ from geninv.solvers.base import (
     BASIS_FLOAT,
     REGISTRY,
     TRUSTED,
+    Backend,
     _load_builtin_backends,
     solve,
 )
@@ -292,7 +293,7 @@ def elu_cases() -> Iterator[tuple[str, Case, bool | None]]:
 ELU_CASES = list(elu_cases())
 
 
-def _refusal_names_layer(why: str, case: Case, cls: type) -> None:
+def _refusal_names_layer(why: str, case: Case, cls: type[Backend] | None) -> None:
     """One line; and when the backend takes the same network with ReLU for ELU, the
     reason names an ELU layer (``layer K (elu...)``)."""
     assert why.strip() and "\n" not in why.strip(), why

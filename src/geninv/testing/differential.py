@@ -1,5 +1,7 @@
 """The differential runner: every backend, ``check`` and the VNN-LIB route against the
-independent oracles of :mod:`geninv.testing.oracles`, and a delta-debugging shrinker.
+independent oracles of :mod:`geninv.testing.oracles`, and a delta-debugging shrinker
+(:mod:`geninv.testing.shrinking`).  "Every backend" is every installed one and
+``auto`` (whose *no* is judged like a complete backend's).
 
 An answer is **WRONG** when
 
@@ -9,7 +11,9 @@ An answer is **WRONG** when
 * a backend says *no* where the oracle has a witness;
 * ``problem.exact_check`` (what ``geninv check`` runs) disagrees with the oracle on
   the oracle's witness or on a latent the oracle found failing; the same through
-  the CLI on a saved instance directory;
+  the CLI on a saved instance directory (a check that stays *undecided* -- an ELU,
+  sigmoid or tanh output within its enclosure of the threshold -- is ``unchecked``:
+  geninv may not guess, and did not);
 * the VNN-LIB round trip (``save_instance`` -> ``export_vnncomp`` ->
   ``problem_from_vnncomp``) states a different question (the oracle's witness or
   non-witness judged differently), or a backend solving the imported problem
