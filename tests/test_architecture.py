@@ -128,6 +128,7 @@ LAYERS = {
     "geninv.testing.exactref": ["geninv.bounds"],
     # the reference ELU: written apart from geninv's own enclosures and evaluator
     "geninv.testing.exactref_elu": [
+        "geninv.activations",
         "geninv.bounds",
         "geninv.exact_elu",
         "geninv.exact_smooth",
