@@ -250,3 +250,83 @@ def test_box_bisection_oracle_against_sampling() -> None:
     assert seen["yes"] >= 5 and seen["no"] >= 5 and refined >= 5, (seen, refined)
     with pytest.raises(ValueError, match="box"):
         bisection(Case(layers, target, "real", "2", F(1), "<=").question())
+
+
+# ---------------------------------------------------------------- regression (fuzz seed 1808)
+def test_exact_ties_off_the_grid_are_decided_where_no_unit_needs_exp() -> None:
+    """Found by ``bench/fuzz.py --seed 1808 --require elu ...``: exact inversion at a
+    planted latent whose ELU units are all in their linear part, with weights 1/3 (off
+    geninv's 2^-160 grid): G(z) is rational, the reference decides *yes*, and geninv
+    said *undecided* ("exp makes G(z) transcendental") because the grid rounding widens
+    even a point.  Now decided exactly (:func:`geninv.exact_elu.rational_forward`), as
+    is an ELU of alpha 0; a unit below 0 with alpha > 0 still stays undecided at a tie
+    closer than the enclosure."""
+    from geninv.exact_elu import rational_forward
+
+    layers: list[RefLayer] = [
+        ([[F(1, 3)], [F(-2, 7)]], [F(0), F(1, 5)], "elu"),
+        ([[F(1, 3), F(5, 9)]], [F(0)], "elu:1/2"),
+    ]
+    z = [F(1)]  # hidden (1/3, 1/5 - 2/7 < 0 -> ELU needs exp) unless alpha 0
+    zero_alpha = [(w, b, "elu:0" if k == 0 else a) for k, (w, b, a) in enumerate(layers)]
+    out = forward_bounds(zero_alpha, z)
+    assert out[0][0] == out[0][1] == F(1, 9)
+    for rel, delta, shift, expect in (
+        ("<=", F(0), F(0), True),  # exact inversion
+        ("<=", F(1, 10), F(1, 10), True),  # exact ties
+        ("<", F(1, 10), F(-1, 10), False),
+        ("<", F(1, 2), F(0), True),  # no tie: the enclosure decides
+    ):
+        case = Case(zero_alpha, [F(1, 9) + shift], "real", "2", delta, rel)
+        chk = case.problem().exact_check(z)
+        assert case.question().decide(z) is expect and chk.decided and chk.meets is expect
+        assert chk.method.startswith("exact rational") is (delta == abs(shift))
+    problem = Case(layers, [F(0)], "real", "2", F(1), "<=").problem()
+    assert rational_forward(problem.network, z) is None  # the second hidden unit needs exp
+    assert rational_forward(problem.network, [F(-1)]) is None
+    # seed 1808 again: an ELU unit below 0 (e^-1 - 1) masked by a ReLU whose input
+    # interval is below 0; the other output 1/3: G(z) = (0, 1/3) is rational
+    masked: list[RefLayer] = [
+        ([[F(1)], [F(1, 3)]], [F(-2), F(0)], "elu"),
+        ([[F(1), F(0)], [F(0), F(1)]], [F(-1, 7), F(0)], "relu"),
+    ]
+    assert forward_bounds(masked, [F(1)]) == [(F(0), F(0)), (F(1, 3), F(1, 3))]
+    for rel in ("<=", "<"):
+        case = Case(masked, [F(1, 5), F(1, 3)], "real", "1", F(1, 5), rel)
+        chk = case.problem().exact_check([F(1)])
+        assert case.question().decide([F(1)]) is (rel == "<=")
+        assert chk.decided and chk.meets is (rel == "<=")
+        # "<": the enclosure's lower end (exactly 1/5) already fails; "<=" needs G(z)
+        assert chk.method.startswith("exact") is (rel == "<=")
+
+
+def test_random_linear_regime_ties_off_the_grid() -> None:
+    """Positive weights, biases and latents (every ELU unit in its linear part), numbers
+    with denominators 3, 5, 7: exact inversion at the planted point and an exact tie,
+    both relations; geninv's exact_check decides every one as the reference does."""
+    rng = random.Random(7)
+    for i in range(40):
+        n = rng.randint(1, 3)
+        layers: list[RefLayer] = []
+        prev = n
+        for _ in range(rng.randint(1, 3)):
+            m = rng.randint(1, 4)
+            act = rng.choice(("elu", "elu:1/2", "elu:3", "relu", "leaky_relu:1/4"))
+            w = [[F(rng.randint(0, 9), rng.choice([3, 5, 7])) for _ in range(prev)]
+                 for _ in range(m)]  # fmt: skip
+            layers.append((w, [F(rng.randint(0, 9), 7) for _ in range(m)], act))
+            prev = m
+        z = [F(rng.randint(1, 20), 3) for _ in range(n)]
+        out = forward_bounds(layers, z)
+        assert all(lo == hi for lo, hi in out)
+        shift = [F(rng.randint(-3, 3), 7) for _ in out]
+        target = [lo + s for (lo, _), s in zip(out, shift, strict=True)]
+        p = ("1", "inf")[i % 2]
+        delta = sum((abs(s) for s in shift), F(0)) if p == "1" else max(abs(s) for s in shift)
+        for rel in ("<=", "<"):
+            if delta == 0 and rel == "<":
+                continue
+            case = Case(layers, target, "real", p, delta, rel)
+            chk = case.problem().exact_check(z)
+            ref = case.question().decide(z)
+            assert ref is (rel == "<=") and chk.decided and chk.meets is ref, (i, rel)
