@@ -2,6 +2,7 @@
 
     python bench/fuzz.py --minutes 10 [--seed 0] [--backends enumerate milp ...]
                          [--out bench/out/fuzz] [--time-limit 2] [--shrink-budget 60]
+                         [--require elu elu:1/2 elu:3]
     python bench/fuzz.py --replay bench/out/fuzz/fail-001-milp.json
 
 Instances come from the Hypothesis strategy :func:`geninv.testing.strategies.cases`
@@ -12,6 +13,11 @@ failure class (route, status, verdict) is shrunk by delta debugging to a minimal
 reproducer written to ``--out`` as ``fail-NNN-ROUTE.json`` (the case, the oracle's
 answer, what the route said) and ``fail-NNN-ROUTE.py`` (a script that rebuilds the
 problem with geninv and reruns the route).  Exit status 1 when anything failed.
+
+The instances cover every activation geninv reads (ReLU, identity, LeakyReLU, ELU
+with alpha 1, 1/2 and 3, sigmoid, tanh) in hidden and final layers; a backend that
+cannot encode one must refuse it with a one-line reason naming the layer (``REFUSAL``
+otherwise, see :mod:`geninv.testing.differential`).
 """
 
 from __future__ import annotations
@@ -43,8 +49,16 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=10.0, help="fuzzing time (shrinking extra)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--backends", nargs="*", default=None, help="default: every installed one")
+    ap.add_argument(
+        "--backends", nargs="*", default=None, help="default: every installed one and auto"
+    )
     ap.add_argument("--routes", nargs="*", default=list(ROUTES), choices=ROUTES)
+    ap.add_argument(
+        "--require",
+        nargs="*",
+        default=[],
+        help="activation specs every network has one of (e.g. elu elu:1/2 elu:3)",
+    )
     ap.add_argument("--out", type=Path, default=OUT / "fuzz")
     ap.add_argument("--time-limit", type=float, default=2.0, help="seconds per backend run")
     ap.add_argument("--chunk", type=int, default=25, help="examples per Hypothesis run")
@@ -84,7 +98,7 @@ def _fuzz(args: argparse.Namespace) -> tuple[list[CaseReport], float]:
                 phases=[Phase.generate],
                 suppress_health_check=list(HealthCheck),
             )
-            @given(cases())
+            @given(cases(require=tuple(args.require)))
             def one(case: Case) -> None:
                 nonlocal failures
                 if time.monotonic() - start >= budget:
@@ -123,6 +137,25 @@ def _tables(reports: list[CaseReport], seconds: float) -> None:
             *(str(c[f"oracle {s}"]) for s in ("yes", "no", "undecided")),
         )
     print_table(t)
+    acts: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for r in reports:
+        for name in {a.split(":")[0] for _, _, a in r.case.layers}:
+            acts[name]["instances"] += 1
+            acts[name]["oracle " + r.answer.status] += 1
+            acts[name]["failing"] += bool(r.failures)
+    t = make_table(
+        "instances per activation (in any layer)",
+        ["activation", "instances", "oracle yes", "oracle no", "undecided", "failing"],
+    )
+    for name in sorted(acts):
+        c = acts[name]
+        t.add_row(
+            name,
+            str(c["instances"]),
+            *(str(c[f"oracle {s}"]) for s in ("yes", "no", "undecided")),
+            str(c["failing"]),
+        )
+    print_table(t)
     routes: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     for r in reports:
         for o in r.outcomes:
@@ -143,6 +176,7 @@ def _tables(reports: list[CaseReport], seconds: float) -> None:
         "WRONG",
         "CRASH",
         "ORACLE",
+        "REFUSAL",
     ]
     t = make_table("answers per backend / route", ["route", "runs", *cols])
     for name in sorted(routes):

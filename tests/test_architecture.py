@@ -126,6 +126,15 @@ LAYERS = {
     # the exact references of the test oracles stay independent of the producer's bounds
     "geninv.testing.oracles": ["geninv.bounds"],
     "geninv.testing.exactref": ["geninv.bounds"],
+    # the reference ELU: written apart from geninv's own enclosures and evaluator
+    "geninv.testing.exactref_elu": [
+        "geninv.activations",
+        "geninv.bounds",
+        "geninv.exact_elu",
+        "geninv.exact_smooth",
+        "geninv.network",
+        "geninv.recheck",
+    ],
     "geninv.reductions": ["geninv.cli", "geninv.gap", "geninv.sensing"],
     "geninv.solvers": ["geninv.cli", "geninv.gap", "geninv.sensing", "geninv.demo"],
     # the Python API: the command line sits on top of it, never below

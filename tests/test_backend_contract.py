@@ -8,15 +8,19 @@ Each backend, on every problem it declares it accepts:
 * returns ``yes`` only with a witness that passes the exact check, ``no``
   only with a proof that states its basis; a floating-point backend's ``no``
   only with ``trust_solver`` (marked trusted), ``unknown`` without it;
-* says ``unknown`` (never ``no``) when its time limit is hit.
+* says ``unknown`` (never ``no``) when its time limit is hit;
+* on ELU networks: refuses with a one-line reason naming the ELU layer, or says
+  ``yes`` with a witness the independent reference evaluator confirms; never ``no``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Iterator
 from fractions import Fraction
+from fractions import Fraction as F
 
 import numpy as np
 import pytest
@@ -36,9 +40,12 @@ from geninv.solvers.base import (
     BASIS_FLOAT,
     REGISTRY,
     TRUSTED,
+    Backend,
     _load_builtin_backends,
     solve,
 )
+from geninv.testing.cases import Case
+from geninv.testing.exactref import RefLayer
 
 from .conftest import random_cnf
 
@@ -252,3 +259,82 @@ def test_module_availability_is_remembered_only_when_found(
     assert base._module_found("antigravity")
     assert base._module_found("antigravity")
     assert calls.count("antigravity") == 1
+
+
+# ---------------------------------------------------------------- ELU networks
+def elu_cases() -> Iterator[tuple[str, Case, bool | None]]:
+    """(name, case, truth): ELU in hidden and final layers (alpha 1, 1/2, 3), a planted
+    yes on a box, on binary latents and on the real line, and a no (ELU_alpha >= -alpha:
+    a target far below is out of reach)."""
+    from geninv.testing.exactref import forward_bounds
+
+    h = F(1, 2)
+    layers: list[RefLayer] = [
+        ([[F(1), F(-2)], [h, F(3, 4)], [F(-1), h]], [F(1, 4), F(-1), F(0)], "elu"),
+        ([[F(1), F(-1), h], [F(2), F(1, 4), F(-3, 4)]], [F(0), h], "elu:1/2"),
+        ([[F(3, 2), F(-1)], [F(1), F(1)]], [F(-1, 4), F(0)], "elu:3"),
+    ]
+    for name, dom, z in (
+        ("box", "box", [F(-1, 2), F(1, 4)]),
+        ("binary", "binary", [F(1), F(0)]),
+        ("real", "real", [F(3, 2), F(-2)]),
+    ):
+        mid = [(lo + hi) / 2 for lo, hi in forward_bounds(layers, z)]
+        box = ([F(-1)] * 2, [F(1)] * 2) if dom == "box" else (None, None)
+        yield (
+            f"elu-{name}",
+            Case(layers, mid, dom, "2", F(1, 1000), "<=", *box, planted=z),
+            True,
+        )
+    far = [F(-10), F(-10)]
+    yield "elu-no", Case(layers, far, "box", "inf", F(1), "<=", [F(-1)] * 2, [F(1)] * 2), False
+
+
+ELU_CASES = list(elu_cases())
+
+
+def _refusal_names_layer(why: str, case: Case, cls: type[Backend] | None) -> None:
+    """One line; and when the backend takes the same network with ReLU for ELU, the
+    reason names an ELU layer (``layer K (elu...)``)."""
+    assert why.strip() and "\n" not in why.strip(), why
+    relu = Case.from_json(case.to_json())
+    relu.layers = [(w, b, "relu") for w, b, _ in relu.layers]
+    if cls is not None and cls.unsupported_reason(relu.problem()) is None:
+        assert re.search(r"layer [123] \(elu", why), why
+
+
+@pytest.mark.parametrize("backend", [*BACKENDS, "auto"])
+def test_elu_networks_refused_by_layer_or_answered_yes_with_a_confirmed_witness(
+    backend: str,
+) -> None:
+    """Every backend on ELU networks: refuses with a one-line reason naming the ELU
+    layer, or answers yes with a witness the independent reference evaluator
+    (:mod:`geninv.testing.exactref`, not geninv's re-check) confirms, or unknown with a
+    reason; never no (no backend certifies a no through exp)."""
+    from geninv.errors import UnsupportedError
+
+    cls = REGISTRY.get(backend)
+    answered = 0
+    finders = ("primal", "auto")  # these take ELU and find the planted yes (in 0.2 s alone)
+    limit = 3.0 if backend in finders else 0.5
+    for name, case, truth in ELU_CASES:
+        problem = case.problem()
+        why = None if cls is None else cls.unsupported_reason(problem)
+        if why is not None:
+            _refusal_names_layer(why, case, cls)
+            continue
+        try:
+            got = solve(problem, backend, time_limit=limit if truth else 0.3, seed=0)
+        except UnsupportedError as exc:
+            _refusal_names_layer(str(exc), case, cls)
+            continue
+        assert got.status is not Status.NO, (backend, name, got.reason)
+        if got.status is Status.YES:
+            assert truth, (backend, name)
+            assert got.z is not None
+            assert case.question().decide([F(v) for v in got.z]) is True, (backend, name)
+            answered += 1
+        else:
+            assert got.reason, (backend, name)
+    if backend in finders:
+        assert answered >= 2, (backend, answered)

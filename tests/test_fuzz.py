@@ -183,6 +183,41 @@ def test_continuous_slice(case: Case) -> None:
     _assert_clean(run_case(case, QUICK, time_limit=0.5, routes=("backends", "check")))
 
 
+ELUS = ("elu", "elu:1/2", "elu:3")
+
+
+@settings(SLICE, max_examples=16)
+@given(cases(max_discrete_n=6, max_outputs=8, max_depth=3, require=ELUS))
+def test_elu_slice(case: Case) -> None:
+    """Networks with an ELU layer (hidden or final, alpha 1, 1/2, 3): the complete
+    backends refuse naming the layer, the approximate ones (pgd, primal) answer yes
+    only with a witness the reference enclosure confirms, never no; the re-check and
+    ``geninv check`` agree with the reference on its witness and non-witness."""
+    backends = [*QUICK, "primal"]
+    _assert_clean(run_case(case, backends, time_limit=0.5, routes=("backends", "check", "cli")))
+
+
+def test_elu_slice_refusals_are_judged() -> None:
+    """The refusal rule of the differential runner can fail: a reason that does not name
+    the layer, or spans lines, is a REFUSAL."""
+    from geninv.testing.differential import refusal_verdict
+
+    special = {2: "elu:1/2"}
+    assert refusal_verdict("backend 'x' cannot encode layer 2 (elu:1/2)", special, True)[0] == "ok"
+    assert refusal_verdict("backend 'x' cannot encode this network", special, True)[0] == "REFUSAL"
+    assert refusal_verdict("cannot encode layer 1 (elu)", special, True)[0] == "REFUSAL"
+    assert refusal_verdict("layer 2 is elu; use adam", special, True)[0] == "ok"
+    assert refusal_verdict("layer 21 is elu; use adam", special, True)[0] == "REFUSAL"
+    assert refusal_verdict("handles domains box, real", special, False)[0] == "ok"
+    assert refusal_verdict("line one\nline two", special, False)[0] == "REFUSAL"
+    layers = [([[F(1)], [F(-1)]], [F(0), F(1)], "relu"), ([[F(1), F(1)]], [F(0)], "elu:1/2")]
+    rep = run_case(Case(layers, [F(1)], "binary", "inf", F(1, 2), "<="), ["enumerate", "sat"],
+                   routes=("backends",))  # fmt: skip
+    refused = {o.route: o for o in rep.outcomes if o.status == "refused"}
+    assert set(refused) == {"enumerate", "sat"}
+    assert all(o.verdict == "ok" and "layer 2 (elu" in o.detail for o in refused.values())
+
+
 @settings(SLICE, max_examples=10)
 @given(cases(domains=("box", "binary"), max_discrete_n=5, max_outputs=6, max_depth=3))
 def test_cli_and_vnnlib_slice(case: Case) -> None:

@@ -34,7 +34,11 @@ With ``d_i`` in ``[lo_i - x_i, hi_i - x_i]``, ``|d_i|`` lies in ``[m_i, M_i]`` (
 so ``||m||_p <= ||G(z) - x||_p <= ||M||_p``: the threshold is *met* when
 :func:`geninv.exact.compare_lp_tuple` proves ``||M||_p`` meets it, *not met* when it
 proves ``||m||_p`` does not, and otherwise undecided (``unknown``, with the
-enclosure in the reason) -- an exact tie always lands there.
+enclosure in the reason) -- an exact tie lands there, as the grid rounding widens even
+a point.  Then, if ``G(z)`` is rational -- no unit at ``z`` needs ``exp`` (every ELU
+pre-activation ``>= 0``, where ``ELU(t) = t``, or alpha 0), or every one that does is
+masked (a later ReLU whose input interval is ``<= 0``) -- :func:`rational_forward`
+computes it exactly and the tie is decided exactly.
 """
 
 from __future__ import annotations
@@ -170,6 +174,8 @@ class IntervalVerdict:
     meets: bool
     lower: float
     upper: float
+    #: Decided from ``G(z)`` in exact rationals (no unit at ``z`` needs exp).
+    exact: bool = False
 
     @property
     def distance(self) -> float:
@@ -179,6 +185,11 @@ class IntervalVerdict:
     @property
     def method(self) -> str:
         """The check's method line."""
+        if self.exact:
+            return (
+                "exact rational (G(z) rational: no ELU unit at z needs exp, or a ReLU "
+                f"masks it; distance {self.upper:.17g})"
+            )
         return (
             "rigorous rational interval enclosure (ELU's exp to "
             f"{EXP_DIGITS} digits, endpoints outward to 2^-{GRID_BITS}; distance in "
@@ -197,8 +208,79 @@ class IntervalVerdict:
         )
 
 
+def _exact_act(s: Fraction, layer: Layer) -> Fraction | None:
+    """``act(s)`` when it is rational: None for ELU (alpha > 0) below 0 and for sigmoid or
+    tanh away from 0."""
+    act = layer.activation
+    if act == "identity" or (s >= 0 and act in ("relu", "leaky_relu", "elu")):
+        return s
+    if act == "relu" or (act == "elu" and layer.negative_slope == 0):
+        return Fraction(0)
+    if act == "leaky_relu":
+        return layer.negative_slope * s
+    if s == 0:  # sigmoid(0) = 1/2, tanh(0) = 0
+        return Fraction(1, 2) if act == "sigmoid" else Fraction(0)
+    return None
+
+
+def rational_forward(network: ReLUNetwork, z: Sequence[Fraction]) -> list[Fraction] | None:
+    """``G(z)`` in exact rationals when it is rational, else None.
+
+    Each unit is an exact rational while its inputs are and its activation is rational
+    there (:func:`_exact_act`: ELU at ``t >= 0`` or alpha 0, any ReLU / LeakyReLU /
+    identity); otherwise an enclosure as in :func:`forward_interval` (ends rounded
+    outward to the grid), which becomes exact again where the activation maps it to a
+    point (a ReLU of an interval ``<= 0`` is exactly 0).  None when some output stays an
+    interval."""
+    h: list[Fraction | tuple[Fraction, Fraction]] = [Fraction(v) for v in z]
+    for layer in network.layers:
+        out: list[Fraction | tuple[Fraction, Fraction]] = []
+        for (idx, coef), b in zip(layer.exact_rows(), layer.exact_bias_values(), strict=True):
+            lo = hi = b
+            point = True
+            for j, c in zip(idx, coef, strict=True):
+                v = h[j]
+                if isinstance(v, Fraction):
+                    lo += c * v
+                    hi += c * v
+                    continue
+                point = False
+                lo += c * (v[0] if c > 0 else v[1])
+                hi += c * (v[1] if c > 0 else v[0])
+            exact = _exact_act(lo, layer) if point else None
+            if exact is not None:
+                out.append(exact)
+                continue
+            a, e = _act_lo(lo, layer), _act_hi(hi, layer)
+            if a == e:
+                out.append(a)
+            else:
+                out.append((Fraction(_floor_grid(a), _SCALE), Fraction(_ceil_grid(e), _SCALE)))
+        h = out
+    exact_out = [v for v in h if isinstance(v, Fraction)]
+    return exact_out if len(exact_out) == len(h) else None
+
+
 def interval_check(problem: InversionProblem, zf: Sequence[Fraction]) -> IntervalVerdict:
-    """Decide ``||G(z) - x||_p`` against the threshold from :func:`forward_interval`."""
+    """Decide ``||G(z) - x||_p`` against the threshold from :func:`forward_interval`; when
+    that leaves it open and ``G(z)`` is rational (:func:`rational_forward`), exactly (an
+    exact tie included: the enclosure's grid rounding cannot decide one)."""
+    verdict = _enclosure_check(problem, zf)
+    if verdict.decided:
+        return verdict
+    exact = rational_forward(problem.network, zf)
+    if exact is None:
+        return verdict
+    diff = [abs(o - t) for o, t in zip(exact, problem.target, strict=True)]
+    res = compare_lp_tuple(
+        diff, problem.p, problem.threshold, problem.relation, problem.threshold_pow
+    )
+    if not res[0] or res[1] is None:
+        return verdict
+    return IntervalVerdict(True, res[1], float(res[2]), float(res[2]), exact=True)
+
+
+def _enclosure_check(problem: InversionProblem, zf: Sequence[Fraction]) -> IntervalVerdict:
     enc = forward_interval(problem.network, zf)
     small: list[Fraction] = []
     big: list[Fraction] = []

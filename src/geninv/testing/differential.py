@@ -1,5 +1,7 @@
 """The differential runner: every backend, ``check`` and the VNN-LIB route against the
-independent oracles of :mod:`geninv.testing.oracles`, and a delta-debugging shrinker.
+independent oracles of :mod:`geninv.testing.oracles`, and a delta-debugging shrinker
+(:mod:`geninv.testing.shrinking`).  "Every backend" is every installed one and
+``auto`` (whose *no* is judged like a complete backend's).
 
 An answer is **WRONG** when
 
@@ -9,7 +11,9 @@ An answer is **WRONG** when
 * a backend says *no* where the oracle has a witness;
 * ``problem.exact_check`` (what ``geninv check`` runs) disagrees with the oracle on
   the oracle's witness or on a latent the oracle found failing; the same through
-  the CLI on a saved instance directory;
+  the CLI on a saved instance directory (a check that stays *undecided* -- an ELU,
+  sigmoid or tanh output within its enclosure of the threshold -- is ``unchecked``:
+  geninv may not guess, and did not);
 * the VNN-LIB round trip (``save_instance`` -> ``export_vnncomp`` ->
   ``problem_from_vnncomp``) states a different question (the oracle's witness or
   non-witness judged differently), or a backend solving the imported problem
@@ -20,6 +24,12 @@ the nearest floats (documented in the ``.vnnlib`` file); a disagreement there is
 ``lossy``, not WRONG.  *yes* where the oracle says *no* with a witness the oracle
 itself accepts would be an oracle bug; it is reported as ``ORACLE``.  Crashes
 (exceptions outside geninv's error hierarchy, also in a solver's threads) are ``CRASH``.
+
+A backend may refuse a network it cannot encode (an ELU, sigmoid, tanh or LeakyReLU
+layer), but cleanly: a refusal (``unsupported_reason`` or an ``UnsupportedError``
+from ``solve``) is ``REFUSAL`` when its reason is not one line, or when the backend
+takes the same problem with those layers made ReLU and the reason does not name one
+of them (``layer K`` and its activation).
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import tempfile
 import threading
 import time
@@ -41,9 +52,12 @@ import numpy as np
 from geninv.errors import GeninvError, UnsupportedError
 from geninv.testing.cases import Case
 from geninv.testing.oracles import OracleAnswer, Question, oracle
+from geninv.testing.shrinking import shrink
+
+__all__ = ["ROUTES", "CaseReport", "Outcome", "failure_predicate", "run_case", "shrink"]
 
 ROUTES: tuple[str, ...] = ("backends", "check", "cli", "vnnlib")
-FAILING = ("WRONG", "CRASH", "ORACLE")
+FAILING = ("WRONG", "CRASH", "ORACLE", "REFUSAL")
 
 
 @dataclass
@@ -143,6 +157,8 @@ def _backend_outcomes(
     t0 = time.perf_counter()
     status, z, why, thread_errors = _solve(problem, route.split(":", 1)[-1], time_limit)
     verdict, detail = judge(q, ans, status, z, complete)
+    if status == "refused":  # an UnsupportedError from solve: one line at least
+        verdict, detail = refusal_verdict(why, {}, False)
     if status == "crash":
         verdict, detail = "CRASH", why
     out = [Outcome(route, status, verdict, detail or why, time.perf_counter() - t0)]
@@ -152,8 +168,61 @@ def _backend_outcomes(
     return out
 
 
+def _nonlinear_layers(case: Case) -> dict[int, str]:
+    """1-based index -> activation of the layers other than ReLU and the identity."""
+    return {
+        k: a for k, (_, _, a) in enumerate(case.layers, start=1) if a not in ("relu", "identity")
+    }
+
+
+def refusal_verdict(reason: str, special: dict[int, str], for_activation: bool) -> tuple[str, str]:
+    """(verdict, detail) of a refusal: one line, and when the backend refuses for an
+    activation (``for_activation``: it takes the ReLU variant), naming one of the
+    ``special`` layers and its activation (``layer K (elu:3)``, ``layer K is tanh``)."""
+    if "\n" in reason.strip() or not reason.strip():
+        return "REFUSAL", f"refusal reason is not one line: {reason!r}"
+    if for_activation and not any(
+        re.search(rf"\blayer {k}\b", reason) and act.split(":")[0] in reason
+        for k, act in special.items()
+    ):
+        return "REFUSAL", f"refusal does not name the layer it cannot encode: {reason}"
+    return "ok", reason
+
+
+def _refusal_outcomes(case: Case, problem: Any, names: Sequence[str] | None) -> list[Outcome]:
+    """A refusal outcome for every available backend that refuses a network with a layer
+    other than ReLU / identity (see :func:`refusal_verdict`)."""
+    from geninv.solvers.base import REGISTRY
+
+    special = _nonlinear_layers(case)
+    if not special:
+        return []
+    variant = Case.from_json(case.to_json())
+    variant.layers = [
+        (w, b, "relu" if k in special else a) for k, (w, b, a) in enumerate(variant.layers, start=1)
+    ]
+    try:
+        relu_problem = variant.problem()
+    except GeninvError:
+        return []
+    out = []
+    for name in sorted(REGISTRY):
+        cls = REGISTRY[name]
+        if (names is not None and name not in names) or not cls.available():
+            continue
+        why = cls.unsupported_reason(problem)
+        if why is None:
+            continue
+        for_act = cls.unsupported_reason(relu_problem) is None
+        verdict, detail = refusal_verdict(why, special, for_act)
+        out.append(Outcome(name, "refused", verdict, detail))
+    return out
+
+
 def applicable_backends(problem: Any, names: Sequence[str] | None = None) -> list[tuple[str, bool]]:
-    """(name, complete) of every installed backend that accepts the problem."""
+    """(name, complete) of every installed backend that accepts the problem, and
+    ``auto`` (the portfolio; its *no* must be certified like a complete backend's) when
+    ``names`` is None or names it."""
     from geninv.solvers.base import REGISTRY, _load_builtin_backends
 
     _load_builtin_backends()
@@ -164,6 +233,8 @@ def applicable_backends(problem: Any, names: Sequence[str] | None = None) -> lis
             continue
         if cls.available() and cls.unsupported_reason(problem) is None:
             out.append((name, cls.capabilities.complete))
+    if names is None or "auto" in names:
+        out.append(("auto", True))
     return out
 
 
@@ -188,6 +259,7 @@ def run_case(
     if "backends" in routes:
         for name, complete in applicable_backends(problem, backends):
             report.outcomes += _backend_outcomes(name, q, ans, problem, complete, time_limit)
+        report.outcomes += _refusal_outcomes(case, problem, backends)
     if "check" in routes:
         report.outcomes += _check_route(problem, ans)
     if "cli" in routes or "vnnlib" in routes:
@@ -212,10 +284,16 @@ def _check_route(problem: Any, ans: OracleAnswer) -> list[Outcome]:
     out = []
     for what, z, expect in _probe_points(ans):
         try:
-            got = bool(problem.exact_check(z).meets)
+            chk = problem.exact_check(z)
         except Exception as exc:
             out.append(Outcome("check", "crash", "CRASH", f"{type(exc).__name__}: {exc}"))
             continue
+        if not chk.decided:  # out of reach of the re-check: unknown, never a guess
+            out.append(
+                Outcome("check", "unknown", "unchecked", f"oracle {what} {_zs(z)}: {chk.reason}")
+            )
+            continue
+        got = bool(chk.meets)
         verdict = "ok" if got == expect else "WRONG"
         out.append(
             Outcome("check", "meets" if got else "fails", verdict, f"oracle {what} {_zs(z)}")
@@ -251,6 +329,9 @@ def _cli_route(problem: Any, ans: OracleAnswer, tmp: Path) -> list[Outcome]:
         if rc not in (0, 1):
             out.append(Outcome("cli-check", f"exit {rc}", "CRASH", err.getvalue().strip()[:300]))
             continue
+        if rc == 1 and "undecided" in buf.getvalue():  # not accepted, never guessed
+            out.append(Outcome("cli-check", "unknown", "unchecked", f"oracle {what} {_zs(z)}"))
+            continue
         got = rc == 0
         verdict = "ok" if got == expect else "WRONG"
         out.append(
@@ -263,10 +344,10 @@ def _float_exact(problem: Any) -> bool:
     """Every number of the question survives the VNN-COMP export unchanged.
 
     The target, box and threshold go to VNN-LIB as decimals of float64 values; the
-    network goes to ONNX as float32 tensors when it has a LeakyReLU (onnxruntime
-    runs LeakyRelu in float32 only) and float64 otherwise, and a LeakyReLU slope is
-    a float32 attribute in any case.  Judged here from the exact rationals, not by
-    geninv's own predicate.
+    network goes to ONNX as float32 tensors when it has a LeakyReLU or an ELU
+    (onnxruntime runs LeakyRelu and Elu in float32 only) and float64 otherwise, and a
+    LeakyReLU slope or ELU alpha is a float32 attribute in any case.  Judged here from
+    the exact rationals, not by geninv's own predicate.
     """
     vals: list[Fraction] = [*problem.target, problem.threshold]
     dom = problem.domain
@@ -274,7 +355,7 @@ def _float_exact(problem: Any) -> bool:
     if not all(Fraction(float(v)) == v for v in vals):
         return False
     layers = problem.network.layers
-    leaky = any(la.activation == "leaky_relu" for la in layers)
+    leaky = any(la.activation in ("leaky_relu", "elu") for la in layers)
 
     def held(v: Fraction) -> bool:
         if leaky:
@@ -282,7 +363,7 @@ def _float_exact(problem: Any) -> bool:
         return Fraction(float(v)) == v
 
     for la in layers:
-        if la.activation == "leaky_relu" and Fraction(
+        if la.activation in ("leaky_relu", "elu") and Fraction(
             float(np.float32(float(la.negative_slope)))
         ) != Fraction(la.negative_slope):
             return False
@@ -350,126 +431,6 @@ def _vnnlib_route(
 
 
 # ------------------------------------------------------------------ shrinking
-def _variants(case: Case) -> list[Case]:
-    """Smaller or simpler cases, biggest cuts first."""
-    out: list[Case] = []
-
-    def clone(**kw: Any) -> Case:
-        doc = case.to_json()
-        c = Case.from_json(doc)
-        for k, v in kw.items():
-            setattr(c, k, v)
-        return c
-
-    layers = case.layers
-    last = len(layers) - 1
-    # drop an output
-    for j in range(case.q):
-        if case.q == 1:
-            break
-        c = clone()
-        w, b, a = c.layers[last]
-        c.layers[last] = (
-            [r for i, r in enumerate(w) if i != j],
-            [v for i, v in enumerate(b) if i != j],
-            a,
-        )
-        c.target = [v for i, v in enumerate(c.target) if i != j]
-        out.append(c)
-    # drop a hidden unit
-    for k in range(last):
-        width = len(layers[k][0])
-        for u in range(width if width > 1 else 0):
-            c = clone()
-            w, b, a = c.layers[k]
-            c.layers[k] = (
-                [r for i, r in enumerate(w) if i != u],
-                [v for i, v in enumerate(b) if i != u],
-                a,
-            )
-            w2, b2, a2 = c.layers[k + 1]
-            c.layers[k + 1] = ([[v for i, v in enumerate(r) if i != u] for r in w2], b2, a2)
-            out.append(c)
-    # drop a latent
-    for i in range(case.n if case.n > 1 else 0):
-        c = clone()
-        w, b, a = c.layers[0]
-        c.layers[0] = ([[v for t, v in enumerate(r) if t != i] for r in w], b, a)
-        for attr in ("lower", "upper", "planted"):
-            vals = getattr(c, attr)
-            if vals is not None:
-                setattr(c, attr, [v for t, v in enumerate(vals) if t != i])
-        out.append(c)
-    # drop a hidden layer of the same width as its input (shapes stay valid)
-    for k in range(last):
-        if len(layers[k][0]) == len(layers[k][0][0]):
-            c = clone()
-            del c.layers[k]
-            out.append(c)
-    # simpler activations, then simpler numbers
-    for k, (_, _, a) in enumerate(layers):
-        if a not in ("relu", "identity"):
-            c = clone()
-            w, b, _ = c.layers[k]
-            c.layers[k] = (w, b, "relu")
-            out.append(c)
-    for k in range(len(layers)):
-        w, b, _ = layers[k]
-        for r in range(len(w)):
-            for col in range(len(w[r])):
-                for simpler in _simpler(w[r][col]):
-                    c = clone()
-                    c.layers[k][0][r][col] = simpler
-                    out.append(c)
-            for simpler in _simpler(b[r]):
-                c = clone()
-                c.layers[k][1][r] = simpler
-                out.append(c)
-    for j in range(case.q):
-        for simpler in _simpler(case.target[j]):
-            c = clone()
-            c.target[j] = simpler
-            out.append(c)
-    return out
-
-
-def _simpler(v: Fraction) -> list[Fraction]:
-    if v == 0:
-        return []
-    cands = [Fraction(0)]
-    if v.denominator != 1:
-        cands += [Fraction(round(v))]
-    if abs(v) > 1:
-        cands += [Fraction(1 if v > 0 else -1)]
-    return [c for c in dict.fromkeys(cands) if c != v]
-
-
-def shrink(
-    case: Case,
-    still_fails: Callable[[Case], bool],
-    budget_s: float = 60.0,
-) -> Case:
-    """Greedy delta debugging: keep taking the first variant that still fails, until
-    none does or the time budget is spent."""
-    deadline = time.monotonic() + budget_s
-    current = case
-    improved = True
-    while improved and time.monotonic() < deadline:
-        improved = False
-        for cand in _variants(current):
-            if time.monotonic() >= deadline:
-                break
-            try:
-                cand.problem()
-            except GeninvError:
-                continue
-            if still_fails(cand):
-                current = cand
-                improved = True
-                break
-    return current
-
-
 def failure_predicate(outcome: Outcome, time_limit: float = 2.0) -> Callable[[Case], bool]:
     """Whether a case still shows a failure of the same route, status and verdict."""
     route = outcome.route

@@ -4,9 +4,13 @@ Nothing here calls :mod:`geninv.network` or :mod:`geninv.problem`: the different
 tester (:mod:`geninv.testing.differential`) judges geninv's answers with these.
 
 * :func:`forward_bounds` evaluates a network given as plain lists of Fractions.  ReLU,
-  LeakyReLU and the identity are exact rationals; sigmoid and tanh (final layer only)
-  give a rational enclosure ``[lo, hi]`` of width ``2 * SMOOTH_EPS`` (Python's
-  ``Decimal.exp`` is correctly rounded, so 50 digits leave a wide margin).
+  LeakyReLU and the identity are exact rationals; sigmoid and tanh give a rational
+  enclosure of width ``2 * SMOOTH_EPS`` per unit (Python's ``Decimal.exp`` is correctly
+  rounded, so 50 digits leave a wide margin); ELU (``elu``, ``elu:ALPHA``) an enclosure of
+  relative width about ``2^-190`` from the integer Taylor bounds of
+  :mod:`geninv.testing.exactref_elu` (not geninv's :mod:`geninv.exact_elu`).  Any of
+  them may sit in any layer: enclosures travel through later layers by interval
+  arithmetic.
 * :func:`lp_sign` is the sign of ``||a||_p - delta`` for p in {1, 3/2, 2, 3, inf}, exact:
   integer p compares ``sum a_i^p`` with ``delta^p`` in rationals; p = inf compares the
   maximum.  For p = 3/2 both sides are sums of ``c * sqrt(r)`` (``a^{3/2} = a sqrt(a)``
@@ -25,8 +29,12 @@ from collections.abc import Sequence
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
-#: A layer: (weight rows, bias, activation spec such as "relu" or "leaky_relu:1/4").
+from geninv.testing.exactref_elu import elu_enclosure
+
+#: A layer: (weight rows, bias, activation spec such as "relu", "leaky_relu:1/4", "elu:1/2").
 RefLayer = tuple[list[list[Fraction]], list[Fraction], str]
+#: A closed interval ``(lo, hi)`` of rationals.
+Interval = tuple[Fraction, Fraction]
 #: The norms the tester draws, by label.
 P_LABELS: tuple[str, ...] = ("1", "1.5", "2", "3", "inf")
 #: Half-width of the enclosure of a sigmoid/tanh value.
@@ -35,10 +43,16 @@ _ZERO = Fraction(0)
 
 
 def parse_act(spec: str) -> tuple[str, Fraction]:
-    """(name, LeakyReLU slope) of an activation spec."""
+    """(name, parameter) of an activation spec: the LeakyReLU slope (default 1/100), the
+    ELU alpha (default 1, must be >= 0), else 0."""
     name, _, arg = spec.partition(":")
     if name == "leaky_relu":
         return name, Fraction(arg) if arg else Fraction(1, 100)
+    if name == "elu":
+        alpha = Fraction(arg) if arg else Fraction(1)
+        if alpha < 0:
+            raise ValueError(f"ELU alpha must be >= 0, got {spec!r}")
+        return name, alpha
     if name not in ("relu", "identity", "sigmoid", "tanh"):
         raise ValueError(f"unknown activation {spec!r}")
     return name, _ZERO
@@ -65,31 +79,50 @@ def _smooth(name: str, s: Fraction) -> tuple[Fraction, Fraction]:
     return max(lo_lim, f - SMOOTH_EPS), min(hi_lim, f + SMOOTH_EPS)
 
 
-def forward_bounds(
-    layers: Sequence[RefLayer], z: Sequence[Fraction]
-) -> list[tuple[Fraction, Fraction]]:
-    """Enclosures of the outputs at ``z`` (exact points for piecewise-linear networks).
+def act_interval(name: str, param: Fraction, lo: Fraction, hi: Fraction) -> Interval:
+    """An enclosure of ``act([lo, hi])``: relu, identity, ELU (alpha >= 0), sigmoid and
+    tanh are nondecreasing, so the ends map to the ends (rounded outward for the
+    transcendental ones); a LeakyReLU of any slope is linear on each side of 0, so its
+    image is spanned by the images of ``lo``, ``hi`` and 0 when ``lo < 0 < hi``."""
+    if name in ("relu", "identity", "leaky_relu"):
+        pts = [_pl(name, param, lo), _pl(name, param, hi)]
+        if lo < 0 < hi:
+            pts.append(_ZERO)
+        return min(pts), max(pts)
+    if name == "elu":
+        return elu_enclosure(lo, param)[0], elu_enclosure(hi, param)[1]
+    return _smooth(name, lo)[0], _smooth(name, hi)[1]
 
-    Sigmoid/tanh are allowed only in the last layer (raises ValueError otherwise)."""
-    h = list(z)
-    out: list[tuple[Fraction, Fraction]] = []
-    for k, (w, b, act) in enumerate(layers):
-        name, slope = parse_act(act)
-        pre = [
-            sum((c * x for c, x in zip(row, h, strict=True)), bi)
-            for row, bi in zip(w, b, strict=True)
-        ]
-        if name in ("sigmoid", "tanh"):
-            if k != len(layers) - 1:
-                raise ValueError("sigmoid/tanh only in the last layer")
-            return [_smooth(name, s) for s in pre]
-        h = [_pl(name, slope, s) for s in pre]
-    out = [(v, v) for v in h]
-    return out
+
+def forward_bounds(layers: Sequence[RefLayer], z: Sequence[Fraction]) -> list[Interval]:
+    """Enclosures of the outputs at ``z``: exact points for piecewise-linear networks (and
+    wherever every ELU pre-activation is >= 0), else intervals.
+
+    Interval arithmetic with exact weights: ``[lo, hi]`` in, the pre-activation lies in
+    ``b + sum_j c_j [lo_j, hi_j]`` (the low end takes ``lo_j`` where ``c_j > 0``,
+    ``hi_j`` elsewhere) and :func:`act_interval` maps it through the activation, in any
+    layer (ELU via :mod:`geninv.testing.exactref_elu`, sigmoid and tanh via
+    :func:`_smooth`)."""
+    h: list[Interval] = [(v, v) for v in z]
+    for w, b, act in layers:
+        name, param = parse_act(act)
+        nh: list[Interval] = []
+        for row, bi in zip(w, b, strict=True):
+            s_lo = s_hi = bi
+            for c, (lo, hi) in zip(row, h, strict=True):
+                if c > 0:
+                    s_lo += c * lo
+                    s_hi += c * hi
+                elif c < 0:
+                    s_lo += c * hi
+                    s_hi += c * lo
+            nh.append(act_interval(name, param, s_lo, s_hi))
+        h = nh
+    return h
 
 
 def forward_exact(layers: Sequence[RefLayer], z: Sequence[Fraction]) -> list[Fraction] | None:
-    """Exact outputs, or None when a smooth layer makes them irrational."""
+    """Exact outputs, or None when a transcendental layer makes them irrational."""
     bounds = forward_bounds(layers, z)
     if any(lo != hi for lo, hi in bounds):
         return None
@@ -276,7 +309,7 @@ class ScaledNet:
         den = 1
         for w, b, act in layers:
             name, slope = parse_act(act)
-            if name in ("sigmoid", "tanh"):
+            if name not in ("relu", "identity", "leaky_relu"):
                 raise ValueError("ScaledNet takes piecewise-linear networks only")
             lcm = 1
             for v in [*b, *(x for row in w for x in row)]:

@@ -21,13 +21,21 @@ evaluator or exact check (they use :mod:`geninv.testing.exactref`).
 * **Certified bounds** (anything else): a planted witness decides *yes*; interval
   bounds of every output over the domain decide *no* when the per-output gaps to the
   target already exceed the threshold (the norm is monotone in each |d_i|).
+* **Interval bisection** (a box still undecided): split the box, widest side first,
+  breadth first; a sub-box whose bounds put every residual beyond the threshold holds
+  no witness and is dropped, the midpoint of every sub-box examined is checked exactly
+  (the first that meets is a *yes* witness); *no* when every sub-box is dropped (they
+  cover the box, every bound rigorous: exact rationals for piecewise-linear layers,
+  outward enclosures for ELU, sigmoid, tanh), else *undecided* after ``MAX_BOXES``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -43,6 +51,7 @@ from geninv.testing.exactref import (
     meets,
     parse_act,
 )
+from geninv.testing.exactref_elu import elu_enclosure
 
 _ZERO = Fraction(0)
 #: Largest discrete latent the brute force takes (2^12 corners).
@@ -113,17 +122,22 @@ class Question:
 
     @property
     def piecewise_linear(self) -> bool:
-        """True when no layer is sigmoid or tanh."""
-        return all(parse_act(a)[0] not in ("sigmoid", "tanh") for _, _, a in self.layers)
+        """True when every layer is ReLU, LeakyReLU or the identity (no sigmoid, tanh, ELU)."""
+        return all(parse_act(a)[0] in ("relu", "identity", "leaky_relu") for _, _, a in self.layers)
 
 
-def oracle(q: Question) -> OracleAnswer:
-    """The strongest oracle that applies to ``q``."""
+def oracle(q: Question, search: bool = True) -> OracleAnswer:
+    """The strongest oracle that applies to ``q``; on a box where the certified answer is
+    undecided, the interval bisection of :func:`bisection` (unless not
+    ``search``: it finds no exact minimum, so the strategies' threshold draws skip it)."""
     if q.domain in ("binary", "sign") and q.n <= BRUTE_MAX_N:
         return brute_force(q)
     if q.domain in ("real", "box") and q.n == 1 and q.piecewise_linear:
         return one_latent(q)
-    return certified(q)
+    ans = certified(q)
+    if ans.status == "undecided" and q.domain == "box" and search:
+        return bisection(q, ans.nonwitness)
+    return ans
 
 
 # ------------------------------------------------------------------ brute force
@@ -180,7 +194,7 @@ def _size(v: Fraction) -> float:
 
 
 def _brute_force_bounds(q: Question) -> OracleAnswer:
-    """Every corner, with enclosures (sigmoid/tanh outputs)."""
+    """Every corner, with enclosures (sigmoid, tanh, ELU)."""
     vals = (Fraction(0), Fraction(1)) if q.domain == "binary" else (Fraction(-1), Fraction(1))
     witness = nonwitness = None
     undecided = False
@@ -463,6 +477,11 @@ def _act_bound(name: str, slope: Fraction, lo: Fraction | None, hi: Fraction | N
             return None if v is None else (v if v > 0 else slope * v)
 
         return f(lo), f(hi)
+    if name == "elu":  # nondecreasing, bounded below by -alpha
+        return (
+            -slope if lo is None else elu_enclosure(lo, slope)[0],
+            None if hi is None else elu_enclosure(hi, slope)[1],
+        )
     lim = (Fraction(0) if name == "sigmoid" else Fraction(-1)), Fraction(1)
     return (
         lim[0] if lo is None else _smooth(name, lo)[0],
@@ -480,6 +499,15 @@ def certified(q: Question) -> OracleAnswer:
             return OracleAnswer("yes", "planted witness", list(q.planted))
         if verdict is False:
             nonwitness = list(q.planted)
+    if bounds_fail(q):
+        return OracleAnswer("no", "interval bounds of the outputs", None, nonwitness)
+    return OracleAnswer("undecided", "no exact oracle for this instance", None, nonwitness)
+
+
+def bounds_fail(q: Question) -> bool:
+    """Whether the interval bounds of the outputs over the domain (:func:`output_bounds`)
+    already put every latent's residual beyond the threshold: each ``|d_i|`` is at least
+    the gap between the target and the output's interval, and the norm is monotone."""
     gaps = []
     for (lo, hi), x in zip(output_bounds(q), q.target, strict=True):
         g = _ZERO
@@ -488,6 +516,41 @@ def certified(q: Question) -> OracleAnswer:
         if hi is not None and hi < x:
             g = x - hi
         gaps.append(g)
-    if meets(lp_sign(gaps, q.p, q.threshold, q.threshold_pow), q.relation) is False:
-        return OracleAnswer("no", "interval bounds of the outputs", None, nonwitness)
-    return OracleAnswer("undecided", "no exact oracle for this instance", None, nonwitness)
+    return meets(lp_sign(gaps, q.p, q.threshold, q.threshold_pow), q.relation) is False
+
+
+# ------------------------------------------------------------------ interval bisection
+#: Sub-boxes examined at most.
+MAX_BOXES = 160
+
+
+def bisection(
+    q: Question, nonwitness: list[Fraction] | None = None, max_boxes: int = MAX_BOXES
+) -> OracleAnswer:
+    """*yes* with a checked midpoint, *no* when every sub-box is ruled out, else
+    *undecided* (the module docstring); ``nonwitness`` is kept when given."""
+    if q.domain != "box" or q.lower is None or q.upper is None:
+        raise ValueError("bisection takes a box domain")
+    queue = deque([(list(q.lower), list(q.upper))])
+    examined = 0
+    while queue and examined < max_boxes:
+        lo, hi = queue.popleft()
+        examined += 1
+        if bounds_fail(dataclasses.replace(q, lower=lo, upper=hi)):
+            continue
+        mid = [(a + b) / 2 for a, b in zip(lo, hi, strict=True)]
+        verdict = q.decide(mid)
+        if verdict:
+            return OracleAnswer("yes", f"interval bisection ({examined} boxes)", mid, nonwitness)
+        if verdict is False and nonwitness is None:
+            nonwitness = mid
+        k = max(range(len(lo)), key=lambda i: hi[i] - lo[i])
+        left_hi, right_lo = list(hi), list(lo)
+        left_hi[k] = right_lo[k] = mid[k]
+        queue.append((lo, left_hi))
+        queue.append((right_lo, hi))
+    if not queue:
+        return OracleAnswer("no", f"interval bisection ({examined} boxes)", None, nonwitness)
+    return OracleAnswer(
+        "undecided", f"interval bisection undecided after {examined} boxes", None, nonwitness
+    )

@@ -7,10 +7,12 @@
   all of them mixed;
 * networks of depth 1-5, hidden widths 1-6, 1-30 outputs, with zero rows,
   duplicated units and dead units (zero weights, negative bias) mixed in; ReLU
-  layers, sometimes LeakyReLU or identity hidden layers, and a final ReLU, identity,
-  LeakyReLU, sigmoid or tanh (sigmoid/tanh only on real/box latents);
-* binary/sign latents (n = 1-12), box/real latents (n = 1-3, mostly 1 so the
-  breakpoint oracle is exact);
+  layers (two instances in three), else hidden layers drawn from ReLU, LeakyReLU,
+  identity and ELU (alpha 1 or 1/2; sigmoid and tanh too on real/box latents) and a
+  final ReLU, identity, LeakyReLU, ELU (alpha 1 or 3), sigmoid or tanh (sigmoid/tanh
+  only on real/box latents): every activation geninv reads, in every position;
+* binary/sign latents (n = 1-12; at most 6 with a sigmoid, tanh or ELU layer), box/real
+  latents (n = 1-3, mostly 1 so the breakpoint oracle is exact);
 * p in {1, 3/2, 2, 3, inf}, relations <= and <;
 * a target built around a planted latent: exactly G(z*), G(z*) moved in one
   coordinate, in k = 1, 4 or 8 coordinates by the same amount (so ||.||_p of the move is
@@ -39,8 +41,26 @@ HIDDEN_ACTS: tuple[str, ...] = (
     "leaky_relu:1/4",
     "identity",
     "leaky_relu:1/10",
+    "elu",
+    "elu:1/2",
 )
-FINAL_ACTS: tuple[str, ...] = ("relu", "identity", "relu", "leaky_relu:1/2", "sigmoid", "tanh")
+#: Hidden activations drawn only on real/box latents, like the smooth final ones.
+SMOOTH_HIDDEN: tuple[str, ...] = ("sigmoid", "tanh")
+FINAL_ACTS: tuple[str, ...] = (
+    "relu",
+    "identity",
+    "relu",
+    "leaky_relu:1/2",
+    "elu",
+    "elu:3",
+    "sigmoid",
+    "tanh",
+)
+#: The final activations of FINAL_ACTS drawn on every domain (the rest: real/box only).
+DISCRETE_FINALS = 6
+#: Largest discrete latent drawn for a network with a transcendental layer (its brute
+#: force evaluates every corner in interval arithmetic, not in integers).
+MAX_DISCRETE_N_SMOOTH = 6
 THRESHOLD_MODES: tuple[str, ...] = ("zero", "at_min", "above", "below", "planted", "random")
 #: Relative move of a threshold "a hair" above or below the minimum.
 HAIR = Fraction(1, 2**30)
@@ -95,8 +115,11 @@ def cases(
     max_depth: int = 5,
     smooth: bool = True,
     domains: tuple[str, ...] = ("binary", "sign", "box", "real"),
+    require: tuple[str, ...] = (),
 ) -> Case:
-    """A fuzz instance (see the module docstring)."""
+    """A fuzz instance (see the module docstring).  ``require``: activation specs of which
+    every network drawn has at least one (in a layer drawn uniformly), e.g.
+    ``("elu", "elu:1/2", "elu:3")`` for a slice of ELU networks."""
     domain = draw(st.sampled_from(domains))
     discrete = domain in ("binary", "sign")
     n = draw(st.integers(1, max_discrete_n)) if discrete else draw(st.sampled_from([1, 1, 1, 2, 3]))
@@ -104,12 +127,18 @@ def cases(
     depth = draw(st.integers(1, max_depth))
     q = draw(st.integers(1, max_outputs))
     widths = [draw(st.integers(1, 6)) for _ in range(depth - 1)] + [q]
-    if draw(st.integers(0, 2)) < 2:  # ReLU networks (every complete backend takes them)
+    if not require and draw(st.integers(0, 2)) < 2:  # ReLU networks (every complete backend)
         acts = ["relu"] * (depth - 1) + [draw(st.sampled_from(["relu", "identity"]))]
     else:
-        finals = FINAL_ACTS if (smooth and not discrete) else FINAL_ACTS[:4]
-        acts = [draw(st.sampled_from(HIDDEN_ACTS)) for _ in range(depth - 1)]
+        wide = smooth and not discrete
+        finals = FINAL_ACTS if wide else FINAL_ACTS[:DISCRETE_FINALS]
+        hidden = HIDDEN_ACTS + SMOOTH_HIDDEN if wide else HIDDEN_ACTS
+        acts = [draw(st.sampled_from(hidden)) for _ in range(depth - 1)]
         acts.append(draw(st.sampled_from(finals)))
+        if require and not set(acts) & set(require):
+            acts[draw(st.integers(0, depth - 1))] = draw(st.sampled_from(require))
+        if discrete and any(a.split(":")[0] in ("elu", "sigmoid", "tanh") for a in acts):
+            n = min(n, MAX_DISCRETE_N_SMOOTH)
     layers: list[RefLayer] = []
     quirks: list[str] = []
     prev = n
@@ -166,7 +195,7 @@ def _set_threshold(case: Case, mode: str, relation: str, random_value: Fraction)
     base: Fraction | None = None  # its p-th root when rational
     approx: float | None = None
     if mode in ("at_min", "above", "below"):
-        ans = oracle(case.question())  # the threshold does not change the minimum
+        ans = oracle(case.question(), search=False)  # the threshold leaves the minimum
         base_pow = ans.min_pow
     if base_pow is None and mode != "random" and mode != "zero":
         base_pow, base, approx = _planted_distance(case)
@@ -179,6 +208,10 @@ def _set_threshold(case: Case, mode: str, relation: str, random_value: Fraction)
     if mode == "zero" or (mode in ("at_min", "planted") and base_pow == 0):
         case.threshold, case.relation = Fraction(0), "<="
         return
+    if mode in ("at_min", "planted") and base_pow is None and approx == 0:
+        # the target is the midpoint of an enclosure: its distance (not 0, far below a
+        # float) is no threshold; a hair above it is (a yes at the planted latent)
+        case.tags["mode"] = mode = "above"
     case.relation = relation
     if mode == "random" or approx is None:
         case.threshold = abs(random_value) or Fraction(1)
@@ -205,11 +238,15 @@ def _set_threshold(case: Case, mode: str, relation: str, random_value: Fraction)
 def _planted_distance(case: Case) -> tuple[Fraction | None, Fraction | None, float | None]:
     """(||d||_p^p exact, ||d||_p when rational, float) at the planted latent, where
     the outputs are exact; for p = 3/2 only when the root is visibly rational
-    (k equal entries with k in {1, 8, 27})."""
+    (k equal entries with k in {1, 8, 27}).  Where a transcendental layer makes them
+    enclosures (far narrower than a float's precision), only the float, from the
+    enclosures' midpoints: a threshold there is a near tie that only a rigorous
+    enclosure decides."""
     assert case.planted is not None
     out = forward_bounds(case.layers, case.planted)
     if any(lo != hi for lo, hi in out):
-        return None, None, None
+        mid = [abs((lo + hi) / 2 - x) for (lo, hi), x in zip(out, case.target, strict=True)]
+        return None, None, lp_float(mid, case.p)
     absd = [abs(lo - x) for (lo, _), x in zip(out, case.target, strict=True)]
     if case.p == "1.5":
         nz = [a for a in absd if a]
