@@ -390,3 +390,24 @@ def test_convolutional_elu_reads_and_round_trips(tmp_path: Path) -> None:
     back = import_onnx(tmp_path / "c.onnx")
     assert back.activations == net.activations
     assert np.allclose(back.forward(z), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_auto_on_binary_elu_falls_back_on_primal() -> None:
+    """No backend of the approximate portfolio takes binary latents into an ELU layer
+    (flipgd refuses ELU): auto's last resort is the primal search, which finds the
+    planted binary latent (auto refused the instance before)."""
+    from geninv.problem import Status
+    from geninv.workflows import solve
+
+    rng = np.random.default_rng(5)
+    ws = [rng.normal(size=(8, 6)), rng.normal(size=(5, 8))]
+    net = ReLUNetwork(ws, [rng.normal(size=8), rng.normal(size=5)], activations=["elu", "identity"])
+    z = rng.integers(0, 2, size=6).astype(float)
+    x = net.forward(z[None])[0]
+    prob = InversionProblem(net, [float(v) for v in x], Domain("binary"), p=2, threshold=1e-3)
+    sol = solve(prob, "auto", time_limit=10, seed=0)
+    assert sol.status is Status.YES and sol.check is not None and sol.check.meets
+    assert [r["method"] for r in sol.stats["auto_portfolio"]] == ["primal"]
+    far = InversionProblem(net, [float(v) + 3 for v in x], Domain("binary"), p=2, threshold=1e-2)
+    sol = solve(far, "auto", time_limit=5, seed=0)
+    assert sol.status is Status.UNKNOWN and "primal" in sol.reason

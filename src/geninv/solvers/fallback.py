@@ -35,6 +35,10 @@ from geninv.problem import InversionProblem, Solution, Status
 
 #: The approximate backends ``auto`` falls back on, in the order they are tried.
 PORTFOLIO: tuple[str, ...] = ("pgd", "adam", "langevin", "admm", "flipgd")
+#: Tried when no backend of :data:`PORTFOLIO` accepts the instance: the primal local
+#: search reads every domain and activation (e.g. binary latents into ELU layers, which
+#: ``flipgd`` does not take).
+LAST_RESORT: tuple[str, ...] = ("primal",)
 #: The portfolio's time when ``solve`` has no time limit (seconds).
 DEFAULT_SECONDS = 60.0
 #: A run is not started with less time than this left.
@@ -76,15 +80,19 @@ def warm_up_torch() -> None:
 
 
 def applicable(problem: InversionProblem) -> list[str]:
-    """The backends of :data:`PORTFOLIO` that are installed and accept ``problem``."""
+    """The backends of :data:`PORTFOLIO` that are installed and accept ``problem``, or
+    failing those, of :data:`LAST_RESORT`."""
     from geninv.solvers.registry import REGISTRY
 
-    names = []
-    for name in PORTFOLIO:
-        cls = REGISTRY.get(name)
-        if cls is not None and cls.available() and cls.unsupported_reason(problem) is None:
-            names.append(name)
-    return names
+    for table in (PORTFOLIO, LAST_RESORT):
+        names = []
+        for name in table:
+            cls = REGISTRY.get(name)
+            if cls is not None and cls.available() and cls.unsupported_reason(problem) is None:
+                names.append(name)
+        if names:
+            return names
+    return []
 
 
 def run_portfolio(
@@ -137,7 +145,7 @@ def run_portfolio(
                 time_limit=limit,
                 seed=seed,
                 progress=progress,
-                options={"check_top": 1},
+                options={"check_top": 1} if name in PORTFOLIO else None,  # primal checks one
             )
         except GeninvError as exc:
             runs.append({"method": name, "status": "error", "reason": str(exc)})
