@@ -183,11 +183,9 @@ def parse_terms(raw: Any, kept: set[int]) -> list[Term]:
     return out
 
 
-def _exact_or_float(rows: list[list[Fraction]]) -> Any:
-    """A float matrix when every entry is a float exactly, else the Fractions."""
-    if all(Fraction(float(v)) == v for r in rows for v in r):
-        return np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
-    return rows
+def _floats(values: Sequence[Fraction]) -> bool:
+    """Every value is a float exactly (a float layer is then exact as it stands)."""
+    return all(Fraction(float(v)) == v for v in values)
 
 
 def lines_problem(
@@ -217,13 +215,19 @@ def lines_problem(
     pos = {j: k for k, j in enumerate(keep)}
     m, units = len(keep), len(terms)
     zero = Fraction(0)
-    if units:
+    if units and _floats([t[1] for t in terms] + [t[2] for t in terms]):
+        sel_f = np.zeros((units, m))
+        for i, (j, w, _) in enumerate(terms):
+            sel_f[i, pos[j]] = float(w)
+        weights.append(sel_f)
+        biases.append(np.array([float(g) for _, _, g in terms]))
+    elif units:  # rationals floats cannot hold: the layer in Fractions
         sel = [[zero] * m for _ in range(units)]
         for i, (j, w, _) in enumerate(terms):
             sel[i][pos[j]] = w
-        weights.append(_exact_or_float(sel))
-        gs = [[g for _, _, g in terms]]
-        biases.append(_exact_or_float(gs)[0])
+        weights.append(sel)
+        biases.append([g for _, _, g in terms])
+    if units:
         acts.append("relu")
         total = np.zeros((m, units))
         for i, (j, _, _) in enumerate(terms):

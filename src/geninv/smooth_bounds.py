@@ -154,11 +154,19 @@ class SmoothStep:
     nodes: int = 0
 
 
-def _bab_options(inner: InversionProblem, options: dict[str, Any] | None) -> dict[str, Any]:
-    """``options`` for ``bab``; without them, no LP bound tightening on large inner nets."""
+def _bab_options(
+    problem: InversionProblem, inner: InversionProblem, options: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``options`` for ``bab``; without them, no LP bound tightening on large inner nets,
+    and back-substitution lemmas on ``G``'s hidden layers only (the inner layers after
+    ``u`` are the error bounds: their exact lemma checks cost seconds per thousand units
+    and tighten nothing the minimisation uses)."""
     if options is not None:
         return options
-    return {"obbt_depth": -1} if sum(inner.network.widths[:-1]) > OBBT_UNITS else {}
+    out: dict[str, Any] = {"lemma_layers": len(problem.network.layers) - 1}
+    if sum(inner.network.widths[:-1]) > OBBT_UNITS:
+        out["obbt_depth"] = -1
+    return out
 
 
 def decide_smooth(
@@ -204,7 +212,8 @@ def decide_smooth(
         if not terms:
             return SmoothStep("unknown", reason="no output has a piecewise-linear error bound")
         inner = lines_problem(problem, [c[0] for c in keep], terms, tau)
-        sol, inner_doc = BabBackend(**_bab_options(inner, options)).decide(inner, time_limit)
+        bab = BabBackend(**_bab_options(problem, inner, options))
+        sol, inner_doc = bab.decide(inner, time_limit)
         nodes = int(sol.stats.get("nodes", 0) or 0)
         if sol.status is Status.YES:
             return SmoothStep("yes", z=sol.z, nodes=nodes)
@@ -220,7 +229,8 @@ def decide_smooth(
         }
     else:
         inner = box_problem(problem, coords)
-        sol, inner_doc = BabBackend(**_bab_options(inner, options)).decide(inner, time_limit)
+        bab = BabBackend(**_bab_options(problem, inner, options))
+        sol, inner_doc = bab.decide(inner, time_limit)
         nodes = int(sol.stats.get("nodes", 0) or 0)
         if sol.status is Status.YES:
             return SmoothStep("yes", z=sol.z, nodes=nodes)
