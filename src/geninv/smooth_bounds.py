@@ -155,16 +155,21 @@ class SmoothStep:
 
 
 def _bab_options(
-    problem: InversionProblem, inner: InversionProblem, options: dict[str, Any] | None
+    problem: InversionProblem,
+    inner: InversionProblem,
+    options: dict[str, Any] | None,
+    lines: bool,
 ) -> dict[str, Any]:
-    """``options`` for ``bab``; without them, no LP bound tightening on large inner nets,
-    and back-substitution lemmas on ``G``'s hidden layers only (the inner layers after
-    ``u`` are the error bounds: their exact lemma checks cost seconds per thousand units
-    and tighten nothing the minimisation uses)."""
+    """``options`` for ``bab``; without them, back-substitution lemmas on ``G``'s hidden
+    layers only (the inner layers after ``u`` are the error bounds: their exact lemma
+    checks cost seconds per thousand units and tighten nothing the minimisation uses), and
+    no LP bound tightening where ``G`` (the box) or the inner network (the lines: the
+    error-bound units are tightened too) has more than :data:`OBBT_UNITS` hidden units."""
     if options is not None:
         return options
     out: dict[str, Any] = {"lemma_layers": len(problem.network.layers) - 1}
-    if sum(inner.network.widths[:-1]) > OBBT_UNITS:
+    sized = inner if lines else problem
+    if sum(sized.network.widths[:-1]) > OBBT_UNITS:
         out["obbt_depth"] = -1
     return out
 
@@ -212,7 +217,7 @@ def decide_smooth(
         if not terms:
             return SmoothStep("unknown", reason="no output has a piecewise-linear error bound")
         inner = lines_problem(problem, [c[0] for c in keep], terms, tau)
-        bab = BabBackend(**_bab_options(problem, inner, options))
+        bab = BabBackend(**_bab_options(problem, inner, options, lines=True))
         sol, inner_doc = bab.decide(inner, time_limit)
         nodes = int(sol.stats.get("nodes", 0) or 0)
         if sol.status is Status.YES:
@@ -229,7 +234,7 @@ def decide_smooth(
         }
     else:
         inner = box_problem(problem, coords)
-        bab = BabBackend(**_bab_options(problem, inner, options))
+        bab = BabBackend(**_bab_options(problem, inner, options, lines=False))
         sol, inner_doc = bab.decide(inner, time_limit)
         nodes = int(sol.stats.get("nodes", 0) or 0)
         if sol.status is Status.YES:
@@ -322,10 +327,11 @@ def smooth_lower_bound(
         share = None if math.isinf(left) else left / 3
         step = decide_smooth(problem, tau, share, lines=lines)
         how = "lines" if lines else "box"
-        if lines and step.status == "unknown" and clock.left() > 0.05:
-            # not decided through the lines: the l_inf box (a smaller inner problem)
-            spent = time.perf_counter() - t0
-            rest = None if share is None else max(share - spent, 0.05)
+        rest = None if share is None else share - (time.perf_counter() - t0)
+        enough = rest is None or (share is not None and rest > max(1.0, share / 10))
+        if lines and step.status == "unknown" and enough:
+            # not decided through the lines in part of its share: the l_inf box (a
+            # smaller inner problem) with the rest
             box_step = decide_smooth(problem, tau, rest, lines=False)
             if box_step.status != "unknown":
                 step, how = box_step, "box"
