@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from geninv.exact_smooth import smooth_enclosure
-from geninv.network import ReLUNetwork
+from geninv.network import Layer, ReLUNetwork
 from geninv.problem import Domain, InversionProblem
 from geninv.proofrows import MalformedProof, parse_rational
 
@@ -183,61 +183,63 @@ def parse_terms(raw: Any, kept: set[int]) -> list[Term]:
     return out
 
 
-def _floats(values: Sequence[Fraction]) -> bool:
-    """Every value is a float exactly (a float layer is then exact as it stands)."""
-    return all(Fraction(float(v)) == v for v in values)
+def _identity_copy(last: Layer, keep: Sequence[int]) -> Layer:
+    """``G``'s last affine map on the ``keep`` outputs, without ``f`` (identity).  Its exact
+    rows are the last layer's own (computed once per network and shared: converting a
+    784 x 400 float matrix to rationals again for every radius cost seconds)."""
+    rows = last.exact_rows()
+    bias = last.exact_bias_values()
+    if list(keep) == list(range(last.n_out)):
+        out = Layer(
+            last.dense, last.bias, "identity", last.exact_weight, last.exact_bias, op=last.op
+        )
+    else:
+        idx = np.asarray(keep, dtype=np.intp)
+        w = np.array(last.weight[idx], dtype=np.float64)
+        b = np.array(last.bias[idx], dtype=np.float64)
+        w.setflags(write=False)
+        b.setflags(write=False)
+        ew = None if last.exact_weight is None else [last.exact_weight[j] for j in keep]
+        eb = None if last.exact_bias is None else [last.exact_bias[j] for j in keep]
+        out = Layer(w, b, "identity", ew, eb)
+        rows = [rows[j] for j in keep]
+        bias = [bias[j] for j in keep]
+    object.__setattr__(out, "_rows_cache", rows)
+    if out.exact_bias is None:
+        object.__setattr__(out, "_bias_cache", bias)
+    return out
 
 
 def lines_problem(
     problem: InversionProblem, keep: Sequence[int], terms: Sequence[Term], tau: Fraction
 ) -> InversionProblem:
     """The inner problem: is there a ``z`` in the domain with ``||g(u(z))||_p <= tau``?
-    Its network is ``G`` without ``f`` (last layer identity, the ``keep`` outputs: ``u``),
-    one ReLU layer (unit ``i``: ``relu(w_i u_j + g_i)``) and an identity layer summing each
-    output's units; target 0, the instance's ``p``.  A kept output without terms is an
-    output that is always 0."""
+    Its network is ``G``'s hidden layers (the very layer objects), ``G``'s last affine
+    map without ``f`` on the ``keep`` outputs (``u``), one ReLU layer (unit ``i``:
+    ``relu(w_i u_j + g_i)``) and an identity layer summing each output's units; target 0,
+    the instance's ``p``.  A kept output without terms is an output that is always 0."""
     layers = problem.network.layers
-    weights: list[object] = []
-    biases: list[object] = []
-    acts: list[str] = []
-    for la in layers[:-1]:
-        weights.append(la.exact_weight if la.exact_weight is not None else la.weight)
-        biases.append(la.exact_bias if la.exact_bias is not None else la.bias)
-        acts.append(la.activation_label)
-    last = layers[-1]
-    if last.exact_weight is not None:
-        weights.append([last.exact_weight[j] for j in keep])
-    else:
-        weights.append(last.weight[list(keep), :])
-    bias = last.exact_bias_values()
-    biases.append([bias[j] for j in keep])
-    acts.append("identity")
     pos = {j: k for k, j in enumerate(keep)}
     m, units = len(keep), len(terms)
     zero = Fraction(0)
-    if units and _floats([t[1] for t in terms] + [t[2] for t in terms]):
-        sel_f = np.zeros((units, m))
-        for i, (j, w, _) in enumerate(terms):
-            sel_f[i, pos[j]] = float(w)
-        weights.append(sel_f)
-        biases.append(np.array([float(g) for _, _, g in terms]))
-    elif units:  # rationals floats cannot hold: the layer in Fractions
-        sel = [[zero] * m for _ in range(units)]
-        for i, (j, w, _) in enumerate(terms):
-            sel[i][pos[j]] = w
-        weights.append(sel)
-        biases.append([g for _, _, g in terms])
     if units:
-        acts.append("relu")
+        if all(Fraction(float(v)) == v for t in terms for v in t[1:]):
+            sel: Any = np.zeros((units, m))
+            for i, (j, w, _) in enumerate(terms):
+                sel[i, pos[j]] = float(w)
+            gs: Any = np.array([float(g) for _, _, g in terms])
+        else:  # rationals floats cannot hold: the layer in Fractions
+            sel = [[zero] * m for _ in range(units)]
+            for i, (j, w, _) in enumerate(terms):
+                sel[i][pos[j]] = w
+            gs = [g for _, _, g in terms]
         total = np.zeros((m, units))
         for i, (j, _, _) in enumerate(terms):
             total[pos[j], i] = 1.0
-    else:  # no term at all: the output is 0 (a one-column zero layer keeps shapes valid)
-        total = np.zeros((m, m))
-    weights.append(total)
-    biases.append(np.zeros(m))
-    acts.append("identity")
-    net = ReLUNetwork(weights, biases, activations=acts)
+        tail = ReLUNetwork([sel, total], [gs, np.zeros(m)], activations=["relu", "identity"])
+    else:  # no term at all: the outputs are 0
+        tail = ReLUNetwork([np.zeros((m, m))], [np.zeros(m)], activations=["identity"])
+    net = ReLUNetwork.from_layers([*layers[:-1], _identity_copy(layers[-1], keep), *tail.layers])
     return InversionProblem(
         net,
         [zero] * m,

@@ -340,9 +340,12 @@ def _same(a: InversionProblem, b: InversionProblem) -> bool:
         return False
     la, lb = a.network.layers, b.network.layers
     return len(la) == len(lb) and all(
-        x.activation == y.activation
-        and x.exact_rows() == y.exact_rows()
-        and x.exact_bias_values() == y.exact_bias_values()
+        x is y
+        or (
+            x.activation == y.activation
+            and x.exact_rows() == y.exact_rows()
+            and x.exact_bias_values() == y.exact_bias_values()
+        )
         for x, y in zip(la, lb, strict=True)
     )
 

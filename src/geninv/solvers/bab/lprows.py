@@ -26,6 +26,7 @@ class Rows:
         ] = []
 
     def add(self, name: str, idx: Any, val: Any, rhs: float) -> None:
+        """One row ``val . v[idx] >= rhs``."""
         self.add_block(
             [name],
             np.asarray(idx, dtype=np.int32),
@@ -41,6 +42,7 @@ class Rows:
         rhs: FloatArray,
         upper: FloatArray | None = None,
     ) -> None:
+        """Rows ``rhs <= mat . v[cols] <= upper`` (a dense block over ``cols``)."""
         if names:
             nz = mat != 0
             self._push(
