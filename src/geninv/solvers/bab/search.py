@@ -263,10 +263,13 @@ class Search:
                 self.stats["empty_by_bounds"] += 1
                 return "leaf", None
             bounds = [(lo, np.maximum(lo, hi)) for lo, hi in bounds]
+        warm = self.warm.pop(nd.id, None)
         for _ in range(MAX_CUT_ROUNDS + 1):
             t0 = time.perf_counter()
-            res = solve_node(self.setup, zlo, zhi, nd.fixed, bounds, self.warm.pop(nd.id, None))
+            res = solve_node(self.setup, zlo, zhi, nd.fixed, bounds, warm)
             self.stats["lp_seconds"] += time.perf_counter() - t0
+            # a cut round re-solves from this optimum's basis (the new cut row basic)
+            warm = res.basis if self.warm_start else None
             if res.status == "infeasible" or (
                 res.status == "optimal" and res.value > self.setup.delta + PRUNE_EPS * self.scale
             ):
