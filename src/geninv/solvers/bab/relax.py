@@ -276,11 +276,16 @@ def solve_node(
     fixed: dict[tuple[int, int], int],
     bounds: list[tuple[FloatArray, FloatArray]],
     warm: Basis | None = None,
+    time_limit: float | None = None,
 ) -> NodeResult:
     """Build and solve the node LP (see the module docstring), from ``warm`` (a
-    parent's basis) when given."""
+    parent's basis) when given, for at most ``time_limit`` seconds (HiGHS's own limit:
+    one LP of a 784-output inner problem has been seen to run for minutes; a stopped LP
+    is an "other" result, a node to split, never a refutation)."""
     md = _build(setup, zlo, zhi, fixed, bounds)
     h, n, nr, out_cols = md.highs, setup.n, len(md.names), md.out_cols
+    if time_limit is not None and math.isfinite(time_limit):
+        h.setOptionValue("time_limit", max(float(time_limit), 0.01))
     h.changeColsCost(1, np.array([md.ncol - 1], dtype=np.int32), np.array([1.0]))
     if warm is not None:
         _warm(importlib.import_module("highspy"), h, md.names, warm)

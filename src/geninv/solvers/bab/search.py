@@ -266,7 +266,7 @@ class Search:
         warm = self.warm.pop(nd.id, None)
         for _ in range(MAX_CUT_ROUNDS + 1):
             t0 = time.perf_counter()
-            res = solve_node(self.setup, zlo, zhi, nd.fixed, bounds, warm)
+            res = solve_node(self.setup, zlo, zhi, nd.fixed, bounds, warm, self.clock.left())
             self.stats["lp_seconds"] += time.perf_counter() - t0
             # a cut round re-solves from this optimum's basis (the new cut row basic)
             warm = res.basis if self.warm_start else None
