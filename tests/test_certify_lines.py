@@ -134,7 +134,7 @@ def test_random_lines_are_decided_soundly() -> None:
             g = Fraction(rng.uniform(-1, 1))
             terms = [(w, g)]
         else:
-            slope = mpmath.diff(lambda u: _mf(kind, u), mt)
+            slope = mpmath.diff(lambda u, k=kind: _mf(k, u), mt)
             val = ft - mpmath.mpf(x.numerator) / x.denominator
             w = Fraction(float(slope))
             g = Fraction(float(val - slope * mt)) - Fraction(1, 10**9)
@@ -266,7 +266,8 @@ def test_many_small_misses_beat_the_linf_bound(last: str, p: float) -> None:
     assert 0 < old.lower < new.lower <= Fraction(found)
     ratio = float(new.lower / old.lower)
     print(
-        f"{last} l_{p:g}: best {found:.4f}  l_inf-based {float(old.lower):.4f}  lines {float(new.lower):.4f}  ratio {ratio:.2f}"
+        f"{last} l_{p:g}: best {found:.4f}  l_inf-based {float(old.lower):.4f}  "
+        f"lines {float(new.lower):.4f}  ratio {ratio:.2f}"
     )
     assert ratio > 1.5
 
