@@ -29,6 +29,10 @@ with a clamp box the checker verifies; ReLU/leaky/identity layers; p = 1, inf or
 integer), its optimize mode runs too, and its lower bound — every step a *no* whose
 proof is checked in exact rationals — replaces the floating-point one and is reported
 as certified (``lower_bound_certified`` true, basis ``checked certificate``).
+Through a last sigmoid or tanh (:mod:`geninv.smooth_bounds`) the bound is bisected
+with ``bab`` on an exact pre-activation box (p = inf) or, for p < inf, on
+piecewise-linear lower bounds of each output's error whose l_p sum ``bab`` refutes
+(the box, ``||d||_p >= ||d||_inf``, where that is not decided).
 
 The MILP needs a ReLU (or identity-final) network and a
 box (a box domain, binary/sign latents, or a real domain the network clamps);
