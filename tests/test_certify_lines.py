@@ -404,3 +404,22 @@ def test_checker_rejects_another_p_or_outputs(
     k = next(i for i, c in enumerate(bad["coords"]) if c[4] == "inverse")
     bad["coords"][k][3] = str(Fraction(bad["coords"][k][3]) - Fraction(1, 10))
     _rejects(prob, bad, "is not proved")
+
+
+def test_old_box_certificates_still_check_for_finite_p(
+    lines_doc: tuple[InversionProblem, dict[str, Any]],
+) -> None:
+    """The l_inf box (version 1) still refutes an l_p ball for every p >= 1: made with
+    ``lines=False`` for the p = 2 instance, checked, reported for every p (p None); its
+    threshold is below the version-2 one at the same instance (the sum helps)."""
+    prob, doc = lines_doc
+    tau = Fraction(doc["threshold"]) / 3
+    step = decide_smooth(prob, tau, 20, lines=False)
+    assert step.status == "no" and step.doc is not None and step.doc["version"] == 1
+    rep = check_smooth_certificate(prob, step.doc)
+    assert rep.p is None and rep.threshold == tau
+    # a version-1 certificate with a scale stretched past its interval is still refused
+    bad = copy.deepcopy(step.doc)
+    assert "coords" in bad
+    bad["coords"][0][5] = str(Fraction(bad["coords"][0][5]) * 4)
+    _rejects(prob, bad, "does not cover")
