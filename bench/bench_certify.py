@@ -115,6 +115,9 @@ def main() -> None:
     ap.add_argument("--digits-inf", action="store_true", help="also l_inf on the digits")
     ap.add_argument("--box", type=float, default=BOX, help="latent box [-box, box]^n")
     ap.add_argument("--tag", default="", help="suffix of the output file name")
+    ap.add_argument(
+        "--norms", default="inf,2", help="comma list of p for the VAE and GAN (inf, 1, 2, ...)"
+    )
     args = ap.parse_args()
     if args.quick:
         args.images, args.digits_limit, args.mnist_limit = 1, 120.0, 60.0
@@ -151,7 +154,7 @@ def main() -> None:
         assert mnist is not None
         for i, img in zip(mnist_ids, mnist, strict=True):
             x = img if gen == "vae" else 2.0 * img - 1.0
-            for p in (math.inf, 2.0):
+            for p in [float(v) for v in args.norms.split(",")]:
                 show(_row(args.box, gen.upper(), i, p, net, x, args.mnist_limit, ("adam",)))
     OUT.mkdir(exist_ok=True)
     path = OUT / (f"certify{'-quick' if args.quick else ''}{args.tag}.json")

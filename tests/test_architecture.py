@@ -121,6 +121,7 @@ LAYERS = {
     "geninv.proofcheck": ["geninv.solvers", "geninv.bounds"],
     "geninv.proofcheck_free": ["geninv.solvers", "geninv.bounds"],
     "geninv.proofcheck_smooth": ["geninv.solvers", "geninv.bounds"],
+    "geninv.proofcheck_lines": ["geninv.solvers", "geninv.bounds"],
     "geninv.proofrows": ["geninv.solvers", "geninv.bounds"],
     "geninv.clampcheck": ["geninv.solvers", "geninv.bounds"],
     # the exact references of the test oracles stay independent of the producer's bounds

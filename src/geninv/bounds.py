@@ -409,6 +409,7 @@ def node_bounds(
     fixed: Fixings,
     inherited: Mapping[tuple[int, int, str], float],
     min_gain: float = 0.05,
+    lemma_layers: int | None = None,
 ) -> tuple[list[tuple[FloatArray, FloatArray]], list[FloatLemma]]:
     """Bounds of a bab node and the lemmas that justify their tighter parts.
 
@@ -419,7 +420,8 @@ def node_bounds(
     rows (positive coefficient: the unit's upper line, negative: its lower line).
     Where such a bound of an unstable relu / leaky unit beats the interval one by
     more than ``min_gain`` of the width, it is used (loosened by 1e-9 relative)
-    and returned as a lemma for the checker to verify.  Then the fixings."""
+    and returned as a lemma for the checker to verify (on layers up to ``lemma_layers``
+    only, when given).  Then the fixings."""
     info = layer_info(net)
     zlo, zhi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
     plo, phi = zlo, zhi
@@ -433,7 +435,8 @@ def node_bounds(
         for j in range(l_.shape[0]):
             l_[j] = max(l_[j], inherited.get((layer, j, "lo"), -np.inf))
             u_[j] = min(u_[j], inherited.get((layer, j, "hi"), np.inf))
-        if k > 0 and kind != "identity":  # identity units yield no lemma
+        wanted = lemma_layers is None or layer <= lemma_layers
+        if k > 0 and kind != "identity" and wanted:  # identity units yield no lemma
             for sense in (-1.0, 1.0):
                 val, ys = back_substitute(info, lines, k, sense, zlo, zhi, names)
                 pad = 1e-9 * (np.abs(val) + (u_ - l_) + 1.0)

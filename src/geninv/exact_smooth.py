@@ -32,6 +32,8 @@ def _exp_enclosure(s: Fraction, digits: int) -> tuple[Fraction, Fraction]:
     contract), so ``|exp(s_d)_computed / e^{s_d} - 1| <= 10^(1 - digits)``; and
     ``e^{s - s_d}`` lies in ``[1 - 2 eps, 1 + 2 eps]`` for ``eps <= 1``.  Together
     ``e^s = exp(s_d)_computed (1 +- eta)`` with ``eta = 2 eps + 3 10^(1 - digits)``."""
+    if s == 0:  # e^0 = 1 exactly: sigmoid(0) = 1/2 and tanh(0) = 0 are then exact too
+        return Fraction(1), Fraction(1)
     ctx = _context(digits)
     s_d = ctx.divide(Decimal(s.numerator), Decimal(s.denominator))
     eps = abs(Fraction(s_d) - s)

@@ -29,6 +29,10 @@ with a clamp box the checker verifies; ReLU/leaky/identity layers; p = 1, inf or
 integer), its optimize mode runs too, and its lower bound — every step a *no* whose
 proof is checked in exact rationals — replaces the floating-point one and is reported
 as certified (``lower_bound_certified`` true, basis ``checked certificate``).
+Through a last sigmoid or tanh (:mod:`geninv.smooth_bounds`) the bound is bisected
+with ``bab`` on an exact pre-activation box (p = inf) or, for p < inf, on
+piecewise-linear lower bounds of each output's error whose l_p sum ``bab`` refutes
+(the box, ``||d||_p >= ||d||_inf``, where that is not decided).
 
 The MILP needs a ReLU (or identity-final) network and a
 box (a box domain, binary/sign latents, or a real domain the network clamps);
@@ -47,7 +51,7 @@ import numpy as np
 
 from geninv.budget import Budget
 from geninv.errors import GeninvError
-from geninv.problem import InversionProblem
+from geninv.problem import InversionProblem, norm_label
 from geninv.solvers.base import REGISTRY, TRUSTED, _load_builtin_backends, solve
 
 #: ``lower_bound_basis`` of a floating-point dual bound (without / with trust_solver).
@@ -322,27 +326,36 @@ def _smooth_applies(problem: InversionProblem) -> bool:
 
 
 def _smooth_bound(problem: InversionProblem, report: GapReport, seconds: float | None) -> None:
-    """The certified bound through a last sigmoid / tanh layer: the l_inf ball as an exact
-    box on the pre-activation, refuted by ``bab`` inside a ``geninv-smooth-box``
-    certificate checked exactly (:mod:`geninv.smooth_bounds`); for p < inf it bounds
-    ``||d||_p >= ||d||_inf``."""
+    """The certified bound through a last sigmoid / tanh layer (:mod:`geninv.smooth_bounds`),
+    refuted by ``bab`` inside a ``geninv-smooth-box`` certificate checked exactly: for
+    p = inf the l_inf ball as an exact box on the pre-activation; for p < inf the l_p
+    ball through piecewise-linear lower bounds of each output's error (the sum over the
+    outputs), the box (``||d||_p >= ||d||_inf``) where that is not decided."""
     from geninv.smooth_bounds import smooth_lower_bound
 
     upper = None
-    if report.best_z is not None:  # the l_inf distance of the best point: the search's top
+    if report.best_z is not None:  # the distance of the best point: the search's top
         out = problem.network.forward(np.array([[float(v) for v in report.best_z]]))
-        upper = float(np.max(np.abs(out[0] - problem.target_array())))
+        upper = float(problem.distances(out)[0])
     kind = problem.network.layers[-1].activation
 
-    def record(lower: Fraction) -> None:
+    def record(lower: Fraction, doc: dict[str, Any]) -> None:
         lb = float(np.nextafter(float(lower), -math.inf))
-        how = (
-            f"the l_inf ball of radius {lower} is an exact box on the last {kind}'s "
-            "pre-activation (directed-rounding inverse, checked by enclosure); bab refuted the "
-            "box, its proof checked in exact rationals"
-        )
-        if not math.isinf(problem.p):
-            how += " (||d||_p >= ||d||_inf)"
+        if doc.get("version") == 2:
+            how = (
+                f"the l_{norm_label(problem.p)} ball of radius {lower}: each output's error "
+                f"is bounded below by {len(doc['terms'])} lines in the last {kind}'s "
+                "pre-activation (each proved below the error in exact rationals) and bab "
+                "refuted the sum, its proof checked in exact rationals"
+            )
+        else:
+            how = (
+                f"the l_inf ball of radius {lower} is an exact box on the last {kind}'s "
+                "pre-activation (directed-rounding inverse, checked by enclosure); bab refuted "
+                "the box, its proof checked in exact rationals"
+            )
+            if not math.isinf(problem.p):
+                how += " (||d||_p >= ||d||_inf)"
         best = report.best_distance
         report.lower_bound = lb if best is None else min(lb, best)
         report.lower_bound_how = how
@@ -363,7 +376,7 @@ def _smooth_bound(problem: InversionProblem, report: GapReport, seconds: float |
     if res.doc is None:
         tried = ", ".join(f"{s['tau']:.4g}: {s['status']}" for s in res.steps) or "none"
         report.no_bound_reason = (
-            f"no l_inf radius was refuted in the time given (tried {tried}; {res.stop}); "
+            f"no radius was refuted in the time given (tried {tried}; {res.stop}); "
             "a longer --time-limit or a smaller latent box may give one"
         )
 

@@ -41,6 +41,38 @@ root box (:func:`geninv.proofrows.exact_bounds`); ``s_j > 0`` and
 ``s_j (hi_j - lo_j) <= 2``; then the inner proof.  Dropping outputs only enlarges
 the set refuted, so any subset of outputs may be kept.  A logit bound moved
 inward past the true inverse fails the enclosure test.
+
+Version 2: l_p for p < inf (the sum over the outputs)
+-----------------------------------------------------
+Version 1 refutes the l_inf ball only, so for p < inf it bounds ``||d||_p`` by
+``||d||_inf``.  Version 2 uses the sum.  Per kept output ``j`` the certificate gives,
+besides the interval ``[lo_j, hi_j]`` (proved as above), ReLU *terms* ``(w, g)``
+whose sum ``g_j(u) = sum relu(w u + g)`` is a convex piecewise-linear function with
+``g_j(u) <= |f(u) - x_j|`` on ``[lo_j, hi_j]`` -- a maximum of lines ``t_j >= a u_j +
+b``, ``t_j >= 0`` below the error, each checked exactly
+(:func:`geninv.proofcheck_lines.check_terms`: per linear piece, endpoint
+enclosures where ``f`` is concave, a tangent bound with an enclosure of ``f'``
+where it is convex).  Then every ``z`` with ``||f(u(z)) - x||_p <= delta`` has
+``u_j(z)`` in ``[lo_j, hi_j]`` (as above: ``|d_j| <= ||d||_p``), so
+``0 <= g_j(u_j(z)) <= |d_j|`` and ``||g(u(z))||_p <= ||d||_p <= delta`` (the l_p norm
+is monotone in each ``|d_j|``; dropping outputs only lowers it).  Refuting
+``||g(u(z))||_p <= delta`` -- a piecewise-linear question
+(:func:`geninv.proofcheck_lines.lines_problem`: the network without ``f``, one
+ReLU layer of the terms, one summing layer, target 0, the instance's ``p``) that
+``bab`` refutes with its l_1 row and l_p cuts -- refutes the instance for this
+``p``::
+
+    {"format": "geninv-smooth-box", "version": 2, "activation": "sigmoid",
+     "threshold": delta, "p": 2,
+     "coords": [[j, lo, "inverse" | "range", hi, "inverse" | "range"], ...],
+     "terms": [[j, w, g], ...],
+     "inner": {bab proof of lines_problem}}
+
+Checked: the instance's ``p`` is the certificate's (finite), the sides as in
+version 1, every output's terms by :func:`check_terms`, then the inner proof of
+the problem rebuilt from ``coords`` and ``terms``.  A changed slope or bias of a
+term either fails :func:`check_terms` or changes the inner problem, whose proof
+then fails; a missing term changes the inner problem too.
 """
 
 from __future__ import annotations
@@ -54,12 +86,15 @@ import numpy as np
 
 from geninv.exact_smooth import SMOOTH_RANGE, smooth_enclosure
 from geninv.network import ReLUNetwork
-from geninv.problem import Domain, InversionProblem
+from geninv.problem import Domain, InversionProblem, norm_label
 from geninv.proofcheck import check_certificate
+from geninv.proofcheck_lines import check_terms, lines_problem, parse_terms
 from geninv.proofrows import MalformedProof, Net, ProofRejected, exact_bounds, parse_rational
 
 FORMAT = "geninv-smooth-box"
 VERSION = 1
+#: the version of a certificate with piecewise-linear error bounds (l_p, p < inf)
+VERSION_LINES = 2
 
 #: one kept output: (j, lo, lo_by, hi, hi_by, s)
 Coord = tuple[int, Fraction, str, Fraction, str, Fraction]
@@ -76,6 +111,9 @@ class SmoothReport:
     nodes: int
     leaves: int
     empty: int | None = None
+    #: version 2: the p whose ball is refuted (None: every p >= 1) and the terms checked
+    p: str | None = None
+    terms: int = 0
 
 
 def smooth_output(problem: InversionProblem) -> str | None:
@@ -133,14 +171,17 @@ def box_problem(problem: InversionProblem, coords: Sequence[Coord]) -> Inversion
     )
 
 
-def _coords(raw: Any, q: int) -> list[Coord]:
+def _coords(raw: Any, q: int, width: int = 6) -> list[Coord]:
+    """The certificate's ``coords``: ``[j, lo, lo_by, hi, hi_by, s]`` (version 1) or
+    ``[j, lo, lo_by, hi, hi_by]`` (``width`` 5, version 2: ``s`` is returned as 1)."""
+    shape = "[j, lo, lo_by, hi, hi_by, s]" if width == 6 else "[j, lo, lo_by, hi, hi_by]"
     if not isinstance(raw, list) or not raw:
         raise MalformedProof("'coords': expected a non-empty list")
     out: list[Coord] = []
     seen: set[int] = set()
     for k, c in enumerate(raw):
-        if not isinstance(c, list) or len(c) != 6:
-            raise MalformedProof(f"coords[{k}]: expected [j, lo, lo_by, hi, hi_by, s]")
+        if not isinstance(c, list) or len(c) != width:
+            raise MalformedProof(f"coords[{k}]: expected {shape}")
         j = c[0]
         if not isinstance(j, int) or isinstance(j, bool) or not 0 <= j < q or j in seen:
             raise MalformedProof(f"coords[{k}]: output index {j!r} (0..{q - 1}, each once)")
@@ -149,26 +190,73 @@ def _coords(raw: Any, q: int) -> list[Coord]:
             raise MalformedProof(f"coords[{k}]: each side is 'inverse' or 'range'")
         lo = parse_rational(c[1], f"coords[{k}] lo")
         hi = parse_rational(c[3], f"coords[{k}] hi")
-        s = parse_rational(c[5], f"coords[{k}] s")
+        s = parse_rational(c[5], f"coords[{k}] s") if width == 6 else Fraction(1)
         out.append((j, lo, str(c[2]), hi, str(c[4]), s))
     return out
+
+
+def _check_sides(
+    problem: InversionProblem, kind: str, delta: Fraction, coords: Sequence[Coord], inner_doc: Any
+) -> None:
+    """Every kept ``u_j`` of a witness lies in ``[lo_j, hi_j]``: ``"inverse"`` sides by the
+    enclosure of ``f``, ``"range"`` sides against exact interval bounds of ``u`` over the
+    inner proof's root box (module docstring)."""
+    a, b = SMOOTH_RANGE[kind]
+    x = problem.target
+    for j, lo, lo_by, hi, hi_by, _ in coords:
+        if lo_by == "inverse":
+            v = x[j] - delta
+            if not (v > a and smooth_enclosure(kind, lo)[1] <= v):
+                raise ProofRejected(None, f"output {j}: {kind}(lo) <= x - delta is not proved")
+        if hi_by == "inverse":
+            v = x[j] + delta
+            if not (v < b and smooth_enclosure(kind, hi)[0] >= v):
+                raise ProofRejected(None, f"output {j}: {kind}(hi) >= x + delta is not proved")
+    if not any(c[2] == "range" or c[4] == "range" for c in coords):
+        return
+    if not isinstance(inner_doc, dict) or not isinstance(inner_doc.get("nodes"), list):
+        raise MalformedProof("'inner': expected a branch-and-bound proof")
+    root = next((nd for nd in inner_doc["nodes"] if nd.get("id") == 0), None)
+    raw_box = None if root is None else root.get("box")
+    if not isinstance(raw_box, list) or len(raw_box) != problem.n:
+        raise MalformedProof("'inner' node 0: expected its box")
+    box = [
+        (parse_rational(p[0], "root box"), parse_rational(p[1], "root box"))
+        for p in raw_box
+        if isinstance(p, list) and len(p) == 2
+    ]
+    if len(box) != problem.n:
+        raise MalformedProof("'inner' node 0: expected [lower, upper] pairs")
+    # u alone: the network without f, the kept outputs (what both inner problems start with)
+    upart = lines_problem(problem, [c[0] for c in coords], [], delta)
+    pre, _ = exact_bounds(Net(upart), box, {})
+    if isinstance(pre, tuple):
+        raise ProofRejected(None, "the root box is empty")
+    last = pre[len(problem.network.layers) - 1]
+    for k, (j, lo, lo_by, hi, hi_by, _) in enumerate(coords):
+        if lo_by == "range" and lo > last[k][0]:
+            raise ProofRejected(None, f"output {j}: lo is above an attainable u_j")
+        if hi_by == "range" and hi < last[k][1]:
+            raise ProofRejected(None, f"output {j}: hi is below an attainable u_j")
 
 
 def check_smooth_certificate(
     problem: InversionProblem, doc: Any, inner_checked: InversionProblem | None = None
 ) -> SmoothReport:
     """Check a ``geninv-smooth-box`` certificate against ``problem`` (module docstring):
-    it proves that no ``z`` in the domain has ``||G(z) - x||_p <= threshold`` for any
-    p >= 1.  Raises :class:`ProofRejected` (invalid) or :class:`MalformedProof`.
+    version 1 proves that no ``z`` in the domain has ``||G(z) - x||_p <= threshold`` for
+    any p >= 1, version 2 the same for the instance's p.  Raises :class:`ProofRejected`
+    (invalid) or :class:`MalformedProof`.
 
     ``inner_checked``: the inner problem whose proof the caller has just checked with
     :func:`geninv.proofcheck.check_certificate` (the producer, right after ``bab``'s own
-    check); when it has the very network and target :func:`box_problem` rebuilds from
-    the certificate, that check is not repeated (counts of 0 are reported)."""
+    check); when it has the very network and target the checker rebuilds from the
+    certificate, that check is not repeated (counts of 0 are reported)."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise MalformedProof(f'not a smooth-output proof (expected "format": "{FORMAT}")')
-    if doc.get("version") != VERSION:
-        raise MalformedProof(f"smooth-output proof version {doc.get('version')!r} unsupported")
+    version = doc.get("version")
+    if version not in (VERSION, VERSION_LINES):
+        raise MalformedProof(f"smooth-output proof version {version!r} unsupported")
     kind = smooth_output(problem)
     if kind is None or doc.get("activation") != kind:
         raise ProofRejected(
@@ -182,6 +270,8 @@ def check_smooth_certificate(
     a, b = SMOOTH_RANGE[kind]
     x = problem.target
     q = problem.network.n_outputs
+    if version == VERSION_LINES:
+        return _check_lines(problem, doc, kind, delta, inner_checked)
     if "empty" in doc:
         j = doc["empty"]
         if not isinstance(j, int) or isinstance(j, bool) or not 0 <= j < q:
@@ -190,46 +280,52 @@ def check_smooth_certificate(
             raise ProofRejected(None, f"output {j}: [x - delta, x + delta] meets ({a}, {b})")
         return SmoothReport(delta, 0, 0, 0, empty=j)
     coords = _coords(doc.get("coords"), q)
-    for j, lo, lo_by, hi, hi_by, s in coords:
+    for j, lo, _, hi, _, s in coords:
         if s <= 0 or (hi > lo and s * (hi - lo) > 2):
             raise ProofRejected(None, f"output {j}: the scale {s} does not cover [lo, hi]")
-        if lo_by == "inverse":
-            v = x[j] - delta
-            if not (v > a and smooth_enclosure(kind, lo)[1] <= v):
-                raise ProofRejected(None, f"output {j}: {kind}(lo) <= x - delta is not proved")
-        if hi_by == "inverse":
-            v = x[j] + delta
-            if not (v < b and smooth_enclosure(kind, hi)[0] >= v):
-                raise ProofRejected(None, f"output {j}: {kind}(hi) >= x + delta is not proved")
-    inner = box_problem(problem, coords)
     inner_doc = doc.get("inner")
-    if any(c[2] == "range" or c[4] == "range" for c in coords):
-        if not isinstance(inner_doc, dict) or not isinstance(inner_doc.get("nodes"), list):
-            raise MalformedProof("'inner': expected a branch-and-bound proof")
-        root = next((nd for nd in inner_doc["nodes"] if nd.get("id") == 0), None)
-        raw_box = None if root is None else root.get("box")
-        if not isinstance(raw_box, list) or len(raw_box) != problem.n:
-            raise MalformedProof("'inner' node 0: expected its box")
-        box = [
-            (parse_rational(p[0], "root box"), parse_rational(p[1], "root box"))
-            for p in raw_box
-            if isinstance(p, list) and len(p) == 2
-        ]
-        if len(box) != problem.n:
-            raise MalformedProof("'inner' node 0: expected [lower, upper] pairs")
-        pre, _ = exact_bounds(Net(inner), box, {})
-        if isinstance(pre, tuple):
-            raise ProofRejected(None, "the root box is empty")
-        last = pre[len(problem.network.layers) - 1]
-        for k, (j, lo, lo_by, hi, hi_by, _) in enumerate(coords):
-            if lo_by == "range" and lo > last[k][0]:
-                raise ProofRejected(None, f"output {j}: lo is above an attainable u_j")
-            if hi_by == "range" and hi < last[k][1]:
-                raise ProofRejected(None, f"output {j}: hi is below an attainable u_j")
+    _check_sides(problem, kind, delta, coords, inner_doc)
+    inner = box_problem(problem, coords)
     if inner_checked is not None and _same(inner, inner_checked):
         return SmoothReport(delta, len(coords), 0, 0)
     rep = check_certificate(inner, inner_doc)  # its root box: the domain's, or a clamp box
     return SmoothReport(delta, len(coords), rep.nodes, rep.leaves)
+
+
+def _check_lines(
+    problem: InversionProblem,
+    doc: dict[str, Any],
+    kind: str,
+    delta: Fraction,
+    inner_checked: InversionProblem | None,
+) -> SmoothReport:
+    """Version 2 (module docstring): the sides, every output's terms, the inner proof."""
+    label = norm_label(problem.p)
+    if problem.is_exact_inversion or label == "inf":
+        raise ProofRejected(None, "a version-2 proof is for a finite p; the instance's is inf")
+    if str(doc.get("p")) != label:
+        raise ProofRejected(
+            None, f"the proof is for p = {doc.get('p')!r}; the instance has p = {label}"
+        )
+    coords = _coords(doc.get("coords"), problem.network.n_outputs, width=5)
+    inner_doc = doc.get("inner")
+    _check_sides(problem, kind, delta, coords, inner_doc)
+    kept = {c[0] for c in coords}
+    terms = parse_terms(doc.get("terms"), kept)
+    by_out: dict[int, list[tuple[Fraction, Fraction]]] = {}
+    for j, w, g in terms:
+        by_out.setdefault(j, []).append((w, g))
+    x = problem.target
+    for j, lo, _, hi, _, _ in coords:
+        why = check_terms(kind, x[j], lo, hi, by_out.get(j, []))
+        if why is not None:
+            raise ProofRejected(None, f"output {j}: {why}")
+    keep = [c[0] for c in coords]
+    inner = lines_problem(problem, keep, terms, delta)
+    if inner_checked is not None and _same(inner, inner_checked):
+        return SmoothReport(delta, len(coords), 0, 0, p=label, terms=len(terms))
+    rep = check_certificate(inner, inner_doc)
+    return SmoothReport(delta, len(coords), rep.nodes, rep.leaves, p=label, terms=len(terms))
 
 
 def _same(a: InversionProblem, b: InversionProblem) -> bool:
@@ -244,15 +340,19 @@ def _same(a: InversionProblem, b: InversionProblem) -> bool:
         return False
     la, lb = a.network.layers, b.network.layers
     return len(la) == len(lb) and all(
-        x.activation == y.activation
-        and x.exact_rows() == y.exact_rows()
-        and x.exact_bias_values() == y.exact_bias_values()
+        x is y
+        or (
+            x.activation == y.activation
+            and x.exact_rows() == y.exact_rows()
+            and x.exact_bias_values() == y.exact_bias_values()
+        )
         for x, y in zip(la, lb, strict=True)
     )
 
 
 __all__ = [
     "FORMAT",
+    "VERSION_LINES",
     "ProofRejected",
     "SmoothReport",
     "box_problem",

@@ -23,6 +23,15 @@ The same box is implied by ``||f(u) - x||_p <= tau`` for every ``p >= 1``
 (for p < inf this is the l_inf bound, ``||d||_p >= ||d||_inf``: sound, but it
 does not use the sum over outputs).
 
+For p < inf (:func:`decide_smooth` with ``lines``) each output's error is bounded
+below on its box side ``[lo_j, hi_j]`` by a convex piecewise-linear function of
+``u_j`` (:mod:`geninv.smooth_envelope`: tangents of the convex part of ``f`` and
+the tangent from ``(hi, f(hi) - x)``, i.e. a near convex envelope), and ``bab``
+refutes ``||g(u(z))||_p <= tau`` -- the sum over the outputs, relaxed by its l_1
+row and l_p cuts -- in a version-2 certificate
+(:mod:`geninv.proofcheck_smooth`).  Where that is not decided in time, the box
+(version 1) is tried at the same ``tau``.
+
 :func:`smooth_lower_bound` bisects on ``tau`` between the largest refuted value
 and the smallest value that was not refuted (an inner witness or a time-out),
 starting from a known distance.
@@ -44,16 +53,19 @@ from geninv.budget import Budget
 from geninv.errors import GeninvError
 from geninv.exact import float_down
 from geninv.exact_smooth import SMOOTH_RANGE, smooth_inverse
-from geninv.problem import InversionProblem, Status
+from geninv.problem import InversionProblem, Status, norm_label
+from geninv.proofcheck_lines import Term, lines_problem
 from geninv.proofcheck_smooth import (
     FORMAT,
     VERSION,
+    VERSION_LINES,
     Coord,
     ProofRejected,
     box_problem,
     check_smooth_certificate,
     smooth_output,
 )
+from geninv.smooth_envelope import output_terms
 from geninv.solvers.bab.certificate import rat
 
 #: bisection stops when the bracket is this small relative to its upper end
@@ -63,6 +75,13 @@ MAX_STEPS = 30
 GROW_FROM = 6
 #: ... and radii down to / 2^MAX_SHRINK are tried while none is refuted
 MAX_SHRINK = 24
+#: for p < inf, the share of a step's time the lines try gets; the l_inf box the rest
+#: when the lines do not decide (on the GAN at box [-0.1, 0.1]^64 only the box refuted
+#: a radius, 2.9e-5, in 120 s)
+LINES_SHARE = 0.6
+#: ... and after this many undecided radii with nothing refuted yet, the bisection goes on
+#: with the box alone
+LINES_MISSES = 2
 #: inner networks with more hidden units than this skip bab's LP bound tightening
 #: (one LP per unit: 22 of 41 s on the VAE decoder's root)
 OBBT_UNITS = 1000
@@ -91,10 +110,13 @@ def _pad(v: float) -> Fraction:
     return Fraction(abs(v)) * Fraction(1, 10**9) + Fraction(1, 10**9)
 
 
-def box_coords(problem: InversionProblem, tau: Fraction) -> list[Coord] | int:
+def box_coords(
+    problem: InversionProblem, tau: Fraction, keep_open: bool = False
+) -> list[Coord] | int:
     """The pre-activation box of the l_inf ball of radius ``tau`` (module docstring), as
-    the certificate's ``coords`` (outputs with no constraint left out), or the output
-    ``j`` whose interval misses ``f``'s range."""
+    the certificate's ``coords`` (outputs with no constraint left out, unless
+    ``keep_open``: then both their sides are the interval bounds), or the output ``j``
+    whose interval misses ``f``'s range."""
     kind = smooth_output(problem)
     box = root_box(problem)
     assert kind is not None and box is not None and tau > 0
@@ -107,7 +129,7 @@ def box_coords(problem: InversionProblem, tau: Fraction) -> list[Coord] | int:
         vlo, vhi = x - tau, x + tau
         if vlo >= b or vhi <= a:
             return j
-        if vlo <= a and vhi >= b:
+        if vlo <= a and vhi >= b and not keep_open:
             continue
         if vlo > a:
             left, left_by = smooth_inverse(kind, vlo, up=False), "inverse"
@@ -139,18 +161,43 @@ class SmoothStep:
     nodes: int = 0
 
 
+def _bab_options(
+    problem: InversionProblem,
+    inner: InversionProblem,
+    options: dict[str, Any] | None,
+    lines: bool,
+) -> dict[str, Any]:
+    """``options`` for ``bab``; without them, back-substitution lemmas on ``G``'s hidden
+    layers only (the inner layers after ``u`` are the error bounds: their exact lemma
+    checks cost seconds per thousand units and tighten nothing the minimisation uses), and
+    no LP bound tightening where ``G`` (the box) or the inner network (the lines: the
+    error-bound units are tightened too) has more than :data:`OBBT_UNITS` hidden units."""
+    if options is not None:
+        return options
+    out: dict[str, Any] = {"lemma_layers": len(problem.network.layers) - 1}
+    sized = inner if lines else problem
+    if sum(sized.network.widths[:-1]) > OBBT_UNITS:
+        out["obbt_depth"] = -1
+    return out
+
+
 def decide_smooth(
     problem: InversionProblem,
     tau: Fraction,
     time_limit: float | None,
     options: dict[str, Any] | None = None,
+    lines: bool | None = None,
 ) -> SmoothStep:
     """Decide the box of radius ``tau`` with ``bab``; a *no* comes with a certificate that
-    :func:`check_smooth_certificate` accepted.  ``options`` go to the ``bab`` backend."""
+    :func:`check_smooth_certificate` accepted.  ``options`` go to the ``bab`` backend.
+    ``lines`` (default: p < inf): refute the l_p ball through the piecewise-linear error
+    bounds instead (a version-2 certificate, for the instance's p only)."""
     from geninv.solvers.bab.backend import BabBackend
 
+    if lines is None:
+        lines = not (problem.is_exact_inversion or math.isinf(problem.p))
     kind = smooth_output(problem)
-    coords = box_coords(problem, tau)
+    coords = box_coords(problem, tau, keep_open=lines)
     head: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
@@ -164,9 +211,38 @@ def decide_smooth(
         box = root_box(problem)
         assert box is not None
         return SmoothStep("yes", z=[(lo + hi) / 2 for lo, hi in box])
+    elif lines:
+        assert kind is not None
+        x = problem.target
+        terms: list[Term] = []
+        keep: list[Coord] = []
+        for c in coords:
+            got = output_terms(kind, x[c[0]], c[1], c[3])
+            if got:
+                keep.append(c)
+                terms += [(c[0], w, g) for w, g in got]
+        if not terms:
+            return SmoothStep("unknown", reason="no output has a piecewise-linear error bound")
+        inner = lines_problem(problem, [c[0] for c in keep], terms, tau)
+        bab = BabBackend(**_bab_options(problem, inner, options, lines=True))
+        sol, inner_doc = bab.decide(inner, time_limit)
+        nodes = int(sol.stats.get("nodes", 0) or 0)
+        if sol.status is Status.YES:
+            return SmoothStep("yes", z=sol.z, nodes=nodes)
+        if sol.status is not Status.NO:
+            return SmoothStep("unknown", reason=sol.reason or "", nodes=nodes)
+        doc = {
+            **head,
+            "version": VERSION_LINES,
+            "p": norm_label(problem.p),
+            "coords": [[j, rat(lo), lo_by, rat(hi), hi_by] for j, lo, lo_by, hi, hi_by, _ in keep],
+            "terms": [[j, rat(w), rat(g)] for j, w, g in terms],
+            "inner": inner_doc,
+        }
     else:
         inner = box_problem(problem, coords)
-        sol, inner_doc = BabBackend(**(options or {})).decide(inner, time_limit)
+        bab = BabBackend(**_bab_options(problem, inner, options, lines=False))
+        sol, inner_doc = bab.decide(inner, time_limit)
         nodes = int(sol.stats.get("nodes", 0) or 0)
         if sol.status is Status.YES:
             return SmoothStep("yes", z=sol.z, nodes=nodes)
@@ -201,8 +277,9 @@ class SmoothBound:
 
 
 def _distance(problem: InversionProblem, z: list[Fraction]) -> float:
+    """The float distance of ``G(z)`` to the target in the instance's norm."""
     out = problem.network.forward(np.array([[float(v) for v in z]]))
-    return float(np.max(np.abs(out[0] - problem.target_array())))
+    return float(problem.distances(out)[0])
 
 
 def smooth_lower_bound(
@@ -210,19 +287,24 @@ def smooth_lower_bound(
     upper: float | None,
     time_limit: float | None,
     rel_gap: float = REL_GAP,
-    on_bound: Callable[[Fraction], None] | None = None,
+    on_bound: Callable[[Fraction, dict[str, Any]], None] | None = None,
+    lines: bool | None = None,
 ) -> SmoothBound:
-    """Bisect on ``tau`` for the largest certified l_inf lower bound (module docstring),
-    from ``upper`` (a known distance; the box centre's when None): radii grow by 2 from
-    ``upper / 2^GROW_FROM`` until one is not refuted, then the bracket is bisected.  Each
-    step gets a third of the time left; a witness or a time-out lowers the upper end, a
-    checked *no* raises the bound (and is passed to ``on_bound`` at once, so a caller
-    stopped midway keeps it)."""
+    """Bisect on ``tau`` for the largest certified lower bound on the distance in the
+    instance's norm (module docstring), from ``upper`` (a known distance in that norm; the
+    box centre's when None): radii grow by 2 from ``upper / 2^GROW_FROM`` until one is
+    not refuted, then the bracket is bisected.  Each step gets a third of the time left;
+    a witness or a time-out lowers the upper end, a checked *no* raises the bound (and is
+    passed with its certificate to ``on_bound`` at once, so a caller stopped midway keeps
+    it).  ``lines`` (default: p < inf): each radius is first tried through the
+    piecewise-linear error bounds (version 2) for :data:`LINES_SHARE` of its time, and
+    where that is not decided, as the l_inf box (version 1) with the rest; after
+    :data:`LINES_MISSES` undecided radii and no refutation, with the box alone."""
     why = why_not(problem)
     if why is not None:
         raise GeninvError(why)
-    hidden = sum(problem.network.widths[:-1])
-    options = {"obbt_depth": -1} if hidden > OBBT_UNITS else None
+    if lines is None:
+        lines = not (problem.is_exact_inversion or math.isinf(problem.p))
     clock = Budget(time_limit)
     res = SmoothBound()
     if upper is None:
@@ -238,6 +320,7 @@ def smooth_lower_bound(
     # so radii grow by 2 from top / 2^GROW_FROM until one is not refuted (shrinking by 8
     # while the smallest fails), then the bracket is bisected
     tau: Fraction | None = (top / 2**GROW_FROM).limit_denominator(10**9)
+    misses = 0
     while len(res.steps) < MAX_STEPS:
         left = clock.left()
         if left <= 0.05:
@@ -250,20 +333,37 @@ def smooth_lower_bound(
             if not res.lower < tau < top:
                 tau = (res.lower + top) / 2
         t0 = time.perf_counter()
-        step = decide_smooth(problem, tau, None if math.isinf(left) else left / 3, options)
+        share = None if math.isinf(left) else left / 3
+        first = None if share is None else share * (LINES_SHARE if lines else 1.0)
+        step = decide_smooth(problem, tau, first, lines=lines)
+        how = "lines" if lines else "box"
+        rest = None if share is None else share - (time.perf_counter() - t0)
+        enough = rest is None or (share is not None and rest > max(1.0, share / 10))
+        if lines and step.status == "unknown" and enough:
+            # not decided through the lines: the l_inf box (a smaller inner problem,
+            # which can win at small radii) with the rest of the step's share
+            box_step = decide_smooth(problem, tau, rest, lines=False)
+            if box_step.status != "unknown":
+                step, how = box_step, "box"
         res.steps.append(
             {
                 "tau": float(tau),
                 "status": step.status,
+                "by": how,
                 "nodes": step.nodes,
                 "seconds": round(time.perf_counter() - t0, 3),
             }
         )
+        if lines and res.doc is None and step.status == "unknown":
+            misses += 1
+            if misses >= LINES_MISSES:  # the lines inner problem is out of reach here:
+                lines = False  # the rest of the bisection on the (smaller) box
         growing = res.doc is None or tau == 2 * res.lower
         if step.status == "no":
+            assert step.doc is not None
             res.lower, res.doc = tau, step.doc
             if on_bound is not None:
-                on_bound(tau)
+                on_bound(tau, step.doc)
             tau = 2 * tau if growing and 2 * tau < top else None
             continue
         if step.z is not None:

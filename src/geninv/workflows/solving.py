@@ -149,7 +149,8 @@ def certify(
     """The best distance the approximate backends reach and a lower bound on the least
     distance (``geninv solve --certify``, :func:`geninv.gap.certified_gap`): certified
     by ``bab``'s checked proofs where ``bab`` applies (through a last sigmoid / tanh by
-    the exact pre-activation box, :mod:`geninv.smooth_bounds`; for p = 2 and few latents
+    the exact pre-activation box, and for p < inf by piecewise-linear lower bounds of each
+    output's error summed in the l_p norm, :mod:`geninv.smooth_bounds`; for p = 2 and few latents
     by linear-bound input splitting, :mod:`geninv.solvers.bab.crown`), else a
     floating-point dual bound labelled uncertified.  ``time_limit`` defaults to 120 s;
     ``report``, when given, is filled in as the runs finish (so a caller that stops the

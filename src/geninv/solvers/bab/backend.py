@@ -116,6 +116,7 @@ class BabBackend(Backend):
         primal: bool = True,
         obbt_depth: int = OBBT_DEPTH,
         optimistic: bool = True,
+        lemma_layers: int | None = None,
     ) -> None:
         if mode not in ("decide", "optimize"):
             raise ValidationError(f"bab: mode must be 'decide' or 'optimize', got {mode!r}")
@@ -126,6 +127,14 @@ class BabBackend(Backend):
         self.max_nodes = max_nodes
         self.incumbent_finder = incumbent_finder
         self.lemmas = bool(lemmas)
+        if lemma_layers is not None and (
+            not isinstance(lemma_layers, int) or isinstance(lemma_layers, bool) or lemma_layers < 0
+        ):
+            raise ValidationError(
+                f"bab: lemma_layers must be an integer >= 0, got {lemma_layers!r}"
+            )
+        #: back-substitution lemmas on layers up to this one only (None: all)
+        self.lemma_layers = lemma_layers
         if not isinstance(obbt_depth, int) or obbt_depth < -1:
             raise ValidationError(f"bab: obbt_depth must be an integer >= -1, got {obbt_depth!r}")
         self.obbt_depth = obbt_depth
@@ -243,6 +252,7 @@ class BabBackend(Backend):
             lemmas=self.lemmas,
             obbt_depth=self.obbt_depth,
             optimistic=optimistic,
+            lemma_layers=self.lemma_layers,
         )
         return search.run(box)
 

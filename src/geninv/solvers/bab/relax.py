@@ -40,6 +40,7 @@ import numpy as np
 
 from geninv.budget import Budget
 from geninv.network import FloatArray
+from geninv.solvers.bab.lprows import Rows
 
 #: kInfeasible and friends, by name
 _INFEASIBLE = ("kInfeasible",)
@@ -129,64 +130,8 @@ def _warm(hs: Any, h: Any, names: list[str], basis: Basis) -> bool:
     return str(h.setBasis(hb)).endswith("kOk")
 
 
-class _Rows:
-    """Rows ``lo <= r . v <= up`` in dense blocks over a few columns each, by name.
-
-    A two-sided row is named ``"A|B"``: its lower side is the checker's row ``A``
-    (``r . v >= lo``) and its upper side row ``B`` (``-r . v >= -up``); a row dual
-    ``> 0`` is a multiplier of ``A``, a dual ``< 0`` (its absolute value) of ``B``."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-        self.blocks: list[tuple[np.ndarray[Any, Any], FloatArray, FloatArray, FloatArray]] = []
-
-    def add(self, name: str, idx: Any, val: Any, rhs: float) -> None:
-        self.add_block(
-            [name],
-            np.asarray(idx, dtype=np.int32),
-            np.asarray([val], dtype=np.float64),
-            np.array([rhs]),
-        )
-
-    def add_block(
-        self,
-        names: list[str],
-        cols: np.ndarray[Any, Any],
-        mat: FloatArray,
-        rhs: FloatArray,
-        upper: FloatArray | None = None,
-    ) -> None:
-        if names:
-            self.names.extend(names)
-            up = np.full(len(names), math.inf) if upper is None else upper
-            self.blocks.append((cols, mat, rhs, up))
-
-    def csr(
-        self,
-    ) -> tuple[FloatArray, FloatArray, np.ndarray[Any, Any], np.ndarray[Any, Any], FloatArray]:
-        """(row lower bounds, row upper bounds, starts, column indices, values)."""
-        los, ups, counts, idxs, vals = [], [], [], [], []
-        for cols, mat, rhs, up in self.blocks:
-            nz = mat != 0
-            counts.append(nz.sum(axis=1))
-            idxs.append(np.broadcast_to(cols, mat.shape)[nz])
-            vals.append(mat[nz])
-            los.append(rhs)
-            ups.append(up)
-        cnt = np.concatenate(counts)
-        starts = np.zeros(len(cnt), dtype=np.int32)
-        starts[1:] = np.cumsum(cnt[:-1])
-        return (
-            np.concatenate(los),
-            np.concatenate(ups),
-            starts,
-            np.concatenate(idxs).astype(np.int32),
-            np.concatenate(vals).astype(np.float64),
-        )
-
-
 def _unit_rows(
-    rows: _Rows,
+    rows: Rows,
     layer: int,
     ld: LayerData,
     prev_cols: np.ndarray[Any, Any],
@@ -236,26 +181,25 @@ def _unit_rows(
     specs.append(("on", ph == 1, one, zero, zero))
     specs.append(("off", ph == 0, -one, zero, zero))
     specs.append(("chord", unstable, csign * slope, -csign * one, csign * icpt))
-    cols = np.concatenate([prev_cols, a_cols])
     for name, mask, sigma, kappa, c0 in specs:
         units = np.nonzero(mask)[0]
         if not len(units):
             continue
-        mat = np.zeros((len(units), len(cols)))
-        mat[:, : len(prev_cols)] = sigma[units, None] * w[units]
-        mat[np.arange(len(units)), len(prev_cols) + units] = kappa[units]
+        # sparse: sigma W_j over the previous layer's columns, kappa on the unit's own
+        # (a dense block over both would be units x (inputs + units))
+        wpart = sigma[units, None] * w[units]
+        r, c = np.nonzero(wpart)
+        own = np.arange(len(units))
+        rr = np.concatenate([r, own])
+        cc = np.concatenate([prev_cols[c], a_cols[units]])
+        vv = np.concatenate([wpart[r, c], kappa[units]])
         rhs = -sigma[units] * b[units] - c0[units]
         if "|" in name:
             a_, b_ = name.split("|")
-            rows.add_block(
-                [f"L{layer}.{j}.{a_}|L{layer}.{j}.{b_}" for j in units.tolist()],
-                cols,
-                mat,
-                rhs,
-                rhs,
-            )
+            names = [f"L{layer}.{j}.{a_}|L{layer}.{j}.{b_}" for j in units.tolist()]
+            rows.add_coo(names, rr, cc, vv, rhs, rhs)
         else:
-            rows.add_block([f"L{layer}.{j}.{name}" for j in units.tolist()], cols, mat, rhs)
+            rows.add_coo([f"L{layer}.{j}.{name}" for j in units.tolist()], rr, cc, vv, rhs)
 
 
 def _post(lo: FloatArray, hi: FloatArray, ld: LayerData) -> tuple[FloatArray, FloatArray]:
@@ -332,11 +276,16 @@ def solve_node(
     fixed: dict[tuple[int, int], int],
     bounds: list[tuple[FloatArray, FloatArray]],
     warm: Basis | None = None,
+    time_limit: float | None = None,
 ) -> NodeResult:
     """Build and solve the node LP (see the module docstring), from ``warm`` (a
-    parent's basis) when given."""
+    parent's basis) when given, for at most ``time_limit`` seconds (HiGHS's own limit:
+    one LP of a 784-output inner problem has been seen to run for minutes; a stopped LP
+    is an "other" result, a node to split, never a refutation)."""
     md = _build(setup, zlo, zhi, fixed, bounds)
     h, n, nr, out_cols = md.highs, setup.n, len(md.names), md.out_cols
+    if time_limit is not None and math.isfinite(time_limit):
+        h.setOptionValue("time_limit", max(float(time_limit), 0.01))
     h.changeColsCost(1, np.array([md.ncol - 1], dtype=np.int32), np.array([1.0]))
     if warm is not None:
         _warm(importlib.import_module("highspy"), h, md.names, warm)
@@ -499,7 +448,7 @@ def _build(
     in_cols: list[np.ndarray[Any, Any]] = []
     col_lo: list[FloatArray] = [zlo]
     col_hi: list[FloatArray] = [zhi]
-    rows = _Rows()
+    rows = Rows()
     n = setup.n
     prev = np.arange(n, dtype=np.int32)
     ncol = n

@@ -109,8 +109,11 @@ class Search:
         warm_start: bool = True,
         keep_for_check: bool = False,
         optimistic: bool = False,
+        lemma_layers: int | None = None,
     ) -> None:
         self.problem, self.setup, self.cert = problem, setup, cert
+        #: back-substitution lemmas on layers up to this one only (None: every layer)
+        self.lemma_layers = lemma_layers
         #: the root's witness lemmas are not checked one round at a time: see _settle
         self.optimistic = optimistic
         self.pending: list[tuple[int, int, str, dict[str, Fraction]]] = []
@@ -226,7 +229,9 @@ class Search:
         zlo, zhi = _floats(nd.box)
         inh_exact, inh_float = self.inherited.pop(nd.id, ({}, {}))
         gain = LEMMA_GAIN if self.lemmas else math.inf
-        bounds, lemmas = node_bounds(self.problem.network, zlo, zhi, nd.fixed, inh_float, gain)
+        bounds, lemmas = node_bounds(
+            self.problem.network, zlo, zhi, nd.fixed, inh_float, gain, self.lemma_layers
+        )
         if lemmas:
             fr = [(lay, j, side, _to_fracs(y) or {}) for lay, j, side, y, _ in lemmas]
             t0 = time.perf_counter()
@@ -258,10 +263,13 @@ class Search:
                 self.stats["empty_by_bounds"] += 1
                 return "leaf", None
             bounds = [(lo, np.maximum(lo, hi)) for lo, hi in bounds]
+        warm = self.warm.pop(nd.id, None)
         for _ in range(MAX_CUT_ROUNDS + 1):
             t0 = time.perf_counter()
-            res = solve_node(self.setup, zlo, zhi, nd.fixed, bounds, self.warm.pop(nd.id, None))
+            res = solve_node(self.setup, zlo, zhi, nd.fixed, bounds, warm, self.clock.left())
             self.stats["lp_seconds"] += time.perf_counter() - t0
+            # a cut round re-solves from this optimum's basis (the new cut row basic)
+            warm = res.basis if self.warm_start else None
             if res.status == "infeasible" or (
                 res.status == "optimal" and res.value > self.setup.delta + PRUNE_EPS * self.scale
             ):
