@@ -235,3 +235,24 @@ def test_certify_reports_a_checked_bound_for_a_sigmoid_generator() -> None:
         assert rep.lower_bound_certified and rep.lower_bound is not None
         assert rep.best_distance is not None and 0 < rep.lower_bound <= rep.best_distance
         assert rep.lower_bound <= _oracle(net, x, p)
+
+
+def test_certify_when_the_target_is_in_the_range() -> None:
+    """A target G(z0) of a sigmoid generator: the best point is at float-rounding distance,
+    so the bound is 0 with the gap that distance (the bisection from a ~1e-15 distance
+    asserted on a radius rounded to 0 and the command died with a traceback)."""
+    rng = np.random.default_rng(11)
+    net = ReLUNetwork(
+        [rng.normal(size=(6, 3)), rng.normal(size=(8, 6))],
+        [rng.normal(size=6), rng.normal(size=8)],
+        activations=["relu", "sigmoid"],
+    )
+    x = net.forward(np.array([[0.25, -0.5, 0.125]]))[0]
+    for p in (2.0, math.inf):
+        prob = InversionProblem(
+            net, [float(v) for v in x], Domain.box([-1] * 3, [1] * 3), p=p, threshold=1e-3
+        )
+        rep = certified_gap(prob, time_limit=20, seed=0)
+        assert rep.best_distance is not None and rep.best_distance <= 1e-12
+        assert rep.lower_bound == 0.0 and rep.lower_bound_certified
+        assert rep.gap == rep.best_distance

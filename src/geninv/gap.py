@@ -149,6 +149,10 @@ def _milp_lower_bound(
     return max(0.0, float(lb) - tol)
 
 
+#: A best distance at most this times (1 + max |x_j|) is float rounding: the bound is 0.
+TINY_DISTANCE = 1e-12
+
+
 def certified_gap(
     problem: InversionProblem,
     methods: tuple[str, ...] = DEFAULT_METHODS,
@@ -199,6 +203,20 @@ def certified_gap(
             report.best_distance = float(dist)
             report.best_method = name
             report.best_z = sol.z
+    scale = 1.0 + float(np.max(np.abs(problem.target_array()), initial=0.0))
+    if report.best_distance is not None and report.best_distance <= TINY_DISTANCE * scale:
+        # a point at the target up to float rounding, its distance checked exactly: the
+        # bound 0 (no distance is negative) leaves a gap of that distance; no search
+        report.lower_bound = 0.0
+        report.lower_bound_how = (
+            f"a point at distance {report.best_distance:.3g} (checked exactly) was found: the "
+            "bound 0 (no distance is negative) leaves a gap of that distance"
+        )
+        report.lower_bound_certified = True
+        report.lower_bound_basis = "trivial (a distance is never negative)"
+        report.no_bound_reason = None
+        report.seconds = clock.elapsed()
+        return report
     if smooth:
         _smooth_bound(problem, report, clock.left() if clock.deadline is not None else None)
         report.seconds = clock.elapsed()

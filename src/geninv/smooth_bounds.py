@@ -314,12 +314,17 @@ def smooth_lower_bound(
         upper = _distance(problem, centre)
         res.best, res.best_z = upper, centre
     top = Fraction(upper)
+    if top <= 0:  # a point meets the target: 0 is the bound, nothing to bisect
+        res.stop = "a point at distance 0"
+        return res
     floor = top / 2**MAX_SHRINK
     res.stop = "gap closed"
     # from below first: a weak relaxation refutes small radii quickly and large ones never,
     # so radii grow by 2 from top / 2^GROW_FROM until one is not refuted (shrinking by 8
     # while the smallest fails), then the bracket is bisected
     tau: Fraction | None = (top / 2**GROW_FROM).limit_denominator(10**9)
+    if not tau:  # top below ~1e-7: short fractions round it to 0
+        tau = top / 2**GROW_FROM
     misses = 0
     while len(res.steps) < MAX_STEPS:
         left = clock.left()
