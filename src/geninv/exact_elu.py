@@ -83,7 +83,9 @@ def elu_bounds(t: Fraction, alpha: Fraction) -> tuple[Fraction, Fraction]:
     return alpha * (max(e_lo, Fraction(0)) - 1), alpha * (min(e_hi, Fraction(1)) - 1)
 
 
-def _act_lo(s: Fraction, layer: Layer) -> Fraction:
+def _act_side(s: Fraction, layer: Layer, upper: bool) -> Fraction:
+    """A rigorous lower (``upper`` False) or upper bound of the layer's activation at ``s``:
+    exact for the piecewise-linear ones and ELU at ``s >= 0``, else the enclosure's side."""
     act = layer.activation
     if act == "identity" or (s >= 0 and act in ("relu", "leaky_relu", "elu")):
         return s
@@ -92,21 +94,16 @@ def _act_lo(s: Fraction, layer: Layer) -> Fraction:
     if act == "leaky_relu":
         return layer.negative_slope * s
     if act == "elu":
-        return elu_bounds(s, layer.negative_slope)[0]
-    return smooth_enclosure(act, s)[0]
+        return elu_bounds(s, layer.negative_slope)[upper]
+    return smooth_enclosure(act, s)[upper]
+
+
+def _act_lo(s: Fraction, layer: Layer) -> Fraction:
+    return _act_side(s, layer, False)
 
 
 def _act_hi(s: Fraction, layer: Layer) -> Fraction:
-    act = layer.activation
-    if act == "identity" or (s >= 0 and act in ("relu", "leaky_relu", "elu")):
-        return s
-    if act == "relu":
-        return Fraction(0)
-    if act == "leaky_relu":
-        return layer.negative_slope * s
-    if act == "elu":
-        return elu_bounds(s, layer.negative_slope)[1]
-    return smooth_enclosure(act, s)[1]
+    return _act_side(s, layer, True)
 
 
 def _layer_ints(layer: Layer) -> tuple[int, list[tuple[list[int], list[int]]], list[int]]:

@@ -181,6 +181,27 @@ def _bab_options(
     return out
 
 
+def _refute(
+    problem: InversionProblem,
+    inner: InversionProblem,
+    options: dict[str, Any] | None,
+    lines: bool,
+    time_limit: float | None,
+) -> dict[str, Any] | SmoothStep:
+    """``bab`` on the inner problem: its proof document when it says *no*, otherwise the
+    step to return (*yes* with its point, or *unknown* with the reason)."""
+    from geninv.solvers.bab.backend import BabBackend
+
+    bab = BabBackend(**_bab_options(problem, inner, options, lines=lines))
+    sol, inner_doc = bab.decide(inner, time_limit)
+    nodes = int(sol.stats.get("nodes", 0) or 0)
+    if sol.status is Status.YES:
+        return SmoothStep("yes", z=sol.z, nodes=nodes)
+    if sol.status is not Status.NO or inner_doc is None:
+        return SmoothStep("unknown", reason=sol.reason or "", nodes=nodes)
+    return inner_doc
+
+
 def decide_smooth(
     problem: InversionProblem,
     tau: Fraction,
@@ -192,8 +213,6 @@ def decide_smooth(
     :func:`check_smooth_certificate` accepted.  ``options`` go to the ``bab`` backend.
     ``lines`` (default: p < inf): refute the l_p ball through the piecewise-linear error
     bounds instead (a version-2 certificate, for the instance's p only)."""
-    from geninv.solvers.bab.backend import BabBackend
-
     if lines is None:
         lines = not (problem.is_exact_inversion or math.isinf(problem.p))
     kind = smooth_output(problem)
@@ -224,13 +243,9 @@ def decide_smooth(
         if not terms:
             return SmoothStep("unknown", reason="no output has a piecewise-linear error bound")
         inner = lines_problem(problem, [c[0] for c in keep], terms, tau)
-        bab = BabBackend(**_bab_options(problem, inner, options, lines=True))
-        sol, inner_doc = bab.decide(inner, time_limit)
-        nodes = int(sol.stats.get("nodes", 0) or 0)
-        if sol.status is Status.YES:
-            return SmoothStep("yes", z=sol.z, nodes=nodes)
-        if sol.status is not Status.NO:
-            return SmoothStep("unknown", reason=sol.reason or "", nodes=nodes)
+        inner_doc = _refute(problem, inner, options, True, time_limit)
+        if isinstance(inner_doc, SmoothStep):
+            return inner_doc
         doc = {
             **head,
             "version": VERSION_LINES,
@@ -241,13 +256,9 @@ def decide_smooth(
         }
     else:
         inner = box_problem(problem, coords)
-        bab = BabBackend(**_bab_options(problem, inner, options, lines=False))
-        sol, inner_doc = bab.decide(inner, time_limit)
-        nodes = int(sol.stats.get("nodes", 0) or 0)
-        if sol.status is Status.YES:
-            return SmoothStep("yes", z=sol.z, nodes=nodes)
-        if sol.status is not Status.NO:
-            return SmoothStep("unknown", reason=sol.reason or "", nodes=nodes)
+        inner_doc = _refute(problem, inner, options, False, time_limit)
+        if isinstance(inner_doc, SmoothStep):
+            return inner_doc
         doc = {
             **head,
             "coords": [
