@@ -83,20 +83,13 @@ class AdmmBackend(TorchBackend):
         aty2 = c2 * (run.target @ a)  # 2c A^T y
         with torch.no_grad():
             x = gen(z).clone()
-        lam = torch.zeros_like(x)
-        r = run.restarts
-        beta = torch.full((r,), self.beta, dtype=run.dtype, device=run.device)
-        sigma = torch.full((r,), self.sigma, dtype=run.dtype, device=run.device)
+        lam, beta, sigma = self._start(run, x)
         eta: torch.Tensor | None = None
         for t in range(self.steps):
             out = gen(z)
             run.observe(z, out @ a.T)
-            h = x - out
-            al = (lam * h).sum(dim=1) + 0.5 * beta * (h * h).sum(dim=1)
-            (grad,) = torch.autograd.grad(al.sum(), z)
+            self._z_step(run, z, x - out, lam, beta)
             with torch.no_grad():
-                z.sub_((self.gamma / beta)[:, None] * grad)
-                z.copy_(run.project(z))
                 gz = gen(z)
                 b = beta[:, None]
                 rhs = aty2 - lam + b * gz
@@ -112,6 +105,30 @@ class AdmmBackend(TorchBackend):
             out = gen(z) @ a.T
             run.take_final(z, out, self.keep)
         return self._stats(beta, "signal (x = G(z), A split off)")
+
+    def _start(self, run: _Run, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The multipliers (zero, shaped as the split variable ``v``) and each restart's
+        penalty ``beta`` and dual step ``sigma`` at their initial values."""
+        import torch
+
+        r = run.restarts
+        beta = torch.full((r,), self.beta, dtype=run.dtype, device=run.device)
+        sigma = torch.full((r,), self.sigma, dtype=run.dtype, device=run.device)
+        return torch.zeros_like(v), beta, sigma
+
+    def _z_step(
+        self, run: _Run, z: torch.Tensor, h: torch.Tensor, lam: torch.Tensor, beta: torch.Tensor
+    ) -> None:
+        """The z step of both splits, in place: a gradient step of size ``gamma / beta`` on
+        ``<lam, h> + beta/2 ||h||^2`` with ``h = v - G(z)`` (``v`` the split variable, ``x``
+        or ``u``; ``h`` built from ``z`` with its graph), then the projection on the domain."""
+        import torch
+
+        al = (lam * h).sum(dim=1) + 0.5 * beta * (h * h).sum(dim=1)
+        (grad,) = torch.autograd.grad(al.sum(), z)
+        with torch.no_grad():
+            z.sub_((self.gamma / beta)[:, None] * grad)
+            z.copy_(run.project(z))
 
     def _stats(self, beta: torch.Tensor, space: str) -> dict[str, Any]:
         return {
@@ -133,21 +150,13 @@ class AdmmBackend(TorchBackend):
         z = run.initial().requires_grad_(True)
         with torch.no_grad():
             u = run.G(z).clone()
-        lam = torch.zeros_like(u)
-        r = run.restarts
-        beta = torch.full((r,), self.beta, dtype=run.dtype, device=run.device)
-        sigma = torch.full((r,), self.sigma, dtype=run.dtype, device=run.device)
+        lam, beta, sigma = self._start(run, u)
         eta: torch.Tensor | None = None  # the schedule's tie between sigma and beta's growth
         for t in range(self.steps):
-            # z step: gradient of <l, u - G(z)> + b/2 ||u - G(z)||^2, step gamma / b
             out = run.G(z)
             run.observe(z, out)
-            h = u - out
-            al = (lam * h).sum(dim=1) + 0.5 * beta * (h * h).sum(dim=1)
-            (grad,) = torch.autograd.grad(al.sum(), z)
+            self._z_step(run, z, u - out, lam, beta)
             with torch.no_grad():
-                z.sub_((self.gamma / beta)[:, None] * grad)
-                z.copy_(run.project(z))
                 gz = run.G(z)
                 if 2 < p < math.inf:
                     # linearised u step on f(u) = 1/2 ||u - target||_p^2 (smooth, L = p - 1)
