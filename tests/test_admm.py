@@ -3,8 +3,6 @@ bench/reference_csgm.py's independent implementation, and the old split elsewher
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 
@@ -12,18 +10,7 @@ from geninv import sensing
 from geninv.network import ReLUNetwork
 from geninv.problem import Domain, InversionProblem
 from geninv.solvers.base import solve
-
-
-def _small_sigmoid_generator() -> tuple[list[Any], ReLUNetwork]:
-    rng = np.random.default_rng(11)
-    layers = [
-        (rng.normal(size=(12, 4)), rng.normal(size=12), "relu"),
-        (rng.normal(size=(30, 12)) / 3, rng.normal(size=30), "sigmoid"),
-    ]
-    gen = ReLUNetwork(
-        [w for w, _, _ in layers], [b for _, b, _ in layers], activations=["relu", "sigmoid"]
-    )
-    return layers, gen
+from tests.test_presets import _small_sigmoid_generator
 
 
 @pytest.mark.parametrize(("m", "restarts"), [(9, 1), (20, 3), (40, 2)])
