@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+import os
 import time
 import zipfile
 from pathlib import Path
@@ -157,14 +158,22 @@ def train(
 
 
 def write_npz(path: Path, arrays: dict[str, npt.NDArray[Any]]) -> None:
-    """An .npz archive with fixed member timestamps, so the bytes are reproducible."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, arr in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, buf.getvalue())
+    """An .npz archive with fixed member timestamps, so the bytes are reproducible; written
+    to a temporary file beside ``path`` and renamed over it, so a run stopped midway leaves
+    no half-written archive (the benchmarks load a file that exists without retraining)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, arr in arrays.items():
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, buf.getvalue())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def table_row(split: str, terms: dict[str, float]) -> str:
