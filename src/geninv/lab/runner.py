@@ -88,6 +88,10 @@ def _inline(cells: list[Cell]) -> Iterator[tuple[Cell, dict[str, Any] | None, st
             yield c, None, f"{type(exc).__name__}: {exc}"
 
 
+#: How long an interrupted sweep waits for Dask's client and cluster to close.
+CLOSE_SECONDS = 0.1
+
+
 @contextlib.contextmanager
 def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
     """A Dask client: of the scheduler at ``scheduler`` (``tcp://host:port``), or of a
@@ -141,6 +145,11 @@ def dask_client(scheduler: str | None, workers: int) -> Iterator[Any]:
             guard.untrack_child(pid)
         if not clean:  # interrupted or failed: no graceful shutdown, kill the workers
             kill_trees(pids)
+            # then drop the client and cluster at once: left open, their exit-time close
+            # waited for the dead workers (SIGTERM took 5 s instead of < 1 in 1 run of 3)
+            for obj in (client, cluster):
+                with contextlib.suppress(Exception):
+                    obj.close(timeout=CLOSE_SECONDS)
 
 
 def _descendants(roots: list[int]) -> list[int]:
